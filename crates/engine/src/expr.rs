@@ -1,0 +1,414 @@
+//! The expression tree and its three printed forms.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::op::{prec, Op};
+
+/// A formula as a tree.
+///
+/// The parser never produces a negative [`Expr::Num`] from a name, but folds a minus sign
+/// written directly before a number into it (`-2^2` is `Num(-2) ^ Num(2)` = 4, as in Excel).
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::{parse, Expr, Op};
+/// let e = parse("a*x+b").unwrap();
+/// assert_eq!(e.to_string(), "a*x+b");
+/// assert_eq!(e.sexpr(), "(+ (* a x) b)");
+/// assert!(matches!(e, Expr::Apply(Op::Add, _)));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// A number.
+    Num(f64),
+    /// A name: a data column, a parameter or a constant.
+    Var(String),
+    /// An operation applied to its arguments (as many as [`Op::arity`] allows).
+    Apply(Op, Vec<Expr>),
+}
+
+/// How to print an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notation {
+    /// gradsheet's own syntax (Excel's, plus `RELU` and `SIGMOID`): parses back to the same tree.
+    Formula,
+    /// Plain Excel: `RELU(u)` becomes `MAX(u,0)` and `SIGMOID(u)` becomes `1/(1+EXP(-u))`.
+    Excel,
+    /// Mathematical notation: `·`, `−`, `x²`, `√`, `ln`, `log₁₀`, `|u|`, `σ`.
+    Math,
+}
+
+impl Expr {
+    /// A name.
+    pub fn var(name: impl Into<String>) -> Expr {
+        Expr::Var(name.into())
+    }
+    /// `op(args)`.
+    pub fn apply(op: Op, args: Vec<Expr>) -> Expr {
+        Expr::Apply(op, args)
+    }
+    /// A binary operation.
+    pub fn bin(op: Op, a: Expr, b: Expr) -> Expr {
+        Expr::Apply(op, vec![a, b])
+    }
+    /// A unary operation.
+    pub fn un(op: Op, a: Expr) -> Expr {
+        Expr::Apply(op, vec![a])
+    }
+
+    /// The names the expression uses, sorted and without repeats.
+    pub fn names(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        self.visit(&mut |e| {
+            if let Expr::Var(n) = e {
+                out.insert(n.clone());
+            }
+        });
+        out
+    }
+
+    /// The names in order of first appearance, left to right.
+    pub fn names_in_order(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        self.visit(&mut |e| {
+            if let Expr::Var(n) = e {
+                if !out.contains(n) {
+                    out.push(n.clone());
+                }
+            }
+        });
+        out
+    }
+
+    /// Whether the expression mentions `name`.
+    pub fn mentions(&self, name: &str) -> bool {
+        match self {
+            Expr::Num(_) => false,
+            Expr::Var(n) => n == name,
+            Expr::Apply(_, args) => args.iter().any(|a| a.mentions(name)),
+        }
+    }
+
+    /// Calls `f` on every node, parents before children, arguments left to right.
+    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        if let Expr::Apply(_, args) = self {
+            for a in args {
+                a.visit(f);
+            }
+        }
+    }
+
+    /// The number of nodes.
+    pub fn size(&self) -> usize {
+        match self {
+            Expr::Apply(_, args) => 1 + args.iter().map(Expr::size).sum::<usize>(),
+            _ => 1,
+        }
+    }
+
+    /// The depth of the tree (a leaf has depth 1).
+    pub fn depth(&self) -> usize {
+        match self {
+            Expr::Apply(_, args) => 1 + args.iter().map(Expr::depth).max().unwrap_or(0),
+            _ => 1,
+        }
+    }
+
+    /// Replaces every use of `name` with `with`.
+    pub fn substitute(&self, name: &str, with: &Expr) -> Expr {
+        match self {
+            Expr::Var(n) if n == name => with.clone(),
+            Expr::Apply(op, args) => {
+                Expr::Apply(*op, args.iter().map(|a| a.substitute(name, with)).collect())
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// A fully parenthesised prefix rendering, the oracle of parser tests: `(+ (* a x) b)`.
+    pub fn sexpr(&self) -> String {
+        match self {
+            Expr::Num(v) => format_number(*v),
+            Expr::Var(n) => n.clone(),
+            Expr::Apply(op, args) => {
+                let name = match op {
+                    Op::Neg => "neg",
+                    Op::Log10 => "LOG10",
+                    other => other.name(),
+                };
+                let mut s = format!("({name}");
+                for a in args {
+                    s.push(' ');
+                    s.push_str(&a.sexpr());
+                }
+                s.push(')');
+                s
+            }
+        }
+    }
+
+    /// The formula in the given notation, names printed as they are.
+    pub fn to_notation(&self, notation: Notation) -> String {
+        self.render(notation, &|n: &str| n.to_string())
+    }
+
+    /// The formula in plain Excel syntax (see [`Notation::Excel`]).
+    pub fn to_excel(&self) -> String {
+        self.to_notation(Notation::Excel)
+    }
+
+    /// The formula in mathematical notation (see [`Notation::Math`]).
+    pub fn to_math(&self) -> String {
+        self.to_notation(Notation::Math)
+    }
+
+    /// The formula in the given notation, each name replaced by `name(n)` (for example a
+    /// cell reference when writing a workbook).
+    pub fn render(&self, notation: Notation, name: &dyn Fn(&str) -> String) -> String {
+        let mut out = String::new();
+        Printer { notation, name }.write(self, &mut out);
+        out
+    }
+
+    /// The operation at the root and its arguments, if any.
+    pub fn as_apply(&self) -> Option<(Op, &[Expr])> {
+        match self {
+            Expr::Apply(op, args) => Some((*op, args)),
+            _ => None,
+        }
+    }
+
+    /// The number, if this is one.
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            Expr::Num(v) => Some(*v),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    /// Prints in [`Notation::Formula`], with the fewest parentheses that parse back to the same tree.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_notation(Notation::Formula))
+    }
+}
+
+/// Formats a number as the shortest text that reads back to the same double, preferring
+/// plain decimals and using an exponent only where it is much shorter.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::format_number;
+/// assert_eq!(format_number(0.01), "0.01");
+/// assert_eq!(format_number(1e-12), "1e-12");
+/// assert_eq!(format_number(2.0), "2");
+/// ```
+pub fn format_number(v: f64) -> String {
+    if !v.is_finite() {
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let plain = format!("{v}");
+    let exp = format!("{v:e}");
+    if plain.len() > 12 && exp.len() + 2 < plain.len() {
+        exp
+    } else {
+        plain
+    }
+}
+
+struct Printer<'a> {
+    notation: Notation,
+    name: &'a dyn Fn(&str) -> String,
+}
+
+impl Printer<'_> {
+    fn math(&self) -> bool {
+        self.notation == Notation::Math
+    }
+
+    /// The precedence of `e` when printed as an operand.
+    fn prec_of(&self, e: &Expr) -> u8 {
+        match e {
+            Expr::Num(v) if v.is_sign_negative() => self.neg_prec(),
+            Expr::Num(_) | Expr::Var(_) => prec::ATOM,
+            Expr::Apply(Op::Neg, _) => self.neg_prec(),
+            Expr::Apply(Op::Sigmoid, _) if self.notation == Notation::Excel => prec::MUL,
+            Expr::Apply(op, _) => op.infix_prec().unwrap_or(prec::ATOM),
+        }
+    }
+
+    /// Excel's unary minus binds tighter than everything; in mathematics it binds like `+`.
+    fn neg_prec(&self) -> u8 {
+        if self.math() {
+            prec::ADD
+        } else {
+            prec::NEG
+        }
+    }
+
+    fn write_operand(&self, e: &Expr, paren: bool, out: &mut String) {
+        if paren {
+            out.push('(');
+            self.write(e, out);
+            out.push(')');
+        } else {
+            self.write(e, out);
+        }
+    }
+
+    fn write(&self, e: &Expr, out: &mut String) {
+        match e {
+            Expr::Num(v) => {
+                if self.math() && *v < 0.0 {
+                    out.push('−');
+                    out.push_str(&format_number(-v));
+                } else {
+                    out.push_str(&format_number(*v));
+                }
+            }
+            Expr::Var(n) => out.push_str(&(self.name)(n)),
+            Expr::Apply(op, args) => self.write_apply(*op, args, out),
+        }
+    }
+
+    fn write_apply(&self, op: Op, args: &[Expr], out: &mut String) {
+        let math = self.math();
+        match op {
+            Op::Neg => {
+                out.push_str(if math { "−" } else { "-" });
+                let inner = self.prec_of(&args[0]);
+                let need = if math { inner < prec::MUL } else { inner < prec::NEG };
+                self.write_operand(&args[0], need, out);
+            }
+            Op::Pow if math && args.len() == 2 => {
+                let base_paren = self.prec_of(&args[0]) <= prec::POW;
+                self.write_operand(&args[0], base_paren, out);
+                match args[1].as_num().and_then(superscript) {
+                    Some(sup) => out.push_str(sup),
+                    None => {
+                        out.push('^');
+                        let p = self.prec_of(&args[1]);
+                        self.write_operand(&args[1], p <= prec::POW, out);
+                    }
+                }
+            }
+            _ if op.infix_prec().is_some() && args.len() == 2 => {
+                let p = op.infix_prec().unwrap_or(prec::ATOM);
+                let left = self.prec_of(&args[0]) < p;
+                // All of Excel's binary operators associate to the left, so an operand of
+                // equal precedence on the right needs parentheses to keep the tree.
+                let right = self.prec_of(&args[1]) <= p;
+                self.write_operand(&args[0], left, out);
+                out.push_str(self.infix_symbol(op));
+                self.write_operand(&args[1], right, out);
+            }
+            Op::Abs if math => {
+                out.push('|');
+                self.write(&args[0], out);
+                out.push('|');
+            }
+            Op::Sqrt if math => {
+                out.push('√');
+                let p = self.prec_of(&args[0]);
+                self.write_operand(&args[0], p < prec::ATOM, out);
+            }
+            Op::If if math => {
+                out.push('(');
+                self.write(&args[1], out);
+                out.push_str(" if ");
+                self.write(&args[0], out);
+                out.push_str(" else ");
+                match args.get(2) {
+                    Some(b) => self.write(b, out),
+                    None => out.push('0'),
+                }
+                out.push(')');
+            }
+            Op::Relu if self.notation == Notation::Excel => {
+                out.push_str("MAX(");
+                self.write(&args[0], out);
+                out.push_str(",0)");
+            }
+            Op::Sigmoid if self.notation == Notation::Excel => {
+                out.push_str("1/(1+EXP(-");
+                let p = self.prec_of(&args[0]);
+                self.write_operand(&args[0], p < prec::NEG, out);
+                out.push_str("))");
+            }
+            _ => {
+                out.push_str(self.function_name(op));
+                out.push('(');
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(if math { ", " } else { "," });
+                    }
+                    self.write(a, out);
+                }
+                out.push(')');
+            }
+        }
+    }
+
+    fn infix_symbol(&self, op: Op) -> &'static str {
+        if !self.math() {
+            return op.name();
+        }
+        match op {
+            Op::Add => " + ",
+            Op::Sub => " − ",
+            Op::Mul => "·",
+            Op::Div => "/",
+            Op::Pow => "^",
+            Op::Lt => " < ",
+            Op::Le => " ≤ ",
+            Op::Gt => " > ",
+            Op::Ge => " ≥ ",
+            Op::Eq => " = ",
+            Op::Ne => " ≠ ",
+            _ => op.name(),
+        }
+    }
+
+    fn function_name(&self, op: Op) -> &'static str {
+        if !self.math() {
+            return op.name();
+        }
+        match op {
+            Op::Max => "max",
+            Op::Min => "min",
+            Op::Sign => "sign",
+            Op::Exp => "exp",
+            Op::Ln => "ln",
+            Op::Log10 => "log₁₀",
+            Op::Log => "log",
+            Op::Tanh => "tanh",
+            Op::Relu => "relu",
+            Op::Sigmoid => "σ",
+            Op::Sqrt => "sqrt",
+            Op::Abs => "abs",
+            Op::If => "if",
+            Op::Pow => "pow",
+            other => other.name(),
+        }
+    }
+}
+
+fn superscript(v: f64) -> Option<&'static str> {
+    Some(match v {
+        v if v == 2.0 => "²",
+        v if v == 3.0 => "³",
+        v if v == 4.0 => "⁴",
+        _ => return None,
+    })
+}

@@ -1,0 +1,311 @@
+//! A model: a prediction formula, a loss formula, and the role of every name.
+
+use std::collections::HashMap;
+
+use crate::error::{ErrorKind, FormulaError, Span};
+use crate::expr::Expr;
+use crate::parse::parse;
+use crate::tape::{Tape, TapeBuilder, Workspace};
+
+/// The name by which a loss formula refers to the model's prediction.
+pub const PRED: &str = "pred";
+
+/// The losses gradsheet knows by name, as formulas in `pred` and the target `y`.
+///
+/// Each entry is `(name, formula, description)`. Huber's `delta` is a constant (1 unless
+/// set).
+pub const LOSSES: &[(&str, &str, &str)] = &[
+    ("squared", "(pred-y)^2", "squared error, as in fast.ai's sheets"),
+    ("absolute", "ABS(pred-y)", "absolute error (L1)"),
+    (
+        "huber",
+        "IF(ABS(pred-y)<=delta,0.5*(pred-y)^2,delta*(ABS(pred-y)-0.5*delta))",
+        "Huber loss: squared near 0, absolute beyond delta",
+    ),
+    ("bce", "-(y*LN(pred)+(1-y)*LN(1-pred))", "binary cross-entropy, natural log"),
+    (
+        "bce10",
+        "-(y*LOG(pred)+(1-y)*LOG(1-pred))",
+        "binary cross-entropy with Excel's LOG (base 10), as fast.ai's entropy sheet",
+    ),
+];
+
+/// The formula of a loss given by name or as a formula.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(gradsheet_engine::loss_formula("squared"), "(pred-y)^2");
+/// assert_eq!(gradsheet_engine::loss_formula("(pred-y)^4"), "(pred-y)^4");
+/// ```
+pub fn loss_formula(name_or_formula: &str) -> &str {
+    let key = name_or_formula.trim().to_ascii_lowercase();
+    let key = match key.as_str() {
+        "mse" | "l2" | "se" => "squared",
+        "mae" | "l1" => "absolute",
+        other => other,
+    };
+    LOSSES.iter().find(|(n, _, _)| *n == key).map(|(_, f, _)| *f).unwrap_or(name_or_formula)
+}
+
+/// What a name stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Role {
+    /// A column of the data (`x`, `y`, ...): takes each row's value in turn.
+    Data,
+    /// A parameter the training learns.
+    Param,
+    /// A fixed value.
+    Const(f64),
+}
+
+/// How to assign roles: everything not listed as data or constant is a parameter.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Roles {
+    /// The columns of the data, in the data's order.
+    pub data: Vec<String>,
+    /// Names with fixed values.
+    pub constants: Vec<(String, f64)>,
+    /// Names forced to be parameters even if a data column has that name.
+    pub params: Vec<String>,
+}
+
+impl Roles {
+    /// Roles for data with these columns and no constants.
+    pub fn with_columns<S: AsRef<str>>(columns: &[S]) -> Roles {
+        Roles { data: columns.iter().map(|c| c.as_ref().to_string()).collect(), ..Roles::default() }
+    }
+
+    fn role_of(&self, name: &str) -> Role {
+        if self.params.iter().any(|p| p == name) {
+            Role::Param
+        } else if let Some((_, v)) = self.constants.iter().find(|(n, _)| n == name) {
+            Role::Const(*v)
+        } else if self.data.iter().any(|d| d == name) {
+            Role::Data
+        } else {
+            Role::Param
+        }
+    }
+}
+
+/// A model and its loss, with the role of every name.
+///
+/// The per-row *error* is the loss with `pred` replaced by the prediction formula; every
+/// derivative gradsheet shows is of that error.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::{Model, Roles};
+/// let m = Model::new("c*MAX(a*x+b,0)+d", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+/// assert_eq!(m.params, ["c", "a", "b", "d"]);
+/// assert_eq!(m.columns, ["x", "y"]);
+/// assert_eq!(m.error.to_string(), "(c*MAX(a*x+b,0)+d-y)^2");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The prediction formula.
+    pub prediction: Expr,
+    /// The loss formula, in terms of `pred` and data columns.
+    pub loss: Expr,
+    /// The per-row error: the loss with `pred` replaced by the prediction.
+    pub error: Expr,
+    /// The data columns used by the model or the loss, in the data's order.
+    pub columns: Vec<String>,
+    /// The parameters, in order of first appearance in the model, then the loss.
+    pub params: Vec<String>,
+    /// The constants used, with their values.
+    pub constants: Vec<(String, f64)>,
+    /// The prediction's source text.
+    pub prediction_src: String,
+    /// The loss's source text.
+    pub loss_src: String,
+}
+
+impl Model {
+    /// Parses the prediction and the loss (a name from [`LOSSES`] or a formula in `pred`)
+    /// and assigns roles.
+    ///
+    /// # Errors
+    ///
+    /// A [`FormulaError`] from either formula, or when the model uses `pred` itself, or
+    /// when the loss does not mention `pred`.
+    pub fn new(prediction: &str, loss: &str, roles: &Roles) -> Result<Model, FormulaError> {
+        let loss_src = loss_formula(loss).to_string();
+        let pred_expr = parse(prediction)?;
+        let loss_expr = parse(&loss_src)?;
+        if let Some(pos) = find_name(prediction, PRED) {
+            return Err(FormulaError::new(
+                ErrorKind::Role(format!("`{PRED}` is the prediction itself; the model cannot use it")),
+                Span::new(pos, pos + PRED.len()),
+                prediction,
+            ));
+        }
+        if !loss_expr.mentions(PRED) {
+            return Err(FormulaError::new(
+                ErrorKind::Role(format!("the loss must use `{PRED}`, the model's prediction")),
+                Span::new(0, loss_src.len()),
+                &loss_src,
+            ));
+        }
+        let error = loss_expr.substitute(PRED, &pred_expr);
+        let mut params = Vec::new();
+        let mut constants = Vec::new();
+        let mut used = pred_expr.names_in_order();
+        for n in loss_expr.names_in_order() {
+            if n != PRED && !used.contains(&n) {
+                used.push(n);
+            }
+        }
+        for n in &used {
+            match roles.role_of(n) {
+                Role::Param => params.push(n.clone()),
+                Role::Const(v) => constants.push((n.clone(), v)),
+                Role::Data => {}
+            }
+        }
+        let columns = roles.data.iter().filter(|c| used.contains(c)).cloned().collect();
+        Ok(Model {
+            prediction: pred_expr,
+            loss: loss_expr,
+            error,
+            columns,
+            params,
+            constants,
+            prediction_src: prediction.to_string(),
+            loss_src,
+        })
+    }
+
+    /// The variable names in slot order: data columns, then parameters, then constants.
+    pub fn var_names(&self) -> Vec<String> {
+        let mut v = self.columns.clone();
+        v.extend(self.params.iter().cloned());
+        v.extend(self.constants.iter().map(|(n, _)| n.clone()));
+        v
+    }
+
+    /// The role of a name the model uses.
+    pub fn role(&self, name: &str) -> Option<Role> {
+        if self.columns.iter().any(|c| c == name) {
+            Some(Role::Data)
+        } else if self.params.iter().any(|p| p == name) {
+            Some(Role::Param)
+        } else {
+            self.constants.iter().find(|(n, _)| n == name).map(|(_, v)| Role::Const(*v))
+        }
+    }
+
+    /// The symbolic derivative of the per-row error with respect to `name`.
+    pub fn derivative(&self, name: &str) -> Expr {
+        crate::diff::derivative(&self.error, name)
+    }
+
+    /// The symbolic derivative of the loss with respect to the prediction (`∂e/∂pred`).
+    pub fn loss_derivative(&self) -> Expr {
+        crate::diff::derivative(&self.loss, PRED)
+    }
+
+    /// The symbolic derivative of the prediction with respect to `name`.
+    pub fn prediction_derivative(&self, name: &str) -> Expr {
+        crate::diff::derivative(&self.prediction, name)
+    }
+
+    /// Compiles the prediction and the error into one tape.
+    pub fn compile(&self) -> CompiledModel {
+        let names = self.var_names();
+        let mut b = TapeBuilder::new(&names);
+        let none = HashMap::new();
+        // Every name of both formulas is in `names` by construction, so these cannot fail;
+        // the fallback keeps the function total anyway.
+        let pred = b.add(&self.prediction, &none).unwrap_or(0);
+        let bound = HashMap::from([(PRED.to_string(), pred)]);
+        let err = b.add(&self.loss, &bound).unwrap_or(0);
+        let tape = b.finish(vec![pred, err]);
+        CompiledModel {
+            tape,
+            n_cols: self.columns.len(),
+            n_params: self.params.len(),
+            constants: self.constants.iter().map(|(_, v)| *v).collect(),
+        }
+    }
+}
+
+/// The byte position of `name` used as a whole word in `src`, if any.
+fn find_name(src: &str, name: &str) -> Option<usize> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+    src.match_indices(name).map(|(i, _)| i).find(|&i| {
+        let before = src[..i].chars().next_back().is_none_or(|c| !is_word(c));
+        let after = src[i + name.len()..].chars().next().is_none_or(|c| !is_word(c) && c != '(');
+        before && after
+    })
+}
+
+/// A model compiled to a [`Tape`] with two outputs: the prediction (0) and the error (1).
+///
+/// Slots: data columns, then parameters, then constants.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::{Model, Roles};
+/// let m = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+/// let c = m.compile();
+/// let mut ws = c.workspace();
+/// let mut grad = [0.0; 2];
+/// let (pred, err) = c.row_grad(&mut ws, &[14.0, 58.0], &[1.0, 1.0], &mut grad);
+/// assert_eq!((pred, err), (15.0, 1849.0));
+/// assert_eq!(grad, [-1204.0, -86.0]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct CompiledModel {
+    /// The tape; output 0 is the prediction, output 1 the error.
+    pub tape: Tape,
+    /// How many data columns lead the slots.
+    pub n_cols: usize,
+    /// How many parameters follow them.
+    pub n_params: usize,
+    /// The constants' values, in slot order after the parameters.
+    pub constants: Vec<f64>,
+}
+
+impl CompiledModel {
+    /// A workspace with the constants set.
+    pub fn workspace(&self) -> Workspace {
+        let mut ws = self.tape.workspace();
+        let off = self.n_cols + self.n_params;
+        ws.vals[off..off + self.constants.len()].copy_from_slice(&self.constants);
+        ws
+    }
+
+    #[inline]
+    fn load(&self, ws: &mut Workspace, row: &[f64], params: &[f64]) {
+        ws.vals[..self.n_cols].copy_from_slice(&row[..self.n_cols]);
+        ws.vals[self.n_cols..self.n_cols + self.n_params].copy_from_slice(&params[..self.n_params]);
+    }
+
+    /// The prediction and the error on one row (values of [`Model::columns`]).
+    #[inline]
+    pub fn row(&self, ws: &mut Workspace, row: &[f64], params: &[f64]) -> (f64, f64) {
+        self.load(ws, row, params);
+        self.tape.forward(&mut ws.vals);
+        (ws.vals[self.tape.output(0) as usize], ws.vals[self.tape.output(1) as usize])
+    }
+
+    /// The prediction and the error on one row, and the error's gradient with respect to
+    /// the parameters written to `grad`.
+    #[inline]
+    pub fn row_grad(
+        &self,
+        ws: &mut Workspace,
+        row: &[f64],
+        params: &[f64],
+        grad: &mut [f64],
+    ) -> (f64, f64) {
+        let out = self.row(ws, row, params);
+        self.tape.backward(ws, 1);
+        grad[..self.n_params].copy_from_slice(&ws.adj[self.n_cols..self.n_cols + self.n_params]);
+        out
+    }
+}

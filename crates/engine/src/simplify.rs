@@ -1,0 +1,248 @@
+//! Algebraic clean-up so that derivatives read like a textbook.
+//!
+//! The rules are deliberately few: constant folding (when the result is finite), the
+//! identities of 0 and 1, merging of numeric coefficients and of like terms and like
+//! factors (`c*x*c*x` becomes `c^2*x^2`, `t+t` becomes `2*t`), double negation, and `IF`
+//! with a constant or with equal branches. They may change the last bits of a value
+//! (operations are reordered), never the value itself; `0*u` is taken to be 0 even where
+//! `u` would be infinite, as a textbook does.
+
+use crate::expr::Expr;
+use crate::op::Op;
+
+/// Simplifies an expression (see the module docs for the rules).
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::{parse, simplify};
+/// let e = parse("2*(c*x)*(c*x)+0*y+1*b/1").unwrap();
+/// assert_eq!(simplify(&e).to_string(), "2*c^2*x^2+b");
+/// ```
+pub fn simplify(e: &Expr) -> Expr {
+    match e {
+        Expr::Num(_) | Expr::Var(_) => e.clone(),
+        Expr::Apply(op, args) => node(*op, args.iter().map(simplify).collect()),
+    }
+}
+
+/// Simplifies `op(args)` whose arguments are already simple.
+pub(crate) fn node(op: Op, args: Vec<Expr>) -> Expr {
+    if op != Op::If && args.iter().all(|a| matches!(a, Expr::Num(_))) {
+        let folded = Expr::Apply(op, args.clone()).eval(&|_| None);
+        if let Ok(v) = folded {
+            if v.is_finite() {
+                return Expr::Num(v);
+            }
+        }
+        return Expr::Apply(op, args);
+    }
+    match op {
+        Op::Add | Op::Sub | Op::Neg => sum(Expr::Apply(op, args)),
+        Op::Mul | Op::Div => product(Expr::Apply(op, args)),
+        Op::Pow if is_integer(&args[1]) => product(Expr::Apply(op, args)),
+        Op::Pow if matches!(args[1], Expr::Num(v) if v == 1.0) => args[0].clone(),
+        Op::If => {
+            let cond = args[0].as_num();
+            let else_branch = args.get(2).cloned().unwrap_or(Expr::Num(0.0));
+            match cond {
+                Some(c) if c.is_nan() => Expr::Apply(op, args),
+                Some(c) if c != 0.0 => args[1].clone(),
+                Some(_) => else_branch,
+                None if args[1] == else_branch => else_branch,
+                None => Expr::Apply(op, args),
+            }
+        }
+        _ => Expr::Apply(op, args),
+    }
+}
+
+fn is_integer(e: &Expr) -> bool {
+    matches!(e, Expr::Num(v) if v.fract() == 0.0 && v.abs() <= crate::op::POWI_LIMIT)
+}
+
+/// A sum as a constant plus terms `coef * rest`, with like terms merged.
+fn sum(e: Expr) -> Expr {
+    let mut terms: Vec<(f64, Expr)> = Vec::new();
+    let mut konst = 0.0;
+    collect_terms(&e, 1.0, &mut terms, &mut konst);
+    terms.retain(|(c, _)| *c != 0.0);
+    if terms.iter().any(|(c, _)| !c.is_finite()) || !konst.is_finite() {
+        return e;
+    }
+    // Lead with a positive term where there is one: `y-x` reads better than `-x+y`.
+    if let Some(pos) = terms.iter().position(|(c, _)| *c > 0.0) {
+        let t = terms.remove(pos);
+        terms.insert(0, t);
+    }
+    let mut acc: Option<Expr> = None;
+    for (c, rest) in terms {
+        acc = Some(match acc {
+            None => scaled(c, rest),
+            Some(a) if c < 0.0 => Expr::bin(Op::Sub, a, scaled(-c, rest)),
+            Some(a) => Expr::bin(Op::Add, a, scaled(c, rest)),
+        });
+    }
+    match acc {
+        None => Expr::Num(konst),
+        Some(a) if konst > 0.0 => Expr::bin(Op::Add, a, Expr::Num(konst)),
+        Some(a) if konst < 0.0 => Expr::bin(Op::Sub, a, Expr::Num(-konst)),
+        Some(a) => a,
+    }
+}
+
+fn collect_terms(e: &Expr, sign: f64, terms: &mut Vec<(f64, Expr)>, konst: &mut f64) {
+    match e {
+        Expr::Num(v) => *konst += sign * v,
+        Expr::Apply(Op::Add, a) => {
+            collect_terms(&a[0], sign, terms, konst);
+            collect_terms(&a[1], sign, terms, konst);
+        }
+        Expr::Apply(Op::Sub, a) => {
+            collect_terms(&a[0], sign, terms, konst);
+            collect_terms(&a[1], -sign, terms, konst);
+        }
+        Expr::Apply(Op::Neg, a) => collect_terms(&a[0], -sign, terms, konst),
+        other => {
+            let (c, rest) = split_coefficient(other);
+            match terms.iter_mut().find(|(_, r)| *r == rest) {
+                Some(t) => t.0 += sign * c,
+                None => terms.push((sign * c, rest)),
+            }
+        }
+    }
+}
+
+/// Splits `3*x*y` into `(3, x*y)`; a term without a numeric factor has coefficient 1.
+fn split_coefficient(e: &Expr) -> (f64, Expr) {
+    if !matches!(e, Expr::Apply(Op::Mul | Op::Div, _)) {
+        return (1.0, e.clone());
+    }
+    let p = Product::of(e);
+    if p.num == 0.0 || !p.num.is_finite() || p.den != 1.0 {
+        return (1.0, e.clone());
+    }
+    let coef = p.num;
+    let rest = Product { num: 1.0, ..p }.build();
+    (coef, rest)
+}
+
+fn scaled(c: f64, rest: Expr) -> Expr {
+    if c == 1.0 {
+        rest
+    } else {
+        product(Expr::bin(Op::Mul, Expr::Num(c), rest))
+    }
+}
+
+fn negate(e: Expr) -> Expr {
+    match e {
+        Expr::Num(v) => Expr::Num(-v),
+        Expr::Apply(Op::Neg, mut a) => a.remove(0),
+        other => Expr::un(Op::Neg, other),
+    }
+}
+
+/// A product `num/den * Π base^power`.
+struct Product {
+    num: f64,
+    den: f64,
+    factors: Vec<(Expr, f64)>,
+}
+
+impl Product {
+    fn of(e: &Expr) -> Product {
+        let mut p = Product { num: 1.0, den: 1.0, factors: Vec::new() };
+        p.collect(e, 1.0);
+        p
+    }
+
+    /// Collects `e^k` (with `k` a whole number) into the product.
+    fn collect(&mut self, e: &Expr, k: f64) {
+        match e {
+            Expr::Num(v) => {
+                let v = crate::op::pow(*v, k.abs());
+                if k > 0.0 {
+                    self.num *= v;
+                } else {
+                    self.den *= v;
+                }
+            }
+            Expr::Apply(Op::Mul, a) => {
+                self.collect(&a[0], k);
+                self.collect(&a[1], k);
+            }
+            Expr::Apply(Op::Div, a) => {
+                self.collect(&a[0], k);
+                self.collect(&a[1], -k);
+            }
+            Expr::Apply(Op::Neg, a) => {
+                if k % 2.0 != 0.0 {
+                    self.num = -self.num;
+                }
+                self.collect(&a[0], k);
+            }
+            Expr::Apply(Op::Pow, a) if is_integer(&a[1]) && (k * a[1].as_num().unwrap_or(1.0)).abs() <= crate::op::POWI_LIMIT => {
+                let n = a[1].as_num().unwrap_or(1.0);
+                self.collect(&a[0], k * n);
+            }
+            other => match self.factors.iter_mut().find(|(b, _)| b == other) {
+                Some(f) => f.1 += k,
+                None => self.factors.push((other.clone(), k)),
+            },
+        }
+    }
+
+    fn build(mut self) -> Expr {
+        if self.num == 0.0 {
+            return Expr::Num(0.0);
+        }
+        let ratio = self.num / self.den;
+        if ratio.fract() == 0.0 && ratio.is_finite() {
+            (self.num, self.den) = (ratio, 1.0);
+        } else if (self.den / self.num).fract() == 0.0 {
+            (self.num, self.den) = (self.num.signum(), (self.den / self.num).abs());
+        }
+        let negative = self.num < 0.0;
+        let power = |b: Expr, p: f64| if p == 1.0 { b } else { Expr::bin(Op::Pow, b, Expr::Num(p)) };
+        let mut top: Vec<Expr> = Vec::new();
+        if self.num.abs() != 1.0 {
+            top.push(Expr::Num(self.num.abs()));
+        }
+        let mut bottom: Vec<Expr> = Vec::new();
+        if self.den != 1.0 {
+            bottom.push(Expr::Num(self.den));
+        }
+        for (b, p) in self.factors.drain(..) {
+            if p > 0.0 {
+                top.push(power(b, p));
+            } else if p < 0.0 {
+                bottom.push(power(b, -p));
+            }
+        }
+        if top.is_empty() {
+            top.push(Expr::Num(1.0));
+        }
+        // The sign goes on the first factor, as a spreadsheet user writes it: `-2*x`, `-x*y`.
+        if negative {
+            let first = top.remove(0);
+            top.insert(0, negate(first));
+        }
+        let chain = |items: Vec<Expr>| {
+            items.into_iter().reduce(|a, f| Expr::bin(Op::Mul, a, f))
+        };
+        let top = chain(top).unwrap_or(Expr::Num(1.0));
+        match chain(bottom) {
+            Some(b) => Expr::bin(Op::Div, top, b),
+            None => top,
+        }
+    }
+}
+
+fn product(e: Expr) -> Expr {
+    let p = Product::of(&e);
+    if !p.num.is_finite() || !p.den.is_finite() || p.den == 0.0 {
+        return e;
+    }
+    p.build()
+}
