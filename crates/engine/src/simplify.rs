@@ -200,7 +200,9 @@ impl Product {
         let ratio = self.num / self.den;
         if ratio.fract() == 0.0 && ratio.is_finite() {
             (self.num, self.den) = (ratio, 1.0);
-        } else if (self.den / self.num).fract() == 0.0 {
+        } else if (self.den / self.num).fract() == 0.0
+            && crate::expr::format_number(ratio).len() > 8
+        {
             (self.num, self.den) = (self.num.signum(), (self.den / self.num).abs());
         }
         let negative = self.num < 0.0;

@@ -1,0 +1,239 @@
+//! Flags shared by the commands that run a model: the model, its loss, the data, roles,
+//! initial values, the optimizer and the schedule.
+
+use anyhow::{Context, Result};
+use gradsheet_engine::{Dataset, Model, Roles, Scheme};
+use gradsheet_train::{Generator, Gradient, Hyper, Optimizer, Record, TrainConfig};
+
+use super::{formula_error, usage};
+
+/// The model, its loss and its data.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// The model, in spreadsheet syntax, e.g. "c*MAX(a*x+b,0)+d".
+    pub model: String,
+    /// The loss: squared, absolute, huber, bce, bce10, or a formula in `pred` and the data columns.
+    #[arg(long, default_value = "squared")]
+    pub loss: String,
+    /// Data from a CSV file with a header row (default: fast.ai's graddesc data, y = 2x + 30).
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<std::path::PathBuf>,
+    /// Generate the data: y = TARGET(x), e.g. "2*x+30".
+    #[arg(long, value_name = "FORMULA")]
+    pub target: Option<String>,
+    /// Range of generated x, e.g. 1..100 (whole numbers when both ends are).
+    #[arg(long, value_name = "LO..HI", default_value = "1..100")]
+    pub x: String,
+    /// Number of generated rows.
+    #[arg(long, default_value_t = 29)]
+    pub n: usize,
+    /// Seed for generated data and shuffling.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Standard deviation of noise added to generated y.
+    #[arg(long, default_value_t = 0.0)]
+    pub noise: f64,
+    /// A constant, e.g. --const delta=1 (repeatable).
+    #[arg(long = "const", value_name = "NAME=VALUE")]
+    pub constants: Vec<String>,
+    /// Force a name to be a parameter even if a data column has that name (repeatable).
+    #[arg(long = "param", value_name = "NAME")]
+    pub params: Vec<String>,
+    /// Initial parameter values, e.g. a=1,b=1 (default: 1 for every parameter, as the sheets).
+    #[arg(long, value_name = "NAME=VALUE,...")]
+    pub init: Option<String>,
+}
+
+/// How to train.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// The optimizer: sgd, momentum, rmsprop, adam, adagrad (workbook conventions), or
+    /// torch-sgd, torch-adagrad, torch-rmsprop, torch-adam, torch-adamw.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: String,
+    /// Learning rate (default: the convention's).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// β (workbook momentum/RMSProp) or β1 (Adam).
+    #[arg(long, alias = "beta")]
+    pub beta1: Option<f64>,
+    /// β2 (Adam).
+    #[arg(long)]
+    pub beta2: Option<f64>,
+    /// ε (torch optimizers).
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// Momentum factor (torch-sgd, torch-rmsprop).
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Dampening (torch-sgd).
+    #[arg(long)]
+    pub dampening: Option<f64>,
+    /// Weight decay (torch optimizers).
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Nesterov momentum (torch-sgd).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// α (torch-rmsprop).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Centred RMSprop (torch-rmsprop).
+    #[arg(long)]
+    pub centered: bool,
+    /// AMSGrad (torch-adam, torch-adamw).
+    #[arg(long)]
+    pub amsgrad: bool,
+    /// Epochs (passes over the data).
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Rows per update: 1 = per-sample as the sheets, 0 = full batch.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Shuffle rows each epoch (seeded by --seed).
+    #[arg(long)]
+    pub shuffle: bool,
+    /// The derivative used for the updates: auto, forward, backward or central.
+    #[arg(long, default_value = "auto")]
+    pub gradient: String,
+    /// Step of finite differences.
+    #[arg(long, default_value_t = 0.01)]
+    pub h: f64,
+    /// Also show finite-difference estimates (forward, backward or central) beside the gradient.
+    #[arg(long, value_name = "SCHEME")]
+    pub show_fd: Option<String>,
+}
+
+/// Splits `a=1,b=2` (or repeated `a=1`) into pairs, with errors that name the fault.
+pub fn parse_assignments(items: &[String], what: &str) -> Result<Vec<(String, f64)>> {
+    let mut out = Vec::new();
+    for item in items.iter().flat_map(|s| s.split(',')) {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = item.split_once('=') else {
+            return Err(usage(format!("{what} '{item}' must look like name=value")));
+        };
+        let v: f64 = v.trim().parse().map_err(|_| {
+            usage(format!("{what} '{item}': '{}' is not a number", v.trim()))
+        })?;
+        out.push((k.trim().to_string(), v));
+    }
+    Ok(out)
+}
+
+impl ModelArgs {
+    /// Loads or generates the data.
+    pub fn dataset(&self) -> Result<Dataset> {
+        if let Some(path) = &self.data {
+            return crate::output::read_csv(path);
+        }
+        if let Some(target) = &self.target {
+            let (lo, hi) = parse_range(&self.x)?;
+            let integer_x = lo.fract() == 0.0 && hi.fract() == 0.0 && !self.x.contains('.');
+            let g = Generator {
+                target: target.clone(),
+                x_lo: lo,
+                x_hi: hi,
+                integer_x,
+                n: self.n,
+                seed: self.seed,
+                noise: self.noise,
+            };
+            return g.generate().map_err(usage);
+        }
+        Ok(Dataset::graddesc())
+    }
+
+    /// Parses the model and loss against the data's columns.
+    pub fn model(&self, data: &Dataset) -> Result<Model> {
+        let roles = Roles {
+            data: data.columns.clone(),
+            constants: parse_assignments(&self.constants, "--const")?,
+            params: self.params.clone(),
+        };
+        Model::new(&self.model, &self.loss, &roles).map_err(|e| {
+            let what = if e.source == self.model { "model" } else { "loss" };
+            formula_error(what, &e)
+        })
+    }
+
+    /// Initial parameter values: 1 for each unless --init says otherwise.
+    pub fn init(&self, model: &Model) -> Result<Vec<f64>> {
+        let mut init = vec![1.0; model.params.len()];
+        if let Some(s) = &self.init {
+            for (k, v) in parse_assignments(std::slice::from_ref(s), "--init")? {
+                let i = model.params.iter().position(|p| *p == k).ok_or_else(|| {
+                    usage(format!(
+                        "--init sets '{k}', which is not a parameter (the parameters are {})",
+                        model.params.join(", ")
+                    ))
+                })?;
+                init[i] = v;
+            }
+        }
+        Ok(init)
+    }
+}
+
+/// Parses `lo..hi`.
+pub fn parse_range(s: &str) -> Result<(f64, f64)> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| usage(format!("the range '{s}' must look like LO..HI, e.g. 1..100")))?;
+    let p = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .map_err(|_| usage(format!("in the range '{s}', '{}' is not a number", t.trim())))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+impl TrainArgs {
+    /// The optimizer named by the flags.
+    pub fn optimizer(&self) -> Result<Optimizer> {
+        let h = Hyper {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            momentum: self.momentum,
+            dampening: self.dampening,
+            weight_decay: self.weight_decay,
+            nesterov: self.nesterov.then_some(true),
+            alpha: self.alpha,
+            centered: self.centered.then_some(true),
+            amsgrad: self.amsgrad.then_some(true),
+            ..Hyper::default()
+        };
+        Optimizer::from_name(&self.optimizer, &h).map_err(usage)
+    }
+
+    /// The training configuration.
+    pub fn config(&self, seed: u64, record: Record) -> Result<TrainConfig> {
+        let gradient = match self.gradient.to_ascii_lowercase().as_str() {
+            "auto" | "exact" | "analytic" => Gradient::Auto,
+            other => Gradient::Fd { scheme: other.parse::<Scheme>().map_err(usage)?, h: self.h },
+        };
+        if !(self.h.is_finite() && self.h > 0.0) {
+            return Err(usage(format!("--h {} must be a number > 0", self.h)));
+        }
+        let show_fd = match &self.show_fd {
+            Some(s) => Some((s.parse::<Scheme>().map_err(usage)?, self.h)),
+            None => None,
+        };
+        let mut cfg = TrainConfig::new(self.optimizer()?, self.epochs);
+        cfg.batch_size = self.batch;
+        cfg.shuffle = self.shuffle.then_some(seed);
+        cfg.gradient = gradient;
+        cfg.show_fd = show_fd;
+        cfg.record = record;
+        Ok(cfg)
+    }
+}
+
+/// Reads a whole file, with its path in the error.
+pub fn read_to_string(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}

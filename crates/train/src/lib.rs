@@ -1,0 +1,34 @@
+//! gradsheet's training: optimizers in the workbooks' and PyTorch's conventions, the
+//! training loop over any formula model, its trace, and synthetic data.
+//!
+//! Pure like the engine: no files, terminal or network; deterministic for a seed.
+//!
+//! ```
+//! use gradsheet_engine::{Dataset, Model, Roles};
+//! use gradsheet_train::{Hooks, Optimizer, TrainConfig, Trainer};
+//!
+//! let model = Model::new("c*MAX(a*x+b,0)+d", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+//! let trainer = Trainer::new(&model, &Dataset::graddesc()).unwrap();
+//! let cfg = TrainConfig::new(Optimizer::torch_adam(0.1), 3);
+//! let trace = trainer.run(&[1.0; 4], &cfg, &mut Hooks::none()).unwrap();
+//! assert_eq!(trace.len(), 3 * 29);
+//! let first = trace.step(0);
+//! assert_eq!(first.inputs, &[14.0, 58.0]);
+//! assert_eq!(first.pred, 16.0); // 1*MAX(1*14+1,0)+1
+//! ```
+
+pub mod gen;
+pub mod optim;
+pub mod rng;
+pub mod trace;
+pub mod train;
+
+pub use gen::{GenError, Generator};
+pub use optim::{Convention, Hyper, Optimizer, OptimizerError, State, OPTIMIZER_NAMES};
+pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Trace};
+pub use train::{Gradient, Hooks, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR};
+
+/// Formats a number for messages: the shortest text that reads back the same.
+pub fn fmt_num(v: f64) -> String {
+    gradsheet_engine::format_number(v)
+}

@@ -1,0 +1,712 @@
+//! Optimizers in two conventions: fast.ai's workbooks, exactly as the sheets compute
+//! them, and PyTorch's `torch.optim`, exactly as its single-tensor (for-loop) code does.
+//!
+//! An optimizer is a configuration ([`Optimizer`]) plus plain, visible state
+//! ([`State`]): a flat array of named per-parameter variables (`m`, `v`, ...) and a step
+//! counter, so that a trace can show every value of every step. [`Optimizer::step`]
+//! updates parameters and state in place and allocates nothing.
+//!
+//! Each update rule's doc comment gives its formula in the operation order used, because
+//! that order decides the last bits and the workbooks are reproduced bit for bit.
+
+use std::fmt;
+
+/// Which family of rules, for listings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Convention {
+    /// fast.ai's graddesc workbooks (no ε, no bias correction, EMA momentum).
+    Workbook,
+    /// PyTorch's `torch.optim`.
+    Torch,
+}
+
+/// An optimizer's configuration.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_train::{Optimizer, State};
+/// let opt = Optimizer::torch_adam(0.1);
+/// let mut st = State::new(&opt, 1);
+/// let mut p = [1.0];
+/// opt.step(&mut p, &[2.0], &mut st);
+/// // Adam's first step moves by about lr, whatever the gradient's size.
+/// assert!((p[0] - 0.9).abs() < 1e-7);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimizer {
+    /// Workbook SGD (sheet `basic`): `p ← p - g*lr`.
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+    },
+    /// Workbook momentum (sheet `momentum`), the damped EMA form:
+    /// `m ← m*β + (1-β)*g`, then `p ← p - m*lr` (with this row's `m`).
+    Momentum {
+        /// Learning rate.
+        lr: f64,
+        /// β, the weight of the old momentum (0.9 in the sheet).
+        beta: f64,
+    },
+    /// Workbook RMSProp (sheet `rmsprop`): `p ← p - g*lr/sqrt(s)` with the **previous**
+    /// row's `s`, then `s ← s*β + (1-β)*g^2`. No ε.
+    Rmsprop {
+        /// Learning rate.
+        lr: f64,
+        /// β (0.9 in the sheet).
+        beta: f64,
+    },
+    /// Workbook Adam (sheets `adam`, `adam_ann`): `m ← m*β1 + (1-β1)*g`,
+    /// `s ← s*β2 + (1-β2)*g^2`, then `p ← p - m*lr/sqrt(s)` with this row's `m` and `s`.
+    /// No ε and no bias correction. (`adam_ann`'s lr/4 annealing acts between epochs:
+    /// see the graddesc replay.)
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// β1.
+        beta1: f64,
+        /// β2.
+        beta2: f64,
+    },
+    /// Workbook "adagrad" of 2016 (not real Adagrad): `p ← p - g*rate` where
+    /// `rate = lr / r` is fixed within an epoch and `r` is the previous epoch's
+    /// `sqrt(Σg²)/n` for that parameter. State `r` starts at `r0`.
+    Adagrad {
+        /// Learning rate.
+        lr: f64,
+        /// The initial `r` (the sheet's Reset writes 10000, then one pass).
+        r0: f64,
+    },
+    /// PyTorch `torch.optim.SGD`.
+    TorchSgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum factor μ (0 = none).
+        momentum: f64,
+        /// Dampening τ of the momentum.
+        dampening: f64,
+        /// L2 penalty λ added to the gradient.
+        weight_decay: f64,
+        /// Nesterov momentum.
+        nesterov: bool,
+    },
+    /// PyTorch `torch.optim.Adagrad`.
+    TorchAdagrad {
+        /// Learning rate.
+        lr: f64,
+        /// Learning-rate decay.
+        lr_decay: f64,
+        /// L2 penalty.
+        weight_decay: f64,
+        /// The sum of squares starts here.
+        initial_accumulator_value: f64,
+        /// ε.
+        eps: f64,
+    },
+    /// PyTorch `torch.optim.RMSprop`.
+    TorchRmsprop {
+        /// Learning rate.
+        lr: f64,
+        /// α, the smoothing constant.
+        alpha: f64,
+        /// ε (added outside the square root).
+        eps: f64,
+        /// L2 penalty.
+        weight_decay: f64,
+        /// Momentum factor.
+        momentum: f64,
+        /// Centred: divide by the estimated variance rather than the mean square.
+        centered: bool,
+    },
+    /// PyTorch `torch.optim.Adam` (`decoupled = false`) or `torch.optim.AdamW` (`true`).
+    TorchAdam {
+        /// Learning rate.
+        lr: f64,
+        /// β1.
+        beta1: f64,
+        /// β2.
+        beta2: f64,
+        /// ε.
+        eps: f64,
+        /// Weight decay: L2 in the gradient for Adam, decoupled `p ← p(1 - lr·λ)` for AdamW.
+        weight_decay: f64,
+        /// The AMSGrad variant (keeps the maximum of `v`).
+        amsgrad: bool,
+        /// AdamW's decoupled weight decay.
+        decoupled: bool,
+    },
+}
+
+/// An optimizer's state: `vars.len()` named arrays of one value per parameter, stored
+/// flat (`values[k*n + i]` is variable `k` of parameter `i`), and the step count.
+#[derive(Clone, Debug, PartialEq)]
+pub struct State {
+    /// The names of the state variables (`m`, `v`, ...).
+    pub vars: Vec<&'static str>,
+    /// Their values.
+    pub values: Vec<f64>,
+    /// The number of parameters.
+    pub n: usize,
+    /// Steps taken so far.
+    pub t: u64,
+}
+
+impl State {
+    /// The zero state of `opt` for `n` parameters (with the optimizer's own starting
+    /// values where they are not zero, such as Adagrad's initial accumulator).
+    pub fn new(opt: &Optimizer, n: usize) -> State {
+        let vars = opt.state_vars();
+        let mut values = vec![0.0; vars.len() * n];
+        match *opt {
+            Optimizer::Adagrad { r0, .. } => values.fill(r0),
+            Optimizer::TorchAdagrad { initial_accumulator_value, .. } => {
+                values.fill(initial_accumulator_value)
+            }
+            _ => {}
+        }
+        State { vars, values, n, t: 0 }
+    }
+
+    /// State variable `k` for every parameter.
+    pub fn var(&self, k: usize) -> &[f64] {
+        &self.values[k * self.n..(k + 1) * self.n]
+    }
+
+    /// State variable `k` for every parameter, mutable.
+    pub fn var_mut(&mut self, k: usize) -> &mut [f64] {
+        &mut self.values[k * self.n..(k + 1) * self.n]
+    }
+
+    /// The index of a state variable by name.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.vars.iter().position(|v| *v == name)
+    }
+}
+
+/// The names gradsheet accepts for optimizers, with a description, for `--optimizer`.
+pub const OPTIMIZER_NAMES: &[(&str, &str)] = &[
+    ("sgd", "workbook SGD: p - g*lr"),
+    ("momentum", "workbook momentum: m = β·m + (1-β)·g; p - m*lr"),
+    ("rmsprop", "workbook RMSProp: divides by the previous row's mean square, no ε"),
+    ("adam", "workbook Adam: no bias correction, no ε"),
+    ("adagrad", "workbook (2016) adagrad: per-epoch rates lr / (√Σg²/n)"),
+    ("torch-sgd", "torch.optim.SGD (momentum, dampening, nesterov, weight_decay)"),
+    ("torch-adagrad", "torch.optim.Adagrad"),
+    ("torch-rmsprop", "torch.optim.RMSprop (alpha, eps, centered, momentum)"),
+    ("torch-adam", "torch.optim.Adam (bias correction, eps, amsgrad)"),
+    ("torch-adamw", "torch.optim.AdamW (decoupled weight decay)"),
+];
+
+/// Hyperparameters by name, for building an optimizer from flags or a recipe.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hyper {
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// β or β1 (workbook), or momentum (torch SGD/RMSprop use `momentum`).
+    pub beta1: Option<f64>,
+    /// β2.
+    pub beta2: Option<f64>,
+    /// ε.
+    pub eps: Option<f64>,
+    /// Momentum factor (torch).
+    pub momentum: Option<f64>,
+    /// Dampening (torch SGD).
+    pub dampening: Option<f64>,
+    /// Weight decay (torch).
+    pub weight_decay: Option<f64>,
+    /// Nesterov (torch SGD).
+    pub nesterov: Option<bool>,
+    /// α (torch RMSprop).
+    pub alpha: Option<f64>,
+    /// Centred (torch RMSprop).
+    pub centered: Option<bool>,
+    /// AMSGrad (torch Adam/AdamW).
+    pub amsgrad: Option<bool>,
+    /// Learning-rate decay (torch Adagrad).
+    pub lr_decay: Option<f64>,
+    /// Initial accumulator (torch Adagrad) or initial `r` (workbook adagrad).
+    pub initial: Option<f64>,
+}
+
+/// An unknown optimizer name or an invalid hyperparameter.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum OptimizerError {
+    /// The name is not in [`OPTIMIZER_NAMES`].
+    #[error("unknown optimizer '{0}'{1}")]
+    Unknown(String, String),
+    /// A hyperparameter out of its range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Optimizer {
+    /// Workbook SGD.
+    pub fn sgd(lr: f64) -> Optimizer {
+        Optimizer::Sgd { lr }
+    }
+    /// `torch.optim.Adam` with PyTorch's defaults and this learning rate.
+    pub fn torch_adam(lr: f64) -> Optimizer {
+        Optimizer::TorchAdam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+            decoupled: false,
+        }
+    }
+
+    /// Builds an optimizer from its name and hyperparameters, with each convention's
+    /// defaults: the workbooks' (lr 1e-4 for SGD and momentum, β 0.9, ...) and
+    /// PyTorch's (Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8; RMSprop lr 1e-2, alpha
+    /// 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10; AdamW weight_decay 1e-2).
+    ///
+    /// # Errors
+    ///
+    /// [`OptimizerError`] for an unknown name (with the nearest known one) or a value out
+    /// of range (a negative learning rate, a β outside [0, 1), a negative ε).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gradsheet_train::{Hyper, Optimizer};
+    /// let opt = Optimizer::from_name("momentum", &Hyper { lr: Some(1e-4), ..Hyper::default() }).unwrap();
+    /// assert_eq!(opt, Optimizer::Momentum { lr: 1e-4, beta: 0.9 });
+    /// assert!(Optimizer::from_name("adma", &Hyper::default()).unwrap_err().to_string().contains("adam"));
+    /// ```
+    pub fn from_name(name: &str, h: &Hyper) -> Result<Optimizer, OptimizerError> {
+        let key = name.trim().to_ascii_lowercase().replace('_', "-");
+        let opt = match key.as_str() {
+            "sgd" | "basic" => Optimizer::Sgd { lr: h.lr.unwrap_or(1e-4) },
+            "momentum" => Optimizer::Momentum { lr: h.lr.unwrap_or(1e-4), beta: h.beta1.unwrap_or(0.9) },
+            "rmsprop" => Optimizer::Rmsprop { lr: h.lr.unwrap_or(0.02), beta: h.beta1.unwrap_or(0.9) },
+            "adam" | "adam-ann" => Optimizer::Adam {
+                lr: h.lr.unwrap_or(0.1),
+                beta1: h.beta1.unwrap_or(0.9),
+                beta2: h.beta2.unwrap_or(0.9),
+            },
+            "adagrad" | "adagrad-ann" => {
+                Optimizer::Adagrad { lr: h.lr.unwrap_or(1e-3), r0: h.initial.unwrap_or(1e4) }
+            }
+            "torch-sgd" => Optimizer::TorchSgd {
+                lr: h.lr.unwrap_or(1e-3),
+                momentum: h.momentum.or(h.beta1).unwrap_or(0.0),
+                dampening: h.dampening.unwrap_or(0.0),
+                weight_decay: h.weight_decay.unwrap_or(0.0),
+                nesterov: h.nesterov.unwrap_or(false),
+            },
+            "torch-adagrad" => Optimizer::TorchAdagrad {
+                lr: h.lr.unwrap_or(1e-2),
+                lr_decay: h.lr_decay.unwrap_or(0.0),
+                weight_decay: h.weight_decay.unwrap_or(0.0),
+                initial_accumulator_value: h.initial.unwrap_or(0.0),
+                eps: h.eps.unwrap_or(1e-10),
+            },
+            "torch-rmsprop" => Optimizer::TorchRmsprop {
+                lr: h.lr.unwrap_or(1e-2),
+                alpha: h.alpha.or(h.beta2).unwrap_or(0.99),
+                eps: h.eps.unwrap_or(1e-8),
+                weight_decay: h.weight_decay.unwrap_or(0.0),
+                momentum: h.momentum.unwrap_or(0.0),
+                centered: h.centered.unwrap_or(false),
+            },
+            "torch-adam" | "torch-adamw" => Optimizer::TorchAdam {
+                lr: h.lr.unwrap_or(1e-3),
+                beta1: h.beta1.unwrap_or(0.9),
+                beta2: h.beta2.unwrap_or(0.999),
+                eps: h.eps.unwrap_or(1e-8),
+                weight_decay: h.weight_decay.unwrap_or(if key == "torch-adamw" { 1e-2 } else { 0.0 }),
+                amsgrad: h.amsgrad.unwrap_or(false),
+                decoupled: key == "torch-adamw",
+            },
+            _ => {
+                let near = OPTIMIZER_NAMES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .min_by_key(|n| strsim(n, &key))
+                    .filter(|n| strsim(n, &key) <= 3)
+                    .map(|n| format!(" (did you mean {n}?)"))
+                    .unwrap_or_default();
+                return Err(OptimizerError::Unknown(name.to_string(), near));
+            }
+        };
+        opt.validate()?;
+        Ok(opt)
+    }
+
+    /// Checks the hyperparameters' ranges.
+    ///
+    /// # Errors
+    ///
+    /// [`OptimizerError::Invalid`] naming the value at fault.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
+        let bad = |what: &str, v: f64, rule: &str| {
+            Err(OptimizerError::Invalid(format!("{what} = {v} is invalid: it must be {rule}")))
+        };
+        let lr = self.lr();
+        if !(lr.is_finite() && lr >= 0.0) {
+            return bad("the learning rate", lr, "a finite number >= 0");
+        }
+        let beta = |name: &str, b: f64| {
+            if (0.0..1.0).contains(&b) {
+                Ok(())
+            } else {
+                bad(name, b, "in [0, 1)")
+            }
+        };
+        match *self {
+            Optimizer::Momentum { beta: b, .. } | Optimizer::Rmsprop { beta: b, .. } => beta("β", b),
+            Optimizer::Adam { beta1, beta2, .. } => beta("β1", beta1).and(beta("β2", beta2)),
+            Optimizer::TorchAdam { beta1, beta2, eps, weight_decay, .. } => {
+                beta("β1", beta1)?;
+                beta("β2", beta2)?;
+                if eps < 0.0 || !eps.is_finite() {
+                    return bad("eps", eps, "a finite number >= 0");
+                }
+                if weight_decay < 0.0 {
+                    return bad("weight_decay", weight_decay, ">= 0");
+                }
+                Ok(())
+            }
+            Optimizer::TorchRmsprop { alpha, eps, momentum, .. } => {
+                if !(0.0..=1.0).contains(&alpha) {
+                    return bad("alpha", alpha, "in [0, 1]");
+                }
+                if eps < 0.0 || momentum < 0.0 {
+                    return bad("eps or momentum", eps.min(momentum), ">= 0");
+                }
+                Ok(())
+            }
+            Optimizer::TorchSgd { momentum, dampening, nesterov, .. } => {
+                if momentum < 0.0 {
+                    return bad("momentum", momentum, ">= 0");
+                }
+                if nesterov && (momentum <= 0.0 || dampening != 0.0) {
+                    return Err(OptimizerError::Invalid(
+                        "nesterov momentum requires a momentum > 0 and zero dampening".into(),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The canonical name (one of [`OPTIMIZER_NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::Momentum { .. } => "momentum",
+            Optimizer::Rmsprop { .. } => "rmsprop",
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::Adagrad { .. } => "adagrad",
+            Optimizer::TorchSgd { .. } => "torch-sgd",
+            Optimizer::TorchAdagrad { .. } => "torch-adagrad",
+            Optimizer::TorchRmsprop { .. } => "torch-rmsprop",
+            Optimizer::TorchAdam { decoupled: false, .. } => "torch-adam",
+            Optimizer::TorchAdam { decoupled: true, .. } => "torch-adamw",
+        }
+    }
+
+    /// Which convention the rule follows.
+    pub fn convention(&self) -> Convention {
+        if self.name().starts_with("torch") {
+            Convention::Torch
+        } else {
+            Convention::Workbook
+        }
+    }
+
+    /// The learning rate.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            Optimizer::Sgd { lr }
+            | Optimizer::Momentum { lr, .. }
+            | Optimizer::Rmsprop { lr, .. }
+            | Optimizer::Adam { lr, .. }
+            | Optimizer::Adagrad { lr, .. }
+            | Optimizer::TorchSgd { lr, .. }
+            | Optimizer::TorchAdagrad { lr, .. }
+            | Optimizer::TorchRmsprop { lr, .. }
+            | Optimizer::TorchAdam { lr, .. } => lr,
+        }
+    }
+
+    /// Sets the learning rate (used by annealing and by sweeps).
+    pub fn set_lr(&mut self, new: f64) {
+        match self {
+            Optimizer::Sgd { lr }
+            | Optimizer::Momentum { lr, .. }
+            | Optimizer::Rmsprop { lr, .. }
+            | Optimizer::Adam { lr, .. }
+            | Optimizer::Adagrad { lr, .. }
+            | Optimizer::TorchSgd { lr, .. }
+            | Optimizer::TorchAdagrad { lr, .. }
+            | Optimizer::TorchRmsprop { lr, .. }
+            | Optimizer::TorchAdam { lr, .. } => *lr = new,
+        }
+    }
+
+    /// The names of the state variables, in storage order.
+    pub fn state_vars(&self) -> Vec<&'static str> {
+        match *self {
+            Optimizer::Sgd { .. } => vec![],
+            Optimizer::Momentum { .. } => vec!["m"],
+            Optimizer::Rmsprop { .. } => vec!["s"],
+            Optimizer::Adam { .. } => vec!["m", "s"],
+            // `r` is the rate divisor of this epoch; `sq` accumulates Σg² for the next.
+            Optimizer::Adagrad { .. } => vec!["r", "sq"],
+            Optimizer::TorchSgd { momentum, .. } => {
+                if momentum != 0.0 {
+                    vec!["buf"]
+                } else {
+                    vec![]
+                }
+            }
+            Optimizer::TorchAdagrad { .. } => vec!["sum"],
+            Optimizer::TorchRmsprop { momentum, centered, .. } => {
+                let mut v = vec!["square_avg"];
+                if momentum > 0.0 {
+                    v.push("buf");
+                }
+                if centered {
+                    v.push("grad_avg");
+                }
+                v
+            }
+            Optimizer::TorchAdam { amsgrad, .. } => {
+                if amsgrad {
+                    vec!["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+                } else {
+                    vec!["exp_avg", "exp_avg_sq"]
+                }
+            }
+        }
+    }
+
+    /// One update of every parameter from its gradient. Allocates nothing.
+    #[inline]
+    pub fn step(&self, params: &mut [f64], grads: &[f64], st: &mut State) {
+        st.t += 1;
+        let n = params.len();
+        let t = st.t;
+        let vals = &mut st.values;
+        match *self {
+            Optimizer::Sgd { lr } => {
+                for (p, g) in params.iter_mut().zip(grads) {
+                    *p -= g * lr;
+                }
+            }
+            Optimizer::Momentum { lr, beta } => {
+                // The sheet keeps 1-β in its own cell (K1 = 0.09999999999999998).
+                let one_minus = 1.0 - beta;
+                for i in 0..n {
+                    let m = vals[i] * beta + one_minus * grads[i];
+                    vals[i] = m;
+                    params[i] -= m * lr;
+                }
+            }
+            Optimizer::Rmsprop { lr, beta } => {
+                let one_minus = 1.0 - beta;
+                for i in 0..n {
+                    let g = grads[i];
+                    params[i] -= g * lr / vals[i].sqrt();
+                    vals[i] = vals[i] * beta + one_minus * (g * g);
+                }
+            }
+            Optimizer::Adam { lr, beta1, beta2 } => {
+                let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
+                let (m, s) = vals.split_at_mut(n);
+                for i in 0..n {
+                    let g = grads[i];
+                    m[i] = m[i] * beta1 + c1 * g;
+                    s[i] = s[i] * beta2 + c2 * (g * g);
+                    params[i] -= m[i] * lr / s[i].sqrt();
+                }
+            }
+            Optimizer::Adagrad { lr, .. } => {
+                let (r, sq) = vals.split_at_mut(n);
+                for i in 0..n {
+                    let g = grads[i];
+                    // The sheet's F2 = lr/F1 is its own cell: the rate is rounded once.
+                    let rate = lr / r[i];
+                    params[i] -= g * rate;
+                    sq[i] += g * g;
+                }
+            }
+            Optimizer::TorchSgd { lr, momentum, dampening, weight_decay, nesterov } => {
+                for i in 0..n {
+                    let mut d = grads[i];
+                    if weight_decay != 0.0 {
+                        d += weight_decay * params[i];
+                    }
+                    if momentum != 0.0 {
+                        let buf = if t == 1 { d } else { vals[i] * momentum + (1.0 - dampening) * d };
+                        vals[i] = buf;
+                        d = if nesterov { d + momentum * buf } else { buf };
+                    }
+                    params[i] += -lr * d;
+                }
+            }
+            Optimizer::TorchAdagrad { lr, lr_decay, weight_decay, eps, .. } => {
+                let clr = lr / (1.0 + (t - 1) as f64 * lr_decay);
+                for i in 0..n {
+                    let mut g = grads[i];
+                    if weight_decay != 0.0 {
+                        g += weight_decay * params[i];
+                    }
+                    vals[i] += g * g;
+                    let std = vals[i].sqrt() + eps;
+                    params[i] += -clr * g / std;
+                }
+            }
+            Optimizer::TorchRmsprop { lr, alpha, eps, weight_decay, momentum, centered } => {
+                let has_buf = momentum > 0.0;
+                let ga_k = if has_buf { 2 } else { 1 };
+                for i in 0..n {
+                    let mut g = grads[i];
+                    if weight_decay != 0.0 {
+                        g += weight_decay * params[i];
+                    }
+                    let sq = vals[i] * alpha + (1.0 - alpha) * g * g;
+                    vals[i] = sq;
+                    let avg = if centered {
+                        let k = ga_k * n + i;
+                        // torch: grad_avg.lerp_(grad, 1 - alpha)
+                        let ga = lerp(vals[k], g, 1.0 - alpha);
+                        vals[k] = ga;
+                        (sq - ga * ga).sqrt() + eps
+                    } else {
+                        sq.sqrt() + eps
+                    };
+                    if has_buf {
+                        let b = vals[n + i] * momentum + g / avg;
+                        vals[n + i] = b;
+                        params[i] += -lr * b;
+                    } else {
+                        params[i] += -lr * g / avg;
+                    }
+                }
+            }
+            Optimizer::TorchAdam { lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled } => {
+                // Python computes 1 - beta**step with a correctly rounded pow, not powi.
+                let bc1 = 1.0 - beta1.powf(t as f64);
+                let bc2 = 1.0 - beta2.powf(t as f64);
+                let step_size = lr / bc1;
+                let bc2_sqrt = bc2.sqrt();
+                for i in 0..n {
+                    let mut g = grads[i];
+                    if decoupled {
+                        params[i] *= 1.0 - lr * weight_decay;
+                    } else if weight_decay != 0.0 {
+                        g += weight_decay * params[i];
+                    }
+                    let m = lerp(vals[i], g, 1.0 - beta1);
+                    vals[i] = m;
+                    let v = vals[n + i] * beta2 + (1.0 - beta2) * g * g;
+                    vals[n + i] = v;
+                    let v_used = if amsgrad {
+                        let mx = vals[2 * n + i].max(v);
+                        vals[2 * n + i] = mx;
+                        mx
+                    } else {
+                        v
+                    };
+                    let denom = v_used.sqrt() / bc2_sqrt + eps;
+                    params[i] += -step_size * m / denom;
+                }
+            }
+        }
+    }
+
+    /// Work done at the end of an epoch of `n_rows` steps: the workbook adagrad's rates
+    /// for the next epoch, `r ← sqrt(Σg²)/n`. Other optimizers do nothing.
+    pub fn end_epoch(&self, st: &mut State, n_rows: usize) {
+        if let Optimizer::Adagrad { .. } = self {
+            let n = st.n;
+            let (r, sq) = st.values.split_at_mut(n);
+            for i in 0..n {
+                r[i] = sq[i].sqrt() / n_rows as f64;
+                sq[i] = 0.0;
+            }
+        }
+    }
+}
+
+/// ATen's `lerp`, as `exp_avg.lerp_(grad, 1-β1)` computes it: `a + w*(b-a)` for
+/// `|w| < 0.5`, else `b - (b-a)*(1-w)`.
+#[inline(always)]
+pub fn lerp(a: f64, b: f64, w: f64) -> f64 {
+    if w.abs() < 0.5 {
+        a + w * (b - a)
+    } else {
+        b - (b - a) * (1.0 - w)
+    }
+}
+
+fn strsim(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+impl fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let g = crate::fmt_num;
+        match *self {
+            Optimizer::Sgd { lr } => write!(f, "sgd (lr {})", g(lr)),
+            Optimizer::Momentum { lr, beta } => write!(f, "momentum (lr {}, β {})", g(lr), g(beta)),
+            Optimizer::Rmsprop { lr, beta } => write!(f, "rmsprop (lr {}, β {})", g(lr), g(beta)),
+            Optimizer::Adam { lr, beta1, beta2 } => {
+                write!(f, "adam (lr {}, β1 {}, β2 {})", g(lr), g(beta1), g(beta2))
+            }
+            Optimizer::Adagrad { lr, .. } => write!(f, "adagrad (lr {})", g(lr)),
+            Optimizer::TorchSgd { lr, momentum, dampening, weight_decay, nesterov } => write!(
+                f,
+                "torch-sgd (lr {}, momentum {}, dampening {}, weight_decay {}, nesterov {nesterov})",
+                g(lr),
+                g(momentum),
+                g(dampening),
+                g(weight_decay)
+            ),
+            Optimizer::TorchAdagrad { lr, lr_decay, weight_decay, initial_accumulator_value, eps } => {
+                write!(
+                    f,
+                    "torch-adagrad (lr {}, lr_decay {}, weight_decay {}, initial_accumulator_value {}, eps {})",
+                    g(lr),
+                    g(lr_decay),
+                    g(weight_decay),
+                    g(initial_accumulator_value),
+                    g(eps)
+                )
+            }
+            Optimizer::TorchRmsprop { lr, alpha, eps, weight_decay, momentum, centered } => write!(
+                f,
+                "torch-rmsprop (lr {}, alpha {}, eps {}, weight_decay {}, momentum {}, centered {centered})",
+                g(lr),
+                g(alpha),
+                g(eps),
+                g(weight_decay),
+                g(momentum)
+            ),
+            Optimizer::TorchAdam { lr, beta1, beta2, eps, weight_decay, amsgrad, .. } => write!(
+                f,
+                "{} (lr {}, betas ({}, {}), eps {}, weight_decay {}, amsgrad {amsgrad})",
+                self.name(),
+                g(lr),
+                g(beta1),
+                g(beta2),
+                g(eps),
+                g(weight_decay)
+            ),
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The training loop over any formula model.
+
+use gradsheet_engine::{CompiledModel, Dataset, Model, Scheme, Workspace};
+use rand_chacha::ChaCha8Rng;
+use rand::SeedableRng;
+
+use crate::optim::{Optimizer, State};
+use crate::rng;
+use crate::trace::{EpochSummary, Layout, Record, Stop, Trace};
+
+/// Which derivative drives the updates.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Gradient {
+    /// The exact gradient by reverse mode (the default).
+    #[default]
+    Auto,
+    /// A finite difference of the error with step `h`.
+    Fd {
+        /// Forward, backward or central.
+        scheme: Scheme,
+        /// The step.
+        h: f64,
+    },
+}
+
+/// The default divergence factor: a run has diverged when a step's error exceeds this
+/// many times its best (see [`TrainConfig::divergence_factor`]).
+pub const DIVERGENCE_FACTOR: f64 = 1e6;
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// The update rule.
+    pub optimizer: Optimizer,
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Rows per update: 1 is per-sample (as the sheets), 0 means the whole data.
+    pub batch_size: usize,
+    /// Shuffle the rows each epoch with ChaCha8 seeded by this value; `None` keeps the
+    /// data's order (as the sheets).
+    pub shuffle: Option<u64>,
+    /// The derivative used for the updates.
+    pub gradient: Gradient,
+    /// Record finite-difference estimates beside the gradient (shown, not used).
+    pub show_fd: Option<(Scheme, f64)>,
+    /// How much to keep.
+    pub record: Record,
+    /// A step whose error exceeds `divergence_factor × best` stops the run as diverged,
+    /// where `best` is the smallest epoch-mean error so far (before the first epoch ends:
+    /// the mean error at the initial parameters), floored at 10⁻³ of that initial mean so
+    /// that a perfect fit does not make every later wobble look like an explosion. A NaN
+    /// or infinite error, gradient or parameter always stops the run.
+    pub divergence_factor: f64,
+}
+
+impl TrainConfig {
+    /// Per-sample training with this optimizer for `epochs` epochs, in the data's order.
+    pub fn new(optimizer: Optimizer, epochs: usize) -> TrainConfig {
+        TrainConfig {
+            optimizer,
+            epochs,
+            batch_size: 1,
+            shuffle: None,
+            gradient: Gradient::Auto,
+            show_fd: None,
+            record: Record::Steps,
+            divergence_factor: DIVERGENCE_FACTOR,
+        }
+    }
+}
+
+/// Callbacks of a long run: `should_stop` is polled between steps (every few thousand)
+/// and at each epoch's end; `progress` hears `(epochs done, epochs in all)`.
+pub struct Hooks<'a> {
+    /// Return true to stop (Ctrl-C); the trace keeps what was computed.
+    pub should_stop: &'a dyn Fn() -> bool,
+    /// Called after each epoch.
+    pub progress: &'a mut dyn FnMut(usize, usize),
+}
+
+impl Hooks<'_> {
+    /// Runs to the end, silently.
+    pub fn none() -> Hooks<'static> {
+        fn never() -> bool {
+            false
+        }
+        fn quiet(_: usize, _: usize) {}
+        // A `&mut` to a zero-sized fn item is free to leak: it owns nothing.
+        Hooks { should_stop: &never, progress: Box::leak(Box::new(quiet)) }
+    }
+}
+
+/// An error setting up a run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// The data lacks a column the model uses.
+    #[error("the data has no column '{0}' (its columns are {1})")]
+    MissingColumn(String, String),
+    /// No rows.
+    #[error("the data has no rows")]
+    NoData,
+    /// Initial values of the wrong length.
+    #[error("expected {expected} initial parameter values, got {found}")]
+    InitLength {
+        /// How many parameters.
+        expected: usize,
+        /// How many values.
+        found: usize,
+    },
+    /// A setting out of range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A model compiled against a dataset, ready to train many times (a sweep compiles once).
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::{Dataset, Model, Roles};
+/// use gradsheet_train::{Hooks, Optimizer, TrainConfig, Trainer};
+/// let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+/// let t = Trainer::new(&model, &Dataset::graddesc()).unwrap();
+/// let trace = t.run(&[1.0, 1.0], &TrainConfig::new(Optimizer::sgd(1e-4), 5), &mut Hooks::none()).unwrap();
+/// assert_eq!(trace.len(), 5 * 29);
+/// assert!(trace.epochs[4].sheet_rmse < trace.epochs[0].sheet_rmse);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Trainer {
+    /// The model.
+    pub model: Model,
+    /// Its compiled tape.
+    pub compiled: CompiledModel,
+    /// The data rows projected on the model's columns, flat.
+    pub rows: Vec<f64>,
+    /// The number of rows.
+    pub n_rows: usize,
+}
+
+impl Trainer {
+    /// Compiles `model` and projects `data` on its columns.
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError::MissingColumn`] or [`TrainError::NoData`].
+    pub fn new(model: &Model, data: &Dataset) -> Result<Trainer, TrainError> {
+        let rows = data
+            .project(&model.columns)
+            .map_err(|c| TrainError::MissingColumn(c, data.columns.join(", ")))?;
+        if data.is_empty() {
+            return Err(TrainError::NoData);
+        }
+        Ok(Trainer { model: model.clone(), compiled: model.compile(), rows, n_rows: data.len() })
+    }
+
+    /// The values of row `i` (the model's columns).
+    pub fn row(&self, i: usize) -> &[f64] {
+        let w = self.compiled.n_cols;
+        &self.rows[i * w..(i + 1) * w]
+    }
+
+    /// The mean error over all rows at `params`.
+    pub fn mean_error(&self, ws: &mut Workspace, params: &[f64]) -> f64 {
+        let mut s = 0.0;
+        for i in 0..self.n_rows {
+            s += self.compiled.row(ws, self.row(i), params).1;
+        }
+        s / self.n_rows as f64
+    }
+
+    /// Trains from `init` and returns the trace.
+    ///
+    /// Every finite step is kept; the first step with a NaN or infinite value (or an error
+    /// past the divergence threshold) is recorded too and ends the run, marked in
+    /// [`Trace::stop`].
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError`] for initial values of the wrong length or invalid settings.
+    pub fn run(&self, init: &[f64], cfg: &TrainConfig, hooks: &mut Hooks<'_>) -> Result<Trace, TrainError> {
+        let np = self.compiled.n_params;
+        if init.len() != np {
+            return Err(TrainError::InitLength { expected: np, found: init.len() });
+        }
+        cfg.optimizer.validate().map_err(|e| TrainError::Invalid(e.to_string()))?;
+        if let Gradient::Fd { h, .. } = cfg.gradient {
+            if !(h.is_finite() && h > 0.0) {
+                return Err(TrainError::Invalid(format!("the finite-difference step h = {h} must be > 0")));
+            }
+        }
+        let n = self.n_rows;
+        let batch = if cfg.batch_size == 0 || cfg.batch_size > n { n } else { cfg.batch_size };
+        let steps_per_epoch = n.div_ceil(batch);
+        let layout = Layout {
+            columns: self.model.columns.clone(),
+            params: self.model.params.clone(),
+            state_vars: cfg.optimizer.state_vars().iter().map(|s| s.to_string()).collect(),
+            has_fd: cfg.show_fd.is_some(),
+        };
+        let width = layout.width();
+        let total_steps = cfg.epochs.saturating_mul(steps_per_epoch);
+        let mut trace = Trace {
+            layout,
+            values: Vec::new(),
+            meta: Vec::new(),
+            epochs: Vec::with_capacity(if cfg.record == Record::Final { 0 } else { cfg.epochs.min(1 << 20) }),
+            stop: Stop::Completed,
+            final_params: init.to_vec(),
+            final_state: Vec::new(),
+            steps_taken: 0,
+        };
+        if cfg.record == Record::Steps {
+            // Reserve up front so that recording a step never reallocates mid-run; very
+            // long runs grow geometrically past this.
+            let reserve = total_steps.min(1 << 22);
+            trace.values.reserve(reserve * width);
+            trace.meta.reserve(reserve);
+        }
+
+        let mut ws = self.compiled.workspace();
+        let opt = cfg.optimizer.clone();
+        let mut st = State::new(&opt, np);
+        let mut params = init.to_vec();
+        let mut before = vec![0.0; np];
+        let mut grad = vec![0.0; np];
+        let mut g_row = vec![0.0; np];
+        let mut fd = vec![0.0; np];
+        let mut scratch = vec![0.0; np];
+        let mut sumsq = vec![0.0; np];
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut rng = cfg.shuffle.map(ChaCha8Rng::seed_from_u64);
+
+        let initial_mean = self.mean_error(&mut ws, &params);
+        let floor = 1e-3 * initial_mean.abs();
+        let mut best = initial_mean.abs();
+        let mut step_no = 0usize;
+
+        'epochs: for epoch in 1..=cfg.epochs {
+            if let Some(r) = rng.as_mut() {
+                rng::shuffle(r, &mut order);
+            }
+            let mut sum_err = 0.0;
+            sumsq.iter_mut().for_each(|v| *v = 0.0);
+            for b in 0..steps_per_epoch {
+                let rows = &order[b * batch..((b + 1) * batch).min(n)];
+                before.copy_from_slice(&params);
+                let (pred, err) = self.batch_gradient(&mut ws, rows, &params, cfg.gradient, &mut grad, &mut g_row, &mut scratch);
+                if let Some((scheme, h)) = cfg.show_fd {
+                    self.batch_fd(&mut ws, rows, &params, scheme, h, &mut fd, &mut g_row, &mut scratch);
+                }
+                opt.step(&mut params, &grad, &mut st);
+                step_no += 1;
+                sum_err += err;
+                for (s, g) in sumsq.iter_mut().zip(&grad) {
+                    *s += g * g;
+                }
+                let first_row = rows[0] as usize;
+                if cfg.record == Record::Steps {
+                    let v = &mut trace.values;
+                    v.extend_from_slice(self.row(first_row));
+                    v.extend_from_slice(&before);
+                    v.push(pred);
+                    v.push(err);
+                    v.extend_from_slice(&grad);
+                    if cfg.show_fd.is_some() {
+                        v.extend_from_slice(&fd);
+                    }
+                    v.extend_from_slice(&st.values);
+                    v.extend_from_slice(&params);
+                    trace.meta.push((epoch as u32, first_row as u32, opt.lr()));
+                }
+                let bad = if !err.is_finite() {
+                    Some(format!("the error is {}", describe(err)))
+                } else if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
+                    Some(format!("the gradient of {} is {}", self.model.params[i], describe(grad[i])))
+                } else if let Some(i) = params.iter().position(|p| !p.is_finite()) {
+                    Some(format!("{} became {}", self.model.params[i], describe(params[i])))
+                } else if err > cfg.divergence_factor * best.max(floor) && err > 0.0 {
+                    Some(format!(
+                        "the error {} is more than {} times the best so far ({})",
+                        crate::fmt_num(err),
+                        crate::fmt_num(cfg.divergence_factor),
+                        crate::fmt_num(best.max(floor))
+                    ))
+                } else {
+                    None
+                };
+                if let Some(reason) = bad {
+                    trace.stop = Stop::Diverged { step: step_no, row: first_row, reason };
+                    // Keep the last finite parameters as the result.
+                    if params.iter().any(|p| !p.is_finite()) {
+                        params.copy_from_slice(&before);
+                    }
+                    break 'epochs;
+                }
+                if step_no % 4096 == 0 && (hooks.should_stop)() {
+                    trace.stop = Stop::Interrupted { steps: step_no };
+                    break 'epochs;
+                }
+            }
+            opt.end_epoch(&mut st, n);
+            let mean = sum_err / steps_per_epoch as f64;
+            if mean.is_finite() {
+                best = best.min(mean.abs());
+            }
+            if cfg.record != Record::Final {
+                trace.epochs.push(EpochSummary {
+                    epoch,
+                    sum_error: sum_err,
+                    mean_error: mean,
+                    sheet_rmse: sum_err.sqrt(),
+                    rmse: mean.sqrt(),
+                    grad_norms: sumsq.iter().map(|s| s.sqrt()).collect(),
+                    params: params.clone(),
+                    lr: opt.lr(),
+                });
+            }
+            (hooks.progress)(epoch, cfg.epochs);
+            if (hooks.should_stop)() && epoch < cfg.epochs {
+                trace.stop = Stop::Interrupted { steps: step_no };
+                break;
+            }
+        }
+        trace.steps_taken = step_no;
+        trace.final_params = params;
+        trace.final_state = st.values;
+        Ok(trace)
+    }
+
+    /// The batch's mean error and mean gradient (into `grad`), and the first row's prediction.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn batch_gradient(
+        &self,
+        ws: &mut Workspace,
+        rows: &[u32],
+        params: &[f64],
+        how: Gradient,
+        grad: &mut [f64],
+        g_row: &mut [f64],
+        scratch: &mut [f64],
+    ) -> (f64, f64) {
+        if rows.len() == 1 {
+            let row = self.row(rows[0] as usize);
+            return match how {
+                Gradient::Auto => self.compiled.row_grad(ws, row, params, grad),
+                Gradient::Fd { scheme, h } => self.row_fd(ws, row, params, scheme, h, grad, scratch),
+            };
+        }
+        grad.iter_mut().for_each(|g| *g = 0.0);
+        let mut err_sum = 0.0;
+        let mut first_pred = f64::NAN;
+        for (k, &r) in rows.iter().enumerate() {
+            let row = self.row(r as usize);
+            let (pred, err) = match how {
+                Gradient::Auto => self.compiled.row_grad(ws, row, params, g_row),
+                Gradient::Fd { scheme, h } => self.row_fd(ws, row, params, scheme, h, g_row, scratch),
+            };
+            if k == 0 {
+                first_pred = pred;
+            }
+            err_sum += err;
+            for (g, gr) in grad.iter_mut().zip(g_row.iter()) {
+                *g += gr;
+            }
+        }
+        let m = rows.len() as f64;
+        grad.iter_mut().for_each(|g| *g /= m);
+        (first_pred, err_sum / m)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn batch_fd(
+        &self,
+        ws: &mut Workspace,
+        rows: &[u32],
+        params: &[f64],
+        scheme: Scheme,
+        h: f64,
+        out: &mut [f64],
+        g_row: &mut [f64],
+        scratch: &mut [f64],
+    ) {
+        out.iter_mut().for_each(|g| *g = 0.0);
+        for &r in rows {
+            self.row_fd(ws, self.row(r as usize), params, scheme, h, g_row, scratch);
+            for (g, gr) in out.iter_mut().zip(g_row.iter()) {
+                *g += gr;
+            }
+        }
+        let m = rows.len() as f64;
+        out.iter_mut().for_each(|g| *g /= m);
+    }
+
+    /// Finite-difference gradient of one row's error, with the prediction and error at `params`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn row_fd(
+        &self,
+        ws: &mut Workspace,
+        row: &[f64],
+        params: &[f64],
+        scheme: Scheme,
+        h: f64,
+        out: &mut [f64],
+        scratch: &mut [f64],
+    ) -> (f64, f64) {
+        let (pred, f0) = self.compiled.row(ws, row, params);
+        scratch.copy_from_slice(params);
+        for i in 0..params.len() {
+            let p = params[i];
+            let at = |v: f64, ws: &mut Workspace, scratch: &mut [f64]| {
+                scratch[i] = v;
+                let e = self.compiled.row(ws, row, scratch).1;
+                scratch[i] = p;
+                e
+            };
+            out[i] = match scheme {
+                Scheme::Forward => (at(p + h, ws, scratch) - f0) / h,
+                Scheme::Backward => (f0 - at(p - h, ws, scratch)) / h,
+                Scheme::Central => (at(p + h, ws, scratch) - at(p - h, ws, scratch)) / (2.0 * h),
+            };
+        }
+        (pred, f0)
+    }
+}
+
+fn describe(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "+infinity"
+    } else {
+        "-infinity"
+    }
+}
