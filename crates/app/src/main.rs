@@ -35,6 +35,22 @@ enum Command {
     Check(cmd::check::Args),
     /// Train a model and print its trace.
     Train(cmd::train::Args),
+    /// Replay a sheet of fast.ai's graddesc workbook, as the sheet shows it.
+    Graddesc(cmd::graddesc::Args),
+    /// Run an experiment recipe (TOML): data, model, loss, optimizers, epochs, seed.
+    Run(cmd::run::Args),
+    /// Explain why a run diverges (or why its error stays high).
+    Explain(cmd::explain::Args),
+    /// Sweep a grid of two settings and print the stability map.
+    Sweep(cmd::sweep::Args),
+    /// Export a run as xlsx (live formulas), CSV, JSON or charts.
+    Export(cmd::export::Args),
+    /// Start the web app (the default when no command is given).
+    Serve(cmd::serve::Args),
+    /// A lab: one of fast.ai's workbooks, reproduced and taken further.
+    Lab(cmd::lab::Args),
+    /// Benchmarks: the general engine against hand-written code.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,11 +64,19 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => Err(anyhow::anyhow!("the web app is not built yet; try `gradsheet --help`")),
+        None => cmd::serve::run_default(),
         Some(Command::Eval(a)) => cmd::eval::run(a),
         Some(Command::Diff(a)) => cmd::diff::run(a),
         Some(Command::Check(a)) => cmd::check::run(a),
         Some(Command::Train(a)) => cmd::train::run(a),
+        Some(Command::Graddesc(a)) => cmd::graddesc::run(a),
+        Some(Command::Run(a)) => cmd::run::run(a),
+        Some(Command::Explain(a)) => cmd::explain::run(a),
+        Some(Command::Sweep(a)) => cmd::sweep::run(a),
+        Some(Command::Export(a)) => cmd::export::run(a),
+        Some(Command::Serve(a)) => cmd::serve::run(a),
+        Some(Command::Lab(a)) => cmd::lab::run(a),
+        Some(Command::Bench(a)) => cmd::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,17 @@
 //! One module per subcommand, plus the flags they share.
 
+pub mod bench;
 pub mod check;
 pub mod common;
 pub mod diff;
 pub mod eval;
+pub mod explain;
+pub mod export;
+pub mod graddesc;
+pub mod lab;
+pub mod run;
+pub mod serve;
+pub mod sweep;
 pub mod train;
 
 use std::fmt;
