@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod export;
 mod output;
 
 /// gradsheet: every number of a training run, laid out like a spreadsheet row.

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use gradsheet_train::{Hooks, Record, Stop, Trace, Trainer};
 
-use super::common::{ModelArgs, TrainArgs};
+use super::common::{ModelArgs, OutputArgs, TrainArgs};
 use super::usage;
 use crate::output::{cell, table};
 
@@ -20,9 +20,8 @@ pub struct Args {
     /// Print only the per-epoch summaries.
     #[arg(long)]
     pub epochs_only: bool,
-    /// Write the step trace as CSV.
-    #[arg(long, value_name = "FILE")]
-    pub csv: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Runs the command.
@@ -32,7 +31,7 @@ pub fn run(a: Args) -> Result<()> {
     let init = a.model.init(&model)?;
     let record = if a.quiet {
         Record::Final
-    } else if a.epochs_only && a.csv.is_none() {
+    } else if a.epochs_only && a.out.csv.is_none() && a.out.xlsx.is_none() {
         Record::Epochs
     } else {
         Record::Steps
@@ -40,9 +39,14 @@ pub fn run(a: Args) -> Result<()> {
     let cfg = a.train.config(a.model.seed, record)?;
     let trainer = Trainer::new(&model, &data).map_err(usage)?;
     let trace = trainer.run(&init, &cfg, &mut Hooks::none()).map_err(usage)?;
-    if let Some(path) = &a.csv {
-        crate::output::write_atomic(path, trace_csv(&trace).as_bytes())?;
-    }
+    let outputs = crate::export::RunOutputs {
+        model: &model,
+        data: &data,
+        optimizer: &cfg.optimizer,
+        init: &init,
+        trace: &trace,
+    };
+    crate::export::write_outputs(&a.out, &outputs)?;
     if !a.quiet && !a.epochs_only {
         print_steps(&trace);
         println!();
