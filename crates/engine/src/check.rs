@@ -82,7 +82,9 @@ impl DerivativeCheck {
 
     /// The data row where `|claimed - exact|` is largest.
     pub fn worst_row(&self) -> Option<&CheckPoint> {
-        self.rows.iter().max_by(|a, b| a.diff().abs().total_cmp(&b.diff().abs()))
+        self.rows
+            .iter()
+            .max_by(|a, b| a.diff().abs().total_cmp(&b.diff().abs()))
     }
 
     /// A sentence saying what the formula is, with the numbers.
@@ -99,6 +101,14 @@ impl DerivativeCheck {
         match &self.finding {
             Finding::Exact => format!("the formula for ∂e/∂{p} is the exact derivative"),
             Finding::FiniteDifference { scheme, h, error } => {
+                if *error == Expr::Num(0.0) {
+                    return format!(
+                        "the formula for ∂e/∂{p} is a {scheme} difference of the error with h = {}; \
+                         its truncation error is 0 for this error (its third derivative in {p} is 0), \
+                         so it equals the exact derivative up to rounding",
+                        crate::format_number(*h)
+                    );
+                }
                 let mut s = format!(
                     "the formula for ∂e/∂{p} is a {scheme} difference of the error with h = {}; \
                      its error is {}",
@@ -161,7 +171,10 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { seed: 7, random_points: 16 }
+        CheckOptions {
+            seed: 7,
+            random_points: 16,
+        }
     }
 }
 
@@ -172,7 +185,9 @@ pub enum CheckError {
     #[error("{0} is not a parameter of the model (its parameters are {1})")]
     NotAParam(String, String),
     /// The typed formula uses a name with no value.
-    #[error("the formula for ∂e/∂{param} uses {name}, which is not a parameter, column or constant")]
+    #[error(
+        "the formula for ∂e/∂{param} uses {name}, which is not a parameter, column or constant"
+    )]
     UnknownName {
         /// The parameter checked.
         param: String,
@@ -219,49 +234,100 @@ pub fn check_derivative(
     opts: &CheckOptions,
 ) -> Result<DerivativeCheck, CheckError> {
     if !model.params.iter().any(|p| p == param) {
-        return Err(CheckError::NotAParam(param.to_string(), model.params.join(", ")));
+        return Err(CheckError::NotAParam(
+            param.to_string(),
+            model.params.join(", "),
+        ));
     }
     if params.len() != model.params.len() {
-        return Err(CheckError::ParamCount { expected: model.params.len(), found: params.len() });
+        return Err(CheckError::ParamCount {
+            expected: model.params.len(),
+            found: params.len(),
+        });
     }
-    let rows = data.project(&model.columns).map_err(CheckError::MissingColumn)?;
-    let known = |n: &str| {
-        model.role(n).is_some() || data.column_index(n).is_some()
-    };
+    let rows = data
+        .project(&model.columns)
+        .map_err(CheckError::MissingColumn)?;
+    let known = |n: &str| model.role(n).is_some() || data.column_index(n).is_some();
     if let Some(bad) = claimed.names().into_iter().find(|n| !known(n)) {
-        return Err(CheckError::UnknownName { param: param.to_string(), name: bad });
+        return Err(CheckError::UnknownName {
+            param: param.to_string(),
+            name: bad,
+        });
     }
 
     let exact = model.derivative(param);
     let points = sample_points(model, &rows, params, opts);
-    let pi = model.params.iter().position(|p| p == param).unwrap_or(0);
 
     let env_of = |at: &[(String, f64)], shift: f64| {
         let at = at.to_vec();
         let param = param.to_string();
         move |n: &str| {
-            at.iter().find(|(k, _)| k == n).map(|(k, v)| if *k == param { v + shift } else { *v })
+            at.iter()
+                .find(|(k, _)| k == n)
+                .map(|(k, v)| if *k == param { v + shift } else { *v })
         }
     };
-    let value = |e: &Expr, at: &[(String, f64)], shift: f64| e.eval(&env_of(at, shift)).unwrap_or(f64::NAN);
-    let claimed_vals: Vec<f64> = points.iter().map(|(_, at)| value(claimed, at, 0.0)).collect();
-    let exact_vals: Vec<f64> = points.iter().map(|(_, at)| value(&exact, at, 0.0)).collect();
-    let f_vals: Vec<f64> = points.iter().map(|(_, at)| value(&model.error, at, 0.0)).collect();
+    let value =
+        |e: &Expr, at: &[(String, f64)], shift: f64| e.eval(&env_of(at, shift)).unwrap_or(f64::NAN);
+    let claimed_vals: Vec<f64> = points
+        .iter()
+        .map(|(_, at)| value(claimed, at, 0.0))
+        .collect();
+    let exact_vals: Vec<f64> = points
+        .iter()
+        .map(|(_, at)| value(&exact, at, 0.0))
+        .collect();
+    let f_vals: Vec<f64> = points
+        .iter()
+        .map(|(_, at)| value(&model.error, at, 0.0))
+        .collect();
 
     let close = |a: f64, b: f64, f: f64, h: f64| {
         let tol = 1e-9 * a.abs().max(b.abs()).max(1.0) + 256.0 * f64::EPSILON * f.abs() / h;
         (a - b).abs() <= tol || (a.is_nan() && b.is_nan())
     };
     let all_close = |other: &[f64], h: f64| {
-        claimed_vals.iter().zip(other).zip(&f_vals).all(|((a, b), f)| close(*a, *b, *f, h))
+        claimed_vals
+            .iter()
+            .zip(other)
+            .zip(&f_vals)
+            .all(|((a, b), f)| close(*a, *b, *f, h))
     };
 
     let mut predicted: Option<Expr> = None;
-    let finding = if all_close(&exact_vals, 1.0) {
-        Finding::Exact
-    } else if let Some((scheme, h)) = recognise_fd(claimed, &points, &claimed_vals, &f_vals, &|at, s| {
-        value(&model.error, at, s)
-    }, &close) {
+    let error_at = |at: &[(String, f64)], s: f64| value(&model.error, at, s);
+    // A step written in the formula is tried before exactness: a central difference of an
+    // error quadratic in the parameter is exact up to rounding, and is still a difference.
+    let own_steps = steps_in(claimed);
+    let fd = recognise_fd(
+        &own_steps,
+        &points,
+        &claimed_vals,
+        &f_vals,
+        &error_at,
+        &close,
+    )
+    .or_else(|| {
+        if all_close(&exact_vals, 1.0) {
+            None
+        } else {
+            recognise_fd(
+                &DEFAULT_STEPS,
+                &points,
+                &claimed_vals,
+                &f_vals,
+                &error_at,
+                &close,
+            )
+        }
+    });
+    let prediction_only = {
+        let d = model.prediction_derivative(param);
+        let vals: Vec<f64> = points.iter().map(|(_, at)| value(&d, at, 0.0)).collect();
+        all_close(&vals, 1.0)
+    };
+    let finding = if let Some((scheme, h)) = fd {
         let error = match scheme {
             Scheme::Forward | Scheme::Backward => {
                 let sign = if scheme == Scheme::Forward { 0.5 } else { -0.5 };
@@ -275,6 +341,8 @@ pub fn check_derivative(
         };
         predicted = Some(error.clone());
         Finding::FiniteDifference { scheme, h, error }
+    } else if all_close(&exact_vals, 1.0) {
+        Finding::Exact
     } else if let Some(k) = constant_ratio(&claimed_vals, &exact_vals) {
         Finding::Scaled(k)
     } else if let Some(n) = model.params.iter().filter(|n| *n != param).find(|n| {
@@ -283,22 +351,23 @@ pub fn check_derivative(
         all_close(&vals, 1.0)
     }) {
         Finding::OtherName(n.clone())
-    } else if {
-        let d = model.prediction_derivative(param);
-        let vals: Vec<f64> = points.iter().map(|(_, at)| value(&d, at, 0.0)).collect();
-        all_close(&vals, 1.0)
-    } {
+    } else if prediction_only {
         Finding::PredictionOnly
     } else {
         Finding::Unknown
     };
-    let _ = pi;
 
     let mut rows_out = Vec::new();
     let mut random_out = Vec::new();
     for (k, (row, at)) in points.into_iter().enumerate() {
         let predicted_error = predicted.as_ref().map(|e| value(e, &at, 0.0));
-        let cp = CheckPoint { row, at, claimed: claimed_vals[k], exact: exact_vals[k], predicted_error };
+        let cp = CheckPoint {
+            row,
+            at,
+            claimed: claimed_vals[k],
+            exact: exact_vals[k],
+            predicted_error,
+        };
         if cp.row.is_some() {
             rows_out.push(cp);
         } else {
@@ -317,15 +386,24 @@ pub fn check_derivative(
 
 type Point = (Option<usize>, Vec<(String, f64)>);
 
+/// The error evaluated at a point with the parameter shifted by a step.
+type ErrorAt<'a> = &'a dyn Fn(&[(String, f64)], f64) -> f64;
+
 /// The data rows at `params`, then random points: each parameter drawn uniformly within
 /// max(1, |p|) of its value, on data rows taken in turn.
 fn sample_points(model: &Model, rows: &[f64], params: &[f64], opts: &CheckOptions) -> Vec<Point> {
     let w = model.columns.len();
-    let n_rows = if w == 0 { 1 } else { rows.len() / w };
+    let n_rows = rows.len().checked_div(w).unwrap_or(1);
     let bind = |r: usize, p: &[f64]| {
         let mut at: Vec<(String, f64)> = Vec::new();
         if w > 0 {
-            at.extend(model.columns.iter().cloned().zip(rows[r * w..(r + 1) * w].iter().copied()));
+            at.extend(
+                model
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(rows[r * w..(r + 1) * w].iter().copied()),
+            );
         }
         at.extend(model.params.iter().cloned().zip(p.iter().copied()));
         at.extend(model.constants.iter().cloned());
@@ -343,17 +421,11 @@ fn sample_points(model: &Model, rows: &[f64], params: &[f64], opts: &CheckOption
     out
 }
 
-/// Finds a scheme and step for which the typed values equal the finite difference of the
-/// error at every point. Candidate steps are the numbers written in the formula and the
-/// usual powers of ten.
-fn recognise_fd(
-    claimed: &Expr,
-    points: &[Point],
-    claimed_vals: &[f64],
-    f_vals: &[f64],
-    error_at: &dyn Fn(&[(String, f64)], f64) -> f64,
-    close: &dyn Fn(f64, f64, f64, f64) -> bool,
-) -> Option<(Scheme, f64)> {
+/// The usual finite-difference steps, tried when the formula's own numbers do not match.
+const DEFAULT_STEPS: [f64; 8] = [0.1, 0.01, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8];
+
+/// The numbers in (0, 1) written in the formula: candidate steps.
+fn steps_in(claimed: &Expr) -> Vec<f64> {
     let mut hs: Vec<f64> = Vec::new();
     claimed.visit(&mut |e| {
         if let Expr::Num(v) = e {
@@ -363,12 +435,20 @@ fn recognise_fd(
             }
         }
     });
-    for h in [0.1, 0.01, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8] {
-        if !hs.contains(&h) {
-            hs.push(h);
-        }
-    }
-    for &h in &hs {
+    hs
+}
+
+/// Finds a scheme and step among `hs` for which the typed values equal the finite
+/// difference of the error at every point.
+fn recognise_fd(
+    hs: &[f64],
+    points: &[Point],
+    claimed_vals: &[f64],
+    f_vals: &[f64],
+    error_at: ErrorAt<'_>,
+    close: &dyn Fn(f64, f64, f64, f64) -> bool,
+) -> Option<(Scheme, f64)> {
+    for &h in hs {
         for scheme in Scheme::ALL {
             let ok = points.iter().enumerate().all(|(k, (_, at))| {
                 let f0 = f_vals[k];

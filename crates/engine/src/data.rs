@@ -60,7 +60,10 @@ impl Dataset {
             values.push(x);
             values.push(2.0 * x + 30.0);
         }
-        Dataset { columns: vec!["x".into(), "y".into()], values }
+        Dataset {
+            columns: vec!["x".into(), "y".into()],
+            values,
+        }
     }
 
     /// The number of rows.

@@ -90,7 +90,10 @@ pub(crate) fn raw_derivative(e: &Expr, wrt: &str) -> Expr {
                 Op::Ln => div(du(), u.clone()),
                 Op::Log10 => div(du(), mul(u.clone(), call(Op::Ln, vec![num(10.0)]))),
                 Op::Log => {
-                    let as_ln = div(call(Op::Ln, vec![u.clone()]), call(Op::Ln, vec![args[1].clone()]));
+                    let as_ln = div(
+                        call(Op::Ln, vec![u.clone()]),
+                        call(Op::Ln, vec![args[1].clone()]),
+                    );
                     raw_derivative(&as_ln, wrt)
                 }
                 Op::Sqrt => div(du(), mul(num(2.0), e.clone())),
@@ -118,8 +121,19 @@ fn extreme_derivative(op: Op, args: &[Expr], wrt: &str) -> Expr {
     if args.len() == 1 {
         return raw_derivative(&args[0], wrt);
     }
-    let rest = if args.len() == 2 { args[1].clone() } else { Expr::Apply(op, args[1..].to_vec()) };
+    let rest = if args.len() == 2 {
+        args[1].clone()
+    } else {
+        Expr::Apply(op, args[1..].to_vec())
+    };
     let cmp = if op == Op::Max { Op::Ge } else { Op::Le };
     let cond = call(cmp, vec![args[0].clone(), rest.clone()]);
-    node(Op::If, vec![cond, raw_derivative(&args[0], wrt), raw_derivative(&rest, wrt)])
+    node(
+        Op::If,
+        vec![
+            cond,
+            raw_derivative(&args[0], wrt),
+            raw_derivative(&rest, wrt),
+        ],
+    )
 }

@@ -117,7 +117,11 @@ pub struct FormulaError {
 
 impl FormulaError {
     pub(crate) fn new(kind: ErrorKind, span: Span, source: &str) -> FormulaError {
-        FormulaError { kind, span, source: source.to_string() }
+        FormulaError {
+            kind,
+            span,
+            source: source.to_string(),
+        }
     }
 
     /// The formula on one line and, under it, carets marking the fault followed by the message.
@@ -135,7 +139,10 @@ impl FormulaError {
             char_floor(src, self.span.start),
             char_floor(src, self.span.end.max(self.span.start)),
         );
-        let line: String = src.chars().map(|c| if c.is_whitespace() { ' ' } else { c }).collect();
+        let line: String = src
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
         let col_start = src[..start].chars().count();
         let col_len = src[start..end].chars().count();
         (line, col_start, col_len)
@@ -144,7 +151,10 @@ impl FormulaError {
 
 impl fmt::Display for FormulaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let col = self.source[..char_floor(&self.source, self.span.start)].chars().count() + 1;
+        let col = self.source[..char_floor(&self.source, self.span.start)]
+            .chars()
+            .count()
+            + 1;
         write!(f, "{} (at column {col} of `{}`)", self.kind, self.source)
     }
 }

@@ -288,7 +288,11 @@ impl Printer<'_> {
             Op::Neg => {
                 out.push_str(if math { "−" } else { "-" });
                 let inner = self.prec_of(&args[0]);
-                let need = if math { inner < prec::MUL } else { inner < prec::NEG };
+                let need = if math {
+                    inner < prec::MUL
+                } else {
+                    inner < prec::NEG
+                };
                 self.write_operand(&args[0], need, out);
             }
             Op::Pow if math && args.len() == 2 => {
@@ -405,10 +409,11 @@ impl Printer<'_> {
 }
 
 fn superscript(v: f64) -> Option<&'static str> {
-    Some(match v {
-        v if v == 2.0 => "²",
-        v if v == 3.0 => "³",
-        v if v == 4.0 => "⁴",
+    Some(match v as i64 {
+        _ if v.fract() != 0.0 => return None,
+        2 => "²",
+        3 => "³",
+        4 => "⁴",
         _ => return None,
     })
 }

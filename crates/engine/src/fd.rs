@@ -41,7 +41,9 @@ impl FromStr for Scheme {
             "forward" | "fwd" => Ok(Scheme::Forward),
             "backward" | "bwd" => Ok(Scheme::Backward),
             "central" | "centred" | "centered" => Ok(Scheme::Central),
-            other => Err(format!("unknown finite-difference scheme '{other}' (forward, backward or central)")),
+            other => Err(format!(
+                "unknown finite-difference scheme '{other}' (forward, backward or central)"
+            )),
         }
     }
 }
@@ -113,5 +115,8 @@ pub fn error_model(scheme: Scheme, h: f64, f: f64, f2: f64, f3: f64) -> ErrorMod
         Scheme::Central => h * h / 6.0 * f3,
     };
     let rounding = f64::EPSILON * f.abs().max(f64::MIN_POSITIVE) / h.abs();
-    ErrorModel { truncation, rounding }
+    ErrorModel {
+        truncation,
+        rounding,
+    }
 }

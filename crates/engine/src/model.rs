@@ -15,14 +15,22 @@ pub const PRED: &str = "pred";
 /// Each entry is `(name, formula, description)`. Huber's `delta` is a constant (1 unless
 /// set).
 pub const LOSSES: &[(&str, &str, &str)] = &[
-    ("squared", "(pred-y)^2", "squared error, as in fast.ai's sheets"),
+    (
+        "squared",
+        "(pred-y)^2",
+        "squared error, as in fast.ai's sheets",
+    ),
     ("absolute", "ABS(pred-y)", "absolute error (L1)"),
     (
         "huber",
         "IF(ABS(pred-y)<=delta,0.5*(pred-y)^2,delta*(ABS(pred-y)-0.5*delta))",
         "Huber loss: squared near 0, absolute beyond delta",
     ),
-    ("bce", "-(y*LN(pred)+(1-y)*LN(1-pred))", "binary cross-entropy, natural log"),
+    (
+        "bce",
+        "-(y*LN(pred)+(1-y)*LN(1-pred))",
+        "binary cross-entropy, natural log",
+    ),
     (
         "bce10",
         "-(y*LOG(pred)+(1-y)*LOG(1-pred))",
@@ -45,7 +53,11 @@ pub fn loss_formula(name_or_formula: &str) -> &str {
         "mae" | "l1" => "absolute",
         other => other,
     };
-    LOSSES.iter().find(|(n, _, _)| *n == key).map(|(_, f, _)| *f).unwrap_or(name_or_formula)
+    LOSSES
+        .iter()
+        .find(|(n, _, _)| *n == key)
+        .map(|(_, f, _)| *f)
+        .unwrap_or(name_or_formula)
 }
 
 /// What a name stands for.
@@ -73,7 +85,10 @@ pub struct Roles {
 impl Roles {
     /// Roles for data with these columns and no constants.
     pub fn with_columns<S: AsRef<str>>(columns: &[S]) -> Roles {
-        Roles { data: columns.iter().map(|c| c.as_ref().to_string()).collect(), ..Roles::default() }
+        Roles {
+            data: columns.iter().map(|c| c.as_ref().to_string()).collect(),
+            ..Roles::default()
+        }
     }
 
     fn role_of(&self, name: &str) -> Role {
@@ -137,14 +152,18 @@ impl Model {
         let loss_expr = parse(&loss_src)?;
         if let Some(pos) = find_name(prediction, PRED) {
             return Err(FormulaError::new(
-                ErrorKind::Role(format!("`{PRED}` is the prediction itself; the model cannot use it")),
+                ErrorKind::Role(format!(
+                    "`{PRED}` is the prediction itself; the model cannot use it"
+                )),
                 Span::new(pos, pos + PRED.len()),
                 prediction,
             ));
         }
         if !loss_expr.mentions(PRED) {
             return Err(FormulaError::new(
-                ErrorKind::Role(format!("the loss must use `{PRED}`, the model's prediction")),
+                ErrorKind::Role(format!(
+                    "the loss must use `{PRED}`, the model's prediction"
+                )),
                 Span::new(0, loss_src.len()),
                 &loss_src,
             ));
@@ -165,7 +184,12 @@ impl Model {
                 Role::Data => {}
             }
         }
-        let columns = roles.data.iter().filter(|c| used.contains(c)).cloned().collect();
+        let columns = roles
+            .data
+            .iter()
+            .filter(|c| used.contains(c))
+            .cloned()
+            .collect();
         Ok(Model {
             prediction: pred_expr,
             loss: loss_expr,
@@ -193,7 +217,10 @@ impl Model {
         } else if self.params.iter().any(|p| p == name) {
             Some(Role::Param)
         } else {
-            self.constants.iter().find(|(n, _)| n == name).map(|(_, v)| Role::Const(*v))
+            self.constants
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| Role::Const(*v))
         }
     }
 
@@ -237,7 +264,10 @@ fn find_name(src: &str, name: &str) -> Option<usize> {
     let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
     src.match_indices(name).map(|(i, _)| i).find(|&i| {
         let before = src[..i].chars().next_back().is_none_or(|c| !is_word(c));
-        let after = src[i + name.len()..].chars().next().is_none_or(|c| !is_word(c) && c != '(');
+        let after = src[i + name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !is_word(c) && c != '(');
         before && after
     })
 }
@@ -290,7 +320,10 @@ impl CompiledModel {
     pub fn row(&self, ws: &mut Workspace, row: &[f64], params: &[f64]) -> (f64, f64) {
         self.load(ws, row, params);
         self.tape.forward(&mut ws.vals);
-        (ws.vals[self.tape.output(0) as usize], ws.vals[self.tape.output(1) as usize])
+        (
+            ws.vals[self.tape.output(0) as usize],
+            ws.vals[self.tape.output(1) as usize],
+        )
     }
 
     /// The prediction and the error on one row, and the error's gradient with respect to

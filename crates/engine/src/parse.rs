@@ -154,13 +154,25 @@ pub fn parse(src: &str) -> Result<Expr, FormulaError> {
     let trimmed_start = src.len() - src.trim_start().len();
     let mut toks = lex(src)?;
     // A leading `=` is how a spreadsheet formula starts; it is not a comparison.
-    if toks.first().is_some_and(|(t, s)| *t == Tok::Cmp(Op::Eq) && s.start == trimmed_start) {
+    if toks
+        .first()
+        .is_some_and(|(t, s)| *t == Tok::Cmp(Op::Eq) && s.start == trimmed_start)
+    {
         toks.remove(0);
     }
     if toks.len() == 1 {
-        return Err(FormulaError::new(ErrorKind::Empty, Span::new(0, src.len()), src));
+        return Err(FormulaError::new(
+            ErrorKind::Empty,
+            Span::new(0, src.len()),
+            src,
+        ));
     }
-    let mut p = Parser { src, toks, pos: 0, depth: 0 };
+    let mut p = Parser {
+        src,
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let (e, _) = p.expr(0)?;
     match p.peek() {
         Tok::End => Ok(e),
@@ -168,7 +180,10 @@ pub fn parse(src: &str) -> Result<Expr, FormulaError> {
         other => {
             let found = other.describe();
             Err(p.error(
-                ErrorKind::Unexpected { expected: "an operator or the end".into(), found },
+                ErrorKind::Unexpected {
+                    expected: "an operator or the end".into(),
+                    found,
+                },
                 p.span(),
             ))
         }
@@ -245,7 +260,9 @@ impl Parser<'_> {
 
     fn too_deep(&self) -> FormulaError {
         self.error(
-            ErrorKind::TooLarge(format!("the formula is nested deeper than {MAX_DEPTH} levels")),
+            ErrorKind::TooLarge(format!(
+                "the formula is nested deeper than {MAX_DEPTH} levels"
+            )),
             self.span(),
         )
     }
@@ -273,7 +290,10 @@ impl Parser<'_> {
                     other => {
                         let found = other.describe();
                         Err(self.error(
-                            ErrorKind::Unexpected { expected: "')' or an operator".into(), found },
+                            ErrorKind::Unexpected {
+                                expected: "')' or an operator".into(),
+                                found,
+                            },
                             self.span(),
                         ))
                     }
@@ -295,7 +315,10 @@ impl Parser<'_> {
     fn call(&mut self, name: String, name_span: Span) -> Result<(Expr, usize), FormulaError> {
         let Some(op) = Op::from_function_name(&name) else {
             return Err(self.error(
-                ErrorKind::UnknownFunction { suggestion: suggest(&name), name },
+                ErrorKind::UnknownFunction {
+                    suggestion: suggest(&name),
+                    name,
+                },
                 name_span,
             ));
         };
@@ -321,7 +344,10 @@ impl Parser<'_> {
                     other => {
                         let found = other.describe();
                         return Err(self.error(
-                            ErrorKind::Unexpected { expected: "',' or ')'".into(), found },
+                            ErrorKind::Unexpected {
+                                expected: "',' or ')'".into(),
+                                found,
+                            },
                             self.span(),
                         ));
                     }
@@ -329,7 +355,11 @@ impl Parser<'_> {
             }
         }
         let close = self.toks[self.pos.saturating_sub(1)].1;
-        let op = if op == Op::Log10 && args.len() == 2 { Op::Log } else { op };
+        let op = if op == Op::Log10 && args.len() == 2 {
+            Op::Log
+        } else {
+            op
+        };
         let arity = if name.eq_ignore_ascii_case("LOG") {
             crate::op::Arity::Range(1, 2)
         } else {

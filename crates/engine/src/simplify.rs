@@ -30,8 +30,14 @@ pub fn simplify(e: &Expr) -> Expr {
 pub(crate) fn node(op: Op, args: Vec<Expr>) -> Expr {
     if op != Op::If && args.iter().all(|a| matches!(a, Expr::Num(_))) {
         let folded = Expr::Apply(op, args.clone()).eval(&|_| None);
+        // Arithmetic folds always; a function of constants folds only when the result
+        // reads as well as the call (`SQRT(4)` → 2, but `LN(10)` stays `LN(10)`).
+        let exact_kind = matches!(
+            op,
+            Op::Add | Op::Sub | Op::Mul | Op::Neg | Op::Max | Op::Min
+        );
         if let Ok(v) = folded {
-            if v.is_finite() {
+            if v.is_finite() && (exact_kind || crate::expr::format_number(v).len() <= 8) {
                 return Expr::Num(v);
             }
         }
@@ -75,7 +81,12 @@ fn sum(e: Expr) -> Expr {
         let t = terms.remove(pos);
         terms.insert(0, t);
     }
+    // With only negative terms, a positive constant leads: `1-s` rather than `-s+1`.
     let mut acc: Option<Expr> = None;
+    if konst > 0.0 && terms.first().is_some_and(|(c, _)| *c < 0.0) {
+        acc = Some(Expr::Num(konst));
+        konst = 0.0;
+    }
     for (c, rest) in terms {
         acc = Some(match acc {
             None => scaled(c, rest),
@@ -152,7 +163,11 @@ struct Product {
 
 impl Product {
     fn of(e: &Expr) -> Product {
-        let mut p = Product { num: 1.0, den: 1.0, factors: Vec::new() };
+        let mut p = Product {
+            num: 1.0,
+            den: 1.0,
+            factors: Vec::new(),
+        };
         p.collect(e, 1.0);
         p
     }
@@ -182,7 +197,10 @@ impl Product {
                 }
                 self.collect(&a[0], k);
             }
-            Expr::Apply(Op::Pow, a) if is_integer(&a[1]) && (k * a[1].as_num().unwrap_or(1.0)).abs() <= crate::op::POWI_LIMIT => {
+            Expr::Apply(Op::Pow, a)
+                if is_integer(&a[1])
+                    && (k * a[1].as_num().unwrap_or(1.0)).abs() <= crate::op::POWI_LIMIT =>
+            {
                 let n = a[1].as_num().unwrap_or(1.0);
                 self.collect(&a[0], k * n);
             }
@@ -206,7 +224,13 @@ impl Product {
             (self.num, self.den) = (self.num.signum(), (self.den / self.num).abs());
         }
         let negative = self.num < 0.0;
-        let power = |b: Expr, p: f64| if p == 1.0 { b } else { Expr::bin(Op::Pow, b, Expr::Num(p)) };
+        let power = |b: Expr, p: f64| {
+            if p == 1.0 {
+                b
+            } else {
+                Expr::bin(Op::Pow, b, Expr::Num(p))
+            }
+        };
         let mut top: Vec<Expr> = Vec::new();
         if self.num.abs() != 1.0 {
             top.push(Expr::Num(self.num.abs()));
@@ -230,9 +254,7 @@ impl Product {
             let first = top.remove(0);
             top.insert(0, negate(first));
         }
-        let chain = |items: Vec<Expr>| {
-            items.into_iter().reduce(|a, f| Expr::bin(Op::Mul, a, f))
-        };
+        let chain = |items: Vec<Expr>| items.into_iter().reduce(|a, f| Expr::bin(Op::Mul, a, f));
         let top = chain(top).unwrap_or(Expr::Num(1.0));
         match chain(bottom) {
             Some(b) => Expr::bin(Op::Div, top, b),

@@ -155,7 +155,10 @@ impl Tape {
         for &(slot, v) in &self.consts {
             vals[slot as usize] = v;
         }
-        Workspace { vals, adj: vec![0.0; self.n_slots] }
+        Workspace {
+            vals,
+            adj: vec![0.0; self.n_slots],
+        }
     }
 
     /// Evaluates every instruction; `vals` must come from [`Tape::workspace`] with the
@@ -172,13 +175,8 @@ impl Tape {
                 Code::Neg => -a,
                 Code::Pow => op::pow(a, b),
                 Code::Powi(n) => a.powi(n),
-                Code::Cmp(o) | Code::Unary(o) => {
-                    if matches!(ins.code, Code::Cmp(_)) {
-                        o.eval2(a, b)
-                    } else {
-                        o.eval1(a)
-                    }
-                }
+                Code::Cmp(o) => o.eval2(a, b),
+                Code::Unary(o) => o.eval1(a),
                 Code::Max => op::max2(a, b),
                 Code::Min => op::min2(a, b),
                 Code::Log => a.ln() / b.ln(),
@@ -280,7 +278,10 @@ impl Tape {
         ws.vals[..vars.len()].copy_from_slice(vars);
         self.forward(&mut ws.vals);
         self.backward(&mut ws, i);
-        (ws.vals[self.outputs[i] as usize], ws.adj[..self.n_vars()].to_vec())
+        (
+            ws.vals[self.outputs[i] as usize],
+            ws.adj[..self.n_vars()].to_vec(),
+        )
     }
 }
 
@@ -295,13 +296,7 @@ pub fn unary_slope(o: Op, a: f64, out: f64) -> f64 {
         Op::Log10 => 1.0 / (a * std::f64::consts::LN_10),
         Op::Sqrt => 1.0 / (2.0 * out),
         Op::Tanh => 1.0 - out * out,
-        Op::Relu => {
-            if a >= 0.0 {
-                1.0
-            } else {
-                0.0
-            }
-        }
+        Op::Relu if a >= 0.0 => 1.0,
         Op::Sigmoid => out * (1.0 - out),
         _ => 0.0,
     }
@@ -347,7 +342,11 @@ fn key(code: Code) -> CodeKey {
 impl TapeBuilder {
     /// A builder whose first slots are the variables `names`.
     pub fn new(names: &[String]) -> TapeBuilder {
-        let var_slot = names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
+        let var_slot = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i as u32))
+            .collect();
         TapeBuilder {
             names: names.to_vec(),
             var_slot,
@@ -377,7 +376,14 @@ impl TapeBuilder {
         }
         let dst = self.next;
         self.next += 1;
-        self.code.push(Instr { code, dst, a, b, c, guard: false });
+        self.code.push(Instr {
+            code,
+            dst,
+            a,
+            b,
+            c,
+            guard: false,
+        });
         self.seen.insert(k, dst);
         dst
     }
@@ -468,6 +474,12 @@ impl TapeBuilder {
                 zero_prone[s as usize] = true;
             }
         }
-        Tape { names: self.names, consts: self.consts, code: self.code, outputs, n_slots }
+        Tape {
+            names: self.names,
+            consts: self.consts,
+            code: self.code,
+            outputs,
+            n_slots,
+        }
     }
 }
