@@ -86,7 +86,8 @@ for tag in ["course-v3", "courses", "course22"]:
     write(f"collab_{short}_emb_users", rng(g, "B4:G18"))
     write(f"collab_{short}_emb_movies", rng(g, "B22:G36"))
     g = load(f"{tag}__collab_filter__word_emb")
-    write(f"collab_{short}_word_vocab", rng(g, "B4:G17"))
+    # course22 moved the vocabulary up one row (B3:G16).
+    write(f"collab_{short}_word_vocab", rng(g, "B3:G16" if tag == "course22" else "B4:G17"))
     write(f"collab_{short}_word_text", rng(g, "I3:I50"))
 g = load("course-v3__collab_filter__movielens_1hot")
 write("collab_v3_1hot_records", rng(g, "I3:M208"))

@@ -13,7 +13,11 @@ pub(crate) fn cells(src: &str) -> Vec<Vec<&str>> {
 pub(crate) fn opt_matrix(src: &str) -> Vec<Vec<Option<f64>>> {
     cells(src)
         .into_iter()
-        .map(|r| r.into_iter().map(|c| c.trim().parse::<f64>().ok()).collect())
+        .map(|r| {
+            r.into_iter()
+                .map(|c| c.trim().parse::<f64>().ok())
+                .collect()
+        })
         .collect()
 }
 

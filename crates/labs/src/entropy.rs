@@ -37,7 +37,13 @@ pub fn softmax_table(logits: &[f64]) -> SoftmaxTable {
     let sum_exp = sum(exps.iter().copied());
     let probs: Vec<f64> = exps.iter().map(|e| e / sum_exp).collect();
     let sum_probs = sum(probs.iter().copied());
-    SoftmaxTable { logits: logits.to_vec(), exps, sum_exp, probs, sum_probs }
+    SoftmaxTable {
+        logits: logits.to_vec(),
+        exps,
+        sum_exp,
+        probs,
+        sum_probs,
+    }
 }
 
 /// Softmax without max-subtraction: shows why frameworks subtract the max. For a
@@ -60,6 +66,20 @@ pub fn softmax(logits: &[f64]) -> Vec<f64> {
     let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let shifted: Vec<f64> = logits.iter().map(|x| x - m).collect();
     softmax_table(&shifted).probs
+}
+
+/// The logistic sigmoid `1/(1+e^(−x))`: each class scored on its own, so the scores
+/// need not sum to 1 (unlike softmax) and are not shift-invariant.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_labs::entropy::{sigmoid, sigmoid_from_exp};
+/// assert_eq!(sigmoid(0.0), 0.5);
+/// assert!((sigmoid(1.3) - sigmoid_from_exp(1.3f64.exp())).abs() < 1e-16);
+/// ```
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
 }
 
 /// The "binary" column: a per-class sigmoid computed from the exp, `e/(1+e)`.
@@ -190,7 +210,12 @@ pub fn course_v3_softmax() -> V3Softmax {
     let image2 = softmax_table(&V3_LOGITS_2);
     let sigmoid1 = image1.exps.iter().map(|e| sigmoid_from_exp(*e)).collect();
     let sigmoid2 = image2.exps.iter().map(|e| sigmoid_from_exp(*e)).collect();
-    V3Softmax { image1, image2, sigmoid1, sigmoid2 }
+    V3Softmax {
+        image1,
+        image2,
+        sigmoid1,
+        sigmoid2,
+    }
 }
 
 /// One row of the entropy sheet (B:E) and of log_entropy (B:I).
@@ -280,8 +305,11 @@ pub struct C22Entropy {
 /// ```
 pub fn course22() -> C22Entropy {
     let softmax = softmax_table(&C22_LOGITS);
-    let terms: Vec<f64> =
-        C22_ACTUALS.iter().zip(&softmax.probs).map(|(y, p)| y * log(*p)).collect();
+    let terms: Vec<f64> = C22_ACTUALS
+        .iter()
+        .zip(&softmax.probs)
+        .map(|(y, p)| y * log(*p))
+        .collect();
     let xent = -sum(terms.iter().copied());
     let pred_not_cat: Vec<f64> = PREDS.iter().map(|p| 1.0 - p).collect();
     let bce: Vec<f64> = IS_CAT
@@ -295,5 +323,13 @@ pub fn course22() -> C22Entropy {
         .map(|(b, (d, e))| -(if *b == 1.0 { log(*d) } else { log(*e) }))
         .collect();
     let f32_total = -sum(bce.iter().copied());
-    C22Entropy { softmax, terms, xent, pred_not_cat, bce, bce_if, f32_total }
+    C22Entropy {
+        softmax,
+        terms,
+        xent,
+        pred_not_cat,
+        bce,
+        bce_if,
+        f32_total,
+    }
 }

@@ -131,7 +131,9 @@ pub fn max_skip_blank<I: IntoIterator<Item = Option<f64>>>(cells: I) -> f64 {
     cells
         .into_iter()
         .flatten()
-        .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| if x > m { x } else { m })))
+        .fold(None, |m: Option<f64>, x| {
+            Some(m.map_or(x, |m| if x > m { x } else { m }))
+        })
         .unwrap_or(0.0)
 }
 
@@ -149,7 +151,9 @@ pub fn max_skip_blank<I: IntoIterator<Item = Option<f64>>>(cells: I) -> f64 {
 /// ```
 pub fn match_sorted<T: PartialOrd + Copy>(keys: &[T], key: T) -> Option<usize> {
     match_by(keys.len(), |i| {
-        keys[i].partial_cmp(&key).unwrap_or(std::cmp::Ordering::Less)
+        keys[i]
+            .partial_cmp(&key)
+            .unwrap_or(std::cmp::Ordering::Less)
     })
 }
 

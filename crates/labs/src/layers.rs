@@ -15,7 +15,9 @@ use crate::excel::{log, sum};
 /// ```
 pub fn mmult_row(x: &[f64], w: &[Vec<f64>]) -> Vec<f64> {
     let cols = w.first().map_or(0, |r| r.len());
-    (0..cols).map(|j| sum(x.iter().zip(w).map(|(xi, wr)| xi * wr[j]))).collect()
+    (0..cols)
+        .map(|j| sum(x.iter().zip(w).map(|(xi, wr)| xi * wr[j])))
+        .collect()
 }
 
 /// `MAX(0, x)` element-wise.
@@ -69,7 +71,17 @@ impl Mlp {
         let z2 = mmult_row(&a1, &self.w2);
         let a2 = relu(&z2);
         let (o, sum_exp, p, loss_terms, loss) = head(&a2, &self.w3, &self.y);
-        Forward { z1, a1, z2, a2, o, sum_exp, p, loss_terms, loss }
+        Forward {
+            z1,
+            a1,
+            z2,
+            a2,
+            o,
+            sum_exp,
+            p,
+            loss_terms,
+            loss,
+        }
     }
 }
 
@@ -98,7 +110,7 @@ pub struct FixedSheet {
     pub dl_dw3: Vec<Vec<f64>>,
     /// H22: the finite-difference step, reused as the learning rate.
     pub delta: f64,
-    /// Rows 35–37 (B:C): w3 with w3[1][1] increased by delta.
+    /// Rows 35–37 (B:C): w3 with `w3[1][1]` increased by delta.
     pub w3_probe: Vec<Vec<f64>>,
     /// Rows 39–41: o, p, l with the probed weights.
     pub probe: (Vec<f64>, f64, Vec<f64>, Vec<f64>, f64),
@@ -122,8 +134,18 @@ pub struct FixedSheet {
 
 fn load_mlp(src: &str) -> Mlp {
     let m = matrix(src);
-    let first = |i: usize, n: usize| m.get(i).map(|r| r.iter().take(n).copied().collect()).unwrap_or_default();
-    Mlp { x: first(0, 3), y: first(1, 2), w1: rows(&m, 2, 5), w2: rows(&m, 5, 9), w3: rows(&m, 9, 12) }
+    let first = |i: usize, n: usize| {
+        m.get(i)
+            .map(|r| r.iter().take(n).copied().collect())
+            .unwrap_or_default()
+    };
+    Mlp {
+        x: first(0, 3),
+        y: first(1, 2),
+        w1: rows(&m, 2, 5),
+        w2: rows(&m, 5, 9),
+        w3: rows(&m, 9, 12),
+    }
 }
 
 /// The fixed sheet as saved.
@@ -140,13 +162,18 @@ pub fn fixed() -> FixedSheet {
     let forward = mlp.forward();
     let delta = 0.01;
     let dl_dout: Vec<f64> = forward.p.iter().zip(&mlp.y).map(|(p, y)| p - y).collect();
-    let dl_dw3: Vec<Vec<f64>> =
-        forward.a2.iter().map(|a| dl_dout.iter().map(|d| a * d).collect()).collect();
+    let dl_dw3: Vec<Vec<f64>> = forward
+        .a2
+        .iter()
+        .map(|a| dl_dout.iter().map(|d| a * d).collect())
+        .collect();
     let mut w3_probe = mlp.w3.clone();
     w3_probe[1][1] += delta;
     let probe = head(&forward.a2, &w3_probe, &mlp.y);
-    let predicted_loss =
-        dl_dw3.iter().map(|r| r.iter().map(|g| forward.loss + g * delta).collect()).collect();
+    let predicted_loss = dl_dw3
+        .iter()
+        .map(|r| r.iter().map(|g| forward.loss + g * delta).collect())
+        .collect();
     let w3_new: Vec<Vec<f64>> = mlp
         .w3
         .iter()
@@ -161,9 +188,17 @@ pub fn fixed() -> FixedSheet {
         .collect();
     let after = head(&forward.a2, &w3_new, &mlp.y);
     let p_change: Vec<f64> = after.2.iter().zip(&forward.p).map(|(a, b)| a - b).collect();
-    let loss_change: Vec<f64> =
-        after.3.iter().zip(&forward.loss_terms).map(|(a, b)| a - b).collect();
-    let ratio = loss_change.iter().zip(&p_change).map(|(l, p)| l / p).collect();
+    let loss_change: Vec<f64> = after
+        .3
+        .iter()
+        .zip(&forward.loss_terms)
+        .map(|(a, b)| a - b)
+        .collect();
+    let ratio = loss_change
+        .iter()
+        .zip(&p_change)
+        .map(|(l, p)| l / p)
+        .collect();
     FixedSheet {
         mlp,
         forward,
@@ -206,9 +241,19 @@ pub fn random() -> RandomSheet {
     let mlp = load_mlp(embed!("layers_random"));
     let forward = mlp.forward();
     let dl_dout: Vec<f64> = forward.p.iter().zip(&mlp.y).map(|(p, y)| p - y).collect();
-    let dl_dw3_buggy =
-        mlp.w3.iter().map(|r| r.iter().zip(&dl_dout).map(|(w, d)| w * d).collect()).collect();
+    let dl_dw3_buggy = mlp
+        .w3
+        .iter()
+        .map(|r| r.iter().zip(&dl_dout).map(|(w, d)| w * d).collect())
+        .collect();
     let rmse = sum(forward.p.iter().zip(&mlp.y).map(|(p, y)| (p - y) * (p - y))).sqrt();
     let sds = [2.0 / 3.0, 2.0 / 4.0, 2.0 / 3.0];
-    RandomSheet { mlp, forward, sds, rmse, dl_dout, dl_dw3_buggy }
+    RandomSheet {
+        mlp,
+        forward,
+        sds,
+        rmse,
+        dl_dout,
+        dl_dw3_buggy,
+    }
 }

@@ -33,6 +33,8 @@
 //! assert_eq!(entropy::binary_ce_log10(1.0, 0.5), 0.3010299956639812);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod collab;
 pub mod conv;
 mod data;

@@ -66,7 +66,10 @@ pub fn bias_correction(values: &[f64], beta: f64, one_minus_beta: f64) -> BiasSh
             moving_avg4,
         });
     }
-    BiasSheet { rows, j2: pow_int(0.99, 8) }
+    BiasSheet {
+        rows,
+        j2: pow_int(0.99, 8),
+    }
 }
 
 /// Sheet1 as saved.
@@ -112,7 +115,16 @@ pub fn ew_variance(xs: &[f64], old_weight: f64) -> Vec<EwRow> {
     for (i, &x) in xs.iter().enumerate() {
         let x2 = x * x;
         let row = match rows.last() {
-            None => EwRow { x, ma: x, x2, ma_x2: x2, delta: None, ma2: None, emv: 0.0, var10: None },
+            None => EwRow {
+                x,
+                ma: x,
+                x2,
+                ma_x2: x2,
+                delta: None,
+                ma2: None,
+                emv: 0.0,
+                var10: None,
+            },
             Some(p) => {
                 let delta = x - p.ma;
                 let emv = if i == 1 {
@@ -139,7 +151,10 @@ pub fn ew_variance(xs: &[f64], old_weight: f64) -> Vec<EwRow> {
 
 /// 'Sheet1 (2)' as saved (x = the 53 pasted values of B4:B56).
 pub fn sheet1_2() -> Vec<EwRow> {
-    let xs: Vec<f64> = matrix(embed!("mom_bias_ewvar_x")).into_iter().map(|r| r[0]).collect();
+    let xs: Vec<f64> = matrix(embed!("mom_bias_ewvar_x"))
+        .into_iter()
+        .map(|r| r[0])
+        .collect();
     ew_variance(&xs, 0.1)
 }
 
@@ -274,18 +289,26 @@ pub fn running_batchnorm(
     }
     let xs: Vec<f64> = records.iter().map(|r| r.1).collect();
     let x2s: Vec<f64> = records.iter().map(|r| r.2).collect();
-    Ok(BatchNormSheet { groups, total: (average(&xs), var_p(&xs), average(&x2s)) })
+    Ok(BatchNormSheet {
+        groups,
+        total: (average(&xs), var_p(&xs), average(&x2s)),
+    })
 }
 
 /// The 50 pivot-cache records: the *stale* inputs the pivot was last refreshed from
 /// (the sheet's current RAND() column differs from them).
 pub fn pivot_records() -> Vec<Record> {
-    matrix(embed!("mom_bias_pivot_records")).into_iter().map(|r| (r[0], r[1], r[2])).collect()
+    matrix(embed!("mom_bias_pivot_records"))
+        .into_iter()
+        .map(|r| (r[0], r[1], r[2]))
+        .collect()
 }
 
 /// 'Sheet1 (3)' as saved: the pivot-cache records, momentum 0.2 and the typed counts.
 pub fn sheet1_3() -> BatchNormSheet {
     // The embedded records always have five groups and BN_COUNTS five counts.
-    running_batchnorm(&pivot_records(), &BN_COUNTS, 0.2)
-        .unwrap_or(BatchNormSheet { groups: Vec::new(), total: (0.0, 0.0, 0.0) })
+    running_batchnorm(&pivot_records(), &BN_COUNTS, 0.2).unwrap_or(BatchNormSheet {
+        groups: Vec::new(),
+        total: (0.0, 0.0, 0.0),
+    })
 }

@@ -22,7 +22,12 @@ pub struct AdamConfig {
 
 impl Default for AdamConfig {
     fn default() -> Self {
-        AdamConfig { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        AdamConfig {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
     }
 }
 
@@ -40,7 +45,11 @@ pub struct AdamState {
 impl AdamState {
     /// A zero state for `n` parameters.
     pub fn new(n: usize) -> Self {
-        AdamState { m: vec![0.0; n], v: vec![0.0; n], t: 0 }
+        AdamState {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+            t: 0,
+        }
     }
 
     /// One Adam step on `params` with gradient `grad` (same length as the state).
@@ -59,8 +68,17 @@ impl AdamState {
         self.t += 1;
         let c1 = 1.0 - cfg.beta1.powi(self.t);
         let c2 = 1.0 - cfg.beta2.powi(self.t);
-        for (i, (p, g)) in params.iter_mut().zip(grad).enumerate() {
-            let (m, v) = (&mut self.m[i], &mut self.v[i]);
+        // A state made for fewer parameters grows (new moments start at 0).
+        if self.m.len() < params.len() {
+            self.m.resize(params.len(), 0.0);
+            self.v.resize(params.len(), 0.0);
+        }
+        for (((p, g), m), v) in params
+            .iter_mut()
+            .zip(grad)
+            .zip(&mut self.m)
+            .zip(&mut self.v)
+        {
             *m = cfg.beta1 * *m + (1.0 - cfg.beta1) * g;
             *v = cfg.beta2 * *v + (1.0 - cfg.beta2) * g * g;
             *p -= cfg.lr * (*m / c1) / ((*v / c2).sqrt() + cfg.eps);
@@ -84,7 +102,12 @@ pub struct LbfgsConfig {
 
 impl Default for LbfgsConfig {
     fn default() -> Self {
-        LbfgsConfig { memory: 10, max_iter: 500, grad_tol: 1e-10, f_tol: 1e-15 }
+        LbfgsConfig {
+            memory: 10,
+            max_iter: 500,
+            grad_tol: 1e-10,
+            f_tol: 1e-15,
+        }
     }
 }
 
@@ -177,7 +200,9 @@ where
             }
             t *= 0.5;
         }
-        let Some((xn, fnew, gnew)) = accepted else { break };
+        let Some((xn, fnew, gnew)) = accepted else {
+            break;
+        };
         let s: Vec<f64> = xn.iter().zip(&x).map(|(a, b)| a - b).collect();
         let y: Vec<f64> = gnew.iter().zip(&g).map(|(a, b)| a - b).collect();
         let sy = dot(&s, &y);
@@ -197,7 +222,12 @@ where
         }
     }
     debug_assert_eq!(x.len(), n);
-    LbfgsResult { x, f: fx, history, evals }
+    LbfgsResult {
+        x,
+        f: fx,
+        history,
+        evals,
+    }
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

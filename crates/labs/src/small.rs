@@ -11,17 +11,17 @@ pub struct Broadcasting {
     pub c: Vec<f64>,
     /// m, a 3×3 matrix (D12:F14).
     pub m: Vec<Vec<f64>>,
-    /// The (rows, cols) shapes of c, c[:,None] and m (B3:B4, B8:B9, B13:B14).
+    /// The (rows, cols) shapes of c, `c[:,None]` and m (B3:B4, B8:B9, B13:B14).
     pub shapes: [(usize, usize); 3],
     /// H2:J4: c broadcast down the rows.
     pub c_rows: Vec<Vec<f64>>,
     /// L2:N4: c + m.
     pub c_plus_m: Vec<Vec<f64>>,
-    /// H7:J9: c[:,None] broadcast along the columns.
+    /// H7:J9: `c[:,None]` broadcast along the columns.
     pub c_cols: Vec<Vec<f64>>,
-    /// L7:N9: c[:,None] + m.
+    /// L7:N9: `c[:,None]` + m.
     pub ccol_plus_m: Vec<Vec<f64>>,
-    /// P2:R4: the outer product c * c[:,None].
+    /// P2:R4: the outer product c * `c[:,None]`.
     pub outer: Vec<Vec<f64>>,
 }
 
@@ -39,7 +39,10 @@ pub fn broadcasting(c: &[f64], m: &[Vec<f64>]) -> Broadcasting {
     let c_rows: Vec<Vec<f64>> = (0..m.len()).map(|_| c.to_vec()).collect();
     let c_cols: Vec<Vec<f64>> = c.iter().map(|v| vec![*v; n]).collect();
     let add = |a: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
-        a.iter().zip(m).map(|(r, s)| r.iter().zip(s).map(|(x, y)| x + y).collect()).collect()
+        a.iter()
+            .zip(m)
+            .map(|(r, s)| r.iter().zip(s).map(|(x, y)| x + y).collect())
+            .collect()
     };
     let outer = c_rows
         .iter()
@@ -60,7 +63,9 @@ pub fn broadcasting(c: &[f64], m: &[Vec<f64>]) -> Broadcasting {
 
 /// broadcasting.xlsx as saved: c = (10, 20, 30), m = 1…9.
 pub fn broadcasting_sheet() -> Broadcasting {
-    let m = (0..3).map(|i| (1..=3).map(|j| (3 * i + j) as f64).collect()).collect::<Vec<_>>();
+    let m = (0..3)
+        .map(|i| (1..=3).map(|j| (3 * i + j) as f64).collect())
+        .collect::<Vec<_>>();
     broadcasting(&[10.0, 20.0, 30.0], &m)
 }
 
@@ -75,10 +80,15 @@ pub struct StyleLoss {
 }
 
 /// The image C2:F5.
-pub const STYLE_IMAGE: [[f64; 4]; 4] =
-    [[0.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.0, 1.0], [-1.0, -1.0, -1.0, -1.0], [1.0, 1.0, 1.0, -1.0]];
+pub const STYLE_IMAGE: [[f64; 4]; 4] = [
+    [0.0, 0.0, 0.0, 1.0],
+    [0.0, 1.0, 0.0, 1.0],
+    [-1.0, -1.0, -1.0, -1.0],
+    [1.0, 1.0, 1.0, -1.0],
+];
 /// Filter 1 (vertical edges) and Filter 2 (horizontal edges).
-pub const STYLE_FILTERS: [[[f64; 2]; 2]; 2] = [[[1.0, -1.0], [1.0, -1.0]], [[1.0, 1.0], [-1.0, -1.0]]];
+pub const STYLE_FILTERS: [[[f64; 2]; 2]; 2] =
+    [[[1.0, -1.0], [1.0, -1.0]], [[1.0, 1.0], [-1.0, -1.0]]];
 
 /// Valid 2×2 correlations of an image and the Gram matrix of the results
 /// (`SUMPRODUCT` over each pair, row-major).
@@ -95,9 +105,9 @@ pub fn style_loss() -> StyleLoss {
             .map(|i| {
                 (0..3)
                     .map(|j| {
-                        sum((0..2).flat_map(|u| (0..2).map(move |v| (u, v))).map(|(u, v)| {
-                            f[u][v] * STYLE_IMAGE[i + u][j + v]
-                        }))
+                        sum((0..2)
+                            .flat_map(|u| (0..2).map(move |v| (u, v)))
+                            .map(|(u, v)| f[u][v] * STYLE_IMAGE[i + u][j + v]))
                     })
                     .collect()
             })
@@ -139,7 +149,11 @@ pub fn emb_sizing_sheet() -> Vec<(f64, f64, f64)> {
         .map(|i| {
             let n = 2f64.powi(i);
             // C5 and C6 are `=B/2`; the rest are typed.
-            let want = if i == 2 || i == 3 { n / 2.0 } else { WANT[i as usize] };
+            let want = if i == 2 || i == 3 {
+                n / 2.0
+            } else {
+                WANT[i as usize]
+            };
             (n, want, emb_size(n))
         })
         .collect()
@@ -164,11 +178,20 @@ pub fn emb_results() -> Vec<EmbRun> {
         .into_iter()
         .map(|r| {
             let flags = [0, 1, 2, 3].map(|i| r.get(i).is_some_and(|c| *c == "TRUE"));
-            let scores: Vec<f64> =
-                r.iter().skip(4).take(10).map(|c| c.parse().unwrap_or(0.0)).collect();
+            let scores: Vec<f64> = r
+                .iter()
+                .skip(4)
+                .take(10)
+                .map(|c| c.parse().unwrap_or(0.0))
+                .collect();
             let var = stdev_p(scores.get(7..10).unwrap_or(&[]));
             let min = scores.iter().skip(1).copied().fold(f64::INFINITY, f64::min);
-            EmbRun { flags, scores, var, min }
+            EmbRun {
+                flags,
+                scores,
+                var,
+                min,
+            }
         })
         .collect()
 }
@@ -201,7 +224,7 @@ pub fn emb_pivot(rows: &[([bool; 4], f64)]) -> Vec<Vec<f64>> {
         (Some(true), None),
         (None, None),
     ];
-    let ok = |k: Option<bool>, v: bool| k.map_or(true, |k| k == v);
+    let ok = |k: Option<bool>, v: bool| k.unwrap_or(v) == v;
     row_keys
         .iter()
         .map(|(init, split)| {
@@ -211,7 +234,10 @@ pub fn emb_pivot(rows: &[([bool; 4], f64)]) -> Vec<Vec<f64>> {
                     let vs: Vec<f64> = rows
                         .iter()
                         .filter(|(f, _)| {
-                            ok(*split, f[0]) && ok(*dict, f[1]) && ok(*init, f[2]) && ok(*scaler, f[3])
+                            ok(*split, f[0])
+                                && ok(*dict, f[1])
+                                && ok(*init, f[2])
+                                && ok(*scaler, f[3])
                         })
                         .map(|(_, v)| *v)
                         .collect();

@@ -1,4 +1,4 @@
-use crate::grid::Sheet;
+use crate::grid::{table_within_grid, Sheet};
 use gradsheet_labs::entropy::*;
 
 #[test]
@@ -39,7 +39,10 @@ fn check_entropy(g: &mut Sheet, rows: &[EntropyRow]) {
 #[test]
 fn entropy_sheets_v3_and_courses() {
     let rows = entropy_rows(&IS_CAT, &PREDS);
-    for name in ["course-v3__entropy_example__entropy", "courses__entropy_example__entropy"] {
+    for name in [
+        "course-v3__entropy_example__entropy",
+        "courses__entropy_example__entropy",
+    ] {
         let mut g = Sheet::load(name);
         check_entropy(&mut g, &rows);
         g.finish();
@@ -138,4 +141,12 @@ fn cross_entropy_log_bases_and_gradients() {
         assert!((fd - g[k]).abs() < 1e-7, "{k}: {fd} vs {}", g[k]);
     }
     assert!((categorical_ce_log10(&softmax(&C22_LOGITS), &y) - course22().xent).abs() < 1e-15);
+}
+
+#[test]
+fn row_tables_are_views_of_the_grids() {
+    for s in ["softmax", "entropy", "log_entropy"] {
+        let name = format!("course-v3__entropy_example__{s}");
+        table_within_grid(&name, &name);
+    }
 }

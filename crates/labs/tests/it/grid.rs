@@ -77,7 +77,12 @@ impl Sheet {
                 }
             }
         }
-        Sheet { name: name.to_string(), cells, checked: BTreeSet::new(), failures: Vec::new() }
+        Sheet {
+            name: name.to_string(),
+            cells,
+            checked: BTreeSet::new(),
+            failures: Vec::new(),
+        }
     }
 
     pub fn raw(&self, col: &str, row: u32) -> Option<&str> {
@@ -85,8 +90,11 @@ impl Sheet {
     }
 
     pub fn num(&self, col: &str, row: u32) -> f64 {
-        let v = self.raw(col, row).unwrap_or_else(|| panic!("{}!{col}{row} is blank", self.name));
-        v.parse().unwrap_or_else(|_| panic!("{}!{col}{row} = {v:?} is not a number", self.name))
+        let v = self
+            .raw(col, row)
+            .unwrap_or_else(|| panic!("{}!{col}{row} is blank", self.name));
+        v.parse()
+            .unwrap_or_else(|_| panic!("{}!{col}{row} = {v:?} is not a number", self.name))
     }
 
     /// Compares a computed value with a cell (blank counts as 0 only if `v == 0`).
@@ -98,7 +106,9 @@ impl Sheet {
         self.checked.insert((c, row));
         match self.cells.get(&(c, row)) {
             None if v == 0.0 => {}
-            None => self.failures.push(format!("{}{row}: blank, computed {v:?}", col_name(c))),
+            None => self
+                .failures
+                .push(format!("{}{row}: blank, computed {v:?}", col_name(c))),
             Some(s) => match s.parse::<f64>() {
                 Ok(g) if close(v, g) => {}
                 Ok(g) => self.failures.push(format!(
@@ -106,9 +116,10 @@ impl Sheet {
                     col_name(c),
                     v - g
                 )),
-                Err(_) => {
-                    self.failures.push(format!("{}{row}: golden {s:?}, computed {v:?}", col_name(c)))
-                }
+                Err(_) => self.failures.push(format!(
+                    "{}{row}: golden {s:?}, computed {v:?}",
+                    col_name(c)
+                )),
             },
         }
     }
@@ -119,7 +130,8 @@ impl Sheet {
         self.checked.insert((c, row));
         let got = self.cells.get(&(c, row)).map(|s| s.as_str()).unwrap_or("");
         if got != want {
-            self.failures.push(format!("{col}{row}: golden {got:?}, computed {want:?}"));
+            self.failures
+                .push(format!("{col}{row}: golden {got:?}, computed {want:?}"));
         }
     }
 
@@ -130,6 +142,14 @@ impl Sheet {
             for (j, v) in r.iter().enumerate() {
                 self.check_at(c0 + step * j as u32, row + step * i as u32, *v);
             }
+        }
+    }
+
+    /// Checks a row of values going right from `col``row`.
+    pub fn check_row(&mut self, col: &str, row: u32, vs: &[f64]) {
+        let c0 = col_index(col);
+        for (j, v) in vs.iter().enumerate() {
+            self.check_at(c0 + j as u32, row, *v);
         }
     }
 
@@ -169,14 +189,21 @@ impl Sheet {
             errs.push(format!(
                 "{} cells not covered: {}",
                 unchecked.len(),
-                unchecked.iter().take(40).cloned().collect::<Vec<_>>().join(" ")
+                unchecked
+                    .iter()
+                    .take(40)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ));
         }
-        assert!(errs.is_empty(), "{}: {} problems:\n{}", self.name, errs.len(), errs.join("\n"));
-    }
-
-    pub fn checked_count(&self) -> usize {
-        self.checked.len()
+        assert!(
+            errs.is_empty(),
+            "{}: {} problems:\n{}",
+            self.name,
+            errs.len(),
+            errs.join("\n")
+        );
     }
 }
 
@@ -192,10 +219,17 @@ pub fn table_within_grid(table: &str, grid: &str) {
     for line in lines {
         let f = split_csv(line);
         let row: u32 = f[0].parse().unwrap();
-        let in_row: Vec<&String> =
-            g.cells.iter().filter(|((_, r), _)| *r == row).map(|(_, v)| v).collect();
+        let in_row: Vec<&String> = g
+            .cells
+            .iter()
+            .filter(|((_, r), _)| *r == row)
+            .map(|(_, v)| v)
+            .collect();
         for v in f[1..].iter().filter(|v| !v.is_empty()) {
-            assert!(in_row.contains(&v), "{table}: row {row} value {v} not in grid {grid}");
+            assert!(
+                in_row.contains(&v),
+                "{table}: row {row} value {v} not in grid {grid}"
+            );
             n += 1;
         }
     }

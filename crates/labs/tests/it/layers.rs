@@ -1,11 +1,17 @@
 use crate::grid::Sheet;
 use gradsheet_labs::layers::*;
 
-fn check_head(g: &mut Sheet, row_o: u32, row_p: u32, row_l: u32, h: &(Vec<f64>, f64, Vec<f64>, Vec<f64>, f64)) {
-    g.check_grid("B", row_o, 1, &[h.0.clone()]);
+fn check_head(
+    g: &mut Sheet,
+    row_o: u32,
+    row_p: u32,
+    row_l: u32,
+    h: &(Vec<f64>, f64, Vec<f64>, Vec<f64>, f64),
+) {
+    g.check_row("B", row_o, &h.0);
     g.check("E", row_o, h.1);
-    g.check_grid("B", row_p, 1, &[h.2.clone()]);
-    g.check_grid("B", row_l, 1, &[h.3.clone()]);
+    g.check_row("B", row_p, &h.2);
+    g.check_row("B", row_l, &h.3);
     g.check("E", row_l, h.4);
 }
 
@@ -21,12 +27,24 @@ fn fixed_sheet() {
     g.input("B24:C26");
     g.input("H22");
     g.input("H29"); // "dout" 0.01, a typed constant
-    g.check_grid("B", 9, 1, &[f.z1.clone()]);
-    g.check_grid("B", 12, 1, &[f.a1.clone()]);
-    g.check_grid("B", 19, 1, &[f.z2.clone()]);
-    g.check_grid("B", 22, 1, &[f.a2.clone()]);
-    check_head(&mut g, 28, 30, 32, &(f.o.clone(), f.sum_exp, f.p.clone(), f.loss_terms.clone(), f.loss));
-    g.check_grid("H", 30, 1, &[s.dl_dout.clone()]);
+    g.check_row("B", 9, &f.z1);
+    g.check_row("B", 12, &f.a1);
+    g.check_row("B", 19, &f.z2);
+    g.check_row("B", 22, &f.a2);
+    check_head(
+        &mut g,
+        28,
+        30,
+        32,
+        &(
+            f.o.clone(),
+            f.sum_exp,
+            f.p.clone(),
+            f.loss_terms.clone(),
+            f.loss,
+        ),
+    );
+    g.check_row("H", 30, &s.dl_dout);
     g.check_grid("H", 24, 1, &s.dl_dw3);
     g.check_grid("B", 35, 1, &s.w3_probe);
     check_head(&mut g, 39, 40, 41, &s.probe);
@@ -34,9 +52,9 @@ fn fixed_sheet() {
     g.check_grid("B", 45, 1, &s.w3_new);
     g.check_grid("G", 45, 1, &s.w3_change);
     check_head(&mut g, 49, 51, 53, &s.after);
-    g.check_grid("H", 51, 1, &[s.p_change.clone()]);
-    g.check_grid("H", 53, 1, &[s.loss_change.clone()]);
-    g.check_grid("H", 55, 1, &[s.ratio.clone()]);
+    g.check_row("H", 51, &s.p_change);
+    g.check_row("H", 53, &s.loss_change);
+    g.check_row("H", 55, &s.ratio);
     g.check("I", 10, s.stray_i10);
     g.finish();
     // The quirk: p − y is ln 10 times the gradient of the log10 loss shown.
@@ -61,15 +79,15 @@ fn random_sheet() {
     g.check("J", 5, s.sds[0]);
     g.check("J", 14, s.sds[1]);
     g.check("J", 24, s.sds[2]);
-    g.check_grid("B", 10, 1, &[f.z1.clone()]);
-    g.check_grid("B", 11, 1, &[f.a1.clone()]);
-    g.check_grid("B", 20, 1, &[f.z2.clone()]);
-    g.check_grid("B", 21, 1, &[f.a2.clone()]);
-    g.check_grid("B", 29, 1, &[f.o.clone()]);
+    g.check_row("B", 10, &f.z1);
+    g.check_row("B", 11, &f.a1);
+    g.check_row("B", 20, &f.z2);
+    g.check_row("B", 21, &f.a2);
+    g.check_row("B", 29, &f.o);
     g.check("D", 30, f.sum_exp);
-    g.check_grid("B", 31, 1, &[f.p.clone()]);
+    g.check_row("B", 31, &f.p);
     g.check("C", 32, s.rmse);
-    g.check_grid("G", 29, 1, &[s.dl_dout.clone()]);
+    g.check_row("G", 29, &s.dl_dout);
     g.check_grid("G", 24, 1, &s.dl_dw3_buggy);
     g.finish();
 }

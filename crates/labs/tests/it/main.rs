@@ -3,7 +3,10 @@
 
 mod grid;
 
+mod collab;
+mod conv;
 mod entropy;
 mod layers;
 mod mom_bias;
 mod small;
+mod titanic;

@@ -79,9 +79,18 @@ fn sheet1_3_running_batchnorm_from_pivot_cache() {
 fn row_tables_are_views_of_the_grids() {
     for (t, g) in [
         ("course-v3__mom_bias__Sheet1", "course-v3__mom_bias__Sheet1"),
-        ("course-v3__mom_bias__Sheet1_2", "course-v3__mom_bias__Sheet1_2"),
-        ("course-v3__mom_bias__Sheet1_3__data", "course-v3__mom_bias__Sheet1_3"),
-        ("course-v3__mom_bias__Sheet1_3__groups", "course-v3__mom_bias__Sheet1_3"),
+        (
+            "course-v3__mom_bias__Sheet1_2",
+            "course-v3__mom_bias__Sheet1_2",
+        ),
+        (
+            "course-v3__mom_bias__Sheet1_3__data",
+            "course-v3__mom_bias__Sheet1_3",
+        ),
+        (
+            "course-v3__mom_bias__Sheet1_3__groups",
+            "course-v3__mom_bias__Sheet1_3",
+        ),
     ] {
         table_within_grid(t, g);
     }

@@ -44,7 +44,10 @@ fn emb_sizing_rule() {
         g.check("D", row, d);
     }
     g.finish();
-    table_within_grid("course-v3__emb_sizing__Sheet1", "course-v3__emb_sizing__Sheet1");
+    table_within_grid(
+        "course-v3__emb_sizing__Sheet1",
+        "course-v3__emb_sizing__Sheet1",
+    );
     // Halves round away from zero: n^0.56·1.6 = 2.5 would give 3, not banker's 2.
     assert_eq!(gradsheet_labs::excel::round(2.5, 0), 3.0);
 }
@@ -70,6 +73,12 @@ fn emb_results_var_min_and_pivot() {
     let mut g = Sheet::load("course-v3__emb_results__Sheet2");
     g.check_grid("B", 6, 1, &emb_pivot(&summary));
     g.finish();
-    table_within_grid("course-v3__emb_results__Sheet1__runs", "course-v3__emb_results__Sheet1");
-    table_within_grid("course-v3__emb_results__Sheet1__summary", "course-v3__emb_results__Sheet1");
+    table_within_grid(
+        "course-v3__emb_results__Sheet1__runs",
+        "course-v3__emb_results__Sheet1",
+    );
+    table_within_grid(
+        "course-v3__emb_results__Sheet1__summary",
+        "course-v3__emb_results__Sheet1",
+    );
 }
