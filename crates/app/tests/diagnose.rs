@@ -1,0 +1,109 @@
+//! End-to-end: `gradsheet explain` and `gradsheet sweep` (issue 4).
+
+use std::process::{Command, Output};
+
+fn gradsheet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn explain_the_learners_two_neurons() {
+    let o = gradsheet(&[
+        "explain",
+        "c*(a*x+b)+d",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e-4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(
+        out.contains("DIVERGED at step 28 (epoch 1, data row 28: x = 17, y = 64)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("From step 25 on (epoch 1, data row 25: x = 99, y = 228)"),
+        "{out}"
+    );
+    assert!(out.contains("lr·λ_max = 2.54 > 2"), "{out}");
+    assert!(out.contains("(c·a)·x + (c·b + d)"), "{out}");
+    assert!(out.contains("lower the learning rate to"), "{out}");
+}
+
+#[test]
+fn explain_the_relu_variant_as_json() {
+    let o = gradsheet(&["explain", "c*MAX(a*x+b,0)+d", "--lr", "1e-4", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["stop"]["kind"], "completed");
+    assert_eq!(v["units"]["units"][0]["dead_from"], 27);
+    assert_eq!(v["units"]["units"][0]["learning"], serde_json::json!(["d"]));
+    assert_eq!(v["units"]["twin"]["diverges_at"], 28);
+    assert_eq!(v["verdict"]["class"], "slow");
+}
+
+#[test]
+fn explain_rejects_bad_input() {
+    let o = gradsheet(&["explain", "c*(a*x+", "--lr", "1e-4"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn sweep_prints_and_writes_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("map.csv");
+    let json = dir.path().join("map.json");
+    let svg = dir.path().join("map.svg");
+    let o = gradsheet(&[
+        "sweep",
+        "a*x+b",
+        "--epochs",
+        "100",
+        "--x-axis",
+        "lr=1e-9,1e-4,1e-3",
+        "--y-axis",
+        "init=1,0.5",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("\n   1  +#x\n 0.5  +#x\n"), "{out}");
+    assert!(out.contains("6 runs of sgd (lr 0.0001) in"), "{out}");
+    assert!(
+        out.contains("2 converged, 2 slow, 0 oscillating, 2 diverged"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("lr,init,class,final_error,diverged_at\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 7);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["cells"].as_array().unwrap().len(), 6);
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    // A setting the optimizer lacks is a usage error.
+    let o = gradsheet(&[
+        "sweep",
+        "a*x+b",
+        "--x-axis",
+        "lr=1e-4",
+        "--y-axis",
+        "beta2=0.9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

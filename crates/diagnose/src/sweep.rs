@@ -1,0 +1,422 @@
+//! Stability maps: a grid of two settings, one run per cell (in parallel), each run
+//! classified.
+//!
+//! # Classes
+//!
+//! Every run is judged on the whole data, at its initial and final parameters:
+//! `E₀` and `E` are the mean errors over all rows there (not the per-step errors along
+//! the way).
+//!
+//! - **diverged**: the training loop stopped the run (a NaN or infinite value, or an
+//!   error past `divergence_factor × best`; see [`gradsheet_train::TrainConfig`]).
+//! - **oscillating**: it ran to the end, but its epoch mean error went back up: the last
+//!   epoch's is more than [`OSCILLATION_RATIO`] times the best epoch's, or it rose in at
+//!   least 3 of the last 10 epochs.
+//! - **converged**: otherwise, if `E ≤` [`CONVERGED_RATIO`]` × E₀`: the error fell at least
+//!   tenfold.
+//! - **slow**: otherwise: stable, but the error did not fall tenfold in the epochs given
+//!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
+
+use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, TrainError, Trainer};
+use rayon::prelude::*;
+
+/// A run converged when its final mean error is at most this fraction of its initial one.
+pub const CONVERGED_RATIO: f64 = 0.1;
+/// A run oscillates when its last epoch's mean error exceeds this multiple of its best.
+pub const OSCILLATION_RATIO: f64 = 1.5;
+
+/// How a run ended (see the module docs for the rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// The error fell at least tenfold and stayed down.
+    Converged,
+    /// Stable, but the error did not fall tenfold.
+    Slow,
+    /// The epoch error went back up.
+    Oscillating,
+    /// The run blew up.
+    Diverged,
+}
+
+impl Class {
+    /// The class in one word.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Converged => "converged",
+            Class::Slow => "slow",
+            Class::Oscillating => "oscillating",
+            Class::Diverged => "diverged",
+        }
+    }
+    /// One character for a map: `#` converged, `+` slow, `~` oscillating, `x` diverged.
+    pub fn symbol(self) -> char {
+        match self {
+            Class::Converged => '#',
+            Class::Slow => '+',
+            Class::Oscillating => '~',
+            Class::Diverged => 'x',
+        }
+    }
+}
+
+/// The verdict on one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// The class.
+    pub class: Class,
+    /// Mean error over the data at the initial parameters.
+    pub initial_error: f64,
+    /// Mean error over the data at the final parameters (the last finite ones if the run
+    /// diverged).
+    pub final_error: f64,
+    /// The final parameters.
+    pub final_params: Vec<f64>,
+    /// The diverging step (1-based), if any.
+    pub diverged_at: Option<usize>,
+    /// Steps taken.
+    pub steps: usize,
+}
+
+/// Runs and classifies one configuration (epoch summaries only, nothing per step).
+///
+/// # Errors
+///
+/// [`TrainError`] for invalid settings.
+pub fn judge(trainer: &Trainer, init: &[f64], cfg: &TrainConfig) -> Result<Verdict, TrainError> {
+    let mut cfg = cfg.clone();
+    cfg.record = Record::Epochs;
+    let trace = trainer.run(init, &cfg, &mut Hooks::none())?;
+    let mut ws = trainer.compiled.workspace();
+    let initial_error = trainer.mean_error(&mut ws, init);
+    let final_error = trainer.mean_error(&mut ws, &trace.final_params);
+    let diverged_at = trace.first_bad_step();
+    let class = if diverged_at.is_some() || !final_error.is_finite() {
+        Class::Diverged
+    } else {
+        let means: Vec<f64> = trace.epochs.iter().map(|e| e.mean_error).collect();
+        let best = means.iter().copied().fold(f64::INFINITY, f64::min);
+        let last = means.last().copied().unwrap_or(final_error);
+        let tail = &means[means.len().saturating_sub(11)..];
+        let rises = tail
+            .windows(2)
+            .filter(|w| w[1] > w[0] * (1.0 + 1e-9))
+            .count();
+        if means.len() > 1 && (last > OSCILLATION_RATIO * best || rises >= 3) {
+            Class::Oscillating
+        } else if final_error <= CONVERGED_RATIO * initial_error {
+            Class::Converged
+        } else {
+            Class::Slow
+        }
+    };
+    Ok(Verdict {
+        class,
+        initial_error,
+        final_error,
+        final_params: trace.final_params,
+        diverged_at,
+        steps: trace.steps_taken,
+    })
+}
+
+/// A setting a map can vary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    /// The learning rate.
+    Lr,
+    /// β (workbook momentum, RMSProp), β1 (Adam), or torch-sgd's momentum.
+    Beta1,
+    /// β2 (Adam) or torch-rmsprop's α.
+    Beta2,
+    /// Every initial parameter value multiplied by this.
+    InitScale,
+    /// Rows per update.
+    Batch,
+    /// Passes over the data.
+    Epochs,
+}
+
+impl Setting {
+    /// Parses a setting's name: `lr`, `beta1` (or `beta`, `momentum`), `beta2` (or
+    /// `alpha`), `init` (or `init-scale`, `scale`), `batch`, `epochs`.
+    ///
+    /// # Errors
+    ///
+    /// A message listing the names.
+    pub fn parse(s: &str) -> Result<Setting, String> {
+        Ok(
+            match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+                "lr" => Setting::Lr,
+                "beta1" | "beta" | "momentum" => Setting::Beta1,
+                "beta2" | "alpha" => Setting::Beta2,
+                "init" | "init-scale" | "scale" => Setting::InitScale,
+                "batch" | "batch-size" => Setting::Batch,
+                "epochs" => Setting::Epochs,
+                other => {
+                    return Err(format!(
+                    "unknown setting '{other}' (choose lr, beta1, beta2, init, batch or epochs)"
+                ))
+                }
+            },
+        )
+    }
+
+    /// The setting's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Lr => "lr",
+            Setting::Beta1 => "beta1",
+            Setting::Beta2 => "beta2",
+            Setting::InitScale => "init",
+            Setting::Batch => "batch",
+            Setting::Epochs => "epochs",
+        }
+    }
+
+    /// Applies value `v` to a configuration and initial values.
+    ///
+    /// # Errors
+    ///
+    /// A message when the optimizer has no such setting or `v` is out of range.
+    pub fn apply(self, v: f64, cfg: &mut TrainConfig, init: &mut [f64]) -> Result<(), String> {
+        let whole = |v: f64| {
+            if v >= 0.0 && v.fract() == 0.0 {
+                Ok(v as usize)
+            } else {
+                Err(format!("{} must be a whole number, not {v}", self.name()))
+            }
+        };
+        match self {
+            Setting::Lr => cfg.optimizer.set_lr(v),
+            Setting::InitScale => init.iter_mut().for_each(|p| *p *= v),
+            Setting::Batch => cfg.batch_size = whole(v)?,
+            Setting::Epochs => cfg.epochs = whole(v)?,
+            Setting::Beta1 | Setting::Beta2 => {
+                let first = self == Setting::Beta1;
+                let slot = match &mut cfg.optimizer {
+                    Optimizer::Momentum { beta, .. } | Optimizer::Rmsprop { beta, .. } if first => {
+                        beta
+                    }
+                    Optimizer::Adam { beta1, beta2, .. }
+                    | Optimizer::TorchAdam { beta1, beta2, .. } => {
+                        if first {
+                            beta1
+                        } else {
+                            beta2
+                        }
+                    }
+                    Optimizer::TorchSgd { momentum, .. } if first => momentum,
+                    Optimizer::TorchRmsprop { alpha, .. } if !first => alpha,
+                    Optimizer::TorchRmsprop { momentum, .. } => momentum,
+                    other => {
+                        return Err(format!("{} has no {}", other.name(), self.name()));
+                    }
+                };
+                *slot = v;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One axis of a map: a setting and its values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// What varies.
+    pub setting: Setting,
+    /// Its values, in order.
+    pub values: Vec<f64>,
+}
+
+impl Axis {
+    /// Parses `name=lo..hi:n[:log]` (n values from lo to hi, evenly or geometrically
+    /// spaced) or `name=v1,v2,...`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the fault.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gradsheet_diagnose::sweep::{Axis, Setting};
+    /// let a = Axis::parse("lr=1e-6..1e-2:5:log").unwrap();
+    /// assert_eq!(a.setting, Setting::Lr);
+    /// assert_eq!(a.values.len(), 5);
+    /// assert!((a.values[2] - 1e-4).abs() < 1e-18);
+    /// assert_eq!(Axis::parse("batch=1,2,4").unwrap().values, [1.0, 2.0, 4.0]);
+    /// ```
+    pub fn parse(s: &str) -> Result<Axis, String> {
+        let (name, spec) = s
+            .split_once('=')
+            .ok_or_else(|| format!("the axis '{s}' must look like lr=1e-6..1e-2:100:log"))?;
+        let setting = Setting::parse(name)?;
+        let num = |t: &str| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("in the axis '{s}', '{}' is not a number", t.trim()))
+        };
+        let values = if let Some((lo, rest)) = spec.split_once("..") {
+            let mut parts = rest.split(':');
+            let hi = num(parts.next().unwrap_or(""))?;
+            let lo = num(lo)?;
+            let n: usize = match parts.next() {
+                Some(t) => t
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("in the axis '{s}', '{t}' is not a count"))?,
+                None => 10,
+            };
+            let log = match parts.next().map(|t| t.trim()) {
+                None | Some("lin") => false,
+                Some("log") => true,
+                Some(t) => return Err(format!("in the axis '{s}', '{t}' must be lin or log")),
+            };
+            if n == 0 {
+                return Err(format!("the axis '{s}' needs at least one value"));
+            }
+            if log && !(lo > 0.0 && hi > 0.0) {
+                return Err(format!("the log axis '{s}' needs both ends > 0"));
+            }
+            (0..n)
+                .map(|i| {
+                    let t = if n == 1 {
+                        0.0
+                    } else {
+                        i as f64 / (n - 1) as f64
+                    };
+                    if log {
+                        (lo.ln() + t * (hi.ln() - lo.ln())).exp()
+                    } else {
+                        lo + t * (hi - lo)
+                    }
+                })
+                .collect()
+        } else {
+            spec.split(',').map(num).collect::<Result<Vec<_>, _>>()?
+        };
+        Ok(Axis { setting, values })
+    }
+}
+
+/// One cell of a map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    /// The x-axis value.
+    pub x: f64,
+    /// The y-axis value.
+    pub y: f64,
+    /// The verdict.
+    pub class: Class,
+    /// Mean error over the data at the final parameters.
+    pub final_error: f64,
+    /// The diverging step, if any.
+    pub diverged_at: Option<usize>,
+}
+
+/// A stability map: `y.values.len()` rows of `x.values.len()` cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Map {
+    /// The horizontal axis.
+    pub x: Axis,
+    /// The vertical axis.
+    pub y: Axis,
+    /// Cells, row by row (`cells[j * nx + i]` is x value `i`, y value `j`).
+    pub cells: Vec<Cell>,
+}
+
+impl Map {
+    /// The cell at x index `i`, y index `j`.
+    pub fn cell(&self, i: usize, j: usize) -> &Cell {
+        &self.cells[j * self.x.values.len() + i]
+    }
+
+    /// How many cells of each class: converged, slow, oscillating, diverged.
+    pub fn counts(&self) -> [usize; 4] {
+        let mut c = [0; 4];
+        for cell in &self.cells {
+            c[cell.class as usize] += 1;
+        }
+        c
+    }
+}
+
+/// Runs every cell of the grid in parallel (rayon's pool: all cores unless limited).
+///
+/// # Errors
+///
+/// A message for a setting the optimizer lacks or a value out of range (checked on the
+/// first cell before anything runs), or the first [`TrainError`] of a cell.
+pub fn sweep(
+    trainer: &Trainer,
+    init: &[f64],
+    base: &TrainConfig,
+    x: &Axis,
+    y: &Axis,
+) -> Result<Map, String> {
+    let setup = |i: usize, j: usize| -> Result<(TrainConfig, Vec<f64>), String> {
+        let mut cfg = base.clone();
+        let mut p = init.to_vec();
+        y.setting.apply(y.values[j], &mut cfg, &mut p)?;
+        x.setting.apply(x.values[i], &mut cfg, &mut p)?;
+        cfg.optimizer.validate().map_err(|e| e.to_string())?;
+        Ok((cfg, p))
+    };
+    let nx = x.values.len();
+    let n = nx * y.values.len();
+    if n == 0 {
+        return Ok(Map {
+            x: x.clone(),
+            y: y.clone(),
+            cells: Vec::new(),
+        });
+    }
+    // Check every cell's settings before running any (cheap), so that a bad value is
+    // reported as such rather than as a failed run.
+    for k in 0..n {
+        setup(k % nx, k / nx)?;
+    }
+    let cells = (0..n)
+        .into_par_iter()
+        .map(|k| {
+            let (i, j) = (k % nx, k / nx);
+            let (cfg, p) = setup(i, j)?;
+            let v = judge(trainer, &p, &cfg).map_err(|e| e.to_string())?;
+            Ok(Cell {
+                x: x.values[i],
+                y: y.values[j],
+                class: v.class,
+                final_error: v.final_error,
+                diverged_at: v.diverged_at,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Map {
+        x: x.clone(),
+        y: y.clone(),
+        cells,
+    })
+}
+
+/// [`sweep`] on a pool of `threads` threads (`None`: rayon's default, all cores).
+///
+/// # Errors
+///
+/// As [`sweep`], or a message if the pool cannot be built.
+pub fn sweep_on(
+    threads: Option<usize>,
+    trainer: &Trainer,
+    init: &[f64],
+    base: &TrainConfig,
+    x: &Axis,
+    y: &Axis,
+) -> Result<Map, String> {
+    match threads {
+        None => sweep(trainer, init, base, x, y),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| e.to_string())?
+            .install(|| sweep(trainer, init, base, x, y)),
+    }
+}
