@@ -28,7 +28,15 @@ pub struct Generator {
 impl Default for Generator {
     /// The graddesc recipe: y = 2x + 30, x a whole number in 1..100, 29 rows, no noise.
     fn default() -> Self {
-        Generator { target: "2*x+30".into(), x_lo: 1.0, x_hi: 100.0, integer_x: true, n: 29, seed: 7, noise: 0.0 }
+        Generator {
+            target: "2*x+30".into(),
+            x_lo: 1.0,
+            x_hi: 100.0,
+            integer_x: true,
+            n: 29,
+            seed: 7,
+            noise: 0.0,
+        }
     }
 }
 
@@ -71,13 +79,22 @@ impl Generator {
             return Err(GenError::Name(bad));
         }
         if !(self.x_lo.is_finite() && self.x_hi.is_finite() && self.x_lo <= self.x_hi) {
-            return Err(GenError::Invalid(format!("the x range {}..{} is empty", self.x_lo, self.x_hi)));
+            return Err(GenError::Invalid(format!(
+                "the x range {}..{} is empty",
+                self.x_lo, self.x_hi
+            )));
         }
         if self.n == 0 || self.n > 10_000_000 {
-            return Err(GenError::Invalid(format!("the row count {} must be between 1 and 10000000", self.n)));
+            return Err(GenError::Invalid(format!(
+                "the row count {} must be between 1 and 10000000",
+                self.n
+            )));
         }
         if !(self.noise.is_finite() && self.noise >= 0.0) {
-            return Err(GenError::Invalid(format!("the noise {} must be >= 0", self.noise)));
+            return Err(GenError::Invalid(format!(
+                "the noise {} must be >= 0",
+                self.noise
+            )));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut values = Vec::with_capacity(2 * self.n);

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod gen;
+pub mod graddesc;
 pub mod optim;
 pub mod rng;
 pub mod trace;

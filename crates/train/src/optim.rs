@@ -158,13 +158,20 @@ impl State {
         let vars = opt.state_vars();
         let mut values = vec![0.0; vars.len() * n];
         match *opt {
-            Optimizer::Adagrad { r0, .. } => values.fill(r0),
-            Optimizer::TorchAdagrad { initial_accumulator_value, .. } => {
-                values.fill(initial_accumulator_value)
-            }
+            // Only the divisors start at r0; the Σg² accumulators start empty.
+            Optimizer::Adagrad { r0, .. } => values[..n].fill(r0),
+            Optimizer::TorchAdagrad {
+                initial_accumulator_value,
+                ..
+            } => values.fill(initial_accumulator_value),
             _ => {}
         }
-        State { vars, values, n, t: 0 }
+        State {
+            vars,
+            values,
+            n,
+            t: 0,
+        }
     }
 
     /// State variable `k` for every parameter.
@@ -187,13 +194,28 @@ impl State {
 pub const OPTIMIZER_NAMES: &[(&str, &str)] = &[
     ("sgd", "workbook SGD: p - g*lr"),
     ("momentum", "workbook momentum: m = β·m + (1-β)·g; p - m*lr"),
-    ("rmsprop", "workbook RMSProp: divides by the previous row's mean square, no ε"),
+    (
+        "rmsprop",
+        "workbook RMSProp: divides by the previous row's mean square, no ε",
+    ),
     ("adam", "workbook Adam: no bias correction, no ε"),
-    ("adagrad", "workbook (2016) adagrad: per-epoch rates lr / (√Σg²/n)"),
-    ("torch-sgd", "torch.optim.SGD (momentum, dampening, nesterov, weight_decay)"),
+    (
+        "adagrad",
+        "workbook (2016) adagrad: per-epoch rates lr / (√Σg²/n)",
+    ),
+    (
+        "torch-sgd",
+        "torch.optim.SGD (momentum, dampening, nesterov, weight_decay)",
+    ),
     ("torch-adagrad", "torch.optim.Adagrad"),
-    ("torch-rmsprop", "torch.optim.RMSprop (alpha, eps, centered, momentum)"),
-    ("torch-adam", "torch.optim.Adam (bias correction, eps, amsgrad)"),
+    (
+        "torch-rmsprop",
+        "torch.optim.RMSprop (alpha, eps, centered, momentum)",
+    ),
+    (
+        "torch-adam",
+        "torch.optim.Adam (bias correction, eps, amsgrad)",
+    ),
     ("torch-adamw", "torch.optim.AdamW (decoupled weight decay)"),
 ];
 
@@ -278,17 +300,26 @@ impl Optimizer {
     pub fn from_name(name: &str, h: &Hyper) -> Result<Optimizer, OptimizerError> {
         let key = name.trim().to_ascii_lowercase().replace('_', "-");
         let opt = match key.as_str() {
-            "sgd" | "basic" => Optimizer::Sgd { lr: h.lr.unwrap_or(1e-4) },
-            "momentum" => Optimizer::Momentum { lr: h.lr.unwrap_or(1e-4), beta: h.beta1.unwrap_or(0.9) },
-            "rmsprop" => Optimizer::Rmsprop { lr: h.lr.unwrap_or(0.02), beta: h.beta1.unwrap_or(0.9) },
+            "sgd" | "basic" => Optimizer::Sgd {
+                lr: h.lr.unwrap_or(1e-4),
+            },
+            "momentum" => Optimizer::Momentum {
+                lr: h.lr.unwrap_or(1e-4),
+                beta: h.beta1.unwrap_or(0.9),
+            },
+            "rmsprop" => Optimizer::Rmsprop {
+                lr: h.lr.unwrap_or(0.02),
+                beta: h.beta1.unwrap_or(0.9),
+            },
             "adam" | "adam-ann" => Optimizer::Adam {
                 lr: h.lr.unwrap_or(0.1),
                 beta1: h.beta1.unwrap_or(0.9),
                 beta2: h.beta2.unwrap_or(0.9),
             },
-            "adagrad" | "adagrad-ann" => {
-                Optimizer::Adagrad { lr: h.lr.unwrap_or(1e-3), r0: h.initial.unwrap_or(1e4) }
-            }
+            "adagrad" | "adagrad-ann" => Optimizer::Adagrad {
+                lr: h.lr.unwrap_or(1e-3),
+                r0: h.initial.unwrap_or(1e4),
+            },
             "torch-sgd" => Optimizer::TorchSgd {
                 lr: h.lr.unwrap_or(1e-3),
                 momentum: h.momentum.or(h.beta1).unwrap_or(0.0),
@@ -316,7 +347,11 @@ impl Optimizer {
                 beta1: h.beta1.unwrap_or(0.9),
                 beta2: h.beta2.unwrap_or(0.999),
                 eps: h.eps.unwrap_or(1e-8),
-                weight_decay: h.weight_decay.unwrap_or(if key == "torch-adamw" { 1e-2 } else { 0.0 }),
+                weight_decay: h.weight_decay.unwrap_or(if key == "torch-adamw" {
+                    1e-2
+                } else {
+                    0.0
+                }),
                 amsgrad: h.amsgrad.unwrap_or(false),
                 decoupled: key == "torch-adamw",
             },
@@ -342,7 +377,9 @@ impl Optimizer {
     /// [`OptimizerError::Invalid`] naming the value at fault.
     pub fn validate(&self) -> Result<(), OptimizerError> {
         let bad = |what: &str, v: f64, rule: &str| {
-            Err(OptimizerError::Invalid(format!("{what} = {v} is invalid: it must be {rule}")))
+            Err(OptimizerError::Invalid(format!(
+                "{what} = {v} is invalid: it must be {rule}"
+            )))
         };
         let lr = self.lr();
         if !(lr.is_finite() && lr >= 0.0) {
@@ -356,9 +393,17 @@ impl Optimizer {
             }
         };
         match *self {
-            Optimizer::Momentum { beta: b, .. } | Optimizer::Rmsprop { beta: b, .. } => beta("β", b),
+            Optimizer::Momentum { beta: b, .. } | Optimizer::Rmsprop { beta: b, .. } => {
+                beta("β", b)
+            }
             Optimizer::Adam { beta1, beta2, .. } => beta("β1", beta1).and(beta("β2", beta2)),
-            Optimizer::TorchAdam { beta1, beta2, eps, weight_decay, .. } => {
+            Optimizer::TorchAdam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                ..
+            } => {
                 beta("β1", beta1)?;
                 beta("β2", beta2)?;
                 if eps < 0.0 || !eps.is_finite() {
@@ -369,7 +414,12 @@ impl Optimizer {
                 }
                 Ok(())
             }
-            Optimizer::TorchRmsprop { alpha, eps, momentum, .. } => {
+            Optimizer::TorchRmsprop {
+                alpha,
+                eps,
+                momentum,
+                ..
+            } => {
                 if !(0.0..=1.0).contains(&alpha) {
                     return bad("alpha", alpha, "in [0, 1]");
                 }
@@ -378,7 +428,12 @@ impl Optimizer {
                 }
                 Ok(())
             }
-            Optimizer::TorchSgd { momentum, dampening, nesterov, .. } => {
+            Optimizer::TorchSgd {
+                momentum,
+                dampening,
+                nesterov,
+                ..
+            } => {
                 if momentum < 0.0 {
                     return bad("momentum", momentum, ">= 0");
                 }
@@ -404,8 +459,12 @@ impl Optimizer {
             Optimizer::TorchSgd { .. } => "torch-sgd",
             Optimizer::TorchAdagrad { .. } => "torch-adagrad",
             Optimizer::TorchRmsprop { .. } => "torch-rmsprop",
-            Optimizer::TorchAdam { decoupled: false, .. } => "torch-adam",
-            Optimizer::TorchAdam { decoupled: true, .. } => "torch-adamw",
+            Optimizer::TorchAdam {
+                decoupled: false, ..
+            } => "torch-adam",
+            Optimizer::TorchAdam {
+                decoupled: true, ..
+            } => "torch-adamw",
         }
     }
 
@@ -465,7 +524,9 @@ impl Optimizer {
                 }
             }
             Optimizer::TorchAdagrad { .. } => vec!["sum"],
-            Optimizer::TorchRmsprop { momentum, centered, .. } => {
+            Optimizer::TorchRmsprop {
+                momentum, centered, ..
+            } => {
                 let mut v = vec!["square_avg"];
                 if momentum > 0.0 {
                     v.push("buf");
@@ -535,21 +596,37 @@ impl Optimizer {
                     sq[i] += g * g;
                 }
             }
-            Optimizer::TorchSgd { lr, momentum, dampening, weight_decay, nesterov } => {
+            Optimizer::TorchSgd {
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                nesterov,
+            } => {
                 for i in 0..n {
                     let mut d = grads[i];
                     if weight_decay != 0.0 {
                         d += weight_decay * params[i];
                     }
                     if momentum != 0.0 {
-                        let buf = if t == 1 { d } else { vals[i] * momentum + (1.0 - dampening) * d };
+                        let buf = if t == 1 {
+                            d
+                        } else {
+                            vals[i] * momentum + (1.0 - dampening) * d
+                        };
                         vals[i] = buf;
                         d = if nesterov { d + momentum * buf } else { buf };
                     }
                     params[i] += -lr * d;
                 }
             }
-            Optimizer::TorchAdagrad { lr, lr_decay, weight_decay, eps, .. } => {
+            Optimizer::TorchAdagrad {
+                lr,
+                lr_decay,
+                weight_decay,
+                eps,
+                ..
+            } => {
                 let clr = lr / (1.0 + (t - 1) as f64 * lr_decay);
                 for i in 0..n {
                     let mut g = grads[i];
@@ -561,7 +638,14 @@ impl Optimizer {
                     params[i] += -clr * g / std;
                 }
             }
-            Optimizer::TorchRmsprop { lr, alpha, eps, weight_decay, momentum, centered } => {
+            Optimizer::TorchRmsprop {
+                lr,
+                alpha,
+                eps,
+                weight_decay,
+                momentum,
+                centered,
+            } => {
                 let has_buf = momentum > 0.0;
                 let ga_k = if has_buf { 2 } else { 1 };
                 for i in 0..n {
@@ -589,7 +673,15 @@ impl Optimizer {
                     }
                 }
             }
-            Optimizer::TorchAdam { lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled } => {
+            Optimizer::TorchAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                amsgrad,
+                decoupled,
+            } => {
                 // Python computes 1 - beta**step with a correctly rounded pow, not powi.
                 let bc1 = 1.0 - beta1.powf(t as f64);
                 let bc2 = 1.0 - beta2.powf(t as f64);
@@ -651,7 +743,9 @@ fn strsim(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

@@ -1,8 +1,8 @@
 //! The training loop over any formula model.
 
 use gradsheet_engine::{CompiledModel, Dataset, Model, Scheme, Workspace};
-use rand_chacha::ChaCha8Rng;
 use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use crate::optim::{Optimizer, State};
 use crate::rng;
@@ -86,7 +86,10 @@ impl Hooks<'_> {
         }
         fn quiet(_: usize, _: usize) {}
         // A `&mut` to a zero-sized fn item is free to leak: it owns nothing.
-        Hooks { should_stop: &never, progress: Box::leak(Box::new(quiet)) }
+        Hooks {
+            should_stop: &never,
+            progress: Box::leak(Box::new(quiet)),
+        }
     }
 }
 
@@ -150,7 +153,12 @@ impl Trainer {
         if data.is_empty() {
             return Err(TrainError::NoData);
         }
-        Ok(Trainer { model: model.clone(), compiled: model.compile(), rows, n_rows: data.len() })
+        Ok(Trainer {
+            model: model.clone(),
+            compiled: model.compile(),
+            rows,
+            n_rows: data.len(),
+        })
     }
 
     /// The values of row `i` (the model's columns).
@@ -177,24 +185,45 @@ impl Trainer {
     /// # Errors
     ///
     /// [`TrainError`] for initial values of the wrong length or invalid settings.
-    pub fn run(&self, init: &[f64], cfg: &TrainConfig, hooks: &mut Hooks<'_>) -> Result<Trace, TrainError> {
+    pub fn run(
+        &self,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+    ) -> Result<Trace, TrainError> {
         let np = self.compiled.n_params;
         if init.len() != np {
-            return Err(TrainError::InitLength { expected: np, found: init.len() });
+            return Err(TrainError::InitLength {
+                expected: np,
+                found: init.len(),
+            });
         }
-        cfg.optimizer.validate().map_err(|e| TrainError::Invalid(e.to_string()))?;
+        cfg.optimizer
+            .validate()
+            .map_err(|e| TrainError::Invalid(e.to_string()))?;
         if let Gradient::Fd { h, .. } = cfg.gradient {
             if !(h.is_finite() && h > 0.0) {
-                return Err(TrainError::Invalid(format!("the finite-difference step h = {h} must be > 0")));
+                return Err(TrainError::Invalid(format!(
+                    "the finite-difference step h = {h} must be > 0"
+                )));
             }
         }
         let n = self.n_rows;
-        let batch = if cfg.batch_size == 0 || cfg.batch_size > n { n } else { cfg.batch_size };
+        let batch = if cfg.batch_size == 0 || cfg.batch_size > n {
+            n
+        } else {
+            cfg.batch_size
+        };
         let steps_per_epoch = n.div_ceil(batch);
         let layout = Layout {
             columns: self.model.columns.clone(),
             params: self.model.params.clone(),
-            state_vars: cfg.optimizer.state_vars().iter().map(|s| s.to_string()).collect(),
+            state_vars: cfg
+                .optimizer
+                .state_vars()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             has_fd: cfg.show_fd.is_some(),
         };
         let width = layout.width();
@@ -203,7 +232,11 @@ impl Trainer {
             layout,
             values: Vec::new(),
             meta: Vec::new(),
-            epochs: Vec::with_capacity(if cfg.record == Record::Final { 0 } else { cfg.epochs.min(1 << 20) }),
+            epochs: Vec::with_capacity(if cfg.record == Record::Final {
+                0
+            } else {
+                cfg.epochs.min(1 << 20)
+            }),
             stop: Stop::Completed,
             final_params: init.to_vec(),
             final_state: Vec::new(),
@@ -244,9 +277,26 @@ impl Trainer {
             for b in 0..steps_per_epoch {
                 let rows = &order[b * batch..((b + 1) * batch).min(n)];
                 before.copy_from_slice(&params);
-                let (pred, err) = self.batch_gradient(&mut ws, rows, &params, cfg.gradient, &mut grad, &mut g_row, &mut scratch);
+                let (pred, err) = self.batch_gradient(
+                    &mut ws,
+                    rows,
+                    &params,
+                    cfg.gradient,
+                    &mut grad,
+                    &mut g_row,
+                    &mut scratch,
+                );
                 if let Some((scheme, h)) = cfg.show_fd {
-                    self.batch_fd(&mut ws, rows, &params, scheme, h, &mut fd, &mut g_row, &mut scratch);
+                    self.batch_fd(
+                        &mut ws,
+                        rows,
+                        &params,
+                        scheme,
+                        h,
+                        &mut fd,
+                        &mut g_row,
+                        &mut scratch,
+                    );
                 }
                 opt.step(&mut params, &grad, &mut st);
                 step_no += 1;
@@ -272,9 +322,17 @@ impl Trainer {
                 let bad = if !err.is_finite() {
                     Some(format!("the error is {}", describe(err)))
                 } else if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
-                    Some(format!("the gradient of {} is {}", self.model.params[i], describe(grad[i])))
+                    Some(format!(
+                        "the gradient of {} is {}",
+                        self.model.params[i],
+                        describe(grad[i])
+                    ))
                 } else if let Some(i) = params.iter().position(|p| !p.is_finite()) {
-                    Some(format!("{} became {}", self.model.params[i], describe(params[i])))
+                    Some(format!(
+                        "{} became {}",
+                        self.model.params[i],
+                        describe(params[i])
+                    ))
                 } else if err > cfg.divergence_factor * best.max(floor) && err > 0.0 {
                     Some(format!(
                         "the error {} is more than {} times the best so far ({})",
@@ -286,14 +344,18 @@ impl Trainer {
                     None
                 };
                 if let Some(reason) = bad {
-                    trace.stop = Stop::Diverged { step: step_no, row: first_row, reason };
+                    trace.stop = Stop::Diverged {
+                        step: step_no,
+                        row: first_row,
+                        reason,
+                    };
                     // Keep the last finite parameters as the result.
                     if params.iter().any(|p| !p.is_finite()) {
                         params.copy_from_slice(&before);
                     }
                     break 'epochs;
                 }
-                if step_no % 4096 == 0 && (hooks.should_stop)() {
+                if step_no.is_multiple_of(4096) && (hooks.should_stop)() {
                     trace.stop = Stop::Interrupted { steps: step_no };
                     break 'epochs;
                 }
@@ -344,7 +406,9 @@ impl Trainer {
             let row = self.row(rows[0] as usize);
             return match how {
                 Gradient::Auto => self.compiled.row_grad(ws, row, params, grad),
-                Gradient::Fd { scheme, h } => self.row_fd(ws, row, params, scheme, h, grad, scratch),
+                Gradient::Fd { scheme, h } => {
+                    self.row_fd(ws, row, params, scheme, h, grad, scratch)
+                }
             };
         }
         grad.iter_mut().for_each(|g| *g = 0.0);
@@ -354,7 +418,9 @@ impl Trainer {
             let row = self.row(r as usize);
             let (pred, err) = match how {
                 Gradient::Auto => self.compiled.row_grad(ws, row, params, g_row),
-                Gradient::Fd { scheme, h } => self.row_fd(ws, row, params, scheme, h, g_row, scratch),
+                Gradient::Fd { scheme, h } => {
+                    self.row_fd(ws, row, params, scheme, h, g_row, scratch)
+                }
             };
             if k == 0 {
                 first_pred = pred;

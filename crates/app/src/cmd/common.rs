@@ -15,9 +15,18 @@ pub struct ModelArgs {
     /// The loss: squared, absolute, huber, bce, bce10, or a formula in `pred` and the data columns.
     #[arg(long, default_value = "squared")]
     pub loss: String,
-    /// Data from a CSV file with a header row (default: fast.ai's graddesc data, y = 2x + 30).
+    /// Data from a CSV file or a workbook (.xlsx) with a header row (default: fast.ai's graddesc data, y = 2x + 30).
     #[arg(long, value_name = "FILE")]
     pub data: Option<std::path::PathBuf>,
+    /// The sheet of an xlsx --data file (default: the first).
+    #[arg(long, value_name = "NAME", requires = "data")]
+    pub sheet: Option<String>,
+    /// The data columns to use, e.g. x,y or x=Size,y=C (a header or a column letter, renamed).
+    #[arg(long, value_name = "NAME[=SOURCE],...", requires = "data")]
+    pub columns: Option<String>,
+    /// Rows to skip above the header row of the --data file.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "data")]
+    pub skip_rows: usize,
     /// Generate the data: y = TARGET(x), e.g. "2*x+30".
     #[arg(long, value_name = "FORMULA")]
     pub target: Option<String>,
@@ -115,9 +124,10 @@ pub fn parse_assignments(items: &[String], what: &str) -> Result<Vec<(String, f6
         let Some((k, v)) = item.split_once('=') else {
             return Err(usage(format!("{what} '{item}' must look like name=value")));
         };
-        let v: f64 = v.trim().parse().map_err(|_| {
-            usage(format!("{what} '{item}': '{}' is not a number", v.trim()))
-        })?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| usage(format!("{what} '{item}': '{}' is not a number", v.trim())))?;
         out.push((k.trim().to_string(), v));
     }
     Ok(out)
@@ -127,7 +137,12 @@ impl ModelArgs {
     /// Loads or generates the data.
     pub fn dataset(&self) -> Result<Dataset> {
         if let Some(path) = &self.data {
-            return crate::output::read_csv(path);
+            let opts = crate::output::DataOptions {
+                sheet: self.sheet.clone(),
+                columns: self.columns.clone(),
+                skip_rows: self.skip_rows,
+            };
+            return crate::output::read_data(path, &opts);
         }
         if let Some(target) = &self.target {
             let (lo, hi) = parse_range(&self.x)?;
@@ -154,7 +169,11 @@ impl ModelArgs {
             params: self.params.clone(),
         };
         Model::new(&self.model, &self.loss, &roles).map_err(|e| {
-            let what = if e.source == self.model { "model" } else { "loss" };
+            let what = if e.source == self.model {
+                "model"
+            } else {
+                "loss"
+            };
             formula_error(what, &e)
         })
     }
@@ -179,13 +198,18 @@ impl ModelArgs {
 
 /// Parses `lo..hi`.
 pub fn parse_range(s: &str) -> Result<(f64, f64)> {
-    let (a, b) = s
-        .split_once("..")
-        .ok_or_else(|| usage(format!("the range '{s}' must look like LO..HI, e.g. 1..100")))?;
+    let (a, b) = s.split_once("..").ok_or_else(|| {
+        usage(format!(
+            "the range '{s}' must look like LO..HI, e.g. 1..100"
+        ))
+    })?;
     let p = |t: &str| {
-        t.trim()
-            .parse::<f64>()
-            .map_err(|_| usage(format!("in the range '{s}', '{}' is not a number", t.trim())))
+        t.trim().parse::<f64>().map_err(|_| {
+            usage(format!(
+                "in the range '{s}', '{}' is not a number",
+                t.trim()
+            ))
+        })
     };
     Ok((p(a)?, p(b)?))
 }
@@ -214,7 +238,10 @@ impl TrainArgs {
     pub fn config(&self, seed: u64, record: Record) -> Result<TrainConfig> {
         let gradient = match self.gradient.to_ascii_lowercase().as_str() {
             "auto" | "exact" | "analytic" => Gradient::Auto,
-            other => Gradient::Fd { scheme: other.parse::<Scheme>().map_err(usage)?, h: self.h },
+            other => Gradient::Fd {
+                scheme: other.parse::<Scheme>().map_err(usage)?,
+                h: self.h,
+            },
         };
         if !(self.h.is_finite() && self.h > 0.0) {
             return Err(usage(format!("--h {} must be a number > 0", self.h)));
@@ -253,4 +280,85 @@ pub struct OutputArgs {
     /// Draw the run's charts (SVG and PNG) into this folder.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<std::path::PathBuf>,
+}
+
+/// Set by Ctrl-C while a run is in progress: the training loop polls it through
+/// [`gradsheet_train::Hooks::should_stop`] and stops cleanly, keeping what it computed.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether Ctrl-C was pressed.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Installs the Ctrl-C handler once: the first Ctrl-C asks the run to stop (its outputs
+/// are still written); a second one exits at once with the shell's code for SIGINT.
+pub fn install_ctrlc() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
+        });
+    });
+}
+
+/// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
+/// on stderr (one tick per epoch).
+pub fn run_live(
+    trainer: &gradsheet_train::Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    label: &str,
+) -> std::result::Result<gradsheet_train::Trace, gradsheet_train::TrainError> {
+    use std::io::IsTerminal;
+    install_ctrlc();
+    let long = cfg.epochs.saturating_mul(trainer.n_rows) >= 50_000 && cfg.epochs > 1;
+    let bar = (long && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(cfg.epochs as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:40}] epoch {pos}/{len} ({eta} left)",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b.set_prefix(label.to_string());
+        b
+    });
+    let mut progress = |done: usize, _total: usize| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    };
+    let mut hooks = gradsheet_train::Hooks {
+        should_stop: &interrupted,
+        progress: &mut progress,
+    };
+    let result = trainer.run(init, cfg, &mut hooks);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    result
+}
+
+/// Prints `text` to stdout, through `less -FRSX` when stdout is a terminal and the text
+/// is long (less quits at once if it fits on one screen); plain printing otherwise or if
+/// less cannot be started. Write errors (a closed pipe) are ignored.
+pub fn page(text: &str) {
+    use std::io::{IsTerminal, Write};
+    if std::io::stdout().is_terminal() && text.lines().count() > 40 {
+        let child = std::process::Command::new("less")
+            .arg("-FRSX")
+            .stdin(std::process::Stdio::piped())
+            .spawn();
+        if let Ok(mut child) = child {
+            if let Some(mut stdin) = child.stdin.take() {
+                let _ = stdin.write_all(text.as_bytes());
+            }
+            let _ = child.wait();
+            return;
+        }
+    }
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }

@@ -1,12 +1,385 @@
-//! `gradsheet graddesc`: placeholder until its issue lands; replaced by the engineer who owns it.
+//! `gradsheet graddesc --sheet momentum [--workbook 2018|2016] [--clean] [--json]`:
+//! a sheet of fast.ai's graddesc workbook as the sheet shows it, replayed by its macros.
+
+use std::fmt::Write as _;
 
 use anyhow::Result;
+use gradsheet_train::graddesc::{
+    self, Action, Clean, Comparison, Replay, Sheet, SheetView, Workbook,
+};
+use serde_json::{json, Value};
 
-/// Arguments (to be defined).
+use super::common::page;
+use super::usage;
+use crate::output::{cell, table};
+use crate::trace_io::json_number;
+
+/// Replay a sheet of fast.ai's graddesc workbook, as the sheet shows it.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "Sheets: basic, momentum, rmsprop, adam, adam_ann (both workbooks); \
+adagrad, adagrad_ann, eve (2016 only).\n\nExamples:\n  gradsheet graddesc --sheet momentum\n  \
+gradsheet graddesc --sheet adam_ann --workbook 2016 --clean\n  gradsheet graddesc --sheet rmsprop --runs 2"
+)]
+pub struct Args {
+    /// The sheet: basic, momentum, rmsprop, adam, adam_ann, adagrad, adagrad_ann or eve.
+    #[arg(long, value_parser = parse_sheet)]
+    pub sheet: Sheet,
+    /// Which workbook: 2018 (course-v3) or 2016 (courses/deeplearning1).
+    #[arg(long, default_value = "2018", value_parser = parse_workbook)]
+    pub workbook: Workbook,
+    /// Also show the clean version (every update applied, state starting at zero) and how
+    /// the two differ.
+    #[arg(long)]
+    pub clean: bool,
+    /// Press Run this many more times after the saved state (each Run is 5 epochs).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub runs: usize,
+    /// Show every epoch of the replay (Reset, each onestep).
+    #[arg(long)]
+    pub history: bool,
+    /// Print JSON instead of tables (cells keep their addresses).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the sheet as an xlsx workbook in its own layout, row formulas live.
+    #[arg(long, value_name = "FILE")]
+    pub xlsx: Option<std::path::PathBuf>,
+}
+
+fn parse_sheet(s: &str) -> std::result::Result<Sheet, String> {
+    s.parse()
+}
+
+fn parse_workbook(s: &str) -> std::result::Result<Workbook, String> {
+    s.parse()
+}
 
 /// Runs the command.
-pub fn run(_a: Args) -> Result<()> {
-    Err(super::usage("`gradsheet graddesc` is not available yet"))
+pub fn run(a: Args) -> Result<()> {
+    let (wb, sheet) = (a.workbook, a.sheet);
+    let mut r = graddesc::replay(wb, sheet).map_err(usage)?;
+    if a.runs > 0 {
+        let mut actions = r.actions.clone();
+        let start = if actions.is_empty() {
+            r.state.clone()
+        } else {
+            graddesc::initial(sheet)
+        };
+        actions.resize(actions.len() + a.runs, Action::Run);
+        let more = graddesc::replay_actions(wb, sheet, start, &actions).map_err(usage)?;
+        r = more;
+    }
+    if let Some(path) = &a.xlsx {
+        crate::export::write_graddesc_xlsx(path, &[&r.view])?;
+    }
+    let clean = a.clean.then(|| graddesc::clean(&r));
+    let cmp = clean.as_ref().map(|c| graddesc::compare(&r, c));
+    if a.json {
+        let v = json!({
+            "workbook": wb.year(),
+            "sheet": sheet.key(),
+            "replay": replay_json(&r),
+            "clean": clean.as_ref().map(clean_json),
+            "comparison": cmp.as_ref().map(comparison_json),
+        });
+        let mut s = serde_json::to_string_pretty(&v)?;
+        s.push('\n');
+        page(&s);
+        return Ok(());
+    }
+    let mut out = String::new();
+    let saved = if a.runs > 0 {
+        format!(" + {} more Run(s)", a.runs)
+    } else {
+        String::new()
+    };
+    let how = if r.actions.is_empty() {
+        "the saved state (not replayable from scratch)".to_string()
+    } else {
+        format!("replayed: {}{saved}", describe_actions(&r.actions))
+    };
+    let _ = writeln!(
+        out,
+        "graddesc.xlsm ({}), sheet '{}' — {how}",
+        wb.year(),
+        r.view.name
+    );
+    out.push('\n');
+    out.push_str(&sheet_text(&r.view));
+    out.push_str("\nWhat to notice:\n");
+    for n in &r.view.notes {
+        let _ = writeln!(out, "  - {}", wrap(n, 92, "    "));
+    }
+    if a.history {
+        out.push('\n');
+        out.push_str(&history_text(&r));
+    }
+    match (&clean, &cmp) {
+        (Some(c), Some(k)) => {
+            out.push('\n');
+            out.push_str(&clean_text(c, k));
+        }
+        _ => out.push_str("\n(--clean shows the clean version beside it: every update applied, state starting at zero)\n"),
+    }
+    page(&out);
+    Ok(())
+}
+
+fn describe_actions(actions: &[Action]) -> String {
+    // Collapse runs of identical actions ("Run ×3"); the Run steps of adam_ann read as Runs.
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for a in actions {
+        let s = a.to_string();
+        match parts.last_mut() {
+            Some((p, n)) if *p == s => *n += 1,
+            _ => parts.push((s, 1)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(s, n)| if n > 1 { format!("{s} ×{n}") } else { s })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The sheet as a table: input cells, row 3's carried state, rows 4–32, the summaries.
+pub fn sheet_text(v: &SheetView) -> String {
+    let mut out = String::new();
+    let inputs: Vec<String> = v
+        .cells
+        .iter()
+        .filter(|c| row_of(&c.addr) < 3)
+        .map(|c| {
+            format!(
+                "{} {} = {}",
+                c.addr,
+                c.label,
+                gradsheet_engine::format_number(c.value)
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "inputs: {}", inputs.join(", "));
+    let mut headers = vec!["row".to_string()];
+    headers.extend(v.columns.iter().map(|c| c.header.to_string()));
+    let mut rows = Vec::new();
+    // Row 3 holds the carried-in state above the state columns.
+    let row3: Vec<String> = v
+        .columns
+        .iter()
+        .map(|c| {
+            v.cells
+                .iter()
+                .find(|x| x.addr == format!("{}3", c.letter))
+                .map(|x| cell(x.value, 8))
+                .unwrap_or_default()
+        })
+        .collect();
+    if row3.iter().any(|s| !s.is_empty()) {
+        let mut r = vec!["3".to_string()];
+        r.extend(row3);
+        rows.push(r);
+    }
+    for (i, row) in v.rows.iter().enumerate() {
+        let mut r = vec![(v.first_row as usize + i).to_string()];
+        r.extend(row.iter().map(|x| cell(*x, 8)));
+        rows.push(r);
+    }
+    for sr in [33u32, 34] {
+        let cells: Vec<String> = v
+            .columns
+            .iter()
+            .map(|c| {
+                v.cells
+                    .iter()
+                    .find(|x| x.addr == format!("{}{sr}", c.letter))
+                    .map(|x| cell(x.value, 8))
+                    .unwrap_or_default()
+            })
+            .collect();
+        if cells.iter().any(|s| !s.is_empty()) {
+            let mut r = vec![sr.to_string()];
+            r.extend(cells);
+            rows.push(r);
+        }
+    }
+    out.push_str(&table(&headers, &rows));
+    let legend: Vec<String> = v
+        .columns
+        .iter()
+        .filter(|c| c.header == c.letter)
+        .map(|c| format!("{} = {}", c.letter, c.meaning))
+        .collect();
+    if !legend.is_empty() {
+        let _ = writeln!(out, "state columns: {}", legend.join("; "));
+    }
+    let summary: Vec<String> = v
+        .cells
+        .iter()
+        .filter(|c| row_of(&c.addr) >= 33 && !c.label.starts_with("state"))
+        .map(|c| {
+            let label = if c.label.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", c.label)
+            };
+            format!(
+                "{}{label} = {}",
+                c.addr,
+                gradsheet_engine::format_number(c.value)
+            )
+        })
+        .collect();
+    if !summary.is_empty() {
+        let _ = writeln!(out, "summary cells: {}", summary.join(", "));
+    }
+    out
+}
+
+fn row_of(addr: &str) -> u32 {
+    addr.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+        .parse()
+        .unwrap_or(0)
+}
+
+fn history_text(r: &Replay) -> String {
+    let mut headers = vec![
+        "epoch".to_string(),
+        "after".into(),
+        "b".into(),
+        "a".into(),
+        "lr".into(),
+        "sqrt(Σerr²)".into(),
+    ];
+    headers.extend(r.view.sheet.state_names().iter().map(|s| s.to_string()));
+    let rows: Vec<Vec<String>> = r
+        .epochs
+        .iter()
+        .map(|e| {
+            let mut v = vec![
+                e.epoch.to_string(),
+                e.after.clone(),
+                cell(e.b, 10),
+                cell(e.a, 10),
+                cell(e.lr, 6),
+                cell(e.sheet_rmse, 8),
+            ];
+            v.extend(e.state.iter().map(|x| cell(*x, 8)));
+            v
+        })
+        .collect();
+    format!(
+        "The replay, epoch by epoch (each row is the start of a displayed pass):\n{}",
+        table(&headers, &rows)
+    )
+}
+
+fn clean_text(c: &Clean, k: &Comparison) -> String {
+    let mut out = String::from(
+        "The clean version: every update applied, state starting at zero, same learning rates:\n",
+    );
+    for n in &c.notes {
+        let _ = writeln!(out, "  - {}", wrap(n, 92, "    "));
+    }
+    out.push('\n');
+    out.push_str(&sheet_text(&c.view));
+    out.push_str(
+        "\nFaithful replay vs clean version, epoch by epoch (b and a at the start of each pass):\n",
+    );
+    let headers: Vec<String> = [
+        "epoch",
+        "sheet b",
+        "sheet a",
+        "clean b",
+        "clean a",
+        "sheet rmse",
+        "clean rmse",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let rows: Vec<Vec<String>> = k
+        .epochs
+        .iter()
+        .map(|e| {
+            let mut v = vec![(e[0] as usize).to_string()];
+            v.extend(e[1..].iter().map(|x| cell(*x, 8)));
+            v
+        })
+        .collect();
+    out.push_str(&table(&headers, &rows));
+    for n in &k.notes {
+        let _ = writeln!(out, "  - {}", wrap(n, 92, "    "));
+    }
+    out
+}
+
+fn wrap(s: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for w in s.split_whitespace() {
+        if len > 0 && len + 1 + w.chars().count() > width {
+            out.push('\n');
+            out.push_str(indent);
+            len = 0;
+        } else if len > 0 {
+            out.push(' ');
+            len += 1;
+        }
+        out.push_str(w);
+        len += w.chars().count();
+    }
+    out
+}
+
+fn view_json(v: &SheetView) -> Value {
+    json!({
+        "workbook": v.workbook.year(),
+        "sheet": v.sheet.key(),
+        "name": v.name,
+        "first_row": v.first_row,
+        "columns": v.columns.iter().map(|c| json!({
+            "letter": c.letter, "header": c.header, "meaning": c.meaning, "formula": c.formula,
+        })).collect::<Vec<_>>(),
+        "rows": v.rows.iter().map(|r| r.iter().map(|x| json_number(*x)).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "cells": v.cells.iter().map(|c| json!({"addr": c.addr, "label": c.label, "value": json_number(c.value)})).collect::<Vec<_>>(),
+        "notes": v.notes,
+    })
+}
+
+fn epochs_json(es: &[graddesc::Epoch]) -> Value {
+    Value::Array(
+        es.iter()
+            .map(|e| {
+                json!({
+                    "epoch": e.epoch, "after": e.after, "b": json_number(e.b), "a": json_number(e.a),
+                    "lr": json_number(e.lr), "sheet_rmse": json_number(e.sheet_rmse),
+                    "state": e.state.iter().map(|x| json_number(*x)).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+fn replay_json(r: &Replay) -> Value {
+    json!({
+        "actions": r.actions.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "epochs": epochs_json(&r.epochs),
+        "view": view_json(&r.view),
+    })
+}
+
+fn clean_json(c: &Clean) -> Value {
+    json!({ "epochs": epochs_json(&c.epochs), "view": view_json(&c.view), "notes": c.notes })
+}
+
+fn comparison_json(k: &Comparison) -> Value {
+    json!({
+        "epochs": k.epochs.iter().map(|e| json!({
+            "epoch": e[0] as usize, "sheet_b": json_number(e[1]), "sheet_a": json_number(e[2]),
+            "clean_b": json_number(e[3]), "clean_a": json_number(e[4]),
+            "sheet_rmse": json_number(e[5]), "clean_rmse": json_number(e[6]),
+        })).collect::<Vec<_>>(),
+        "max_param_gap": json_number(k.max_param_gap),
+        "notes": k.notes,
+    })
 }

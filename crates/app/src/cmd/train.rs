@@ -1,9 +1,12 @@
 //! `gradsheet train "<model>" [--optimizer ...] [--lr ...] [--epochs N]`
 
-use anyhow::Result;
-use gradsheet_train::{Hooks, Record, Stop, Trace, Trainer};
+use std::fmt::Write as _;
 
-use super::common::{ModelArgs, OutputArgs, TrainArgs};
+use anyhow::Result;
+use gradsheet_engine::Scheme;
+use gradsheet_train::{Gradient, Record, Stop, Trace, Trainer};
+
+use super::common::{page, run_live, ModelArgs, OutputArgs, TrainArgs};
 use super::usage;
 use crate::output::{cell, table};
 
@@ -14,6 +17,10 @@ pub struct Args {
     pub model: ModelArgs,
     #[command(flatten)]
     pub train: TrainArgs,
+    /// Also train with a finite-difference gradient (forward, backward or central, step
+    /// --h) and show how far that run drifts from the one above, epoch by epoch.
+    #[arg(long, value_name = "SCHEME")]
+    pub compare_gradient: Option<String>,
     /// Print only the final summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -29,54 +36,81 @@ pub fn run(a: Args) -> Result<()> {
     let data = a.model.dataset()?;
     let model = a.model.model(&data)?;
     let init = a.model.init(&model)?;
-    let record = if a.quiet {
-        Record::Final
-    } else if a.epochs_only && a.out.csv.is_none() && a.out.xlsx.is_none() {
-        Record::Epochs
-    } else {
+    let compare = match &a.compare_gradient {
+        Some(s) => Some(
+            s.parse::<Scheme>()
+                .map_err(|e| usage(format!("--compare-gradient: {e}")))?,
+        ),
+        None => None,
+    };
+    let wants_steps =
+        a.out.csv.is_some() || a.out.json.is_some() || a.out.xlsx.is_some() || a.out.plot.is_some();
+    let record = if wants_steps || !(a.quiet || a.epochs_only) {
         Record::Steps
+    } else if a.quiet && compare.is_none() {
+        Record::Final
+    } else {
+        Record::Epochs
     };
     let cfg = a.train.config(a.model.seed, record)?;
     let trainer = Trainer::new(&model, &data).map_err(usage)?;
-    let trace = trainer.run(&init, &cfg, &mut Hooks::none()).map_err(usage)?;
+    // Issue 7: a final-summary-only run that the native compiler supports runs on it
+    // (the same trace, bit for bit); anything else runs on the interpreter.
+    let fast = if record == Record::Final {
+        gradsheet_jit::run_fast(&trainer, &init, &cfg)
+    } else {
+        None
+    };
+    let trace = match fast {
+        Some(t) => t.map_err(usage)?,
+        None => run_live(&trainer, &init, &cfg, "training").map_err(usage)?,
+    };
     let outputs = crate::export::RunOutputs {
         model: &model,
         data: &data,
         optimizer: &cfg.optimizer,
         init: &init,
         trace: &trace,
+        config: Some(&cfg),
     };
+    // Written even after Ctrl-C: the trace holds every step computed before it.
     crate::export::write_outputs(&a.out, &outputs)?;
+    let mut text = String::new();
     if !a.quiet && !a.epochs_only {
-        print_steps(&trace);
-        println!();
+        text.push_str(&steps_table(&trace));
+        text.push('\n');
     }
     if !a.quiet {
-        print_epochs(&trace);
-        println!();
+        text.push_str(&epochs_table(&trace));
+        text.push('\n');
     }
-    print_final(&trace, &cfg.optimizer.to_string());
+    text.push_str(&final_summary(&trace, &cfg.optimizer.to_string()));
+    if let Some(scheme) = compare {
+        let mut fd_cfg = cfg.clone();
+        fd_cfg.gradient = Gradient::Fd {
+            scheme,
+            h: a.train.h,
+        };
+        fd_cfg.record = Record::Epochs;
+        let fd = run_live(&trainer, &init, &fd_cfg, "fd run").map_err(usage)?;
+        text.push('\n');
+        text.push_str(&drift_table(
+            &trace,
+            &fd,
+            &format!("{scheme} differences, h = {}", a.train.h),
+        ));
+    }
+    page(&text);
     Ok(())
 }
 
-/// The trace as CSV: one row per step, columns as [`gradsheet_train::Layout::headers`].
+/// The trace as CSV (kept for callers of the first version; see [`crate::trace_io::csv`]).
+#[allow(dead_code)]
 pub fn trace_csv(trace: &Trace) -> String {
-    let mut out = String::from("step,epoch,row,lr,");
-    out.push_str(&trace.layout.headers().join(","));
-    out.push('\n');
-    let w = trace.layout.width();
-    for (i, s) in trace.steps().enumerate() {
-        out.push_str(&format!("{},{},{},{}", s.step, s.epoch, s.row + 1, s.lr));
-        for v in &trace.values[i * w..(i + 1) * w] {
-            out.push(',');
-            out.push_str(&gradsheet_engine::format_number(*v));
-        }
-        out.push('\n');
-    }
-    out
+    crate::trace_io::csv(trace)
 }
 
-fn print_steps(trace: &Trace) {
+fn steps_table(trace: &Trace) -> String {
     let l = &trace.layout;
     let mut headers = vec!["step".to_string()];
     headers.extend(l.columns.iter().cloned());
@@ -96,44 +130,136 @@ fn print_steps(trace: &Trace) {
             v
         })
         .collect();
-    print!("{}", table(&headers, &rows));
+    table(&headers, &rows)
 }
 
-fn print_epochs(trace: &Trace) {
-    let mut headers = vec!["epoch".to_string(), "sheet rmse".into(), "rmse".into(), "mean err".into()];
+fn epochs_table(trace: &Trace) -> String {
+    let mut headers = vec![
+        "epoch".to_string(),
+        "sheet rmse".into(),
+        "rmse".into(),
+        "mean err".into(),
+    ];
     headers.extend(trace.layout.params.iter().cloned());
+    headers.extend(trace.layout.params.iter().map(|p| format!("|g_{p}|")));
     let rows: Vec<Vec<String>> = trace
         .epochs
         .iter()
         .map(|e| {
-            let mut v = vec![e.epoch.to_string(), cell(e.sheet_rmse, 7), cell(e.rmse, 7), cell(e.mean_error, 7)];
+            let mut v = vec![
+                e.epoch.to_string(),
+                cell(e.sheet_rmse, 7),
+                cell(e.rmse, 7),
+                cell(e.mean_error, 7),
+            ];
             v.extend(e.params.iter().map(|x| cell(*x, 7)));
+            v.extend(e.grad_norms.iter().map(|x| cell(*x, 5)));
             v
         })
         .collect();
-    print!("{}", table(&headers, &rows));
-    println!("(sheet rmse is the workbooks' SQRT(SUM(err)): the square root of the sum, not the mean)");
+    let mut s = table(&headers, &rows);
+    s.push_str(
+        "(sheet rmse is the workbooks' SQRT(SUM(err)): the square root of the sum, not the mean; \
+         rmse is the true one, sqrt(mean err); |g_p| = sqrt(Σg²) over the epoch)\n",
+    );
+    s
 }
 
-fn print_final(trace: &Trace, optimizer: &str) {
-    println!("optimizer   {optimizer}");
-    println!("steps       {}", trace.steps_taken);
-    let ps: Vec<String> = trace
-        .layout
-        .params
-        .iter()
-        .zip(&trace.final_params)
-        .map(|(n, v)| format!("{n} = {}", gradsheet_engine::format_number(*v)))
-        .collect();
-    println!("parameters  {}", ps.join(", "));
+fn final_summary(trace: &Trace, optimizer: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "optimizer   {optimizer}");
+    let _ = writeln!(s, "steps       {}", trace.steps_taken);
+    let _ = writeln!(
+        s,
+        "parameters  {}",
+        params_text(&trace.layout.params, &trace.final_params)
+    );
     if let Some(e) = trace.last_epoch() {
-        println!("last epoch  mean err {}, rmse {}", cell(e.mean_error, 8), cell(e.rmse, 8));
+        let _ = writeln!(
+            s,
+            "last epoch  mean err {}, rmse {}",
+            cell(e.mean_error, 8),
+            cell(e.rmse, 8)
+        );
     }
     match &trace.stop {
         Stop::Completed => {}
         Stop::Diverged { step, row, reason } => {
-            println!("DIVERGED    at step {step} (data row {}): {reason}", row + 1);
+            let _ = writeln!(
+                s,
+                "DIVERGED    at step {step} (data row {}): {reason}",
+                row + 1
+            );
         }
-        Stop::Interrupted { steps } => println!("interrupted after {steps} steps"),
+        Stop::Interrupted { steps } => {
+            let _ = writeln!(
+                s,
+                "interrupted after {steps} steps (Ctrl-C); the outputs hold every step computed"
+            );
+        }
     }
+    s
+}
+
+fn params_text(names: &[String], values: &[f64]) -> String {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n} = {}", gradsheet_engine::format_number(*v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The exact-gradient run beside a finite-difference one: parameters per epoch and the
+/// largest parameter gap.
+pub fn drift_table(exact: &Trace, fd: &Trace, what: &str) -> String {
+    let ps = &exact.layout.params;
+    let mut headers = vec!["epoch".to_string()];
+    headers.extend(ps.iter().map(|p| format!("{p} exact")));
+    headers.extend(ps.iter().map(|p| format!("{p} fd")));
+    headers.push("max |gap|".into());
+    headers.push("rmse exact".into());
+    headers.push("rmse fd".into());
+    let mut worst: f64 = 0.0;
+    let rows: Vec<Vec<String>> = exact
+        .epochs
+        .iter()
+        .zip(&fd.epochs)
+        .map(|(e, f)| {
+            let gap = e
+                .params
+                .iter()
+                .zip(&f.params)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            worst = worst.max(gap);
+            let mut v = vec![e.epoch.to_string()];
+            v.extend(e.params.iter().map(|x| cell(*x, 7)));
+            v.extend(f.params.iter().map(|x| cell(*x, 7)));
+            v.push(cell(gap, 3));
+            v.push(cell(e.rmse, 6));
+            v.push(cell(f.rmse, 6));
+            v
+        })
+        .collect();
+    let mut s = format!("Exact gradient vs {what}:\n");
+    s.push_str(&table(&headers, &rows));
+    let _ = writeln!(
+        s,
+        "final, exact gradient: {}",
+        params_text(ps, &exact.final_params)
+    );
+    let _ = writeln!(s, "final, {what}: {}", params_text(ps, &fd.final_params));
+    let _ = writeln!(
+        s,
+        "the runs drift apart by at most {} in a parameter",
+        cell(worst, 4)
+    );
+    if let Stop::Diverged { step, reason, .. } = &fd.stop {
+        let _ = writeln!(
+            s,
+            "the finite-difference run diverged at step {step}: {reason}"
+        );
+    }
+    s
 }
