@@ -3,7 +3,10 @@
 use std::process::{Command, Output};
 
 fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet")).args(args).output().expect("run gradsheet")
+    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+        .args(args)
+        .output()
+        .expect("run gradsheet")
 }
 
 fn stdout(o: &Output) -> String {
@@ -19,7 +22,15 @@ fn eval_follows_excel() {
     let o = gradsheet(&["eval", "-2^2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).trim(), "4");
-    let o = gradsheet(&["eval", "=c*MAX(a*x+b,0)+d", "x=3", "a=1", "b=-5", "c=2", "d=0.5"]);
+    let o = gradsheet(&[
+        "eval",
+        "=c*MAX(a*x+b,0)+d",
+        "x=3",
+        "a=1",
+        "b=-5",
+        "c=2",
+        "d=0.5",
+    ]);
     assert_eq!(stdout(&o).trim(), "0.5");
     let o = gradsheet(&["eval", "LOG(1000)+x", "x=1", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -36,7 +47,11 @@ fn formula_errors_point_at_the_fault() {
     );
     let o = gradsheet(&["diff", "c*(a*x+b"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("  c*(a*x+b\n    ^ this parenthesis is never closed"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("  c*(a*x+b\n    ^ this parenthesis is never closed"),
+        "{}",
+        stderr(&o)
+    );
     let o = gradsheet(&["eval", "a*x", "a=1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("the formula uses x without a value; give it, e.g. x=1"));
@@ -51,8 +66,14 @@ fn diff_prints_excel_and_mathematics() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
     assert!(s.contains("parameters  c, a, b, d"));
-    assert!(s.contains("  Excel  =2*(c*MAX(a*x+b,0)+d-y)*c*IF(a*x+b>=0,x,0)"), "{s}");
-    assert!(s.contains("  math   2·(c·max(a·x + b, 0) + d − y)·c·(x if a·x + b ≥ 0 else 0)"), "{s}");
+    assert!(
+        s.contains("  Excel  =2*(c*MAX(a*x+b,0)+d-y)*c*IF(a*x+b>=0,x,0)"),
+        "{s}"
+    );
+    assert!(
+        s.contains("  math   2·(c·max(a·x + b, 0) + d − y)·c·(x if a·x + b ≥ 0 else 0)"),
+        "{s}"
+    );
     assert!(s.contains("  Excel  =2*(c*MAX(a*x+b,0)+d-y)\n"));
     let o = gradsheet(&["diff", "a*x+b", "--loss", "absolute", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -84,12 +105,20 @@ fn check_recognises_the_learners_forward_differences() {
     assert!(s.contains("its error is 0.01,"), "{s}");
     // The exact derivative is printed beside it, and row 2 (x = 86) is off by 73.96.
     assert!(s.contains("  exact  =2*(c*(a*x+b)+d-y)*c*x"));
-    let row2 = s.lines().find(|l| l.trim_start().starts_with("2  86  202")).unwrap();
+    let row2 = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("2  86  202"))
+        .unwrap();
     assert!(row2.contains("73.96"), "{row2}");
     assert!(s.contains("symbolic vs automatic: max relative gap 0"));
 
     let o = gradsheet(&["check", "a*x+b", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["gradient_check"]["rows"].as_array().unwrap().len(), 29);
-    assert!(v["gradient_check"]["max_rel_central_vs_auto"].as_f64().unwrap() < 1e-8);
+    assert!(
+        v["gradient_check"]["max_rel_central_vs_auto"]
+            .as_f64()
+            .unwrap()
+            < 1e-8
+    );
 }

@@ -1,7 +1,9 @@
 //! `gradsheet check "<model>" [--derivative p="<formula>" ...]`
 
 use anyhow::Result;
-use gradsheet_engine::{check_derivative, fd, parse, CheckOptions, DerivativeCheck, Finding, Scheme};
+use gradsheet_engine::{
+    check_derivative, fd, parse, CheckOptions, DerivativeCheck, Finding, Scheme,
+};
 
 use super::common::ModelArgs;
 use super::diff::json_num;
@@ -39,11 +41,16 @@ pub fn run(a: Args) -> Result<()> {
     let mut checks = Vec::new();
     for d in &a.derivatives {
         let Some((p, f)) = d.split_once('=') else {
-            return Err(usage(format!("--derivative '{d}' must look like p=\"formula\"")));
+            return Err(usage(format!(
+                "--derivative '{d}' must look like p=\"formula\""
+            )));
         };
         let p = p.trim();
         let claimed = parse(f).map_err(|e| formula_error(&format!("derivative for {p}"), &e))?;
-        let opts = CheckOptions { seed: a.check_seed, ..CheckOptions::default() };
+        let opts = CheckOptions {
+            seed: a.check_seed,
+            ..CheckOptions::default()
+        };
         let c = check_derivative(&model, &data, &params, p, &claimed, &opts).map_err(usage)?;
         checks.push(c);
     }
@@ -61,7 +68,12 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     println!("error  e = {}", model.error);
-    let at: Vec<String> = model.params.iter().zip(&params).map(|(n, v)| format!("{n} = {}", cell(*v, 6))).collect();
+    let at: Vec<String> = model
+        .params
+        .iter()
+        .zip(&params)
+        .map(|(n, v)| format!("{n} = {}", cell(*v, 6)))
+        .collect();
     println!("at     {}", at.join(", "));
     for c in &checks {
         println!();
@@ -123,7 +135,11 @@ fn print_check(c: &DerivativeCheck, columns: &[String]) {
         .map(|r| {
             let mut v = vec![r.row.map(|x| (x + 1).to_string()).unwrap_or_default()];
             for col in columns {
-                let val = r.at.iter().find(|(n, _)| n == col).map(|(_, v)| *v).unwrap_or(f64::NAN);
+                let val =
+                    r.at.iter()
+                        .find(|(n, _)| n == col)
+                        .map(|(_, v)| *v)
+                        .unwrap_or(f64::NAN);
                 v.push(cell(val, 6));
             }
             v.push(cell(r.claimed, 8));
@@ -137,7 +153,11 @@ fn print_check(c: &DerivativeCheck, columns: &[String]) {
         .collect();
     print!("{}", crate::cmd::indent(&table(&headers, &rows)));
     println!();
-    let random_ok = c.random.iter().filter(|r| (r.claimed - r.exact).abs() <= 1e-9 * r.exact.abs().max(1.0)).count();
+    let random_ok = c
+        .random
+        .iter()
+        .filter(|r| (r.claimed - r.exact).abs() <= 1e-9 * r.exact.abs().max(1.0))
+        .count();
     println!(
         "  at {} random parameter points the typed formula equals the exact derivative at {random_ok}",
         c.random.len()
@@ -164,7 +184,9 @@ pub fn gradient_check(
     h: f64,
 ) -> Result<GradientCheck> {
     let compiled = model.compile();
-    let rows = data.project(&model.columns).map_err(|c| usage(format!("the data has no column {c}")))?;
+    let rows = data
+        .project(&model.columns)
+        .map_err(|c| usage(format!("the data has no column {c}")))?;
     let w = model.columns.len();
     let symbolic: Vec<_> = model.params.iter().map(|p| model.derivative(p)).collect();
     let mut ws = compiled.workspace();
@@ -182,7 +204,13 @@ pub fn gradient_check(
                 .position(|c| c == n)
                 .map(|j| row[j])
                 .or_else(|| model.params.iter().position(|p| p == n).map(|j| params[j]))
-                .or_else(|| model.constants.iter().find(|(c, _)| c == n).map(|(_, v)| *v))
+                .or_else(|| {
+                    model
+                        .constants
+                        .iter()
+                        .find(|(c, _)| c == n)
+                        .map(|(_, v)| *v)
+                })
         };
         let mut per = Vec::new();
         for (k, s) in symbolic.iter().enumerate() {
@@ -197,7 +225,12 @@ pub fn gradient_check(
         out.push(per);
         inputs.push(row.to_vec());
     }
-    Ok(GradientCheck { h, rows: out, inputs, columns: model.columns.clone() })
+    Ok(GradientCheck {
+        h,
+        rows: out,
+        inputs,
+        columns: model.columns.clone(),
+    })
 }
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -210,10 +243,14 @@ fn rel(a: f64, b: f64) -> f64 {
 
 impl GradientCheck {
     fn max_rel(&self, pick: impl Fn(&(f64, f64, f64)) -> (f64, f64)) -> f64 {
-        self.rows.iter().flatten().map(|t| {
-            let (a, b) = pick(t);
-            rel(a, b)
-        }).fold(0.0, f64::max)
+        self.rows
+            .iter()
+            .flatten()
+            .map(|t| {
+                let (a, b) = pick(t);
+                rel(a, b)
+            })
+            .fold(0.0, f64::max)
     }
 
     fn json(&self) -> serde_json::Value {
@@ -232,7 +269,10 @@ impl GradientCheck {
 
     fn print(&self, params: &[String]) {
         println!("gradient check: automatic (reverse mode) derivative of e on every row, with the");
-        println!("largest relative gap of the symbolic derivative and of central differences (h = {})", cell(self.h, 3));
+        println!(
+            "largest relative gap of the symbolic derivative and of central differences (h = {})",
+            cell(self.h, 3)
+        );
         let mut headers: Vec<String> = vec!["row".into()];
         headers.extend(self.columns.iter().cloned());
         headers.extend(params.iter().map(|p| format!("de/d{p}")));

@@ -90,7 +90,10 @@ pub fn run(a: Args) -> Result<()> {
         println!("constant    {n} = {}", gradsheet_engine::format_number(*v));
     }
     println!();
-    println!("chain rule: ∂e/∂p = ∂e/∂{PRED} · ∂{PRED}/∂p, with ∂e/∂{PRED} = {}", loss_d.to_math());
+    println!(
+        "chain rule: ∂e/∂p = ∂e/∂{PRED} · ∂{PRED}/∂p, with ∂e/∂{PRED} = {}",
+        loss_d.to_math()
+    );
     for n in &names {
         let d = model.derivative(n);
         println!();

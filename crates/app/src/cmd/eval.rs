@@ -24,9 +24,17 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let e = parse(&a.formula).map_err(|e| formula_error("formula", &e))?;
     let vals = parse_assignments(&a.values, "value")?;
-    let missing: Vec<String> = e.names().into_iter().filter(|n| !vals.iter().any(|(k, _)| k == n)).collect();
+    let missing: Vec<String> = e
+        .names()
+        .into_iter()
+        .filter(|n| !vals.iter().any(|(k, _)| k == n))
+        .collect();
     if !missing.is_empty() {
-        let example = missing.iter().map(|m| format!("{m}=1")).collect::<Vec<_>>().join(" ");
+        let example = missing
+            .iter()
+            .map(|m| format!("{m}=1"))
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(usage(format!(
             "the formula uses {} without a value; give {}, e.g. {example}",
             missing.join(", "),

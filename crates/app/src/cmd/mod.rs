@@ -41,5 +41,8 @@ pub fn formula_error(what: &str, e: &gradsheet_engine::FormulaError) -> anyhow::
 
 /// Indents every line by two spaces.
 pub fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
