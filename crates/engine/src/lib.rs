@@ -37,6 +37,7 @@
 //! assert!(pred > 16.0);
 //! ```
 
+pub mod batch;
 pub mod check;
 pub mod data;
 pub mod diff;

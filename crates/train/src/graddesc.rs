@@ -740,7 +740,11 @@ fn columns(wb: Workbook, sheet: Sheet) -> Vec<Column> {
     }
     // Eve's gradients sit one column to the right (F is err²), so its new b and a are in
     // I and J, and the next row reads those.
-    let (next_b, next_a) = if sheet == Sheet::Eve { ("=I4", "=J4") } else { ("=H4", "=I4") };
+    let (next_b, next_a) = if sheet == Sheet::Eve {
+        ("=I4", "=J4")
+    } else {
+        ("=H4", "=I4")
+    };
     v.extend([
         col("C", "b", "b used by this row", next_b),
         col("D", "a", "a used by this row", next_a),

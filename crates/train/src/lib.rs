@@ -27,7 +27,7 @@ pub mod train;
 pub use gen::{GenError, Generator};
 pub use optim::{Convention, Hyper, Optimizer, OptimizerError, State, OPTIMIZER_NAMES};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Trace};
-pub use train::{Gradient, Hooks, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR};
+pub use train::{divergence, Gradient, Hooks, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR};
 
 /// Formats a number for messages: the shortest text that reads back the same.
 pub fn fmt_num(v: f64) -> String {

@@ -319,30 +319,14 @@ impl Trainer {
                     v.extend_from_slice(&params);
                     trace.meta.push((epoch as u32, first_row as u32, opt.lr()));
                 }
-                let bad = if !err.is_finite() {
-                    Some(format!("the error is {}", describe(err)))
-                } else if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
-                    Some(format!(
-                        "the gradient of {} is {}",
-                        self.model.params[i],
-                        describe(grad[i])
-                    ))
-                } else if let Some(i) = params.iter().position(|p| !p.is_finite()) {
-                    Some(format!(
-                        "{} became {}",
-                        self.model.params[i],
-                        describe(params[i])
-                    ))
-                } else if err > cfg.divergence_factor * best.max(floor) && err > 0.0 {
-                    Some(format!(
-                        "the error {} is more than {} times the best so far ({})",
-                        crate::fmt_num(err),
-                        crate::fmt_num(cfg.divergence_factor),
-                        crate::fmt_num(best.max(floor))
-                    ))
-                } else {
-                    None
-                };
+                let bad = divergence(
+                    &self.model.params,
+                    err,
+                    &grad,
+                    &params,
+                    cfg.divergence_factor,
+                    best.max(floor),
+                );
                 if let Some(reason) = bad {
                     trace.stop = Stop::Diverged {
                         step: step_no,
@@ -488,6 +472,59 @@ impl Trainer {
             };
         }
         (pred, f0)
+    }
+}
+
+/// The divergence test of a step, in words: `Some(reason)` when the error, a gradient or
+/// a parameter is NaN or infinite, or the error exceeds `factor × best` (see
+/// [`TrainConfig::divergence_factor`]). Every training path (the interpreter here and the
+/// native code of gradsheet-jit) calls this one function, so they stop alike.
+pub fn divergence(
+    names: &[String],
+    err: f64,
+    grad: &[f64],
+    params: &[f64],
+    factor: f64,
+    best: f64,
+) -> Option<String> {
+    if !err.is_finite() {
+        Some(format!("the error is {}", describe(err)))
+    } else if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
+        Some(format!(
+            "the gradient of {} is {}",
+            names[i],
+            describe(grad[i])
+        ))
+    } else if let Some(i) = params.iter().position(|p| !p.is_finite()) {
+        Some(format!("{} became {}", names[i], describe(params[i])))
+    } else if err > factor * best && err > 0.0 {
+        Some(format!(
+            "the error {} is more than {} times the best so far ({})",
+            short(err),
+            short(factor),
+            short(best)
+        ))
+    } else {
+        None
+    }
+}
+
+/// Four significant digits, for messages about sizes (`3.591e16`, `5655`).
+fn short(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e7 || v.abs() < 1e-4) {
+        let s = format!("{v:.3e}");
+        match s.split_once('e') {
+            Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
+            None => s,
+        }
+    } else {
+        let s = format!("{v:.4}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        };
+        s
     }
 }
 

@@ -1,12 +1,363 @@
-//! `gradsheet bench`: placeholder until its issue lands; replaced by the engineer who owns it.
+//! `gradsheet bench [--quick] [--only W1,W2,...]`: issue 7's workloads, each run through
+//! the general engine and through a hand-written Rust loop computing the same thing in
+//! the same operation order, in this process, interleaved and repeated (the best time of
+//! each is kept). Prints the throughputs, their ratio, whether the results are equal,
+//! and whether the issue's target is met.
 
-use anyhow::Result;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-/// Arguments (to be defined).
+use anyhow::{Context, Result};
+use gradsheet_engine::{Model, Roles};
+use gradsheet_jit::collab::{self, CollabConfig, Ratings};
+use gradsheet_jit::workloads::{self, PerSample};
+use gradsheet_jit::EpochKernel;
+use gradsheet_train::Optimizer;
+
+use crate::output::table;
+
+/// Benchmarks: the general engine against hand-written code.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Smaller workloads: a few seconds in all, for a smoke test.
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only these (comma-separated): W1, W2, W3, W4, W5, compile.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Repetitions of each measurement; the best is reported (W3 uses at most 2).
+    #[arg(long, default_value_t = 5)]
+    pub repeat: usize,
+}
+
+/// One line of the report.
+struct Line {
+    name: &'static str,
+    what: String,
+    engine: String,
+    reference: String,
+    ratio: f64,
+    target: f64,
+    equal: String,
+}
 
 /// Runs the command.
-pub fn run(_a: Args) -> Result<()> {
-    Err(super::usage("`gradsheet bench` is not available yet"))
+pub fn run(a: Args) -> Result<()> {
+    let wants = |w: &str| a.only.is_empty() || a.only.iter().any(|o| o.eq_ignore_ascii_case(w));
+    let reps = a.repeat.max(1);
+    let q = a.quick;
+    let mut lines = Vec::new();
+    println!(
+        "gradsheet bench{}: {} logical CPUs, best of {reps} (interleaved)",
+        if q { " --quick" } else { "" },
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    if wants("compile") {
+        compile_times(reps.max(20))?;
+    }
+    if wants("W1") {
+        lines.push(w1(if q { 10_000 } else { 100_000 }, reps)?);
+    }
+    if wants("W2") {
+        lines.push(w2(if q { 2_000 } else { 20_000 }, reps)?);
+    }
+    if wants("W3") {
+        lines.push(w3(if q { 1 } else { 5 }, reps.min(2))?);
+    }
+    if wants("W4") {
+        let (g, n) = if q { (128, 1000) } else { (512, 1000) };
+        lines.push(w4(g, n, reps)?);
+    }
+    if wants("W5") {
+        lines.extend(w5(if q { 40 } else { 100 }, 100, reps)?);
+    }
+    let headers: Vec<String> = [
+        "workload",
+        "size",
+        "engine",
+        "hand-written",
+        "ratio",
+        "target",
+        "met",
+        "results",
+    ]
+    .map(String::from)
+    .to_vec();
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.to_string(),
+                l.what.clone(),
+                l.engine.clone(),
+                l.reference.clone(),
+                format!("{:.3}", l.ratio),
+                format!(">= {}", trim(l.target)),
+                if l.ratio >= l.target { "yes" } else { "NO" }.to_string(),
+                l.equal.clone(),
+            ]
+        })
+        .collect();
+    println!();
+    print!("{}", table(&headers, &rows));
+    if let Some(peak) = peak_memory_mb() {
+        println!("peak memory of this process: {peak:.1} MB");
+    }
+    Ok(())
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Times `engine` and `reference` alternately `reps` times; the best of each.
+fn interleaved<A, B>(
+    reps: usize,
+    mut engine: impl FnMut() -> A,
+    mut reference: impl FnMut() -> B,
+) -> (Duration, A, Duration, B) {
+    let (mut te, mut tr) = (Duration::MAX, Duration::MAX);
+    let (mut ra, mut rb) = (None, None);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let x = black_box(engine());
+        te = te.min(t.elapsed());
+        ra = Some(x);
+        let t = Instant::now();
+        let y = black_box(reference());
+        tr = tr.min(t.elapsed());
+        rb = Some(y);
+    }
+    // `reps >= 1`, so both ran.
+    (te, ra.expect("ran"), tr, rb.expect("ran"))
+}
+
+fn rate(n: f64, t: Duration) -> String {
+    let r = n / t.as_secs_f64();
+    if r >= 1e6 {
+        format!("{:.1} M/s", r / 1e6)
+    } else if r >= 1e3 {
+        format!("{:.1} k/s", r / 1e3)
+    } else {
+        format!("{r:.1} /s")
+    }
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+fn compile_times(reps: usize) -> Result<()> {
+    let roles = Roles::with_columns(&["x", "y"]);
+    let opt = Optimizer::Adam {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.99,
+    };
+    let mut all = Vec::with_capacity(reps);
+    let mut native = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        let model = Model::new("c*MAX(a*x+b,0)+d", "squared", &roles)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let compiled = model.compile();
+        let t2 = Instant::now();
+        let k = EpochKernel::compile(&compiled, &opt).context("compiling")?;
+        native.push(t2.elapsed());
+        all.push(t.elapsed());
+        black_box(k);
+    }
+    all.sort();
+    native.sort();
+    println!(
+        "compile: c*MAX(a*x+b,0)+d with adam, parse + tape + native code: median {:.0} µs, best {:.0} µs \
+         (native code alone: median {:.0} µs); target < 1000 µs",
+        all[reps / 2].as_secs_f64() * 1e6,
+        all[0].as_secs_f64() * 1e6,
+        native[reps / 2].as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+fn w1(epochs: usize, reps: usize) -> Result<Line> {
+    let ps = PerSample::w1(epochs).context("W1")?;
+    let steps = (epochs * ps.trainer.n_rows) as f64;
+    let (te, fast, tr, (p, _)) = interleaved(
+        reps,
+        || ps.engine(),
+        || workloads::w1_reference(&ps.trainer.rows, [1.0, 1.0], 1e-4, epochs),
+    );
+    let fast = fast?;
+    let interp = interpreter_rate(&ps, (epochs / 50).max(1))?;
+    println!(
+        "W1: interpreter (Trainer::run) {interp}; engine {}; hand-written {}",
+        rate(steps, te),
+        rate(steps, tr)
+    );
+    Ok(Line {
+        name: "W1",
+        what: format!("sgd a*x+b, {epochs} epochs"),
+        engine: format!("{} steps", rate(steps, te)),
+        reference: format!("{} steps", rate(steps, tr)),
+        ratio: tr.as_secs_f64() / te.as_secs_f64(),
+        target: 0.9,
+        equal: if same_bits(&fast.final_params, &p) {
+            "bit-identical".into()
+        } else {
+            format!("DIFFER {:?} {p:?}", fast.final_params)
+        },
+    })
+}
+
+fn w2(epochs: usize, reps: usize) -> Result<Line> {
+    let ps = PerSample::w2(epochs).context("W2")?;
+    let steps = (epochs * ps.trainer.n_rows) as f64;
+    let (te, fast, tr, (p, _)) = interleaved(
+        reps,
+        || ps.engine(),
+        || workloads::w2_reference(&ps.trainer.rows, [1.0; 4], (0.01, 0.9, 0.99), epochs),
+    );
+    let fast = fast?;
+    let interp = interpreter_rate(&ps, (epochs / 50).max(1))?;
+    println!(
+        "W2: interpreter (Trainer::run) {interp}; engine {}; hand-written {}",
+        rate(steps, te),
+        rate(steps, tr)
+    );
+    Ok(Line {
+        name: "W2",
+        what: format!("adam c*MAX(a*x+b,0)+d, {epochs} epochs"),
+        engine: format!("{} steps", rate(steps, te)),
+        reference: format!("{} steps", rate(steps, tr)),
+        ratio: tr.as_secs_f64() / te.as_secs_f64(),
+        target: 0.9,
+        equal: if same_bits(&fast.final_params, &p) {
+            "bit-identical".into()
+        } else {
+            format!("DIFFER {:?} {p:?}", fast.final_params)
+        },
+    })
+}
+
+fn interpreter_rate(ps: &PerSample, epochs: usize) -> Result<String> {
+    let t = Instant::now();
+    black_box(ps.interpreter(epochs)?);
+    Ok(format!(
+        "{} steps",
+        rate((epochs * ps.trainer.n_rows) as f64, t.elapsed())
+    ))
+}
+
+fn w3(epochs: usize, reps: usize) -> Result<Line> {
+    let data = Ratings::movielens_100k_shaped(1);
+    let cfg = CollabConfig {
+        epochs,
+        ..CollabConfig::default()
+    };
+    let (te, fast, tr, slow) = interleaved(
+        reps,
+        || collab::train_engine(&data, &cfg),
+        || collab::train_reference(&data, &cfg),
+    );
+    let fast = fast.context("W3")?;
+    let (ef, es) = (
+        fast.epoch_errors.last().copied().unwrap_or(f64::NAN),
+        slow.epoch_errors.last().copied().unwrap_or(f64::NAN),
+    );
+    let equal = if same_bits(&fast.tables.params, &slow.tables.params) {
+        format!("bit-identical (final mse {ef:.6})")
+    } else {
+        format!("final mse {ef:.6} vs {es:.6}")
+    };
+    println!(
+        "W3: per epoch engine {:.3} s, hand-written {:.3} s; epoch errors {:?}",
+        te.as_secs_f64() / epochs as f64,
+        tr.as_secs_f64() / epochs as f64,
+        fast.epoch_errors
+    );
+    Ok(Line {
+        name: "W3",
+        what: format!("collab k=50, batch 64, adam, {epochs} epochs"),
+        engine: format!("{:.3} s/epoch", te.as_secs_f64() / epochs as f64),
+        reference: format!("{:.3} s/epoch", tr.as_secs_f64() / epochs as f64),
+        ratio: tr.as_secs_f64() / te.as_secs_f64(),
+        target: 1.0 / 1.5,
+        equal,
+    })
+}
+
+fn w4(grid: usize, points: usize, reps: usize) -> Result<Line> {
+    let data = workloads::w4_data(points);
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"]))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (as_, bs) = workloads::w4_grid(grid);
+    let (te, fast, tr, slow) = interleaved(
+        reps,
+        || workloads::w4_engine(&model, &data, &as_, &bs),
+        || workloads::w4_reference(&data, &as_, &bs),
+    );
+    let fast = fast.context("W4")?;
+    let t = Instant::now();
+    let lanes = workloads::w4_lanes(&model, &data, &as_, &bs);
+    let tl = t.elapsed();
+    let evals = (grid * grid * points) as f64;
+    println!(
+        "W4: engine (compiled lanes) {}; interpreter lanes {}; hand-written {} (rows/s)",
+        rate(evals, te),
+        rate(evals, tl),
+        rate(evals, tr)
+    );
+    Ok(Line {
+        name: "W4",
+        what: format!("mse surface {grid}x{grid}, {points} points"),
+        engine: format!("{} rows", rate(evals, te)),
+        reference: format!("{} rows", rate(evals, tr)),
+        ratio: tr.as_secs_f64() / te.as_secs_f64(),
+        target: 2.0 / 3.0,
+        equal: if same_bits(&fast, &slow) && same_bits(&fast, &lanes) {
+            "bit-identical".into()
+        } else {
+            "DIFFER".into()
+        },
+    })
+}
+
+fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
+    let pool = |t: usize| {
+        gradsheet_jit::rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .context("thread pool")
+    };
+    let (p1, p2) = (pool(1)?, pool(2)?);
+    let (t2, m2, t1, m1) = interleaved(
+        reps,
+        || p2.install(|| workloads::w5_map(n, epochs)),
+        || p1.install(|| workloads::w5_map(n, epochs)),
+    );
+    let (m1, m2) = (m1.context("W5")?, m2.context("W5")?);
+    let diverged = m1.iter().filter(|v| v.is_nan()).count();
+    let runs = (n * n) as f64;
+    Ok(vec![Line {
+        name: "W5",
+        what: format!("stability map {n}x{n}, {epochs} epochs ({diverged} diverged)"),
+        engine: format!("{} runs (2 threads)", rate(runs, t2)),
+        reference: format!("{} runs (1 thread)", rate(runs, t1)),
+        ratio: t1.as_secs_f64() / t2.as_secs_f64(),
+        target: 1.7,
+        equal: if same_bits(&m1, &m2) {
+            "1 = 2 threads, bit-identical".into()
+        } else {
+            "DIFFER".into()
+        },
+    }])
+}
+
+/// The peak resident memory of this process (Linux), in MB.
+fn peak_memory_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
 }

@@ -1,0 +1,336 @@
+//! Collaborative filtering through the general engine (issue 7's W3): a per-rating
+//! formula over parameters gathered from embedding tables, trained with mini-batches and
+//! `torch.optim.Adam` over the whole tables — and the same computation hand-written, for
+//! the benchmark.
+//!
+//! The engine's side knows nothing about embeddings: the model is the formula
+//! `u0*m0+u1*m1+...+bu+bm` compiled like any other ([`GradKernel`]); each rating's
+//! parameters are gathered from the tables by its user and item, and its gradient is
+//! scattered back. Only the gathering is specific to tables.
+
+use gradsheet_engine::{Model, Roles};
+use gradsheet_train::{rng, Optimizer, State};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::{CompileError, GradKernel};
+
+/// Ratings shaped like MovieLens-100k: users, items, and `(user, item, rating)` triples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ratings {
+    /// The number of users.
+    pub n_users: usize,
+    /// The number of items.
+    pub n_items: usize,
+    /// The ratings: user, item, rating in 1..=5.
+    pub triples: Vec<(u32, u32, f64)>,
+}
+
+impl Ratings {
+    /// MovieLens-100k's shape: 943 users, 1,682 items, 100,000 ratings.
+    pub fn movielens_100k_shaped(seed: u64) -> Ratings {
+        Ratings::synthetic(943, 1682, 100_000, seed)
+    }
+
+    /// Synthetic ratings from hidden tastes: each user and item has 4 latent factors and
+    /// a bias (standard normal draws, scaled); popular items are rated more often (the
+    /// item index is drawn as `n·u²`), and a rating is the rounded, clamped sum of the
+    /// mean 3.5, the biases, the factors' dot product and noise.
+    pub fn synthetic(n_users: usize, n_items: usize, n_ratings: usize, seed: u64) -> Ratings {
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        const K: usize = 4;
+        let mut draw = |n: usize, scale: f64| -> Vec<f64> {
+            (0..n).map(|_| rng::normal(&mut r) * scale).collect()
+        };
+        let uf = draw(n_users * K, 0.5);
+        let mf = draw(n_items * K, 0.5);
+        let ub = draw(n_users, 0.4);
+        let mb = draw(n_items, 0.5);
+        let mut triples = Vec::with_capacity(n_ratings);
+        for _ in 0..n_ratings {
+            let u = rng::below(&mut r, n_users as u64) as usize;
+            let v = rng::unit(&mut r);
+            let i = ((v * v) * n_items as f64) as usize % n_items;
+            let dot: f64 = (0..K).map(|k| uf[u * K + k] * mf[i * K + k]).sum();
+            let noise = rng::normal(&mut r) * 0.5;
+            let y = (3.5 + ub[u] + mb[i] + dot + noise).round().clamp(1.0, 5.0);
+            triples.push((u as u32, i as u32, y));
+        }
+        Ratings {
+            n_users,
+            n_items,
+            triples,
+        }
+    }
+}
+
+/// The per-rating model `u0*m0+...+u{k-1}*m{k-1}+bu+bm` with `k` factors, as formula text.
+pub fn formula(k: usize) -> String {
+    let mut f: Vec<String> = (0..k).map(|i| format!("u{i}*m{i}")).collect();
+    f.push("bu".into());
+    f.push("bm".into());
+    f.join("+")
+}
+
+/// The parameter tables, flat: user factors, item factors, user biases, item biases.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tables {
+    /// Factors per user and per item.
+    pub k: usize,
+    /// All parameters.
+    pub params: Vec<f64>,
+    n_users: usize,
+    n_items: usize,
+}
+
+impl Tables {
+    /// Factors drawn as `0.1 × normal`, biases 0.
+    pub fn init(data: &Ratings, k: usize, seed: u64) -> Tables {
+        let mut r = ChaCha8Rng::seed_from_u64(seed);
+        let nf = (data.n_users + data.n_items) * k;
+        let mut params: Vec<f64> = (0..nf).map(|_| rng::normal(&mut r) * 0.1).collect();
+        params.resize(nf + data.n_users + data.n_items, 0.0);
+        Tables {
+            k,
+            params,
+            n_users: data.n_users,
+            n_items: data.n_items,
+        }
+    }
+
+    fn user(&self, u: usize) -> usize {
+        u * self.k
+    }
+    fn item(&self, i: usize) -> usize {
+        (self.n_users + i) * self.k
+    }
+    fn user_bias(&self, u: usize) -> usize {
+        (self.n_users + self.n_items) * self.k + u
+    }
+    fn item_bias(&self, i: usize) -> usize {
+        (self.n_users + self.n_items) * self.k + self.n_users + i
+    }
+}
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollabConfig {
+    /// Factors.
+    pub k: usize,
+    /// Ratings per update.
+    pub batch: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Adam's learning rate (`torch.optim.Adam` defaults otherwise).
+    pub lr: f64,
+    /// The seed of the initial tables and of the shuffles.
+    pub seed: u64,
+}
+
+impl Default for CollabConfig {
+    fn default() -> CollabConfig {
+        CollabConfig {
+            k: 50,
+            batch: 64,
+            epochs: 5,
+            lr: 1e-2,
+            seed: 42,
+        }
+    }
+}
+
+/// The result of a run: the tables and each epoch's mean training error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollabRun {
+    /// The trained tables.
+    pub tables: Tables,
+    /// The mean (over mini-batches) of the batches' mean squared errors, per epoch.
+    pub epoch_errors: Vec<f64>,
+}
+
+/// The batches of an epoch: the shuffled rating order (ChaCha8, our own Fisher–Yates).
+fn epoch_order(n: usize, r: &mut ChaCha8Rng, order: &mut Vec<u32>) {
+    order.clear();
+    order.extend(0..n as u32);
+    rng::shuffle(r, order);
+}
+
+/// Trains through the general engine: the formula compiled by [`GradKernel`], the
+/// update by [`Optimizer::step`] over the flat tables.
+///
+/// # Errors
+///
+/// [`CompileError`] if the formula cannot be compiled.
+pub fn train_engine(data: &Ratings, cfg: &CollabConfig) -> Result<CollabRun, CompileError> {
+    let k = cfg.k;
+    let model = Model::new(&formula(k), "squared", &Roles::with_columns(&["y"]))
+        .map_err(|e| CompileError::Unsupported(e.to_string()))?;
+    let compiled = model.compile();
+    let np = compiled.n_params;
+    let kernel = GradKernel::compile(&compiled.tape, 1, 1..1 + np)?;
+    // Where each of the formula's parameters lives, as (table offset function, factor):
+    // `u{i}` and `m{i}` are factor i of the rating's user and item.
+    let mut slot_of = Vec::with_capacity(np);
+    for name in &model.params {
+        let (kind, idx) = match name.as_str() {
+            "bu" => (2u8, 0),
+            "bm" => (3, 0),
+            n if n.starts_with('u') => (0, n[1..].parse::<usize>().unwrap_or(0)),
+            n => (1, n[1..].parse::<usize>().unwrap_or(0)),
+        };
+        slot_of.push((kind, idx));
+    }
+    let mut tables = Tables::init(data, k, cfg.seed);
+    let opt = Optimizer::torch_adam(cfg.lr);
+    let mut st = State::new(&opt, tables.params.len());
+    let mut grad = vec![0.0; tables.params.len()];
+    // The entries a batch touched, to divide and clear only those (a bit per entry,
+    // since a sum may come back to exactly zero).
+    let mut touched: Vec<usize> = Vec::new();
+    let mut mark = vec![false; grad.len()];
+    let mut vars = vec![0.0; 1 + np];
+    let mut g_row = vec![0.0; np];
+    let mut idx = vec![0usize; np];
+    let mut r = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let mut order = Vec::new();
+    let mut epoch_errors = Vec::with_capacity(cfg.epochs);
+    for _ in 0..cfg.epochs {
+        epoch_order(data.triples.len(), &mut r, &mut order);
+        let mut sum = 0.0;
+        let mut steps = 0usize;
+        for batch in order.chunks(cfg.batch) {
+            let mut err_sum = 0.0;
+            for &t in batch {
+                let (u, i, y) = data.triples[t as usize];
+                let (u, i) = (u as usize, i as usize);
+                vars[0] = y;
+                for (j, &(kind, f)) in slot_of.iter().enumerate() {
+                    idx[j] = match kind {
+                        0 => tables.user(u) + f,
+                        1 => tables.item(i) + f,
+                        2 => tables.user_bias(u),
+                        _ => tables.item_bias(i),
+                    };
+                    vars[1 + j] = tables.params[idx[j]];
+                }
+                err_sum += kernel.call(&vars, &mut g_row);
+                for (j, g) in g_row.iter().enumerate() {
+                    let p = idx[j];
+                    if !mark[p] {
+                        mark[p] = true;
+                        touched.push(p);
+                    }
+                    grad[p] += g;
+                }
+            }
+            let m = batch.len() as f64;
+            for &p in &touched {
+                grad[p] /= m;
+            }
+            opt.step(&mut tables.params, &grad, &mut st);
+            for &p in &touched {
+                grad[p] = 0.0;
+                mark[p] = false;
+            }
+            touched.clear();
+            sum += err_sum / m;
+            steps += 1;
+        }
+        epoch_errors.push(sum / steps as f64);
+    }
+    Ok(CollabRun {
+        tables,
+        epoch_errors,
+    })
+}
+
+/// The same training hand-written: the dot product, its gradient and Adam in closed
+/// form, in the engine's operation order (left-to-right sums, `2·(pred−y)` times the
+/// other factor, torch's Adam), so that the two runs can be compared bit for bit.
+pub fn train_reference(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
+    let k = cfg.k;
+    let mut tables = Tables::init(data, k, cfg.seed);
+    let n = tables.params.len();
+    let mut grad = vec![0.0; n];
+    // The entries a batch touched, to divide and clear only those (a bit per entry,
+    // since a sum may come back to exactly zero).
+    let mut touched: Vec<usize> = Vec::new();
+    let mut mark = vec![false; grad.len()];
+    let (mut m1, mut m2) = (vec![0.0; n], vec![0.0; n]);
+    let (lr, beta1, beta2, eps) = (cfg.lr, 0.9f64, 0.999f64, 1e-8);
+    let mut t = 0u64;
+    let mut r = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
+    let mut order = Vec::new();
+    let mut epoch_errors = Vec::with_capacity(cfg.epochs);
+    for _ in 0..cfg.epochs {
+        epoch_order(data.triples.len(), &mut r, &mut order);
+        let mut sum = 0.0;
+        let mut steps = 0usize;
+        for batch in order.chunks(cfg.batch) {
+            let mut err_sum = 0.0;
+            for &ti in batch {
+                let (u, i, y) = data.triples[ti as usize];
+                let (pu, pi) = (tables.user(u as usize), tables.item(i as usize));
+                let (bu, bi) = (tables.user_bias(u as usize), tables.item_bias(i as usize));
+                let p = &tables.params;
+                let mut pred = p[pu] * p[pi];
+                for f in 1..k {
+                    pred += p[pu + f] * p[pi + f];
+                }
+                pred += p[bu];
+                pred += p[bi];
+                let e = pred - y;
+                err_sum += e * e;
+                let d = 2.0 * e;
+                for f in 0..k {
+                    for (q, other) in [(pu + f, p[pi + f]), (pi + f, p[pu + f])] {
+                        if !mark[q] {
+                            mark[q] = true;
+                            touched.push(q);
+                        }
+                        grad[q] += d * other;
+                    }
+                }
+                for q in [bu, bi] {
+                    if !mark[q] {
+                        mark[q] = true;
+                        touched.push(q);
+                    }
+                    grad[q] += d;
+                }
+            }
+            let m = batch.len() as f64;
+            for &q in &touched {
+                grad[q] /= m;
+            }
+            t += 1;
+            let bc1 = 1.0 - beta1.powf(t as f64);
+            let bc2 = 1.0 - beta2.powf(t as f64);
+            let step_size = lr / bc1;
+            let bc2_sqrt = bc2.sqrt();
+            let w = 1.0 - beta1;
+            for q in 0..n {
+                let g = grad[q];
+                // torch's lerp with a weight below one half: m + w·(g − m).
+                let mm = m1[q] + w * (g - m1[q]);
+                m1[q] = mm;
+                let v = m2[q] * beta2 + (1.0 - beta2) * g * g;
+                m2[q] = v;
+                let denom = v.sqrt() / bc2_sqrt + eps;
+                tables.params[q] += -step_size * mm / denom;
+            }
+            for &q in &touched {
+                grad[q] = 0.0;
+                mark[q] = false;
+            }
+            touched.clear();
+            sum += err_sum / m;
+            steps += 1;
+        }
+        epoch_errors.push(sum / steps as f64);
+    }
+    CollabRun {
+        tables,
+        epoch_errors,
+    }
+}

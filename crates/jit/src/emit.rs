@@ -1,0 +1,677 @@
+//! One row of a tape as straight-line Cranelift IR: the forward pass, then the reverse
+//! pass, each instruction by the same local rule and in the same operation order as
+//! [`Tape::forward`] and [`Tape::backward`].
+//!
+//! # Why the results are bit for bit the interpreter's
+//!
+//! Every arithmetic operation is the IEEE operation the interpreter performs, on the
+//! same operands, in the same order (Cranelift, like Rust, never fuses or reassociates
+//! floating-point arithmetic). Transcendentals call the interpreter's own Rust functions
+//! (`gs_exp`, `gs_ln`, ... in the private `native` module). `a.powi(n)` is expanded at compile time into the
+//! square-and-multiply sequence of compiler-rt's `__powidf2`, which is what `f64::powi`
+//! runs for an exponent only known at run time (the tests check it for every `n` the
+//! tape allows).
+//!
+//! Three things the interpreter does are done differently, without changing any bit:
+//!
+//! - **Adjoints start as nothing, not as `0.0`.** The interpreter accumulates
+//!   `adj[s] += c` into a zeroed array; the compiled code takes the first contribution
+//!   itself. `0.0 + c` and `c` differ only when `c` is `-0.0`, and that difference can
+//!   only travel (through products, sums and the `== 0` guard test) as a difference in
+//!   the sign of zeros. Since an interpreted adjoint that received a contribution is
+//!   never `-0.0` (`0.0 + c` is not, and `x + c` with `x != -0.0` is not), adding
+//!   `+0.0` once to each *parameter* gradient (`canon`) restores the exact bits there —
+//!   one addition per parameter instead of one per contribution.
+//! - **Slopes multiplied by the seed `1.0` are not multiplied** (`1.0 * x == x` exactly).
+//! - **Guards become selects.** Where the interpreter skips a guarded instruction whose
+//!   adjoint is exactly zero, the compiled code adds `select(g == 0, 0, c)`: adding
+//!   `0.0` to an adjoint changes nothing, and the select removes the NaN that `0 * inf`
+//!   would have brought (the point of the guard). Contributions that are `±g` itself
+//!   need no select: `±0` adds nothing.
+//!
+//! Adjoints no parameter depends on are never computed: they cannot change a result.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{FuncRef, Function, InstBuilder, Value};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+use gradsheet_engine::{Code, Op, Tape};
+
+use crate::native::{extern_signature, EXTERNS};
+use crate::CompileError;
+
+/// The shims, declared in one function.
+pub(crate) struct Calls {
+    refs: Vec<FuncRef>,
+}
+
+impl Calls {
+    /// Declares every shim of [`EXTERNS`] in `func`.
+    pub(crate) fn declare(
+        module: &mut JITModule,
+        func: &mut Function,
+    ) -> Result<Calls, CompileError> {
+        let mut refs = Vec::with_capacity(EXTERNS.len());
+        for (name, e) in EXTERNS {
+            let sig = extern_signature(module, *e);
+            let id = module
+                .declare_function(name, Linkage::Import, &sig)
+                .map_err(|e| CompileError::Backend(e.to_string()))?;
+            refs.push(module.declare_func_in_func(id, func));
+        }
+        Ok(Calls { refs })
+    }
+
+    fn get(&self, name: &str) -> FuncRef {
+        let i = EXTERNS.iter().position(|(n, _)| *n == name).unwrap_or(0);
+        self.refs[i]
+    }
+}
+
+/// A thin layer over the builder with the float operations we need.
+pub(crate) struct Ir<'a, 'b> {
+    pub(crate) b: &'a mut FunctionBuilder<'b>,
+    pub(crate) calls: &'a Calls,
+}
+
+impl Ir<'_, '_> {
+    pub(crate) fn c(&mut self, v: f64) -> Value {
+        self.b.ins().f64const(v)
+    }
+    pub(crate) fn add(&mut self, x: Value, y: Value) -> Value {
+        self.b.ins().fadd(x, y)
+    }
+    pub(crate) fn sub(&mut self, x: Value, y: Value) -> Value {
+        self.b.ins().fsub(x, y)
+    }
+    pub(crate) fn mul(&mut self, x: Value, y: Value) -> Value {
+        self.b.ins().fmul(x, y)
+    }
+    pub(crate) fn div(&mut self, x: Value, y: Value) -> Value {
+        self.b.ins().fdiv(x, y)
+    }
+    pub(crate) fn neg(&mut self, x: Value) -> Value {
+        self.b.ins().fneg(x)
+    }
+    pub(crate) fn sqrt(&mut self, x: Value) -> Value {
+        self.b.ins().sqrt(x)
+    }
+    pub(crate) fn cmp(&mut self, cc: FloatCC, x: Value, y: Value) -> Value {
+        self.b.ins().fcmp(cc, x, y)
+    }
+    pub(crate) fn select(&mut self, cond: Value, x: Value, y: Value) -> Value {
+        self.b.ins().select(cond, x, y)
+    }
+    pub(crate) fn call1(&mut self, name: &str, x: Value) -> Value {
+        let f = self.calls.get(name);
+        let inst = self.b.ins().call(f, &[x]);
+        self.b.inst_results(inst)[0]
+    }
+    pub(crate) fn call2(&mut self, name: &str, x: Value, y: Value) -> Value {
+        let f = self.calls.get(name);
+        let inst = self.b.ins().call(f, &[x, y]);
+        self.b.inst_results(inst)[0]
+    }
+    /// `x.is_nan()` as a condition.
+    fn is_nan(&mut self, x: Value) -> Value {
+        self.cmp(FloatCC::Unordered, x, x)
+    }
+    /// `if c {1.0} else {0.0}`.
+    fn truth(&mut self, c: Value) -> Value {
+        let (one, zero) = (self.c(1.0), self.c(0.0));
+        self.select(c, one, zero)
+    }
+    /// `op::max2`'s (or `min2`'s) condition: `a >= b || b.is_nan()`.
+    fn keeps_first(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
+        let c1 = self.cmp(cc, a, b);
+        let c2 = self.is_nan(b);
+        self.b.ins().bor(c1, c2)
+    }
+
+    /// `a.powi(n)` exactly as compiler-rt's `__powidf2` computes it: square and multiply
+    /// from the lowest bit, the running product starting at 1 (whose first product
+    /// `1 * base` is `base` exactly), and a final reciprocal for a negative `n`.
+    pub(crate) fn powi(&mut self, a: Value, n: i32) -> Value {
+        let mut pow = n.unsigned_abs();
+        let mut acc: Option<Value> = None;
+        let mut base = a;
+        loop {
+            if pow & 1 != 0 {
+                acc = Some(match acc {
+                    None => base,
+                    Some(m) => self.mul(m, base),
+                });
+            }
+            pow >>= 1;
+            if pow == 0 {
+                break;
+            }
+            base = self.mul(base, base);
+        }
+        let r = match acc {
+            Some(r) => r,
+            None => self.c(1.0),
+        };
+        if n < 0 {
+            let one = self.c(1.0);
+            self.div(one, r)
+        } else {
+            r
+        }
+    }
+
+    /// Excel's `SIGN` as [`gradsheet_engine::op::sign`]: 1, -1, or `a * 0` (0 or NaN).
+    fn sign(&mut self, a: Value) -> Value {
+        let zero = self.c(0.0);
+        let gt = self.cmp(FloatCC::GreaterThan, a, zero);
+        let lt = self.cmp(FloatCC::LessThan, a, zero);
+        let (one, minus) = (self.c(1.0), self.c(-1.0));
+        let az = self.mul(a, zero);
+        let inner = self.select(lt, minus, az);
+        self.select(gt, one, inner)
+    }
+}
+
+/// What is known of an adjoint while compiling.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Adj {
+    /// No contribution yet: the interpreter's `0.0`.
+    Zero,
+    /// The seed of the output: exactly 1.
+    One,
+    /// A value computed at run time (equal to the interpreter's but for a zero's sign).
+    Val(Value),
+}
+
+/// The results of one row.
+pub(crate) struct Row {
+    /// Every slot's forward value.
+    pub(crate) vals: Vec<Value>,
+    /// The parameter gradients, equal to [`Tape::backward`]'s but for the sign of a zero
+    /// where `canon` is set: good as they are for uses blind to that sign (`g*g`,
+    /// `g - g`, `g == 0`); see [`Row::exact`] and [`Row::times`] for the rest.
+    pub(crate) raw: Vec<Value>,
+    /// Whether `raw[i]` still needs the `+ 0.0` of the interpreter.
+    pub(crate) canon: Vec<bool>,
+    exact: Vec<Option<Value>>,
+}
+
+impl Row {
+    /// Gradient `i`, bit for bit as [`Tape::backward`] leaves it.
+    pub(crate) fn exact(&mut self, ir: &mut Ir<'_, '_>, i: usize) -> Value {
+        if let Some(v) = self.exact[i] {
+            return v;
+        }
+        let v = if self.canon[i] {
+            // `canon`: the interpreter's `0.0 + c` (see the module docs).
+            let z = ir.c(0.0);
+            ir.add(self.raw[i], z)
+        } else {
+            self.raw[i]
+        };
+        self.exact[i] = Some(v);
+        v
+    }
+
+    /// `exact(i) * h` for a factor `h` that is never zero: with FMA, `fma(raw, h, +0.0)`,
+    /// which rounds `raw·h + 0` once and so equals `exact(i)·h` (a zero product is `+0`
+    /// either way, a non-zero one is untouched) with the latency of one multiplication.
+    pub(crate) fn times(&mut self, ir: &mut Ir<'_, '_>, i: usize, h: Value) -> Value {
+        if self.canon[i] && self.exact[i].is_none() && has_fma() {
+            let z = ir.c(0.0);
+            return ir.b.ins().fma(self.raw[i], h, z);
+        }
+        let g = self.exact(ir, i);
+        ir.mul(g, h)
+    }
+}
+
+/// Whether the host has fused multiply-add (Cranelift then emits it inline).
+pub(crate) fn has_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Emits the forward pass of `tape` given the values of its variables, then the
+/// gradient of output slot `out` with respect to the slots `wrt`.
+pub(crate) fn emit_row(
+    ir: &mut Ir<'_, '_>,
+    tape: &Tape,
+    vars: &[Value],
+    out: u32,
+    wrt: &[u32],
+) -> Row {
+    let vals = emit_forward(ir, tape, vars);
+    let (raw, canon) = emit_backward(ir, tape, &vals, out, wrt);
+    let exact = vec![None; raw.len()];
+    Row {
+        vals,
+        raw,
+        canon,
+        exact,
+    }
+}
+
+/// The forward pass: one value per slot.
+pub(crate) fn emit_forward(ir: &mut Ir<'_, '_>, tape: &Tape, vars: &[Value]) -> Vec<Value> {
+    let mut vals: Vec<Option<Value>> = vec![None; tape.n_slots()];
+    for (i, v) in vars.iter().enumerate() {
+        vals[i] = Some(*v);
+    }
+    for &(s, v) in tape.constants() {
+        vals[s as usize] = Some(ir.c(v));
+    }
+    let nan = f64::NAN;
+    for ins in tape.code() {
+        // Operands not used by an instruction point at slot 0, which always has a value
+        // when the tape has a variable; otherwise a NaN stands in (never read).
+        let get = |s: u32, ir: &mut Ir<'_, '_>| match vals.get(s as usize).copied().flatten() {
+            Some(v) => v,
+            None => ir.c(nan),
+        };
+        let a = get(ins.a, ir);
+        let b = get(ins.b, ir);
+        let c = get(ins.c, ir);
+        let v = scalar_op(ir, ins.code, a, b, c);
+        vals[ins.dst as usize] = Some(v);
+    }
+    vals.into_iter()
+        .map(|v| v.unwrap_or_else(|| ir.c(nan)))
+        .collect()
+}
+
+/// One instruction on scalars, as [`Tape::forward`] computes it (`c` is read by
+/// `Select` only).
+pub(crate) fn scalar_op(ir: &mut Ir<'_, '_>, code: Code, a: Value, b: Value, c: Value) -> Value {
+    let nan = f64::NAN;
+    match code {
+        Code::Add => ir.add(a, b),
+        Code::Sub => ir.sub(a, b),
+        Code::Mul => ir.mul(a, b),
+        Code::Div => ir.div(a, b),
+        Code::Neg => ir.neg(a),
+        Code::Pow => ir.call2("gs_pow", a, b),
+        Code::Powi(n) => ir.powi(a, n),
+        Code::Cmp(o) => {
+            let cc = match o {
+                Op::Lt => Some(FloatCC::LessThan),
+                Op::Le => Some(FloatCC::LessThanOrEqual),
+                Op::Gt => Some(FloatCC::GreaterThan),
+                Op::Ge => Some(FloatCC::GreaterThanOrEqual),
+                Op::Eq => Some(FloatCC::Equal),
+                Op::Ne => Some(FloatCC::NotEqual),
+                _ => None,
+            };
+            match cc {
+                Some(cc) => {
+                    let c = ir.cmp(cc, a, b);
+                    ir.truth(c)
+                }
+                None => ir.c(nan),
+            }
+        }
+        Code::Max => {
+            let k = ir.keeps_first(FloatCC::GreaterThanOrEqual, a, b);
+            ir.select(k, a, b)
+        }
+        Code::Min => {
+            let k = ir.keeps_first(FloatCC::LessThanOrEqual, a, b);
+            ir.select(k, a, b)
+        }
+        Code::Unary(o) => match o {
+            Op::Neg => ir.neg(a),
+            Op::Abs => ir.b.ins().fabs(a),
+            Op::Sign => ir.sign(a),
+            Op::Exp => ir.call1("gs_exp", a),
+            Op::Ln => ir.call1("gs_ln", a),
+            Op::Log10 => ir.call1("gs_log10", a),
+            Op::Sqrt => ir.sqrt(a),
+            Op::Tanh => ir.call1("gs_tanh", a),
+            Op::Relu => {
+                let zero = ir.c(0.0);
+                let k = ir.keeps_first(FloatCC::GreaterThanOrEqual, a, zero);
+                ir.select(k, a, zero)
+            }
+            Op::Sigmoid => ir.call1("gs_sigmoid", a),
+            _ => ir.c(nan),
+        },
+        Code::Log => {
+            let la = ir.call1("gs_ln", a);
+            let lb = ir.call1("gs_ln", b);
+            ir.div(la, lb)
+        }
+        Code::Select => {
+            let zero = ir.c(0.0);
+            let ne = ir.cmp(FloatCC::NotEqual, a, zero);
+            let pick = ir.select(ne, b, c);
+            let isnan = ir.is_nan(a);
+            let n = ir.c(nan);
+            ir.select(isnan, n, pick)
+        }
+    }
+}
+
+/// Which slots' adjoints can reach a slot of `wrt`: only those are computed.
+fn needed(tape: &Tape, wrt: &[u32]) -> Vec<bool> {
+    let mut need = vec![false; tape.n_slots()];
+    for &s in wrt {
+        need[s as usize] = true;
+    }
+    for ins in tape.code() {
+        let (a, b, c) = (
+            need[ins.a as usize],
+            need[ins.b as usize],
+            need[ins.c as usize],
+        );
+        need[ins.dst as usize] = match ins.code {
+            Code::Cmp(_) => false,
+            Code::Neg | Code::Powi(_) | Code::Unary(_) => a,
+            Code::Select => b || c,
+            _ => a || b,
+        };
+    }
+    // A slot in `wrt` keeps its own flag even if an instruction wrote it (it cannot:
+    // variables are never destinations).
+    for &s in wrt {
+        need[s as usize] = true;
+    }
+    need
+}
+
+/// The reverse pass: the gradient of slot `out` with respect to each slot of `wrt`.
+pub(crate) fn emit_backward(
+    ir: &mut Ir<'_, '_>,
+    tape: &Tape,
+    vals: &[Value],
+    out: u32,
+    wrt: &[u32],
+) -> (Vec<Value>, Vec<bool>) {
+    let need = needed(tape, wrt);
+    let mut adj = vec![Adj::Zero; tape.n_slots()];
+    adj[out as usize] = Adj::One;
+    let mut bw = Backward {
+        ir,
+        need: &need,
+        adj: &mut adj,
+    };
+    for ins in tape.code().iter().rev() {
+        let dst = ins.dst as usize;
+        if !bw.need[dst] {
+            continue;
+        }
+        let g = bw.adj[dst];
+        if ins.guard && g == Adj::Zero {
+            continue;
+        }
+        // Only a run-time adjoint can be zero at run time (the seed is 1).
+        let zero_test = match (ins.guard, g) {
+            (true, Adj::Val(v)) => {
+                let z = bw.ir.c(0.0);
+                Some(bw.ir.cmp(FloatCC::Equal, v, z))
+            }
+            _ => None,
+        };
+        let (ia, ib, ic) = (ins.a, ins.b, ins.c);
+        let (a, b, o) = (vals[ia as usize], vals[ib as usize], vals[dst]);
+        match ins.code {
+            Code::Add => {
+                bw.acc_g(ia, g, false);
+                bw.acc_g(ib, g, false);
+            }
+            Code::Sub => {
+                bw.acc_g(ia, g, false);
+                bw.acc_g(ib, g, true);
+            }
+            Code::Mul => {
+                if bw.wants(ia) {
+                    let c = bw.mul_g(g, b);
+                    bw.acc(ia, c, false, zero_test);
+                }
+                if bw.wants(ib) {
+                    let c = bw.mul_g(g, a);
+                    bw.acc(ib, c, false, zero_test);
+                }
+            }
+            Code::Div => {
+                if bw.wants(ia) {
+                    let c = bw.div_g(g, b);
+                    bw.acc(ia, c, false, zero_test);
+                }
+                if bw.wants(ib) {
+                    let ga = bw.mul_g(g, a);
+                    let bb = bw.ir.mul(b, b);
+                    let c = bw.ir.div(ga, bb);
+                    bw.acc(ib, c, true, zero_test);
+                }
+            }
+            Code::Neg => bw.acc_g(ia, g, true),
+            Code::Pow => {
+                if bw.wants(ia) {
+                    let one = bw.ir.c(1.0);
+                    let bm1 = bw.ir.sub(b, one);
+                    let p = bw.ir.call2("gs_pow", a, bm1);
+                    let slope = bw.ir.mul(b, p);
+                    let c = bw.mul_g(g, slope);
+                    bw.acc(ia, c, false, zero_test);
+                }
+                if bw.wants(ib) {
+                    let la = bw.ir.call1("gs_ln", a);
+                    let slope = bw.ir.mul(o, la);
+                    let c = bw.mul_g(g, slope);
+                    bw.acc(ib, c, false, zero_test);
+                }
+            }
+            Code::Powi(n) => {
+                if bw.wants(ia) {
+                    let nf = bw.ir.c(n as f64);
+                    let p = bw.ir.powi(a, n - 1);
+                    let slope = bw.ir.mul(nf, p);
+                    let c = bw.mul_g(g, slope);
+                    bw.acc(ia, c, false, zero_test);
+                }
+            }
+            Code::Cmp(_) => {}
+            Code::Max | Code::Min => {
+                let cc = if ins.code == Code::Max {
+                    FloatCC::GreaterThanOrEqual
+                } else {
+                    FloatCC::LessThanOrEqual
+                };
+                let k = bw.ir.keeps_first(cc, a, b);
+                let gv = bw.g_value(g);
+                let zero = bw.ir.c(0.0);
+                if bw.wants(ia) {
+                    let c = bw.ir.select(k, gv, zero);
+                    bw.acc(ia, c, false, None);
+                }
+                if bw.wants(ib) {
+                    let c = bw.ir.select(k, zero, gv);
+                    bw.acc(ib, c, false, None);
+                }
+            }
+            Code::Unary(op) => {
+                if bw.wants(ia) {
+                    let ir = &mut *bw.ir;
+                    let slope = match op {
+                        Op::Neg => ir.c(-1.0),
+                        Op::Abs => ir.sign(a),
+                        Op::Exp => o,
+                        Op::Ln => {
+                            let one = ir.c(1.0);
+                            ir.div(one, a)
+                        }
+                        Op::Log10 => {
+                            let one = ir.c(1.0);
+                            let l = ir.c(std::f64::consts::LN_10);
+                            let d = ir.mul(a, l);
+                            ir.div(one, d)
+                        }
+                        Op::Sqrt => {
+                            let (one, two) = (ir.c(1.0), ir.c(2.0));
+                            let d = ir.mul(two, o);
+                            ir.div(one, d)
+                        }
+                        Op::Tanh => {
+                            let one = ir.c(1.0);
+                            let oo = ir.mul(o, o);
+                            ir.sub(one, oo)
+                        }
+                        Op::Relu => {
+                            let zero = ir.c(0.0);
+                            let ge = ir.cmp(FloatCC::GreaterThanOrEqual, a, zero);
+                            ir.truth(ge)
+                        }
+                        Op::Sigmoid => {
+                            let one = ir.c(1.0);
+                            let om = ir.sub(one, o);
+                            ir.mul(o, om)
+                        }
+                        _ => ir.c(0.0),
+                    };
+                    let c = bw.mul_g(g, slope);
+                    // A slope of ±1 or 0 times a zero adjoint adds a zero: no select.
+                    let zt = if matches!(op, Op::Neg | Op::Relu) {
+                        None
+                    } else {
+                        zero_test
+                    };
+                    bw.acc(ia, c, false, zt);
+                }
+            }
+            Code::Log => {
+                let lb = bw.ir.call1("gs_ln", b);
+                if bw.wants(ia) {
+                    let d = bw.ir.mul(a, lb);
+                    let c = bw.div_g(g, d);
+                    bw.acc(ia, c, false, zero_test);
+                }
+                if bw.wants(ib) {
+                    let go = bw.mul_g(g, o);
+                    let d = bw.ir.mul(b, lb);
+                    let c = bw.ir.div(go, d);
+                    bw.acc(ib, c, true, zero_test);
+                }
+            }
+            Code::Select => {
+                let zero = bw.ir.c(0.0);
+                let ne = bw.ir.cmp(FloatCC::NotEqual, a, zero);
+                let gv = bw.g_value(g);
+                if bw.wants(ib) {
+                    let pick = bw.ir.select(ne, gv, zero);
+                    let isnan = bw.ir.is_nan(a);
+                    let nan = bw.ir.c(f64::NAN);
+                    let c = bw.ir.select(isnan, nan, pick);
+                    bw.acc(ib, c, false, zero_test);
+                }
+                if bw.wants(ic) {
+                    let c = bw.ir.select(ne, zero, gv);
+                    bw.acc(ic, c, false, None);
+                }
+            }
+        }
+    }
+    let adj = adj;
+    wrt.iter()
+        .map(|&s| match adj[s as usize] {
+            Adj::Zero => (ir.c(0.0), false),
+            Adj::One => (ir.c(1.0), false),
+            Adj::Val(v) => (v, true),
+        })
+        .unzip()
+}
+
+struct Backward<'x, 'a, 'b> {
+    ir: &'x mut Ir<'a, 'b>,
+    need: &'x [bool],
+    adj: &'x mut [Adj],
+}
+
+impl Backward<'_, '_, '_> {
+    fn wants(&self, s: u32) -> bool {
+        self.need[s as usize]
+    }
+
+    fn g_value(&mut self, g: Adj) -> Value {
+        match g {
+            Adj::Zero => self.ir.c(0.0),
+            Adj::One => self.ir.c(1.0),
+            Adj::Val(v) => v,
+        }
+    }
+
+    /// `g * x`, folding the seed.
+    fn mul_g(&mut self, g: Adj, x: Value) -> Value {
+        match g {
+            Adj::One => x,
+            _ => {
+                let gv = self.g_value(g);
+                self.ir.mul(gv, x)
+            }
+        }
+    }
+
+    /// `g / x`.
+    fn div_g(&mut self, g: Adj, x: Value) -> Value {
+        let gv = self.g_value(g);
+        self.ir.div(gv, x)
+    }
+
+    /// `adj[s] ±= g` for a contribution that is the adjoint itself.
+    fn acc_g(&mut self, s: u32, g: Adj, sub: bool) {
+        if !self.wants(s) {
+            return;
+        }
+        if !sub && g == Adj::One && self.adj[s as usize] == Adj::Zero {
+            self.adj[s as usize] = Adj::One;
+            return;
+        }
+        let gv = self.g_value(g);
+        self.acc(s, gv, sub, None);
+    }
+
+    /// `adj[s] ±= c`, or `adj[s] ±= select(g == 0, 0, c)` under a guard.
+    fn acc(&mut self, s: u32, c: Value, sub: bool, zero_test: Option<Value>) {
+        if !self.wants(s) {
+            return;
+        }
+        let c = match zero_test {
+            Some(z) => {
+                let zero = self.ir.c(0.0);
+                self.ir.select(z, zero, c)
+            }
+            None => c,
+        };
+        let i = s as usize;
+        self.adj[i] = Adj::Val(match self.adj[i] {
+            Adj::Zero => {
+                if sub {
+                    self.ir.neg(c)
+                } else {
+                    c
+                }
+            }
+            Adj::One => {
+                let one = self.ir.c(1.0);
+                if sub {
+                    self.ir.sub(one, c)
+                } else {
+                    self.ir.add(one, c)
+                }
+            }
+            Adj::Val(v) => {
+                if sub {
+                    self.ir.sub(v, c)
+                } else {
+                    self.ir.add(v, c)
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,751 @@
+//! A whole epoch of per-sample training as one native loop: for each row, the forward
+//! pass, the reverse pass, the divergence test and the optimizer update, with the
+//! parameters and the optimizer state kept in registers from row to row.
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{Linkage, Module};
+use gradsheet_engine::{CompiledModel, Instr};
+use gradsheet_train::Optimizer;
+
+use crate::emit::{emit_row, Calls, Ir, Row};
+use crate::native::{new_module, Native};
+use crate::CompileError;
+
+/// The update rules the compiler knows, with the choices that change the code's shape.
+/// Numeric hyperparameters (learning rate, βs, ε, ...) are not part of the code: they
+/// are read at run time, so one kernel serves a whole sweep over them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptKind {
+    /// Workbook SGD.
+    Sgd,
+    /// Workbook momentum.
+    Momentum,
+    /// Workbook RMSProp.
+    Rmsprop,
+    /// Workbook Adam.
+    Adam,
+    /// `torch.optim.SGD`.
+    TorchSgd {
+        /// `momentum != 0` (the `buf` state exists).
+        momentum: bool,
+        /// Nesterov momentum.
+        nesterov: bool,
+        /// `weight_decay != 0`.
+        weight_decay: bool,
+    },
+    /// `torch.optim.Adam` / `AdamW` without AMSGrad.
+    TorchAdam {
+        /// `weight_decay != 0` (L2 in the gradient).
+        weight_decay: bool,
+        /// AdamW's decoupled decay.
+        decoupled: bool,
+    },
+}
+
+impl OptKind {
+    /// The kind of `opt`, or `None` for the rules left to the interpreter (workbook
+    /// adagrad, whose rates change between epochs; torch Adagrad and RMSprop; AMSGrad,
+    /// whose `max` has no portable bit pattern for `±0`).
+    pub fn of(opt: &Optimizer) -> Option<OptKind> {
+        Some(match *opt {
+            Optimizer::Sgd { .. } => OptKind::Sgd,
+            Optimizer::Momentum { .. } => OptKind::Momentum,
+            Optimizer::Rmsprop { .. } => OptKind::Rmsprop,
+            Optimizer::Adam { .. } => OptKind::Adam,
+            Optimizer::TorchSgd {
+                momentum,
+                nesterov,
+                weight_decay,
+                ..
+            } => OptKind::TorchSgd {
+                momentum: momentum != 0.0,
+                nesterov,
+                weight_decay: weight_decay != 0.0,
+            },
+            Optimizer::TorchAdam {
+                weight_decay,
+                amsgrad: false,
+                decoupled,
+                ..
+            } => OptKind::TorchAdam {
+                weight_decay: weight_decay != 0.0,
+                decoupled,
+            },
+            _ => return None,
+        })
+    }
+
+    /// The numeric hyperparameters, in the order the code reads them.
+    pub(crate) fn hypers(opt: &Optimizer) -> Vec<f64> {
+        match *opt {
+            Optimizer::Sgd { lr } => vec![lr],
+            Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => vec![lr, beta],
+            Optimizer::Adam { lr, beta1, beta2 } => vec![lr, beta1, beta2],
+            Optimizer::TorchSgd {
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                ..
+            } => {
+                vec![lr, momentum, dampening, weight_decay]
+            }
+            Optimizer::TorchAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                ..
+            } => {
+                vec![lr, beta1, beta2, eps, weight_decay]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn n_hypers(self) -> usize {
+        match self {
+            OptKind::Sgd => 1,
+            OptKind::Momentum | OptKind::Rmsprop => 2,
+            OptKind::Adam => 3,
+            OptKind::TorchSgd { .. } => 4,
+            OptKind::TorchAdam { .. } => 5,
+        }
+    }
+
+    /// State variables per parameter (as [`Optimizer::state_vars`]).
+    pub(crate) fn n_state(self) -> usize {
+        match self {
+            OptKind::Sgd => 0,
+            OptKind::Momentum | OptKind::Rmsprop => 1,
+            OptKind::Adam => 2,
+            OptKind::TorchSgd { momentum, .. } => usize::from(momentum),
+            OptKind::TorchAdam { .. } => 2,
+        }
+    }
+}
+
+/// `fn(rows, n_rows, params, state, io, t0) -> i64`: see [`EpochKernel`].
+type EpochFn =
+    unsafe extern "C" fn(*const f64, i64, *mut f64, *mut f64, *mut f64, i64, i64, *mut f64) -> i64;
+
+/// The layout of the `io` block: the threshold, the running sums of the epoch (errors,
+/// largest error, squared gradients per parameter), then the hyperparameters.
+pub(crate) const IO_THR: usize = 0;
+pub(crate) const IO_SUM: usize = 1;
+pub(crate) const IO_MAX: usize = 2;
+pub(crate) const IO_SQ: usize = 3;
+
+/// A model and an update rule compiled to native code that trains over rows.
+///
+/// The native function takes the rows (the model's columns, row after row), the
+/// parameters (read at the start, written back at the end), the optimizer state (read
+/// and written in place), an `io` block — `[threshold, sum of errors, largest error,
+/// Σg² per parameter..., hyperparameters...]` —, the number of steps taken before, a
+/// number of epochs to run over the rows, and a record per epoch (`io`'s sums at its
+/// end, which then start again from zero). It returns -1 after the last epoch, or the
+/// index (counted over the epochs of the call) of the first step that is bad — a NaN or
+/// infinite error or parameter, or an error above the threshold — after which the state
+/// and sums in memory are not to be trusted: the caller restores them, redoes the good
+/// steps, and replays the bad one with the interpreter to report it exactly as
+/// [`gradsheet_train::Trainer::run`] does.
+///
+/// Cloning is cheap and the kernel may be used from many threads at once.
+#[derive(Clone)]
+pub struct EpochKernel {
+    native: Arc<Native>,
+    code: Vec<Instr>,
+    n_slots: usize,
+    constants: Vec<f64>,
+    n_cols: usize,
+    n_params: usize,
+    kind: OptKind,
+    grad_norms: bool,
+}
+
+impl std::fmt::Debug for EpochKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EpochKernel")
+            .field("instructions", &self.code.len())
+            .field("n_cols", &self.n_cols)
+            .field("n_params", &self.n_params)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl EpochKernel {
+    /// Compiles per-sample training of `model` with updates of `opt`'s kind.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError::Unsupported`] for an update rule the compiler leaves to the
+    /// interpreter, [`CompileError::Backend`] if Cranelift fails.
+    pub fn compile(model: &CompiledModel, opt: &Optimizer) -> Result<EpochKernel, CompileError> {
+        EpochKernel::compile_with(model, opt, true)
+    }
+
+    /// As [`EpochKernel::compile`], choosing whether the kernel sums the squared
+    /// gradients of each epoch (needed for [`gradsheet_train::Record::Epochs`]'s gradient norms; without
+    /// them, a kernel runs [`gradsheet_train::Record::Final`] only and does a little less per step).
+    ///
+    /// # Errors
+    ///
+    /// As [`EpochKernel::compile`].
+    pub fn compile_with(
+        model: &CompiledModel,
+        opt: &Optimizer,
+        grad_norms: bool,
+    ) -> Result<EpochKernel, CompileError> {
+        let kind = OptKind::of(opt).ok_or_else(|| {
+            CompileError::Unsupported(format!("the {} optimizer is not compiled", opt.name()))
+        })?;
+        let tape = &model.tape;
+        if tape.outputs().len() < 2 {
+            return Err(CompileError::Unsupported(
+                "the tape has no error output".into(),
+            ));
+        }
+        let (nc, np) = (model.n_cols, model.n_params);
+        let mut module = new_module()?;
+        let mut ctx = module.make_context();
+        let ptr = module.target_config().pointer_type();
+        {
+            let sig = &mut ctx.func.signature;
+            for t in [ptr, types::I64, ptr, ptr, ptr, types::I64, types::I64, ptr] {
+                sig.params.push(AbiParam::new(t));
+            }
+            sig.returns.push(AbiParam::new(types::I64));
+        }
+        let calls = Calls::declare(&mut module, &mut ctx.func)?;
+        let mut fctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mem = MemFlags::trusted();
+        let entry = b.create_block();
+        let ep_header = b.create_block();
+        let ep_start = b.create_block();
+        let ep_end = b.create_block();
+        let header = b.create_block();
+        let body = b.create_block();
+        let cont = b.create_block();
+        let exit_ok = b.create_block();
+        let exit_bad = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry).to_vec();
+        let (rows, n, pp, sp, io, t0) = (args[0], args[1], args[2], args[3], args[4], args[5]);
+        let (n_epochs, ep) = (args[6], args[7]);
+
+        // Loop-carried variables: the row index, the step count and the parameters, in
+        // registers. The optimizer state and the sums stay in memory (`state`, `io`):
+        // kept in registers too, they outnumber them and the spills cost more than the
+        // loads and stores, which are off the critical path (each step's new parameters
+        // depend on the state only through values loaded long before they are needed).
+        let mut next_var = 0u32;
+        let mut var = |b: &mut FunctionBuilder<'_>, ty| {
+            let v = Variable::from_u32(next_var);
+            next_var += 1;
+            b.declare_var(v, ty);
+            v
+        };
+        let v_e = var(&mut b, types::I64);
+        let v_i = var(&mut b, types::I64);
+        let v_t = var(&mut b, types::I64);
+        let v_p: Vec<Variable> = (0..np).map(|_| var(&mut b, types::F64)).collect();
+
+        let zero_i = b.ins().iconst(types::I64, 0);
+        b.def_var(v_e, zero_i);
+        b.def_var(v_t, t0);
+        for (k, v) in v_p.iter().enumerate() {
+            let x = b.ins().load(types::F64, mem, pp, (8 * k) as i32);
+            b.def_var(*v, x);
+        }
+        let mut ir = Ir {
+            b: &mut b,
+            calls: &calls,
+        };
+        ir.b.ins().jump(ep_header, &[]);
+
+        // ep_header: while e < epochs
+        ir.b.switch_to_block(ep_header);
+        let e = ir.b.use_var(v_e);
+        let more_epochs = ir.b.ins().icmp(IntCC::SignedLessThan, e, n_epochs);
+        ir.b.ins().brif(more_epochs, ep_start, &[], exit_ok, &[]);
+        ir.b.switch_to_block(ep_start);
+        let zero_i = ir.b.ins().iconst(types::I64, 0);
+        ir.b.def_var(v_i, zero_i);
+        ir.b.ins().jump(header, &[]);
+
+        // header: while i < n
+        ir.b.switch_to_block(header);
+        let i = ir.b.use_var(v_i);
+        let more = ir.b.ins().icmp(IntCC::SignedLessThan, i, n);
+        ir.b.ins().brif(more, body, &[], ep_end, &[]);
+
+        // body: one step
+        ir.b.switch_to_block(body);
+        let off = ir.b.ins().imul_imm(i, (8 * nc) as i64);
+        let rp = ir.b.ins().iadd(rows, off);
+        let mut vars: Vec<Value> = (0..nc)
+            .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
+            .collect();
+        let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
+        vars.extend(&p_old);
+        for &c in &model.constants {
+            let v = ir.c(c);
+            vars.push(v);
+        }
+        let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
+        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt);
+        let err = row.vals[tape.output(1) as usize];
+        let t = ir.b.use_var(v_t);
+        let t_new = ir.b.ins().iadd_imm(t, 1);
+        // The hyperparameters and the threshold are read in every step rather than once,
+        // and each state value just before its use: the loads are off the critical path,
+        // while values live across the whole loop would take registers from the
+        // parameters (Cranelift then spills those, which puts a store and a load on the
+        // critical path).
+        let hyp_off = IO_SQ + np;
+        let hyp: Vec<Value> = (0..kind.n_hypers())
+            .map(|k| {
+                ir.b.ins()
+                    .load(types::F64, mem, io, (8 * (hyp_off + k)) as i32)
+            })
+            .collect();
+        let pre = Prelude::new(&mut ir, kind, &hyp);
+        let state = StateMem { ptr: sp, mem };
+        let p_new = emit_step(&mut ir, kind, &pre, &hyp, &p_old, &mut row, &state, t_new);
+        // Each new parameter is also stored at once. The store is not needed (the exit
+        // writes the parameters back), but Cranelift computes a pure value where it is
+        // first used, and without it that would be at the loop's back edge, with every
+        // intermediate of every update still alive until then: register pressure that
+        // spilled the parameters themselves.
+        for (k, x) in p_new.iter().enumerate() {
+            ir.b.ins().store(mem, *x, pp, (8 * k) as i32);
+        }
+        let sum = ir.b.ins().load(types::F64, mem, io, (8 * IO_SUM) as i32);
+        let sum = ir.add(sum, err);
+        ir.b.ins().store(mem, sum, io, (8 * IO_SUM) as i32);
+        // The largest error of the epoch, for the caller's exact divergence test.
+        let mx = ir.b.ins().load(types::F64, mem, io, (8 * IO_MAX) as i32);
+        let gt = ir.cmp(FloatCC::GreaterThan, err, mx);
+        let mx = ir.select(gt, err, mx);
+        ir.b.ins().store(mem, mx, io, (8 * IO_MAX) as i32);
+        // (The raw gradients will do: `g*g` is blind to the sign of a zero.)
+        for k in (0..np).filter(|_| grad_norms) {
+            let g = row.raw[k];
+            let s =
+                ir.b.ins()
+                    .load(types::F64, mem, io, (8 * (IO_SQ + k)) as i32);
+            let gg = ir.mul(g, g);
+            let s = ir.add(s, gg);
+            ir.b.ins().store(mem, s, io, (8 * (IO_SQ + k)) as i32);
+        }
+
+        // The divergence test: `x - x` is 0 for a finite x and NaN otherwise. The
+        // gradients need no test of their own: with every compiled rule a NaN or
+        // infinite gradient makes its parameter NaN or infinite (`p - g*lr` is `∓inf`
+        // or NaN, Adam's `m/sqrt(s)` is `inf/inf`), and the interpreter's replay of the
+        // step then names the gradient as the cause, as `Trainer::run` does.
+        // One sum tests them all: it is NaN or infinite when one of them is (or, rarely,
+        // when finite values overflow: a false alarm, which the replay clears).
+        let mut acc = err;
+        for &v in &p_new {
+            acc = ir.add(acc, v);
+        }
+        let acc = ir.sub(acc, acc);
+        let not_finite = ir.cmp(FloatCC::Unordered, acc, acc);
+        let thr = ir.b.ins().load(types::F64, mem, io, (8 * IO_THR) as i32);
+        let too_big = ir.cmp(FloatCC::GreaterThan, err, thr);
+        let bad = ir.b.ins().bor(not_finite, too_big);
+        ir.b.ins().brif(bad, exit_bad, &[], cont, &[]);
+
+        // cont: commit the step
+        ir.b.switch_to_block(cont);
+        for (v, x) in v_p.iter().zip(&p_new) {
+            ir.b.def_var(*v, *x);
+        }
+        ir.b.def_var(v_t, t_new);
+        let i1 = ir.b.ins().iadd_imm(i, 1);
+        ir.b.def_var(v_i, i1);
+        ir.b.ins().jump(header, &[]);
+
+        // ep_end: record the epoch's sums in `ep` and start the next epoch's from zero.
+        ir.b.switch_to_block(ep_end);
+        let rec = ir.b.ins().imul_imm(e, (8 * (IO_SQ + np)) as i64);
+        let rec = ir.b.ins().iadd(ep, rec);
+        let zero = ir.c(0.0);
+        for k in IO_SUM..IO_SQ + np {
+            let v = ir.b.ins().load(types::F64, mem, io, (8 * k) as i32);
+            ir.b.ins().store(mem, v, rec, (8 * k) as i32);
+            let fresh = if k == IO_MAX {
+                ir.c(f64::NEG_INFINITY)
+            } else {
+                zero
+            };
+            ir.b.ins().store(mem, fresh, io, (8 * k) as i32);
+        }
+        let e1 = ir.b.ins().iadd_imm(e, 1);
+        ir.b.def_var(v_e, e1);
+        ir.b.ins().jump(ep_header, &[]);
+
+        // The normal exit writes back the parameters. A bad step has already written
+        // its state and sums: the caller restores its copies and redoes the good steps.
+        ir.b.switch_to_block(exit_ok);
+        for (k, v) in v_p.iter().enumerate() {
+            let x = ir.b.use_var(*v);
+            ir.b.ins().store(mem, x, pp, (8 * k) as i32);
+        }
+        let done = ir.b.ins().iconst(types::I64, -1);
+        ir.b.ins().return_(&[done]);
+        ir.b.switch_to_block(exit_bad);
+        let at = ir.b.use_var(v_i);
+        let base = ir.b.ins().imul(e, n);
+        let at = ir.b.ins().iadd(base, at);
+        ir.b.ins().return_(&[at]);
+        b.seal_all_blocks();
+        b.finalize();
+
+        let id = module
+            .declare_function("epoch", Linkage::Export, &ctx.func.signature)
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
+        module.clear_context(&mut ctx);
+        module
+            .finalize_definitions()
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        let entry = module.get_finalized_function(id);
+        Ok(EpochKernel {
+            native: Arc::new(Native::new(module, entry)),
+            code: tape.code().to_vec(),
+            n_slots: tape.n_slots(),
+            constants: model.constants.clone(),
+            n_cols: nc,
+            n_params: np,
+            kind,
+            grad_norms,
+        })
+    }
+
+    /// The update rule's kind.
+    pub fn kind(&self) -> OptKind {
+        self.kind
+    }
+
+    /// Whether the kernel sums squared gradients (and so can keep epoch summaries).
+    pub fn has_grad_norms(&self) -> bool {
+        self.grad_norms
+    }
+
+    /// Whether this kernel computes `model` (the same tape and constants).
+    pub fn matches(&self, model: &CompiledModel) -> bool {
+        model.n_cols == self.n_cols
+            && model.n_params == self.n_params
+            && model.tape.n_slots() == self.n_slots
+            && model.constants == self.constants
+            && model.tape.code() == self.code.as_slice()
+    }
+
+    /// Runs the native loop over `rows` (`n_rows` rows of the model's columns).
+    ///
+    /// Returns `None` when all rows were stepped, or the index of the bad row (see the
+    /// type's docs). `io` is `[threshold, sum, Σg²..., hypers...]`.
+    ///
+    /// # Panics
+    ///
+    /// If a buffer is shorter than the kernel needs: the native code trusts the lengths,
+    /// so they are checked here, before it runs.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn call(
+        &self,
+        rows: &[f64],
+        n_rows: usize,
+        params: &mut [f64],
+        state: &mut [f64],
+        io: &mut [f64],
+        t0: u64,
+        epochs: usize,
+        records: &mut [f64],
+    ) -> Option<usize> {
+        let np = self.n_params;
+        assert!(rows.len() >= n_rows * self.n_cols, "rows too short");
+        assert!(params.len() >= np, "params too short");
+        assert!(state.len() >= self.kind.n_state() * np, "state too short");
+        assert!(io.len() >= self.io_len(), "io too short");
+        assert!(
+            records.len() >= epochs * self.record_len(),
+            "records too short"
+        );
+        assert!(n_rows.saturating_mul(epochs) <= i64::MAX as usize && t0 <= i64::MAX as u64);
+        // SAFETY: `entry` was produced by `compile` for a function of type `EpochFn`,
+        // and `self.native` keeps its memory alive for the duration of the call. The
+        // code reads `n_rows * n_cols` values from `rows`, reads and writes `n_params`
+        // values of `params`, `n_state * n_params` of `state`, `io_len()` of `io` and
+        // `epochs * record_len()` of `records`: exactly the lengths asserted above. It
+        // neither keeps the pointers nor touches other memory (its only calls are the
+        // pure `EXTERNS`).
+        let r = unsafe {
+            let f: EpochFn = std::mem::transmute::<*const u8, EpochFn>(self.native.entry);
+            f(
+                rows.as_ptr(),
+                n_rows as i64,
+                params.as_mut_ptr(),
+                state.as_mut_ptr(),
+                io.as_mut_ptr(),
+                t0 as i64,
+                epochs as i64,
+                records.as_mut_ptr(),
+            )
+        };
+        usize::try_from(r).ok()
+    }
+
+    /// The length of the `io` block.
+    pub(crate) fn io_len(&self) -> usize {
+        IO_SQ + self.n_params + self.kind.n_hypers()
+    }
+
+    /// The length of one epoch's record: the sum, the largest error, the Σg².
+    pub(crate) fn record_len(&self) -> usize {
+        IO_SQ + self.n_params
+    }
+}
+
+/// The optimizer state in memory (variable-major, `n` values per variable).
+struct StateMem {
+    ptr: Value,
+    mem: MemFlags,
+}
+
+impl StateMem {
+    fn get(&self, ir: &mut Ir<'_, '_>, k: usize) -> Value {
+        ir.b.ins()
+            .load(types::F64, self.mem, self.ptr, (8 * k) as i32)
+    }
+    fn set(&self, ir: &mut Ir<'_, '_>, k: usize, v: Value) {
+        ir.b.ins().store(self.mem, v, self.ptr, (8 * k) as i32);
+    }
+}
+
+/// Values an update rule computes once per step from the hyperparameters.
+struct Prelude {
+    /// `1 - β` (workbook rules), `1 - β1` (torch Adam's lerp weight), `1 - dampening`.
+    one_minus_1: Option<Value>,
+    /// `1 - β2`.
+    one_minus_2: Option<Value>,
+    /// `-lr`.
+    neg_lr: Option<Value>,
+    /// Torch Adam's lerp: `|w| < 0.5`, and `1 - w`.
+    lerp_small: Option<Value>,
+    lerp_one_minus_w: Option<Value>,
+    /// AdamW's `1 - lr*λ`.
+    decay: Option<Value>,
+}
+
+impl Prelude {
+    fn new(ir: &mut Ir<'_, '_>, kind: OptKind, h: &[Value]) -> Prelude {
+        let mut p = Prelude {
+            one_minus_1: None,
+            one_minus_2: None,
+            neg_lr: None,
+            lerp_small: None,
+            lerp_one_minus_w: None,
+            decay: None,
+        };
+        let one = ir.c(1.0);
+        match kind {
+            OptKind::Sgd => {}
+            OptKind::Momentum | OptKind::Rmsprop => p.one_minus_1 = Some(ir.sub(one, h[1])),
+            OptKind::Adam => {
+                p.one_minus_1 = Some(ir.sub(one, h[1]));
+                p.one_minus_2 = Some(ir.sub(one, h[2]));
+            }
+            OptKind::TorchSgd { .. } => {
+                p.neg_lr = Some(ir.neg(h[0]));
+                p.one_minus_1 = Some(ir.sub(one, h[2]));
+            }
+            OptKind::TorchAdam { .. } => {
+                let w = ir.sub(one, h[1]);
+                p.one_minus_1 = Some(w);
+                p.one_minus_2 = Some(ir.sub(one, h[2]));
+                let aw = ir.b.ins().fabs(w);
+                let half = ir.c(0.5);
+                p.lerp_small = Some(ir.cmp(FloatCC::LessThan, aw, half));
+                p.lerp_one_minus_w = Some(ir.sub(one, w));
+                let lw = ir.mul(h[0], h[4]);
+                p.decay = Some(ir.sub(one, lw));
+            }
+        }
+        p
+    }
+}
+
+fn req(v: Option<Value>) -> Value {
+    // Every rule only asks for the prelude values it set up in `Prelude::new`.
+    v.expect("prelude value")
+}
+
+/// One optimizer step, in [`Optimizer::step`]'s operation order. `s` is variable-major
+/// (all of the first state variable, then the second).
+#[allow(clippy::too_many_arguments)]
+fn emit_step(
+    ir: &mut Ir<'_, '_>,
+    kind: OptKind,
+    pre: &Prelude,
+    h: &[Value],
+    p: &[Value],
+    g: &mut Row,
+    st: &StateMem,
+    t: Value,
+) -> Vec<Value> {
+    let n = p.len();
+    let mut np = p.to_vec();
+    let lr = h[0];
+    match kind {
+        OptKind::Sgd => {
+            for i in 0..n {
+                let u = g.times(ir, i, lr);
+                np[i] = ir.sub(p[i], u);
+            }
+        }
+        OptKind::Momentum => {
+            let (beta, om) = (h[1], req(pre.one_minus_1));
+            for i in 0..n {
+                let s0 = st.get(ir, i);
+                let x = ir.mul(s0, beta);
+                let y = g.times(ir, i, om);
+                let m = ir.add(x, y);
+                st.set(ir, i, m);
+                let u = ir.mul(m, lr);
+                np[i] = ir.sub(p[i], u);
+            }
+        }
+        OptKind::Rmsprop => {
+            let (beta, om) = (h[1], req(pre.one_minus_1));
+            for i in 0..n {
+                let gl = g.times(ir, i, lr);
+                let s0 = st.get(ir, i);
+                let r = ir.sqrt(s0);
+                let u = ir.div(gl, r);
+                np[i] = ir.sub(p[i], u);
+                let x = ir.mul(s0, beta);
+                let gg = ir.mul(g.raw[i], g.raw[i]);
+                let y = ir.mul(om, gg);
+                let s_new = ir.add(x, y);
+                st.set(ir, i, s_new);
+            }
+        }
+        OptKind::Adam => {
+            let (b1, b2, c1, c2) = (h[1], h[2], req(pre.one_minus_1), req(pre.one_minus_2));
+            for i in 0..n {
+                let s0 = st.get(ir, i);
+                let x = ir.mul(s0, b1);
+                let y = g.times(ir, i, c1);
+                let m = ir.add(x, y);
+                let s1 = st.get(ir, n + i);
+                let x2 = ir.mul(s1, b2);
+                let gg = ir.mul(g.raw[i], g.raw[i]);
+                let y2 = ir.mul(c2, gg);
+                let v = ir.add(x2, y2);
+                st.set(ir, i, m);
+                st.set(ir, n + i, v);
+                let ml = ir.mul(m, lr);
+                let r = ir.sqrt(v);
+                let u = ir.div(ml, r);
+                np[i] = ir.sub(p[i], u);
+            }
+        }
+        OptKind::TorchSgd {
+            momentum,
+            nesterov,
+            weight_decay,
+        } => {
+            let (mu, wd) = (h[1], h[3]);
+            let neg_lr = req(pre.neg_lr);
+            let first = ir.b.ins().icmp_imm(IntCC::Equal, t, 1);
+            for i in 0..n {
+                let mut d = g.exact(ir, i);
+                if weight_decay {
+                    let x = ir.mul(wd, p[i]);
+                    d = ir.add(d, x);
+                }
+                if momentum {
+                    let s0 = st.get(ir, i);
+                    let x = ir.mul(s0, mu);
+                    let y = ir.mul(req(pre.one_minus_1), d);
+                    let later = ir.add(x, y);
+                    let buf = ir.select(first, d, later);
+                    st.set(ir, i, buf);
+                    d = if nesterov {
+                        let x = ir.mul(mu, buf);
+                        ir.add(d, x)
+                    } else {
+                        buf
+                    };
+                }
+                let u = ir.mul(neg_lr, d);
+                np[i] = ir.add(p[i], u);
+            }
+        }
+        OptKind::TorchAdam {
+            weight_decay,
+            decoupled,
+        } => {
+            let (b1, b2, eps, wd) = (h[1], h[2], h[3], h[4]);
+            let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
+            let one = ir.c(1.0);
+            let p1 = ir.call2("gs_powf", b1, tf);
+            let bc1 = ir.sub(one, p1);
+            let p2 = ir.call2("gs_powf", b2, tf);
+            let bc2 = ir.sub(one, p2);
+            let step_size = ir.div(lr, bc1);
+            let bc2_sqrt = ir.sqrt(bc2);
+            let neg_step = ir.neg(step_size);
+            let (w, small, omw, om2) = (
+                req(pre.one_minus_1),
+                req(pre.lerp_small),
+                req(pre.lerp_one_minus_w),
+                req(pre.one_minus_2),
+            );
+            for i in 0..n {
+                let mut gi = g.exact(ir, i);
+                let mut pi = p[i];
+                if decoupled {
+                    pi = ir.mul(pi, req(pre.decay));
+                } else if weight_decay {
+                    let x = ir.mul(wd, pi);
+                    gi = ir.add(gi, x);
+                }
+                // lerp(m, g, w): `m + w*(g-m)` for |w| < 0.5, else `g - (g-m)*(1-w)`.
+                let s0 = st.get(ir, i);
+                let diff = ir.sub(gi, s0);
+                let wd1 = ir.mul(w, diff);
+                let near = ir.add(s0, wd1);
+                let dd = ir.mul(diff, omw);
+                let far = ir.sub(gi, dd);
+                let m = ir.select(small, near, far);
+                st.set(ir, i, m);
+                let s1 = st.get(ir, n + i);
+                let x = ir.mul(s1, b2);
+                let y = ir.mul(om2, gi);
+                let y = ir.mul(y, gi);
+                let v = ir.add(x, y);
+                st.set(ir, n + i, v);
+                let r = ir.sqrt(v);
+                let q = ir.div(r, bc2_sqrt);
+                let denom = ir.add(q, eps);
+                let num = ir.mul(neg_step, m);
+                let u = ir.div(num, denom);
+                np[i] = ir.add(pi, u);
+            }
+        }
+    }
+    np
+}

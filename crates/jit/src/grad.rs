@@ -1,0 +1,126 @@
+//! One row's error and gradient as a native function over gathered values: the kernel
+//! of training over parameter tables (collaborative filtering, embeddings), where each
+//! row reads its own parameters out of a table and the caller scatters the gradient back.
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{Linkage, Module};
+use gradsheet_engine::Tape;
+
+use crate::emit::{emit_row, Calls, Ir};
+use crate::native::{new_module, Native};
+use crate::CompileError;
+
+/// `fn(vars, grads) -> output`.
+type GradFn = unsafe extern "C" fn(*const f64, *mut f64) -> f64;
+
+/// A tape's output `which` and its gradient with respect to a run of variable slots,
+/// compiled: `call(vars, grads)` is [`Tape::forward`] then [`Tape::backward`], bit for
+/// bit, without the interpreter's dispatch.
+#[derive(Clone)]
+pub struct GradKernel {
+    native: Arc<Native>,
+    n_vars: usize,
+    n_wrt: usize,
+}
+
+impl std::fmt::Debug for GradKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GradKernel")
+            .field("n_vars", &self.n_vars)
+            .field("n_wrt", &self.n_wrt)
+            .finish()
+    }
+}
+
+impl GradKernel {
+    /// Compiles output `which` of `tape` and its gradient with respect to the variable
+    /// slots `wrt`.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError::Unsupported`] for an output or slot out of range;
+    /// [`CompileError::Backend`] if Cranelift fails.
+    pub fn compile(
+        tape: &Tape,
+        which: usize,
+        wrt: std::ops::Range<usize>,
+    ) -> Result<GradKernel, CompileError> {
+        let nv = tape.n_vars();
+        if which >= tape.outputs().len() || wrt.end > nv {
+            return Err(CompileError::Unsupported(
+                "output or variables out of range".into(),
+            ));
+        }
+        let mut module = new_module()?;
+        let mut ctx = module.make_context();
+        let ptr = module.target_config().pointer_type();
+        ctx.func.signature.params.push(AbiParam::new(ptr));
+        ctx.func.signature.params.push(AbiParam::new(ptr));
+        ctx.func.signature.returns.push(AbiParam::new(types::F64));
+        let calls = Calls::declare(&mut module, &mut ctx.func)?;
+        let mut fctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mem = MemFlags::trusted();
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        b.seal_block(entry);
+        let (vp, gp) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+        let vars: Vec<Value> = (0..nv)
+            .map(|k| b.ins().load(types::F64, mem, vp, (8 * k) as i32))
+            .collect();
+        let slots: Vec<u32> = wrt.clone().map(|s| s as u32).collect();
+        let mut ir = Ir {
+            b: &mut b,
+            calls: &calls,
+        };
+        let mut row = emit_row(&mut ir, tape, &vars, tape.output(which), &slots);
+        for k in 0..slots.len() {
+            let g = row.exact(&mut ir, k);
+            ir.b.ins().store(mem, g, gp, (8 * k) as i32);
+        }
+        let out = row.vals[tape.output(which) as usize];
+        ir.b.ins().return_(&[out]);
+        b.finalize();
+        let id = module
+            .declare_function("grad", Linkage::Export, &ctx.func.signature)
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
+        module.clear_context(&mut ctx);
+        module
+            .finalize_definitions()
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        let entry = module.get_finalized_function(id);
+        Ok(GradKernel {
+            native: Arc::new(Native::new(module, entry)),
+            n_vars: nv,
+            n_wrt: wrt.len(),
+        })
+    }
+
+    /// The output for the variable values `vars`, with the gradient written to `grads`.
+    ///
+    /// # Panics
+    ///
+    /// If `vars` has fewer values than the tape has variables, or `grads` fewer than
+    /// the slots the kernel differentiates for (checked before the native code runs).
+    #[inline]
+    pub fn call(&self, vars: &[f64], grads: &mut [f64]) -> f64 {
+        assert!(
+            vars.len() >= self.n_vars && grads.len() >= self.n_wrt,
+            "buffers too short"
+        );
+        // SAFETY: `entry` is a `GradFn` compiled by `compile`, kept alive by
+        // `self.native`; it reads `n_vars` values of `vars` and writes `n_wrt` values
+        // of `grads`, the lengths asserted above, and keeps neither pointer.
+        unsafe {
+            let f: GradFn = std::mem::transmute::<*const u8, GradFn>(self.native.entry);
+            f(vars.as_ptr(), grads.as_mut_ptr())
+        }
+    }
+}

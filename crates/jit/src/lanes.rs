@@ -1,0 +1,366 @@
+//! A formula summed over the rows of a dataset at many points at once (a loss surface,
+//! a sweep): native code in which each point is a SIMD lane, the points' sums stay in
+//! registers for the whole pass over the rows, and the rows' values are shared by all
+//! lanes. Each lane performs exactly the scalar operations of [`Tape::forward`] and sums
+//! its outputs in row order, as [`gradsheet_train::Trainer::mean_error`] does, so every
+//! sum is bit for bit the interpreter's.
+
+use std::sync::Arc;
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Type, Value};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{Linkage, Module};
+use gradsheet_engine::{Code, Op, Tape};
+
+use crate::emit::{scalar_op, Calls, Ir};
+use crate::native::{new_module, Native};
+use crate::CompileError;
+
+/// Lanes per vector (SSE2's two doubles, which every x86-64 has).
+const VEC: usize = 2;
+/// Vectors per call: enough independent sums to hide the latency of an addition.
+const GROUPS: usize = 4;
+const V: Type = types::F64X2;
+
+/// `fn(rows, n_rows, lane_values, uniform_values, sums)`.
+type LaneFn = unsafe extern "C" fn(*const f64, i64, *const f64, *const f64, *mut f64);
+
+/// A value while compiling: one for all lanes, or one per lane (a vector).
+#[derive(Clone, Copy)]
+enum Lv {
+    S(Value),
+    V(Value),
+}
+
+/// A tape's output summed over rows at [`LaneKernel::WIDTH`] points per call.
+#[derive(Clone)]
+pub struct LaneKernel {
+    native: Arc<Native>,
+    n_vars: usize,
+    n_cols: usize,
+    n_lane_slots: usize,
+}
+
+impl std::fmt::Debug for LaneKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaneKernel")
+            .field("n_vars", &self.n_vars)
+            .field("lanes", &Self::WIDTH)
+            .finish()
+    }
+}
+
+impl LaneKernel {
+    /// Points per call.
+    pub const WIDTH: usize = VEC * GROUPS;
+
+    /// Compiles the sum over rows of output `which` of `tape`, whose first `n_cols`
+    /// variables are the data columns (read from each row), whose variables
+    /// `lane_slots` differ from point to point, and whose other variables are the same
+    /// for every point.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError::Unsupported`] for slots out of range; [`CompileError::Backend`]
+    /// if Cranelift fails.
+    pub fn compile(
+        tape: &Tape,
+        n_cols: usize,
+        which: usize,
+        lane_slots: &[u32],
+    ) -> Result<LaneKernel, CompileError> {
+        let nv = tape.n_vars();
+        if which >= tape.outputs().len()
+            || n_cols > nv
+            || lane_slots
+                .iter()
+                .any(|&s| s as usize >= nv || (s as usize) < n_cols)
+        {
+            return Err(CompileError::Unsupported("slots out of range".into()));
+        }
+        let mut module = new_module()?;
+        let mut ctx = module.make_context();
+        let ptr = module.target_config().pointer_type();
+        for t in [ptr, types::I64, ptr, ptr, ptr] {
+            ctx.func.signature.params.push(AbiParam::new(t));
+        }
+        let calls = Calls::declare(&mut module, &mut ctx.func)?;
+        let mut fctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let mem = MemFlags::trusted();
+        let (entry, header, body, exit) = (
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+        );
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let args = b.block_params(entry).to_vec();
+        let (rows, n, lp, up, out) = (args[0], args[1], args[2], args[3], args[4]);
+        let v_i = Variable::from_u32(0);
+        b.declare_var(v_i, types::I64);
+        let acc: Vec<Variable> = (0..GROUPS)
+            .map(|g| {
+                let v = Variable::from_u32(1 + g as u32);
+                b.declare_var(v, V);
+                v
+            })
+            .collect();
+        let zero_i = b.ins().iconst(types::I64, 0);
+        b.def_var(v_i, zero_i);
+        let zero = b.ins().f64const(0.0);
+        let zeros = b.ins().splat(V, zero);
+        for a in &acc {
+            b.def_var(*a, zeros);
+        }
+        b.ins().jump(header, &[]);
+        b.switch_to_block(header);
+        let i = b.use_var(v_i);
+        let more = b.ins().icmp(IntCC::SignedLessThan, i, n);
+        b.ins().brif(more, body, &[], exit, &[]);
+
+        b.switch_to_block(body);
+        let mut ir = Ir {
+            b: &mut b,
+            calls: &calls,
+        };
+        let off = ir.b.ins().imul_imm(i, (8 * n_cols) as i64);
+        let rp = ir.b.ins().iadd(rows, off);
+        // Shared values: the row's columns and the uniform variables (read in the loop,
+        // see `EpochKernel` on why), then the constants.
+        let mut shared: Vec<Option<Value>> = vec![None; tape.n_slots()];
+        for (k, s) in shared.iter_mut().enumerate().take(n_cols) {
+            *s = Some(ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32));
+        }
+        for (k, s) in shared.iter_mut().enumerate().take(nv).skip(n_cols) {
+            if !lane_slots.contains(&(k as u32)) {
+                *s = Some(ir.b.ins().load(types::F64, mem, up, (8 * k) as i32));
+            }
+        }
+        for &(s, v) in tape.constants() {
+            shared[s as usize] = Some(ir.c(v));
+        }
+        // Instructions whose operands are all shared are computed once per row.
+        let mut is_lane = vec![false; tape.n_slots()];
+        for &s in lane_slots {
+            is_lane[s as usize] = true;
+        }
+        for ins in tape.code() {
+            let ops: &[u32] = match ins.code {
+                Code::Neg | Code::Powi(_) | Code::Unary(_) => &[ins.a],
+                Code::Select => &[ins.a, ins.b, ins.c],
+                _ => &[ins.a, ins.b],
+            };
+            is_lane[ins.dst as usize] = ops.iter().any(|&s| is_lane[s as usize]);
+            if !is_lane[ins.dst as usize] {
+                let nan = ir.c(f64::NAN);
+                let get = |s: u32| shared.get(s as usize).copied().flatten().unwrap_or(nan);
+                let v = scalar_op(&mut ir, ins.code, get(ins.a), get(ins.b), get(ins.c));
+                shared[ins.dst as usize] = Some(v);
+            }
+        }
+        let out_slot = tape.output(which) as usize;
+        for (g, a) in acc.iter().enumerate() {
+            let mut vals: Vec<Option<Lv>> = shared.iter().map(|v| v.map(Lv::S)).collect();
+            for (j, &s) in lane_slots.iter().enumerate() {
+                let v =
+                    ir.b.ins()
+                        .load(V, mem, lp, (8 * (j * Self::WIDTH + g * VEC)) as i32);
+                vals[s as usize] = Some(Lv::V(v));
+            }
+            for ins in tape.code() {
+                if !is_lane[ins.dst as usize] {
+                    continue;
+                }
+                let nan = ir.c(f64::NAN);
+                let get = |s: u32| {
+                    vals.get(s as usize)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(Lv::S(nan))
+                };
+                let v = lane_op(&mut ir, ins.code, get(ins.a), get(ins.b), get(ins.c));
+                vals[ins.dst as usize] = Some(Lv::V(v));
+            }
+            let e = match vals[out_slot] {
+                Some(Lv::V(v)) => v,
+                Some(Lv::S(s)) => ir.b.ins().splat(V, s),
+                None => {
+                    let nan = ir.c(f64::NAN);
+                    ir.b.ins().splat(V, nan)
+                }
+            };
+            let sum = ir.b.use_var(*a);
+            let sum = ir.b.ins().fadd(sum, e);
+            ir.b.def_var(*a, sum);
+        }
+        let i1 = ir.b.ins().iadd_imm(i, 1);
+        ir.b.def_var(v_i, i1);
+        ir.b.ins().jump(header, &[]);
+        ir.b.switch_to_block(exit);
+        for (g, a) in acc.iter().enumerate() {
+            let s = ir.b.use_var(*a);
+            ir.b.ins().store(mem, s, out, (8 * g * VEC) as i32);
+        }
+        ir.b.ins().return_(&[]);
+        b.seal_all_blocks();
+        b.finalize();
+        let id = module
+            .declare_function("lanes", Linkage::Export, &ctx.func.signature)
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
+        module.clear_context(&mut ctx);
+        module
+            .finalize_definitions()
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        let entry = module.get_finalized_function(id);
+        Ok(LaneKernel {
+            native: Arc::new(Native::new(module, entry)),
+            n_vars: nv,
+            n_cols,
+            n_lane_slots: lane_slots.len(),
+        })
+    }
+
+    /// `sums[w] = Σ_rows output` at point `w`, where `lanes[j * WIDTH + w]` is lane
+    /// variable `j` at point `w` and `uniform` holds every variable (the lane and column
+    /// entries are ignored). The sums start at `0.0` and add row by row.
+    ///
+    /// # Panics
+    ///
+    /// If a buffer is too short (checked before the native code runs).
+    pub fn sum(&self, rows: &[f64], lanes: &[f64], uniform: &[f64], sums: &mut [f64; Self::WIDTH]) {
+        let n_rows = rows.len() / self.n_cols.max(1);
+        assert!(
+            lanes.len() >= self.n_lane_slots * Self::WIDTH && uniform.len() >= self.n_vars,
+            "buffers too short"
+        );
+        assert!(self.n_cols > 0, "rows need columns");
+        // SAFETY: `entry` is a `LaneFn` compiled by `compile` and kept alive by
+        // `self.native`. It reads `n_rows * n_cols` values of `rows` (at most
+        // `rows.len()`), `n_lane_slots * WIDTH` of `lanes` and `n_vars` of `uniform`,
+        // and writes `WIDTH` values of `sums`: the lengths checked above.
+        unsafe {
+            let f: LaneFn = std::mem::transmute::<*const u8, LaneFn>(self.native.entry);
+            f(
+                rows.as_ptr(),
+                n_rows as i64,
+                lanes.as_ptr(),
+                uniform.as_ptr(),
+                sums.as_mut_ptr(),
+            );
+        }
+    }
+}
+
+/// One instruction over a vector of lanes, lane by lane what `scalar_op` computes.
+fn lane_op(ir: &mut Ir<'_, '_>, code: Code, a: Lv, b: Lv, c: Lv) -> Value {
+    let vec = |ir: &mut Ir<'_, '_>, x: Lv| match x {
+        Lv::V(v) => v,
+        Lv::S(s) => ir.b.ins().splat(V, s),
+    };
+    let splat = |ir: &mut Ir<'_, '_>, x: f64| {
+        let s = ir.c(x);
+        ir.b.ins().splat(V, s)
+    };
+    let mask = |ir: &mut Ir<'_, '_>, m: Value| ir.b.ins().bitcast(V, MemFlags::new(), m);
+    match code {
+        Code::Add | Code::Sub | Code::Mul | Code::Div => {
+            let (x, y) = (vec(ir, a), vec(ir, b));
+            match code {
+                Code::Add => ir.b.ins().fadd(x, y),
+                Code::Sub => ir.b.ins().fsub(x, y),
+                Code::Mul => ir.b.ins().fmul(x, y),
+                _ => ir.b.ins().fdiv(x, y),
+            }
+        }
+        Code::Neg | Code::Unary(Op::Neg) => {
+            let x = vec(ir, a);
+            ir.b.ins().fneg(x)
+        }
+        Code::Unary(Op::Abs) => {
+            let x = vec(ir, a);
+            ir.b.ins().fabs(x)
+        }
+        Code::Unary(Op::Sqrt) => {
+            let x = vec(ir, a);
+            ir.b.ins().sqrt(x)
+        }
+        Code::Powi(k) => {
+            // compiler-rt's square-and-multiply, as `Ir::powi`, lane by lane.
+            let x = vec(ir, a);
+            let mut pow = k.unsigned_abs();
+            let mut acc: Option<Value> = None;
+            let mut base = x;
+            loop {
+                if pow & 1 != 0 {
+                    acc = Some(match acc {
+                        None => base,
+                        Some(m) => ir.b.ins().fmul(m, base),
+                    });
+                }
+                pow >>= 1;
+                if pow == 0 {
+                    break;
+                }
+                base = ir.b.ins().fmul(base, base);
+            }
+            let r = match acc {
+                Some(r) => r,
+                None => splat(ir, 1.0),
+            };
+            if k < 0 {
+                let one = splat(ir, 1.0);
+                ir.b.ins().fdiv(one, r)
+            } else {
+                r
+            }
+        }
+        Code::Max | Code::Min | Code::Unary(Op::Relu) => {
+            let x = vec(ir, a);
+            let y = if code == Code::Unary(Op::Relu) {
+                splat(ir, 0.0)
+            } else {
+                vec(ir, b)
+            };
+            let cc = if code == Code::Min {
+                FloatCC::LessThanOrEqual
+            } else {
+                FloatCC::GreaterThanOrEqual
+            };
+            let m1 = ir.b.ins().fcmp(cc, x, y);
+            let m2 = ir.b.ins().fcmp(FloatCC::Unordered, y, y);
+            let m = ir.b.ins().bor(m1, m2);
+            let m = mask(ir, m);
+            ir.b.ins().bitselect(m, x, y)
+        }
+        Code::Select => {
+            let (x, y, z) = (vec(ir, a), vec(ir, b), vec(ir, c));
+            let zero = splat(ir, 0.0);
+            let ne = ir.b.ins().fcmp(FloatCC::NotEqual, x, zero);
+            let ne = mask(ir, ne);
+            let pick = ir.b.ins().bitselect(ne, y, z);
+            let isnan = ir.b.ins().fcmp(FloatCC::Unordered, x, x);
+            let isnan = mask(ir, isnan);
+            let nan = splat(ir, f64::NAN);
+            ir.b.ins().bitselect(isnan, nan, pick)
+        }
+        // Everything else (the calls, comparisons, SIGN, ...) lane by lane on scalars.
+        _ => {
+            let (x, y, z) = (vec(ir, a), vec(ir, b), vec(ir, c));
+            let mut out = splat(ir, 0.0);
+            for l in 0..VEC as u8 {
+                let xl = ir.b.ins().extractlane(x, l);
+                let yl = ir.b.ins().extractlane(y, l);
+                let zl = ir.b.ins().extractlane(z, l);
+                let r = scalar_op(ir, code, xl, yl, zl);
+                out = ir.b.ins().insertlane(out, r, l);
+            }
+            out
+        }
+    }
+}

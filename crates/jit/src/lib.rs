@@ -1,0 +1,80 @@
+//! gradsheet's native compiler (issue 7): a model's tape and an update rule compiled by
+//! Cranelift into one machine-code loop that trains over the rows, with the parameters
+//! and the optimizer state in registers. The interpreter ([`gradsheet_engine::Tape`],
+//! [`gradsheet_train::Trainer::run`]) stays the reference: the compiled code performs
+//! the same IEEE operations in the same order and calls the same Rust functions for
+//! transcendentals, so its traces are bit for bit the interpreter's (see [`emit`]'s
+//! docs for the argument, and `tests/it` for the random formulas that check it).
+//!
+//! ```
+//! use gradsheet_engine::{Dataset, Model, Roles};
+//! use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, Trainer};
+//!
+//! let model = Model::new("c*MAX(a*x+b,0)+d", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+//! let trainer = Trainer::new(&model, &Dataset::graddesc()).unwrap();
+//! let mut cfg = TrainConfig::new(Optimizer::torch_adam(0.1), 50);
+//! cfg.record = Record::Epochs;
+//! let fast = gradsheet_jit::run_fast(&trainer, &[1.0; 4], &cfg).unwrap().unwrap();
+//! let slow = trainer.run(&[1.0; 4], &cfg, &mut Hooks::none()).unwrap();
+//! assert_eq!(fast, slow); // every epoch summary, bit for bit
+//! ```
+//!
+//! Like the engine, the crate does no IO. Its `unsafe` is confined to calling the code
+//! it generated (`EpochKernel::call`, `GradKernel::call`) and freeing it
+//! (`native::Native`), each with the argument for its soundness.
+
+pub mod collab;
+pub mod emit;
+pub mod epoch;
+pub mod grad;
+pub mod lanes;
+mod native;
+pub mod run;
+pub mod workloads;
+
+pub use epoch::{EpochKernel, OptKind};
+pub use grad::GradKernel;
+pub use lanes::LaneKernel;
+pub use run::unsupported;
+
+/// The rayon this crate runs its parallel workloads on (for callers that build their own
+/// thread pools, such as `gradsheet bench`'s 1-versus-2-threads measurement).
+pub use rayon;
+
+use gradsheet_train::{Hooks, Trace, TrainConfig, TrainError, Trainer};
+
+/// Why a model or rule was not compiled.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CompileError {
+    /// The interpreter handles this case (an update rule the compiler does not know).
+    #[error("not compiled: {0}")]
+    Unsupported(String),
+    /// Cranelift failed (an internal error).
+    #[error("native code generation failed: {0}")]
+    Backend(String),
+}
+
+/// Trains on native code when the run is one the compiler supports: per-sample,
+/// reverse-mode gradients, [`gradsheet_train::Record::Final`] or `Epochs`, and one of
+/// the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]), or if
+/// compiling failed.
+///
+/// The trace equals [`Trainer::run`]'s bit for bit. For many runs of one model and one
+/// kind of rule (a sweep), compile once with [`EpochKernel::compile`] and call
+/// [`EpochKernel::run`] for each: hyperparameters are read at run time.
+///
+/// # Errors
+///
+/// Those of [`Trainer::run`].
+pub fn run_fast(
+    trainer: &Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+) -> Option<Result<Trace, TrainError>> {
+    if unsupported(trainer, cfg).is_some() {
+        return None;
+    }
+    let norms = cfg.record != gradsheet_train::Record::Final;
+    let kernel = EpochKernel::compile_with(&trainer.compiled, &cfg.optimizer, norms).ok()?;
+    Some(kernel.run(trainer, init, cfg, &mut Hooks::none()))
+}

@@ -1,0 +1,337 @@
+//! Issue 7's benchmark workloads, each as the general engine and as a hand-written,
+//! closed-form Rust loop computing the same thing in the same operation order (so that
+//! equal results mean equal bits). Timing is the caller's business (`gradsheet bench`):
+//! this module, like the rest of the crate, does no IO and reads no clock.
+
+use gradsheet_engine::batch::Lanes;
+use gradsheet_engine::{Dataset, Model, Roles};
+use gradsheet_train::{Hooks, Optimizer, Record, Trace, TrainConfig, Trainer};
+use rayon::prelude::*;
+
+use crate::{CompileError, EpochKernel, LaneKernel};
+
+/// A per-sample training workload (W1, W2, W5): a trainer, its configuration and the
+/// compiled kernel.
+#[derive(Clone, Debug)]
+pub struct PerSample {
+    /// The model compiled against the data.
+    pub trainer: Trainer,
+    /// Optimizer, epochs, `Record::Final`.
+    pub cfg: TrainConfig,
+    /// Initial parameters.
+    pub init: Vec<f64>,
+    /// The native kernel.
+    pub kernel: EpochKernel,
+}
+
+impl PerSample {
+    /// `formula` (squared error) on the graddesc data with `opt` for `epochs` epochs.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError`] if the model does not parse or compile.
+    pub fn graddesc(
+        formula: &str,
+        opt: Optimizer,
+        epochs: usize,
+        init: &[f64],
+    ) -> Result<PerSample, CompileError> {
+        let model = Model::new(formula, "squared", &Roles::with_columns(&["x", "y"]))
+            .map_err(|e| CompileError::Unsupported(e.to_string()))?;
+        let trainer = Trainer::new(&model, &Dataset::graddesc())
+            .map_err(|e| CompileError::Unsupported(e.to_string()))?;
+        let mut cfg = TrainConfig::new(opt, epochs);
+        cfg.record = Record::Final;
+        let kernel = EpochKernel::compile_with(&trainer.compiled, &cfg.optimizer, false)?;
+        Ok(PerSample {
+            trainer,
+            cfg,
+            init: init.to_vec(),
+            kernel,
+        })
+    }
+
+    /// W1: per-sample SGD on `a*x+b`, lr 1e-4, from (1, 1).
+    ///
+    /// # Errors
+    ///
+    /// As [`PerSample::graddesc`].
+    pub fn w1(epochs: usize) -> Result<PerSample, CompileError> {
+        PerSample::graddesc("a*x+b", Optimizer::sgd(1e-4), epochs, &[1.0, 1.0])
+    }
+
+    /// W2: per-sample workbook Adam on `c*MAX(a*x+b,0)+d`, lr 0.01, β1 0.9, β2 0.99,
+    /// from (1, 1, 1, 1).
+    ///
+    /// # Errors
+    ///
+    /// As [`PerSample::graddesc`].
+    pub fn w2(epochs: usize) -> Result<PerSample, CompileError> {
+        let opt = Optimizer::Adam {
+            lr: 0.01,
+            beta1: 0.9,
+            beta2: 0.99,
+        };
+        PerSample::graddesc("c*MAX(a*x+b,0)+d", opt, epochs, &[1.0; 4])
+    }
+
+    /// The run on the native kernel.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`EpochKernel::run`].
+    pub fn engine(&self) -> Result<Trace, gradsheet_train::TrainError> {
+        self.kernel
+            .run(&self.trainer, &self.init, &self.cfg, &mut Hooks::none())
+    }
+
+    /// The run on the interpreter ([`Trainer::run`]), for `epochs` epochs.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Trainer::run`].
+    pub fn interpreter(&self, epochs: usize) -> Result<Trace, gradsheet_train::TrainError> {
+        let mut cfg = self.cfg.clone();
+        cfg.epochs = epochs;
+        self.trainer.run(&self.init, &cfg, &mut Hooks::none())
+    }
+}
+
+/// W1 hand-written: SGD on `a*x+b` with the squared error, in the tape's order
+/// (`e = a*x + b - y`, `∂/∂a = (2e)·x`, `∂/∂b = 2e`, `p ← p − g·lr`). Returns the final
+/// `(a, b)` and the last epoch's sum of errors.
+pub fn w1_reference(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> ([f64; 2], f64) {
+    let [mut a, mut b] = init;
+    let mut sum = 0.0;
+    for _ in 0..epochs {
+        sum = 0.0;
+        for r in rows.chunks_exact(2) {
+            let (x, y) = (r[0], r[1]);
+            let e = a * x + b - y;
+            sum += e * e;
+            let g = 2.0 * e;
+            let ga = g * x;
+            a -= ga * lr;
+            b -= g * lr;
+        }
+    }
+    ([a, b], sum)
+}
+
+/// W2 hand-written: workbook Adam on `c*MAX(a*x+b,0)+d` (parameters in the order
+/// c, a, b, d), in the tape's order. Returns the final parameters and the last epoch's
+/// sum of errors.
+pub fn w2_reference(
+    rows: &[f64],
+    init: [f64; 4],
+    (lr, b1, b2): (f64, f64, f64),
+    epochs: usize,
+) -> ([f64; 4], f64) {
+    let mut p = init;
+    let (mut m, mut s) = ([0.0f64; 4], [0.0f64; 4]);
+    let (c1, c2) = (1.0 - b1, 1.0 - b2);
+    let mut sum = 0.0;
+    for _ in 0..epochs {
+        sum = 0.0;
+        for r in rows.chunks_exact(2) {
+            let (x, y) = (r[0], r[1]);
+            let [c, a, b, d] = p;
+            let h = a * x + b;
+            let on = h >= 0.0;
+            let relu = if on { h } else { 0.0 };
+            let e = c * relu + d - y;
+            sum += e * e;
+            let g = 2.0 * e;
+            let gh = g * c;
+            let (ga, gb) = if on { (gh * x, gh) } else { (0.0, 0.0) };
+            let grads = [g * relu, ga, gb, g];
+            for i in 0..4 {
+                let gi = grads[i];
+                m[i] = m[i] * b1 + c1 * gi;
+                s[i] = s[i] * b2 + c2 * (gi * gi);
+                p[i] -= m[i] * lr / s[i].sqrt();
+            }
+        }
+    }
+    (p, sum)
+}
+
+/// W4's grid: `a` and `b` values, `n` each, over `[-4, 4] × [-40, 80]`.
+pub fn w4_grid(n: usize) -> (Vec<f64>, Vec<f64>) {
+    let step = |lo: f64, hi: f64, i: usize| lo + (hi - lo) * i as f64 / (n.max(2) - 1) as f64;
+    (
+        (0..n).map(|i| step(-4.0, 4.0, i)).collect(),
+        (0..n).map(|i| step(-40.0, 80.0, i)).collect(),
+    )
+}
+
+/// W4's data: `n` points of `y = 2x + 30` plus a fixed wiggle, x in [0, 100).
+pub fn w4_data(n: usize) -> Dataset {
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let x = (i as f64 * 0.618_033_988_749_895).fract() * 100.0;
+            vec![x, 2.0 * x + 30.0 + ((i % 7) as f64 - 3.0)]
+        })
+        .collect();
+    Dataset::from_rows(vec!["x".into(), "y".into()], &rows).unwrap_or_else(|_| Dataset::graddesc())
+}
+
+/// W4 through the engine: the mean error of `model` over `data` at every `(a, b)` of
+/// the grid, as `mse[i * bs.len() + j]` for `a = as_[i]`, `b = bs[j]`: the compiled
+/// tape with one SIMD lane per `b` ([`LaneKernel`]), all cores over the `a`s. Each lane
+/// sums its errors row by row, exactly as [`Trainer::mean_error`].
+///
+/// # Errors
+///
+/// [`CompileError`] if the model does not have exactly the parameters `a` and `b`, or
+/// does not compile.
+pub fn w4_engine(
+    model: &Model,
+    data: &Dataset,
+    as_: &[f64],
+    bs: &[f64],
+) -> Result<Vec<f64>, CompileError> {
+    if model.params != ["a", "b"] {
+        return Err(CompileError::Unsupported("W4 sweeps a and b".into()));
+    }
+    let c = model.compile();
+    let rows = data
+        .project(&model.columns)
+        .map_err(CompileError::Unsupported)?;
+    let nc = c.n_cols;
+    let n_rows = (rows.len() / nc.max(1)) as f64;
+    let kernel = LaneKernel::compile(&c.tape, nc, 1, &[nc as u32 + 1])?;
+    let w = LaneKernel::WIDTH;
+    let mut uniform = vec![0.0; c.tape.n_vars()];
+    uniform[nc + 2..nc + 2 + c.constants.len()].copy_from_slice(&c.constants);
+    let lanes = bs.len();
+    let mut out = vec![0.0; as_.len() * lanes];
+    out.par_chunks_mut(lanes)
+        .zip(as_.par_iter())
+        .for_each(|(row_out, &a)| {
+            let mut u = uniform.clone();
+            u[nc] = a;
+            let mut sums = [0.0; LaneKernel::WIDTH];
+            let mut block = [0.0; LaneKernel::WIDTH];
+            for (j0, dst) in (0..lanes).step_by(w).zip(row_out.chunks_mut(w)) {
+                // A short last block repeats its last point in the spare lanes.
+                for (k, b) in block.iter_mut().enumerate() {
+                    *b = bs[(j0 + k).min(lanes - 1)];
+                }
+                kernel.sum(&rows, &block, &u, &mut sums);
+                for (d, s) in dst.iter_mut().zip(&sums) {
+                    *d = s / n_rows;
+                }
+            }
+        });
+    Ok(out)
+}
+
+/// W4 on the interpreter's lanes ([`Lanes`]): the same sums, instruction by
+/// instruction over arrays of lanes (slower than [`w4_engine`]; the reference the
+/// compiled lanes are tested against).
+///
+/// # Panics
+///
+/// If the model does not have exactly the parameters `a` and `b`.
+pub fn w4_lanes(model: &Model, data: &Dataset, as_: &[f64], bs: &[f64]) -> Vec<f64> {
+    assert_eq!(model.params, ["a", "b"], "W4 sweeps a and b");
+    let c = model.compile();
+    let rows = data.project(&model.columns).unwrap_or_default();
+    let nc = c.n_cols;
+    let n_rows = rows.len() / nc.max(1);
+    let (sa, sb) = (nc as u32, nc as u32 + 1);
+    let err = c.tape.output(1);
+    let lanes = bs.len();
+    let mut out = vec![0.0; as_.len() * lanes];
+    out.par_chunks_mut(lanes).zip(as_.par_iter()).for_each_init(
+        || {
+            let mut l = Lanes::new(&c.tape, lanes);
+            for (k, v) in c.constants.iter().enumerate() {
+                l.set_uniform((nc + 2 + k) as u32, *v);
+            }
+            l
+        },
+        |l, (acc, &a)| {
+            l.set_uniform(sa, a);
+            l.set_lanes(sb, bs);
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            for r in rows.chunks_exact(nc) {
+                for (j, v) in r.iter().enumerate() {
+                    l.set_uniform(j as u32, *v);
+                }
+                l.forward(&c.tape);
+                l.accumulate(err, acc);
+            }
+            acc.iter_mut().for_each(|v| *v /= n_rows as f64);
+        },
+    );
+    out
+}
+
+/// W4 hand-written for `(a*x+b-y)^2`: the same sums, written as the best loop a person
+/// would write — every `b` of a grid row at once, so that the sums are independent and
+/// the loop vectorises — in the same operation order as the engine.
+pub fn w4_reference(data: &Dataset, as_: &[f64], bs: &[f64]) -> Vec<f64> {
+    let rows = &data.values;
+    let n_rows = data.len() as f64;
+    let lanes = bs.len();
+    let mut out = vec![0.0; as_.len() * lanes];
+    out.par_chunks_mut(lanes)
+        .zip(as_.par_iter())
+        .for_each(|(acc, &a)| {
+            acc.iter_mut().for_each(|v| *v = 0.0);
+            for r in rows.chunks_exact(2) {
+                let (x, y) = (r[0], r[1]);
+                let ax = a * x;
+                for (s, b) in acc.iter_mut().zip(bs) {
+                    let e = ax + b - y;
+                    *s += e * e;
+                }
+            }
+            acc.iter_mut().for_each(|v| *v /= n_rows);
+        });
+    out
+}
+
+/// W5: a stability map of `n × n` runs of workbook momentum on `a*x+b` over the
+/// graddesc data, `epochs` epochs each, learning rates log-spaced over [1e-6, 1e-3]
+/// against β over [0, 0.99]: one compiled kernel, all runs in parallel on the current
+/// rayon pool. Returns each run's last mean error (NaN for a diverged run).
+///
+/// # Errors
+///
+/// [`CompileError`] if the kernel cannot be compiled.
+pub fn w5_map(n: usize, epochs: usize) -> Result<Vec<f64>, CompileError> {
+    let mut base = PerSample::graddesc(
+        "a*x+b",
+        Optimizer::Momentum {
+            lr: 1e-4,
+            beta: 0.9,
+        },
+        epochs,
+        &[1.0, 1.0],
+    )?;
+    base.kernel = EpochKernel::compile(&base.trainer.compiled, &base.cfg.optimizer)?;
+    let cells: Vec<(usize, usize)> = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).collect();
+    let denom = (n.max(2) - 1) as f64;
+    Ok(cells
+        .par_iter()
+        .map(|&(i, j)| {
+            let lr = 10f64.powf(-6.0 + 3.0 * i as f64 / denom);
+            let beta = 0.99 * j as f64 / denom;
+            let mut cfg = base.cfg.clone();
+            cfg.optimizer = Optimizer::Momentum { lr, beta };
+            cfg.record = Record::Epochs;
+            match base
+                .kernel
+                .run(&base.trainer, &base.init, &cfg, &mut Hooks::none())
+            {
+                Ok(t) if t.first_bad_step().is_none() => {
+                    t.last_epoch().map_or(f64::NAN, |e| e.mean_error)
+                }
+                _ => f64::NAN,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,381 @@
+//! The compiled engine against the interpreter: random formulas trained with every
+//! compiled update rule must give the interpreter's trace bit for bit.
+
+use gradsheet_engine::{Dataset, Model, Roles};
+use gradsheet_jit::{run_fast, EpochKernel, GradKernel, LaneKernel};
+use gradsheet_train::{Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
+use proptest::prelude::*;
+
+/// A number's bits, with every NaN as one value: IEEE 754 leaves the sign and payload
+/// of a NaN produced from two NaNs to the order of the operands, which compilers commute.
+fn key(x: f64) -> u64 {
+    if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
+}
+
+/// Every number of two traces, compared by bits (so that NaN equals NaN).
+fn assert_same(fast: &Trace, slow: &Trace, what: &str) {
+    let bits = |v: &[f64]| v.iter().map(|x| key(*x)).collect::<Vec<_>>();
+    assert_eq!(fast.stop, slow.stop, "{what}: stop");
+    assert_eq!(fast.steps_taken, slow.steps_taken, "{what}: steps");
+    assert_eq!(
+        bits(&fast.final_params),
+        bits(&slow.final_params),
+        "{what}: params {:?} vs {:?}",
+        fast.final_params,
+        slow.final_params
+    );
+    assert_eq!(
+        bits(&fast.final_state),
+        bits(&slow.final_state),
+        "{what}: state"
+    );
+    assert_eq!(fast.epochs.len(), slow.epochs.len(), "{what}: epochs");
+    for (a, b) in fast.epochs.iter().zip(&slow.epochs) {
+        assert_eq!(a.epoch, b.epoch);
+        assert_eq!(
+            key(a.sum_error),
+            key(b.sum_error),
+            "{what}: sum error of epoch {}",
+            a.epoch
+        );
+        assert_eq!(
+            bits(&a.grad_norms),
+            bits(&b.grad_norms),
+            "{what}: grad norms of epoch {}",
+            a.epoch
+        );
+        assert_eq!(
+            bits(&a.params),
+            bits(&b.params),
+            "{what}: params of epoch {}",
+            a.epoch
+        );
+    }
+}
+
+fn optimizers() -> Vec<Optimizer> {
+    vec![
+        Optimizer::Sgd { lr: 0.01 },
+        Optimizer::Momentum {
+            lr: 0.01,
+            beta: 0.9,
+        },
+        Optimizer::Rmsprop {
+            lr: 0.01,
+            beta: 0.9,
+        },
+        Optimizer::Adam {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.99,
+        },
+        Optimizer::TorchSgd {
+            lr: 0.01,
+            momentum: 0.9,
+            dampening: 0.1,
+            weight_decay: 0.01,
+            nesterov: false,
+        },
+        Optimizer::TorchSgd {
+            lr: 0.01,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: true,
+        },
+        Optimizer::TorchSgd {
+            lr: 0.01,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+        },
+        Optimizer::torch_adam(0.05),
+        Optimizer::TorchAdam {
+            lr: 0.05,
+            beta1: 0.3,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.1,
+            amsgrad: false,
+            decoupled: false,
+        },
+        Optimizer::TorchAdam {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            amsgrad: false,
+            decoupled: true,
+        },
+    ]
+}
+
+fn data() -> Dataset {
+    let rows: Vec<Vec<f64>> = (0..7)
+        .map(|i| {
+            let x = i as f64 * 0.6 - 1.8;
+            vec![x, 0.7 * x * x - 0.3 * x + 0.25]
+        })
+        .collect();
+    Dataset::from_rows(vec!["x".into(), "y".into()], &rows).unwrap()
+}
+
+fn check(formula: &str, loss: &str, init: &[f64], epochs: usize, shuffle: Option<u64>) {
+    let model = Model::new(formula, loss, &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let init = &init[..model.params.len()];
+    for opt in optimizers() {
+        for record in [Record::Epochs, Record::Final] {
+            let mut cfg = TrainConfig::new(opt.clone(), epochs);
+            cfg.record = record;
+            cfg.shuffle = shuffle;
+            let fast = run_fast(&trainer, init, &cfg).expect("supported").unwrap();
+            let slow = trainer.run(init, &cfg, &mut Hooks::none()).unwrap();
+            assert_same(&fast, &slow, &format!("{formula} with {opt}"));
+        }
+    }
+}
+
+#[test]
+fn the_graddesc_models_agree() {
+    check("a*x+b", "squared", &[1.0, 1.0], 20, None);
+    check(
+        "c*MAX(a*x+b,0)+d",
+        "squared",
+        &[1.0, 1.0, 1.0, 1.0],
+        20,
+        None,
+    );
+    check(
+        "c*MAX(a*x+b,0)+d",
+        "absolute",
+        &[1.0, -1.0, 0.5, 1.0],
+        20,
+        Some(7),
+    );
+    check("a*x*x+b*x+c", "huber", &[0.1, 0.2, 0.3, 1.0], 10, None);
+}
+
+#[test]
+fn divergence_is_reported_as_the_interpreter_does() {
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &Dataset::graddesc()).unwrap();
+    // Quickly (NaN), slowly (past the threshold after many epochs, inside a chunk of
+    // epochs run natively with a looser threshold), and not at all.
+    for (lr, epochs) in [(0.01, 50), (4.5e-4, 3000), (4.2e-4, 3000), (1e-4, 3000)] {
+        for record in [Record::Epochs, Record::Final] {
+            let mut cfg = TrainConfig::new(Optimizer::sgd(lr), epochs);
+            cfg.record = record;
+            let fast = run_fast(&trainer, &[1.0, 1.0], &cfg).unwrap().unwrap();
+            let slow = trainer.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+            assert_same(&fast, &slow, &format!("sgd lr {lr}"));
+        }
+    }
+    let mut cfg = TrainConfig::new(Optimizer::sgd(0.01), 50);
+    cfg.divergence_factor = 10.0;
+    for record in [Record::Epochs, Record::Final] {
+        cfg.record = record;
+        let fast = run_fast(&trainer, &[1.0, 1.0], &cfg).unwrap().unwrap();
+        let slow = trainer.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+        assert!(matches!(slow.stop, Stop::Diverged { .. }));
+        assert_same(&fast, &slow, "sgd with a tight divergence factor");
+    }
+}
+
+#[test]
+fn a_kernel_refuses_another_model_or_rule() {
+    let roles = Roles::with_columns(&["x", "y"]);
+    let m1 = Model::new("a*x+b", "squared", &roles).unwrap();
+    let m2 = Model::new("a*x-b", "squared", &roles).unwrap();
+    let t1 = Trainer::new(&m1, &Dataset::graddesc()).unwrap();
+    let t2 = Trainer::new(&m2, &Dataset::graddesc()).unwrap();
+    let k = EpochKernel::compile(&t1.compiled, &Optimizer::sgd(1e-4)).unwrap();
+    let mut cfg = TrainConfig::new(Optimizer::sgd(1e-4), 2);
+    cfg.record = Record::Final;
+    assert!(k.run(&t2, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
+    cfg.optimizer = Optimizer::Momentum {
+        lr: 1e-4,
+        beta: 0.9,
+    };
+    assert!(k.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
+    // Another learning rate is the same kernel.
+    cfg.optimizer = Optimizer::sgd(2e-4);
+    assert!(k.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_ok());
+    // Unsupported runs are left to the interpreter.
+    cfg.record = Record::Steps;
+    assert!(run_fast(&t1, &[1.0, 1.0], &cfg).is_none());
+}
+
+#[test]
+fn powi_is_compiler_rt_for_every_exponent() {
+    for n in -64..=64 {
+        let f = format!("(a*x+b)^{n}");
+        let model = Model::new(&f, "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let c = model.compile();
+        let k = GradKernel::compile(&c.tape, 1, 2..4).unwrap();
+        for &(x, a, b) in &[
+            (0.3, 1.1, 0.7),
+            (-1.7, 0.9, -0.2),
+            (2.5, -1.3, 0.01),
+            (1e-3, 3.0, 1.0),
+        ] {
+            let vars = [x, 0.5, a, b];
+            let (e, g) = c.tape.eval_grad(&vars, 1);
+            let mut gk = [0.0; 2];
+            let ek = k.call(&vars, &mut gk);
+            assert_eq!(key(e), key(ek), "{f} at {x}");
+            assert_eq!(
+                [key(g[2]), key(g[3])],
+                [key(gk[0]), key(gk[1])],
+                "{f} at {x}"
+            );
+        }
+    }
+}
+
+/// Random formulas in x and the parameters a, b, c.
+fn formula() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("c".to_string()),
+        Just("x".to_string()),
+        Just("x".to_string()),
+        Just("0".to_string()),
+        Just("0.5".to_string()),
+        Just("2".to_string()),
+    ];
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("({l}+{r})")),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("({l}-{r})")),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("({l}*{r})")),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("({l}/{r})")),
+            inner.clone().prop_map(|l| format!("({l})^2")),
+            inner.clone().prop_map(|l| format!("({l})^3")),
+            inner.clone().prop_map(|l| format!("({l})^-1")),
+            inner.clone().prop_map(|l| format!("ABS({l})^0.5")),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("MAX({l},{r})")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(l, m, r)| format!("MIN({l},{m},{r})")),
+            inner.clone().prop_map(|l| format!("EXP({l})")),
+            inner.clone().prop_map(|l| format!("LN({l})")),
+            inner.clone().prop_map(|l| format!("SQRT({l})")),
+            inner.clone().prop_map(|l| format!("TANH({l})")),
+            inner.clone().prop_map(|l| format!("SIGMOID({l})")),
+            inner.clone().prop_map(|l| format!("RELU({l})")),
+            inner.clone().prop_map(|l| format!("ABS({l})")),
+            inner.clone().prop_map(|l| format!("SIGN({l})")),
+            inner.clone().prop_map(|l| format!("-({l})")),
+            (inner.clone(), inner.clone()).prop_map(|(l, r)| format!("LOG({l},{r})")),
+            inner.clone().prop_map(|l| format!("LOG({l})")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(c, l, r)| format!("IF({c}>0,{l},{r})")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(c, l, r)| format!("IF({c}<=x,{l},{r})")),
+            (inner.clone(), inner).prop_map(|(c, l)| format!("IF({c}<>0,{l})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_formulas_train_bit_for_bit(
+        f in formula(),
+        init in proptest::collection::vec(-1.5f64..1.5, 3),
+        opt in 0usize..10,
+        shuffle in proptest::option::of(0u64..100),
+    ) {
+        let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        let opt = optimizers()[opt].clone();
+        let mut cfg = TrainConfig::new(opt.clone(), 3);
+        cfg.record = Record::Epochs;
+        cfg.shuffle = shuffle;
+        let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
+        let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+        assert_same(&fast, &slow, &format!("{f} with {opt}"));
+    }
+
+    #[test]
+    fn random_formulas_have_the_interpreters_gradient(
+        f in formula(),
+        vals in proptest::collection::vec(-2.0f64..2.0, 5),
+    ) {
+        let model = Model::new(&f, "squared", &Roles { data: vec!["x".into(), "y".into()], params: vec!["a".into(), "b".into(), "c".into()], ..Roles::default() }).unwrap();
+        let c = model.compile();
+        let n = c.tape.n_vars();
+        let k = GradKernel::compile(&c.tape, 1, c.n_cols..c.n_cols + c.n_params).unwrap();
+        let vars = &vals[..n];
+        let (e, g) = c.tape.eval_grad(vars, 1);
+        let mut gk = vec![0.0; c.n_params];
+        let ek = k.call(vars, &mut gk);
+        prop_assert_eq!(key(e), key(ek));
+        let gi: Vec<u64> = g[c.n_cols..c.n_cols + c.n_params].iter().map(|v| key(*v)).collect();
+        let gj: Vec<u64> = gk.iter().map(|v| key(*v)).collect();
+        prop_assert_eq!(gi, gj, "{}", f);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    /// The compiled lanes sum, at every point, what the interpreter sums row by row.
+    #[test]
+    fn random_formulas_summed_over_lanes_are_the_interpreters(
+        f in formula(),
+        a in -1.5f64..1.5,
+        c in -1.5f64..1.5,
+        bs in proptest::collection::vec(-2.0f64..2.0, LaneKernel::WIDTH),
+    ) {
+        let roles = Roles { data: vec!["x".into(), "y".into()], params: vec!["a".into(), "b".into(), "c".into()], ..Roles::default() };
+        let model = Model::new(&format!("a*0+b*0+c*0+x*0+{f}"), "squared", &roles).unwrap();
+        let compiled = model.compile();
+        let rows = data().project(&model.columns).unwrap();
+        let nc = compiled.n_cols;
+        let b_slot = (nc + 1) as u32;
+        let k = LaneKernel::compile(&compiled.tape, nc, 1, &[b_slot]).unwrap();
+        let mut uniform = vec![0.0; compiled.tape.n_vars()];
+        uniform[nc] = a;
+        uniform[nc + 2] = c;
+        let mut sums = [0.0; LaneKernel::WIDTH];
+        k.sum(&rows, &bs, &uniform, &mut sums);
+        let mut ws = compiled.workspace();
+        for (w, b) in bs.iter().enumerate() {
+            let mut s = 0.0;
+            for r in rows.chunks_exact(nc) {
+                s += compiled.row(&mut ws, r, &[a, *b, c]).1;
+            }
+            prop_assert_eq!(key(s), key(sums[w]), "{} at b = {}", f, b);
+        }
+    }
+}
+
+/// W3's engine (a compiled per-rating formula over gathered table entries, the general
+/// `Optimizer::step`) and its hand-written twin train the same tables, bit for bit.
+#[test]
+fn collaborative_filtering_through_the_engine_is_the_hand_written_loop() {
+    use gradsheet_jit::collab::{self, CollabConfig, Ratings};
+    let data = Ratings::synthetic(40, 70, 3000, 3);
+    let cfg = CollabConfig {
+        k: 6,
+        batch: 64,
+        epochs: 2,
+        lr: 1e-2,
+        seed: 9,
+    };
+    let engine = collab::train_engine(&data, &cfg).unwrap();
+    let hand = collab::train_reference(&data, &cfg);
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&engine.tables.params), bits(&hand.tables.params));
+    assert_eq!(bits(&engine.epoch_errors), bits(&hand.epoch_errors));
+    assert!(engine.epoch_errors[1] < engine.epoch_errors[0]);
+}

@@ -1,0 +1,695 @@
+//! The JSON shapes of the API: requests the pages send and answers they read.
+//!
+//! These types are the only place where gradsheet's numbers meet serde: the pure crates
+//! stay free of it (see ARCHITECTURE.md). Every request field has a default, so a page
+//! sends only what it changes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A number as JSON: finite values as numbers, NaN and infinities as the strings `"NaN"`,
+/// `"Infinity"` and `"-Infinity"` (JSON has no such numbers, and a diverging run is
+/// exactly where a learner needs to see them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Num(pub f64);
+
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if v.is_finite() {
+            s.serialize_f64(v)
+        } else if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if v > 0.0 {
+            s.serialize_str("Infinity")
+        } else {
+            s.serialize_str("-Infinity")
+        }
+    }
+}
+
+/// Wraps every value of a slice as a [`Num`].
+pub fn nums(v: &[f64]) -> Vec<Num> {
+    v.iter().copied().map(Num).collect()
+}
+
+/// Where the data comes from.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct DataSpec {
+    /// `"graddesc"` (fast.ai's 29 rows, y = 2x + 30) or `"target"` (generated from `target`).
+    pub source: String,
+    /// The generating formula in `x`, e.g. `2*x+30` (for `source = "target"`).
+    pub target: String,
+    /// Rows to generate.
+    pub n: usize,
+    /// Smallest x.
+    pub x_lo: f64,
+    /// Largest x.
+    pub x_hi: f64,
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Standard deviation of the noise added to y.
+    pub noise: f64,
+}
+
+impl Default for DataSpec {
+    fn default() -> Self {
+        DataSpec {
+            source: "graddesc".into(),
+            target: "2*x+30".into(),
+            n: 29,
+            x_lo: 1.0,
+            x_hi: 100.0,
+            seed: 7,
+            noise: 0.0,
+        }
+    }
+}
+
+/// A model, its loss and its data: what every endpoint that computes starts from.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ModelSpec {
+    /// The prediction formula, e.g. `a*x+b`.
+    pub model: String,
+    /// A loss name (`squared`, `absolute`, `huber`, `bce`, `bce10`) or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values (e.g. Huber's `delta`).
+    pub constants: BTreeMap<String, f64>,
+}
+
+impl Default for ModelSpec {
+    fn default() -> Self {
+        ModelSpec {
+            model: "a*x+b".into(),
+            loss: "squared".into(),
+            data: DataSpec::default(),
+            constants: BTreeMap::new(),
+        }
+    }
+}
+
+/// Hyperparameters by name; unset ones take the optimizer's defaults.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct HyperSpec {
+    /// Learning rate.
+    pub lr: Option<f64>,
+    /// β (workbook momentum, RMSProp) or β1 (Adam).
+    pub beta1: Option<f64>,
+    /// β2 (Adam).
+    pub beta2: Option<f64>,
+    /// ε (torch optimizers).
+    pub eps: Option<f64>,
+    /// Momentum factor (torch SGD, RMSprop).
+    pub momentum: Option<f64>,
+    /// Weight decay (torch optimizers).
+    pub weight_decay: Option<f64>,
+    /// Nesterov momentum (torch SGD).
+    pub nesterov: Option<bool>,
+    /// α (torch RMSprop).
+    pub alpha: Option<f64>,
+    /// Centred RMSprop.
+    pub centered: Option<bool>,
+    /// AMSGrad.
+    pub amsgrad: Option<bool>,
+}
+
+/// A training run: model, optimizer, schedule, and what to send back.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct TrainSpec {
+    /// The model, loss and data.
+    #[serde(flatten)]
+    pub model: ModelSpec,
+    /// The graddesc sheet this run mirrors (`basic`, `momentum`, ...), when it comes from
+    /// the graddesc lab; informational until the faithful replay is wired in.
+    pub sheet: Option<String>,
+    /// The optimizer's name (see `gradsheet_train::OPTIMIZER_NAMES`).
+    pub optimizer: String,
+    /// Its hyperparameters.
+    pub hyper: HyperSpec,
+    /// Passes over the data.
+    pub epochs: usize,
+    /// Rows per update (1 = per sample as the sheets, 0 = the whole data).
+    pub batch: usize,
+    /// Initial parameter values by name (1 for any not given, as the sheets).
+    pub init: BTreeMap<String, f64>,
+    /// Record forward differences (h = 0.01, as the basic sheet) beside the gradient.
+    pub show_fd: bool,
+    /// Which epoch's step rows to send (1-based); default: the first, or the one where the
+    /// run diverged.
+    pub view_epoch: Option<usize>,
+    /// Compute the error surface around the path (for the contour chart).
+    pub contours: Option<ContourSpec>,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        TrainSpec {
+            model: ModelSpec::default(),
+            sheet: None,
+            optimizer: "sgd".into(),
+            hyper: HyperSpec::default(),
+            epochs: 1,
+            batch: 1,
+            init: BTreeMap::new(),
+            show_fd: false,
+            view_epoch: None,
+            contours: None,
+        }
+    }
+}
+
+/// The error surface of two parameters on a grid.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct ContourSpec {
+    /// The two parameters on the axes (default: the model's first two).
+    pub params: Option<[String; 2]>,
+    /// Grid points per axis.
+    pub n: usize,
+    /// The x range; default: around the path.
+    pub x: Option<[f64; 2]>,
+    /// The y range; default: around the path.
+    pub y: Option<[f64; 2]>,
+}
+
+impl Default for ContourSpec {
+    fn default() -> Self {
+        ContourSpec {
+            params: None,
+            n: 48,
+            x: None,
+            y: None,
+        }
+    }
+}
+
+/// A request for the formula playground: parse, find the parameters, differentiate.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct FormulaSpec {
+    /// The model, loss and data.
+    #[serde(flatten)]
+    pub model: ModelSpec,
+}
+
+/// A gradient check: the three derivatives on every row, and optionally a typed one.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct CheckSpec {
+    /// The model, loss and data.
+    #[serde(flatten)]
+    pub model: ModelSpec,
+    /// Parameter values (1 for any not given).
+    pub at: BTreeMap<String, f64>,
+    /// The finite-difference step.
+    pub h: f64,
+    /// A typed derivative to recognise: `(parameter, formula)`.
+    pub claimed: Option<(String, String)>,
+}
+
+impl Default for CheckSpec {
+    fn default() -> Self {
+        CheckSpec {
+            model: ModelSpec::default(),
+            at: BTreeMap::new(),
+            h: 1e-3,
+            claimed: None,
+        }
+    }
+}
+
+/// One optimizer of a comparison.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct RunSpec {
+    /// The optimizer's name.
+    pub optimizer: String,
+    /// Its hyperparameters.
+    pub hyper: HyperSpec,
+}
+
+/// Several optimizers on one model, from the same start.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct CompareSpec {
+    /// The model, loss and data.
+    #[serde(flatten)]
+    pub model: ModelSpec,
+    /// Initial values by name.
+    pub init: BTreeMap<String, f64>,
+    /// Epochs for each.
+    pub epochs: usize,
+    /// The optimizers.
+    pub runs: Vec<RunSpec>,
+    /// Compute the error surface for the paths.
+    pub contours: Option<ContourSpec>,
+}
+
+impl Default for CompareSpec {
+    fn default() -> Self {
+        CompareSpec {
+            model: ModelSpec::default(),
+            init: BTreeMap::new(),
+            epochs: 10,
+            runs: Vec::new(),
+            contours: None,
+        }
+    }
+}
+
+/// One axis of a stability map.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct AxisSpec {
+    /// The setting: `lr`, `beta1`, `beta2`, `momentum`, `eps` or `weight_decay`.
+    pub name: String,
+    /// First value.
+    pub lo: f64,
+    /// Last value.
+    pub hi: f64,
+    /// Number of values.
+    pub n: usize,
+    /// Space the values geometrically.
+    pub log: bool,
+}
+
+impl Default for AxisSpec {
+    fn default() -> Self {
+        AxisSpec {
+            name: "lr".into(),
+            lo: 1e-5,
+            hi: 1e-3,
+            n: 12,
+            log: true,
+        }
+    }
+}
+
+/// A grid of two settings, each cell one training run.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct SweepSpec {
+    /// The model, loss and data.
+    #[serde(flatten)]
+    pub model: ModelSpec,
+    /// The optimizer and the hyperparameters not swept.
+    pub optimizer: String,
+    /// Hyperparameters not swept.
+    pub hyper: HyperSpec,
+    /// Initial values by name.
+    pub init: BTreeMap<String, f64>,
+    /// Epochs per cell.
+    pub epochs: usize,
+    /// The horizontal axis.
+    pub x: AxisSpec,
+    /// The vertical axis; `None` for a single row.
+    pub y: Option<AxisSpec>,
+}
+
+impl Default for SweepSpec {
+    fn default() -> Self {
+        SweepSpec {
+            model: ModelSpec::default(),
+            optimizer: "sgd".into(),
+            hyper: HyperSpec::default(),
+            init: BTreeMap::new(),
+            epochs: 5,
+            x: AxisSpec::default(),
+            y: None,
+        }
+    }
+}
+
+/// An error answer: what went wrong and, for a formula, where.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ErrorBody {
+    /// The message, lowercase, no trailing period.
+    pub error: String,
+    /// Which input is at fault (`model`, `loss`, `lr`, `epochs`, ...), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For a formula: the fault as character positions `[start, end)` of the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<[usize; 2]>,
+    /// For a formula: the text with a caret line under the fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caret: Option<String>,
+}
+
+/// A formula and its mathematical reading.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Formula {
+    /// Excel syntax, with a leading `=`.
+    pub excel: String,
+    /// Mathematical notation.
+    pub math: String,
+}
+
+/// The derivative of the per-row error with respect to one parameter.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DerivativeOut {
+    /// The parameter.
+    pub param: String,
+    /// ∂e/∂param.
+    #[serde(flatten)]
+    pub formula: Formula,
+}
+
+/// The answer of `/api/formula`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FormulaOut {
+    /// The parameters, in order of first appearance.
+    pub params: Vec<String>,
+    /// The data columns used.
+    pub columns: Vec<String>,
+    /// The constants used.
+    pub constants: Vec<(String, Num)>,
+    /// The loss formula (a name resolved).
+    pub loss: String,
+    /// The per-row error: the loss with `pred` replaced by the model.
+    pub row_error: Formula,
+    /// ∂e/∂pred.
+    pub loss_derivative: Formula,
+    /// ∂e/∂p for each parameter.
+    pub derivatives: Vec<DerivativeOut>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StopOut {
+    /// `completed`, `diverged` or `interrupted`.
+    pub kind: String,
+    /// The first bad step (1-based), for a diverged run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// Its epoch (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<usize>,
+    /// Its data row (1-based, as a learner counts rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
+    /// What went wrong, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An explanation of a run that went wrong.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DiagnosisOut {
+    /// One-line headline.
+    pub headline: String,
+    /// The explanation: sections of a title and sentences.
+    pub sections: Vec<SectionOut>,
+    /// Where it came from: `diagnose` (gradsheet-diagnose), or `trace` (the stop reason
+    /// alone, when the analysis itself could not run).
+    pub source: String,
+}
+
+/// A section of a diagnosis.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SectionOut {
+    /// Its title.
+    pub title: String,
+    /// Its sentences.
+    pub lines: Vec<String>,
+}
+
+/// One epoch's summary.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct EpochOut {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean of the per-step errors.
+    pub mean_error: Num,
+    /// The sheets' rmse: sqrt of the sum of the errors.
+    pub sheet_rmse: Num,
+    /// Parameters at the end of the epoch.
+    pub params: Vec<Num>,
+    /// Per parameter: sqrt(Σg²) over the epoch.
+    pub grad_norms: Vec<Num>,
+    /// Learning rate at the end of the epoch.
+    pub lr: Num,
+}
+
+/// Step rows of one epoch, as the sheet lays them out.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StepsOut {
+    /// The epoch shown (1-based); 0 when no rows are available.
+    pub epoch: usize,
+    /// The number of the first row's step (1-based).
+    pub first_step: usize,
+    /// Column headers of `rows` after `step` and `row`.
+    pub headers: Vec<String>,
+    /// One array per step, `headers.len()` values each.
+    pub rows: Vec<Vec<Num>>,
+    /// Per step: the data row (1-based).
+    pub data_rows: Vec<usize>,
+    /// Whether the epoch had more rows than were sent.
+    pub truncated: bool,
+    /// Why no rows were sent, when none were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The error surface of two parameters.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ContoursOut {
+    /// The parameters on the x and y axes.
+    pub params: [String; 2],
+    /// Grid x values.
+    pub x: Vec<f64>,
+    /// Grid y values.
+    pub y: Vec<f64>,
+    /// Mean error, `z[j][i]` at `(x[i], y[j])`.
+    pub z: Vec<Vec<Num>>,
+    /// The other parameters' values (held at the run's final values).
+    pub fixed: Vec<(String, Num)>,
+    /// Where the mean error is smallest on the grid.
+    pub min: [f64; 2],
+}
+
+/// The answer of `/api/train`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TrainOut {
+    /// Parameter names.
+    pub params: Vec<String>,
+    /// Data column names.
+    pub columns: Vec<String>,
+    /// Optimizer state variables (`m`, `s`, ...).
+    pub state_vars: Vec<String>,
+    /// The optimizer as configured (with its defaults filled in).
+    pub optimizer: String,
+    /// The derivatives used, one per parameter.
+    pub derivatives: Vec<DerivativeOut>,
+    /// The step rows of one epoch.
+    pub steps: StepsOut,
+    /// Parameters along the run: before each step and at the end (thinned to a few
+    /// thousand points for long runs, keeping the first and the last).
+    pub path: Vec<Vec<Num>>,
+    /// For each point of `path` but the last: its step (1-based) and the error of that
+    /// step, for the chart of the error by step.
+    pub path_steps: Vec<(usize, Num)>,
+    /// Epoch summaries (thinned for long runs, keeping the last).
+    pub epochs: Vec<EpochOut>,
+    /// Epochs run in all.
+    pub epochs_run: usize,
+    /// How the run ended.
+    pub stop: StopOut,
+    /// Why it went wrong, when it did.
+    pub diagnosis: Option<DiagnosisOut>,
+    /// Parameters at the end.
+    pub final_params: Vec<Num>,
+    /// Mean error over the data at the final parameters.
+    pub final_error: Num,
+    /// Mean error at the initial parameters.
+    pub initial_error: Num,
+    /// Steps taken.
+    pub steps_taken: usize,
+    /// Data rows.
+    pub n_rows: usize,
+    /// Steps (updates) per epoch.
+    pub steps_per_epoch: usize,
+    /// Server-side compute time in milliseconds.
+    pub compute_ms: f64,
+    /// The error surface, when asked for.
+    pub contours: Option<ContoursOut>,
+}
+
+/// One row of a gradient check.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CheckRow {
+    /// Data values.
+    pub inputs: Vec<Num>,
+    /// Symbolic derivative evaluated, per parameter.
+    pub symbolic: Vec<Num>,
+    /// Reverse-mode derivative, per parameter.
+    pub automatic: Vec<Num>,
+    /// Central difference, per parameter.
+    pub central: Vec<Num>,
+}
+
+/// The answer of `/api/check`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CheckOut {
+    /// Parameter names.
+    pub params: Vec<String>,
+    /// Data column names.
+    pub columns: Vec<String>,
+    /// The finite-difference step.
+    pub h: f64,
+    /// Per row (the first few hundred).
+    pub rows: Vec<CheckRow>,
+    /// Largest relative gap between symbolic and automatic.
+    pub max_rel_symbolic: Num,
+    /// Largest relative gap between central differences and automatic.
+    pub max_rel_central: Num,
+    /// What the typed derivative is, when one was given.
+    pub claimed: Option<String>,
+}
+
+/// One run of a comparison.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CompareRun {
+    /// The optimizer as configured.
+    pub label: String,
+    /// Mean error per epoch.
+    pub curve: Vec<Num>,
+    /// Parameters along the run, at each epoch's end (from the start).
+    pub path: Vec<Vec<Num>>,
+    /// How it ended.
+    pub stop: StopOut,
+    /// Final parameters.
+    pub final_params: Vec<Num>,
+    /// Mean error at the final parameters.
+    pub final_error: Num,
+}
+
+/// The answer of `/api/compare`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CompareOut {
+    /// Parameter names.
+    pub params: Vec<String>,
+    /// The runs, in the order asked.
+    pub runs: Vec<CompareRun>,
+    /// The error surface, when asked for.
+    pub contours: Option<ContoursOut>,
+    /// Server-side compute time in milliseconds.
+    pub compute_ms: f64,
+}
+
+/// The answer of `/api/sweep`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SweepOut {
+    /// The x setting's name and values.
+    pub x_name: String,
+    /// x values.
+    pub x: Vec<f64>,
+    /// The y setting's name, if any.
+    pub y_name: Option<String>,
+    /// y values (one `NaN`-free value when there is no y axis).
+    pub y: Vec<f64>,
+    /// Mean error at the end of each run, `z[j][i]` at `(x[i], y[j])`.
+    pub z: Vec<Vec<Num>>,
+    /// The diverging step of each run (0 when it completed).
+    pub diverged: Vec<Vec<usize>>,
+    /// Mean error at the start (the same for every cell).
+    pub initial_error: Num,
+    /// Server-side compute time in milliseconds.
+    pub compute_ms: f64,
+}
+
+/// A faithful replay of a graddesc workbook sheet: Reset, the typed cells, then one
+/// `onestep` macro per epoch, computed as Excel computes it.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct SheetSpec {
+    /// `2018` (course-v3) or `2016` (courses).
+    pub workbook: String,
+    /// The sheet: basic, momentum, rmsprop, adam, adam_ann (and 2016's adagrad,
+    /// adagrad_ann, eve).
+    pub sheet: String,
+    /// The learning rate typed into its cell after Reset (default: the sheet's).
+    pub lr: Option<f64>,
+    /// The slope typed into C2 after Reset (Reset writes 1).
+    pub a: Option<f64>,
+    /// The intercept typed into C1 after Reset (Reset writes 1).
+    pub b: Option<f64>,
+    /// How many times `onestep` runs after Reset (each is one epoch).
+    pub onesteps: usize,
+    /// Compute the error surface of `a*x+b` around the passes' parameters.
+    pub contours: Option<ContourSpec>,
+}
+
+impl Default for SheetSpec {
+    fn default() -> Self {
+        SheetSpec {
+            workbook: "2018".into(),
+            sheet: "basic".into(),
+            lr: None,
+            a: None,
+            b: None,
+            onesteps: 5,
+            contours: None,
+        }
+    }
+}
+
+/// A column of a replayed sheet.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SheetColumn {
+    /// Its letter.
+    pub letter: String,
+    /// The header in row 3.
+    pub header: String,
+    /// What it is, in words.
+    pub meaning: String,
+    /// Its formula in row 5.
+    pub formula: String,
+}
+
+/// A displayed pass of a replay.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SheetEpoch {
+    /// 1-based.
+    pub epoch: usize,
+    /// What led to it (`Reset`, `onestep 3`).
+    pub after: String,
+    /// a of the first row.
+    pub a: Num,
+    /// b of the first row.
+    pub b: Num,
+    /// The learning rate of the pass.
+    pub lr: Num,
+    /// The sheets' rmse: sqrt of the sum of squared errors.
+    pub sheet_rmse: Num,
+}
+
+/// The answer of `/api/sheet`: the last pass as the sheet shows it, and every pass.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SheetOut {
+    /// The tab name.
+    pub name: String,
+    /// The columns, from A.
+    pub columns: Vec<SheetColumn>,
+    /// Excel row number of the first row.
+    pub first_row: u32,
+    /// The rows, one value per column.
+    pub rows: Vec<Vec<Num>>,
+    /// Inputs and summaries: (address, label, value).
+    pub cells: Vec<(String, String, Num)>,
+    /// The quirks that matter here, in sentences.
+    pub notes: Vec<String>,
+    /// Every displayed pass.
+    pub epochs: Vec<SheetEpoch>,
+    /// The error surface of `a*x+b` (parameters `a`, `b`) around the passes.
+    pub contours: Option<ContoursOut>,
+    /// Server-side compute time in milliseconds.
+    pub compute_ms: f64,
+}

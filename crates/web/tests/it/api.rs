@@ -1,0 +1,262 @@
+//! The JSON API over real HTTP: answers, limits and error bodies.
+
+use serde_json::json;
+
+use crate::http::{get, post, request, server};
+
+#[test]
+fn index_and_assets_are_served() {
+    let r = get("/");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    assert!(String::from_utf8_lossy(&r.body).contains("graddesc lab"));
+    for a in ["app.js", "charts.js", "style.css", "favicon.svg"] {
+        assert_eq!(get(&format!("/assets/{a}")).status, 200, "{a}");
+    }
+    assert_eq!(get("/assets/nothing.js").status, 404);
+    assert_eq!(get("/nowhere").status, 404);
+}
+
+#[test]
+fn formula_gives_parameters_and_derivatives() {
+    let r = post("/api/formula", &json!({"model": "c*MAX(a*x+b,0)+d"}));
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["params"], json!(["c", "a", "b", "d"]));
+    assert_eq!(
+        v["derivatives"][1]["excel"],
+        "=2*(c*MAX(a*x+b,0)+d-y)*c*IF(a*x+b>=0,x,0)"
+    );
+    assert_eq!(
+        v["derivatives"][1]["math"],
+        "2·(c·max(a·x + b, 0) + d − y)·c·(x if a·x + b ≥ 0 else 0)"
+    );
+}
+
+#[test]
+fn a_broken_formula_is_located() {
+    let r = post("/api/formula", &json!({"model": "a*x+"}));
+    assert_eq!(r.status, 400);
+    let v = r.json();
+    assert_eq!(v["field"], "model");
+    assert_eq!(v["span"], json!([4, 4]));
+    assert_eq!(
+        v["caret"],
+        "a*x+\n    ^ expected an expression, found the end of the formula"
+    );
+    // Spans count characters, not bytes, so the page can place the caret.
+    let v = post("/api/formula", &json!({"model": "β*x+"})).json();
+    assert_eq!(v["span"], json!([4, 4]));
+    let v = post("/api/formula", &json!({"model": "a*x", "loss": "(pred-y"})).json();
+    assert_eq!(v["field"], "loss");
+}
+
+#[test]
+fn a_graddesc_run() {
+    let r = post(
+        "/api/train",
+        &json!({"hyper": {"lr": 1e-4}, "epochs": 100, "show_fd": true, "contours": {}}),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["steps"]["rows"].as_array().map(Vec::len), Some(29));
+    assert_eq!(v["steps"]["headers"][8], "fd de/da");
+    assert_eq!(v["steps"]["rows"][0][4], json!(15.0));
+    assert_eq!(v["steps_taken"], 2900);
+    assert_eq!(v["epochs"].as_array().map(Vec::len), Some(100));
+    assert_eq!(v["stop"]["kind"], "completed");
+    assert_eq!(v["contours"]["params"], json!(["a", "b"]));
+}
+
+#[test]
+fn a_diverging_run_reports_infinities_as_strings() {
+    let v = post("/api/train", &json!({"hyper": {"lr": 0.01}, "epochs": 50})).json();
+    assert_eq!(v["stop"]["kind"], "diverged");
+    assert!(v["diagnosis"]["headline"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("diverged"));
+    let v = post("/api/train", &json!({"hyper": {"lr": 1e200}, "epochs": 3})).json();
+    let text = v.to_string();
+    assert!(
+        text.contains("\"Infinity\"") || text.contains("\"-Infinity\"") || text.contains("\"NaN\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn limits_answer_4xx_with_a_message() {
+    let cases = [
+        (json!({"epochs": 1_000_000_000_000u64}), "epochs"),
+        (json!({"hyper": {"lr": -1}}), "lr"),
+        (json!({"epochs": 0}), "epochs"),
+        (json!({"model": "a*".repeat(600)}), "model"),
+        (
+            json!({"data": {"source": "target", "target": "2*x", "n": 1_000_000}}),
+            "n",
+        ),
+        (json!({"optimizer": "adma"}), "optimizer"),
+    ];
+    for (body, field) in cases {
+        let r = post("/api/train", &body);
+        assert_eq!(r.status, 400, "{body}");
+        let v = r.json();
+        assert_eq!(v["field"], field, "{v}");
+        assert!(!v["error"].as_str().unwrap_or_default().is_empty());
+    }
+    let r = post("/api/train", &json!({"epochs": "many"}));
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("invalid request"));
+    let huge = vec![b' '; 200_000];
+    let r = request(
+        server(),
+        "POST",
+        "/api/train",
+        Some(&huge),
+        std::time::Duration::from_secs(30),
+    )
+    .expect("request");
+    assert_eq!(r.status, 413);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("larger than"));
+    let r = request(
+        server(),
+        "POST",
+        "/api/train",
+        Some(b"{not json"),
+        std::time::Duration::from_secs(30),
+    )
+    .expect("request");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn check_compare_and_sweep() {
+    let v = post("/api/check", &json!({"model": "c*MAX(a*x+b,0)+d", "claimed": ["a", "((((a+0.01)*x+b)*c+d-y)^2-((a*x+b)*c+d-y)^2)/0.01"]})).json();
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(29));
+    assert!(
+        v["claimed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("forward difference"),
+        "{v}"
+    );
+    let v = post("/api/compare", &json!({"epochs": 5, "runs": [{"optimizer": "sgd", "hyper": {"lr": 1e-4}}, {"optimizer": "adam", "hyper": {"lr": 0.1}}], "contours": {}})).json();
+    assert_eq!(v["runs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["runs"][0]["curve"].as_array().map(Vec::len), Some(5));
+    let v = post("/api/sweep", &json!({"optimizer": "sgd", "epochs": 3, "x": {"name": "lr", "lo": 1e-5, "hi": 1e-2, "n": 6, "log": true}})).json();
+    assert_eq!(v["z"][0].as_array().map(Vec::len), Some(6));
+    assert!(
+        v["diverged"][0][5].as_u64().unwrap_or(0) > 0,
+        "lr = 0.01 diverges: {v}"
+    );
+    let r = post(
+        "/api/sweep",
+        &json!({"epochs": 100000, "x": {"n": 40}, "y": {"name": "beta1", "lo": 0, "hi": 0.9, "n": 40}}),
+    );
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn exports() {
+    let spec = r#"{"optimizer":"momentum","epochs":2}"#;
+    let q: String = spec
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let r = get(&format!("/api/export/trace.csv?spec={q}"));
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-disposition")
+        .unwrap_or_default()
+        .contains("gradsheet-trace.csv"));
+    assert_eq!(String::from_utf8_lossy(&r.body).lines().count(), 1 + 2 * 29);
+    let r = get(&format!("/api/export/recipe.toml?spec={q}"));
+    assert_eq!(r.status, 200);
+    let toml = String::from_utf8_lossy(&r.body);
+    assert!(
+        toml.contains("[[optimizer]]\nname = \"momentum\"")
+            && toml.contains("epochs = 2")
+            && toml.contains("[model]\nformula = \"a*x+b\""),
+        "{toml}"
+    );
+    assert_eq!(get("/api/export/other.bin").status, 404);
+    assert_eq!(get("/api/export/trace.csv?spec=%7Bbad").status, 400);
+}
+
+#[test]
+fn the_work_of_a_request_stays_bounded() {
+    // Nested EXPs overflow at the first step, and their derivatives grow quadratically:
+    // the run and its (skipped) analysis still answer promptly.
+    let model = format!("{}a*x{}+b", "EXP(".repeat(100), ")".repeat(100));
+    let t0 = std::time::Instant::now();
+    let r = post(
+        "/api/train",
+        &json!({"model": model, "epochs": 10, "contours": {}}),
+    );
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["stop"]["kind"], "diverged");
+    assert_eq!(v["diagnosis"]["source"], "trace");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t0.elapsed()
+    );
+    // A one-parameter model trains; it just has no error surface.
+    let v = post(
+        "/api/train",
+        &json!({"model": "a*x", "epochs": 3, "contours": {}}),
+    )
+    .json();
+    assert_eq!(v["params"], json!(["a"]));
+    assert!(v["contours"].is_null());
+}
+
+#[test]
+fn a_graddesc_sheet_replayed_with_its_macros() {
+    // The saved 2018 momentum sheet is Reset's state: L33 = SQRT(SUM(L4:L32)).
+    let v = post("/api/sheet", &json!({"sheet": "momentum", "onesteps": 0})).json();
+    assert_eq!(v["name"], "momentum");
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(29));
+    assert_eq!(v["first_row"], 4);
+    let l33 = v["cells"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c[0] == "L33"))
+        .map(|c| c[2].clone());
+    assert_eq!(l33, Some(json!(200.9651846012761)));
+    let v = post(
+        "/api/sheet",
+        &json!({"sheet": "adam", "lr": 0.1, "onesteps": 10, "contours": {}}),
+    )
+    .json();
+    assert!(
+        v["epochs"].as_array().map(Vec::len).unwrap_or(0) >= 11,
+        "{v}"
+    );
+    assert_eq!(v["contours"]["params"], json!(["a", "b"]));
+    let r = post("/api/sheet", &json!({"sheet": "eve"}));
+    assert_eq!(r.status, 400, "eve is a 2016 sheet");
+    assert_eq!(
+        post("/api/sheet", &json!({"sheet": "basic", "lr": -1})).status,
+        400
+    );
+    assert_eq!(
+        post("/api/sheet", &json!({"onesteps": 100_000_000u64})).status,
+        400
+    );
+}

@@ -1,0 +1,8 @@
+//! gradsheet-web's integration tests, one binary: the JSON API over real HTTP, a bounded
+//! load test on loopback, and end-to-end tests in headless Chromium.
+
+mod api;
+mod browser;
+mod http;
+mod load;
+mod webdriver;
