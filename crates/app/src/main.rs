@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod export;
 mod output;
+mod trace_io;
 
 /// gradsheet: every number of a training run, laid out like a spreadsheet row.
 ///
