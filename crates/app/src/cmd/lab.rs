@@ -1,12 +1,312 @@
-//! `gradsheet lab`: placeholder until its issue lands; replaced by the engineer who owns it.
+//! `gradsheet lab`: the labs, by name, with `name=value` settings.
+//!
+//! The command is a registry: every lab is a [`LabInfo`] (name, one line, declared
+//! parameters, and a pure function from checked parameters to a [`LabOutput`] of tables,
+//! SVG figures and images). This file only parses, prints and writes; adding a lab is
+//! adding an entry to [`registry`].
 
-use anyhow::Result;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
 
-/// Arguments (to be defined).
+use anyhow::{Context, Result};
+use gradsheet_concepts::{Image, LabError, LabInfo, LabOutput, Params, Table, Value};
+use serde_json::{json, Map};
+
+use crate::cmd::usage;
+use crate::output::{cell, table, write_atomic};
+
+/// Arguments of `gradsheet lab`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  gradsheet lab                                   list the labs and their settings
+  gradsheet lab focal gamma=2 train_alpha=0.25
+  gradsheet lab upsampling kernel=3 stride=2 --plot out/
+  gradsheet lab upsampling --image digit.png --plot out/
+  gradsheet lab gradients depth=50 activation=relu init=kaiming --csv layers.csv")]
+pub struct Args {
+    /// The lab to run; without one, lists the labs and their settings.
+    pub name: Option<String>,
+    /// Settings as name=value (`gradsheet lab` lists them with their defaults).
+    #[arg(value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
+    /// Write the main table as CSV; the other tables go beside it as FILE-STEM-<table>.csv.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write everything (settings, notes, tables) as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the pictures into this directory: <lab>-<figure>.svg, and <lab>-<image>.png.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
+    /// A PNG picture for labs that take one (upsampling); scaled down to at most 64×64.
+    #[arg(long, value_name = "FILE")]
+    pub image: Option<PathBuf>,
+    /// Print every row of every table (by default at most 20 rows each).
+    #[arg(long)]
+    pub all: bool,
+    /// Options of the fast.ai workbook labs (cmd/lab_workbooks.rs).
+    #[command(flatten)]
+    pub workbook: crate::cmd::lab_workbooks::Flags,
+}
+
+/// Every lab the command knows, in the order they are listed.
+///
+/// The concept labs of issue 9 come from `gradsheet-concepts`; another crate's labs join
+/// by appending their [`LabInfo`] entries here.
+pub fn registry() -> Vec<LabInfo> {
+    gradsheet_concepts::LABS.to_vec()
+}
 
 /// Runs the command.
-pub fn run(_a: Args) -> Result<()> {
-    Err(super::usage("`gradsheet lab` is not available yet"))
+pub fn run(a: Args) -> Result<()> {
+    let labs = registry();
+    let Some(name) = a.name.as_deref() else {
+        print!("{}", listing(&labs));
+        print!("{}", crate::cmd::lab_workbooks::listing());
+        return Ok(());
+    };
+    let (csv, plot) = (a.csv.as_deref(), a.plot.as_deref());
+    if crate::cmd::lab_workbooks::run(name, &a.settings, csv, plot, a.all, &a.workbook)? {
+        return Ok(());
+    }
+    if a.workbook.any() {
+        return Err(usage(format!("the {name} lab does not take the workbook options (--xlsx, --version, --train, --fit, --seed, --epochs)")));
+    }
+    let lab = labs.iter().find(|l| l.name == name).ok_or_else(|| {
+        usage(LabError::UnknownLab(
+            name.to_string(),
+            labs.iter()
+                .map(|l| l.name)
+                .chain(crate::cmd::lab_workbooks::names().iter().map(|(n, _)| *n))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ))
+    })?;
+    let params =
+        Params::parse(lab.params, &a.settings).map_err(|e| usage(format!("{name}: {e}")))?;
+    let image = match &a.image {
+        Some(path) if lab.takes_image => Some(read_image(path)?),
+        Some(_) => return Err(usage(format!("the {name} lab does not take --image"))),
+        None => None,
+    };
+    let out = (lab.run)(&params, image.as_ref().map(|(img, _)| img))
+        .map_err(|e| usage(format!("{name}: {e}")))?;
+
+    println!("lab {name}: {}", lab.about);
+    let settings: Vec<String> = params
+        .pairs()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    println!("settings: {}", settings.join(" "));
+    if let Some((_, note)) = &image {
+        println!("{note}");
+    }
+    for n in &out.notes {
+        println!("{n}");
+    }
+    for t in &out.tables {
+        println!("\n{}:", t.title);
+        print!("{}", render(t, a.all));
+    }
+    if let Some(path) = &a.csv {
+        write_csvs(path, &out)?;
+    }
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&to_json(&out, &params))?;
+        write_atomic(path, text.as_bytes())?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(dir) = &a.plot {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        for f in &out.figures {
+            let p = dir.join(format!("{}-{}.svg", out.lab, f.name));
+            write_atomic(&p, f.svg.as_bytes())?;
+            println!("wrote {}", p.display());
+        }
+        for (n, img) in &out.images {
+            let p = dir.join(format!("{}-{n}.png", out.lab));
+            write_atomic(&p, &img.to_png())?;
+            println!("wrote {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// The labs and their settings, as `gradsheet lab` prints them.
+fn listing(labs: &[LabInfo]) -> String {
+    let mut s = String::from("labs (run one with: gradsheet lab NAME [NAME=VALUE ...]):\n");
+    for l in labs {
+        s.push_str(&format!("\n  {:<12} {}\n", l.name, l.about));
+        for p in l.params {
+            let setting = format!("{}={}", p.name, p.default);
+            s.push_str(&format!(
+                "      {setting:<26} {} [{}]\n",
+                p.help,
+                p.kind.describe()
+            ));
+        }
+    }
+    s
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::Num(x) => cell(*x, 6),
+        Value::Text(t) => t.clone(),
+    }
+}
+
+/// A table for the terminal, cut to 20 rows unless `all`.
+fn render(t: &Table, all: bool) -> String {
+    let limit = if all { usize::MAX } else { 20 };
+    let rows: Vec<Vec<String>> = t
+        .rows
+        .iter()
+        .take(limit)
+        .map(|r| r.iter().map(text_of).collect())
+        .collect();
+    let mut s = table(&t.headers, &rows);
+    if t.rows.len() > limit {
+        s.push_str(&format!(
+            "… {} more rows (--all, or --csv for every number)\n",
+            t.rows.len() - limit
+        ));
+    }
+    s
+}
+
+/// Numbers as the shortest text that reads back the same, so CSV keeps every digit.
+fn csv_text(v: &Value) -> String {
+    match v {
+        Value::Num(x) => gradsheet_engine::format_number(*x),
+        Value::Text(t) => t.clone(),
+    }
+}
+
+fn csv_bytes(t: &Table) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(&t.headers)?;
+    for r in &t.rows {
+        w.write_record(r.iter().map(csv_text))?;
+    }
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot write CSV: {e}"))
+}
+
+fn write_csvs(path: &Path, out: &LabOutput) -> Result<()> {
+    for (i, t) in out.tables.iter().enumerate() {
+        let p = if i == 0 {
+            path.to_path_buf()
+        } else {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| out.lab.clone());
+            path.with_file_name(format!("{stem}-{}.csv", t.name))
+        };
+        write_atomic(&p, &csv_bytes(t)?)?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+fn to_json(out: &LabOutput, params: &Params) -> serde_json::Value {
+    let settings: Map<String, serde_json::Value> = params
+        .pairs()
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let tables: Vec<serde_json::Value> = out
+        .tables
+        .iter()
+        .map(|t| {
+            let rows: Vec<Vec<serde_json::Value>> = t
+                .rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|v| match v {
+                            // JSON has no NaN or infinity: they become null.
+                            Value::Num(x) => serde_json::Number::from_f64(*x)
+                                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+                            Value::Text(s) => json!(s),
+                        })
+                        .collect()
+                })
+                .collect();
+            json!({ "name": t.name, "title": t.title, "headers": t.headers, "rows": rows })
+        })
+        .collect();
+    json!({
+        "lab": out.lab,
+        "settings": settings,
+        "notes": out.notes,
+        "tables": tables,
+        "figures": out.figures.iter().map(|f| json!({ "name": f.name, "title": f.title })).collect::<Vec<_>>(),
+    })
+}
+
+/// Reads a PNG as grayscale in [0, 1] (luma of RGB, alpha over black), box-filtered down
+/// by a whole factor until it fits the lab's limit. Returns a note when it was shrunk.
+fn read_image(path: &Path) -> Result<(Image, String)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bad =
+        |e: png::DecodingError| usage(format!("{}: not a readable PNG ({e})", path.display()));
+    let mut dec = png::Decoder::new(Cursor::new(bytes));
+    dec.set_transformations(png::Transformations::normalize_to_color8());
+    let mut reader = dec.read_info().map_err(bad)?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| usage(format!("{}: the image is too large", path.display())))?;
+    let mut buf = vec![0u8; size];
+    let info = reader.next_frame(&mut buf).map_err(bad)?;
+    let (w, h) = (info.width as usize, info.height as usize);
+    let channels = info.color_type.samples();
+    let mut gray = Vec::with_capacity(w * h);
+    for y in 0..h {
+        let line = &buf[y * info.line_size..];
+        for x in 0..w {
+            let px = &line[x * channels..(x + 1) * channels];
+            let v = |i: usize| px[i] as f64 / 255.0;
+            let (luma, alpha) = match channels {
+                1 => (v(0), 1.0),
+                2 => (v(0), v(1)),
+                3 => (0.299 * v(0) + 0.587 * v(1) + 0.114 * v(2), 1.0),
+                _ => (0.299 * v(0) + 0.587 * v(1) + 0.114 * v(2), v(3)),
+            };
+            gray.push(luma * alpha);
+        }
+    }
+    let max = gradsheet_concepts::upsampling::MAX_SIDE;
+    let f = w.max(h).div_ceil(max).max(1);
+    let (sw, sh) = (w / f, h / f);
+    if sw == 0 || sh == 0 {
+        return Err(usage(format!(
+            "{}: the image ({w}×{h}) is too thin to scale down to {max}×{max}",
+            path.display()
+        )));
+    }
+    let mut small = Vec::with_capacity(sw * sh);
+    for y in 0..sh {
+        for x in 0..sw {
+            let mut s = 0.0;
+            for dy in 0..f {
+                for dx in 0..f {
+                    s += gray[(y * f + dy) * w + x * f + dx];
+                }
+            }
+            small.push(s / (f * f) as f64);
+        }
+    }
+    let img = Image::new(sw, sh, small).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    let note = if f > 1 {
+        format!(
+            "image: {} ({w}×{h}), scaled down by {f} to {sw}×{sh}",
+            path.display()
+        )
+    } else {
+        format!("image: {} ({w}×{h})", path.display())
+    };
+    Ok((img, note))
 }

@@ -1,0 +1,87 @@
+use gradsheet_concepts::{find, LabError, Params, LABS};
+
+/// Small settings so that every lab runs in a moment in a debug build.
+fn small(name: &str) -> Vec<&'static str> {
+    match name {
+        "dropout" => vec!["hidden=8", "steps=50", "ps=0,0.5", "ensemble=10"],
+        "focal" => vec!["epochs=20", "negatives=100", "positives=10"],
+        "l1-l2" => vec!["samples=20"],
+        "gradients" => vec!["depth=5", "width=8", "batch=4"],
+        _ => vec![],
+    }
+}
+
+#[test]
+fn every_lab_gives_tables_and_pictures() {
+    let names: Vec<&str> = LABS.iter().map(|l| l.name).collect();
+    assert_eq!(
+        names,
+        ["dropout", "focal", "l1-l2", "upsampling", "gradients"]
+    );
+    for lab in LABS {
+        let p = Params::parse(lab.params, &small(lab.name)).unwrap();
+        let out = (lab.run)(&p, None).unwrap();
+        assert_eq!(out.lab, lab.name);
+        assert!(
+            !out.tables.is_empty() && !out.figures.is_empty() && !out.notes.is_empty(),
+            "{}",
+            lab.name
+        );
+        for t in &out.tables {
+            assert!(!t.rows.is_empty(), "{} {}", lab.name, t.name);
+            assert!(
+                t.rows.iter().all(|r| r.len() == t.headers.len()),
+                "{} {}",
+                lab.name,
+                t.name
+            );
+        }
+        for f in &out.figures {
+            assert!(
+                f.svg
+                    .starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+                "{} {}",
+                lab.name,
+                f.name
+            );
+            assert!(f.svg.trim_end().ends_with("</svg>"));
+            // Every opened group is closed.
+            assert_eq!(f.svg.matches("<g ").count(), f.svg.matches("</g>").count());
+        }
+    }
+}
+
+#[test]
+fn settings_are_checked() {
+    let lab = find("gradients").unwrap();
+    assert!(matches!(
+        Params::parse(lab.params, &["depht=3"]),
+        Err(LabError::UnknownParam(..))
+    ));
+    assert!(matches!(
+        Params::parse(lab.params, &["depth=0"]),
+        Err(LabError::BadValue { .. })
+    ));
+    assert!(matches!(
+        Params::parse(lab.params, &["activation=gelu"]),
+        Err(LabError::BadValue { .. })
+    ));
+    assert!(matches!(
+        Params::parse(lab.params, &["depth"]),
+        Err(LabError::Invalid(_))
+    ));
+    let p = Params::parse(lab.params, &["activation=tanh", "depth=7"]).unwrap();
+    assert_eq!(
+        (p.text("activation"), p.int("depth")),
+        ("tanh".to_string(), 7)
+    );
+    assert!(matches!(find("nope"), Err(LabError::UnknownLab(..))));
+    let f = find("focal").unwrap();
+    assert_eq!(
+        Params::parse(f.params, &["gammas=0,1"])
+            .unwrap()
+            .list("gammas"),
+        [0.0, 1.0]
+    );
+    assert!(Params::parse(f.params, &["gammas=0,x"]).is_err());
+}
