@@ -49,16 +49,8 @@ impl EpochKernel {
         cfg: &TrainConfig,
         hooks: &mut Hooks<'_>,
     ) -> Result<Trace, TrainError> {
+        trainer.validate(init, cfg)?;
         let np = trainer.compiled.n_params;
-        if init.len() != np {
-            return Err(TrainError::InitLength {
-                expected: np,
-                found: init.len(),
-            });
-        }
-        cfg.optimizer
-            .validate()
-            .map_err(|e| TrainError::Invalid(e.to_string()))?;
         if let Some(why) = unsupported(trainer, cfg) {
             return Err(TrainError::Invalid(format!("not compiled: {why}")));
         }

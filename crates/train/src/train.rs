@@ -176,21 +176,14 @@ impl Trainer {
         s / self.n_rows as f64
     }
 
-    /// Trains from `init` and returns the trace.
-    ///
-    /// Every finite step is kept; the first step with a NaN or infinite value (or an error
-    /// past the divergence threshold) is recorded too and ends the run, marked in
-    /// [`Trace::stop`].
+    /// Checks a run's settings: the number of initial values, the optimizer's
+    /// hyperparameters and the finite-difference step. Every way of running (this
+    /// interpreter, the native code of gradsheet-jit) starts with it.
     ///
     /// # Errors
     ///
-    /// [`TrainError`] for initial values of the wrong length or invalid settings.
-    pub fn run(
-        &self,
-        init: &[f64],
-        cfg: &TrainConfig,
-        hooks: &mut Hooks<'_>,
-    ) -> Result<Trace, TrainError> {
+    /// [`TrainError::InitLength`] or [`TrainError::Invalid`], naming the fault.
+    pub fn validate(&self, init: &[f64], cfg: &TrainConfig) -> Result<(), TrainError> {
         let np = self.compiled.n_params;
         if init.len() != np {
             return Err(TrainError::InitLength {
@@ -208,6 +201,26 @@ impl Trainer {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Trains from `init` and returns the trace.
+    ///
+    /// Every finite step is kept; the first step with a NaN or infinite value (or an error
+    /// past the divergence threshold) is recorded too and ends the run, marked in
+    /// [`Trace::stop`].
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError`] for initial values of the wrong length or invalid settings.
+    pub fn run(
+        &self,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+    ) -> Result<Trace, TrainError> {
+        self.validate(init, cfg)?;
+        let np = self.compiled.n_params;
         let n = self.n_rows;
         let batch = if cfg.batch_size == 0 || cfg.batch_size > n {
             n
