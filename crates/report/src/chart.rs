@@ -915,6 +915,113 @@ pub fn run_charts(
     out
 }
 
+/// One panel of a heatmap: a title and a layer (rows of cells).
+pub type Panel<'a> = (&'a str, &'a [Vec<f64>]);
+
+/// Layers drawn side by side as grey-level heatmaps (each panel scaled from its own
+/// minimum, black, to its maximum, white, as `gradsheet_labs::conv::heatmap` maps it),
+/// one `<rect>` per cell with the value in its `<title>`, so that a browser shows the
+/// number under the pointer.
+///
+/// # Errors
+///
+/// [`ChartError::Empty`] when there is no panel or a panel has no cell.
+///
+/// # Examples
+///
+/// ```
+/// let g = vec![vec![0.0, 1.0], vec![2.0, 3.0]];
+/// let svg = gradsheet_report::chart::heatmap_svg("layers", &[("input", &g)], 10).unwrap();
+/// assert_eq!(svg.matches("<rect").count(), 1 + 4);
+/// ```
+pub fn heatmap_svg(title: &str, panels: &[Panel<'_>], cell: usize) -> Result<String, ChartError> {
+    if panels.is_empty() || panels.iter().any(|(_, g)| g.iter().all(Vec::is_empty)) {
+        return Err(ChartError::Empty(
+            "a heatmap needs at least one cell".into(),
+        ));
+    }
+    let (pad, head) = (12, 40);
+    let widths: Vec<usize> = panels
+        .iter()
+        .map(|(_, g)| g.iter().map(Vec::len).max().unwrap_or(0) * cell)
+        .collect();
+    let height = panels
+        .iter()
+        .map(|(_, g)| g.len() * cell)
+        .max()
+        .unwrap_or(0);
+    let w = widths.iter().sum::<usize>() + pad * (panels.len() + 1);
+    let h = height + head + 2 * pad;
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
+         <rect x=\"0\" y=\"0\" width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>\n\
+         <text x=\"{pad}\" y=\"20\" font-family=\"sans-serif\" font-size=\"16\">{}</text>\n",
+        esc(title)
+    );
+    let mut x0 = pad;
+    for ((name, g), pw) in panels.iter().zip(&widths) {
+        s.push_str(&format!(
+            "<text x=\"{x0}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"12\">{}</text>\n",
+            head - 4,
+            esc(name)
+        ));
+        for (i, row) in gradsheet_labs::conv::heatmap(g).iter().enumerate() {
+            for (j, level) in row.iter().enumerate() {
+                let grey = (level * 255.0).round().clamp(0.0, 255.0) as u8;
+                s.push_str(&format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"#{grey:02x}{grey:02x}{grey:02x}\"><title>{}</title></rect>\n",
+                    x0 + j * cell,
+                    head + i * cell,
+                    g[i][j]
+                ));
+            }
+        }
+        x0 += pw + pad;
+    }
+    s.push_str("</svg>\n");
+    Ok(s)
+}
+
+/// A layer as a grey-level PNG, each cell a `scale`×`scale` square (scaled like
+/// [`heatmap_svg`]).
+///
+/// # Errors
+///
+/// [`ChartError::Empty`] for a layer with no cell; [`ChartError::Draw`] if encoding fails.
+pub fn heatmap_png(layer: &[Vec<f64>], scale: usize) -> Result<Vec<u8>, ChartError> {
+    let cols = layer.iter().map(Vec::len).max().unwrap_or(0);
+    if layer.is_empty() || cols == 0 || scale == 0 {
+        return Err(ChartError::Empty(
+            "a heatmap needs at least one cell".into(),
+        ));
+    }
+    let levels = gradsheet_labs::conv::heatmap(layer);
+    let (w, h) = (cols * scale, layer.len() * scale);
+    let mut pixels = vec![0u8; w * h];
+    for (y, line) in pixels.chunks_mut(w).enumerate() {
+        let row = &levels[y / scale];
+        for (x, p) in line.iter_mut().enumerate() {
+            let v = row.get(x / scale).copied().unwrap_or(0.0);
+            *p = (v * 255.0).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().map_err(draw_err)?;
+        wr.write_image_data(&pixels).map_err(draw_err)?;
+        wr.finish().map_err(draw_err)?;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

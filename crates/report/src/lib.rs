@@ -9,6 +9,7 @@
 
 pub mod chart;
 pub mod graddesc;
+pub mod labs;
 pub mod xlsx;
 
 pub use chart::{ChartError, Series};

@@ -1,0 +1,1321 @@
+//! The fast.ai workbook labs (`gradsheet-labs`) as xlsx workbooks whose cells are live
+//! formulas like the original sheets, with the labs' values as cached results.
+//!
+//! A workbook is first built as a [`Book`]: plain cells (inputs as values, outputs as
+//! formula text with the lab's value). [`to_xlsx`] turns it into bytes; tests walk the
+//! same [`Book`] to compare every formula a spreadsheet recalculates with the lab's value.
+//! Formulas use only functions Excel and LibreOffice evaluate alike (`EXP`, `LOG`,
+//! `SUM`, `SUMPRODUCT`, `MMULT` of a row by a column, `MAX`, `ROUND`, `MIN`, `IF`) and
+//! nothing volatile.
+//!
+//! ```
+//! use gradsheet_report::labs;
+//! let book = labs::mom_bias();
+//! let (_, _, _, f, v) = book.formulas().next().unwrap();
+//! assert!(f.starts_with('='));
+//! assert!(v.is_finite());
+//! let bytes = labs::to_xlsx(&book, false).unwrap();
+//! assert_eq!(&bytes[..2], b"PK");
+//! ```
+
+use gradsheet_labs::collab::Version;
+use gradsheet_labs::{collab, conv, entropy, layers, mom_bias, small, titanic};
+use rust_xlsxwriter::{Format, Formula, Workbook};
+
+/// The labs crate, re-exported so that the app reaches the workbook labs through the
+/// report crate it already depends on.
+pub use gradsheet_labs;
+
+use crate::xlsx::column_name;
+
+/// A cell of a lab workbook.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    /// An input, typed as a number.
+    Num(f64),
+    /// A label.
+    Text(String),
+    /// A live formula (with its leading `=`) and the lab's value of it.
+    Formula(String, f64),
+}
+
+/// One sheet: cells at 0-based (row, column).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sheet {
+    /// The sheet's name.
+    pub name: String,
+    /// The cells, in the order they were laid out.
+    pub cells: Vec<(u32, u16, Cell)>,
+}
+
+/// A lab as a workbook.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Book {
+    /// The lab's name.
+    pub lab: String,
+    /// The sheets.
+    pub sheets: Vec<Sheet>,
+}
+
+impl Book {
+    /// Every formula cell: (sheet, row, column, formula, the lab's value).
+    pub fn formulas(&self) -> impl Iterator<Item = (&str, u32, u16, &str, f64)> {
+        self.sheets.iter().flat_map(|s| {
+            s.cells.iter().filter_map(move |(r, c, cell)| match cell {
+                Cell::Formula(f, v) => Some((s.name.as_str(), *r, *c, f.as_str(), *v)),
+                _ => None,
+            })
+        })
+    }
+}
+
+/// The A1 name of a 0-based cell.
+fn a1(row: u32, col: u16) -> String {
+    format!("{}{}", column_name(col as usize), row + 1)
+}
+
+/// The absolute ($A$1) name of a 0-based cell.
+fn abs(row: u32, col: u16) -> String {
+    format!("${}${}", column_name(col as usize), row + 1)
+}
+
+/// A range `A1:B2` between two 0-based cells.
+fn range(r0: u32, c0: u16, r1: u32, c1: u16) -> String {
+    format!("{}:{}", a1(r0, c0), a1(r1, c1))
+}
+
+/// Builds a sheet cell by cell.
+struct Builder {
+    sheet: Sheet,
+}
+
+impl Builder {
+    fn new(name: &str) -> Builder {
+        Builder {
+            sheet: Sheet {
+                name: name.to_string(),
+                cells: Vec::new(),
+            },
+        }
+    }
+    fn num(&mut self, r: u32, c: u16, v: f64) {
+        self.sheet.cells.push((r, c, Cell::Num(v)));
+    }
+    fn text(&mut self, r: u32, c: u16, s: &str) {
+        self.sheet.cells.push((r, c, Cell::Text(s.to_string())));
+    }
+    fn f(&mut self, r: u32, c: u16, f: String, v: f64) {
+        self.sheet.cells.push((r, c, Cell::Formula(f, v)));
+    }
+    fn headers(&mut self, r: u32, c0: u16, hs: &[&str]) {
+        for (i, h) in hs.iter().enumerate() {
+            self.text(r, c0 + i as u16, h);
+        }
+    }
+    fn done(self) -> Sheet {
+        self.sheet
+    }
+}
+
+/// The cached result as the xlsx stores it: the shortest text that reads back to the
+/// same double (`{:e}` beyond the plain range keeps it short and exact).
+fn result_text(v: f64) -> String {
+    if !v.is_finite() {
+        return "#NUM!".into();
+    }
+    let a = v.abs();
+    if a != 0.0 && !(1e-5..1e16).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The workbook's bytes. `zero_cached_results` caches 0 for every formula instead of the
+/// lab's value: only for tests that prove a spreadsheet recalculated.
+///
+/// # Errors
+///
+/// When the xlsx writer fails.
+pub fn to_xlsx(
+    book: &Book,
+    zero_cached_results: bool,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    for s in &book.sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(&s.name)?;
+        for (r, c, cell) in &s.cells {
+            match cell {
+                Cell::Num(v) => {
+                    ws.write_number(*r, *c, *v)?;
+                }
+                Cell::Text(t) => {
+                    ws.write_string_with_format(*r, *c, t, &bold)?;
+                }
+                Cell::Formula(f, v) => {
+                    let res = if zero_cached_results {
+                        "0".to_string()
+                    } else {
+                        result_text(*v)
+                    };
+                    ws.write_formula(*r, *c, Formula::new(f).set_result(res))?;
+                }
+            }
+        }
+    }
+    wb.save_to_buffer()
+}
+
+/// A softmax block at (r0, c0): class, logit, `=EXP`, `=exp/sum`, and optionally the
+/// sigmoid `=exp/(1+exp)`; a total row with `=SUM`. Returns the row of the totals.
+fn softmax_block(
+    b: &mut Builder,
+    r0: u32,
+    c0: u16,
+    st: &entropy::SoftmaxTable,
+    sigmoid: Option<&[f64]>,
+) -> u32 {
+    let mut hs = vec!["class", "output", "exp", "softmax"];
+    if sigmoid.is_some() {
+        hs.push("sigmoid");
+    }
+    b.headers(r0, c0, &hs);
+    let n = st.logits.len() as u32;
+    let total = r0 + 1 + n;
+    for i in 0..n {
+        let r = r0 + 1 + i;
+        let k = i as usize;
+        b.text(r, c0, entropy::CLASSES.get(k).copied().unwrap_or(""));
+        b.num(r, c0 + 1, st.logits[k]);
+        b.f(r, c0 + 2, format!("=EXP({})", a1(r, c0 + 1)), st.exps[k]);
+        b.f(
+            r,
+            c0 + 3,
+            format!("={}/{}", a1(r, c0 + 2), abs(total, c0 + 2)),
+            st.probs[k],
+        );
+        if let Some(sg) = sigmoid {
+            b.f(r, c0 + 4, format!("={0}/(1+{0})", a1(r, c0 + 2)), sg[k]);
+        }
+    }
+    b.text(total, c0, "total");
+    b.f(
+        total,
+        c0 + 2,
+        format!("=SUM({})", range(r0 + 1, c0 + 2, total - 1, c0 + 2)),
+        st.sum_exp,
+    );
+    b.f(
+        total,
+        c0 + 3,
+        format!("=SUM({})", range(r0 + 1, c0 + 3, total - 1, c0 + 3)),
+        st.sum_probs,
+    );
+    total
+}
+
+/// The binary cross-entropy rows (log10), columns A:J from row `r0`.
+fn bce_block(b: &mut Builder, r0: u32) {
+    b.headers(
+        r0,
+        0,
+        &[
+            "is cat",
+            "is dog",
+            "pred",
+            "bce",
+            "bce (IF)",
+            "log cat",
+            "log dog",
+            "nll",
+            "index",
+            "log p[index]",
+        ],
+    );
+    for (i, row) in entropy::entropy_rows(&entropy::IS_CAT, &entropy::PREDS)
+        .iter()
+        .enumerate()
+    {
+        let r = r0 + 1 + i as u32;
+        let c = |col: u16| a1(r, col);
+        b.num(r, 0, row.is_cat);
+        b.f(r, 1, format!("=1-{}", c(0)), row.is_dog);
+        b.num(r, 2, row.pred);
+        b.f(
+            r,
+            3,
+            format!("=-{0}*LOG({1})-(1-{0})*LOG(1-{1})", c(0), c(2)),
+            row.bce,
+        );
+        b.f(
+            r,
+            4,
+            format!("=-IF({0}=1,LOG({1}),LOG(1-{1}))", c(0), c(2)),
+            row.bce_if,
+        );
+        b.f(r, 5, format!("=LOG({})", c(2)), row.log_cat);
+        b.f(r, 6, format!("=LOG(1-{})", c(2)), row.log_dog);
+        b.f(
+            r,
+            7,
+            format!("=-{}*{}-{}*{}", c(0), c(5), c(1), c(6)),
+            row.nll,
+        );
+        b.f(r, 8, format!("=IF({}=1,1,2)", c(0)), row.idx as f64);
+        b.f(
+            r,
+            9,
+            format!("=IF({}=1,{},{})", c(8), c(5), c(6)),
+            row.idx_pred,
+        );
+    }
+}
+
+/// entropy_example.xlsx of a version: softmax (and sigmoid) with `=EXP`, `=C3/$C$8`,
+/// and binary cross-entropy `=-A2*LOG(C2)-(1-A2)*LOG(1-C2)`.
+pub fn entropy(v: Version) -> Book {
+    let mut sm = Builder::new("softmax");
+    let mut bce = Builder::new("entropy");
+    match v {
+        Version::CourseV3 => {
+            let s = entropy::course_v3_softmax();
+            sm.text(0, 0, "image 1");
+            softmax_block(&mut sm, 1, 0, &s.image1, Some(&s.sigmoid1));
+            sm.text(0, 6, "image 2");
+            softmax_block(&mut sm, 1, 6, &s.image2, Some(&s.sigmoid2));
+            bce_block(&mut bce, 0);
+        }
+        Version::Courses => {
+            let st = entropy::softmax_table(&entropy::COURSES_LOGITS);
+            softmax_block(&mut sm, 0, 0, &st, None);
+            bce_block(&mut bce, 0);
+        }
+        Version::Course22 => {
+            let c = entropy::course22();
+            let total = softmax_block(&mut sm, 0, 0, &c.softmax, None);
+            sm.headers(0, 4, &["actual", "y*log(p)"]);
+            for i in 0..c.terms.len() as u32 {
+                let r = 1 + i;
+                sm.num(r, 4, entropy::C22_ACTUALS[i as usize]);
+                sm.f(
+                    r,
+                    5,
+                    format!("={}*LOG({})", a1(r, 4), a1(r, 3)),
+                    c.terms[i as usize],
+                );
+            }
+            sm.text(total + 1, 4, "xent");
+            sm.f(
+                total + 1,
+                5,
+                format!("=-SUM({})", range(1, 5, total - 1, 5)),
+                c.xent,
+            );
+            bce.headers(0, 0, &["is cat", "pred", "1-pred", "bce", "bce (IF)"]);
+            for i in 0..entropy::PREDS.len() {
+                let r = 1 + i as u32;
+                let x = |col: u16| a1(r, col);
+                bce.num(r, 0, entropy::IS_CAT[i]);
+                bce.num(r, 1, entropy::PREDS[i]);
+                bce.f(r, 2, format!("=1-{}", x(1)), c.pred_not_cat[i]);
+                bce.f(
+                    r,
+                    3,
+                    format!("=-{0}*LOG({1})-(1-{0})*LOG({2})", x(0), x(1), x(2)),
+                    c.bce[i],
+                );
+                bce.f(
+                    r,
+                    4,
+                    format!("=-IF({0}=1,LOG({1}),LOG({2}))", x(0), x(1), x(2)),
+                    c.bce_if[i],
+                );
+            }
+        }
+    }
+    Book {
+        lab: "entropy".into(),
+        sheets: vec![sm.done(), bce.done()],
+    }
+}
+
+/// mom_bias.xlsx: Sheet1's EMA from 0 and its bias correction (`=C2*0.9+B2*0.1`,
+/// `=1-0.9^A2`, `=C2/D2`), and Sheet1 (2)'s exponentially weighted mean and variance.
+pub fn mom_bias() -> Book {
+    let s = mom_bias::sheet1();
+    let mut b = Builder::new("bias");
+    b.headers(
+        0,
+        0,
+        &[
+            "t",
+            "value",
+            "ema",
+            "1-beta^t",
+            "debiased",
+            "1-beta^t (recursive)",
+            "4-step average",
+        ],
+    );
+    b.text(0, 8, "beta");
+    b.num(0, 9, 0.9);
+    b.text(1, 8, "1-beta");
+    b.num(1, 9, 0.1);
+    let (beta, omb) = (abs(0, 9), abs(1, 9));
+    for (i, row) in s.rows.iter().enumerate() {
+        let r = 1 + i as u32;
+        b.num(r, 0, row.t as f64);
+        b.num(r, 1, row.value);
+        let prev = if i == 0 {
+            "0".to_string()
+        } else {
+            a1(r - 1, 2)
+        };
+        b.f(r, 2, format!("={prev}*{beta}+{}*{omb}", a1(r, 1)), row.ema);
+        b.f(r, 3, format!("=1-{beta}^{}", a1(r, 0)), row.correction);
+        b.f(r, 4, format!("={}/{}", a1(r, 2), a1(r, 3)), row.debiased);
+        if let Some(cr) = row.correction_recursive {
+            b.f(r, 5, format!("={omb}+{}*{beta}", a1(r - 1, 3)), cr);
+        }
+        if let Some(m) = row.moving_avg4 {
+            b.f(r, 6, format!("=AVERAGE({})", range(r - 3, 1, r, 1)), m);
+        }
+    }
+    b.text(3, 8, "0.99^8");
+    b.f(3, 9, "=0.99^8".into(), s.j2);
+
+    let rows = mom_bias::sheet1_2();
+    let mut e = Builder::new("ew variance");
+    e.headers(
+        0,
+        0,
+        &[
+            "x", "ma", "x^2", "ma x^2", "delta", "ma^2", "ew var", "var (10)",
+        ],
+    );
+    e.text(0, 9, "old weight");
+    e.num(0, 10, 0.1);
+    e.text(1, 9, "new weight");
+    e.f(1, 10, format!("=1-{}", abs(0, 10)), 1.0 - 0.1);
+    let (ow, nw) = (abs(0, 10), abs(1, 10));
+    for (i, row) in rows.iter().enumerate() {
+        let r = 1 + i as u32;
+        let c = |col: u16| a1(r, col);
+        let p = |col: u16| a1(r - 1, col);
+        e.num(r, 0, row.x);
+        e.f(r, 2, format!("={}^2", c(0)), row.x2);
+        if i == 0 {
+            e.f(r, 1, format!("={}", c(0)), row.ma);
+            e.f(r, 3, format!("={}", c(2)), row.ma_x2);
+            e.num(r, 6, row.emv);
+            continue;
+        }
+        e.f(r, 1, format!("={}*{ow}+{}*{nw}", p(1), c(0)), row.ma);
+        e.f(r, 3, format!("={}*{ow}+{}*{nw}", p(3), c(2)), row.ma_x2);
+        if let Some(d) = row.delta {
+            e.f(r, 4, format!("={}-{}", c(0), p(1)), d);
+        }
+        if let Some(m2) = row.ma2 {
+            e.f(r, 5, format!("={}+{}*{nw}", p(1), c(4)), m2);
+        }
+        let emv = if i == 1 {
+            format!("=VARP({})", range(r - 1, 0, r, 0))
+        } else {
+            format!("={ow}*({}+{}^2*{nw})", p(6), c(4))
+        };
+        e.f(r, 6, emv, row.emv);
+        if let Some(v10) = row.var10 {
+            e.f(r, 7, format!("=VARP({})", range(r - 9, 0, r, 0)), v10);
+        }
+    }
+    Book {
+        lab: "mom_bias".into(),
+        sheets: vec![b.done(), e.done(), batchnorm_sheet()],
+    }
+}
+
+/// Sheet1 (3): the records (group, x, x²) in A:C, each group's statistics with
+/// `AVERAGEIF`/`COUNTIF`, and the running (momentum 0.2) batch-norm statistics.
+fn batchnorm_sheet() -> Sheet {
+    let recs = mom_bias::pivot_records();
+    let bn = mom_bias::sheet1_3();
+    let mut b = Builder::new("batchnorm");
+    b.headers(0, 0, &["group", "x", "x^2"]);
+    for (i, (g, x, x2)) in recs.iter().enumerate() {
+        row_values(&mut b, 1 + i as u32, 0, &[*g, *x, *x2]);
+    }
+    let n = recs.len() as u32;
+    let col = |c: u16| abs_block(1, c, n as usize, 1);
+    let (gs, xs, x2s) = (col(0), col(1), col(2));
+    b.headers(
+        0,
+        4,
+        &[
+            "group", "mean", "var", "mean x^2", "bn mv", "count", "m count", "s", "m s", "ma",
+            "ma2", "ss", "m ss", "mv",
+        ],
+    );
+    b.text(0, 19, "mom");
+    b.num(0, 20, 0.2);
+    let mom = abs(0, 20);
+    for (i, g) in bn.groups.iter().enumerate() {
+        let r = 1 + i as u32;
+        let c = |k: u16| a1(r, 4 + k);
+        let p = |k: u16| a1(r - 1, 4 + k);
+        b.num(r, 4, g.group);
+        b.f(r, 5, format!("=AVERAGEIF({gs},{},{xs})", c(0)), g.mean);
+        b.f(
+            r,
+            6,
+            format!(
+                "=SUMPRODUCT(({gs}={0})*({xs}-{1})^2)/COUNTIF({gs},{0})",
+                c(0),
+                c(1)
+            ),
+            g.var,
+        );
+        b.f(r, 7, format!("=AVERAGEIF({gs},{},{x2s})", c(0)), g.mean_x2);
+        b.num(r, 9, g.count);
+        b.f(r, 11, format!("={}*{}", c(5), c(1)), g.s);
+        b.f(r, 15, format!("={}*{}", c(5), c(3)), g.ss);
+        if i == 0 {
+            b.f(r, 8, format!("={}", c(2)), g.bn_mv);
+            b.f(r, 10, format!("={}", c(5)), g.m_count);
+            b.f(r, 12, format!("={}", c(7)), g.m_s);
+            b.f(r, 13, format!("={}/{}", c(7), c(5)), g.ma);
+            b.f(r, 14, format!("={}", c(1)), g.ma2);
+            b.f(r, 16, format!("={}", c(11)), g.m_ss);
+            b.f(
+                r,
+                17,
+                format!("={0}/{1}-({2}/{1})*({2}/{1})", c(11), c(5), c(7)),
+                g.mv,
+            );
+            continue;
+        }
+        b.f(r, 8, format!("={}*(1-{mom})+{mom}*{}", p(4), c(2)), g.bn_mv);
+        let lerp = |prev: String, cur: String| format!("={prev}+({cur}-{prev})*{mom}");
+        b.f(r, 10, lerp(p(6), c(5)), g.m_count);
+        b.f(r, 12, lerp(p(8), c(7)), g.m_s);
+        b.f(r, 13, format!("={}/{}", c(8), c(6)), g.ma);
+        b.f(r, 14, lerp(p(10), c(1)), g.ma2);
+        b.f(r, 16, lerp(p(12), c(11)), g.m_ss);
+        b.f(r, 17, format!("={}/{}-{2}*{2}", c(12), c(6), c(9)), g.mv);
+    }
+    let tr = 1 + bn.groups.len() as u32;
+    b.text(tr, 4, "total");
+    b.f(tr, 5, format!("=AVERAGE({xs})"), bn.total.0);
+    b.f(tr, 6, format!("=VARP({xs})"), bn.total.1);
+    b.f(tr, 7, format!("=AVERAGE({x2s})"), bn.total.2);
+    b.done()
+}
+
+/// Writes a row vector at (r, c0..) as values.
+fn row_values(b: &mut Builder, r: u32, c0: u16, xs: &[f64]) {
+    for (j, x) in xs.iter().enumerate() {
+        b.num(r, c0 + j as u16, *x);
+    }
+}
+
+/// Writes a matrix at (r0, c0) as values; returns the row below it.
+fn matrix_values(b: &mut Builder, r0: u32, c0: u16, m: &[Vec<f64>]) -> u32 {
+    for (i, row) in m.iter().enumerate() {
+        row_values(b, r0 + i as u32, c0, row);
+    }
+    r0 + m.len() as u32
+}
+
+/// `row · W` into row `r` from column `c0`: `=MMULT(row, W column)` per output, a 1×1
+/// product that Excel and LibreOffice both return as a plain value.
+fn mmult_row_cells(
+    b: &mut Builder,
+    r: u32,
+    c0: u16,
+    x: (u32, u16, usize),
+    w: (u32, u16, usize),
+    out: &[f64],
+) {
+    let (xr, xc, n) = x;
+    let (wr, wc, _) = w;
+    for (j, v) in out.iter().enumerate() {
+        let col = wc + j as u16;
+        b.f(
+            r,
+            c0 + j as u16,
+            format!(
+                "=MMULT({},{})",
+                abs_block(xr, xc, 1, n),
+                range(wr, col, wr + n as u32 - 1, col)
+            ),
+            *v,
+        );
+    }
+}
+
+/// A layer of the forward pass: its pre-activation name and values, and the activation
+/// after it (none for the output layer).
+type Layer<'a> = (&'a str, &'a [f64], Option<(&'a str, &'a [f64])>);
+
+/// Where the forward pass of a layers sheet put things (0-based rows; vectors start in
+/// column B).
+struct MlpCells {
+    /// The row of activations 2.
+    a2_row: u32,
+    /// The first row of w3.
+    w3_row: u32,
+    /// The row of the softmax.
+    p_row: u32,
+    /// The first free row below.
+    next: u32,
+}
+
+/// The output layer from a2 at row `a2_row` (`n` wide) through the weights at
+/// `w3_row`: `=MMULT`, `=EXP`, `=SUM`, the softmax and `-LOG(p)*y` (y in row 2).
+/// Returns (softmax row, next free row).
+fn head_cells(
+    b: &mut Builder,
+    mut r: u32,
+    (a2_row, n): (u32, usize),
+    w3_row: u32,
+    (o, sum_exp, p, terms, loss): (&[f64], f64, &[f64], &[f64], f64),
+) -> (u32, u32) {
+    let m = o.len() as u16;
+    b.text(r, 0, "out");
+    mmult_row_cells(b, r, 1, (a2_row, 1, n), (w3_row, 1, n), o);
+    let o_row = r;
+    r += 1;
+    b.text(r, 0, "exp");
+    for (j, x) in o.iter().enumerate() {
+        let c = 1 + j as u16;
+        b.f(r, c, format!("=EXP({})", a1(o_row, c)), x.exp());
+    }
+    let exp_row = r;
+    b.text(exp_row, m + 2, "sum");
+    b.f(
+        exp_row,
+        m + 3,
+        format!("=SUM({})", range(exp_row, 1, exp_row, m)),
+        sum_exp,
+    );
+    r += 1;
+    b.text(r, 0, "softmax");
+    for (j, v) in p.iter().enumerate() {
+        let c = 1 + j as u16;
+        b.f(
+            r,
+            c,
+            format!("={}/{}", a1(exp_row, c), abs(exp_row, m + 3)),
+            *v,
+        );
+    }
+    let p_row = r;
+    r += 1;
+    b.text(r, 0, "loss terms");
+    for (j, v) in terms.iter().enumerate() {
+        let c = 1 + j as u16;
+        b.f(r, c, format!("=-LOG({})*{}", a1(p_row, c), a1(1, c)), *v);
+    }
+    b.text(r, m + 2, "loss");
+    b.f(r, m + 3, format!("=SUM({})", range(r, 1, r, m)), loss);
+    (p_row, r + 2)
+}
+
+/// The inputs, weights and forward pass of a layers sheet: `MMULT`, `MAX(0,…)` and the
+/// softmax head.
+fn mlp_cells(b: &mut Builder, mlp: &layers::Mlp, f: &layers::Forward) -> MlpCells {
+    b.text(0, 0, "x");
+    row_values(b, 0, 1, &mlp.x);
+    b.text(1, 0, "y");
+    row_values(b, 1, 1, &mlp.y);
+    // Weights below, one block under another, each labelled.
+    let mut r = 3;
+    let mut blocks = Vec::new();
+    for (name, w) in [("w1", &mlp.w1), ("w2", &mlp.w2), ("w3", &mlp.w3)] {
+        b.text(r, 0, name);
+        let end = matrix_values(b, r, 1, w);
+        blocks.push((r, w.len()));
+        r = end + 1;
+    }
+    let mut prev = (0u32, 1u16, mlp.x.len());
+    let hidden: [Layer<'_>; 2] = [
+        ("z1", &f.z1, Some(("a1", &f.a1))),
+        ("z2", &f.z2, Some(("a2", &f.a2))),
+    ];
+    for (k, (zname, z, act)) in hidden.iter().enumerate() {
+        let (wr, wn) = blocks[k];
+        b.text(r, 0, zname);
+        mmult_row_cells(b, r, 1, prev, (wr, 1, wn), z);
+        r += 1;
+        if let Some((aname, a)) = act {
+            b.text(r, 0, aname);
+            for (j, v) in a.iter().enumerate() {
+                let c = 1 + j as u16;
+                b.f(r, c, format!("=MAX(0,{})", a1(r - 1, c)), *v);
+            }
+            prev = (r, 1, a.len());
+            r += 1;
+        }
+    }
+    let a2_row = prev.0;
+    let w3_row = blocks[2].0;
+    let (p_row, next) = head_cells(
+        b,
+        r,
+        (a2_row, f.a2.len()),
+        w3_row,
+        (&f.o, f.sum_exp, &f.p, &f.loss_terms, f.loss),
+    );
+    MlpCells {
+        a2_row,
+        w3_row,
+        p_row,
+        next,
+    }
+}
+
+/// layers_example.xlsx: the fixed sheet (forward pass with `MMULT`, `MAX(0,…)`, `EXP`,
+/// softmax and log10 loss; dL/dout `=p-y`, dL/dw3 `=a2·dL/dout`, one step
+/// `=w3-dL/dw3*delta` and the forward pass after it) and the random sheet (its forward
+/// pass, `=SQRT(SUMXMY2(p,y))` and its dL/dw3 as the sheet computes it, from the weights).
+pub fn layers() -> Book {
+    let fx = layers::fixed();
+    let mut b = Builder::new("fixed");
+    let at = mlp_cells(&mut b, &fx.mlp, &fx.forward);
+    let m = fx.dl_dout.len();
+    let n2 = fx.forward.a2.len();
+    let mut r = at.next;
+    b.text(r, 0, "dL/dout");
+    for (j, v) in fx.dl_dout.iter().enumerate() {
+        let c = 1 + j as u16;
+        b.f(r, c, format!("={}-{}", a1(at.p_row, c), a1(1, c)), *v);
+    }
+    let d_row = r;
+    b.text(r, m as u16 + 2, "delta");
+    b.num(r, m as u16 + 3, fx.delta);
+    let delta = abs(r, m as u16 + 3);
+    r += 2;
+    b.text(r, 0, "dL/dw3");
+    let g_row = r;
+    for (i, row) in fx.dl_dw3.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            let c = 1 + j as u16;
+            b.f(
+                g_row + i as u32,
+                c,
+                format!(
+                    "={}*{}",
+                    abs(at.a2_row, 1 + i as u16),
+                    format_args!("{}${}", column_name(c as usize), d_row + 1)
+                ),
+                *v,
+            );
+        }
+    }
+    r = g_row + n2 as u32 + 1;
+    b.text(r, 0, "new w3");
+    let w3n_row = r;
+    for (i, row) in fx.w3_new.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            let c = 1 + j as u16;
+            b.f(
+                w3n_row + i as u32,
+                c,
+                format!(
+                    "={}-{}*{delta}",
+                    a1(at.w3_row + i as u32, c),
+                    a1(g_row + i as u32, c)
+                ),
+                *v,
+            );
+        }
+    }
+    r = w3n_row + n2 as u32 + 1;
+    b.text(r, 0, "after the step");
+    let a = &fx.after;
+    head_cells(
+        &mut b,
+        r + 1,
+        (at.a2_row, n2),
+        w3n_row,
+        (&a.0, a.1, &a.2, &a.3, a.4),
+    );
+
+    let rnd = layers::random();
+    let mut rb = Builder::new("random");
+    let at = mlp_cells(&mut rb, &rnd.mlp, &rnd.forward);
+    let m = rnd.dl_dout.len() as u16;
+    let r = at.next;
+    rb.text(r, 0, "rmse");
+    rb.f(
+        r,
+        1,
+        format!(
+            "=SQRT(SUMXMY2({},{}))",
+            range(at.p_row, 1, at.p_row, m),
+            range(1, 1, 1, m)
+        ),
+        rnd.rmse,
+    );
+    rb.text(r + 1, 0, "dL/dout");
+    for (j, v) in rnd.dl_dout.iter().enumerate() {
+        let c = 1 + j as u16;
+        rb.f(r + 1, c, format!("={}-{}", a1(at.p_row, c), a1(1, c)), *v);
+    }
+    rb.text(r + 3, 0, "dL/dw3 (the sheet's: w3·dL/dout)");
+    for (i, row) in rnd.dl_dw3_buggy.iter().enumerate() {
+        for (j, v) in row.iter().enumerate() {
+            let c = 1 + j as u16;
+            rb.f(
+                r + 4 + i as u32,
+                c,
+                format!(
+                    "={}*{}${}",
+                    a1(at.w3_row + i as u32, c),
+                    column_name(c as usize),
+                    r + 2
+                ),
+                *v,
+            );
+        }
+    }
+    Book {
+        lab: "layers".into(),
+        sheets: vec![b.done(), rb.done()],
+    }
+}
+
+/// broadcasting.xlsx: c + m with c broadcast down the rows (`=D$2+D12`), along the
+/// columns (`=$B5+D12`), and the outer product.
+pub fn broadcasting() -> Book {
+    let s = small::broadcasting_sheet();
+    let mut b = Builder::new("broadcasting");
+    let n = s.c.len() as u16;
+    b.text(0, 0, "c");
+    row_values(&mut b, 0, 1, &s.c);
+    b.text(1, 0, "c as a column");
+    for (i, x) in s.c.iter().enumerate() {
+        b.num(2 + i as u32, 0, *x);
+    }
+    b.text(1, 2, "m");
+    matrix_values(&mut b, 2, 2, &s.m);
+    let blocks: [(&str, u16, &[Vec<f64>]); 3] = [
+        ("c + m", 3 + n, &s.c_plus_m),
+        ("c[:,None] + m", 4 + 2 * n, &s.ccol_plus_m),
+        ("c * c[:,None]", 5 + 3 * n, &s.outer),
+    ];
+    for (k, (title, c0, vals)) in blocks.iter().enumerate() {
+        b.text(1, *c0, title);
+        for (i, row) in vals.iter().enumerate() {
+            let r = 2 + i as u32;
+            for (j, v) in row.iter().enumerate() {
+                let cj = j as u16;
+                let c_row = format!("{}$1", column_name(1 + j));
+                let c_col = format!("$A{}", r + 1);
+                let f = match k {
+                    0 => format!("={c_row}+{}", a1(r, 2 + cj)),
+                    1 => format!("={c_col}+{}", a1(r, 2 + cj)),
+                    _ => format!("={c_row}*{c_col}"),
+                };
+                b.f(r, c0 + cj, f, *v);
+            }
+        }
+    }
+    Book {
+        lab: "broadcasting".into(),
+        sheets: vec![b.done()],
+    }
+}
+
+/// style_loss.xlsx: each 2×2 filter over the 4×4 image as `=SUMPRODUCT(window, filter)`,
+/// and the Gram matrix `=SUMPRODUCT(output i, output j)`.
+pub fn style_loss() -> Book {
+    let s = small::style_loss();
+    let mut b = Builder::new("style loss");
+    b.text(0, 0, "image");
+    for (i, row) in small::STYLE_IMAGE.iter().enumerate() {
+        row_values(&mut b, 1 + i as u32, 0, row);
+    }
+    let mut outs = Vec::new();
+    for (k, f) in small::STYLE_FILTERS.iter().enumerate() {
+        let fc = 5 + 4 * k as u16;
+        b.text(0, fc, &format!("filter {}", k + 1));
+        for (i, row) in f.iter().enumerate() {
+            row_values(&mut b, 1 + i as u32, fc, row);
+        }
+        b.text(5, fc, &format!("output {}", k + 1));
+        for (i, row) in s.outputs[k].iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                let (r, c) = (6 + i as u32, fc + j as u16);
+                let win = range(1 + i as u32, j as u16, 2 + i as u32, j as u16 + 1);
+                let filt = format!("{}:{}", abs(1, fc), abs(2, fc + 1));
+                b.f(r, c, format!("=SUMPRODUCT({win},{filt})"), *v);
+            }
+        }
+        outs.push(format!("{}:{}", abs(6, fc), abs(8, fc + 2)));
+    }
+    b.text(10, 0, "gram");
+    for i in 0..2 {
+        for j in 0..2 {
+            b.f(
+                11 + i as u32,
+                j as u16,
+                format!("=SUMPRODUCT({},{})", outs[i], outs[j]),
+                s.gram[i][j],
+            );
+        }
+    }
+    Book {
+        lab: "style_loss".into(),
+        sheets: vec![b.done()],
+    }
+}
+
+/// emb_sizing.xlsx: cardinality `=2^A`, the wanted size, and the rule of thumb
+/// `=MIN(600,ROUND(1.6*B^0.56,0))`.
+pub fn emb_sizing() -> Book {
+    let mut b = Builder::new("emb sizing");
+    b.headers(0, 0, &["i", "cardinality", "wanted", "rule"]);
+    for (i, (n, want, rule)) in small::emb_sizing_sheet().into_iter().enumerate() {
+        let r = 1 + i as u32;
+        b.num(r, 0, i as f64);
+        b.f(r, 1, format!("=2^{}", a1(r, 0)), n);
+        b.num(r, 2, want);
+        b.f(
+            r,
+            3,
+            format!("=MIN(600,ROUND(1.6*{}^0.56,0))", a1(r, 1)),
+            rule,
+        );
+    }
+    Book {
+        lab: "emb_sizing".into(),
+        sheets: vec![b.done()],
+    }
+}
+
+/// The absolute range of a `h`×`w` block at (r0, c0).
+fn abs_block(r0: u32, c0: u16, h: usize, w: usize) -> String {
+    format!(
+        "{}:{}",
+        abs(r0, c0),
+        abs(r0 + h as u32 - 1, c0 + w as u16 - 1)
+    )
+}
+
+/// A `h`×`w` window range at (r0, c0).
+fn block(r0: u32, c0: u16, h: usize, w: usize) -> String {
+    range(r0, c0, r0 + h as u32 - 1, c0 + w as u16 - 1)
+}
+
+/// conv-example.xlsx of a version (course-v3 = courses, or course22): the digit, the
+/// filters, each conv layer as `=SUMPRODUCT(window, $filter$)` (two channels summed
+/// in conv2, `MAX(0,…)` where the version has a ReLU), the 2×2 max pool `=MAX(…)` and
+/// the dense unit `=SUMPRODUCT(pool, weights)`.
+///
+/// The blocks sit 28 columns apart so that the sheet's partial windows (conv2 is 25
+/// wide, the pool 13) read blank cells beyond a layer, as the original ranges do.
+///
+/// # Errors
+///
+/// A shape error from the lab when its arrays are too small.
+pub fn conv(v: Version) -> Result<Book, gradsheet_labs::LabError> {
+    let net = match v {
+        Version::Course22 => conv::course22(),
+        _ => conv::course_v3(),
+    };
+    let f = net.forward()?;
+    let mut b = Builder::new("conv");
+    let relu = |x: String| {
+        if net.relu {
+            format!("=MAX(0,{x})")
+        } else {
+            format!("={x}")
+        }
+    };
+    // Input at A1.
+    matrix_values(&mut b, 0, 0, &net.input);
+    // Filters: conv1's two at row 31, conv2's four at row 35.
+    let (f1_row, f2_row) = (30u32, 34u32);
+    for (c, g) in net.filters1.iter().enumerate() {
+        b.text(f1_row - 1, 4 * c as u16, &format!("conv1 filter {}", c + 1));
+        matrix_values(&mut b, f1_row, 4 * c as u16, g);
+    }
+    for o in 0..2 {
+        for i in 0..2 {
+            let c0 = 4 * (2 * o + i) as u16;
+            b.text(f2_row - 1, c0, &format!("conv2 out {} in {}", o + 1, i + 1));
+            matrix_values(&mut b, f2_row, c0, &net.filters2[o][i]);
+        }
+    }
+    let f1 = |c: usize| abs_block(f1_row, 4 * c as u16, 3, 3);
+    let f2 = |o: usize, i: usize| abs_block(f2_row, 4 * (2 * o + i) as u16, 3, 3);
+    let (c1_row, c2_row, pool_row, dense_row, out_row) = (40u32, 70u32, 98u32, 114u32, 130u32);
+    let col0 = |c: usize| 28 * c as u16;
+    for c in 0..2 {
+        b.text(c1_row - 1, col0(c), &format!("conv1 channel {}", c + 1));
+        for (i, row) in f.conv1[c].iter().enumerate() {
+            for (j, val) in row.iter().enumerate() {
+                let win = block(i as u32, j as u16, 3, 3);
+                b.f(
+                    c1_row + i as u32,
+                    col0(c) + j as u16,
+                    relu(format!("SUMPRODUCT({win},{})", f1(c))),
+                    *val,
+                );
+            }
+        }
+    }
+    for o in 0..2 {
+        b.text(c2_row - 1, col0(o), &format!("conv2 channel {}", o + 1));
+        for (i, row) in f.conv2[o].iter().enumerate() {
+            for (j, val) in row.iter().enumerate() {
+                let win = |ch: usize| block(c1_row + i as u32, col0(ch) + j as u16, 3, 3);
+                b.f(
+                    c2_row + i as u32,
+                    col0(o) + j as u16,
+                    relu(format!(
+                        "SUMPRODUCT({},{})+SUMPRODUCT({},{})",
+                        win(0),
+                        f2(o, 0),
+                        win(1),
+                        f2(o, 1)
+                    )),
+                    *val,
+                );
+            }
+        }
+    }
+    for c in 0..2 {
+        b.text(pool_row - 1, col0(c), &format!("maxpool channel {}", c + 1));
+        for (i, row) in f.pool[c].iter().enumerate() {
+            for (j, val) in row.iter().enumerate() {
+                let win = block(c2_row + 2 * i as u32, col0(c) + 2 * j as u16, 2, 2);
+                b.f(
+                    pool_row + i as u32,
+                    col0(c) + j as u16,
+                    format!("=MAX({win})"),
+                    *val,
+                );
+            }
+        }
+        b.text(dense_row - 1, col0(c), &format!("dense weights {}", c + 1));
+        matrix_values(&mut b, dense_row, col0(c), &net.dense[c]);
+    }
+    b.text(out_row, 0, "dense");
+    let (ph, pw) = (f.pool[0].len(), f.pool[0].first().map_or(0, Vec::len));
+    for c in 0..2 {
+        b.f(
+            out_row,
+            1 + c as u16,
+            format!(
+                "=SUMPRODUCT({},{})",
+                block(pool_row, col0(c), ph, pw),
+                block(dense_row, col0(c), ph, pw)
+            ),
+            f.dense_terms[c],
+        );
+    }
+    b.text(out_row, 4, "output");
+    b.f(
+        out_row,
+        5,
+        format!("={}+{}", a1(out_row, 1), a1(out_row, 2)),
+        f.output,
+    );
+    Ok(Book {
+        lab: "conv".into(),
+        sheets: vec![b.done()],
+    })
+}
+
+/// A collab sheet: ratings at H2:V16 (user ids in G, movie ids in row 1), movie
+/// factors at H19:V23 (with the movie biases in row 18 when `bias`), user factors at
+/// B25:F39 (user biases in A), predictions at H25:V39 and the loss.
+fn collab_sheet(v: Version, with_bias: bool) -> Sheet {
+    let ct = collab::crosstab(v);
+    let n_users = ct.users.len() as u32;
+    let mut b = Builder::new(if with_bias { "bias" } else { "dotprod" });
+    let (rat_row, rat_col) = (1u32, 7u16);
+    b.text(0, 6, "user \\ movie");
+    for (j, m) in ct.movies.iter().enumerate() {
+        b.num(0, rat_col + j as u16, *m);
+    }
+    for (i, (u, row)) in ct.users.iter().zip(&ct.ratings).enumerate() {
+        let r = rat_row + i as u32;
+        b.num(r, 6, *u);
+        for (j, x) in row.iter().enumerate() {
+            if let Some(x) = x {
+                b.num(r, rat_col + j as u16, *x);
+            }
+        }
+    }
+    let (ub, uf, mb, mf) = if with_bias {
+        collab::bias_params(v)
+    } else {
+        let (u, m) = collab::dotprod_factors(v);
+        (Vec::new(), u, Vec::new(), m)
+    };
+    let k = mf.len();
+    let (mf_row, uf_row) = (18u32, 24u32);
+    b.text(mf_row, 6, "movie factors");
+    matrix_values(&mut b, mf_row, rat_col, &mf);
+    if with_bias {
+        b.text(mf_row - 1, 6, "movie bias");
+        row_values(&mut b, mf_row - 1, rat_col, &mb);
+        b.text(uf_row - 1, 0, "user bias");
+        for (i, x) in ub.iter().enumerate() {
+            b.num(uf_row + i as u32, 0, *x);
+        }
+    }
+    b.text(uf_row - 1, 1, "user factors");
+    matrix_values(&mut b, uf_row, 1, &uf);
+    let preds = if with_bias {
+        collab::bias_sheet(v)
+    } else {
+        collab::dotprod_sheet(v)
+    };
+    // course22's bias sheet leaves blanks at 0 (SINGLE(IF(..))); the older copies add
+    // the biases to blank cells too.
+    let blank_biases = with_bias && v != Version::Course22;
+    for (i, row) in preds.preds.iter().enumerate() {
+        let r = uf_row + i as u32;
+        for (j, val) in row.iter().enumerate() {
+            let c = rat_col + j as u16;
+            let col = column_name(c as usize);
+            let dot = format!(
+                "MMULT($B{0}:{1}{0},{col}${2}:{col}${3})",
+                r + 1,
+                column_name(k),
+                mf_row + 1,
+                mf_row + k as u32
+            );
+            let rating = a1(rat_row + i as u32, c);
+            let f = if !with_bias {
+                format!("=IF({rating}=\"\",0,{dot})")
+            } else if blank_biases {
+                format!("=IF({rating}=\"\",0,{dot})+{col}${}+$A{}", mf_row, r + 1)
+            } else {
+                format!("=IF({rating}=\"\",0,{dot}+{col}${}+$A{})", mf_row, r + 1)
+            };
+            b.f(r, c, f, *val);
+        }
+    }
+    let ratings = block(rat_row, rat_col, n_users as usize, ct.movies.len());
+    let pred_block = block(uf_row, rat_col, n_users as usize, ct.movies.len());
+    let loss_row = uf_row + n_users + 1;
+    b.text(loss_row, 6, "loss");
+    // Excel's SUMXMY2 skips pairs with a blank rating, LibreOffice's counts the blank as
+    // 0; where blanks carry a prediction (the biases) the sum is spelled out with an
+    // explicit mask so both give the sheet's Excel value.
+    let sq = if blank_biases {
+        format!("SUMPRODUCT(({ratings}<>\"\")*({ratings}-{pred_block})^2)")
+    } else {
+        format!("SUMXMY2({ratings},{pred_block})")
+    };
+    let f = if with_bias && v == Version::Courses {
+        format!("=SQRT({sq})")
+    } else {
+        format!("=SQRT({sq}/COUNT({ratings}))")
+    };
+    b.f(loss_row, rat_col, f, preds.loss);
+    b.done()
+}
+
+/// collab_filter.xlsx of a version: the dotprod sheet
+/// (`=IF(H2="",0,MMULT($B25:$F25,H$19:H$23))` and
+/// `=SQRT(SUMXMY2(ratings,preds)/COUNT(ratings))`) and the bias sheet.
+pub fn collab(v: Version) -> Book {
+    Book {
+        lab: "collab".into(),
+        sheets: vec![collab_sheet(v, false), collab_sheet(v, true)],
+    }
+}
+
+/// titanic.xlsx from the embedded passengers: the kept rows' raw fields (A:H), the ten
+/// derived features (I:R, e.g. `=D2/$AB$2`, `=LOG(G2+1)`, `=IF(H2="S",1,0)`), the linear
+/// model `=SUMPRODUCT(I2:R2,params)` and the two-ReLU net with its squared errors and
+/// mean loss, from the saved Solver parameters.
+///
+/// # Errors
+///
+/// A shape error from the lab (the saved parameters have fixed sizes, so none in practice).
+pub fn titanic() -> Result<Book, gradsheet_labs::LabError> {
+    let tb = titanic::table(&titanic::all_rows());
+    let (lin_p, net_p, _) = titanic::saved_params();
+    let lin = titanic::linear(&tb, &lin_p)?;
+    let net = titanic::nnet(&tb, &net_p)?;
+    let mut b = Builder::new("titanic");
+    let mut hs = vec![
+        "Survived", "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked",
+    ];
+    hs.extend(titanic::FEATURES);
+    hs.extend([
+        "linear",
+        "linear err^2",
+        "unit 1",
+        "unit 2",
+        "relu 1",
+        "relu 2",
+        "nnet",
+        "nnet err^2",
+    ]);
+    b.headers(0, 0, &hs);
+    let n = tb.rows.len() as u32;
+    let last = n; // 0-based row of the last passenger (row 0 is the header)
+                  // Parameters and the maxima, right of the table (column AB on).
+    let pc: u16 = 27;
+    b.text(0, pc - 1, "max age");
+    b.f(0, pc, format!("=MAX(D2:D{})", n + 1), tb.max_age);
+    b.text(1, pc - 1, "max fare");
+    b.f(1, pc, format!("=MAX(G2:G{})", n + 1), tb.max_fare);
+    b.text(3, pc - 1, "linear");
+    row_values(&mut b, 3, pc, &lin_p);
+    b.text(4, pc - 1, "unit 1");
+    row_values(&mut b, 4, pc, &net_p[..10]);
+    b.text(5, pc - 1, "unit 2");
+    row_values(&mut b, 5, pc, &net_p[10..]);
+    let params = |r: u32| abs_block(r, pc, 1, 10);
+    for (i, p) in tb.rows.iter().enumerate() {
+        let r = 1 + i as u32;
+        let c = |col: u16| a1(r, col);
+        b.num(r, 0, p.survived);
+        b.num(r, 1, p.pclass);
+        b.text(r, 2, &p.sex);
+        if let Some(a) = p.age {
+            b.num(r, 3, a);
+        }
+        b.num(r, 4, p.sib_sp);
+        b.num(r, 5, p.parch);
+        b.num(r, 6, p.fare);
+        b.text(r, 7, p.embarked.as_deref().unwrap_or(""));
+        let x = &tb.x[i];
+        let feats = [
+            format!("={}", c(4)),
+            format!("={}", c(5)),
+            format!("={}/{}", c(3), abs(0, pc)),
+            format!("=LOG({}+1)", c(6)),
+            format!("=IF({}=1,1,0)", c(1)),
+            format!("=IF({}=2,1,0)", c(1)),
+            format!("=IF({}=\"S\",1,0)", c(7)),
+            format!("=IF({}=\"C\",1,0)", c(7)),
+            format!("=IF({}=\"male\",1,0)", c(2)),
+        ];
+        for (k, f) in feats.into_iter().enumerate() {
+            b.f(r, 8 + k as u16, f, x[k]);
+        }
+        b.num(r, 17, x[9]);
+        let feat = block(r, 8, 1, 10);
+        b.f(
+            r,
+            18,
+            format!("=SUMPRODUCT({feat},{})", params(3)),
+            lin.preds[i],
+        );
+        b.f(r, 19, format!("=({}-{})^2", c(18), c(0)), lin.losses[i]);
+        for u in 0..2 {
+            b.f(
+                r,
+                20 + u,
+                format!("=SUMPRODUCT({feat},{})", params(4 + u as u32)),
+                net.lin[i][u as usize],
+            );
+            b.f(
+                r,
+                22 + u,
+                format!("=IF({0}<0,0,{0})", c(20 + u)),
+                net.relu[i][u as usize],
+            );
+        }
+        b.f(r, 24, format!("={}+{}", c(22), c(23)), net.preds[i]);
+        b.f(r, 25, format!("=({}-{})^2", c(0), c(24)), net.losses[i]);
+    }
+    b.text(7, pc - 1, "linear loss");
+    b.f(7, pc, format!("=AVERAGE(T2:T{})", last + 1), lin.loss);
+    b.text(8, pc - 1, "nnet loss");
+    b.f(8, pc, format!("=AVERAGE(Z2:Z{})", last + 1), net.loss);
+    Ok(Book {
+        lab: "titanic".into(),
+        sheets: vec![b.done()],
+    })
+}
+
+/// emb_results.xlsx's runs: the four settings, ten scores, `=STDEVP` of the last three
+/// and `=MIN` from the second score on.
+pub fn emb_results() -> Book {
+    let mut b = Builder::new("runs");
+    b.headers(
+        0,
+        0,
+        &[
+            "split contins",
+            "use dict",
+            "init emb",
+            "use scaler",
+            "s1",
+            "s2",
+            "s3",
+            "s4",
+            "s5",
+            "s6",
+            "s7",
+            "s8",
+            "s9",
+            "s10",
+            "sd",
+            "min",
+        ],
+    );
+    for (i, run) in small::emb_results().iter().enumerate() {
+        let r = 1 + i as u32;
+        for (k, flag) in run.flags.iter().enumerate() {
+            b.text(r, k as u16, if *flag { "TRUE" } else { "FALSE" });
+        }
+        row_values(&mut b, r, 4, &run.scores);
+        b.f(r, 14, format!("=STDEVP({})", range(r, 11, r, 13)), run.var);
+        b.f(r, 15, format!("=MIN({})", range(r, 5, r, 13)), run.min);
+    }
+    Book {
+        lab: "emb_results".into(),
+        sheets: vec![b.done()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(a1(0, 0), "A1");
+        assert_eq!(abs(7, 2), "$C$8");
+        assert_eq!(range(1, 1, 5, 1), "B2:B6");
+    }
+
+    #[test]
+    fn every_book_writes() {
+        let books = [
+            entropy(Version::CourseV3),
+            entropy(Version::Courses),
+            entropy(Version::Course22),
+            mom_bias(),
+            layers(),
+            broadcasting(),
+            style_loss(),
+            emb_sizing(),
+            conv(Version::CourseV3).unwrap(),
+            conv(Version::Course22).unwrap(),
+            collab(Version::CourseV3),
+            collab(Version::Courses),
+            collab(Version::Course22),
+            titanic().unwrap(),
+            emb_results(),
+        ];
+        for b in &books {
+            assert!(b.formulas().count() > 0, "{}", b.lab);
+            assert!(b.formulas().all(|f| f.4.is_finite()), "{}", b.lab);
+            to_xlsx(b, false).unwrap();
+        }
+    }
+}
