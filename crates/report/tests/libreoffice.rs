@@ -354,7 +354,11 @@ fn graddesc_replays_recalculate_in_the_sheets_layout() {
     use gradsheet_train::graddesc::{replay, Workbook};
     let mut cases = Vec::new();
     for wb in [Workbook::Y2018, Workbook::Y2016] {
-        let replays: Vec<_> = wb.sheets().iter().map(|s| replay(wb, *s).unwrap()).collect();
+        let replays: Vec<_> = wb
+            .sheets()
+            .iter()
+            .map(|s| replay(wb, *s).unwrap())
+            .collect();
         let views: Vec<_> = replays.iter().map(|r| &r.view).collect();
         cases.push(Case {
             name: format!("graddesc_{}", wb.year()),
