@@ -6,10 +6,10 @@
 //! then equal the lab's value within 1e-12·max(1, |v|). All workbooks go through one
 //! `soffice` start. Without `soffice` the test is skipped with a notice, unless CI is set.
 
-use std::path::Path;
-use std::process::Command;
+use calamine::{open_workbook_from_rs, Reader, Xlsx};
 
-use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+mod common;
+use common::{number, recalculate, soffice};
 use gradsheet_report::labs::{self, gradsheet_labs::collab::Version, Book};
 
 fn books() -> Vec<Book> {
@@ -30,94 +30,6 @@ fn books() -> Vec<Book> {
         labs::titanic().unwrap(),
         labs::emb_results(),
     ]
-}
-
-fn soffice() -> Option<&'static str> {
-    let found = Command::new("soffice")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if found {
-        return Some("soffice");
-    }
-    let ci = std::env::var("CI")
-        .map(|v| !v.is_empty() && v != "false" && v != "0")
-        .unwrap_or(false);
-    assert!(
-        !ci,
-        "soffice (LibreOffice) is required in CI: install libreoffice-calc"
-    );
-    eprintln!("notice: soffice not found; skipping the labs' LibreOffice recalculation test");
-    None
-}
-
-/// A LibreOffice user profile that recalculates every xlsx file on load.
-fn write_profile(dir: &Path) {
-    let user = dir.join("user");
-    std::fs::create_dir_all(&user).unwrap();
-    let xcu = r#"<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"#;
-    std::fs::write(user.join("registrymodifications.xcu"), xcu).unwrap();
-}
-
-/// Recalculates every workbook in one LibreOffice run; returns the saved bytes in order.
-fn recalculate(bin: &str, books: &[(String, Vec<u8>)]) -> Vec<Vec<u8>> {
-    let tmp = tempfile::tempdir().unwrap();
-    let (inp, out, profile) = (
-        tmp.path().join("in"),
-        tmp.path().join("out"),
-        tmp.path().join("profile"),
-    );
-    std::fs::create_dir_all(&inp).unwrap();
-    write_profile(&profile);
-    let mut files = Vec::new();
-    for (name, bytes) in books {
-        let p = inp.join(format!("{name}.xlsx"));
-        std::fs::write(&p, bytes).unwrap();
-        files.push(p);
-    }
-    let status = Command::new(bin)
-        .arg(format!(
-            "-env:UserInstallation=file://{}",
-            profile.display()
-        ))
-        .args([
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-        ])
-        .arg(&out)
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "soffice failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    books
-        .iter()
-        .map(|(name, _)| {
-            std::fs::read(out.join(format!("{name}.xlsx")))
-                .unwrap_or_else(|e| panic!("soffice wrote no {name}.xlsx: {e}"))
-        })
-        .collect()
-}
-
-fn number(d: Option<&Data>) -> Option<f64> {
-    match d? {
-        Data::Float(f) => Some(*f),
-        Data::Int(i) => Some(*i as f64),
-        Data::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
-        _ => None,
-    }
 }
 
 #[test]
@@ -142,7 +54,7 @@ fn lab_workbooks_recalculate_to_the_labs_values() {
                 .filter(|x| x.0 == s.name)
                 .map(|x| (x.1, x.2, x.3, x.4))
             {
-                let got = number(range.get_value((r, c as u32)));
+                let got = range.get_value((r, c as u32)).and_then(number);
                 let ok = got.is_some_and(|g| (g - want).abs() <= 1e-12 * want.abs().max(1.0));
                 if !ok {
                     failures.push(format!(

@@ -12,10 +12,12 @@
 
 use std::io::Cursor;
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
-use calamine::{open_workbook_from_rs, Data, Reader, Xlsx};
+use calamine::{open_workbook_from_rs, Reader, Xlsx};
+
+mod common;
+use common::{number, recalculate, soffice};
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
 use gradsheet_report::{run_workbook, RunSpec, XlsxOptions};
 use gradsheet_train::{Gradient, Hooks, Hyper, Optimizer, TrainConfig, Trainer};
@@ -64,94 +66,6 @@ fn case(name: &str, model: &str, loss: &str, data: &Dataset, cfg: TrainConfig) -
 
 fn opt(name: &str, h: Hyper) -> Optimizer {
     Optimizer::from_name(name, &h).unwrap()
-}
-
-fn soffice() -> Option<&'static str> {
-    let found = Command::new("soffice")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if found {
-        return Some("soffice");
-    }
-    let ci = std::env::var("CI")
-        .map(|v| !v.is_empty() && v != "false" && v != "0")
-        .unwrap_or(false);
-    assert!(
-        !ci,
-        "soffice (LibreOffice) is required in CI: install libreoffice-calc"
-    );
-    eprintln!("notice: soffice not found; skipping the LibreOffice recalculation test");
-    None
-}
-
-/// A LibreOffice user profile that recalculates every xlsx (and ods) file on load.
-fn write_profile(dir: &Path) {
-    let user = dir.join("user");
-    std::fs::create_dir_all(&user).unwrap();
-    let xcu = r#"<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"#;
-    std::fs::write(user.join("registrymodifications.xcu"), xcu).unwrap();
-}
-
-/// Recalculates every workbook in one LibreOffice run; returns the saved bytes in order.
-fn recalculate(bin: &str, books: &[(&str, &[u8])]) -> Vec<Vec<u8>> {
-    let tmp = tempfile::tempdir().unwrap();
-    let (inp, out, profile) = (
-        tmp.path().join("in"),
-        tmp.path().join("out"),
-        tmp.path().join("profile"),
-    );
-    std::fs::create_dir_all(&inp).unwrap();
-    write_profile(&profile);
-    let mut cmd = Command::new(bin);
-    cmd.arg(format!(
-        "-env:UserInstallation=file://{}",
-        profile.display()
-    ))
-    .args([
-        "--headless",
-        "--norestore",
-        "--convert-to",
-        "xlsx:Calc MS Excel 2007 XML",
-        "--outdir",
-    ])
-    .arg(&out);
-    for (name, bytes) in books {
-        let p = inp.join(format!("{name}.xlsx"));
-        std::fs::write(&p, bytes).unwrap();
-        cmd.arg(p);
-    }
-    let o = cmd.output().expect("cannot run soffice");
-    assert!(
-        o.status.success(),
-        "soffice failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    books
-        .iter()
-        .map(|(name, _)| {
-            std::fs::read(out.join(format!("{name}.xlsx"))).unwrap_or_else(|e| {
-                panic!(
-                    "soffice wrote no {name}.xlsx ({e}): {}",
-                    String::from_utf8_lossy(&o.stdout)
-                )
-            })
-        })
-        .collect()
-}
-
-fn number(d: &Data) -> Option<f64> {
-    match d {
-        Data::Float(v) => Some(*v),
-        Data::Int(v) => Some(*v as f64),
-        _ => None,
-    }
 }
 
 /// Compares every formula cell of `reference` with the same cell of `recalculated`;
