@@ -244,3 +244,33 @@ fn usage_errors_exit_with_2() {
         assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn concept_labs_export_xlsx_with_live_formulas() {
+    use calamine::{open_workbook, DataType, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let file = path(dir.path(), "focal.xlsx");
+    let out = ok(&["lab", "focal", "gammas=0,2", "--xlsx", &file]);
+    assert!(out.contains("live formulas"), "{out}");
+    let mut wb: Xlsx<_> = open_workbook(&file).unwrap();
+    let formulas = wb.worksheet_formula("focal").unwrap();
+    // Row 4 (p = 0.01): cross-entropy, then focal loss and its derivative per γ.
+    let f = formulas.get_value((3, 4)).unwrap();
+    assert!(f.contains("alpha") && f.contains("gamma_2"), "{f}");
+    let values = wb.worksheet_range("focal").unwrap();
+    let ce = values
+        .get_value((3, 1))
+        .and_then(|d| d.get_float())
+        .unwrap();
+    assert!((ce + 0.01f64.ln()).abs() < 1e-15, "{ce}");
+
+    for lab in ["dropout", "l1-l2", "upsampling", "gradients"] {
+        let file = path(dir.path(), &format!("{lab}.xlsx"));
+        ok(&["lab", lab, "--xlsx", &file]);
+        let bytes = std::fs::read(&file).unwrap();
+        assert_eq!(&bytes[..2], b"PK", "{lab}");
+    }
+    let o = gradsheet(&["lab", "focal", "--version", "course22"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not take the workbook options"));
+}

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use gradsheet_concepts::{Image, LabError, LabInfo, LabOutput, Params, Table, Value};
+use gradsheet_report::concepts;
 use serde_json::{json, Map};
 
 use crate::cmd::usage;
@@ -22,7 +23,8 @@ use crate::output::{cell, table, write_atomic};
   gradsheet lab focal gamma=2 train_alpha=0.25
   gradsheet lab upsampling kernel=3 stride=2 --plot out/
   gradsheet lab upsampling --image digit.png --plot out/
-  gradsheet lab gradients depth=50 activation=relu init=kaiming --csv layers.csv")]
+  gradsheet lab gradients depth=50 activation=relu init=kaiming --csv layers.csv
+  gradsheet lab focal gammas=0,1,2 --xlsx focal.xlsx  (live formulas; any concept lab)")]
 pub struct Args {
     /// The lab to run; without one, lists the labs and their settings.
     pub name: Option<String>,
@@ -58,7 +60,7 @@ pub fn registry() -> Vec<LabInfo> {
 }
 
 /// Runs the command.
-pub fn run(a: Args) -> Result<()> {
+pub fn run(mut a: Args) -> Result<()> {
     let labs = registry();
     let Some(name) = a.name.as_deref() else {
         print!("{}", listing(&labs));
@@ -69,8 +71,10 @@ pub fn run(a: Args) -> Result<()> {
     if crate::cmd::lab_workbooks::run(name, &a.settings, csv, plot, a.all, &a.workbook)? {
         return Ok(());
     }
+    // --xlsx is shared with the workbook labs: the concept labs export a workbook too.
+    let xlsx = a.workbook.xlsx.take();
     if a.workbook.any() {
-        return Err(usage(format!("the {name} lab does not take the workbook options (--xlsx, --version, --train, --fit, --seed, --epochs)")));
+        return Err(usage(format!("the {name} lab does not take the workbook options (--version, --train, --fit, --seed, --epochs)")));
     }
     let lab = labs.iter().find(|l| l.name == name).ok_or_else(|| {
         usage(LabError::UnknownLab(
@@ -82,6 +86,9 @@ pub fn run(a: Args) -> Result<()> {
                 .join(", "),
         ))
     })?;
+    if xlsx.is_some() && !concepts::NAMES.contains(&name) {
+        return Err(usage(format!("the {name} lab has no xlsx export")));
+    }
     let params =
         Params::parse(lab.params, &a.settings).map_err(|e| usage(format!("{name}: {e}")))?;
     let image = match &a.image {
@@ -116,6 +123,19 @@ pub fn run(a: Args) -> Result<()> {
         let text = serde_json::to_string_pretty(&to_json(&out, &params))?;
         write_atomic(path, text.as_bytes())?;
         println!("wrote {}", path.display());
+    }
+    if let Some(path) = &xlsx {
+        let book = concepts::workbook(name, &params, image.as_ref().map(|(img, _)| img))
+            .map_err(|e| usage(format!("{name}: {e}")))?;
+        let bytes = book
+            .to_xlsx(false)
+            .map_err(|e| anyhow::anyhow!("cannot build the {name} workbook: {e}"))?;
+        write_atomic(path, &bytes)?;
+        println!(
+            "wrote {} ({} live formulas)",
+            path.display(),
+            book.book.formulas().count()
+        );
     }
     if let Some(dir) = &a.plot {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
