@@ -14,6 +14,8 @@
 //! | `POST /api/compare` | several optimizers from one start: error curves and paths |
 //! | `POST /api/sheet` | a graddesc workbook sheet replayed with its macros (Reset, onestep), cell for cell |
 //! | `POST /api/sweep` | a grid of two settings, the final error of each run (the stability map) |
+//! | `GET /api/labs` | every lab (concept and workbook labs): name, description, parameters with defaults, ranges, choices |
+//! | `POST /api/lab` | one lab run by name with its settings: notes, tables, SVG figures, grayscale images |
 //! | `GET /api/export/{file}?spec=JSON` | downloads: `run.xlsx` (live formulas), `trace.csv`, `path.svg`, `recipe.toml` |
 //!
 //! Every request is bounded ([`Limits`]): body size, formula length, steps (epochs ×
@@ -46,6 +48,7 @@ use tokio::sync::Semaphore;
 
 pub mod compute;
 pub mod dto;
+pub mod labs;
 
 use dto::ErrorBody;
 
@@ -185,6 +188,19 @@ pub fn router_with(limits: Limits) -> Router {
         .route(
             "/api/sheet",
             post(|s: State<Shared>, b| json_api(s, b, compute::sheet)),
+        )
+        .route(
+            "/api/lab",
+            post(|s: State<Shared>, b| json_api(s, b, labs::lab)),
+        )
+        .route(
+            "/api/labs",
+            get(|State(app): State<Shared>| async move {
+                match blocking(&app, |l| labs::labs(&(), l)).await {
+                    Ok(out) => Json(out).into_response(),
+                    Err(e) => e.into_response(),
+                }
+            }),
         )
         .route("/api/export/{file}", get(export))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "no such page") })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::http::server;
 use crate::webdriver::{Browser, Session};
 
-fn screenshots() -> PathBuf {
+pub fn screenshots() -> PathBuf {
     // CARGO_TARGET_DIR when set, else the workspace's target/.
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -39,14 +39,14 @@ fn wait_for_file(path: &std::path::Path) -> Vec<u8> {
     }
 }
 
-fn text(s: &Session, css: &str) -> String {
+pub fn text(s: &Session, css: &str) -> String {
     let v = s.js(&format!(
         "const e = document.querySelector({css:?}); return e ? e.textContent : null;"
     ));
     v.as_str().unwrap_or_default().to_string()
 }
 
-fn attr(s: &Session, css: &str, name: &str) -> String {
+pub fn attr(s: &Session, css: &str, name: &str) -> String {
     let v = s.js(&format!(
         "const e = document.querySelector({css:?}); return e ? e.getAttribute({name:?}) : null;"
     ));

@@ -4,5 +4,6 @@
 mod api;
 mod browser;
 mod http;
+mod labs;
 mod load;
 mod webdriver;

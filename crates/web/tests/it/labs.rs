@@ -1,0 +1,270 @@
+//! The labs page: `GET /api/labs` and `POST /api/lab` over real HTTP, and the page in
+//! headless Chromium (every lab shows its tables and figures; a slider redraws a figure).
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::browser::{attr, screenshots, text};
+use crate::http::{get, post, server};
+use crate::webdriver::{Browser, Session};
+
+#[test]
+fn every_lab_is_listed_with_its_parameters() {
+    let r = get("/api/labs");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let names: Vec<&str> = v
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|l| l["name"].as_str().unwrap_or_default())
+        .collect();
+    for n in [
+        "dropout",
+        "focal",
+        "l1-l2",
+        "upsampling",
+        "gradients",
+        "entropy",
+        "mom_bias",
+        "conv",
+        "collab",
+        "titanic",
+        "layers",
+        "broadcasting",
+        "style_loss",
+        "emb_sizing",
+        "emb_results",
+    ] {
+        assert!(names.contains(&n), "{n} in {names:?}");
+    }
+    let focal = v
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["name"] == "focal"))
+        .expect("focal");
+    let gamma = focal["params"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "gamma"))
+        .expect("gamma");
+    assert_eq!(gamma["kind"], "number");
+    assert_eq!(gamma["default"], "2");
+    assert_eq!(gamma["max"], 10.0);
+    // Heavy settings are bounded for the web.
+    let dropout = v
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["name"] == "dropout"))
+        .expect("dropout");
+    let steps = dropout["params"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == "steps"))
+        .expect("steps");
+    assert_eq!(steps["max"], 500.0);
+    let collab = v
+        .as_array()
+        .and_then(|a| a.iter().find(|l| l["name"] == "collab"))
+        .expect("collab");
+    assert_eq!(collab["params"][0]["choices"][2], "course22");
+}
+
+#[test]
+fn every_lab_runs_with_its_defaults() {
+    let list = get("/api/labs").json();
+    for l in list.as_array().expect("a list") {
+        let name = l["name"].as_str().unwrap_or_default();
+        let t0 = Instant::now();
+        let r = post("/api/lab", &json!({ "name": name }));
+        assert_eq!(
+            r.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = r.json();
+        println!("lab {name}: {:?}", t0.elapsed());
+        let tables = v["tables"].as_array().expect("tables");
+        assert!(!tables.is_empty(), "{name} has tables");
+        assert!(
+            tables[0]["rows"].as_array().is_some_and(|r| !r.is_empty()),
+            "{name}'s table has rows"
+        );
+        let figures = v["figures"].as_array().expect("figures");
+        assert!(
+            figures
+                .iter()
+                .any(|f| f["svg"].as_str().is_some_and(|s| s.contains("<svg"))),
+            "{name} has an SVG figure"
+        );
+    }
+}
+
+#[test]
+fn lab_settings_are_checked() {
+    let r = post(
+        "/api/lab",
+        &json!({"name": "focal", "params": {"gamma": 0.5}}),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["params"]["gamma"], "0.5");
+    let bad = [
+        (json!({"name": "nope"}), "name"),
+        (json!({"name": "focal", "params": {"gamma": 11}}), "gamma"),
+        (json!({"name": "focal", "params": {"gamma": "x"}}), "gamma"),
+        (json!({"name": "focal", "params": {"delta": 1}}), "delta"),
+        (
+            json!({"name": "dropout", "params": {"steps": 100000}}),
+            "steps",
+        ),
+        (
+            json!({"name": "gradients", "params": {"width": 512}}),
+            "width",
+        ),
+        (
+            json!({"name": "gradients", "params": {"init": "zeros"}}),
+            "init",
+        ),
+        (json!({"name": "collab", "params": {"epochs": 0}}), "epochs"),
+        (
+            json!({"name": "collab", "params": {"epochs": 100000}}),
+            "epochs",
+        ),
+        (
+            json!({"name": "collab", "params": {"train": "newton"}}),
+            "train",
+        ),
+        (
+            json!({"name": "mom_bias", "params": {"version": "courses"}}),
+            "version",
+        ),
+        (json!({"name": "focal", "params": {"gamma": [1]}}), "gamma"),
+    ];
+    for (body, field) in bad {
+        let r = post("/api/lab", &body);
+        assert_eq!(
+            r.status,
+            400,
+            "{body}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let v = r.json();
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+        assert_eq!(v["field"], field, "{body}: {v}");
+    }
+    assert_eq!(post("/api/lab", &json!([1, 2])).status, 400);
+    // A workbook lab with a version and a training method.
+    let r = post(
+        "/api/lab",
+        &json!({"name": "collab", "params": {"version": "course22", "train": "lbfgs", "epochs": 20}}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert!(v["notes"][0]
+        .as_str()
+        .unwrap_or_default()
+        .contains("course22"));
+    // Long tables are cut, and say so.
+    let r = post(
+        "/api/lab",
+        &json!({"name": "titanic", "params": {"epochs": 10}}),
+    )
+    .json();
+    let rows = r["tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "rows"))
+        .expect("the passengers");
+    assert_eq!(rows["rows"].as_array().map(Vec::len), Some(200));
+    assert!(rows["total_rows"].as_u64().unwrap_or(0) > 200);
+}
+
+#[test]
+fn labs_page_in_the_browser() {
+    let Some(browser) = Browser::find() else {
+        return;
+    };
+    let _heavy = crate::http::HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    let base = format!("http://{}/", server());
+    let shots = screenshots();
+    let s = Session::start(&browser);
+
+    s.goto(&format!("{base}#labs?lab=focal"));
+    s.wait(
+        "the focal lab",
+        "return document.querySelectorAll('#labs-tables .lab-table').length > 0 && document.querySelector('#labs-figures svg') !== null",
+    );
+    assert!(attr(&s, "#nav a[data-page=labs]", "class").contains("active"));
+    let names: Vec<String> = s
+        .js("return [...document.querySelectorAll('#labs-name option')].map((o) => o.value)")
+        .as_array()
+        .expect("the lab picker")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names.len(), 15, "{names:?}");
+    s.screenshot(&shots.join("10-labs-focal.png"));
+
+    // Moving the γ slider redraws a figure and keeps γ in the URL.
+    let figs = "return [...document.querySelectorAll('#labs-figures .svgbox')].map((f) => f.innerHTML).join('|')";
+    let before = s.js(figs).as_str().unwrap_or_default().to_string();
+    s.type_into("#labs-p-gamma", &"\u{E014}".repeat(10)); // ArrowRight ×10
+    s.wait(
+        "a figure to follow the γ slider",
+        &format!(
+            "{} !== {before:?}",
+            figs.replace("return ", "return (")
+                .replace("join('|')", "join('|'))")
+        ),
+    );
+    let hash = s
+        .js("return location.hash")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        hash.starts_with("#labs?lab=focal") && hash.contains("gamma="),
+        "{hash}"
+    );
+    let shown = s.js("return document.getElementById('labs-p-gamma-num').value");
+    assert_ne!(
+        shown.as_str(),
+        Some("2"),
+        "the number box follows the slider"
+    );
+    s.screenshot(&shots.join("11-labs-focal-gamma.png"));
+
+    // Every lab in turn, through the picker: its table and its figure appear.
+    for (i, name) in names.iter().enumerate() {
+        s.js(&format!(
+            "const p = document.getElementById('labs-name'); p.value = {name:?}; p.dispatchEvent(new Event('change')); return 1;"
+        ));
+        s.wait(
+            &format!("the {name} lab"),
+            &format!(
+                "return location.hash.startsWith('#labs?lab={name}') && document.querySelector('#labs-msg').textContent === '' && \
+                 document.querySelectorAll('#labs-tables .lab-table tbody tr').length > 0 && document.querySelector('#labs-figures svg') !== null && \
+                 !document.getElementById('labs-work').classList.contains('stale') && document.getElementById('labs-about').textContent.length > 0 && \
+                 window.__labShown === {name:?}"
+            ),
+        );
+        if matches!(name.as_str(), "upsampling" | "titanic" | "conv") {
+            s.screenshot(&shots.join(format!("12-labs-{i:02}-{name}.png")));
+        }
+    }
+
+    // A setting out of range typed in: a message in place, no crash.
+    s.goto(&format!("{base}#labs?lab=gradients&depth=20"));
+    s.wait(
+        "the gradients lab",
+        "return window.__labShown === 'gradients' && document.getElementById('labs-p-depth-num').value === '20'",
+    );
+    s.clear("#labs-p-depth-num");
+    s.type_into("#labs-p-depth-num", "5000\n");
+    s.wait(
+        "the depth error",
+        "return document.getElementById('labs-msg').classList.contains('error')",
+    );
+    assert!(
+        text(&s, "#labs-msg").contains("depth"),
+        "{}",
+        text(&s, "#labs-msg")
+    );
+}
