@@ -17,6 +17,7 @@
 //! - **slow**: otherwise: stable, but the error did not fall tenfold in the epochs given
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
+use gradsheet_jit::EpochKernel;
 use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, TrainError, Trainer};
 use rayon::prelude::*;
 
@@ -83,9 +84,31 @@ pub struct Verdict {
 ///
 /// [`TrainError`] for invalid settings.
 pub fn judge(trainer: &Trainer, init: &[f64], cfg: &TrainConfig) -> Result<Verdict, TrainError> {
+    judge_with(trainer, init, cfg, None)
+}
+
+/// [`judge`], running natively with `kernel` (compiled once for the whole map) where it
+/// supports the configuration, and on the interpreter otherwise. Both give the same trace
+/// bit for bit, so the verdict does not depend on which ran.
+///
+/// # Errors
+///
+/// [`TrainError`] for invalid settings.
+pub fn judge_with(
+    trainer: &Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    kernel: Option<&EpochKernel>,
+) -> Result<Verdict, TrainError> {
     let mut cfg = cfg.clone();
     cfg.record = Record::Epochs;
-    let trace = trainer.run(init, &cfg, &mut Hooks::none())?;
+    let native = kernel
+        .filter(|_| gradsheet_jit::unsupported(trainer, &cfg).is_none())
+        .and_then(|k| k.run(trainer, init, &cfg, &mut Hooks::none()).ok());
+    let trace = match native {
+        Some(t) => t,
+        None => trainer.run(init, &cfg, &mut Hooks::none())?,
+    };
     let mut ws = trainer.compiled.workspace();
     let initial_error = trainer.mean_error(&mut ws, init);
     let final_error = trainer.mean_error(&mut ws, &trace.final_params);
@@ -376,12 +399,15 @@ pub fn sweep(
     for k in 0..n {
         setup(k % nx, k / nx)?;
     }
+    // One native kernel serves every cell: hyperparameters are read at run time. Cells it
+    // cannot run (another kind of rule, mini-batches) fall back to the interpreter.
+    let kernel = EpochKernel::compile(&trainer.compiled, &base.optimizer).ok();
     let cells = (0..n)
         .into_par_iter()
         .map(|k| {
             let (i, j) = (k % nx, k / nx);
             let (cfg, p) = setup(i, j)?;
-            let v = judge(trainer, &p, &cfg).map_err(|e| e.to_string())?;
+            let v = judge_with(trainer, &p, &cfg, kernel.as_ref()).map_err(|e| e.to_string())?;
             Ok(Cell {
                 x: x.values[i],
                 y: y.values[j],
