@@ -361,30 +361,7 @@ pub fn col_letter(mut i: usize) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
-/// A number as a table shows it: up to `sig` significant digits, exponent for very large or
-/// small values, NaN and infinities spelled out.
-pub fn cell(v: f64, sig: usize) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let mag = v.abs().log10().floor() as i32;
-    if !(-4..=9).contains(&mag) {
-        return format!("{:.*e}", sig.saturating_sub(1), v);
-    }
-    let decimals = (sig as i32 - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
+pub use gradsheet_report::cell;
 
 /// Right-aligned columns with a header row and a rule under it.
 pub fn table(headers: &[String], rows: &[Vec<String>]) -> String {

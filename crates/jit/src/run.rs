@@ -3,8 +3,8 @@
 //! epoch summaries or the final summary only).
 
 use gradsheet_train::{
-    rng, EpochSummary, Gradient, Hooks, Layout, Record, State, Stop, Trace, TrainConfig,
-    TrainError, Trainer,
+    rng, EpochSummary, Gradient, Hooks, Record, State, Stop, Trace, TrainConfig, TrainError,
+    Trainer,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -73,26 +73,7 @@ impl EpochKernel {
         let n = trainer.n_rows;
         let nc = trainer.compiled.n_cols;
         let opt = cfg.optimizer.clone();
-        let layout = Layout {
-            columns: trainer.model.columns.clone(),
-            params: trainer.model.params.clone(),
-            state_vars: opt.state_vars().iter().map(|s| s.to_string()).collect(),
-            has_fd: false,
-        };
-        let mut trace = Trace {
-            layout,
-            values: Vec::new(),
-            meta: Vec::new(),
-            epochs: Vec::with_capacity(if cfg.record == Record::Final {
-                0
-            } else {
-                cfg.epochs.min(1 << 20)
-            }),
-            stop: Stop::Completed,
-            final_params: init.to_vec(),
-            final_state: Vec::new(),
-            steps_taken: 0,
-        };
+        let mut trace = trainer.empty_trace(init, cfg);
         let mut ws = trainer.compiled.workspace();
         let mut st = State::new(&opt, np);
         let mut params = init.to_vec();

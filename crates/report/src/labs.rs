@@ -1258,32 +1258,31 @@ pub fn titanic() -> Result<Book, gradsheet_labs::LabError> {
     })
 }
 
+/// The columns of emb_results' runs: the four settings, ten epoch scores, sd and min.
+const EMB_RESULTS_HEADERS: [&str; 16] = [
+    "split contins",
+    "use dict",
+    "init emb",
+    "use scaler",
+    "s1",
+    "s2",
+    "s3",
+    "s4",
+    "s5",
+    "s6",
+    "s7",
+    "s8",
+    "s9",
+    "s10",
+    "sd",
+    "min",
+];
+
 /// emb_results.xlsx's runs: the four settings, ten scores, `=STDEVP` of the last three
 /// and `=MIN` from the second score on.
 pub fn emb_results() -> Book {
     let mut b = Builder::new("runs");
-    b.headers(
-        0,
-        0,
-        &[
-            "split contins",
-            "use dict",
-            "init emb",
-            "use scaler",
-            "s1",
-            "s2",
-            "s3",
-            "s4",
-            "s5",
-            "s6",
-            "s7",
-            "s8",
-            "s9",
-            "s10",
-            "sd",
-            "min",
-        ],
-    );
+    b.headers(0, 0, &EMB_RESULTS_HEADERS);
     for (i, run) in small::emb_results().iter().enumerate() {
         let r = 1 + i as u32;
         for (k, flag) in run.flags.iter().enumerate() {
@@ -1392,29 +1391,7 @@ pub mod view {
         png: bool,
     }
 
-    /// A number with `sig` significant digits, trailing zeros dropped.
-    fn cell(v: f64, sig: usize) -> String {
-        if v.is_nan() {
-            return "NaN".into();
-        }
-        if v.is_infinite() {
-            return if v > 0.0 { "inf".into() } else { "-inf".into() };
-        }
-        if v == 0.0 {
-            return "0".into();
-        }
-        let mag = v.abs().log10().floor() as i32;
-        if !(-4..=9).contains(&mag) {
-            return format!("{:.*e}", sig.saturating_sub(1), v);
-        }
-        let decimals = (sig as i32 - 1 - mag).max(0) as usize;
-        let s = format!("{v:.decimals$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    }
+    use crate::cell;
 
     /// The workbook labs and one line about each, in the order they are listed.
     pub fn names() -> &'static [(&'static str, &'static str)] {
@@ -2159,24 +2136,7 @@ pub mod view {
         let mut a = Tab::new(
             "runs",
             "runs: settings, scores by epoch, sd of the last three and the minimum",
-            &[
-                "split contins",
-                "use dict",
-                "init emb",
-                "use scaler",
-                "s1",
-                "s2",
-                "s3",
-                "s4",
-                "s5",
-                "s6",
-                "s7",
-                "s8",
-                "s9",
-                "s10",
-                "sd",
-                "min",
-            ],
+            &super::EMB_RESULTS_HEADERS,
         );
         for r in small::emb_results() {
             let mut row: Vec<V> = r.flags.iter().map(|b| flag(*b)).collect();

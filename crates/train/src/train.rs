@@ -204,6 +204,36 @@ impl Trainer {
         Ok(())
     }
 
+    /// The trace of a run of `cfg` from `init` before its first step: the layout of its
+    /// step rows and room for its epoch summaries. Every way of running fills one.
+    pub fn empty_trace(&self, init: &[f64], cfg: &TrainConfig) -> Trace {
+        let layout = Layout {
+            columns: self.model.columns.clone(),
+            params: self.model.params.clone(),
+            state_vars: cfg
+                .optimizer
+                .state_vars()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            has_fd: cfg.show_fd.is_some(),
+        };
+        Trace {
+            layout,
+            values: Vec::new(),
+            meta: Vec::new(),
+            epochs: Vec::with_capacity(if cfg.record == Record::Final {
+                0
+            } else {
+                cfg.epochs.min(1 << 20)
+            }),
+            stop: Stop::Completed,
+            final_params: init.to_vec(),
+            final_state: Vec::new(),
+            steps_taken: 0,
+        }
+    }
+
     /// Trains from `init` and returns the trace.
     ///
     /// Every finite step is kept; the first step with a NaN or infinite value (or an error
@@ -228,33 +258,9 @@ impl Trainer {
             cfg.batch_size
         };
         let steps_per_epoch = n.div_ceil(batch);
-        let layout = Layout {
-            columns: self.model.columns.clone(),
-            params: self.model.params.clone(),
-            state_vars: cfg
-                .optimizer
-                .state_vars()
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            has_fd: cfg.show_fd.is_some(),
-        };
-        let width = layout.width();
+        let mut trace = self.empty_trace(init, cfg);
+        let width = trace.layout.width();
         let total_steps = cfg.epochs.saturating_mul(steps_per_epoch);
-        let mut trace = Trace {
-            layout,
-            values: Vec::new(),
-            meta: Vec::new(),
-            epochs: Vec::with_capacity(if cfg.record == Record::Final {
-                0
-            } else {
-                cfg.epochs.min(1 << 20)
-            }),
-            stop: Stop::Completed,
-            final_params: init.to_vec(),
-            final_state: Vec::new(),
-            steps_taken: 0,
-        };
         if cfg.record == Record::Steps {
             // Reserve up front so that recording a step never reallocates mid-run; very
             // long runs grow geometrically past this.
