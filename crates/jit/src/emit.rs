@@ -28,11 +28,21 @@
 //!   `0.0` to an adjoint changes nothing, and the select removes the NaN that `0 * inf`
 //!   would have brought (the point of the guard). Contributions that are `±g` itself
 //!   need no select: `±0` adds nothing.
+//! - **Or guards are dropped** (`Guards::Dropped`), where the caller catches NaN
+//!   gradients. Without the select a skipped contribution is `0 · c`: `±0` for a finite
+//!   `c`, which adds nothing, or NaN. A NaN adjoint stays NaN through every later
+//!   product and sum, and is only ever routed, never dropped, by `MAX`, `MIN` and `IF`
+//!   (whose other side receives `0`, as in the interpreter): so the row's gradients are
+//!   the interpreter's bits, or some of them are NaN where the interpreter's are not.
 //!
 //! Adjoints no parameter depends on are never computed: they cannot change a result.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{FuncRef, Function, InstBuilder, Value};
+use std::ops::Range;
+
+use cranelift_codegen::ir::{
+    types, FuncRef, Function, InstBuilder, InstructionData, Opcode, Type, Value,
+};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
@@ -86,6 +96,15 @@ impl Ir<'_, '_> {
         self.b.ins().fsub(x, y)
     }
     pub(crate) fn mul(&mut self, x: Value, y: Value) -> Value {
+        // `2·y` is `y + y` bit for bit (both exact, or both the same overflow or NaN),
+        // and an addition has the shorter latency (the squared error's `2·e` sits on
+        // every training step's critical path).
+        if self.known(x) == Some(2.0) {
+            return self.b.ins().fadd(y, y);
+        }
+        if self.known(y) == Some(2.0) {
+            return self.b.ins().fadd(x, x);
+        }
         self.b.ins().fmul(x, y)
     }
     pub(crate) fn div(&mut self, x: Value, y: Value) -> Value {
@@ -101,6 +120,16 @@ impl Ir<'_, '_> {
         self.b.ins().fcmp(cc, x, y)
     }
     pub(crate) fn select(&mut self, cond: Value, x: Value, y: Value) -> Value {
+        if self.b.func.dfg.value_type(x) == types::F64 {
+            // As a vector select: x64 lowers a select to a branch over a move, and a
+            // scalar `movsd` merges into its destination (one cycle on the critical
+            // path of a ReLU), while a vector `movapd` is a plain register copy that
+            // the CPU's renamer does for free. Lane 0 of either is the scalar.
+            let vx = self.b.ins().scalar_to_vector(types::F64X2, x);
+            let vy = self.b.ins().scalar_to_vector(types::F64X2, y);
+            let v = self.b.ins().select(cond, vx, vy);
+            return self.b.ins().extractlane(v, 0);
+        }
         self.b.ins().select(cond, x, y)
     }
     pub(crate) fn call1(&mut self, name: &str, x: Value) -> Value {
@@ -112,6 +141,52 @@ impl Ir<'_, '_> {
         let f = self.calls.get(name);
         let inst = self.b.ins().call(f, &[x, y]);
         self.b.inst_results(inst)[0]
+    }
+    /// `x` in every lane of a `ty` (`x` itself for `F64`).
+    pub(crate) fn splat(&mut self, ty: Type, x: Value) -> Value {
+        if ty == types::F64 {
+            x
+        } else {
+            self.b.ins().splat(ty, x)
+        }
+    }
+    /// One or two scalars as an `F64` or an `F64X2`.
+    pub(crate) fn pack(&mut self, xs: &[Value]) -> Value {
+        match *xs {
+            [x] => x,
+            [x, y] => {
+                let v = self.b.ins().scalar_to_vector(types::F64X2, x);
+                self.b.ins().insertlane(v, y, 1)
+            }
+            _ => unreachable!("groups are of one or two values"),
+        }
+    }
+    /// The lanes of an `F64` (`width` 1) or an `F64X2` (`width` 2).
+    pub(crate) fn unpack(&mut self, v: Value, width: usize) -> Vec<Value> {
+        if width == 1 {
+            return vec![v];
+        }
+        (0..width as u8)
+            .map(|k| self.b.ins().extractlane(v, k))
+            .collect()
+    }
+    /// An `F64X2` constant.
+    fn vconst2(&mut self, lanes: [f64; 2]) -> Value {
+        let bytes: Vec<u8> = lanes.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let c = self.b.func.dfg.constants.insert(bytes.into());
+        self.b.ins().vconst(types::F64X2, c)
+    }
+    /// The value of `v` if it is a constant: the compiler knows it, Cranelift would test it at run time.
+    fn known(&self, v: Value) -> Option<f64> {
+        let dfg = &self.b.func.dfg;
+        let inst = dfg.value_def(v).inst()?;
+        match dfg.insts[inst] {
+            InstructionData::UnaryIeee64 {
+                opcode: Opcode::F64const,
+                imm,
+            } => Some(f64::from_bits(imm.bits())),
+            _ => None,
+        }
     }
     /// `x.is_nan()` as a condition.
     fn is_nan(&mut self, x: Value) -> Value {
@@ -125,6 +200,10 @@ impl Ir<'_, '_> {
     /// `op::max2`'s (or `min2`'s) condition: `a >= b || b.is_nan()`.
     fn keeps_first(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
         let c1 = self.cmp(cc, a, b);
+        if self.known(b).is_some_and(|b| !b.is_nan()) {
+            // `MAX(u, 0)`: the usual ReLU needs no NaN test.
+            return c1;
+        }
         let c2 = self.is_nan(b);
         self.b.ins().bor(c1, c2)
     }
@@ -227,6 +306,62 @@ impl Row {
     }
 }
 
+impl Row {
+    /// The sign fix of [`Row::exact`] for the lanes `r` at once, as an addend: `+0.0`
+    /// where a lane needs it, `-0.0` (which changes no bit of anything) where not; `None`
+    /// if no lane needs it.
+    fn zero_fix(&self, ir: &mut Ir<'_, '_>, r: &Range<usize>) -> Option<Value> {
+        let canon = &self.canon[r.clone()];
+        if !canon.iter().any(|&c| c) {
+            return None;
+        }
+        Some(match *canon {
+            [_] => ir.c(0.0),
+            _ => {
+                let lane = |c: bool| if c { 0.0 } else { -0.0 };
+                ir.vconst2([lane(canon[0]), lane(canon[1])])
+            }
+        })
+    }
+
+    /// The raw gradients `r` (one or two), packed.
+    pub(crate) fn raw_group(&mut self, ir: &mut Ir<'_, '_>, r: Range<usize>) -> Value {
+        ir.pack(&self.raw[r])
+    }
+
+    /// [`Row::exact`] for the gradients `r` (one or two), packed.
+    pub(crate) fn exact_group(&mut self, ir: &mut Ir<'_, '_>, r: Range<usize>) -> Value {
+        if r.len() == 1 {
+            return self.exact(ir, r.start);
+        }
+        let raw = ir.pack(&self.raw[r.clone()]);
+        match self.zero_fix(ir, &r) {
+            Some(z) => ir.add(raw, z),
+            None => raw,
+        }
+    }
+
+    /// [`Row::times`] for the gradients `r` (one or two), packed, with `h` as wide.
+    /// With FMA, `fma(raw, h, z)`: lanes with `z = +0.0` are as in [`Row::times`], and
+    /// for lanes with `z = -0.0` the single rounding of `raw·h - 0` is that of `raw·h`,
+    /// a zero keeping its sign.
+    pub(crate) fn times_group(&mut self, ir: &mut Ir<'_, '_>, r: Range<usize>, h: Value) -> Value {
+        if r.len() == 1 {
+            return self.times(ir, r.start, h);
+        }
+        match self.zero_fix(ir, &r) {
+            Some(z) if has_fma() => {
+                let raw = ir.pack(&self.raw[r]);
+                ir.b.ins().fma(raw, h, z)
+            }
+            _ => {
+                let g = self.exact_group(ir, r);
+                ir.mul(g, h)
+            }
+        }
+    }
+}
+
 /// Whether the host has fused multiply-add (Cranelift then emits it inline).
 pub(crate) fn has_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -239,6 +374,17 @@ pub(crate) fn has_fma() -> bool {
     }
 }
 
+/// Whether the reverse pass keeps the interpreter's guards (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Guards {
+    /// `select(g == 0, 0, c)` for every guarded contribution: exact in every case.
+    Kept,
+    /// No selects. A guard only ever turns the NaN of `0 · ∞` (or `0 · NaN`) into `0`,
+    /// so without it a gradient is either exact or NaN; for callers that catch a NaN
+    /// gradient and redo the row exactly.
+    Dropped,
+}
+
 /// Emits the forward pass of `tape` given the values of its variables, then the
 /// gradient of output slot `out` with respect to the slots `wrt`.
 pub(crate) fn emit_row(
@@ -247,9 +393,10 @@ pub(crate) fn emit_row(
     vars: &[Value],
     out: u32,
     wrt: &[u32],
+    guards: Guards,
 ) -> Row {
     let vals = emit_forward(ir, tape, vars);
-    let (raw, canon) = emit_backward(ir, tape, &vals, out, wrt);
+    let (raw, canon) = emit_backward(ir, tape, &vals, out, wrt, guards);
     let exact = vec![None; raw.len()];
     Row {
         vals,
@@ -392,6 +539,7 @@ pub(crate) fn emit_backward(
     vals: &[Value],
     out: u32,
     wrt: &[u32],
+    guards: Guards,
 ) -> (Vec<Value>, Vec<bool>) {
     let need = needed(tape, wrt);
     let mut adj = vec![Adj::Zero; tape.n_slots()];
@@ -411,7 +559,7 @@ pub(crate) fn emit_backward(
             continue;
         }
         // Only a run-time adjoint can be zero at run time (the seed is 1).
-        let zero_test = match (ins.guard, g) {
+        let zero_test = match (ins.guard && guards == Guards::Kept, g) {
             (true, Adj::Val(v)) => {
                 let z = bw.ir.c(0.0);
                 Some(bw.ir.cmp(FloatCC::Equal, v, z))

@@ -1,6 +1,12 @@
 //! A whole epoch of per-sample training as one native loop: for each row, the forward
 //! pass, the reverse pass, the divergence test and the optimizer update, with the
-//! parameters and the optimizer state kept in registers from row to row.
+//! parameters kept in registers from row to row.
+//!
+//! What makes it as fast as a hand-written loop (BENCHMARKS.md has the measurements):
+//! few values alive at once, so that Cranelift's register allocator never spills a
+//! parameter (see the comments on the stores and on `Consts`); updates of two
+//! parameters at once (`Group`); no guard selects (see `Guards::Dropped` in `emit`); and one
+//! comparison for the divergence test.
 
 use std::sync::Arc;
 
@@ -11,7 +17,7 @@ use cranelift_module::{Linkage, Module};
 use gradsheet_engine::{CompiledModel, Instr};
 use gradsheet_train::Optimizer;
 
-use crate::emit::{emit_row, Calls, Ir, Row};
+use crate::emit::{emit_row, Calls, Guards, Ir, Row};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -118,6 +124,17 @@ impl OptKind {
         }
     }
 
+    /// How many parameters share each instruction of the update (see [`Group`]).
+    /// Only rules with a square root and a division gain: for the others, packing and
+    /// unpacking the lanes costs more than the arithmetic it shares (W1: 0.87 of the
+    /// hand-written loop in pairs, 0.97 alone).
+    fn group_width(self) -> usize {
+        match self {
+            OptKind::Rmsprop | OptKind::Adam | OptKind::TorchAdam { .. } => 2,
+            _ => 1,
+        }
+    }
+
     /// State variables per parameter (as [`Optimizer::state_vars`]).
     pub(crate) fn n_state(self) -> usize {
         match self {
@@ -146,7 +163,8 @@ pub(crate) const IO_SQ: usize = 3;
 /// The native function takes the rows (the model's columns, row after row), the
 /// parameters (read at the start, written back at the end), the optimizer state (read
 /// and written in place), an `io` block — `[threshold, sum of errors, largest error,
-/// Σg² per parameter..., hyperparameters...]` —, the number of steps taken before, a
+/// Σg² per parameter..., hyperparameters..., room for the numbers the rule derives from
+/// them]` —, the number of steps taken before, a
 /// number of epochs to run over the rows, and a record per epoch (`io`'s sums at its
 /// end, which then start again from zero). It returns -1 after the last epoch, or the
 /// index (counted over the epochs of the call) of the first step that is bad — a NaN or
@@ -212,6 +230,7 @@ impl EpochKernel {
             ));
         }
         let (nc, np) = (model.n_cols, model.n_params);
+        let width = kind.group_width();
         let mut module = new_module()?;
         let mut ctx = module.make_context();
         let ptr = module.target_config().pointer_type();
@@ -243,9 +262,9 @@ impl EpochKernel {
 
         // Loop-carried variables: the row index, the step count and the parameters, in
         // registers. The optimizer state and the sums stay in memory (`state`, `io`):
-        // kept in registers too, they outnumber them and the spills cost more than the
-        // loads and stores, which are off the critical path (each step's new parameters
-        // depend on the state only through values loaded long before they are needed).
+        // their loads and stores are off the critical path (each step's new parameters
+        // depend on the state only through values loaded long before they are needed),
+        // and Adam's state in registers measured no faster (W2 0.90 against 0.91).
         let mut next_var = 0u32;
         let mut var = |b: &mut FunctionBuilder<'_>, ty| {
             let v = Variable::from_u32(next_var);
@@ -269,6 +288,7 @@ impl EpochKernel {
             b: &mut b,
             calls: &calls,
         };
+        let consts = Consts::write(&mut ir, kind, io, IO_SQ + np);
         ir.b.ins().jump(ep_header, &[]);
 
         // ep_header: while e < epochs
@@ -281,7 +301,8 @@ impl EpochKernel {
         ir.b.def_var(v_i, zero_i);
         ir.b.ins().jump(header, &[]);
 
-        // header: while i < n
+        // header: if i < n (the loop tests again at its bottom, where one branch both
+        // closes it and leaves it)
         ir.b.switch_to_block(header);
         let i = ir.b.use_var(v_i);
         let more = ir.b.ins().icmp(IntCC::SignedLessThan, i, n);
@@ -289,6 +310,7 @@ impl EpochKernel {
 
         // body: one step
         ir.b.switch_to_block(body);
+        let i = ir.b.use_var(v_i);
         let off = ir.b.ins().imul_imm(i, (8 * nc) as i64);
         let rp = ir.b.ins().iadd(rows, off);
         let mut vars: Vec<Value> = (0..nc)
@@ -301,33 +323,26 @@ impl EpochKernel {
             vars.push(v);
         }
         let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt);
+        // Without guards: a NaN gradient makes its parameter NaN (below), which stops the
+        // loop, and the caller replays that row with the interpreter.
+        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt, Guards::Dropped);
         let err = row.vals[tape.output(1) as usize];
         let t = ir.b.use_var(v_t);
         let t_new = ir.b.ins().iadd_imm(t, 1);
-        // The hyperparameters and the threshold are read in every step rather than once,
-        // and each state value just before its use: the loads are off the critical path,
-        // while values live across the whole loop would take registers from the
-        // parameters (Cranelift then spills those, which puts a store and a load on the
-        // critical path).
-        let hyp_off = IO_SQ + np;
-        let hyp: Vec<Value> = (0..kind.n_hypers())
-            .map(|k| {
-                ir.b.ins()
-                    .load(types::F64, mem, io, (8 * (hyp_off + k)) as i32)
-            })
-            .collect();
-        let pre = Prelude::new(&mut ir, kind, &hyp);
-        let state = StateMem { ptr: sp, mem };
-        let p_new = emit_step(&mut ir, kind, &pre, &hyp, &p_old, &mut row, &state, t_new);
-        // Each new parameter is also stored at once. The store is not needed (the exit
-        // writes the parameters back), but Cranelift computes a pure value where it is
-        // first used, and without it that would be at the loop's back edge, with every
-        // intermediate of every update still alive until then: register pressure that
-        // spilled the parameters themselves.
-        for (k, x) in p_new.iter().enumerate() {
-            ir.b.ins().store(mem, *x, pp, (8 * k) as i32);
-        }
+        // Each new parameter is also stored as soon as it is computed. The store is not
+        // needed (the exit writes the parameters back), but Cranelift computes a pure
+        // value where it is first used, and without it that would be at the loop's back
+        // edge, with every intermediate of every update still alive until then: register
+        // pressure that spilled the parameters themselves. (Not `trusted`: a vector
+        // access may straddle 16 bytes.)
+        let state = StateMem {
+            ptr: sp,
+            params: pp,
+            mem: MemFlags::new().with_notrap(),
+        };
+        let p_new = emit_step(
+            &mut ir, kind, &consts, &p_old, &mut row, &state, t_new, width,
+        );
         let sum = ir.b.ins().load(types::F64, mem, io, (8 * IO_SUM) as i32);
         let sum = ir.add(sum, err);
         ir.b.ins().store(mem, sum, io, (8 * IO_SUM) as i32);
@@ -358,11 +373,13 @@ impl EpochKernel {
         for &v in &p_new {
             acc = ir.add(acc, v);
         }
-        let acc = ir.sub(acc, acc);
-        let not_finite = ir.cmp(FloatCC::Unordered, acc, acc);
+        // Both tests in one comparison: `(acc - acc) + err` is `err` (but for the sign
+        // of a zero) when all are finite and NaN otherwise, and "NaN or above the
+        // threshold" is `UnorderedOrGreaterThan`.
+        let zero_or_nan = ir.sub(acc, acc);
+        let x = ir.add(zero_or_nan, err);
         let thr = ir.b.ins().load(types::F64, mem, io, (8 * IO_THR) as i32);
-        let too_big = ir.cmp(FloatCC::GreaterThan, err, thr);
-        let bad = ir.b.ins().bor(not_finite, too_big);
+        let bad = ir.cmp(FloatCC::UnorderedOrGreaterThan, x, thr);
         ir.b.ins().brif(bad, exit_bad, &[], cont, &[]);
 
         // cont: commit the step
@@ -373,7 +390,8 @@ impl EpochKernel {
         ir.b.def_var(v_t, t_new);
         let i1 = ir.b.ins().iadd_imm(i, 1);
         ir.b.def_var(v_i, i1);
-        ir.b.ins().jump(header, &[]);
+        let more = ir.b.ins().icmp(IntCC::SignedLessThan, i1, n);
+        ir.b.ins().brif(more, body, &[], ep_end, &[]);
 
         // ep_end: record the epoch's sums in `ep` and start the next epoch's from zero.
         ir.b.switch_to_block(ep_end);
@@ -456,7 +474,8 @@ impl EpochKernel {
     /// Runs the native loop over `rows` (`n_rows` rows of the model's columns).
     ///
     /// Returns `None` when all rows were stepped, or the index of the bad row (see the
-    /// type's docs). `io` is `[threshold, sum, Σg²..., hypers...]`.
+    /// type's docs). `io` is `[threshold, sum, largest, Σg²..., hypers..., room]`, of
+    /// [`EpochKernel::io_len`] values; the kernel fills the room (see [`Consts`]).
     ///
     /// # Panics
     ///
@@ -509,7 +528,7 @@ impl EpochKernel {
 
     /// The length of the `io` block.
     pub(crate) fn io_len(&self) -> usize {
-        IO_SQ + self.n_params + self.kind.n_hypers()
+        IO_SQ + self.n_params + self.kind.n_hypers() + Consts::len(self.kind)
     }
 
     /// The length of one epoch's record: the sum, the largest error, the Σg².
@@ -521,167 +540,290 @@ impl EpochKernel {
 /// The optimizer state in memory (variable-major, `n` values per variable).
 struct StateMem {
     ptr: Value,
+    params: Value,
     mem: MemFlags,
 }
 
 impl StateMem {
-    fn get(&self, ir: &mut Ir<'_, '_>, k: usize) -> Value {
-        ir.b.ins()
-            .load(types::F64, self.mem, self.ptr, (8 * k) as i32)
+    /// State value `k` (and, for a vector type, the ones after it).
+    fn get(&self, ir: &mut Ir<'_, '_>, ty: types::Type, k: usize) -> Value {
+        ir.b.ins().load(ty, self.mem, self.ptr, (8 * k) as i32)
     }
     fn set(&self, ir: &mut Ir<'_, '_>, k: usize, v: Value) {
         ir.b.ins().store(self.mem, v, self.ptr, (8 * k) as i32);
     }
-}
-
-/// Values an update rule computes once per step from the hyperparameters.
-struct Prelude {
-    /// `1 - β` (workbook rules), `1 - β1` (torch Adam's lerp weight), `1 - dampening`.
-    one_minus_1: Option<Value>,
-    /// `1 - β2`.
-    one_minus_2: Option<Value>,
-    /// `-lr`.
-    neg_lr: Option<Value>,
-    /// Torch Adam's lerp: `|w| < 0.5`, and `1 - w`.
-    lerp_small: Option<Value>,
-    lerp_one_minus_w: Option<Value>,
-    /// AdamW's `1 - lr*λ`.
-    decay: Option<Value>,
-}
-
-impl Prelude {
-    fn new(ir: &mut Ir<'_, '_>, kind: OptKind, h: &[Value]) -> Prelude {
-        let mut p = Prelude {
-            one_minus_1: None,
-            one_minus_2: None,
-            neg_lr: None,
-            lerp_small: None,
-            lerp_one_minus_w: None,
-            decay: None,
-        };
-        let one = ir.c(1.0);
-        match kind {
-            OptKind::Sgd => {}
-            OptKind::Momentum | OptKind::Rmsprop => p.one_minus_1 = Some(ir.sub(one, h[1])),
-            OptKind::Adam => {
-                p.one_minus_1 = Some(ir.sub(one, h[1]));
-                p.one_minus_2 = Some(ir.sub(one, h[2]));
-            }
-            OptKind::TorchSgd { .. } => {
-                p.neg_lr = Some(ir.neg(h[0]));
-                p.one_minus_1 = Some(ir.sub(one, h[2]));
-            }
-            OptKind::TorchAdam { .. } => {
-                let w = ir.sub(one, h[1]);
-                p.one_minus_1 = Some(w);
-                p.one_minus_2 = Some(ir.sub(one, h[2]));
-                let aw = ir.b.ins().fabs(w);
-                let half = ir.c(0.5);
-                p.lerp_small = Some(ir.cmp(FloatCC::LessThan, aw, half));
-                p.lerp_one_minus_w = Some(ir.sub(one, w));
-                let lw = ir.mul(h[0], h[4]);
-                p.decay = Some(ir.sub(one, lw));
-            }
-        }
-        p
+    /// Stores parameter `k`'s new value (and the next one's, for a vector).
+    fn param(&self, ir: &mut Ir<'_, '_>, k: usize, v: Value) {
+        ir.b.ins().store(self.mem, v, self.params, (8 * k) as i32);
     }
 }
 
-fn req(v: Option<Value>) -> Value {
-    // Every rule only asks for the prelude values it set up in `Prelude::new`.
-    v.expect("prelude value")
+/// A number an update rule reads in every step.
+#[derive(Clone, Copy)]
+enum K {
+    /// Hyperparameter `k`, in [`OptKind::hypers`]' order (0 is the learning rate).
+    Hyp(usize),
+    /// `1 - β` (workbook rules), `1 - β1` (torch Adam's lerp weight), `1 - dampening`.
+    OneMinus1,
+    /// `1 - β2`.
+    OneMinus2,
+    /// `-lr`.
+    NegLr,
+    /// Torch Adam's lerp: `1 - w`.
+    LerpOneMinusW,
+    /// AdamW's `1 - lr*λ`.
+    Decay,
 }
 
-/// One optimizer step, in [`Optimizer::step`]'s operation order. `s` is variable-major
-/// (all of the first state variable, then the second).
+/// The numbers an update rule reads in every step: the hyperparameters and what the
+/// rule derives from them, computed once at the kernel's entry and kept in `io` after
+/// the hyperparameters as pairs `[v, v]`, so that one load gives an `F64` or an
+/// `F64X2`. Kept in registers, they would take them from the parameters (Cranelift
+/// then spills those, which puts a store and a load on the critical path); loads are
+/// off it, and each one replaces an arithmetic instruction and a broadcast per step.
+struct Consts {
+    io: Value,
+    /// Where the hyperparameters start in `io`.
+    hyp: usize,
+    n_hypers: usize,
+}
+
+impl Consts {
+    /// How many derived numbers follow the hyperparameters (see [`K`]).
+    const DERIVED: usize = 5;
+
+    /// The length of the pairs' area for `kind`.
+    fn len(kind: OptKind) -> usize {
+        2 * (kind.n_hypers() + Consts::DERIVED)
+    }
+
+    fn offset(&self, k: K) -> i32 {
+        let index = match k {
+            K::Hyp(i) => i,
+            K::OneMinus1 => self.n_hypers,
+            K::OneMinus2 => self.n_hypers + 1,
+            K::NegLr => self.n_hypers + 2,
+            K::LerpOneMinusW => self.n_hypers + 3,
+            K::Decay => self.n_hypers + 4,
+        };
+        (8 * (self.hyp + self.n_hypers + 2 * index)) as i32
+    }
+
+    /// Reads the hyperparameters at `io[hyp..]`, derives what `kind` needs, and stores
+    /// the pairs (in the entry block: once per call).
+    fn write(ir: &mut Ir<'_, '_>, kind: OptKind, io: Value, hyp: usize) -> Consts {
+        let c = Consts {
+            io,
+            hyp,
+            n_hypers: kind.n_hypers(),
+        };
+        let mem = MemFlags::trusted();
+        let h: Vec<Value> = (0..c.n_hypers)
+            .map(|k| ir.b.ins().load(types::F64, mem, io, (8 * (hyp + k)) as i32))
+            .collect();
+        let one = ir.c(1.0);
+        let mut derived: Vec<(K, Value)> = Vec::new();
+        match kind {
+            OptKind::Sgd => {}
+            OptKind::Momentum | OptKind::Rmsprop => {
+                derived.push((K::OneMinus1, ir.sub(one, h[1])));
+            }
+            OptKind::Adam => {
+                derived.push((K::OneMinus1, ir.sub(one, h[1])));
+                derived.push((K::OneMinus2, ir.sub(one, h[2])));
+            }
+            OptKind::TorchSgd { .. } => {
+                derived.push((K::NegLr, ir.neg(h[0])));
+                derived.push((K::OneMinus1, ir.sub(one, h[2])));
+            }
+            OptKind::TorchAdam { .. } => {
+                let w = ir.sub(one, h[1]);
+                derived.push((K::OneMinus1, w));
+                derived.push((K::OneMinus2, ir.sub(one, h[2])));
+                derived.push((K::LerpOneMinusW, ir.sub(one, w)));
+                let lw = ir.mul(h[0], h[4]);
+                derived.push((K::Decay, ir.sub(one, lw)));
+            }
+        }
+        let all = h.iter().enumerate().map(|(k, &v)| (K::Hyp(k), v));
+        for (k, v) in all.chain(derived) {
+            let at = c.offset(k);
+            ir.b.ins().store(mem, v, io, at);
+            ir.b.ins().store(mem, v, io, at + 8);
+        }
+        c
+    }
+
+    /// The number `k`, in every lane of a `ty`.
+    fn get(&self, ir: &mut Ir<'_, '_>, ty: types::Type, k: K) -> Value {
+        // Not `aligned`: a pair need not sit on 16 bytes.
+        let mem = MemFlags::new().with_notrap();
+        ir.b.ins().load(ty, mem, self.io, self.offset(k))
+    }
+}
+
+/// Parameters updated together: one (an `F64`) or two neighbours (an `F64X2` vector).
+///
+/// Every update rule is the same arithmetic for each parameter, so two parameters can
+/// share each instruction: lane-wise IEEE operations give each lane exactly the bits
+/// of the scalar operation. What this buys is the divider: Adam and RMSProp spend most
+/// of a step in `sqrt` and `/`, whose units take a new operation only every few cycles,
+/// and one `sqrtpd` does the work of two `sqrtsd` in the same time.
+#[derive(Clone, Copy)]
+struct Group {
+    at: usize,
+    width: usize,
+}
+
+impl Group {
+    /// `n` parameters in groups of `width` (1 or 2), the last one narrower if need be.
+    fn split(n: usize, width: usize) -> impl Iterator<Item = Group> {
+        (0..n).step_by(width).map(move |at| Group {
+            at,
+            width: width.min(n - at),
+        })
+    }
+    fn ty(self) -> types::Type {
+        if self.width == 2 {
+            types::F64X2
+        } else {
+            types::F64
+        }
+    }
+    fn range(self) -> std::ops::Range<usize> {
+        self.at..self.at + self.width
+    }
+}
+
+/// One optimizer step, in [`Optimizer::step`]'s operation order, for parameters in
+/// groups of `width` (see [`Group`]). The state is variable-major (all of the first
+/// state variable, then the second), so a group's state is contiguous too.
 #[allow(clippy::too_many_arguments)]
 fn emit_step(
     ir: &mut Ir<'_, '_>,
     kind: OptKind,
-    pre: &Prelude,
-    h: &[Value],
+    c: &Consts,
     p: &[Value],
     g: &mut Row,
     st: &StateMem,
     t: Value,
+    width: usize,
 ) -> Vec<Value> {
     let n = p.len();
     let mut np = p.to_vec();
-    let lr = h[0];
-    match kind {
-        OptKind::Sgd => {
-            for i in 0..n {
-                let u = g.times(ir, i, lr);
-                np[i] = ir.sub(p[i], u);
-            }
+    // What a rule computes once per step, whatever the parameter.
+    let first =
+        matches!(kind, OptKind::TorchSgd { .. }).then(|| ir.b.ins().icmp_imm(IntCC::Equal, t, 1));
+    let bias = match kind {
+        OptKind::TorchAdam { .. } => {
+            let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
+            let one = ir.c(1.0);
+            let (lr, b1, b2) = (
+                c.get(ir, types::F64, K::Hyp(0)),
+                c.get(ir, types::F64, K::Hyp(1)),
+                c.get(ir, types::F64, K::Hyp(2)),
+            );
+            let p1 = ir.call2("gs_powf", b1, tf);
+            let bc1 = ir.sub(one, p1);
+            let p2 = ir.call2("gs_powf", b2, tf);
+            let bc2 = ir.sub(one, p2);
+            let step_size = ir.div(lr, bc1);
+            let bc2_sqrt = ir.sqrt(bc2);
+            // `|w| < 0.5`, the lerp's choice of formula.
+            let w = c.get(ir, types::F64, K::OneMinus1);
+            let aw = ir.b.ins().fabs(w);
+            let half = ir.c(0.5);
+            let small = ir.cmp(FloatCC::LessThan, aw, half);
+            Some((ir.neg(step_size), bc2_sqrt, small))
         }
-        OptKind::Momentum => {
-            let (beta, om) = (h[1], req(pre.one_minus_1));
-            for i in 0..n {
-                let s0 = st.get(ir, i);
+        _ => None,
+    };
+    for grp in Group::split(n, width) {
+        let ty = grp.ty();
+        // The scalars of the rule, as wide as the group.
+        let k = |ir: &mut Ir<'_, '_>, k: K| c.get(ir, ty, k);
+        let pi = ir.pack(&p[grp.range()]);
+        let (i, i2) = (grp.at, n + grp.at);
+        // Each number is loaded just before its use, and each new state value stored
+        // as soon as it is computed: Cranelift keeps loads and stores in program order
+        // and computes a pure value just before its first use, so this order is what
+        // keeps few values alive at once (see `Consts`).
+        let new = match kind {
+            OptKind::Sgd => {
+                let lr = k(ir, K::Hyp(0));
+                let u = g.times_group(ir, grp.range(), lr);
+                ir.sub(pi, u)
+            }
+            OptKind::Momentum => {
+                let s0 = st.get(ir, ty, i);
+                let beta = k(ir, K::Hyp(1));
                 let x = ir.mul(s0, beta);
-                let y = g.times(ir, i, om);
+                let om = k(ir, K::OneMinus1);
+                let y = g.times_group(ir, grp.range(), om);
                 let m = ir.add(x, y);
                 st.set(ir, i, m);
+                let lr = k(ir, K::Hyp(0));
                 let u = ir.mul(m, lr);
-                np[i] = ir.sub(p[i], u);
+                ir.sub(pi, u)
             }
-        }
-        OptKind::Rmsprop => {
-            let (beta, om) = (h[1], req(pre.one_minus_1));
-            for i in 0..n {
-                let gl = g.times(ir, i, lr);
-                let s0 = st.get(ir, i);
+            OptKind::Rmsprop => {
+                let lr = k(ir, K::Hyp(0));
+                let gl = g.times_group(ir, grp.range(), lr);
+                let s0 = st.get(ir, ty, i);
                 let r = ir.sqrt(s0);
                 let u = ir.div(gl, r);
-                np[i] = ir.sub(p[i], u);
+                let beta = k(ir, K::Hyp(1));
                 let x = ir.mul(s0, beta);
-                let gg = ir.mul(g.raw[i], g.raw[i]);
+                let raw = g.raw_group(ir, grp.range());
+                let gg = ir.mul(raw, raw);
+                let om = k(ir, K::OneMinus1);
                 let y = ir.mul(om, gg);
                 let s_new = ir.add(x, y);
                 st.set(ir, i, s_new);
+                ir.sub(pi, u)
             }
-        }
-        OptKind::Adam => {
-            let (b1, b2, c1, c2) = (h[1], h[2], req(pre.one_minus_1), req(pre.one_minus_2));
-            for i in 0..n {
-                let s0 = st.get(ir, i);
+            OptKind::Adam => {
+                let s0 = st.get(ir, ty, i);
+                let b1 = k(ir, K::Hyp(1));
                 let x = ir.mul(s0, b1);
-                let y = g.times(ir, i, c1);
+                let c1 = k(ir, K::OneMinus1);
+                let y = g.times_group(ir, grp.range(), c1);
                 let m = ir.add(x, y);
-                let s1 = st.get(ir, n + i);
+                st.set(ir, i, m);
+                let s1 = st.get(ir, ty, i2);
+                let b2 = k(ir, K::Hyp(2));
                 let x2 = ir.mul(s1, b2);
-                let gg = ir.mul(g.raw[i], g.raw[i]);
+                let raw = g.raw_group(ir, grp.range());
+                let gg = ir.mul(raw, raw);
+                let c2 = k(ir, K::OneMinus2);
                 let y2 = ir.mul(c2, gg);
                 let v = ir.add(x2, y2);
-                st.set(ir, i, m);
-                st.set(ir, n + i, v);
+                st.set(ir, i2, v);
+                let lr = k(ir, K::Hyp(0));
                 let ml = ir.mul(m, lr);
                 let r = ir.sqrt(v);
                 let u = ir.div(ml, r);
-                np[i] = ir.sub(p[i], u);
+                ir.sub(pi, u)
             }
-        }
-        OptKind::TorchSgd {
-            momentum,
-            nesterov,
-            weight_decay,
-        } => {
-            let (mu, wd) = (h[1], h[3]);
-            let neg_lr = req(pre.neg_lr);
-            let first = ir.b.ins().icmp_imm(IntCC::Equal, t, 1);
-            for i in 0..n {
-                let mut d = g.exact(ir, i);
+            OptKind::TorchSgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
+                let mut d = g.exact_group(ir, grp.range());
                 if weight_decay {
-                    let x = ir.mul(wd, p[i]);
+                    let wd = k(ir, K::Hyp(3));
+                    let x = ir.mul(wd, pi);
                     d = ir.add(d, x);
                 }
                 if momentum {
-                    let s0 = st.get(ir, i);
+                    let s0 = st.get(ir, ty, i);
+                    let mu = k(ir, K::Hyp(1));
                     let x = ir.mul(s0, mu);
-                    let y = ir.mul(req(pre.one_minus_1), d);
+                    let om = k(ir, K::OneMinus1);
+                    let y = ir.mul(om, d);
                     let later = ir.add(x, y);
-                    let buf = ir.select(first, d, later);
+                    let buf = ir.select(first.expect("computed above for torch SGD"), d, later);
                     st.set(ir, i, buf);
                     d = if nesterov {
                         let x = ir.mul(mu, buf);
@@ -690,62 +832,59 @@ fn emit_step(
                         buf
                     };
                 }
+                let neg_lr = k(ir, K::NegLr);
                 let u = ir.mul(neg_lr, d);
-                np[i] = ir.add(p[i], u);
+                ir.add(pi, u)
             }
-        }
-        OptKind::TorchAdam {
-            weight_decay,
-            decoupled,
-        } => {
-            let (b1, b2, eps, wd) = (h[1], h[2], h[3], h[4]);
-            let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
-            let one = ir.c(1.0);
-            let p1 = ir.call2("gs_powf", b1, tf);
-            let bc1 = ir.sub(one, p1);
-            let p2 = ir.call2("gs_powf", b2, tf);
-            let bc2 = ir.sub(one, p2);
-            let step_size = ir.div(lr, bc1);
-            let bc2_sqrt = ir.sqrt(bc2);
-            let neg_step = ir.neg(step_size);
-            let (w, small, omw, om2) = (
-                req(pre.one_minus_1),
-                req(pre.lerp_small),
-                req(pre.lerp_one_minus_w),
-                req(pre.one_minus_2),
-            );
-            for i in 0..n {
-                let mut gi = g.exact(ir, i);
-                let mut pi = p[i];
+            OptKind::TorchAdam {
+                weight_decay,
+                decoupled,
+            } => {
+                let (neg_step, bc2_sqrt, small) = bias.expect("computed above for torch Adam");
+                let mut gi = g.exact_group(ir, grp.range());
+                let mut pi = pi;
                 if decoupled {
-                    pi = ir.mul(pi, req(pre.decay));
+                    let decay = k(ir, K::Decay);
+                    pi = ir.mul(pi, decay);
                 } else if weight_decay {
+                    let wd = k(ir, K::Hyp(4));
                     let x = ir.mul(wd, pi);
                     gi = ir.add(gi, x);
                 }
                 // lerp(m, g, w): `m + w*(g-m)` for |w| < 0.5, else `g - (g-m)*(1-w)`.
-                let s0 = st.get(ir, i);
+                let s0 = st.get(ir, ty, i);
                 let diff = ir.sub(gi, s0);
+                let w = k(ir, K::OneMinus1);
                 let wd1 = ir.mul(w, diff);
                 let near = ir.add(s0, wd1);
+                let omw = k(ir, K::LerpOneMinusW);
                 let dd = ir.mul(diff, omw);
                 let far = ir.sub(gi, dd);
                 let m = ir.select(small, near, far);
                 st.set(ir, i, m);
-                let s1 = st.get(ir, n + i);
+                let s1 = st.get(ir, ty, i2);
+                let b2 = k(ir, K::Hyp(2));
                 let x = ir.mul(s1, b2);
+                let om2 = k(ir, K::OneMinus2);
                 let y = ir.mul(om2, gi);
                 let y = ir.mul(y, gi);
                 let v = ir.add(x, y);
-                st.set(ir, n + i, v);
+                st.set(ir, i2, v);
                 let r = ir.sqrt(v);
+                let bc2_sqrt = ir.splat(ty, bc2_sqrt);
                 let q = ir.div(r, bc2_sqrt);
+                let eps = k(ir, K::Hyp(3));
                 let denom = ir.add(q, eps);
+                let neg_step = ir.splat(ty, neg_step);
                 let num = ir.mul(neg_step, m);
                 let u = ir.div(num, denom);
-                np[i] = ir.add(pi, u);
+                ir.add(pi, u)
             }
-        }
+        };
+        // Stored at once: see the caller.
+        st.param(ir, grp.at, new);
+        let lanes = ir.unpack(new, grp.width);
+        np[grp.range()].copy_from_slice(&lanes);
     }
     np
 }

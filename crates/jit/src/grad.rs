@@ -9,7 +9,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{Linkage, Module};
 use gradsheet_engine::Tape;
 
-use crate::emit::{emit_row, Calls, Ir};
+use crate::emit::{emit_row, Calls, Guards, Ir};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -77,7 +77,14 @@ impl GradKernel {
             b: &mut b,
             calls: &calls,
         };
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(which), &slots);
+        let mut row = emit_row(
+            &mut ir,
+            tape,
+            &vars,
+            tape.output(which),
+            &slots,
+            Guards::Kept,
+        );
         for k in 0..slots.len() {
             let g = row.exact(&mut ir, k);
             ir.b.ins().store(mem, g, gp, (8 * k) as i32);

@@ -1,6 +1,7 @@
 //! gradsheet's native compiler (issue 7): a model's tape and an update rule compiled by
 //! Cranelift into one machine-code loop that trains over the rows, with the parameters
-//! and the optimizer state in registers. The interpreter ([`gradsheet_engine::Tape`],
+//! in registers and the update done two parameters at a time where the rule has square
+//! roots and divisions. The interpreter ([`gradsheet_engine::Tape`],
 //! [`gradsheet_train::Trainer::run`]) stays the reference: the compiled code performs
 //! the same IEEE operations in the same order and calls the same Rust functions for
 //! transcendentals, so its traces are bit for bit the interpreter's (see [`emit`]'s

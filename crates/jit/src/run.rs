@@ -80,7 +80,7 @@ impl EpochKernel {
         let hypers = OptKind::hypers(&opt);
         let rl = self.record_len();
         let mut io = vec![0.0; self.io_len()];
-        io[IO_SQ + np..].copy_from_slice(&hypers);
+        io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
         let reset = |io: &mut [f64]| {
             io[IO_SUM] = 0.0;
             io[IO_MAX] = f64::NEG_INFINITY;

@@ -189,6 +189,40 @@ fn divergence_is_reported_as_the_interpreter_does() {
 }
 
 #[test]
+fn a_guard_the_kernel_leaves_out_costs_a_replay_not_a_bit() {
+    // No x is above 9, so LN(a)'s adjoint is exactly 0, and at a = 0 its slope 1/a is
+    // infinite: the interpreter's guard skips the product, the kernel (which has no
+    // guards) gets 0·∞ = NaN for a's gradient, stops, and the interpreter replays the
+    // step. Every step goes that way; the trace must still be the interpreter's.
+    let f = "b+IF(x>9,LN(a),0)";
+    let model = Model::new(f, "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let init: Vec<f64> = model
+        .params
+        .iter()
+        .map(|p| if p == "b" { 0.5 } else { 0.0 })
+        .collect();
+    for opt in optimizers() {
+        for record in [Record::Epochs, Record::Final] {
+            let mut cfg = TrainConfig::new(opt.clone(), 4);
+            cfg.record = record;
+            let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
+            let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+            assert_same(&fast, &slow, &format!("{f} with {opt}"));
+        }
+    }
+    let cfg = TrainConfig::new(Optimizer::sgd(0.01), 4);
+    let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+    assert_eq!(
+        slow.stop,
+        Stop::Completed,
+        "the replayed steps are good steps"
+    );
+    let b = model.params.iter().position(|p| p == "b").unwrap();
+    assert_ne!(slow.final_params[b], 0.5, "b learns");
+}
+
+#[test]
 fn a_kernel_refuses_another_model_or_rule() {
     let roles = Roles::with_columns(&["x", "y"]);
     let m1 = Model::new("a*x+b", "squared", &roles).unwrap();
