@@ -25,7 +25,8 @@ const EXAMPLES: &str = "Examples:
   gradsheet eval \"c*MAX(a*x+b,0)+d\" x=3 a=1 b=1 c=1 d=1
   gradsheet diff \"c*(a*x+b)+d\"                 derivatives of the squared error
   gradsheet check \"c*(a*x+b)+d\" --derivative a=\"((((a+0.01)*x+b)*c+d-y)^2-((a*x+b)*c+d-y)^2)/0.01\"
-  gradsheet train \"a*x+b\" --optimizer momentum --lr 1e-4 --epochs 5";
+  gradsheet train \"a*x+b\" --optimizer momentum --lr 1e-4 --epochs 5
+  gradsheet surface \"a*x+b\" --x-axis a=-4..8:512 --y-axis b=-40..80:512 --plot surface.png";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -45,6 +46,8 @@ enum Command {
     Explain(cmd::explain::Args),
     /// Sweep a grid of two settings and print the stability map.
     Sweep(cmd::sweep::Args),
+    /// The error landscape over two parameters: the mean error at every point of a grid.
+    Surface(cmd::surface::Args),
     /// Export a run as xlsx (live formulas), CSV, JSON or charts.
     Export(cmd::export::Args),
     /// Start the web app (the default when no command is given).
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => cmd::run::run(a),
         Some(Command::Explain(a)) => cmd::explain::run(a),
         Some(Command::Sweep(a)) => cmd::sweep::run(a),
+        Some(Command::Surface(a)) => cmd::surface::run(a),
         Some(Command::Export(a)) => cmd::export::run(a),
         Some(Command::Serve(a)) => cmd::serve::run(a),
         Some(Command::Lab(a)) => cmd::lab::run(a),

@@ -107,3 +107,60 @@ fn sweep_prints_and_writes_the_map() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn surface_prints_and_writes_the_landscape() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    let json = dir.path().join("s.json");
+    let png = dir.path().join("s.png");
+    let o = gradsheet(&[
+        "surface",
+        "a*x+b",
+        "--x-axis",
+        "a=1..3:3",
+        "--y-axis",
+        "b=20..40:3",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    // The graddesc data are y = 2x + 30 exactly.
+    assert!(
+        out.contains("lowest mean error 0 at a = 2, b = 30 (over 29 rows)"),
+        "{out}"
+    );
+    assert!(out.contains("3 × 3 points × 29 rows in"), "{out}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "a,b,mean_error");
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[5], "2,30,0");
+    // At a = 1, b = 20 each row is off by x + 10: the mean of (x + 10)², summed in row
+    // order as the engine sums.
+    let x = gradsheet_engine::Dataset::graddesc().column("x").unwrap();
+    let expect = x.iter().map(|x| (x + 10.0) * (x + 10.0)).sum::<f64>() / x.len() as f64;
+    let got: f64 = lines[1].strip_prefix("1,20,").unwrap().parse().unwrap();
+    assert_eq!(got, expect);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["mean_error"][1][1], 0.0);
+    assert_eq!(v["x"]["param"], "a");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    // An axis that is not a parameter is a usage error that names the parameters.
+    let o = gradsheet(&[
+        "surface", "a*x+b", "--x-axis", "w=0..1", "--y-axis", "b=0..1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--x-axis names 'w', which is not a parameter (the parameters are a, b)"),
+        "{err}"
+    );
+}

@@ -31,6 +31,7 @@ pub mod grad;
 pub mod lanes;
 mod native;
 pub mod run;
+pub mod surface;
 pub mod workloads;
 
 pub use epoch::{EpochKernel, OptKind};
@@ -50,6 +51,9 @@ pub enum CompileError {
     /// The interpreter handles this case (an update rule the compiler does not know).
     #[error("not compiled: {0}")]
     Unsupported(String),
+    /// The request itself is wrong (an axis that is not a parameter, ...), in words.
+    #[error("{0}")]
+    Invalid(String),
     /// Cranelift failed (an internal error).
     #[error("native code generation failed: {0}")]
     Backend(String),

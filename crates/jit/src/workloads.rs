@@ -8,7 +8,7 @@ use gradsheet_engine::{Dataset, Model, Roles};
 use gradsheet_train::{Hooks, Optimizer, Record, Trace, TrainConfig, Trainer};
 use rayon::prelude::*;
 
-use crate::{CompileError, EpochKernel, LaneKernel};
+use crate::{surface, CompileError, EpochKernel};
 
 /// A per-sample training workload (W1, W2, W5): a trainer, its configuration and the
 /// compiled kernel.
@@ -177,14 +177,14 @@ pub fn w4_data(n: usize) -> Dataset {
 }
 
 /// W4 through the engine: the mean error of `model` over `data` at every `(a, b)` of
-/// the grid, as `mse[i * bs.len() + j]` for `a = as_[i]`, `b = bs[j]`: the compiled
-/// tape with one SIMD lane per `b` ([`LaneKernel`]), all cores over the `a`s. Each lane
-/// sums its errors row by row, exactly as [`Trainer::mean_error`].
+/// the grid, as `mse[i * bs.len() + j]` for `a = as_[i]`, `b = bs[j]`: the general
+/// [`surface::mean_error_grid`] (the compiled tape with one SIMD lane per `b`, all cores
+/// over the `a`s), as the web app's and the CLI's error landscapes run. Each lane sums
+/// its errors row by row, exactly as [`Trainer::mean_error`].
 ///
 /// # Errors
 ///
-/// [`CompileError`] if the model does not have exactly the parameters `a` and `b`, or
-/// does not compile.
+/// [`CompileError`] if the model does not have exactly the parameters `a` and `b`.
 pub fn w4_engine(
     model: &Model,
     data: &Dataset,
@@ -194,37 +194,14 @@ pub fn w4_engine(
     if model.params != ["a", "b"] {
         return Err(CompileError::Unsupported("W4 sweeps a and b".into()));
     }
-    let c = model.compile();
     let rows = data
         .project(&model.columns)
         .map_err(CompileError::Unsupported)?;
-    let nc = c.n_cols;
-    let n_rows = (rows.len() / nc.max(1)) as f64;
-    let kernel = LaneKernel::compile(&c.tape, nc, 1, &[nc as u32 + 1])?;
-    let w = LaneKernel::WIDTH;
-    let mut uniform = vec![0.0; c.tape.n_vars()];
-    uniform[nc + 2..nc + 2 + c.constants.len()].copy_from_slice(&c.constants);
-    let lanes = bs.len();
-    let mut out = vec![0.0; as_.len() * lanes];
-    out.par_chunks_mut(lanes)
-        .zip(as_.par_iter())
-        .for_each(|(row_out, &a)| {
-            let mut u = uniform.clone();
-            u[nc] = a;
-            let mut sums = [0.0; LaneKernel::WIDTH];
-            let mut block = [0.0; LaneKernel::WIDTH];
-            for (j0, dst) in (0..lanes).step_by(w).zip(row_out.chunks_mut(w)) {
-                // A short last block repeats its last point in the spare lanes.
-                for (k, b) in block.iter_mut().enumerate() {
-                    *b = bs[(j0 + k).min(lanes - 1)];
-                }
-                kernel.sum(&rows, &block, &u, &mut sums);
-                for (d, s) in dst.iter_mut().zip(&sums) {
-                    *d = s / n_rows;
-                }
-            }
-        });
-    Ok(out)
+    let axes = surface::Axes {
+        x: (1, bs),
+        y: (0, as_),
+    };
+    surface::mean_error_grid(&model.compile(), &rows, &[0.0, 0.0], axes)
 }
 
 /// W4 on the interpreter's lanes ([`Lanes`]): the same sums, instruction by

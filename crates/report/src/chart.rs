@@ -14,6 +14,7 @@
 use std::sync::Once;
 
 use gradsheet_engine::{Dataset, Model};
+use gradsheet_jit::surface;
 use gradsheet_train::Trace;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -764,27 +765,17 @@ pub fn error_surface(
     (y0, y1): (f64, f64),
     n: usize,
 ) -> Grid {
-    let compiled = model.compile();
-    let mut ws = compiled.workspace();
     let proj = data.project(&model.columns).unwrap_or_default();
-    let nc = model.columns.len();
-    let rows = data.len();
     let lin = |a: f64, b: f64, k: usize| a + (b - a) * k as f64 / (n - 1).max(1) as f64;
     let xs: Vec<f64> = (0..n).map(|k| lin(x0, x1, k)).collect();
     let ys: Vec<f64> = (0..n).map(|k| lin(y0, y1, k)).collect();
-    let mut p = at.to_vec();
-    let mut values = Vec::with_capacity(n * n);
-    for &y in &ys {
-        for &x in &xs {
-            p[i] = x;
-            p[j] = y;
-            let mut s = 0.0;
-            for r in 0..rows {
-                s += compiled.row(&mut ws, &proj[r * nc..(r + 1) * nc], &p).1;
-            }
-            values.push(s / rows as f64);
-        }
-    }
+    let axes = surface::Axes {
+        x: (i, &xs),
+        y: (j, &ys),
+    };
+    // (Invalid axes draw an empty surface: the callers pass two different parameters.)
+    let values = surface::mean_error_grid(&model.compile(), &proj, at, axes)
+        .unwrap_or_else(|_| vec![f64::NAN; n * n]);
     Grid { xs, ys, values }
 }
 

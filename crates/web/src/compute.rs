@@ -8,6 +8,7 @@ use gradsheet_diagnose::{explain, ExplainOptions};
 use gradsheet_engine::{
     check_derivative, fd, parse, CheckOptions, Dataset, Finding, FormulaError, Model, Roles, Scheme,
 };
+use gradsheet_jit::surface;
 use gradsheet_train::{
     Generator, Hooks, Hyper, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
 };
@@ -545,7 +546,7 @@ fn contours(
     }
     // Keep the grid's total work (points × rows) within the budget by coarsening it.
     let mut n = spec.n.clamp(8, lim.max_grid);
-    while n > 8 && n * n * trainer.n_rows > lim.max_steps {
+    while n > 8 && n * n * trainer.n_rows > lim.max_surface {
         n -= 1;
     }
     let range = |i: usize, given: Option<[f64; 2]>| -> [f64; 2] {
@@ -579,22 +580,21 @@ fn contours(
     let ys: Vec<f64> = (0..n)
         .map(|j| y0 + (y1 - y0) * j as f64 / (n - 1) as f64)
         .collect();
-    let mut p = at.to_vec();
-    let mut ws = trainer.compiled.workspace();
+    let axes = surface::Axes {
+        x: (ix, &xs),
+        y: (iy, &ys),
+    };
+    let values = surface::mean_error_grid(&trainer.compiled, &trainer.rows, at, axes)
+        .map_err(|e| ApiError::bad(e.to_string(), "contours"))?;
     let mut best = (f64::INFINITY, [xs[0], ys[0]]);
     let mut z = Vec::with_capacity(n);
-    for &y in &ys {
-        let mut row = Vec::with_capacity(n);
-        for &x in &xs {
-            p[ix] = x;
-            p[iy] = y;
-            let e = trainer.mean_error(&mut ws, &p);
+    for (line, &y) in values.chunks_exact(n).zip(&ys) {
+        for (&e, &x) in line.iter().zip(&xs) {
             if e < best.0 {
                 best = (e, [x, y]);
             }
-            row.push(Num(e));
         }
-        z.push(row);
+        z.push(line.iter().map(|&e| Num(e)).collect());
     }
     let fixed = m
         .params

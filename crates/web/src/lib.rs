@@ -59,9 +59,11 @@ pub struct Limits {
     pub max_body: usize,
     /// Longest formula, in characters.
     pub max_formula_len: usize,
-    /// Most training steps (epochs × steps per epoch, summed over runs) per request; also
-    /// bounds grid points × rows of an error surface.
+    /// Most training steps (epochs × steps per epoch, summed over runs) per request.
     pub max_steps: usize,
+    /// Most grid points × rows of an error surface (computed as native code, several
+    /// hundred million a second per core: the default is a few tenths of a second).
+    pub max_surface: usize,
     /// Most points per axis of an error surface.
     pub max_grid: usize,
     /// Most rows of generated data.
@@ -86,6 +88,7 @@ impl Default for Limits {
             max_body: 64 * 1024,
             max_formula_len: 1000,
             max_steps: 2_000_000,
+            max_surface: 200_000_000,
             max_grid: 120,
             max_rows: 10_000,
             max_rows_shown: 1000,

@@ -12,6 +12,7 @@ pub mod lab;
 pub mod lab_workbooks;
 pub mod run;
 pub mod serve;
+pub mod surface;
 pub mod sweep;
 pub mod train;
 

@@ -2,7 +2,7 @@
 //! compiled update rule must give the interpreter's trace bit for bit.
 
 use gradsheet_engine::{Dataset, Model, Roles};
-use gradsheet_jit::{run_fast, EpochKernel, GradKernel, LaneKernel};
+use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel};
 use gradsheet_train::{Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
@@ -391,6 +391,65 @@ proptest! {
             prop_assert_eq!(key(s), key(sums[w]), "{} at b = {}", f, b);
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    /// An error landscape over any two parameters is, point by point, the interpreter's
+    /// `Trainer::mean_error` (11 columns: a full block of lanes and a short one).
+    #[test]
+    fn random_landscapes_are_the_interpreters_mean_errors(
+        f in formula(),
+        at in proptest::collection::vec(-1.5f64..1.5, 3),
+        (ix, iy) in (0usize..3, 0usize..3).prop_filter("two axes", |(x, y)| x != y),
+        xs in proptest::collection::vec(-2.0f64..2.0, 11),
+        ys in proptest::collection::vec(-2.0f64..2.0, 3),
+    ) {
+        let roles = Roles { data: vec!["x".into(), "y".into()], params: vec!["a".into(), "b".into(), "c".into()], ..Roles::default() };
+        let model = Model::new(&format!("a*0+b*0+c*0+x*0+{f}"), "squared", &roles).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        let rows = data().project(&model.columns).unwrap();
+        let axes = surface::Axes { x: (ix, &xs), y: (iy, &ys) };
+        let grid = surface::mean_error_grid(&trainer.compiled, &rows, &at, axes).unwrap();
+        prop_assert_eq!(grid.len(), xs.len() * ys.len());
+        let mut ws = trainer.compiled.workspace();
+        for (k, y) in ys.iter().enumerate() {
+            for (j, x) in xs.iter().enumerate() {
+                let mut p = at.clone();
+                p[ix] = *x;
+                p[iy] = *y;
+                let e = trainer.mean_error(&mut ws, &p);
+                prop_assert_eq!(key(e), key(grid[k * xs.len() + j]), "{} at {:?}", f, p);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_landscape_names_a_bad_axis() {
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let rows = Dataset::graddesc().project(&model.columns).unwrap();
+    let c = model.compile();
+    let v = [1.0, 2.0];
+    let err = |x: usize, y: usize, at: &[f64]| {
+        let axes = surface::Axes {
+            x: (x, &v),
+            y: (y, &v),
+        };
+        surface::mean_error_grid(&c, &rows, at, axes)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err(0, 2, &[0.0, 0.0]),
+        "the model has 2 parameters: there is no parameter 3"
+    );
+    assert_eq!(
+        err(1, 1, &[0.0, 0.0]),
+        "the two axes must be different parameters"
+    );
+    assert_eq!(err(0, 1, &[0.0]), "expected 2 parameter values, got 1");
 }
 
 /// W3's engine (a compiled per-rating formula over gathered table entries, the general

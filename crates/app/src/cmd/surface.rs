@@ -1,0 +1,293 @@
+//! `gradsheet surface "a*x+b" --x-axis a=-4..8:512 --y-axis b=-40..80:512`: the error
+//! landscape over two parameters, every point the exact mean error over the data.
+
+use anyhow::Result;
+use gradsheet_engine::format_number;
+use gradsheet_jit::surface::{mean_error_grid, Axes};
+use gradsheet_report::chart::{self, Chart, Grid};
+use serde_json::json;
+
+use super::common::{parse_range, ModelArgs};
+use super::usage;
+use crate::output::cell;
+
+/// Most points per axis: 4096² points is 16.8 M mean errors, a few seconds natively.
+const MAX_POINTS: usize = 4096;
+
+/// The error landscape over two parameters: the mean error at every point of a grid.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Axes: NAME=LO..HI[:N], NAME a parameter of the model, N points (default 101).
+The other parameters stay at their --init values (default 1).
+
+Examples:
+  gradsheet surface \"a*x+b\" --x-axis a=-4..8:512 --y-axis b=-40..80:512 --plot surface.png
+  gradsheet surface \"c*MAX(a*x+b,0)+d\" --x-axis a=0..3 --y-axis c=0..3 --init b=-12,d=46 --csv s.csv"
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The horizontal axis, e.g. a=-4..8:512.
+    #[arg(long, value_name = "AXIS")]
+    pub x_axis: String,
+    /// The vertical axis, e.g. b=-40..80:512.
+    #[arg(long, value_name = "AXIS")]
+    pub y_axis: String,
+    /// Write every point as CSV (x, y, mean_error).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+    /// Write the grid as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Draw the contours: SVG, or PNG when FILE ends in .png.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
+}
+
+/// One axis: a parameter and its values.
+#[derive(Debug, PartialEq)]
+struct Axis {
+    name: String,
+    values: Vec<f64>,
+}
+
+impl Axis {
+    /// Parses `NAME=LO..HI[:N]`.
+    fn parse(flag: &str, s: &str) -> Result<Axis> {
+        let (name, spec) = s.split_once('=').ok_or_else(|| {
+            usage(format!(
+                "{flag} '{s}' must look like NAME=LO..HI[:N], e.g. a=-4..8:512"
+            ))
+        })?;
+        let (range, n) = match spec.rsplit_once(':') {
+            Some((r, n)) => {
+                let n = n.trim().parse::<usize>().map_err(|_| {
+                    usage(format!(
+                        "in {flag} '{s}', '{}' is not a number of points",
+                        n.trim()
+                    ))
+                })?;
+                (r, n)
+            }
+            None => (spec, 101),
+        };
+        if !(2..=MAX_POINTS).contains(&n) {
+            return Err(usage(format!(
+                "in {flag} '{s}', {n} points: an axis has 2 to {MAX_POINTS}"
+            )));
+        }
+        let (lo, hi) = parse_range(range)?;
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+            return Err(usage(format!(
+                "in {flag} '{s}', the range must go from a smaller to a larger finite number"
+            )));
+        }
+        let values = (0..n)
+            .map(|k| lo + (hi - lo) * k as f64 / (n - 1) as f64)
+            .collect();
+        Ok(Axis {
+            name: name.trim().to_string(),
+            values,
+        })
+    }
+}
+
+/// Runs the command.
+pub fn run(a: Args) -> Result<()> {
+    let x = Axis::parse("--x-axis", &a.x_axis)?;
+    let y = Axis::parse("--y-axis", &a.y_axis)?;
+    let data = a.model.dataset()?;
+    let model = a.model.model(&data)?;
+    let at = a.model.init(&model)?;
+    let index = |axis: &Axis, flag: &str| {
+        model
+            .params
+            .iter()
+            .position(|p| *p == axis.name)
+            .ok_or_else(|| {
+                usage(format!(
+                    "{flag} names '{}', which is not a parameter (the parameters are {})",
+                    axis.name,
+                    model.params.join(", ")
+                ))
+            })
+    };
+    let (ix, iy) = (index(&x, "--x-axis")?, index(&y, "--y-axis")?);
+    let rows = data.project(&model.columns).map_err(usage)?;
+    let start = std::time::Instant::now();
+    let axes = Axes {
+        x: (ix, &x.values),
+        y: (iy, &y.values),
+    };
+    let values = mean_error_grid(&model.compile(), &rows, &at, axes).map_err(usage)?;
+    let took = start.elapsed();
+    let grid = Grid {
+        xs: x.values.clone(),
+        ys: y.values.clone(),
+        values,
+    };
+    if let Some(path) = &a.csv {
+        crate::output::write_atomic(path, grid_csv(&x.name, &y.name, &grid).as_bytes())?;
+    }
+    if let Some(path) = &a.json {
+        let fixed: serde_json::Map<String, serde_json::Value> = model
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| *k != ix && *k != iy)
+            .map(|(k, p)| (p.clone(), json!(at[k])))
+            .collect();
+        let doc = json!({
+            "model": a.model.model,
+            "loss": a.model.loss,
+            "x": { "param": x.name, "values": grid.xs },
+            "y": { "param": y.name, "values": grid.ys },
+            "fixed": fixed,
+            "mean_error": grid.values.chunks(grid.xs.len()).collect::<Vec<_>>(),
+        });
+        crate::output::write_atomic(path, serde_json::to_string(&doc)?.as_bytes())?;
+    }
+    if let Some(path) = &a.plot {
+        let png = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        let format = if png {
+            chart::Format::Png
+        } else {
+            chart::Format::Svg
+        };
+        let ch = Chart::Contours {
+            title: format!("Mean error of {}", a.model.model),
+            x_label: x.name.clone(),
+            y_label: y.name.clone(),
+            grid: grid.clone(),
+            paths: vec![],
+        };
+        let bytes = chart::render(&ch, format)
+            .map_err(|e| anyhow::anyhow!("cannot draw the surface: {e}"))?;
+        crate::output::write_atomic(path, &bytes)?;
+    }
+    print!(
+        "{}",
+        summary(&model.params, &at, (ix, iy), &grid, data.len())
+    );
+    println!(
+        "{} × {} points × {} rows in {:.3} s",
+        grid.xs.len(),
+        grid.ys.len(),
+        data.len(),
+        took.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The lowest point, the other parameters, and the grid seen through a 9 × 9 sample.
+fn summary(
+    params: &[String],
+    at: &[f64],
+    (ix, iy): (usize, usize),
+    g: &Grid,
+    rows: usize,
+) -> String {
+    let nx = g.xs.len();
+    let best = g
+        .values
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.is_nan())
+        .min_by(|a, b| a.1.total_cmp(b.1));
+    let mut out = String::new();
+    match best {
+        Some((k, v)) => out.push_str(&format!(
+            "lowest mean error {} at {} = {}, {} = {} (over {rows} rows)\n",
+            cell(*v, 6),
+            params[ix],
+            cell(g.xs[k % nx], 6),
+            params[iy],
+            cell(g.ys[k / nx], 6)
+        )),
+        None => out.push_str("every point's mean error is NaN\n"),
+    }
+    let others: Vec<String> = params
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != ix && *k != iy)
+        .map(|(k, p)| format!("{p} = {}", cell(at[k], 6)))
+        .collect();
+    if !others.is_empty() {
+        out.push_str(&format!("other parameters held at {}\n", others.join(", ")));
+    }
+    let pick = |n: usize| -> Vec<usize> {
+        let m = n.min(9);
+        (0..m).map(|k| k * (n - 1) / (m - 1).max(1)).collect()
+    };
+    let (cols, lines) = (pick(nx), pick(g.ys.len()));
+    let mut headers = vec![format!("{} \\ {}", params[iy], params[ix])];
+    headers.extend(cols.iter().map(|&j| cell(g.xs[j], 4)));
+    // The top row is the largest y, as on the chart.
+    let rows: Vec<Vec<String>> = lines
+        .iter()
+        .rev()
+        .map(|&k| {
+            let mut r = vec![cell(g.ys[k], 4)];
+            r.extend(cols.iter().map(|&j| cell(g.values[k * nx + j], 4)));
+            r
+        })
+        .collect();
+    out.push_str(&crate::output::table(&headers, &rows));
+    out
+}
+
+/// `x,y,mean_error`, a line per point, with the parameters' names as headers.
+fn grid_csv(xname: &str, yname: &str, g: &Grid) -> String {
+    let mut out = format!("{xname},{yname},mean_error\n");
+    for (k, &y) in g.ys.iter().enumerate() {
+        for (j, &x) in g.xs.iter().enumerate() {
+            out.push_str(&format!(
+                "{},{},{}\n",
+                format_number(x),
+                format_number(y),
+                format_number(g.values[k * g.xs.len() + j])
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_parse_with_and_without_a_count() {
+        let a = Axis::parse("--x-axis", "a=-1..1:3").unwrap();
+        assert_eq!(a.name, "a");
+        assert_eq!(a.values, vec![-1.0, 0.0, 1.0]);
+        assert_eq!(
+            Axis::parse("--x-axis", "b=0..100").unwrap().values.len(),
+            101
+        );
+    }
+
+    #[test]
+    fn bad_axes_say_what_is_wrong() {
+        let e = |s: &str| Axis::parse("--y-axis", s).unwrap_err().to_string();
+        assert_eq!(
+            e("b"),
+            "--y-axis 'b' must look like NAME=LO..HI[:N], e.g. a=-4..8:512"
+        );
+        assert_eq!(
+            e("b=0..1:x"),
+            "in --y-axis 'b=0..1:x', 'x' is not a number of points"
+        );
+        assert_eq!(
+            e("b=0..1:1"),
+            "in --y-axis 'b=0..1:1', 1 points: an axis has 2 to 4096"
+        );
+        assert_eq!(
+            e("b=1..0"),
+            "in --y-axis 'b=1..0', the range must go from a smaller to a larger finite number"
+        );
+        assert_eq!(e("b=0..z"), "in the range '0..z', 'z' is not a number");
+    }
+}
