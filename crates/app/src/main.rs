@@ -46,6 +46,8 @@ enum Command {
     Explain(cmd::explain::Args),
     /// Sweep a grid of two settings and print the stability map.
     Sweep(cmd::sweep::Args),
+    /// Matrix factorisation (collaborative filtering) on a ratings file, e.g. MovieLens.
+    Collab(cmd::collab::Args),
     /// The error landscape over two parameters: the mean error at every point of a grid.
     Surface(cmd::surface::Args),
     /// Export a run as xlsx (live formulas), CSV, JSON or charts.
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Some(Command::Run(a)) => cmd::run::run(a),
         Some(Command::Explain(a)) => cmd::explain::run(a),
         Some(Command::Sweep(a)) => cmd::sweep::run(a),
+        Some(Command::Collab(a)) => cmd::collab::run(a),
         Some(Command::Surface(a)) => cmd::surface::run(a),
         Some(Command::Export(a)) => cmd::export::run(a),
         Some(Command::Serve(a)) => cmd::serve::run(a),

@@ -164,3 +164,58 @@ fn surface_prints_and_writes_the_landscape() {
         "{err}"
     );
 }
+
+#[test]
+fn collab_trains_on_a_movielens_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("u.data");
+    // MovieLens-100k's format: user, item, rating, timestamp, tab-separated. Tastes of
+    // two kinds, so that factors have something to learn.
+    let mut text = String::new();
+    for u in 0..40 {
+        for i in 0..30 {
+            if (u * 7 + i * 3) % 4 != 0 {
+                let r = if (u % 2 == 0) == (i % 2 == 0) { 5 } else { 1 };
+                text.push_str(&format!("{}\t{}\t{r}\t88125{u}{i}\n", 100 + u, 500 + i));
+            }
+        }
+    }
+    std::fs::write(&data, &text).unwrap();
+    let csv = dir.path().join("epochs.csv");
+    let o = gradsheet(&[
+        "collab",
+        "--ratings",
+        data.to_str().unwrap(),
+        "--k",
+        "4",
+        "--batch",
+        "16",
+        "--epochs",
+        "8",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(
+        out.contains("40 users, 30 items; 720 ratings to train on, 180 held out"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "epoch,train_mse,valid_mse,seconds");
+    assert_eq!(lines.len(), 9);
+    let field = |l: &str, k: usize| l.split(',').nth(k).unwrap().parse::<f64>().unwrap();
+    let (first, last) = (lines[1], lines[8]);
+    assert!(field(last, 1) < field(first, 1) / 2.0, "{text}");
+    assert!(field(last, 2) < field(first, 2), "{text}");
+    // A bad line is named.
+    std::fs::write(&data, "1\t2\t3\n1\t2\tfive\n").unwrap();
+    let o = gradsheet(&["collab", "--ratings", data.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("line 2, third field: 'five' is not a rating"),
+        "{err}"
+    );
+}

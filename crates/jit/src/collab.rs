@@ -64,6 +64,35 @@ impl Ratings {
     }
 }
 
+impl Ratings {
+    /// Splits off a validation set of `round(fraction × n)` ratings, drawn by a seeded
+    /// shuffle (ChaCha8); both sets keep the user and item numbering. Returns
+    /// `(training, validation)`, each in the original order.
+    pub fn split(&self, fraction: f64, seed: u64) -> (Ratings, Ratings) {
+        let n = self.triples.len();
+        let n_valid = ((fraction.clamp(0.0, 1.0) * n as f64).round() as usize).min(n);
+        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x0a11d);
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        rng::shuffle(&mut r, &mut order);
+        let mut valid = vec![false; n];
+        for &t in &order[..n_valid] {
+            valid[t as usize] = true;
+        }
+        let pick = |want: bool| Ratings {
+            n_users: self.n_users,
+            n_items: self.n_items,
+            triples: self
+                .triples
+                .iter()
+                .zip(&valid)
+                .filter(|(_, &v)| v == want)
+                .map(|(t, _)| *t)
+                .collect(),
+        };
+        (pick(false), pick(true))
+    }
+}
+
 /// The per-rating model `u0*m0+...+u{k-1}*m{k-1}+bu+bm` with `k` factors, as formula text.
 pub fn formula(k: usize) -> String {
     let mut f: Vec<String> = (0..k).map(|i| format!("u{i}*m{i}")).collect();
@@ -98,6 +127,32 @@ impl Tables {
         }
     }
 
+    /// The model's rating for user `u` and item `i`: the factors' dot product plus both
+    /// biases, summed left to right as the formula [`formula`] is.
+    pub fn predict(&self, u: usize, i: usize) -> f64 {
+        let p = &self.params;
+        let (pu, pi) = (self.user(u), self.item(i));
+        let mut pred = p[pu] * p[pi];
+        for f in 1..self.k {
+            pred += p[pu + f] * p[pi + f];
+        }
+        pred += p[self.user_bias(u)];
+        pred + p[self.item_bias(i)]
+    }
+
+    /// The mean squared error of [`Tables::predict`] over `data` (NaN for no ratings).
+    pub fn mse(&self, data: &Ratings) -> f64 {
+        let sum: f64 = data
+            .triples
+            .iter()
+            .map(|&(u, i, y)| {
+                let e = self.predict(u as usize, i as usize) - y;
+                e * e
+            })
+            .sum();
+        sum / data.triples.len() as f64
+    }
+
     fn user(&self, u: usize) -> usize {
         u * self.k
     }
@@ -123,6 +178,8 @@ pub struct CollabConfig {
     pub epochs: usize,
     /// Adam's learning rate (`torch.optim.Adam` defaults otherwise).
     pub lr: f64,
+    /// Adam's `weight_decay` (L2 added to the gradient, as `torch.optim.Adam`).
+    pub weight_decay: f64,
     /// The seed of the initial tables and of the shuffles.
     pub seed: u64,
 }
@@ -134,6 +191,7 @@ impl Default for CollabConfig {
             batch: 64,
             epochs: 5,
             lr: 1e-2,
+            weight_decay: 0.0,
             seed: 42,
         }
     }
@@ -162,6 +220,21 @@ fn epoch_order(n: usize, r: &mut ChaCha8Rng, order: &mut Vec<u32>) {
 ///
 /// [`CompileError`] if the formula cannot be compiled.
 pub fn train_engine(data: &Ratings, cfg: &CollabConfig) -> Result<CollabRun, CompileError> {
+    train_engine_with(data, cfg, &mut |_, _, _| true)
+}
+
+/// As [`train_engine`], calling `after_epoch(epoch, training error, tables)` after each
+/// epoch (1-based): to show progress, measure a validation set, or stop early by
+/// returning `false` (the run then holds the epochs done).
+///
+/// # Errors
+///
+/// [`CompileError`] if the formula cannot be compiled.
+pub fn train_engine_with(
+    data: &Ratings,
+    cfg: &CollabConfig,
+    after_epoch: &mut dyn FnMut(usize, f64, &Tables) -> bool,
+) -> Result<CollabRun, CompileError> {
     let k = cfg.k;
     let model = Model::new(&formula(k), "squared", &Roles::with_columns(&["y"]))
         .map_err(|e| CompileError::Unsupported(e.to_string()))?;
@@ -181,7 +254,26 @@ pub fn train_engine(data: &Ratings, cfg: &CollabConfig) -> Result<CollabRun, Com
         slot_of.push((kind, idx));
     }
     let mut tables = Tables::init(data, k, cfg.seed);
-    let opt = Optimizer::torch_adam(cfg.lr);
+    let opt = match Optimizer::torch_adam(cfg.lr) {
+        Optimizer::TorchAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            amsgrad,
+            decoupled,
+            ..
+        } => Optimizer::TorchAdam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay: cfg.weight_decay,
+            amsgrad,
+            decoupled,
+        },
+        other => other,
+    };
     let mut st = State::new(&opt, tables.params.len());
     let mut grad = vec![0.0; tables.params.len()];
     // The entries a batch touched, to divide and clear only those (a bit per entry,
@@ -237,6 +329,9 @@ pub fn train_engine(data: &Ratings, cfg: &CollabConfig) -> Result<CollabRun, Com
             steps += 1;
         }
         epoch_errors.push(sum / steps as f64);
+        if !after_epoch(epoch_errors.len(), sum / steps as f64, &tables) {
+            break;
+        }
     }
     Ok(CollabRun {
         tables,
@@ -309,15 +404,25 @@ pub fn train_reference(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
             let step_size = lr / bc1;
             let bc2_sqrt = bc2.sqrt();
             let w = 1.0 - beta1;
-            for q in 0..n {
-                let g = grad[q];
+            let wd = cfg.weight_decay;
+            let mut update = |q: usize, g: f64, p: &mut f64| {
                 // torch's lerp with a weight below one half: m + w·(g − m).
                 let mm = m1[q] + w * (g - m1[q]);
                 m1[q] = mm;
                 let v = m2[q] * beta2 + (1.0 - beta2) * g * g;
                 m2[q] = v;
                 let denom = v.sqrt() / bc2_sqrt + eps;
-                tables.params[q] += -step_size * mm / denom;
+                *p += -step_size * mm / denom;
+            };
+            // Two loops, so that the usual one has no test inside (and vectorises).
+            if wd == 0.0 {
+                for (q, p) in tables.params.iter_mut().enumerate() {
+                    update(q, grad[q], p);
+                }
+            } else {
+                for (q, p) in tables.params.iter_mut().enumerate() {
+                    update(q, grad[q] + wd * *p, p);
+                }
             }
             for &q in &touched {
                 grad[q] = 0.0;

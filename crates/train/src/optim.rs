@@ -685,28 +685,25 @@ impl Optimizer {
                 // Python computes 1 - beta**step with a correctly rounded pow, not powi.
                 let bc1 = 1.0 - beta1.powf(t as f64);
                 let bc2 = 1.0 - beta2.powf(t as f64);
-                let step_size = lr / bc1;
-                let bc2_sqrt = bc2.sqrt();
-                for i in 0..n {
-                    let mut g = grads[i];
-                    if decoupled {
-                        params[i] *= 1.0 - lr * weight_decay;
-                    } else if weight_decay != 0.0 {
-                        g += weight_decay * params[i];
-                    }
-                    let m = lerp(vals[i], g, 1.0 - beta1);
-                    vals[i] = m;
-                    let v = vals[n + i] * beta2 + (1.0 - beta2) * g * g;
-                    vals[n + i] = v;
-                    let v_used = if amsgrad {
-                        let mx = vals[2 * n + i].max(v);
-                        vals[2 * n + i] = mx;
-                        mx
-                    } else {
-                        v
-                    };
-                    let denom = v_used.sqrt() / bc2_sqrt + eps;
-                    params[i] += -step_size * m / denom;
+                let k = AdamStep {
+                    lr,
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                    step_size: lr / bc1,
+                    bc2_sqrt: bc2.sqrt(),
+                };
+                // The options become constants of the loop: the usual case (no decay, no
+                // AMSGrad) is then a loop without branches, which LLVM vectorises (twice
+                // as fast over collab's 134k parameters as with the tests inside).
+                match (decoupled, weight_decay != 0.0, amsgrad) {
+                    (true, _, false) => k.run::<DECOUPLED, false>(params, grads, vals),
+                    (true, _, true) => k.run::<DECOUPLED, true>(params, grads, vals),
+                    (false, true, false) => k.run::<L2, false>(params, grads, vals),
+                    (false, true, true) => k.run::<L2, true>(params, grads, vals),
+                    (false, false, false) => k.run::<NO_DECAY, false>(params, grads, vals),
+                    (false, false, true) => k.run::<NO_DECAY, true>(params, grads, vals),
                 }
             }
         }
@@ -722,6 +719,57 @@ impl Optimizer {
                 r[i] = sq[i].sqrt() / n_rows as f64;
                 sq[i] = 0.0;
             }
+        }
+    }
+}
+
+/// `torch.optim.Adam`'s kinds of weight decay, as constants of [`AdamStep::run`].
+const NO_DECAY: u8 = 0;
+const DECOUPLED: u8 = 1;
+const L2: u8 = 2;
+
+/// One `torch.optim.Adam` step's numbers (the bias corrections of step `t` included).
+struct AdamStep {
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    step_size: f64,
+    bc2_sqrt: f64,
+}
+
+impl AdamStep {
+    /// The update of every parameter, in torch's operation order. `vals` holds `m`, then
+    /// `v`, then (AMSGrad) the largest `v`, `n` values each.
+    #[inline(always)]
+    fn run<const DECAY: u8, const AMSGRAD: bool>(
+        &self,
+        params: &mut [f64],
+        grads: &[f64],
+        vals: &mut [f64],
+    ) {
+        let n = params.len();
+        for i in 0..n {
+            let mut g = grads[i];
+            if DECAY == DECOUPLED {
+                params[i] *= 1.0 - self.lr * self.weight_decay;
+            } else if DECAY == L2 {
+                g += self.weight_decay * params[i];
+            }
+            let m = lerp(vals[i], g, 1.0 - self.beta1);
+            vals[i] = m;
+            let v = vals[n + i] * self.beta2 + (1.0 - self.beta2) * g * g;
+            vals[n + i] = v;
+            let v_used = if AMSGRAD {
+                let mx = vals[2 * n + i].max(v);
+                vals[2 * n + i] = mx;
+                mx
+            } else {
+                v
+            };
+            let denom = v_used.sqrt() / self.bc2_sqrt + self.eps;
+            params[i] += -self.step_size * m / denom;
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod collab;
 pub mod common;
 pub mod diff;
 pub mod eval;

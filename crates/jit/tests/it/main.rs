@@ -458,17 +458,81 @@ fn a_landscape_names_a_bad_axis() {
 fn collaborative_filtering_through_the_engine_is_the_hand_written_loop() {
     use gradsheet_jit::collab::{self, CollabConfig, Ratings};
     let data = Ratings::synthetic(40, 70, 3000, 3);
+    for weight_decay in [0.0, 0.05] {
+        let cfg = CollabConfig {
+            k: 6,
+            batch: 64,
+            epochs: 2,
+            lr: 1e-2,
+            weight_decay,
+            seed: 9,
+        };
+        let engine = collab::train_engine(&data, &cfg).unwrap();
+        let hand = collab::train_reference(&data, &cfg);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&engine.tables.params), bits(&hand.tables.params));
+        assert_eq!(bits(&engine.epoch_errors), bits(&hand.epoch_errors));
+        assert!(engine.epoch_errors[1] < engine.epoch_errors[0]);
+    }
+}
+
+/// What `gradsheet collab` builds on: a seeded split, the tables' predictions (the
+/// formula's own sum), and a run that stops when asked.
+#[test]
+fn collaborative_filtering_splits_predicts_and_stops() {
+    use gradsheet_jit::collab::{self, CollabConfig, Ratings};
+    let data = Ratings::synthetic(30, 50, 1000, 5);
+    let (train, valid) = data.split(0.2, 1);
+    assert_eq!((train.triples.len(), valid.triples.len()), (800, 200));
+    assert_eq!(data.split(0.2, 1), (train.clone(), valid.clone()));
+    assert_ne!(data.split(0.2, 2).1, valid);
+    let mut all: Vec<_> = train
+        .triples
+        .iter()
+        .chain(&valid.triples)
+        .copied()
+        .collect();
+    let mut orig = data.triples.clone();
+    let key = |t: &(u32, u32, f64)| (t.0, t.1, t.2.to_bits());
+    all.sort_by_key(key);
+    orig.sort_by_key(key);
+    assert_eq!(all, orig, "the two sets are the ratings, each once");
+
     let cfg = CollabConfig {
-        k: 6,
-        batch: 64,
-        epochs: 2,
-        lr: 1e-2,
-        seed: 9,
+        k: 4,
+        epochs: 5,
+        ..CollabConfig::default()
     };
-    let engine = collab::train_engine(&data, &cfg).unwrap();
-    let hand = collab::train_reference(&data, &cfg);
-    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&engine.tables.params), bits(&hand.tables.params));
-    assert_eq!(bits(&engine.epoch_errors), bits(&hand.epoch_errors));
-    assert!(engine.epoch_errors[1] < engine.epoch_errors[0]);
+    let mut seen = Vec::new();
+    let run = collab::train_engine_with(&train, &cfg, &mut |epoch, err, tables| {
+        seen.push((epoch, err, tables.mse(&valid)));
+        epoch < 2
+    })
+    .unwrap();
+    assert_eq!(run.epoch_errors.len(), 2, "stopped after the second epoch");
+    assert_eq!(seen[1].1, run.epoch_errors[1]);
+    // The predictions are the compiled formula's, bit for bit.
+    let model =
+        gradsheet_engine::Model::new(&collab::formula(4), "squared", &Roles::with_columns(&["y"]))
+            .unwrap();
+    let c = model.compile();
+    let mut ws = c.workspace();
+    let (u, i, y) = valid.triples[0];
+    let t = &run.tables;
+    let p: Vec<f64> = model
+        .params
+        .iter()
+        .map(|name| {
+            let (pu, pi) = (u as usize * 4, (30 + i as usize) * 4);
+            match name.as_str() {
+                "bu" => t.params[80 * 4 + u as usize],
+                "bm" => t.params[80 * 4 + 30 + i as usize],
+                n if n.starts_with('u') => t.params[pu + n[1..].parse::<usize>().unwrap()],
+                n => t.params[pi + n[1..].parse::<usize>().unwrap()],
+            }
+        })
+        .collect();
+    let (pred, _) = c.row(&mut ws, &[y], &p);
+    assert_eq!(pred.to_bits(), t.predict(u as usize, i as usize).to_bits());
+    assert!(seen[1].2 < seen[0].2, "the held-out error falls: {seen:?}");
 }
