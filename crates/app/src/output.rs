@@ -8,6 +8,19 @@ use gradsheet_engine::Dataset;
 
 use crate::cmd::usage;
 
+/// Draws `chart` into `path` (atomically): PNG when the name ends in `.png`, SVG
+/// otherwise. `what` names the chart in an error.
+pub fn write_chart(path: &Path, chart: &gradsheet_report::chart::Chart, what: &str) -> Result<()> {
+    use gradsheet_report::chart::{render, Format};
+    let png = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let format = if png { Format::Png } else { Format::Svg };
+    let bytes =
+        render(chart, format).map_err(|e| anyhow::anyhow!("cannot draw the {what}: {e}"))?;
+    write_atomic(path, &bytes)
+}
+
 /// Writes `bytes` to `path` atomically: to a temporary file beside it, then renamed, so
 /// that an interrupted run never leaves half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use gradsheet_engine::format_number;
 use gradsheet_jit::surface::{mean_error_grid, Axes};
-use gradsheet_report::chart::{self, Chart, Grid};
+use gradsheet_report::chart::{Chart, Grid};
 use serde_json::json;
 
 use super::common::{parse_range, ModelArgs};
@@ -148,14 +148,6 @@ pub fn run(a: Args) -> Result<()> {
         crate::output::write_atomic(path, serde_json::to_string(&doc)?.as_bytes())?;
     }
     if let Some(path) = &a.plot {
-        let png = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-        let format = if png {
-            chart::Format::Png
-        } else {
-            chart::Format::Svg
-        };
         let ch = Chart::Contours {
             title: format!("Mean error of {}", a.model.model),
             x_label: x.name.clone(),
@@ -163,9 +155,7 @@ pub fn run(a: Args) -> Result<()> {
             grid: grid.clone(),
             paths: vec![],
         };
-        let bytes = chart::render(&ch, format)
-            .map_err(|e| anyhow::anyhow!("cannot draw the surface: {e}"))?;
-        crate::output::write_atomic(path, &bytes)?;
+        crate::output::write_chart(path, &ch, "surface")?;
     }
     print!(
         "{}",

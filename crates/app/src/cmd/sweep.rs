@@ -73,14 +73,6 @@ pub fn run(a: Args) -> Result<()> {
         )?;
     }
     if let Some(path) = &a.plot {
-        let png = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-        let format = if png {
-            chart::Format::Png
-        } else {
-            chart::Format::Svg
-        };
         let cells = map
             .cells
             .iter()
@@ -93,9 +85,7 @@ pub fn run(a: Args) -> Result<()> {
             y.values.clone(),
             cells,
         );
-        let bytes =
-            chart::render(&ch, format).map_err(|e| anyhow::anyhow!("cannot draw the map: {e}"))?;
-        crate::output::write_atomic(path, &bytes)?;
+        crate::output::write_chart(path, &ch, "map")?;
     }
     if a.errors {
         print!("{}", error_table(&map));
