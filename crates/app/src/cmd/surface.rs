@@ -127,7 +127,7 @@ pub fn run(a: Args) -> Result<()> {
         values,
     };
     if let Some(path) = &a.csv {
-        crate::output::write_atomic(path, grid_csv(&x.name, &y.name, &grid).as_bytes())?;
+        crate::output::write_atomic_with(path, |w| write_csv(w, &x.name, &y.name, &grid))?;
     }
     if let Some(path) = &a.json {
         let fixed: serde_json::Map<String, serde_json::Value> = model
@@ -229,19 +229,21 @@ fn summary(
 }
 
 /// `x,y,mean_error`, a line per point, with the parameters' names as headers.
-fn grid_csv(xname: &str, yname: &str, g: &Grid) -> String {
-    let mut out = format!("{xname},{yname},mean_error\n");
+fn write_csv(
+    w: &mut dyn std::io::Write,
+    xname: &str,
+    yname: &str,
+    g: &Grid,
+) -> std::io::Result<()> {
+    writeln!(w, "{xname},{yname},mean_error")?;
     for (k, &y) in g.ys.iter().enumerate() {
+        let y = format_number(y);
         for (j, &x) in g.xs.iter().enumerate() {
-            out.push_str(&format!(
-                "{},{},{}\n",
-                format_number(x),
-                format_number(y),
-                format_number(g.values[k * g.xs.len() + j])
-            ));
+            let e = g.values[k * g.xs.len() + j];
+            writeln!(w, "{},{y},{}", format_number(x), format_number(e))?;
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
