@@ -252,3 +252,52 @@ fn bad_flags_exit_2_with_a_precise_message() {
         assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// A long native run stops cleanly on Ctrl-C (a real SIGINT): the summary of what was
+/// computed, exit code 0.
+#[test]
+fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
+    let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+        .args([
+            "train",
+            "c*MAX(a*x+b,0)+d",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.01",
+            "--epochs",
+            "1000000000",
+            "--quiet",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Time to start and install the handler; then the run is in its native loop.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    let out = stdout(&o);
+    let steps: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("steps"))
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(steps > 0 && steps < 29_000_000_000, "{out}");
+    assert!(
+        out.contains(&format!(
+            "interrupted after {steps} steps (Ctrl-C); the outputs hold every step computed"
+        )),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("stopping after this step"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -76,10 +76,25 @@ pub fn run_fast(
     init: &[f64],
     cfg: &TrainConfig,
 ) -> Option<Result<Trace, TrainError>> {
+    run_fast_with(trainer, init, cfg, &mut Hooks::none())
+}
+
+/// As [`run_fast`], with `hooks` polled as [`Trainer::run`] polls them (progress after
+/// each epoch or chunk of epochs, a stop request between them).
+///
+/// # Errors
+///
+/// Those of [`Trainer::run`].
+pub fn run_fast_with(
+    trainer: &Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    hooks: &mut Hooks<'_>,
+) -> Option<Result<Trace, TrainError>> {
     if unsupported(trainer, cfg).is_some() {
         return None;
     }
     let norms = cfg.record != gradsheet_train::Record::Final;
     let kernel = EpochKernel::compile_with(&trainer.compiled, &cfg.optimizer, norms).ok()?;
-    Some(kernel.run(trainer, init, cfg, &mut Hooks::none()))
+    Some(kernel.run(trainer, init, cfg, hooks))
 }

@@ -306,7 +306,8 @@ pub fn install_ctrlc() {
 }
 
 /// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
-/// on stderr (one tick per epoch).
+/// on stderr (one tick per epoch). Runs the compiler supports go native (issue 7: the same
+/// trace, bit for bit); the others, and those that record every step, on the interpreter.
 pub fn run_live(
     trainer: &gradsheet_train::Trainer,
     init: &[f64],
@@ -335,7 +336,10 @@ pub fn run_live(
         should_stop: &interrupted,
         progress: &mut progress,
     };
-    let result = trainer.run(init, cfg, &mut hooks);
+    let result = match gradsheet_jit::run_fast_with(trainer, init, cfg, &mut hooks) {
+        Some(r) => r,
+        None => trainer.run(init, cfg, &mut hooks),
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -54,17 +54,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     let cfg = a.train.config(a.model.seed, record)?;
     let trainer = Trainer::new(&model, &data).map_err(usage)?;
-    // Issue 7: a final-summary-only run that the native compiler supports runs on it
-    // (the same trace, bit for bit); anything else runs on the interpreter.
-    let fast = if record == Record::Final {
-        gradsheet_jit::run_fast(&trainer, &init, &cfg)
-    } else {
-        None
-    };
-    let trace = match fast {
-        Some(t) => t.map_err(usage)?,
-        None => run_live(&trainer, &init, &cfg, "training").map_err(usage)?,
-    };
+    let trace = run_live(&trainer, &init, &cfg, "training").map_err(usage)?;
     let outputs = crate::export::RunOutputs {
         model: &model,
         data: &data,
