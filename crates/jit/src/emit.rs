@@ -362,8 +362,18 @@ impl Row {
     }
 }
 
+/// Set by the unit tests to compile as for a host without FMA (the other branch of
+/// [`Row::times`] and [`Row::times_group`]), which this machine cannot otherwise take.
+#[cfg(test)]
+pub(crate) static PRETEND_NO_FMA: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Whether the host has fused multiply-add (Cranelift then emits it inline).
 pub(crate) fn has_fma() -> bool {
+    #[cfg(test)]
+    if PRETEND_NO_FMA.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("fma")
@@ -821,5 +831,74 @@ impl Backward<'_, '_, '_> {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gradsheet_engine::{Dataset, Model, Roles};
+    use gradsheet_train::{Hooks, Optimizer, Record, Trace, TrainConfig, Trainer};
+
+    use super::PRETEND_NO_FMA;
+
+    fn bits(t: &Trace) -> Vec<u64> {
+        let mut v: Vec<f64> = t.final_params.clone();
+        v.extend(&t.final_state);
+        for e in &t.epochs {
+            v.push(e.sum_error);
+            v.extend(&e.params);
+            v.extend(&e.grad_norms);
+        }
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Without FMA, `times` multiplies the exact gradient (`raw + 0.0`, or the lanes'
+    /// `raw + [±0.0]`) instead: the traces must still be the interpreter's, bit for bit.
+    /// (Other tests of this binary may compile without FMA meanwhile: both ways are exact.)
+    #[test]
+    fn without_fma_the_kernels_are_still_the_interpreter() {
+        PRETEND_NO_FMA.store(true, std::sync::atomic::Ordering::Relaxed);
+        let roles = Roles::with_columns(&["x", "y"]);
+        let opts = [
+            Optimizer::sgd(1e-4),
+            Optimizer::Momentum {
+                lr: 1e-4,
+                beta: 0.9,
+            },
+            Optimizer::Adam {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.99,
+            },
+            Optimizer::torch_adam(0.01),
+        ];
+        let negative = Dataset::from_rows(
+            vec!["x".into(), "y".into()],
+            &[vec![-2.0, 1.0], vec![-3.0, 0.5]],
+        )
+        .unwrap();
+        // Gradients that need the `+ 0.0` (MAX routes a zero), odd numbers of parameters
+        // (a pair and a lone one), and q = -0 whose gradient is a routed zero times a
+        // negative x: `-0` unfixed, which SGD would turn into a `+0` parameter.
+        let cases = [
+            ("c*MAX(a*x+b,0)+d", Dataset::graddesc(), 0.5),
+            ("MAX(a*x,0)+b*SIGN(x-50)+c", Dataset::graddesc(), 0.5),
+            ("MAX(q*x+a*x,0)+c", negative, -0.0),
+        ];
+        for (f, data, first) in cases {
+            let model = Model::new(f, "squared", &roles).unwrap();
+            let trainer = Trainer::new(&model, &data).unwrap();
+            let mut init = vec![0.5; model.params.len()];
+            init[0] = first;
+            for opt in &opts {
+                let mut cfg = TrainConfig::new(opt.clone(), 30);
+                cfg.record = Record::Epochs;
+                let fast = crate::run_fast(&trainer, &init, &cfg).unwrap().unwrap();
+                let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+                assert_eq!(fast.stop, slow.stop, "{f} with {opt}");
+                assert_eq!(bits(&fast), bits(&slow), "{f} with {opt}");
+            }
+        }
+        PRETEND_NO_FMA.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
