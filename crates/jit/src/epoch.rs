@@ -5,8 +5,8 @@
 //! What makes it as fast as a hand-written loop (BENCHMARKS.md has the measurements):
 //! few values alive at once, so that Cranelift's register allocator never spills a
 //! parameter (see the comments on the stores and on `Consts`); updates of two
-//! parameters at once (`Group`); no guard selects (see `Guards::Dropped` in `emit`); and one
-//! comparison for the divergence test.
+//! parameters at once (`Group`); no guard selects (see `Guards::Dropped` in `emit`);
+//! and one comparison for the divergence test.
 
 use std::sync::Arc;
 
@@ -164,9 +164,9 @@ pub(crate) const IO_SQ: usize = 3;
 /// parameters (read at the start, written back at the end), the optimizer state (read
 /// and written in place), an `io` block — `[threshold, sum of errors, largest error,
 /// Σg² per parameter..., hyperparameters..., room for the numbers the rule derives from
-/// them]` —, the number of steps taken before, a
-/// number of epochs to run over the rows, and a record per epoch (`io`'s sums at its
-/// end, which then start again from zero). It returns -1 after the last epoch, or the
+/// them]` —, the number of steps taken before, a number of epochs to run over the rows,
+/// and a record per epoch (`io`'s sums at its end, which then start again from zero).
+/// It returns -1 after the last epoch, or the
 /// index (counted over the epochs of the call) of the first step that is bad — a NaN or
 /// infinite error or parameter, or an error above the threshold — after which the state
 /// and sums in memory are not to be trusted: the caller restores them, redoes the good
