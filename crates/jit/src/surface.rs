@@ -54,6 +54,22 @@ pub fn mean_error_grid(
     at: &[f64],
     axes: Axes<'_>,
 ) -> Result<Vec<f64>, CompileError> {
+    mean_error_grid_with(model, rows, at, axes, &|| {})
+}
+
+/// As [`mean_error_grid`], calling `line_done` (from any thread) after each line of the
+/// grid (one y value), to show progress on long work.
+///
+/// # Errors
+///
+/// As [`mean_error_grid`].
+pub fn mean_error_grid_with(
+    model: &CompiledModel,
+    rows: &[f64],
+    at: &[f64],
+    axes: Axes<'_>,
+    line_done: &(dyn Fn() + Sync),
+) -> Result<Vec<f64>, CompileError> {
     let np = model.n_params;
     let (ix, xs) = axes.x;
     let (iy, ys) = axes.y;
@@ -125,6 +141,7 @@ pub fn mean_error_grid(
                     }
                 }
             }
+            line_done();
         });
     Ok(out)
 }

@@ -3,7 +3,9 @@
 
 use anyhow::Result;
 use gradsheet_engine::format_number;
-use gradsheet_jit::surface::{mean_error_grid, Axes};
+use std::io::IsTerminal;
+
+use gradsheet_jit::surface::{mean_error_grid_with, Axes};
 use gradsheet_report::chart::{Chart, Grid};
 use serde_json::json;
 
@@ -119,7 +121,27 @@ pub fn run(a: Args) -> Result<()> {
         x: (ix, &x.values),
         y: (iy, &y.values),
     };
-    let values = mean_error_grid(&model.compile(), &rows, &at, axes).map_err(usage)?;
+    // A bar on a terminal when the grid takes more than a moment (about 10⁹ row
+    // evaluations a second on two cores).
+    let work = x.values.len() * y.values.len() * data.len();
+    let bar = (work > 500_000_000 && std::io::stderr().is_terminal()).then(|| {
+        let b = indicatif::ProgressBar::new(y.values.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "surface [{bar:40}] {pos}/{len} lines ({eta} left)",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    });
+    let tick = || {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    };
+    let values = mean_error_grid_with(&model.compile(), &rows, &at, axes, &tick).map_err(usage)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     let took = start.elapsed();
     let grid = Grid {
         xs: x.values.clone(),
