@@ -113,6 +113,9 @@ pub struct Divergence {
     pub growth: Vec<StepCurvature>,
     /// How many analysed steps before the bad one were unstable.
     pub unstable_steps: usize,
+    /// A cause no learning rate explains, in words: an update that divided by a state
+    /// of exactly zero (see [`zero_divisor`]).
+    pub cause: Option<String>,
 }
 
 /// A remedy and the re-run that verified it.
@@ -447,6 +450,7 @@ pub fn explain(
                 .filter(|c| unstable(c))
                 .count();
             Some(Divergence {
+                cause: zero_divisor(&cfg.optimizer, &trace, &model.params, *step),
                 step: *step,
                 row: *row,
                 reason: reason.clone(),
@@ -946,6 +950,56 @@ fn direction_text(names: &[String], dir: &[f64]) -> String {
         .join(", ")
 }
 
+/// Why a step's update was infinite or NaN when the cause is a division by a state of
+/// exactly zero, not the step size: the workbook rules have no ε. `step` is 1-based;
+/// the state before step 1 is the optimizer's initial zeros.
+///
+/// - RMSProp divides by `√s` *before* the step adds `g²` to `s`, so its first step
+///   divides by `√0` whatever the learning rate.
+/// - Adam divides by `√s` after adding `(1-β2)·g²`: zero while the parameter's gradient
+///   has been exactly zero at every step (a dead unit), and `m·lr/√0` is `0/0`.
+pub fn zero_divisor(
+    opt: &Optimizer,
+    trace: &Trace,
+    names: &[String],
+    step: usize,
+) -> Option<String> {
+    if step == 0 || step > trace.len() {
+        return None;
+    }
+    let bad = trace.step(step - 1);
+    let n = names.len();
+    let i = (0..n).find(|&i| {
+        !bad.new_params[i].is_finite() && bad.params[i].is_finite() && bad.grads[i].is_finite()
+    })?;
+    let name = &names[i];
+    match opt {
+        Optimizer::Rmsprop { .. } => {
+            let before = if step >= 2 {
+                trace.step(step - 2).state[i]
+            } else {
+                0.0
+            };
+            (before == 0.0).then(|| {
+                format!(
+                    "Step {step} divided {name}'s update by √s, and s (the running mean of {name}'s squared \
+                     gradient, which starts at 0, as the formula says) was still 0: g·lr/√0 is infinite, whatever \
+                     the learning rate. The workbook's Reset starts s at 10000 and runs two passes before the \
+                     first step (`gradsheet graddesc --sheet rmsprop` replays it); torch-rmsprop adds ε to √s."
+                )
+            })
+        }
+        Optimizer::Adam { .. } => (bad.state[n + i] == 0.0).then(|| {
+            format!(
+                "Step {step} divided {name}'s update by √s, and s (the running mean of {name}'s squared gradient) \
+                 is 0: {name}'s gradient has been exactly 0 at every step so far, so the update is m·lr/√0 = 0/0, \
+                 not a number. No learning rate avoids this; torch-adam adds ε to √s."
+            )
+        }),
+        _ => None,
+    }
+}
+
 fn write_sections(d: &Diagnosis, trainer: &Trainer, trace: &Trace) -> Vec<(String, Vec<String>)> {
     let model = &trainer.model;
     let names = &model.params;
@@ -978,6 +1032,9 @@ fn write_sections(d: &Diagnosis, trainer: &Trainer, trace: &Trace) -> Vec<(Strin
                 "The trace keeps the {} finite steps before it; step {} is recorded and marked as the first bad one.",
                 dv.finite_steps, dv.step
             ));
+            if let Some(c) = &dv.cause {
+                s.push(c.clone());
+            }
         }
         (Stop::Completed, _) => s.push(format!(
             "It did not diverge. Over {} epochs the mean error goes {} → {} ({}).",

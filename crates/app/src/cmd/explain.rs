@@ -79,6 +79,7 @@ fn to_json(d: &Diagnosis) -> Value {
             "row": v.row + 1,
             "reason": v.reason,
             "finite_steps": v.finite_steps,
+            "cause": v.cause,
             "unstable_steps": v.unstable_steps,
             "first_unstable": v.first_unstable.as_ref().map(curvature_json),
             "onset": v.onset.as_ref().map(curvature_json),

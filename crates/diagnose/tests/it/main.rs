@@ -432,3 +432,66 @@ fn explain_never_panics_on_other_settings() {
         assert!(!d.text().is_empty(), "{f}");
     }
 }
+
+/// A division by a zero state is named as the cause, not the step size: workbook
+/// RMSProp's first step (s starts at 0) and Adam on a unit dead from the start. A step
+/// that is merely too large has no such cause.
+#[test]
+fn a_division_by_a_zero_state_is_the_cause() {
+    let no_remedies = ExplainOptions {
+        remedies: false,
+        ..ExplainOptions::default()
+    };
+    let rms = Optimizer::Rmsprop {
+        lr: 0.01,
+        beta: 0.9,
+    };
+    let d = explain(
+        &trainer("a*x+b"),
+        &[1.0, 1.0],
+        &TrainConfig::new(rms, 1),
+        &no_remedies,
+    )
+    .unwrap();
+    let dv = d.divergence.as_ref().expect("diverges");
+    assert_eq!(dv.step, 1);
+    let cause = dv.cause.as_deref().expect("a cause");
+    assert!(
+        cause.starts_with("Step 1 divided a's update by √s"),
+        "{cause}"
+    );
+    assert!(cause.contains("whatever the learning rate"), "{cause}");
+    assert!(d.text().contains(cause));
+
+    // a = b = -1: a·x + b < 0 on every row, the unit is off, and c's gradient is 0.
+    let adam = Optimizer::Adam {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.9,
+    };
+    let t = trainer("c*MAX(a*x+b,0)+d");
+    let mut init = vec![1.0; 4];
+    for (k, p) in t.model.params.iter().enumerate() {
+        if p == "a" || p == "b" {
+            init[k] = -1.0;
+        }
+    }
+    let d = explain(&t, &init, &TrainConfig::new(adam, 1), &no_remedies).unwrap();
+    let dv = d.divergence.as_ref().expect("diverges");
+    assert!(dv.reason.contains("c became NaN"), "{}", dv.reason);
+    let cause = dv.cause.as_deref().expect("a cause");
+    assert!(
+        cause.contains("c's gradient has been exactly 0 at every step so far"),
+        "{cause}"
+    );
+
+    // The learner's SGD run diverges from the step size alone.
+    let d = explain(
+        &trainer("c*(a*x+b)+d"),
+        &[1.0; 4],
+        &learner_cfg(),
+        &no_remedies,
+    )
+    .unwrap();
+    assert_eq!(d.divergence.as_ref().unwrap().cause, None);
+}
