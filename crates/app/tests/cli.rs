@@ -301,3 +301,24 @@ fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
         stderr(&o)
     );
 }
+
+/// Workbook RMSProp from s = 0 divides by √0 at its first step: the summary says so.
+#[test]
+fn train_names_a_division_by_zero_state() {
+    let o = gradsheet(&[
+        "train",
+        "a*x+b",
+        "--optimizer",
+        "rmsprop",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("DIVERGED    at step 1 (data row 1): a became +infinity\n            Step 1 divided a's update by √s"),
+        "{out}"
+    );
+}

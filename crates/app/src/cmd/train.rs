@@ -6,6 +6,8 @@ use anyhow::Result;
 use gradsheet_engine::Scheme;
 use gradsheet_train::{Gradient, Record, Stop, Trace, Trainer};
 
+use gradsheet_diagnose::explain::zero_divisor;
+
 use super::common::{page, run_live, ModelArgs, OutputArgs, TrainArgs};
 use super::usage;
 use crate::output::{cell, table};
@@ -74,7 +76,7 @@ pub fn run(a: Args) -> Result<()> {
         text.push_str(&epochs_table(&trace));
         text.push('\n');
     }
-    text.push_str(&final_summary(&trace, &cfg.optimizer.to_string()));
+    text.push_str(&final_summary(&trace, &cfg.optimizer));
     if let Some(scheme) = compare {
         let mut fd_cfg = cfg.clone();
         fd_cfg.gradient = Gradient::Fd {
@@ -155,7 +157,7 @@ fn epochs_table(trace: &Trace) -> String {
     s
 }
 
-fn final_summary(trace: &Trace, optimizer: &str) -> String {
+fn final_summary(trace: &Trace, optimizer: &gradsheet_train::Optimizer) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "optimizer   {optimizer}");
     let _ = writeln!(s, "steps       {}", trace.steps_taken);
@@ -180,6 +182,11 @@ fn final_summary(trace: &Trace, optimizer: &str) -> String {
                 "DIVERGED    at step {step} (data row {}): {reason}",
                 row + 1
             );
+            // (Only a trace that kept its steps can say; `gradsheet explain` always can.)
+            let names = &trace.layout.params;
+            if let Some(cause) = zero_divisor(optimizer, trace, names, *step) {
+                let _ = writeln!(s, "            {cause}");
+            }
         }
         Stop::Interrupted { steps } => {
             let _ = writeln!(
