@@ -260,21 +260,25 @@ fn tick(v: f64) -> String {
     }
 }
 
+/// The padded range of the finite values, or `None` when there are none or the range
+/// is wider than an `f64` can hold (plotters cannot lay out ticks on an infinite axis).
 fn span(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in vals {
+    for v in vals.filter(|v| v.is_finite()) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
     if lo > hi {
         return None;
     }
-    if lo == hi {
+    let (a, b) = if lo == hi {
         let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
-        return Some((lo - d, hi + d));
-    }
-    let pad = (hi - lo) * 0.04;
-    Some((lo - pad, hi + pad))
+        (lo - d, hi + d)
+    } else {
+        let pad = (hi - lo) * 0.04;
+        (lo - pad, hi + pad)
+    };
+    (a.is_finite() && b.is_finite()).then_some((a, b))
 }
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), ChartError>
@@ -335,10 +339,16 @@ where
         })
         .collect();
     let all = || pts.iter().flatten();
-    let (x0, x1) = span(all().map(|p| p.0))
-        .ok_or_else(|| ChartError::Empty(format!("{title}: no finite point")))?;
-    let (y0, y1) = span(all().map(|p| p.1))
-        .ok_or_else(|| ChartError::Empty(format!("{title}: no finite point")))?;
+    let (x0, x1) = span(all().map(|p| p.0)).ok_or_else(|| {
+        ChartError::Empty(format!(
+            "{title}: no finite point, or a range too wide to draw"
+        ))
+    })?;
+    let (y0, y1) = span(all().map(|p| p.1)).ok_or_else(|| {
+        ChartError::Empty(format!(
+            "{title}: no finite point, or a range too wide to draw"
+        ))
+    })?;
     let mut c = ChartBuilder::on(root)
         .caption(title, (FONT, 24))
         .margin(16)
@@ -469,10 +479,9 @@ fn draw_contours<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (x0, x1) =
-        span(g.xs.iter().copied()).ok_or_else(|| ChartError::Empty("an empty grid".into()))?;
-    let (y0, y1) =
-        span(g.ys.iter().copied()).ok_or_else(|| ChartError::Empty("an empty grid".into()))?;
+    let axis = || ChartError::Empty("a grid axis with no finite range of drawable width".into());
+    let (x0, x1) = span(g.xs.iter().copied()).ok_or_else(axis)?;
+    let (y0, y1) = span(g.ys.iter().copied()).ok_or_else(axis)?;
     let mut c = ChartBuilder::on(root)
         .caption(title, (FONT, 24))
         .margin(16)

@@ -271,3 +271,54 @@ fn optimizers_compared_fd_error_and_stability() {
     );
     assert!(svg.rects >= 12, "one rectangle per cell");
 }
+
+/// Values at the ends of f64 (a run that blew up, an axis typed as ±1e308) are refused
+/// with a message instead of an axis plotters cannot lay out.
+#[test]
+fn ranges_too_wide_for_an_axis_are_refused() {
+    let lines = Chart::Lines {
+        title: "params".into(),
+        x_label: "step".into(),
+        y_label: "a".into(),
+        log_x: false,
+        log_y: false,
+        series: vec![Series::line("a", vec![(0.0, -1.7e308), (1.0, 1.7e308)])],
+    };
+    let e = render(&lines, Format::Svg).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "nothing to draw: params: no finite point, or a range too wide to draw"
+    );
+    let grid = chart::Grid {
+        xs: vec![-1e308, 0.0, 1e308],
+        ys: vec![0.0, 1.0],
+        values: vec![1.0; 6],
+    };
+    let contours = Chart::Contours {
+        title: "surface".into(),
+        x_label: "a".into(),
+        y_label: "b".into(),
+        grid,
+        paths: vec![],
+    };
+    let e = render(&contours, Format::Png).unwrap_err().to_string();
+    assert!(e.contains("no finite range of drawable width"), "{e}");
+    // Infinite and NaN values among finite ones are left out of the range.
+    let ok = Chart::Lines {
+        title: "loss".into(),
+        x_label: "step".into(),
+        y_label: "error".into(),
+        log_x: false,
+        log_y: false,
+        series: vec![Series::line(
+            "error",
+            vec![
+                (0.0, 1.0),
+                (1.0, f64::INFINITY),
+                (2.0, f64::NAN),
+                (3.0, 2.0),
+            ],
+        )],
+    };
+    assert!(render(&ok, Format::Svg).is_ok());
+}

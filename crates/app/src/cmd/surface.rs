@@ -79,6 +79,11 @@ impl Axis {
             )));
         }
         let (lo, hi) = parse_range(range)?;
+        if lo.is_finite() && hi.is_finite() && !(hi - lo).is_finite() {
+            return Err(usage(format!(
+                "in {flag} '{s}', the range is wider than an f64 holds (HI - LO overflows)"
+            )));
+        }
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(usage(format!(
                 "in {flag} '{s}', the range must go from a smaller to a larger finite number"
@@ -303,5 +308,9 @@ mod tests {
             "in --y-axis 'b=1..0', the range must go from a smaller to a larger finite number"
         );
         assert_eq!(e("b=0..z"), "in the range '0..z', 'z' is not a number");
+        assert_eq!(
+            e("b=-1e308..1e308"),
+            "in --y-axis 'b=-1e308..1e308', the range is wider than an f64 holds (HI - LO overflows)"
+        );
     }
 }
