@@ -160,6 +160,14 @@ fn the_graddesc_models_agree() {
         Some(7),
     );
     check("a*x*x+b*x+c", "huber", &[0.1, 0.2, 0.3, 1.0], 10, None);
+    // Seven parameters: three pairs and a lone one in the paired updates.
+    check(
+        "a*x*x*x+b*x*x+c*x+d+e*MAX(f*x+g,0)",
+        "squared",
+        &[0.1, -0.2, 0.3, 0.5, 1.0, -1.0, 0.25],
+        10,
+        Some(3),
+    );
 }
 
 #[test]
