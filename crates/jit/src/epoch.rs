@@ -13,7 +13,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use cranelift_module::{Linkage, Module};
+use cranelift_module::Module;
 use gradsheet_engine::{CompiledModel, Instr};
 use gradsheet_train::Optimizer;
 
@@ -429,19 +429,9 @@ impl EpochKernel {
         b.seal_all_blocks();
         b.finalize();
 
-        let id = module
-            .declare_function("epoch", Linkage::Export, &ctx.func.signature)
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
-        module.clear_context(&mut ctx);
-        module
-            .finalize_definitions()
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        let entry = module.get_finalized_function(id);
+        let native = Native::finish(module, &mut ctx, "epoch")?;
         Ok(EpochKernel {
-            native: Arc::new(Native::new(module, entry)),
+            native: Arc::new(native),
             code: tape.code().to_vec(),
             n_slots: tape.n_slots(),
             constants: model.constants.clone(),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_module::{Linkage, Module};
+use cranelift_module::Module;
 use gradsheet_engine::Tape;
 
 use crate::emit::{emit_row, Calls, Guards, Ir};
@@ -92,19 +92,9 @@ impl GradKernel {
         let out = row.vals[tape.output(which) as usize];
         ir.b.ins().return_(&[out]);
         b.finalize();
-        let id = module
-            .declare_function("grad", Linkage::Export, &ctx.func.signature)
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
-        module.clear_context(&mut ctx);
-        module
-            .finalize_definitions()
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        let entry = module.get_finalized_function(id);
+        let native = Native::finish(module, &mut ctx, "grad")?;
         Ok(GradKernel {
-            native: Arc::new(Native::new(module, entry)),
+            native: Arc::new(native),
             n_vars: nv,
             n_wrt: wrt.len(),
         })

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Type, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use cranelift_module::{Linkage, Module};
+use cranelift_module::Module;
 use gradsheet_engine::{Code, Op, Tape};
 
 use crate::emit::{scalar_op, Calls, Ir};
@@ -207,19 +207,9 @@ impl LaneKernel {
         ir.b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize();
-        let id = module
-            .declare_function("lanes", Linkage::Export, &ctx.func.signature)
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
-        module.clear_context(&mut ctx);
-        module
-            .finalize_definitions()
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        let entry = module.get_finalized_function(id);
+        let native = Native::finish(module, &mut ctx, "lanes")?;
         Ok(LaneKernel {
-            native: Arc::new(Native::new(module, entry)),
+            native: Arc::new(native),
             n_vars: nv,
             n_cols,
             n_lane_slots: lane_slots.len(),

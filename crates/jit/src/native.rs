@@ -110,11 +110,27 @@ pub(crate) struct Native {
 }
 
 impl Native {
-    pub(crate) fn new(module: JITModule, entry: *const u8) -> Native {
-        Native {
+    /// Compiles the function built in `ctx` under `name` and makes it callable.
+    pub(crate) fn finish(
+        mut module: JITModule,
+        ctx: &mut cranelift_codegen::Context,
+        name: &str,
+    ) -> Result<Native, CompileError> {
+        let id = module
+            .declare_function(name, cranelift_module::Linkage::Export, &ctx.func.signature)
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        module
+            .define_function(id, ctx)
+            .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
+        module.clear_context(ctx);
+        module
+            .finalize_definitions()
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        let entry = module.get_finalized_function(id);
+        Ok(Native {
             module: Some(module),
             entry,
-        }
+        })
     }
 }
 
