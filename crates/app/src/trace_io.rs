@@ -198,7 +198,7 @@ pub fn json(run: &RunOutputs<'_>) -> Value {
     })
 }
 
-/// [`json`] as pretty text with a final newline.
+/// [`json()`] as pretty text with a final newline.
 pub fn json_text(run: &RunOutputs<'_>) -> String {
     let mut s = serde_json::to_string_pretty(&json(run)).unwrap_or_default();
     s.push('\n');

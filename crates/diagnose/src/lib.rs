@@ -2,11 +2,11 @@
 //!
 //! - [`hessian`]: the exact Hessian of a row's error (symbolic second derivatives
 //!   compiled once) and a Jacobi eigen-solver for small symmetric matrices.
-//! - [`explain`]: the first bad step, the curvature and SGD's stability bound there, the
+//! - [`mod@explain`]: the first bad step, the curvature and SGD's stability bound there, the
 //!   rows and parameters that drive it, and remedies verified by re-running.
 //! - [`collapse`]: models that are reparametrisations of simpler ones, and the on/off
 //!   history of ReLU units.
-//! - [`sweep`]: stability maps over a grid of two settings, in parallel.
+//! - [`mod@sweep`]: stability maps over a grid of two settings, in parallel.
 //!
 //! Pure like the engine and the training: no IO, deterministic.
 //!

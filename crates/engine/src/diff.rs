@@ -1,4 +1,4 @@
-//! Symbolic differentiation: one rule per [`Op`], then [`crate::simplify`].
+//! Symbolic differentiation: one rule per [`Op`], then [`mod@crate::simplify`].
 //!
 //! The kink rules (see [`crate::op`]) are spelled out as `IF` formulas, so the printed
 //! derivative says exactly what the automatic one computes: `d MAX(u,v) = IF(u>=v, du, dv)`.

@@ -31,13 +31,13 @@ pub struct Args {
     /// Settings as name=value (`gradsheet lab` lists them with their defaults).
     #[arg(value_name = "NAME=VALUE")]
     pub settings: Vec<String>,
-    /// Write the main table as CSV; the other tables go beside it as FILE-STEM-<table>.csv.
+    /// Write the main table as CSV; the other tables go beside it as FILE-STEM-TABLE.csv.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
     /// Write everything (settings, notes, tables) as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write the pictures into this directory: <lab>-<figure>.svg, and <lab>-<image>.png.
+    /// Write the pictures into this directory: LAB-FIGURE.svg, and LAB-IMAGE.png.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
     /// A PNG picture for labs that take one (upsampling); scaled down to at most 64×64.
