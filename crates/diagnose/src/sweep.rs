@@ -17,7 +17,7 @@
 //! - **slow**: otherwise: stable, but the error did not fall tenfold in the epochs given
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
-use gradsheet_jit::EpochKernel;
+use gradsheet_jit::{EpochKernel, OptKind};
 use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, TrainError, Trainer};
 use rayon::prelude::*;
 
@@ -87,9 +87,9 @@ pub fn judge(trainer: &Trainer, init: &[f64], cfg: &TrainConfig) -> Result<Verdi
     judge_with(trainer, init, cfg, None)
 }
 
-/// [`judge`], running natively with `kernel` (compiled once for the whole map) where it
-/// supports the configuration, and on the interpreter otherwise. Both give the same trace
-/// bit for bit, so the verdict does not depend on which ran.
+/// [`judge`], running natively with `kernel` (compiled once for the cells of its kind of
+/// rule) where it supports the configuration, and on the interpreter otherwise. Both give
+/// the same trace bit for bit, so the verdict does not depend on which ran.
 ///
 /// # Errors
 ///
@@ -395,19 +395,30 @@ pub fn sweep(
         });
     }
     // Check every cell's settings before running any (cheap), so that a bad value is
-    // reported as such rather than as a failed run.
+    // reported as such rather than as a failed run; and compile one native kernel per
+    // kind of rule the map holds (usually one; two where an axis switches torch's
+    // momentum on): hyperparameters are read at run time. Cells no kernel can run
+    // (mini-batches, an uncompiled rule) fall back to the interpreter.
+    let mut kernels: Vec<(OptKind, EpochKernel)> = Vec::new();
     for k in 0..n {
-        setup(k % nx, k / nx)?;
+        let (cfg, _) = setup(k % nx, k / nx)?;
+        if let Some(kind) = OptKind::of(&cfg.optimizer) {
+            if !kernels.iter().any(|(have, _)| *have == kind) {
+                if let Ok(kernel) = EpochKernel::compile(&trainer.compiled, &cfg.optimizer) {
+                    kernels.push((kind, kernel));
+                }
+            }
+        }
     }
-    // One native kernel serves every cell: hyperparameters are read at run time. Cells it
-    // cannot run (another kind of rule, mini-batches) fall back to the interpreter.
-    let kernel = EpochKernel::compile(&trainer.compiled, &base.optimizer).ok();
     let cells = (0..n)
         .into_par_iter()
         .map(|k| {
             let (i, j) = (k % nx, k / nx);
             let (cfg, p) = setup(i, j)?;
-            let v = judge_with(trainer, &p, &cfg, kernel.as_ref()).map_err(|e| e.to_string())?;
+            let kernel = OptKind::of(&cfg.optimizer)
+                .and_then(|kind| kernels.iter().find(|(have, _)| *have == kind))
+                .map(|(_, kernel)| kernel);
+            let v = judge_with(trainer, &p, &cfg, kernel).map_err(|e| e.to_string())?;
             Ok(Cell {
                 x: x.values[i],
                 y: y.values[j],

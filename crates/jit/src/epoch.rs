@@ -43,6 +43,20 @@ pub enum OptKind {
         /// `weight_decay != 0`.
         weight_decay: bool,
     },
+    /// `torch.optim.Adagrad`.
+    TorchAdagrad {
+        /// `weight_decay != 0` (L2 in the gradient).
+        weight_decay: bool,
+    },
+    /// `torch.optim.RMSprop`.
+    TorchRmsprop {
+        /// `weight_decay != 0` (L2 in the gradient).
+        weight_decay: bool,
+        /// `momentum > 0` (the `momentum_buffer` state exists).
+        momentum: bool,
+        /// Centered (the `grad_avg` state exists).
+        centered: bool,
+    },
     /// `torch.optim.Adam` / `AdamW` without AMSGrad.
     TorchAdam {
         /// `weight_decay != 0` (L2 in the gradient).
@@ -54,8 +68,8 @@ pub enum OptKind {
 
 impl OptKind {
     /// The kind of `opt`, or `None` for the rules left to the interpreter (workbook
-    /// adagrad, whose rates change between epochs; torch Adagrad and RMSprop; AMSGrad,
-    /// whose `max` has no portable bit pattern for `±0`).
+    /// adagrad, whose rates change between epochs; AMSGrad, whose `max` has no portable
+    /// bit pattern for `±0`).
     pub fn of(opt: &Optimizer) -> Option<OptKind> {
         Some(match *opt {
             Optimizer::Sgd { .. } => OptKind::Sgd,
@@ -71,6 +85,19 @@ impl OptKind {
                 momentum: momentum != 0.0,
                 nesterov,
                 weight_decay: weight_decay != 0.0,
+            },
+            Optimizer::TorchAdagrad { weight_decay, .. } => OptKind::TorchAdagrad {
+                weight_decay: weight_decay != 0.0,
+            },
+            Optimizer::TorchRmsprop {
+                weight_decay,
+                momentum,
+                centered,
+                ..
+            } => OptKind::TorchRmsprop {
+                weight_decay: weight_decay != 0.0,
+                momentum: momentum > 0.0,
+                centered,
             },
             Optimizer::TorchAdam {
                 weight_decay,
@@ -110,6 +137,21 @@ impl OptKind {
             } => {
                 vec![lr, beta1, beta2, eps, weight_decay]
             }
+            Optimizer::TorchAdagrad {
+                lr,
+                lr_decay,
+                weight_decay,
+                eps,
+                ..
+            } => vec![lr, lr_decay, weight_decay, eps],
+            Optimizer::TorchRmsprop {
+                lr,
+                alpha,
+                eps,
+                weight_decay,
+                momentum,
+                ..
+            } => vec![lr, alpha, eps, weight_decay, momentum],
             _ => vec![],
         }
     }
@@ -119,8 +161,8 @@ impl OptKind {
             OptKind::Sgd => 1,
             OptKind::Momentum | OptKind::Rmsprop => 2,
             OptKind::Adam => 3,
-            OptKind::TorchSgd { .. } => 4,
-            OptKind::TorchAdam { .. } => 5,
+            OptKind::TorchSgd { .. } | OptKind::TorchAdagrad { .. } => 4,
+            OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { .. } => 5,
         }
     }
 
@@ -130,7 +172,11 @@ impl OptKind {
     /// hand-written loop in pairs, 0.97 alone).
     fn group_width(self) -> usize {
         match self {
-            OptKind::Rmsprop | OptKind::Adam | OptKind::TorchAdam { .. } => 2,
+            OptKind::Rmsprop
+            | OptKind::Adam
+            | OptKind::TorchAdam { .. }
+            | OptKind::TorchAdagrad { .. }
+            | OptKind::TorchRmsprop { .. } => 2,
             _ => 1,
         }
     }
@@ -143,6 +189,10 @@ impl OptKind {
             OptKind::Adam => 2,
             OptKind::TorchSgd { momentum, .. } => usize::from(momentum),
             OptKind::TorchAdam { .. } => 2,
+            OptKind::TorchAdagrad { .. } => 1,
+            OptKind::TorchRmsprop {
+                momentum, centered, ..
+            } => 1 + usize::from(momentum) + usize::from(centered),
         }
     }
 }
@@ -626,6 +676,13 @@ impl Consts {
                 derived.push((K::NegLr, ir.neg(h[0])));
                 derived.push((K::OneMinus1, ir.sub(one, h[2])));
             }
+            OptKind::TorchAdagrad { .. } => {}
+            OptKind::TorchRmsprop { .. } => {
+                let w = ir.sub(one, h[1]);
+                derived.push((K::OneMinus1, w));
+                derived.push((K::LerpOneMinusW, ir.sub(one, w)));
+                derived.push((K::NegLr, ir.neg(h[0])));
+            }
             OptKind::TorchAdam { .. } => {
                 let w = ir.sub(one, h[1]);
                 derived.push((K::OneMinus1, w));
@@ -719,15 +776,35 @@ fn emit_step(
             let bc2 = ir.sub(one, p2);
             let step_size = ir.div(lr, bc1);
             let bc2_sqrt = ir.sqrt(bc2);
-            // `|w| < 0.5`, the lerp's choice of formula.
-            let w = c.get(ir, types::F64, K::OneMinus1);
-            let aw = ir.b.ins().fabs(w);
-            let half = ir.c(0.5);
-            let small = ir.cmp(FloatCC::LessThan, aw, half);
-            Some((ir.neg(step_size), bc2_sqrt, small))
+            Some((ir.neg(step_size), bc2_sqrt))
         }
         _ => None,
     };
+    // `|w| < 0.5`, the choice of formula of torch's lerp (`w` is `1 - β1` or `1 - α`).
+    let small = matches!(
+        kind,
+        OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { centered: true, .. }
+    )
+    .then(|| {
+        let w = c.get(ir, types::F64, K::OneMinus1);
+        let aw = ir.b.ins().fabs(w);
+        let half = ir.c(0.5);
+        ir.cmp(FloatCC::LessThan, aw, half)
+    });
+    // torch Adagrad's `-clr`, with `clr = lr / (1 + (t-1)·lr_decay)`.
+    let neg_clr = matches!(kind, OptKind::TorchAdagrad { .. }).then(|| {
+        let t1 = ir.b.ins().iadd_imm(t, -1);
+        let tf = ir.b.ins().fcvt_from_uint(types::F64, t1);
+        let (lr, decay) = (
+            c.get(ir, types::F64, K::Hyp(0)),
+            c.get(ir, types::F64, K::Hyp(1)),
+        );
+        let x = ir.mul(tf, decay);
+        let one = ir.c(1.0);
+        let d = ir.add(one, x);
+        let clr = ir.div(lr, d);
+        ir.neg(clr)
+    });
     for grp in Group::split(n, width) {
         let ty = grp.ty();
         // The scalars of the rule, as wide as the group.
@@ -826,11 +903,90 @@ fn emit_step(
                 let u = ir.mul(neg_lr, d);
                 ir.add(pi, u)
             }
+            OptKind::TorchAdagrad { weight_decay } => {
+                let mut gi = g.exact_group(ir, grp.range());
+                if weight_decay {
+                    let wd = k(ir, K::Hyp(2));
+                    let x = ir.mul(wd, pi);
+                    gi = ir.add(gi, x);
+                }
+                let s0 = st.get(ir, ty, i);
+                let gg = ir.mul(gi, gi);
+                let sum = ir.add(s0, gg);
+                st.set(ir, i, sum);
+                let r = ir.sqrt(sum);
+                let eps = k(ir, K::Hyp(3));
+                let std = ir.add(r, eps);
+                let neg_clr = neg_clr.expect("computed above for torch Adagrad");
+                let neg_clr = ir.splat(ty, neg_clr);
+                let num = ir.mul(neg_clr, gi);
+                let u = ir.div(num, std);
+                ir.add(pi, u)
+            }
+            OptKind::TorchRmsprop {
+                weight_decay,
+                momentum,
+                centered,
+            } => {
+                let mut gi = g.exact_group(ir, grp.range());
+                if weight_decay {
+                    let wd = k(ir, K::Hyp(3));
+                    let x = ir.mul(wd, pi);
+                    gi = ir.add(gi, x);
+                }
+                let s0 = st.get(ir, ty, i);
+                let alpha = k(ir, K::Hyp(1));
+                let x = ir.mul(s0, alpha);
+                let om = k(ir, K::OneMinus1);
+                let y = ir.mul(om, gi);
+                let y = ir.mul(y, gi);
+                let sq = ir.add(x, y);
+                st.set(ir, i, sq);
+                let root = if centered {
+                    // grad_avg.lerp_(grad, 1 - α), after the momentum buffer if any.
+                    let ga_at = (1 + usize::from(momentum)) * n + grp.at;
+                    let ga0 = st.get(ir, ty, ga_at);
+                    let diff = ir.sub(gi, ga0);
+                    let w = k(ir, K::OneMinus1);
+                    let wd1 = ir.mul(w, diff);
+                    let near = ir.add(ga0, wd1);
+                    let omw = k(ir, K::LerpOneMinusW);
+                    let dd = ir.mul(diff, omw);
+                    let far = ir.sub(gi, dd);
+                    let small = small.expect("computed above for centered RMSprop");
+                    let ga = ir.select(small, near, far);
+                    st.set(ir, ga_at, ga);
+                    let gaga = ir.mul(ga, ga);
+                    let v = ir.sub(sq, gaga);
+                    ir.sqrt(v)
+                } else {
+                    ir.sqrt(sq)
+                };
+                let eps = k(ir, K::Hyp(2));
+                let avg = ir.add(root, eps);
+                if momentum {
+                    let b0 = st.get(ir, ty, i2);
+                    let mu = k(ir, K::Hyp(4));
+                    let x = ir.mul(b0, mu);
+                    let q = ir.div(gi, avg);
+                    let b = ir.add(x, q);
+                    st.set(ir, i2, b);
+                    let neg_lr = k(ir, K::NegLr);
+                    let u = ir.mul(neg_lr, b);
+                    ir.add(pi, u)
+                } else {
+                    let neg_lr = k(ir, K::NegLr);
+                    let num = ir.mul(neg_lr, gi);
+                    let u = ir.div(num, avg);
+                    ir.add(pi, u)
+                }
+            }
             OptKind::TorchAdam {
                 weight_decay,
                 decoupled,
             } => {
-                let (neg_step, bc2_sqrt, small) = bias.expect("computed above for torch Adam");
+                let (neg_step, bc2_sqrt) = bias.expect("computed above for torch Adam");
+                let small = small.expect("computed above for torch Adam");
                 let mut gi = g.exact_group(ir, grp.range());
                 let mut pi = pi;
                 if decoupled {

@@ -495,3 +495,43 @@ fn a_division_by_a_zero_state_is_the_cause() {
     .unwrap();
     assert_eq!(d.divergence.as_ref().unwrap().cause, None);
 }
+
+/// A map whose axis switches torch's momentum on (momentum 0 and > 0 are two kinds of
+/// compiled rule, so two kernels), and one of torch RMSprop, judged cell by cell on the
+/// interpreter: the same classes and final errors, bit for bit.
+#[test]
+fn native_maps_are_the_interpreters_cell_by_cell() {
+    let t = trainer("c*MAX(a*x+b,0)+d");
+    let init = [1.0; 4];
+    let cases = [
+        (
+            TrainConfig::new(
+                Optimizer::from_name("torch-sgd", &Default::default()).unwrap(),
+                30,
+            ),
+            Axis::parse("lr=1e-6..1e-4:4:log").unwrap(),
+            Axis::parse("beta1=0,0.5,0.9").unwrap(),
+        ),
+        (
+            TrainConfig::new(
+                Optimizer::from_name("torch-rmsprop", &Default::default()).unwrap(),
+                30,
+            ),
+            Axis::parse("lr=1e-3..1e-1:4:log").unwrap(),
+            Axis::parse("init=0.5,1,2").unwrap(),
+        ),
+    ];
+    for (base, x, y) in cases {
+        let map = sweep(&t, &init, &base, &x, &y).unwrap();
+        for (k, cell) in map.cells.iter().enumerate() {
+            let (i, j) = (k % x.values.len(), k / x.values.len());
+            let mut cfg = base.clone();
+            let mut p = init.to_vec();
+            y.setting.apply(y.values[j], &mut cfg, &mut p).unwrap();
+            x.setting.apply(x.values[i], &mut cfg, &mut p).unwrap();
+            let v = judge(&t, &p, &cfg).unwrap();
+            assert_eq!(cell.class, v.class, "{} at ({i}, {j})", base.optimizer);
+            assert_eq!(cell.final_error.to_bits(), v.final_error.to_bits());
+        }
+    }
+}

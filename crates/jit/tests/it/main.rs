@@ -113,6 +113,52 @@ fn optimizers() -> Vec<Optimizer> {
             amsgrad: false,
             decoupled: true,
         },
+        Optimizer::TorchAdagrad {
+            lr: 0.05,
+            lr_decay: 0.0,
+            weight_decay: 0.0,
+            initial_accumulator_value: 0.0,
+            eps: 1e-10,
+        },
+        Optimizer::TorchAdagrad {
+            lr: 0.1,
+            lr_decay: 0.01,
+            weight_decay: 0.02,
+            initial_accumulator_value: 0.1,
+            eps: 1e-10,
+        },
+        Optimizer::TorchRmsprop {
+            lr: 0.01,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+        },
+        Optimizer::TorchRmsprop {
+            lr: 0.01,
+            alpha: 0.9,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: true,
+        },
+        Optimizer::TorchRmsprop {
+            lr: 0.005,
+            alpha: 0.3,
+            eps: 1e-6,
+            weight_decay: 0.01,
+            momentum: 0.9,
+            centered: true,
+        },
+        Optimizer::TorchRmsprop {
+            lr: 0.005,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.5,
+            centered: false,
+        },
     ]
 }
 
@@ -333,7 +379,7 @@ proptest! {
     fn random_formulas_train_bit_for_bit(
         f in formula(),
         init in proptest::collection::vec(-1.5f64..1.5, 3),
-        opt in 0usize..10,
+        opt in 0usize..16,
         shuffle in proptest::option::of(0u64..100),
     ) {
         let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
