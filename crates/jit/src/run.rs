@@ -22,11 +22,20 @@ pub fn unsupported(trainer: &Trainer, cfg: &TrainConfig) -> Option<String> {
     if cfg.gradient != Gradient::Auto || cfg.show_fd.is_some() {
         return Some("finite differences are not compiled".into());
     }
-    if OptKind::of(&cfg.optimizer).is_none() {
-        return Some(format!(
-            "the {} optimizer is not compiled",
-            cfg.optimizer.name()
-        ));
+    match OptKind::of(&cfg.optimizer) {
+        None => {
+            return Some(format!(
+                "the {} optimizer is not compiled",
+                cfg.optimizer.name()
+            ))
+        }
+        // The compiled `g·lr` is a fused `raw·lr + 0.0` (`Row::times`), which equals the
+        // interpreter's `g·lr` for a factor that is not zero; with lr = 0 it could differ
+        // in the sign of a zero. Nothing is learnt at lr = 0 anyway.
+        Some(OptKind::Sgd | OptKind::Rmsprop) if cfg.optimizer.lr() == 0.0 => {
+            return Some("a learning rate of 0 is left to the interpreter".into());
+        }
+        Some(_) => {}
     }
     None
 }

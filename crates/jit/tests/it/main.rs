@@ -298,6 +298,13 @@ fn a_kernel_refuses_another_model_or_rule() {
     // Unsupported runs are left to the interpreter.
     cfg.record = Record::Steps;
     assert!(run_fast(&t1, &[1.0, 1.0], &cfg).is_none());
+    // So is a learning rate of 0 for the rules that multiply by it with a fused
+    // `raw·lr + 0`, exact only for a factor that is not zero (`Row::times`).
+    cfg.record = Record::Final;
+    cfg.optimizer = Optimizer::sgd(0.0);
+    assert!(run_fast(&t1, &[-0.0, -0.0], &cfg).is_none());
+    let slow = t1.run(&[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
+    assert!(slow.final_params.iter().all(|p| *p == 0.0));
 }
 
 #[test]
