@@ -2,14 +2,13 @@
 //! filtering) on a ratings file of any size, trained through the general engine — the
 //! collab workbook's model at MovieLens scale.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gradsheet_jit::collab::{self, CollabConfig, Ratings, Tables};
 
-use super::common::{install_ctrlc, interrupted};
+use super::common::{install_ctrlc, interrupted, progress_bar};
 use super::usage;
 use crate::output::cell;
 
@@ -126,15 +125,10 @@ pub fn run(a: Args) -> Result<()> {
         seed: a.seed,
     };
     install_ctrlc();
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = indicatif::ProgressBar::new(a.epochs as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "training [{bar:40}] epoch {pos}/{len} ({eta} left)",
-        ) {
-            b.set_style(style.progress_chars("=> "));
-        }
-        b
-    });
+    let bar = progress_bar(
+        a.epochs as u64,
+        "training [{bar:40}] epoch {pos}/{len} ({eta} left)",
+    );
     let mut rows: Vec<[f64; 4]> = Vec::new();
     let mut last = Instant::now();
     let mut after_epoch = |epoch: usize, train_mse: f64, tables: &Tables| {

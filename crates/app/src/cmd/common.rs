@@ -305,6 +305,19 @@ pub fn install_ctrlc() {
     });
 }
 
+/// A progress bar on stderr of `len` ticks drawn with indicatif's `template`, or `None`
+/// when stderr is not a terminal (a pipe or a file gets no bar).
+pub fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    })
+}
+
 /// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
 /// on stderr (one tick per epoch). Runs the compiler supports go native (issue 7: the same
 /// trace, bit for bit); the others, and those that record every step, on the interpreter.
@@ -314,19 +327,16 @@ pub fn run_live(
     cfg: &TrainConfig,
     label: &str,
 ) -> std::result::Result<gradsheet_train::Trace, gradsheet_train::TrainError> {
-    use std::io::IsTerminal;
     install_ctrlc();
     let long = cfg.epochs.saturating_mul(trainer.n_rows) >= 50_000 && cfg.epochs > 1;
-    let bar = (long && std::io::stderr().is_terminal()).then(|| {
-        let b = indicatif::ProgressBar::new(cfg.epochs as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{prefix} [{bar:40}] epoch {pos}/{len} ({eta} left)",
-        ) {
-            b.set_style(style.progress_chars("=> "));
-        }
-        b.set_prefix(label.to_string());
-        b
-    });
+    let bar = long
+        .then(|| {
+            progress_bar(
+                cfg.epochs as u64,
+                &format!("{label} [{{bar:40}}] epoch {{pos}}/{{len}} ({{eta}} left)"),
+            )
+        })
+        .flatten();
     let mut progress = |done: usize, _total: usize| {
         if let Some(b) = &bar {
             b.set_position(done as u64);

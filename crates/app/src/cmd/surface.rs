@@ -3,13 +3,11 @@
 
 use anyhow::Result;
 use gradsheet_engine::format_number;
-use std::io::IsTerminal;
-
 use gradsheet_jit::surface::{mean_error_grid_with, Axes};
 use gradsheet_report::chart::{Chart, Grid};
 use serde_json::json;
 
-use super::common::{parse_range, ModelArgs};
+use super::common::{parse_range, progress_bar, ModelArgs};
 use super::usage;
 use crate::output::cell;
 
@@ -129,15 +127,14 @@ pub fn run(a: Args) -> Result<()> {
     // A bar on a terminal when the grid takes more than a moment (about 10⁹ row
     // evaluations a second on two cores).
     let work = x.values.len() * y.values.len() * data.len();
-    let bar = (work > 500_000_000 && std::io::stderr().is_terminal()).then(|| {
-        let b = indicatif::ProgressBar::new(y.values.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "surface [{bar:40}] {pos}/{len} lines ({eta} left)",
-        ) {
-            b.set_style(style.progress_chars("=> "));
-        }
-        b
-    });
+    let bar = (work > 500_000_000)
+        .then(|| {
+            progress_bar(
+                y.values.len() as u64,
+                "surface [{bar:40}] {pos}/{len} lines ({eta} left)",
+            )
+        })
+        .flatten();
     let tick = || {
         if let Some(b) = &bar {
             b.inc(1);
