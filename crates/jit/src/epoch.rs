@@ -810,6 +810,17 @@ fn emit_step(
         // The scalars of the rule, as wide as the group.
         let k = |ir: &mut Ir<'_, '_>, k: K| c.get(ir, ty, k);
         let pi = ir.pack(&p[grp.range()]);
+        // torch's gradient: the exact one, plus `wd·p` (L2) when the rule has a weight
+        // decay, hyperparameter `wd_at`.
+        let l2_grad = |ir: &mut Ir<'_, '_>, g: &mut Row, on: bool, wd_at: usize| {
+            let d = g.exact_group(ir, grp.range());
+            if !on {
+                return d;
+            }
+            let wd = k(ir, K::Hyp(wd_at));
+            let x = ir.mul(wd, pi);
+            ir.add(d, x)
+        };
         let (i, i2) = (grp.at, n + grp.at);
         // Each number is loaded just before its use, and each new state value stored
         // as soon as it is computed: Cranelift keeps loads and stores in program order
@@ -877,12 +888,7 @@ fn emit_step(
                 nesterov,
                 weight_decay,
             } => {
-                let mut d = g.exact_group(ir, grp.range());
-                if weight_decay {
-                    let wd = k(ir, K::Hyp(3));
-                    let x = ir.mul(wd, pi);
-                    d = ir.add(d, x);
-                }
+                let mut d = l2_grad(ir, g, weight_decay, 3);
                 if momentum {
                     let s0 = st.get(ir, ty, i);
                     let mu = k(ir, K::Hyp(1));
@@ -904,12 +910,7 @@ fn emit_step(
                 ir.add(pi, u)
             }
             OptKind::TorchAdagrad { weight_decay } => {
-                let mut gi = g.exact_group(ir, grp.range());
-                if weight_decay {
-                    let wd = k(ir, K::Hyp(2));
-                    let x = ir.mul(wd, pi);
-                    gi = ir.add(gi, x);
-                }
+                let gi = l2_grad(ir, g, weight_decay, 2);
                 let s0 = st.get(ir, ty, i);
                 let gg = ir.mul(gi, gi);
                 let sum = ir.add(s0, gg);
@@ -928,12 +929,7 @@ fn emit_step(
                 momentum,
                 centered,
             } => {
-                let mut gi = g.exact_group(ir, grp.range());
-                if weight_decay {
-                    let wd = k(ir, K::Hyp(3));
-                    let x = ir.mul(wd, pi);
-                    gi = ir.add(gi, x);
-                }
+                let gi = l2_grad(ir, g, weight_decay, 3);
                 let s0 = st.get(ir, ty, i);
                 let alpha = k(ir, K::Hyp(1));
                 let x = ir.mul(s0, alpha);
@@ -987,15 +983,12 @@ fn emit_step(
             } => {
                 let (neg_step, bc2_sqrt) = bias.expect("computed above for torch Adam");
                 let small = small.expect("computed above for torch Adam");
-                let mut gi = g.exact_group(ir, grp.range());
+                // AdamW decays the parameter itself; Adam adds L2 to the gradient.
+                let gi = l2_grad(ir, g, weight_decay && !decoupled, 4);
                 let mut pi = pi;
                 if decoupled {
                     let decay = k(ir, K::Decay);
                     pi = ir.mul(pi, decay);
-                } else if weight_decay {
-                    let wd = k(ir, K::Hyp(4));
-                    let x = ir.mul(wd, pi);
-                    gi = ir.add(gi, x);
                 }
                 // lerp(m, g, w): `m + w*(g-m)` for |w| < 0.5, else `g - (g-m)*(1-w)`.
                 let s0 = st.get(ir, ty, i);
