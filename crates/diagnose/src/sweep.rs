@@ -17,7 +17,7 @@
 //! - **slow**: otherwise: stable, but the error did not fall tenfold in the epochs given
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
-use gradsheet_jit::{EpochKernel, OptKind};
+use gradsheet_jit::{EpochKernel, Kernels};
 use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, TrainError, Trainer};
 use rayon::prelude::*;
 
@@ -399,25 +399,16 @@ pub fn sweep(
     // kind of rule the map holds (usually one; two where an axis switches torch's
     // momentum on): hyperparameters are read at run time. Cells no kernel can run
     // (mini-batches, an uncompiled rule) fall back to the interpreter.
-    let mut kernels: Vec<(OptKind, EpochKernel)> = Vec::new();
-    for k in 0..n {
-        let (cfg, _) = setup(k % nx, k / nx)?;
-        if let Some(kind) = OptKind::of(&cfg.optimizer) {
-            if !kernels.iter().any(|(have, _)| *have == kind) {
-                if let Ok(kernel) = EpochKernel::compile(&trainer.compiled, &cfg.optimizer) {
-                    kernels.push((kind, kernel));
-                }
-            }
-        }
-    }
+    let cfgs = (0..n)
+        .map(|k| setup(k % nx, k / nx).map(|(cfg, _)| cfg))
+        .collect::<Result<Vec<_>, String>>()?;
+    let kernels = Kernels::for_runs(&trainer.compiled, cfgs.iter().map(|c| &c.optimizer));
     let cells = (0..n)
         .into_par_iter()
         .map(|k| {
             let (i, j) = (k % nx, k / nx);
             let (cfg, p) = setup(i, j)?;
-            let kernel = OptKind::of(&cfg.optimizer)
-                .and_then(|kind| kernels.iter().find(|(have, _)| *have == kind))
-                .map(|(_, kernel)| kernel);
+            let kernel = kernels.get(&cfg.optimizer);
             let v = judge_with(trainer, &p, &cfg, kernel).map_err(|e| e.to_string())?;
             Ok(Cell {
                 x: x.values[i],

@@ -59,6 +59,66 @@ pub enum CompileError {
     Backend(String),
 }
 
+/// Native kernels for many runs of one model (a sweep, a stability map): one per kind of
+/// update rule among the runs, compiled once; hyperparameters are read at run time.
+#[derive(Clone, Debug, Default)]
+pub struct Kernels {
+    by_kind: Vec<(OptKind, EpochKernel)>,
+}
+
+impl Kernels {
+    /// Compiles a kernel for each kind of rule among `optimizers` (with the gradient
+    /// norms that epoch summaries need). Rules the compiler leaves to the interpreter get
+    /// none.
+    pub fn for_runs<'a>(
+        model: &gradsheet_engine::CompiledModel,
+        optimizers: impl IntoIterator<Item = &'a gradsheet_train::Optimizer>,
+    ) -> Kernels {
+        let mut by_kind: Vec<(OptKind, EpochKernel)> = Vec::new();
+        for opt in optimizers {
+            let Some(kind) = OptKind::of(opt) else {
+                continue;
+            };
+            if by_kind.iter().any(|(have, _)| *have == kind) {
+                continue;
+            }
+            if let Ok(kernel) = EpochKernel::compile(model, opt) {
+                by_kind.push((kind, kernel));
+            }
+        }
+        Kernels { by_kind }
+    }
+
+    /// The kernel for `opt`'s kind of rule, if one was compiled.
+    pub fn get(&self, opt: &gradsheet_train::Optimizer) -> Option<&EpochKernel> {
+        let kind = OptKind::of(opt)?;
+        self.by_kind
+            .iter()
+            .find(|(have, _)| *have == kind)
+            .map(|(_, k)| k)
+    }
+
+    /// Trains natively when a kernel fits and the run is one the compiler supports, on
+    /// the interpreter otherwise: the same trace either way.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Trainer::run`].
+    pub fn run(
+        &self,
+        trainer: &Trainer,
+        init: &[f64],
+        cfg: &TrainConfig,
+    ) -> Result<Trace, TrainError> {
+        match self.get(&cfg.optimizer) {
+            Some(k) if unsupported(trainer, cfg).is_none() => {
+                k.run(trainer, init, cfg, &mut Hooks::none())
+            }
+            _ => trainer.run(init, cfg, &mut Hooks::none()),
+        }
+    }
+}
+
 /// Trains on native code when the run is one the compiler supports: per-sample,
 /// reverse-mode gradients, [`gradsheet_train::Record::Final`] or `Epochs`, and one of
 /// the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]), or if

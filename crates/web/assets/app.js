@@ -644,8 +644,8 @@ const stab = {
     const [lo, hi] = [Math.min(s.lo, s.hi), Math.max(s.lo, s.hi)];
     const spec = {
       model: s.model, loss: "squared", data: { source: "graddesc" }, optimizer: s.opt, epochs: s.epochs,
-      x: { name: "lr", lo, hi: hi > lo ? hi : lo * 10, n: 24, log: true },
-      y: s.y ? { name: s.y, lo: 0, hi: 0.99, n: 12, log: false } : null,
+      x: { name: "lr", lo, hi: hi > lo ? hi : lo * 10, n: 48, log: true },
+      y: s.y ? { name: s.y, lo: 0, hi: 0.99, n: 24, log: false } : null,
     };
     const r = await api("/api/sweep", spec);
     caret("st-model", r.field === "model" ? r : null);

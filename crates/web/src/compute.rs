@@ -8,7 +8,8 @@ use gradsheet_diagnose::{explain, ExplainOptions};
 use gradsheet_engine::{
     check_derivative, fd, parse, CheckOptions, Dataset, Finding, FormulaError, Model, Roles, Scheme,
 };
-use gradsheet_jit::surface;
+use gradsheet_jit::rayon::prelude::*;
+use gradsheet_jit::{surface, Kernels};
 use gradsheet_train::{
     Generator, Hooks, Hyper, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
 };
@@ -831,38 +832,58 @@ pub fn sweep(spec: &SweepSpec, lim: &Limits) -> Result<SweepOut, ApiError> {
         Some(a) => axis_values(a, lim)?,
         None => vec![f64::NAN],
     };
-    check_steps(spec.epochs, trainer.n_rows, xs.len() * ys.len(), lim)?;
-    let mut ws = trainer.compiled.workspace();
-    let mut z = Vec::new();
-    let mut div = Vec::new();
+    // Every cell's optimizer first: a bad hyperparameter is answered before anything runs.
+    let mut cfgs = Vec::with_capacity(xs.len() * ys.len());
     for &y in &ys {
-        let (mut zr, mut dr) = (Vec::new(), Vec::new());
         for &x in &xs {
             let mut h = spec.hyper.clone();
             set_hyper(&mut h, &spec.x.name, x)?;
             if let Some(a) = &spec.y {
                 set_hyper(&mut h, &a.name, y)?;
             }
-            let opt = optimizer(&spec.optimizer, &h)?;
-            let mut cfg = TrainConfig::new(opt, spec.epochs);
+            let mut cfg = TrainConfig::new(optimizer(&spec.optimizer, &h)?, spec.epochs);
             cfg.record = Record::Final;
-            let trace = trainer
-                .run(&init, &cfg, &mut Hooks::none())
-                .map_err(|e| ApiError::bad(e.to_string(), "init"))?;
-            match trace.stop {
-                Stop::Diverged { step, .. } => {
-                    zr.push(Num(f64::INFINITY));
-                    dr.push(step);
-                }
-                _ => {
-                    zr.push(Num(trainer.mean_error(&mut ws, &trace.final_params)));
-                    dr.push(0);
-                }
-            }
+            cfgs.push(cfg);
         }
-        z.push(zr);
-        div.push(dr);
     }
+    // Native code (one kernel per kind of rule in the map) takes a larger budget.
+    let kernels = Kernels::for_runs(&trainer.compiled, cfgs.iter().map(|c| &c.optimizer));
+    let native = cfgs.iter().all(|c| {
+        kernels.get(&c.optimizer).is_some() && gradsheet_jit::unsupported(&trainer, c).is_none()
+    });
+    let budget = Limits {
+        max_steps: if native {
+            lim.max_native_steps
+        } else {
+            lim.max_steps
+        },
+        ..lim.clone()
+    };
+    check_steps(spec.epochs, trainer.n_rows, cfgs.len(), &budget)?;
+    let cells = cfgs
+        .par_iter()
+        .map_init(
+            || trainer.compiled.workspace(),
+            |ws, cfg| {
+                let trace = kernels
+                    .run(&trainer, &init, cfg)
+                    .map_err(|e| ApiError::bad(e.to_string(), "init"))?;
+                Ok(match trace.stop {
+                    Stop::Diverged { step, .. } => (f64::INFINITY, step),
+                    _ => (trainer.mean_error(ws, &trace.final_params), 0),
+                })
+            },
+        )
+        .collect::<Result<Vec<(f64, usize)>, ApiError>>()?;
+    let mut ws = trainer.compiled.workspace();
+    let z = cells
+        .chunks(xs.len())
+        .map(|line| line.iter().map(|&(e, _)| Num(e)).collect())
+        .collect();
+    let div = cells
+        .chunks(xs.len())
+        .map(|line| line.iter().map(|&(_, d)| d).collect())
+        .collect();
     Ok(SweepOut {
         x_name: spec.x.name.clone(),
         x: xs,

@@ -61,6 +61,9 @@ pub struct Limits {
     pub max_formula_len: usize,
     /// Most training steps (epochs × steps per epoch, summed over runs) per request.
     pub max_steps: usize,
+    /// The same for a stability map whose every run is compiled to native code (about
+    /// 10⁸ steps a second per core: the default is about a second on two cores).
+    pub max_native_steps: usize,
     /// Most grid points × rows of an error surface (computed as native code, several
     /// hundred million a second per core: the default is a few tenths of a second).
     pub max_surface: usize,
@@ -88,12 +91,13 @@ impl Default for Limits {
             max_body: 64 * 1024,
             max_formula_len: 1000,
             max_steps: 2_000_000,
+            max_native_steps: 200_000_000,
             max_surface: 200_000_000,
             max_grid: 120,
             max_rows: 10_000,
             max_rows_shown: 1000,
             max_runs: 8,
-            max_sweep_axis: 40,
+            max_sweep_axis: 100,
             max_shown_formula: 20_000,
             max_xlsx_steps: 50_000,
             max_concurrent: 4,

@@ -260,3 +260,47 @@ fn a_graddesc_sheet_replayed_with_its_macros() {
         400
     );
 }
+
+/// The stability map runs on native code, one kernel per kind of rule (torch SGD with
+/// momentum 0 and with momentum are two), in parallel: every cell is the interpreter's
+/// run of the same settings, bit for bit.
+#[test]
+fn sweep_cells_are_the_interpreters_runs() {
+    use gradsheet_engine::{Dataset, Model, Roles};
+    use gradsheet_train::{Hooks, Hyper, Optimizer, Record, Stop, TrainConfig, Trainer};
+    let v = post(
+        "/api/sweep",
+        &json!({"model": "c*MAX(a*x+b,0)+d", "optimizer": "torch-sgd", "epochs": 20,
+                "x": {"name": "lr", "lo": 1e-6, "hi": 1e-4, "n": 3, "log": true},
+                "y": {"name": "momentum", "lo": 0, "hi": 0.9, "n": 3, "log": false}}),
+    )
+    .json();
+    let data = Dataset::graddesc();
+    let m = Model::new(
+        "c*MAX(a*x+b,0)+d",
+        "squared",
+        &Roles::with_columns(&data.columns),
+    )
+    .unwrap();
+    let t = Trainer::new(&m, &data).unwrap();
+    let mut ws = t.compiled.workspace();
+    for (j, y) in v["y"].as_array().unwrap().iter().enumerate() {
+        for (i, x) in v["x"].as_array().unwrap().iter().enumerate() {
+            let h = Hyper {
+                lr: x.as_f64(),
+                momentum: y.as_f64(),
+                ..Hyper::default()
+            };
+            let mut cfg = TrainConfig::new(Optimizer::from_name("torch-sgd", &h).unwrap(), 20);
+            cfg.record = Record::Final;
+            let trace = t.run(&[1.0; 4], &cfg, &mut Hooks::none()).unwrap();
+            let want = match trace.stop {
+                Stop::Diverged { .. } => f64::INFINITY,
+                _ => t.mean_error(&mut ws, &trace.final_params),
+            };
+            let got = &v["z"][j][i];
+            let got = got.as_f64().unwrap_or(f64::INFINITY);
+            assert_eq!(got.to_bits(), want.to_bits(), "cell ({i}, {j}): {v}");
+        }
+    }
+}
