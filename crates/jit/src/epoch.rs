@@ -821,6 +821,18 @@ fn emit_step(
             let x = ir.mul(wd, pi);
             ir.add(d, x)
         };
+        // torch's `lerp(a, b, w)` with `w = 1 - β1` (Adam) or `1 - α` (RMSprop):
+        // `a + w*(b-a)` for |w| < 0.5, else `b - (b-a)*(1-w)`.
+        let lerp = |ir: &mut Ir<'_, '_>, a: Value, b: Value| {
+            let diff = ir.sub(b, a);
+            let w = k(ir, K::OneMinus1);
+            let wd1 = ir.mul(w, diff);
+            let near = ir.add(a, wd1);
+            let omw = k(ir, K::LerpOneMinusW);
+            let dd = ir.mul(diff, omw);
+            let far = ir.sub(b, dd);
+            ir.select(small.expect("computed above for torch's lerp"), near, far)
+        };
         let (i, i2) = (grp.at, n + grp.at);
         // Each number is loaded just before its use, and each new state value stored
         // as soon as it is computed: Cranelift keeps loads and stores in program order
@@ -942,15 +954,7 @@ fn emit_step(
                     // grad_avg.lerp_(grad, 1 - α), after the momentum buffer if any.
                     let ga_at = (1 + usize::from(momentum)) * n + grp.at;
                     let ga0 = st.get(ir, ty, ga_at);
-                    let diff = ir.sub(gi, ga0);
-                    let w = k(ir, K::OneMinus1);
-                    let wd1 = ir.mul(w, diff);
-                    let near = ir.add(ga0, wd1);
-                    let omw = k(ir, K::LerpOneMinusW);
-                    let dd = ir.mul(diff, omw);
-                    let far = ir.sub(gi, dd);
-                    let small = small.expect("computed above for centered RMSprop");
-                    let ga = ir.select(small, near, far);
+                    let ga = lerp(ir, ga0, gi);
                     st.set(ir, ga_at, ga);
                     let gaga = ir.mul(ga, ga);
                     let v = ir.sub(sq, gaga);
@@ -982,7 +986,6 @@ fn emit_step(
                 decoupled,
             } => {
                 let (neg_step, bc2_sqrt) = bias.expect("computed above for torch Adam");
-                let small = small.expect("computed above for torch Adam");
                 // AdamW decays the parameter itself; Adam adds L2 to the gradient.
                 let gi = l2_grad(ir, g, weight_decay && !decoupled, 4);
                 let mut pi = pi;
@@ -990,16 +993,8 @@ fn emit_step(
                     let decay = k(ir, K::Decay);
                     pi = ir.mul(pi, decay);
                 }
-                // lerp(m, g, w): `m + w*(g-m)` for |w| < 0.5, else `g - (g-m)*(1-w)`.
                 let s0 = st.get(ir, ty, i);
-                let diff = ir.sub(gi, s0);
-                let w = k(ir, K::OneMinus1);
-                let wd1 = ir.mul(w, diff);
-                let near = ir.add(s0, wd1);
-                let omw = k(ir, K::LerpOneMinusW);
-                let dd = ir.mul(diff, omw);
-                let far = ir.sub(gi, dd);
-                let m = ir.select(small, near, far);
+                let m = lerp(ir, s0, gi);
                 st.set(ir, i, m);
                 let s1 = st.get(ir, ty, i2);
                 let b2 = k(ir, K::Hyp(2));
