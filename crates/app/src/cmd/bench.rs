@@ -182,52 +182,51 @@ fn compile_times(reps: usize) -> Result<()> {
 
 fn w1(epochs: usize, reps: usize) -> Result<Line> {
     let ps = PerSample::w1(epochs).context("W1")?;
-    let steps = (epochs * ps.trainer.n_rows) as f64;
-    let (te, fast, tr, (p, _)) = interleaved(
+    per_sample(
+        "W1",
+        format!("sgd a*x+b, {epochs} epochs"),
+        &ps,
         reps,
-        || ps.engine(),
-        || workloads::w1_reference(&ps.trainer.rows, [1.0, 1.0], 1e-4, epochs),
-    );
-    let fast = fast?;
-    let interp = interpreter_rate(&ps, (epochs / 50).max(1))?;
-    println!(
-        "W1: interpreter (Trainer::run) {interp}; engine {}; hand-written {}",
-        rate(steps, te),
-        rate(steps, tr)
-    );
-    Ok(Line {
-        name: "W1",
-        what: format!("sgd a*x+b, {epochs} epochs"),
-        engine: format!("{} steps", rate(steps, te)),
-        reference: format!("{} steps", rate(steps, tr)),
-        ratio: tr.as_secs_f64() / te.as_secs_f64(),
-        target: 0.9,
-        equal: if same_bits(&fast.final_params, &p) {
-            "bit-identical".into()
-        } else {
-            format!("DIFFER {:?} {p:?}", fast.final_params)
+        || {
+            workloads::w1_reference(&ps.trainer.rows, [1.0, 1.0], 1e-4, epochs)
+                .0
+                .to_vec()
         },
-    })
+    )
 }
 
 fn w2(epochs: usize, reps: usize) -> Result<Line> {
     let ps = PerSample::w2(epochs).context("W2")?;
+    let what = format!("adam c*MAX(a*x+b,0)+d, {epochs} epochs");
+    per_sample("W2", what, &ps, reps, || {
+        workloads::w2_reference(&ps.trainer.rows, [1.0; 4], (0.01, 0.9, 0.99), epochs)
+            .0
+            .to_vec()
+    })
+}
+
+/// A per-sample workload's line: the engine and `reference` (its final parameters)
+/// alternately, and the interpreter's rate for scale.
+fn per_sample(
+    name: &'static str,
+    what: String,
+    ps: &PerSample,
+    reps: usize,
+    reference: impl FnMut() -> Vec<f64>,
+) -> Result<Line> {
+    let epochs = ps.cfg.epochs;
     let steps = (epochs * ps.trainer.n_rows) as f64;
-    let (te, fast, tr, (p, _)) = interleaved(
-        reps,
-        || ps.engine(),
-        || workloads::w2_reference(&ps.trainer.rows, [1.0; 4], (0.01, 0.9, 0.99), epochs),
-    );
+    let (te, fast, tr, p) = interleaved(reps, || ps.engine(), reference);
     let fast = fast?;
-    let interp = interpreter_rate(&ps, (epochs / 50).max(1))?;
+    let interp = interpreter_rate(ps, (epochs / 50).max(1))?;
     println!(
-        "W2: interpreter (Trainer::run) {interp}; engine {}; hand-written {}",
+        "{name}: interpreter (Trainer::run) {interp}; engine {}; hand-written {}",
         rate(steps, te),
         rate(steps, tr)
     );
     Ok(Line {
-        name: "W2",
-        what: format!("adam c*MAX(a*x+b,0)+d, {epochs} epochs"),
+        name,
+        what,
         engine: format!("{} steps", rate(steps, te)),
         reference: format!("{} steps", rate(steps, tr)),
         ratio: tr.as_secs_f64() / te.as_secs_f64(),
