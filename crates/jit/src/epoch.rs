@@ -834,6 +834,24 @@ fn emit_step(
             ir.select(small.expect("computed above for torch's lerp"), near, far)
         };
         let (i, i2) = (grp.at, n + grp.at);
+        // The workbook rules' running averages of the gradient, `s·β + (1-β)·g`, and of
+        // its square, `s·β + (1-β)·g²`, with `β` and `1-β` the numbers `beta` and `om`.
+        let avg_grad = |ir: &mut Ir<'_, '_>, g: &mut Row, s0: Value, beta: K, om: K| {
+            let b = k(ir, beta);
+            let x = ir.mul(s0, b);
+            let o = k(ir, om);
+            let y = g.times_group(ir, grp.range(), o);
+            ir.add(x, y)
+        };
+        let avg_sq = |ir: &mut Ir<'_, '_>, g: &mut Row, s0: Value, beta: K, om: K| {
+            let b = k(ir, beta);
+            let x = ir.mul(s0, b);
+            let raw = g.raw_group(ir, grp.range());
+            let gg = ir.mul(raw, raw);
+            let o = k(ir, om);
+            let y = ir.mul(o, gg);
+            ir.add(x, y)
+        };
         // Each number is loaded just before its use, and each new state value stored
         // as soon as it is computed: Cranelift keeps loads and stores in program order
         // and computes a pure value just before its first use, so this order is what
@@ -846,11 +864,7 @@ fn emit_step(
             }
             OptKind::Momentum => {
                 let s0 = st.get(ir, ty, i);
-                let beta = k(ir, K::Hyp(1));
-                let x = ir.mul(s0, beta);
-                let om = k(ir, K::OneMinus1);
-                let y = g.times_group(ir, grp.range(), om);
-                let m = ir.add(x, y);
+                let m = avg_grad(ir, g, s0, K::Hyp(1), K::OneMinus1);
                 st.set(ir, i, m);
                 let lr = k(ir, K::Hyp(0));
                 let u = ir.mul(m, lr);
@@ -862,32 +876,16 @@ fn emit_step(
                 let s0 = st.get(ir, ty, i);
                 let r = ir.sqrt(s0);
                 let u = ir.div(gl, r);
-                let beta = k(ir, K::Hyp(1));
-                let x = ir.mul(s0, beta);
-                let raw = g.raw_group(ir, grp.range());
-                let gg = ir.mul(raw, raw);
-                let om = k(ir, K::OneMinus1);
-                let y = ir.mul(om, gg);
-                let s_new = ir.add(x, y);
+                let s_new = avg_sq(ir, g, s0, K::Hyp(1), K::OneMinus1);
                 st.set(ir, i, s_new);
                 ir.sub(pi, u)
             }
             OptKind::Adam => {
                 let s0 = st.get(ir, ty, i);
-                let b1 = k(ir, K::Hyp(1));
-                let x = ir.mul(s0, b1);
-                let c1 = k(ir, K::OneMinus1);
-                let y = g.times_group(ir, grp.range(), c1);
-                let m = ir.add(x, y);
+                let m = avg_grad(ir, g, s0, K::Hyp(1), K::OneMinus1);
                 st.set(ir, i, m);
                 let s1 = st.get(ir, ty, i2);
-                let b2 = k(ir, K::Hyp(2));
-                let x2 = ir.mul(s1, b2);
-                let raw = g.raw_group(ir, grp.range());
-                let gg = ir.mul(raw, raw);
-                let c2 = k(ir, K::OneMinus2);
-                let y2 = ir.mul(c2, gg);
-                let v = ir.add(x2, y2);
+                let v = avg_sq(ir, g, s1, K::Hyp(2), K::OneMinus2);
                 st.set(ir, i2, v);
                 let lr = k(ir, K::Hyp(0));
                 let ml = ir.mul(m, lr);
