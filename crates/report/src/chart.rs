@@ -16,6 +16,7 @@ use std::sync::Once;
 use gradsheet_engine::{Dataset, Model};
 use gradsheet_jit::surface;
 use gradsheet_train::Trace;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -400,14 +401,23 @@ where
             }
         }
     }
+    legend(&mut c)
+}
+
+/// The legend of the series drawn on `c`, in the upper right corner.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
     c.configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(120, 120, 120))
         .label_font((FONT, 14))
         .draw()
-        .map_err(draw_err)?;
-    Ok(())
+        .map_err(draw_err)
 }
 
 /// The stroke width of a line through `n` points. Plotters joins the segments of a wide
@@ -549,14 +559,7 @@ where
                 .map_err(draw_err)?;
         }
     }
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(120, 120, 120))
-        .label_font((FONT, 14))
-        .draw()
-        .map_err(draw_err)?;
-    Ok(())
+    legend(&mut c)
 }
 
 fn draw_stability<DB: DrawingBackend>(
@@ -640,14 +643,7 @@ where
         .map_err(draw_err)?
         .label("diverged")
         .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 12, y + 6)], BLACK.filled()));
-    c.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(RGBColor(120, 120, 120))
-        .label_font((FONT, 14))
-        .draw()
-        .map_err(draw_err)?;
-    Ok(())
+    legend(&mut c)
 }
 
 // ---------------------------------------------------------------------------------------
