@@ -53,15 +53,39 @@ pub fn attr(s: &Session, css: &str, name: &str) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
+/// What a browser test needs: a session on the app (`base` is its address) and the
+/// screenshots folder, holding the lock that keeps heavy tests apart; `None` when no
+/// browser is installed (the test then skips, or fails under `CI=true`: see `Browser::find`).
+pub struct Page {
+    pub s: Session,
+    pub base: String,
+    pub shots: PathBuf,
+    /// Bound for the whole test (as `lock: _lock`), so that it holds the lock throughout.
+    pub lock: std::sync::MutexGuard<'static, ()>,
+}
+
+pub fn page() -> Option<Page> {
+    let browser = Browser::find()?;
+    let heavy = crate::http::HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    Some(Page {
+        base: format!("http://{}/", server()),
+        shots: screenshots(),
+        s: Session::start(&browser),
+        lock: heavy,
+    })
+}
+
 #[test]
 fn browser_end_to_end() {
-    let Some(browser) = Browser::find() else {
+    let Some(Page {
+        s,
+        base,
+        shots,
+        lock: _lock,
+    }) = page()
+    else {
         return;
     };
-    let _heavy = crate::http::HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    let base = format!("http://{}/", server());
-    let shots = screenshots();
-    let s = Session::start(&browser);
 
     // 1. The graddesc lab loads with the sheet's 29 rows of epoch 1.
     s.goto(&format!("{base}#lab"));

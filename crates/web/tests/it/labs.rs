@@ -5,9 +5,8 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use crate::browser::{attr, screenshots, text};
-use crate::http::{get, post, server};
-use crate::webdriver::{Browser, Session};
+use crate::browser::{attr, page, text, Page};
+use crate::http::{get, post};
 
 #[test]
 fn every_lab_is_listed_with_its_parameters() {
@@ -178,13 +177,15 @@ fn lab_settings_are_checked() {
 
 #[test]
 fn labs_page_in_the_browser() {
-    let Some(browser) = Browser::find() else {
+    let Some(Page {
+        s,
+        base,
+        shots,
+        lock: _lock,
+    }) = page()
+    else {
         return;
     };
-    let _heavy = crate::http::HEAVY.lock().unwrap_or_else(|e| e.into_inner());
-    let base = format!("http://{}/", server());
-    let shots = screenshots();
-    let s = Session::start(&browser);
 
     s.goto(&format!("{base}#labs?lab=focal"));
     s.wait(
