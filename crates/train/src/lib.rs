@@ -21,11 +21,13 @@ pub mod gen;
 pub mod graddesc;
 pub mod optim;
 pub mod rng;
+pub mod rules;
 pub mod trace;
 pub mod train;
 
 pub use gen::{GenError, Generator};
-pub use optim::{Convention, Hyper, Optimizer, OptimizerError, State, OPTIMIZER_NAMES};
+pub use optim::{Convention, Optimizer, State};
+pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Trace};
 pub use train::{divergence, Gradient, Hooks, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR};
 
