@@ -162,6 +162,17 @@ impl Rule {
         (self.build)(&|k| self.hyper(k).map_or(f64::NAN, |h| h.default))
     }
 
+    /// The rule with these values by key (missing ones at their defaults), unchecked: for
+    /// a caller that validates later ([`Optimizer::validate`]).
+    pub fn rebuild(&self, values: &[(&str, f64)]) -> Optimizer {
+        (self.build)(&|k| {
+            values.iter().find(|(key, _)| *key == k).map_or_else(
+                || self.hyper(k).map_or(f64::NAN, |h| h.default),
+                |(_, v)| *v,
+            )
+        })
+    }
+
     /// The rule with these values (by key; the rest at their defaults), checked.
     ///
     /// # Errors

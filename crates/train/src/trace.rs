@@ -19,7 +19,7 @@ pub enum Record {
 /// before the update, the prediction, the error, the gradient used for the update, the
 /// finite-difference estimates (when requested), the optimizer state after the update,
 /// and the parameters after it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Layout {
     /// Data column names.
     pub columns: Vec<String>,
@@ -129,8 +129,9 @@ pub enum Stop {
     },
 }
 
-/// A run: step rows (flat), epoch summaries, and how it ended.
-#[derive(Clone, Debug, PartialEq)]
+/// A run: step rows (flat), epoch summaries, and how it ended. The sink that keeps
+/// everything ([`crate::Sink`]); `Trace::default()` is empty, ready to be filled.
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Trace {
     /// The layout of each step row.
     pub layout: Layout,
