@@ -401,6 +401,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../assets/app.js"),
     ),
     (
+        "labs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/labs.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../assets/favicon.svg"),
