@@ -11,7 +11,7 @@ use gradsheet_engine::{
 use gradsheet_jit::rayon::prelude::*;
 use gradsheet_jit::{surface, Kernels};
 use gradsheet_train::{
-    Generator, Hooks, Hyper, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
+    rules, Generator, Hooks, Hyper, HyperDef, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
 };
 
 use crate::dto::*;
@@ -176,34 +176,29 @@ fn init_values(
     Ok(init)
 }
 
+/// The optimizer of a request, checked against the optimizer table; an error names the
+/// page's field at fault (`beta1`/`beta2` for the rule's two β settings, whatever the
+/// rule calls them).
 fn optimizer(name: &str, h: &HyperSpec) -> Result<Optimizer, ApiError> {
-    let hyper = Hyper {
-        lr: h.lr,
-        beta1: h.beta1,
-        beta2: h.beta2,
-        eps: h.eps,
-        momentum: h.momentum,
-        weight_decay: h.weight_decay,
-        nesterov: h.nesterov,
-        alpha: h.alpha,
-        centered: h.centered,
-        amsgrad: h.amsgrad,
-        ..Hyper::default()
-    };
+    let mut hyper = Hyper::new();
+    for (k, v) in &h.0 {
+        match v {
+            Some(HyperValue::Number(x)) => hyper.set(k, *x),
+            Some(HyperValue::Switch(b)) => hyper.set(k, *b),
+            None => {}
+        }
+    }
     Optimizer::from_name(name, &hyper).map_err(|e| {
-        let msg = e.to_string();
-        let field = if msg.contains("learning rate") {
-            "lr"
-        } else if msg.contains("β1") {
-            "beta1"
-        } else if msg.contains("β2") {
-            "beta2"
-        } else if msg.contains('β') {
-            "beta1"
-        } else {
-            "optimizer"
+        let field = match (rules::rule(name), e.setting()) {
+            (_, None) => "optimizer".to_string(),
+            (Some(rule), Some(s)) => match rule.hyper(s) {
+                Some(HyperDef { slot: Some(k), .. }) => format!("beta{k}"),
+                Some(d) => d.key.to_string(),
+                None => s.to_string(),
+            },
+            (None, Some(s)) => s.to_string(),
         };
-        ApiError::bad(msg, field)
+        ApiError::bad(e.to_string(), &field)
     })
 }
 
@@ -799,24 +794,15 @@ fn axis_values(a: &AxisSpec, lim: &Limits) -> Result<Vec<f64>, ApiError> {
 }
 
 fn set_hyper(h: &mut HyperSpec, name: &str, v: f64) -> Result<(), ApiError> {
-    let slot = match name {
-        "lr" => &mut h.lr,
-        "beta1" | "beta" => &mut h.beta1,
-        "beta2" => &mut h.beta2,
-        "momentum" => &mut h.momentum,
-        "eps" => &mut h.eps,
-        "weight_decay" => &mut h.weight_decay,
-        "alpha" => &mut h.alpha,
-        other => {
-            return Err(ApiError::bad(
-                format!(
-                    "cannot sweep '{other}' (lr, beta1, beta2, momentum, eps, weight_decay, alpha)"
-                ),
-                "sweep",
-            ))
-        }
-    };
-    *slot = Some(v);
+    let names = rules::hyper_names();
+    if !names.contains(&name) || rules::is_switch(name) {
+        let numbers: Vec<&str> = names.into_iter().filter(|n| !rules::is_switch(n)).collect();
+        return Err(ApiError::bad(
+            format!("cannot sweep '{name}' ({})", numbers.join(", ")),
+            "sweep",
+        ));
+    }
+    h.0.insert(name.to_string(), Some(HyperValue::Number(v)));
     Ok(())
 }
 
@@ -1066,27 +1052,12 @@ pub fn recipe(spec: &TrainSpec, lim: &Limits) -> Result<String, ApiError> {
         ));
     }
     s.push_str(&format!("\n[[optimizer]]\nname = {}\n", q(opt.name())));
-    let h = &spec.hyper;
-    for (k, v) in [
-        ("lr", Some(opt.lr())),
-        ("beta1", h.beta1),
-        ("beta2", h.beta2),
-        ("eps", h.eps),
-        ("momentum", h.momentum),
-        ("weight_decay", h.weight_decay),
-        ("alpha", h.alpha),
-    ] {
-        if let Some(v) = v {
-            s.push_str(&format!("{k} = {}\n", toml_num(v)));
-        }
-    }
-    for (k, v) in [
-        ("nesterov", h.nesterov),
-        ("centered", h.centered),
-        ("amsgrad", h.amsgrad),
-    ] {
-        if let Some(v) = v {
-            s.push_str(&format!("{k} = {v}\n"));
+    s.push_str(&format!("lr = {}\n", toml_num(opt.lr())));
+    for (k, v) in spec.hyper.0.iter().filter(|(k, _)| *k != "lr") {
+        match v {
+            Some(HyperValue::Number(x)) => s.push_str(&format!("{k} = {}\n", toml_num(*x))),
+            Some(HyperValue::Switch(b)) => s.push_str(&format!("{k} = {b}\n")),
+            None => {}
         }
     }
     Ok(s)
@@ -1276,10 +1247,7 @@ mod tests {
     fn graddesc_run_has_sheet_rows_and_contours() {
         let spec = TrainSpec {
             epochs: 100,
-            hyper: HyperSpec {
-                lr: Some(1e-4),
-                ..HyperSpec::default()
-            },
+            hyper: HyperSpec::default().with("lr", 1e-4),
             contours: Some(ContourSpec::default()),
             ..TrainSpec::default()
         };
@@ -1304,10 +1272,7 @@ mod tests {
             Some("epochs")
         );
         let neg = TrainSpec {
-            hyper: HyperSpec {
-                lr: Some(-1.0),
-                ..HyperSpec::default()
-            },
+            hyper: HyperSpec::default().with("lr", -1.0),
             ..TrainSpec::default()
         };
         let e = train(&neg, &lim).unwrap_err();
@@ -1323,10 +1288,7 @@ mod tests {
     fn divergence_is_reported_with_its_epoch() {
         let spec = TrainSpec {
             epochs: 20,
-            hyper: HyperSpec {
-                lr: Some(1e-2),
-                ..HyperSpec::default()
-            },
+            hyper: HyperSpec::default().with("lr", 1e-2),
             ..TrainSpec::default()
         };
         let out = train(&spec, &Limits::default()).unwrap();

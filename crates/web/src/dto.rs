@@ -93,30 +93,41 @@ impl Default for ModelSpec {
     }
 }
 
-/// Hyperparameters by name; unset ones take the optimizer's defaults.
+/// Hyperparameters by name, the keys of the optimizer table (`GET /api/optimizers`):
+/// `{"lr": 0.01, "beta1": 0.9, "nesterov": true}`. Unset (or `null`) ones take the
+/// optimizer's defaults; a name the optimizer does not have is refused, naming it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
-pub struct HyperSpec {
-    /// Learning rate.
-    pub lr: Option<f64>,
-    /// β (workbook momentum, RMSProp) or β1 (Adam).
-    pub beta1: Option<f64>,
-    /// β2 (Adam).
-    pub beta2: Option<f64>,
-    /// ε (torch optimizers).
-    pub eps: Option<f64>,
-    /// Momentum factor (torch SGD, RMSprop).
-    pub momentum: Option<f64>,
-    /// Weight decay (torch optimizers).
-    pub weight_decay: Option<f64>,
-    /// Nesterov momentum (torch SGD).
-    pub nesterov: Option<bool>,
-    /// α (torch RMSprop).
-    pub alpha: Option<f64>,
-    /// Centred RMSprop.
-    pub centered: Option<bool>,
-    /// AMSGrad.
-    pub amsgrad: Option<bool>,
+#[serde(transparent)]
+pub struct HyperSpec(pub BTreeMap<String, Option<HyperValue>>);
+
+impl HyperSpec {
+    /// With `name` set to `v`.
+    pub fn with(mut self, name: &str, v: impl Into<HyperValue>) -> HyperSpec {
+        self.0.insert(name.to_string(), Some(v.into()));
+        self
+    }
+}
+
+/// A hyperparameter's value: a number, or a switch.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum HyperValue {
+    /// A number.
+    Number(f64),
+    /// On or off.
+    Switch(bool),
+}
+
+impl From<f64> for HyperValue {
+    fn from(v: f64) -> HyperValue {
+        HyperValue::Number(v)
+    }
+}
+
+impl From<bool> for HyperValue {
+    fn from(v: bool) -> HyperValue {
+        HyperValue::Switch(v)
+    }
 }
 
 /// A training run: model, optimizer, schedule, and what to send back.

@@ -286,11 +286,9 @@ fn sweep_cells_are_the_interpreters_runs() {
     let mut ws = t.compiled.workspace();
     for (j, y) in v["y"].as_array().unwrap().iter().enumerate() {
         for (i, x) in v["x"].as_array().unwrap().iter().enumerate() {
-            let h = Hyper {
-                lr: x.as_f64(),
-                momentum: y.as_f64(),
-                ..Hyper::default()
-            };
+            let h = Hyper::new()
+                .with("lr", x.as_f64().unwrap())
+                .with("momentum", y.as_f64().unwrap());
             let mut cfg = TrainConfig::new(Optimizer::from_name("torch-sgd", &h).unwrap(), 20);
             cfg.record = Record::Final;
             let trace = t.run(&[1.0; 4], &cfg, &mut Hooks::none()).unwrap();
