@@ -271,21 +271,33 @@ pub fn run(a: Args) -> Result<()> {
     let mut entries = Vec::new();
     for (i, o) in recipe.optimizer.iter().enumerate() {
         let key = format!("optimizer[{i}]");
-        let h = Hyper {
-            lr: o.lr,
-            beta1: o.beta1.or(o.beta),
-            beta2: o.beta2,
-            eps: o.eps,
-            momentum: o.momentum,
-            dampening: o.dampening,
-            weight_decay: o.weight_decay,
-            nesterov: o.nesterov,
-            alpha: o.alpha,
-            centered: o.centered,
-            amsgrad: o.amsgrad,
-            lr_decay: o.lr_decay,
-            initial: o.initial,
-        };
+        let mut h = Hyper::new();
+        for (k, v) in [
+            ("lr", o.lr),
+            ("beta", o.beta),
+            ("beta1", o.beta1),
+            ("beta2", o.beta2),
+            ("eps", o.eps),
+            ("momentum", o.momentum),
+            ("dampening", o.dampening),
+            ("weight_decay", o.weight_decay),
+            ("alpha", o.alpha),
+            ("lr_decay", o.lr_decay),
+            ("initial", o.initial),
+        ] {
+            if let Some(v) = v {
+                h.set(k, v);
+            }
+        }
+        for (k, v) in [
+            ("nesterov", o.nesterov),
+            ("centered", o.centered),
+            ("amsgrad", o.amsgrad),
+        ] {
+            if let Some(v) = v {
+                h.set(k, v);
+            }
+        }
         let optimizer = Optimizer::from_name(o.name.get_ref(), &h)
             .map_err(|e| key_error(p, &src, o.name.span(), &format!("{key}.name"), e))?;
         let mut cfg = TrainConfig::new(optimizer.clone(), o.epochs.unwrap_or(recipe.epochs));
