@@ -254,7 +254,7 @@ fn bad_flags_exit_2_with_a_precise_message() {
 }
 
 /// A long native run stops cleanly on Ctrl-C (a real SIGINT): the summary of what was
-/// computed, exit code 0.
+/// computed, a line saying where it stopped, and the shell's code for SIGINT, 130.
 #[test]
 fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
     let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
@@ -281,7 +281,7 @@ fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
         .unwrap();
     assert!(kill.success());
     let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let out = stdout(&o);
     let steps: u64 = out
         .lines()
@@ -297,6 +297,11 @@ fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
     );
     assert!(
         stderr(&o).contains("stopping after this step"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("interrupted by Ctrl-C after step {steps} (epoch ")),
         "{}",
         stderr(&o)
     );
@@ -321,4 +326,88 @@ fn train_names_a_division_by_zero_state() {
         out.contains("DIVERGED    at step 1 (data row 1): a became +infinity\n            Step 1 divided a's update by √s"),
         "{out}"
     );
+}
+
+/// Ctrl-C (a real SIGINT) in a run writing CSV, JSON and a workbook as it goes: every
+/// file is whole and holds the same steps, no temporary file is left, and the process
+/// says where it stopped and exits 130.
+#[test]
+fn outputs_stream_and_survive_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+    let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+        .args(["train", "a*x+b", "--epochs", "30000", "--quiet"])
+        .args([
+            "--csv",
+            &p("o.csv"),
+            "--json",
+            &p("o.json"),
+            "--xlsx",
+            &p("o.xlsx"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let e = stderr(&o);
+    let steps: usize = e
+        .split("interrupted by Ctrl-C after step ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(steps > 0 && steps < 30000 * 29, "{e}");
+    for f in ["o.csv", "o.json", "o.xlsx"] {
+        assert!(e.contains(&p(f)), "{f}: {e}");
+    }
+    let csv = std::fs::read_to_string(p("o.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + steps);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("o.json")).unwrap()).unwrap();
+    assert_eq!(json["steps"].as_array().unwrap().len(), steps);
+    assert_eq!(json["steps_taken"], steps);
+    assert_eq!(json["stop"]["kind"], "interrupted");
+    let last = json["steps"][steps - 1][0].as_u64().unwrap() as usize;
+    assert_eq!(last, steps);
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto(p("o.xlsx")).unwrap();
+    let sheet = wb.worksheet_range("Steps").unwrap();
+    assert_eq!(sheet.height(), 2 + steps);
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+}
+
+/// A workbook past Excel's row limit is refused before the run starts.
+#[test]
+fn a_workbook_past_the_row_limit_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("o.xlsx");
+    let t0 = std::time::Instant::now();
+    let o = gradsheet(&[
+        "train",
+        "a*x+b",
+        "--epochs",
+        "5000000",
+        "--xlsx",
+        x.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("past Excel's limit of 1,048,576; export at most 36157 epochs"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!x.exists());
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
 }

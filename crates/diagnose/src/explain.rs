@@ -967,7 +967,19 @@ pub fn zero_divisor(
     if step == 0 || step > trace.len() {
         return None;
     }
-    let bad = trace.step(step - 1);
+    let before = (step >= 2).then(|| trace.step(step - 2));
+    zero_divisor_at(opt, &trace.step(step - 1), before.as_ref(), names, step)
+}
+
+/// [`zero_divisor`] from the bad step itself and the one before it (if any), for a run
+/// that did not keep its steps.
+pub fn zero_divisor_at(
+    opt: &Optimizer,
+    bad: &gradsheet_train::StepView<'_>,
+    previous: Option<&gradsheet_train::StepView<'_>>,
+    names: &[String],
+    step: usize,
+) -> Option<String> {
     let n = names.len();
     let i = (0..n).find(|&i| {
         !bad.new_params[i].is_finite() && bad.params[i].is_finite() && bad.grads[i].is_finite()
@@ -975,11 +987,7 @@ pub fn zero_divisor(
     let name = &names[i];
     match opt {
         Optimizer::Rmsprop { .. } => {
-            let before = if step >= 2 {
-                trace.step(step - 2).state[i]
-            } else {
-                0.0
-            };
+            let before = previous.map_or(0.0, |p| p.state[i]);
             (before == 0.0).then(|| {
                 format!(
                     "Step {step} divided {name}'s update by √s, and s (the running mean of {name}'s squared \

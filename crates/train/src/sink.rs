@@ -86,6 +86,7 @@ impl Sink for Fanout<'_> {
 impl Sink for Trace {
     fn start(&mut self, plan: &Plan) {
         self.layout = plan.layout.clone();
+        self.stride = 1;
         self.values.clear();
         self.meta.clear();
         self.epochs.clear();

@@ -409,7 +409,7 @@ pub fn install_ctrlc() {
             if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 std::process::exit(130);
             }
-            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
+            eprintln!("\nstopping after this step; the outputs will hold every step computed (Ctrl-C again to quit at once)");
         });
     });
 }
@@ -428,14 +428,20 @@ pub fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> 
 }
 
 /// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
-/// on stderr (one tick per epoch). Runs the compiler supports go native (issue 7: the same
-/// trace, bit for bit); the others, and those that record every step, on the interpreter.
+/// on stderr (one tick per epoch), handing the run to `sink` as it goes. The way of
+/// running (native or interpreted: the same numbers, bit for bit) is chosen by
+/// [`gradsheet_jit::train_into`].
+///
+/// # Errors
+///
+/// Those of [`gradsheet_train::Trainer::run`].
 pub fn run_live(
     trainer: &gradsheet_train::Trainer,
     init: &[f64],
     cfg: &TrainConfig,
     label: &str,
-) -> std::result::Result<gradsheet_train::Trace, gradsheet_train::TrainError> {
+    sink: &mut dyn gradsheet_train::Sink,
+) -> std::result::Result<gradsheet_train::RunEnd, gradsheet_train::TrainError> {
     install_ctrlc();
     let long = cfg.epochs.saturating_mul(trainer.n_rows) >= 50_000 && cfg.epochs > 1;
     let bar = long
@@ -455,10 +461,7 @@ pub fn run_live(
         should_stop: &interrupted,
         progress: &mut progress,
     };
-    let result = match gradsheet_jit::run_fast_with(trainer, init, cfg, &mut hooks) {
-        Some(r) => r,
-        None => trainer.run(init, cfg, &mut hooks),
-    };
+    let result = gradsheet_jit::train_into(trainer, init, cfg, &mut hooks, sink, None);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
