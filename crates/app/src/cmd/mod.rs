@@ -19,18 +19,7 @@ pub mod train;
 
 use std::fmt;
 
-/// An error in what the user typed (a formula, a flag, a file's content): printed
-/// without a chain and answered with exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use crate::error::{usage, UsageError};
 
 /// A run stopped by Ctrl-C after writing what it computed: printed as it is, answered
 /// with the shell's code for SIGINT, 130.
@@ -57,11 +46,6 @@ pub fn interrupted(end: &gradsheet_train::RunEnd, written: &[std::path::PathBuf]
         "interrupted by Ctrl-C after step {} (epoch {} complete){files}",
         end.steps_taken, end.epochs_done
     )))
-}
-
-/// A usage error from anything printable.
-pub fn usage(msg: impl fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(UsageError(msg.to_string()))
 }
 
 /// A formula error, rendered with the caret under the fault.
