@@ -5,8 +5,7 @@
 //! interrupted one leaves every file whole. Memory is what the sinks keep — a line, one
 //! row of the workbook, a thinned sample for the charts — never the run's length.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -19,77 +18,11 @@ use gradsheet_train::{EpochSummary, Layout, Plan, RunEnd, Sink, StepView, Thinne
 
 use crate::cmd::common::OutputArgs;
 use crate::cmd::usage;
+pub use crate::output::AtomicFile;
 use crate::trace_io::{self, RunInfo};
 
 /// Steps (and epochs) the charts of a run keep at most: an evenly spaced sample beyond.
 const PLOT_SAMPLE: usize = 20_000;
-
-/// A file written through a temporary file beside it (`.NAME.tmp-PID`), renamed over
-/// `path` by [`AtomicFile::commit`]; dropped without a commit, the temporary file is
-/// removed.
-pub struct AtomicFile {
-    path: PathBuf,
-    tmp: PathBuf,
-    w: Option<BufWriter<File>>,
-}
-
-impl AtomicFile {
-    /// Opens the temporary file of `path`, `tag` telling apart several for one path.
-    ///
-    /// # Errors
-    ///
-    /// If the temporary file cannot be created (a missing folder, no permission).
-    pub fn create(path: &Path, tag: &str) -> Result<AtomicFile> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}{tag}.tmp-{}", std::process::id()));
-        let f = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        Ok(AtomicFile {
-            path: path.to_path_buf(),
-            tmp,
-            w: Some(BufWriter::with_capacity(1 << 16, f)),
-        })
-    }
-
-    /// The writer.
-    pub fn writer(&mut self) -> &mut BufWriter<File> {
-        self.w
-            .as_mut()
-            .expect("a file is written until it is committed")
-    }
-
-    /// Flushes the file and renames it over the path asked for.
-    ///
-    /// # Errors
-    ///
-    /// If writing or renaming fails (the temporary file is then removed).
-    pub fn commit(mut self) -> Result<()> {
-        let w = self.w.take().expect("committed once");
-        let f = w
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", self.path.display(), e.error()))?;
-        f.sync_all().ok();
-        drop(f);
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
-            let _ = std::fs::remove_file(&self.tmp);
-            anyhow::Error::new(e).context(format!("cannot write {}", self.path.display()))
-        })
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.w.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
 
 /// Keeps the first write error, and stops the run on it.
 fn kept(err: &mut Option<std::io::Error>, r: std::io::Result<()>) -> ControlFlow<()> {
@@ -198,9 +131,9 @@ impl Sink for JsonOut<'_> {
 impl JsonOut<'_> {
     fn commit(mut self) -> Result<()> {
         if let Some(e) = self.err.take() {
-            return Err(e).with_context(|| format!("cannot write {}", self.file.path.display()));
+            return Err(e).with_context(|| format!("cannot write {}", self.file.path().display()));
         }
-        let path = self.file.path.clone();
+        let path = self.file.path().to_path_buf();
         let tail = trace_io::json_tail(
             &self.layout,
             &self.end.stop,
@@ -210,8 +143,7 @@ impl JsonOut<'_> {
         );
         let close = |n: usize| if n == 0 { "]" } else { "\n  ]" };
         let r = (|| -> std::io::Result<()> {
-            self.epochs.writer().flush()?;
-            let mut epochs = File::open(&self.epochs.tmp)?;
+            let mut epochs = self.epochs.contents()?;
             let w = self.file.writer();
             write!(w, "{},\n  \"epochs\": [", close(self.steps))?;
             std::io::copy(&mut epochs, w)?;
@@ -312,7 +244,7 @@ impl<'a> Outputs<'a> {
     pub fn commit(self) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if let Some(mut c) = self.csv {
-            let path = c.file.path.clone();
+            let path = c.file.path().to_path_buf();
             if let Some(e) = c.err.take() {
                 return Err(e).with_context(|| format!("cannot write {}", path.display()));
             }
@@ -320,7 +252,7 @@ impl<'a> Outputs<'a> {
             written.push(path);
         }
         if let Some(j) = self.json {
-            let path = j.file.path.clone();
+            let path = j.file.path().to_path_buf();
             j.commit()?;
             written.push(path);
         }
