@@ -10,6 +10,7 @@ use gradsheet_engine::{
 };
 use gradsheet_jit::rayon::prelude::*;
 use gradsheet_jit::{surface, Kernels};
+use gradsheet_recipe::{Generate, OptSpec, Recipe, Spanned};
 use gradsheet_train::{
     rules, Generator, Hooks, Hyper, HyperDef, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
 };
@@ -202,6 +203,45 @@ fn optimizer(name: &str, h: &HyperSpec) -> Result<Optimizer, ApiError> {
     })
 }
 
+/// The answer of `/api/optimizers`: the optimizer table as the page reads it.
+pub fn optimizers() -> Vec<OptimizerOut> {
+    let bound = |v: f64| v.is_finite().then_some(v);
+    rules::RULES
+        .iter()
+        .map(|r| OptimizerOut {
+            name: r.name.into(),
+            label: r.label.into(),
+            convention: match r.convention {
+                gradsheet_train::Convention::Workbook => "workbook",
+                gradsheet_train::Convention::Torch => "torch",
+            }
+            .into(),
+            summary: r.summary.into(),
+            hypers: r
+                .hypers
+                .iter()
+                .map(|h| HyperOut {
+                    key: h.key.into(),
+                    aliases: h.aliases.iter().map(|a| a.to_string()).collect(),
+                    symbol: h.symbol.into(),
+                    meaning: h.meaning.into(),
+                    default: h.default,
+                    min: bound(h.range.min),
+                    max: bound(h.range.max),
+                    max_included: h.range.max_included,
+                    switch: h.switch,
+                    slot: h.slot,
+                })
+                .collect(),
+            state: r
+                .state
+                .iter()
+                .map(|s| (s.name.to_string(), s.meaning.to_string()))
+                .collect(),
+        })
+        .collect()
+}
+
 /// Refuses runs beyond the step budget before any work starts.
 fn check_steps(
     epochs: usize,
@@ -381,8 +421,7 @@ pub fn train(spec: &TrainSpec, lim: &Limits) -> Result<TrainOut, ApiError> {
         Record::Epochs
     };
     let run = |cfg: &TrainConfig| {
-        trainer
-            .run(&init, cfg, &mut Hooks::none())
+        gradsheet_jit::train(&trainer, &init, cfg, &mut Hooks::none(), None)
             .map_err(|e| ApiError::bad(e.to_string(), "init"))
     };
     let trace = run(&cfg)?;
@@ -719,8 +758,7 @@ pub fn compare(spec: &CompareSpec, lim: &Limits) -> Result<CompareOut, ApiError>
         let opt = optimizer(&r.optimizer, &r.hyper)?;
         let mut cfg = TrainConfig::new(opt.clone(), spec.epochs);
         cfg.record = Record::Epochs;
-        let trace = trainer
-            .run(&init, &cfg, &mut Hooks::none())
+        let trace = gradsheet_jit::train(&trainer, &init, &cfg, &mut Hooks::none(), None)
             .map_err(|e| ApiError::bad(e.to_string(), "init"))?;
         let mut path = vec![init.clone()];
         path.extend(thin(trace.epochs.len(), MAX_POINTS).map(|i| trace.epochs[i].params.clone()));
@@ -989,105 +1027,57 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// The run as an experiment recipe (TOML) in the format of `gradsheet run`.
+/// The run as an experiment recipe (TOML) in the format of `gradsheet run`: the one
+/// [`Recipe`] type that command reads.
 pub fn recipe(spec: &TrainSpec, lim: &Limits) -> Result<String, ApiError> {
     // Validate first, so that a recipe is only offered for a run that works.
     let data = dataset(&spec.model.data, lim)?;
     let m = model(&spec.model, &data, lim)?;
     let opt = optimizer(&spec.optimizer, &spec.hyper)?;
     let init = init_values(&m, &spec.init)?;
-    let q = toml_str;
-    let d = &spec.model.data;
-    let mut s = String::from(
-        "# an experiment saved from gradsheet's web app; run it with `gradsheet run recipe.toml`\n",
-    );
-    let name = match &spec.sheet {
-        Some(sheet) => format!("graddesc lab: {sheet}"),
-        None => format!("{} with {}", spec.model.model, opt.name()),
-    };
-    s.push_str(&format!(
-        "name = {}\nepochs = {}\nbatch = {}\n",
-        q(&name),
-        spec.epochs,
-        spec.batch
-    ));
-    if d.source == "target" {
-        s.push_str(&format!("seed = {}\n\n[data]\n", d.seed));
-        s.push_str(&format!(
-            "generate = {{ target = {}, x = {}, n = {}, noise = {} }}\n",
-            q(&d.target),
-            q(&format!("{}..{}", d.x_lo, d.x_hi)),
-            d.n,
-            toml_num(d.noise)
-        ));
-    } else {
-        s.push_str("\n[data]\nsource = \"graddesc\"\n");
-    }
-    s.push_str(&format!(
-        "\n[model]\nformula = {}\nloss = {}\n",
-        q(&spec.model.model),
-        q(&spec.model.loss)
-    ));
-    let table = |pairs: Vec<(String, f64)>| {
-        let items: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{} = {}", q(k), toml_num(*v)))
-            .collect();
-        format!("{{ {} }}", items.join(", "))
-    };
-    s.push_str(&format!(
-        "init = {}\n",
-        table(m.params.iter().cloned().zip(init.iter().copied()).collect())
-    ));
-    if !spec.model.constants.is_empty() {
-        s.push_str(&format!(
-            "constants = {}\n",
-            table(
-                spec.model
-                    .constants
-                    .iter()
-                    .map(|(k, v)| (k.clone(), *v))
-                    .collect()
-            )
-        ));
-    }
-    s.push_str(&format!("\n[[optimizer]]\nname = {}\n", q(opt.name())));
-    s.push_str(&format!("lr = {}\n", toml_num(opt.lr())));
+    let mut hyper = Hyper::new().with("lr", opt.lr());
     for (k, v) in spec.hyper.0.iter().filter(|(k, _)| *k != "lr") {
         match v {
-            Some(HyperValue::Number(x)) => s.push_str(&format!("{k} = {}\n", toml_num(*x))),
-            Some(HyperValue::Switch(b)) => s.push_str(&format!("{k} = {b}\n")),
+            Some(HyperValue::Number(x)) => hyper.set(k, *x),
+            Some(HyperValue::Switch(b)) => hyper.set(k, *b),
             None => {}
         }
     }
-    Ok(s)
-}
-
-/// A TOML basic string.
-fn toml_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A TOML float that reads back the same (always with a `.` or an exponent).
-fn toml_num(v: f64) -> String {
-    let s = format!("{v:?}");
-    if s.contains(['.', 'e', 'E', 'n', 'i']) {
-        s
+    let spanned = |v| Spanned::new(0..0, v);
+    let mut r = Recipe::new(
+        &spec.model.model,
+        &spec.model.loss,
+        vec![OptSpec::new(opt.name(), &hyper)],
+    );
+    r.name = Some(match &spec.sheet {
+        Some(sheet) => format!("graddesc lab: {sheet}"),
+        None => format!("{} with {}", spec.model.model, opt.name()),
+    });
+    r.epochs = spec.epochs;
+    r.batch = spec.batch;
+    let d = &spec.model.data;
+    if d.source == "target" {
+        r.seed = d.seed;
+        r.data.generate = Some(Generate {
+            target: spanned(d.target.clone()),
+            x: spanned(format!("{}..{}", d.x_lo, d.x_hi)),
+            n: d.n,
+            noise: d.noise,
+        });
     } else {
-        format!("{s}.0")
+        r.data.source = Some(spanned("graddesc".into()));
     }
+    r.model.init = m
+        .params
+        .iter()
+        .zip(&init)
+        .map(|(k, v)| (k.clone(), Spanned::new(0..0, *v)))
+        .collect();
+    r.model.constants = spec.model.constants.clone();
+    Ok(format!(
+        "# an experiment saved from gradsheet's web app; run it with `gradsheet run recipe.toml`\n{}",
+        r.to_toml()
+    ))
 }
 
 impl ApiError {
@@ -1228,12 +1218,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grouping_and_toml_numbers() {
+    fn grouping() {
         assert_eq!(group(2_000_000), "2,000,000");
         assert_eq!(group(999), "999");
-        assert_eq!(toml_num(1.0), "1.0");
-        assert_eq!(toml_num(1e-4), "0.0001");
-        assert_eq!(toml_str("a\"b\\"), "\"a\\\"b\\\\\"");
     }
 
     #[test]

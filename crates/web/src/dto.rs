@@ -130,6 +130,49 @@ impl From<bool> for HyperValue {
     }
 }
 
+/// An optimizer rule as the page lists it (`GET /api/optimizers`), from the optimizer
+/// table: the page holds no copy of its own.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OptimizerOut {
+    /// The name requests use (`torch-adam`).
+    pub name: String,
+    /// The label of menus (`torch Adam`).
+    pub label: String,
+    /// `workbook` or `torch`.
+    pub convention: String,
+    /// One line on what it does.
+    pub summary: String,
+    /// Its settings, the learning rate first.
+    pub hypers: Vec<HyperOut>,
+    /// Its state variables: (name, meaning).
+    pub state: Vec<(String, String)>,
+}
+
+/// A setting of an optimizer rule.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HyperOut {
+    /// Its name in requests (`beta1`, `weight_decay`).
+    pub key: String,
+    /// Other names it answers to.
+    pub aliases: Vec<String>,
+    /// How a person reads it (`β1`, `α`).
+    pub symbol: String,
+    /// What it does.
+    pub meaning: String,
+    /// The rule's default (0 or 1 for a switch).
+    pub default: f64,
+    /// The smallest value allowed (none: no bound).
+    pub min: Option<f64>,
+    /// The largest value allowed (none: no bound).
+    pub max: Option<f64>,
+    /// Whether `max` itself is allowed.
+    pub max_included: bool,
+    /// A switch (`true`/`false`) rather than a number.
+    pub switch: bool,
+    /// Which of the page's two β sliders sets it (1 or 2), if one does.
+    pub slot: Option<u8>,
+}
+
 /// A training run: model, optimizer, schedule, and what to send back.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default)]

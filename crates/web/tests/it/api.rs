@@ -302,3 +302,33 @@ fn sweep_cells_are_the_interpreters_runs() {
         }
     }
 }
+
+/// The page's list of optimizers is the optimizer table, served: names, labels, and
+/// which setting each of the two β sliders moves.
+#[test]
+fn optimizers_are_the_tables() {
+    let r = get("/api/optimizers");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let list = v.as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let table: Vec<&str> = gradsheet_train::RULES.iter().map(|r| r.name).collect();
+    assert_eq!(names, table);
+    let rms = list.iter().find(|o| o["name"] == "torch-rmsprop").unwrap();
+    let slot = |k: u64| {
+        rms["hypers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["slot"] == k)
+            .map(|h| h["key"].as_str().unwrap().to_string())
+    };
+    assert_eq!(slot(1).as_deref(), Some("momentum"));
+    assert_eq!(slot(2).as_deref(), Some("alpha"));
+    assert_eq!(rms["label"], "torch RMSprop");
+    let lr = &list[0]["hypers"][0];
+    assert_eq!(
+        (lr["key"].as_str(), lr["min"].as_f64(), lr["max"].is_null()),
+        (Some("lr"), Some(0.0), true)
+    );
+}
