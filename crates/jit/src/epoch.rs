@@ -108,7 +108,9 @@ impl OptKind {
                 weight_decay: weight_decay != 0.0,
                 decoupled,
             },
-            _ => return None,
+            Optimizer::Adagrad { .. } | Optimizer::TorchAdam { amsgrad: true, .. } => {
+                return None
+            }
         })
     }
 
