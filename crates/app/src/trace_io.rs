@@ -69,9 +69,10 @@ pub fn headers(layout: &Layout) -> Vec<String> {
 
 /// The CSV header line, with its newline.
 pub fn csv_header(layout: &Layout) -> String {
-    let mut out: Vec<String> = headers(layout).iter().map(|h| csv_field(h)).collect();
-    out.last_mut().map(|l| l.push('\n'));
-    out.join(",")
+    let fields: Vec<String> = headers(layout).iter().map(|h| csv_field(h)).collect();
+    let mut out = fields.join(",");
+    out.push('\n');
+    out
 }
 
 /// A step's values in the order of [`headers`]; `row` is the data row, 1-based (for a

@@ -108,9 +108,7 @@ impl OptKind {
                 weight_decay: weight_decay != 0.0,
                 decoupled,
             },
-            Optimizer::Adagrad { .. } | Optimizer::TorchAdam { amsgrad: true, .. } => {
-                return None
-            }
+            Optimizer::Adagrad { .. } | Optimizer::TorchAdam { amsgrad: true, .. } => return None,
         })
     }
 

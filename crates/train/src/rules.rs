@@ -118,6 +118,9 @@ pub struct StateDef {
     pub meaning: &'static str,
 }
 
+/// How a rule's configuration is made from its values, looked up by key.
+type Build = fn(&dyn Fn(&str) -> f64) -> Optimizer;
+
 /// An update rule: what it is called and what it takes.
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
@@ -137,7 +140,7 @@ pub struct Rule {
     /// momentum buffer), in storage order.
     pub state: &'static [StateDef],
     /// The configuration from named values (every key of `hypers` is asked for).
-    build: fn(&dyn Fn(&str) -> f64) -> Optimizer,
+    build: Build,
 }
 
 impl PartialEq for Rule {

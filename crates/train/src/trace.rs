@@ -269,7 +269,7 @@ impl crate::Sink for Thinned {
 
     fn step(&mut self, s: &StepView<'_>) -> std::ops::ControlFlow<()> {
         let t = &mut self.trace;
-        if (s.step - 1) % t.stride == 0 {
+        if (s.step - 1).is_multiple_of(t.stride) {
             if t.len() == self.cap {
                 // Keep every other step: the ones at even indices are steps 1, 1 + 2·stride, ...
                 let w = t.layout.width();
@@ -281,7 +281,7 @@ impl crate::Sink for Thinned {
                 t.values.truncate(kept * w);
                 t.meta.truncate(kept);
                 t.stride *= 2;
-                if (s.step - 1) % t.stride != 0 {
+                if !(s.step - 1).is_multiple_of(t.stride) {
                     return std::ops::ControlFlow::Continue(());
                 }
             }
@@ -291,7 +291,7 @@ impl crate::Sink for Thinned {
     }
 
     fn epoch(&mut self, e: &EpochSummary) -> std::ops::ControlFlow<()> {
-        if (e.epoch - 1) % self.epoch_stride == 0 {
+        if (e.epoch - 1).is_multiple_of(self.epoch_stride) {
             let es = &mut self.trace.epochs;
             if es.len() == self.cap {
                 let kept = es.len().div_ceil(2);
@@ -300,7 +300,7 @@ impl crate::Sink for Thinned {
                 }
                 es.truncate(kept);
                 self.epoch_stride *= 2;
-                if (e.epoch - 1) % self.epoch_stride != 0 {
+                if !(e.epoch - 1).is_multiple_of(self.epoch_stride) {
                     return std::ops::ControlFlow::Continue(());
                 }
             }
