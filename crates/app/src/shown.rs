@@ -84,18 +84,7 @@ where
     out
 }
 
-/// `2831` → `2,831`.
-pub fn grouped(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use gradsheet_report::grouped;
 
 #[cfg(test)]
 mod tests {
@@ -118,6 +107,5 @@ mod tests {
             short.push_with(&i, |v| vec![*v], |t, v| t[0] = *v);
         }
         assert_eq!(rows(&short, 1, |v| vec![v[0].to_string()]).len(), 5);
-        assert_eq!(grouped(2_000_000), "2,000,000");
     }
 }

@@ -19,6 +19,24 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs the binary, sends it a real SIGINT (Ctrl-C) after 1.5 s — time to start and
+/// install the handler, then to be deep in its run — and waits for it.
+fn interrupted(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait_with_output().unwrap()
+}
+
 fn recipes() -> &'static Path {
     Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -257,30 +275,17 @@ fn bad_flags_exit_2_with_a_precise_message() {
 /// computed, a line saying where it stopped, and the shell's code for SIGINT, 130.
 #[test]
 fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
-    let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args([
-            "train",
-            "c*MAX(a*x+b,0)+d",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.01",
-            "--epochs",
-            "1000000000",
-            "--quiet",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Time to start and install the handler; then the run is in its native loop.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let o = child.wait_with_output().unwrap();
+    let o = interrupted(&[
+        "train",
+        "c*MAX(a*x+b,0)+d",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "1000000000",
+        "--quiet",
+    ]);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let out = stdout(&o);
     let steps: u64 = out
@@ -335,27 +340,11 @@ fn train_names_a_division_by_zero_state() {
 fn outputs_stream_and_survive_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
-    let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(["train", "a*x+b", "--epochs", "30000", "--quiet"])
-        .args([
-            "--csv",
-            &p("o.csv"),
-            "--json",
-            &p("o.json"),
-            "--xlsx",
-            &p("o.xlsx"),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let o = child.wait_with_output().unwrap();
+    let (csv, json, xlsx) = (p("o.csv"), p("o.json"), p("o.xlsx"));
+    let o = interrupted(&[
+        "train", "a*x+b", "--epochs", "30000", "--quiet", "--csv", &csv, "--json", &json, "--xlsx",
+        &xlsx,
+    ]);
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let e = stderr(&o);
     let steps: usize = e

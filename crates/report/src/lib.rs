@@ -17,6 +17,26 @@ pub mod xlsx;
 pub use chart::{ChartError, Series};
 pub use xlsx::{run_workbook, RunSpec, XlsxError, XlsxOptions};
 
+/// A count with its thousands grouped: `2000000` → `2,000,000`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(gradsheet_report::grouped(2_000_000), "2,000,000");
+/// assert_eq!(gradsheet_report::grouped(999), "999");
+/// ```
+pub fn grouped(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A number as a table shows it: up to `sig` significant digits with trailing zeros
 /// dropped, an exponent for very large or small values, NaN and infinities spelled out.
 /// The terminal tables and the web app's lab tables both use it.

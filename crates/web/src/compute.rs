@@ -11,6 +11,7 @@ use gradsheet_engine::{
 use gradsheet_jit::rayon::prelude::*;
 use gradsheet_jit::{surface, Kernels};
 use gradsheet_recipe::{Generate, OptSpec, Recipe, Spanned};
+use gradsheet_report::grouped as group;
 use gradsheet_train::{
     rules, Generator, Hooks, Hyper, HyperDef, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
 };
@@ -267,19 +268,6 @@ fn check_steps(
         ));
     }
     Ok(total)
-}
-
-/// `2000000` → `2,000,000`.
-fn group(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn stop_out(stop: &Stop, steps_per_epoch: usize) -> StopOut {

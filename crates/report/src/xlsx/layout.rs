@@ -137,17 +137,20 @@ impl EvalCols {
 }
 
 /// Column positions of the Steps sheet: step, epoch, data row, then the values of
-/// [`gradsheet_train::Layout::headers`] in their order.
+/// [`gradsheet_train::Layout::headers`] in their order: the evaluation (as a Rows-sheet
+/// row has it), the optimizer's state, the new parameters.
 #[derive(Clone, Copy)]
 pub(crate) struct StepCols {
-    pub inputs: usize,
-    pub params: usize,
-    pub pred: usize,
-    pub err: usize,
-    pub grads: usize,
-    pub fd: usize,
+    pub eval: EvalCols,
     pub state: usize,
     pub new: usize,
+}
+
+impl std::ops::Deref for StepCols {
+    type Target = EvalCols;
+    fn deref(&self) -> &EvalCols {
+        &self.eval
+    }
 }
 
 impl StepCols {
@@ -159,27 +162,17 @@ impl StepCols {
         let grads = err + 1;
         let fd = grads + np;
         let state = fd + if has_fd { np } else { 0 };
-        let new = state + nv * np;
         StepCols {
-            inputs,
-            params,
-            pred,
-            err,
-            grads,
-            fd,
+            eval: EvalCols {
+                inputs,
+                params,
+                pred,
+                err,
+                grads,
+                fd,
+            },
             state,
-            new,
-        }
-    }
-
-    pub fn eval(&self) -> EvalCols {
-        EvalCols {
-            inputs: self.inputs,
-            params: self.params,
-            pred: self.pred,
-            err: self.err,
-            grads: self.grads,
-            fd: self.fd,
+            new: state + nv * np,
         }
     }
 }

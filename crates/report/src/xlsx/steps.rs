@@ -533,7 +533,7 @@ impl StepsWriter {
                     grads: s.grads,
                     fd: s.fd,
                 };
-                write_eval(ws, cells, f, run, consts, r, cols.eval(), &v)?;
+                write_eval(ws, cells, f, run, consts, r, cols.eval, &v)?;
             }
         }
         // The optimizer's update.
