@@ -400,3 +400,74 @@ fn a_workbook_past_the_row_limit_is_refused_up_front() {
     assert!(!x.exists());
     assert!(t0.elapsed() < std::time::Duration::from_secs(20));
 }
+
+/// Numbers and formulas as typed: negative values are values, a learning rate below 0
+/// gets its own reason, 1e-400 is refused like 1e400, and a flag the optimizer does not
+/// have names the optimizers that do.
+#[test]
+fn values_are_taken_as_typed() {
+    let o = gradsheet(&["train", "-a*x+b", "--epochs", "1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = gradsheet(&[
+        "train", "a*x+b", "--target", "-2*x", "--x", "-5..5", "--init", "a=-1", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "a*x+b", "--lr", "-1"],
+            "learning rate = -1 is invalid: it must be a finite number >= 0",
+        ),
+        (
+            &["train", "a*x+b", "--lr", "1e-400"],
+            "'1e-400' is too small: it would be 0",
+        ),
+        (&["train", "a*x+b", "--lr", "1e400"], "'1e400' is too large"),
+        (
+            &["train", "a*x+b", "--optimizer", "adam", "--nesterov"],
+            "--nesterov does not apply to adam (it applies to torch-sgd)",
+        ),
+        (
+            &[
+                "train",
+                "a*x+b",
+                "--optimizer",
+                "momentum",
+                "--weight-decay",
+                "0.1",
+            ],
+            "--weight-decay does not apply to momentum (it applies to torch-sgd, torch-adagrad",
+        ),
+        (
+            &["train", "a*x+b", "--init", "a=1e-400"],
+            "'1e-400' is too small",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = gradsheet(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// A built-in loss keeps its own constants (huber's delta is 1, not a parameter), and
+/// data without the target it compares with is an error naming the columns found.
+#[test]
+fn builtin_losses_bring_their_constants_and_need_their_target() {
+    let o = gradsheet(&[
+        "train", "a*x+b", "--loss", "huber", "--epochs", "2", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let params = out.lines().find(|l| l.starts_with("parameters")).unwrap();
+    assert!(!params.contains("delta"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("xt.csv");
+    std::fs::write(&csv, "x,t\n1,2\n2,4\n").unwrap();
+    let o = gradsheet(&["train", "a*x+b", "--data", csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the data has no column `y`, which the squared loss compares the prediction with (its columns are x, t)"),
+        "{}",
+        stderr(&o)
+    );
+}
