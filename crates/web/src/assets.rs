@@ -6,38 +6,36 @@ use axum::response::{IntoResponse, Response};
 
 use crate::ApiError;
 
-/// The embedded static files.
+/// An embedded file: its name under `/assets/`, its type, its text.
+macro_rules! embed {
+    ($name:literal, $mime:expr) => {
+        ($name, $mime, include_str!(concat!("../assets/", $name)))
+    };
+}
+
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The embedded static files: the page, its style, and its ES modules (one per page,
+/// and the shared ones they import).
 const ASSETS: &[(&str, &str, &str)] = &[
-    (
-        "index.html",
-        "text/html; charset=utf-8",
-        include_str!("../assets/index.html"),
-    ),
-    (
-        "style.css",
-        "text/css; charset=utf-8",
-        include_str!("../assets/style.css"),
-    ),
-    (
-        "charts.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/charts.js"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/app.js"),
-    ),
-    (
-        "labs.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../assets/labs.js"),
-    ),
-    (
-        "favicon.svg",
-        "image/svg+xml",
-        include_str!("../assets/favicon.svg"),
-    ),
+    embed!("index.html", "text/html; charset=utf-8"),
+    embed!("style.css", "text/css; charset=utf-8"),
+    embed!("favicon.svg", "image/svg+xml"),
+    // Pages.
+    embed!("app.js", JS),
+    embed!("lab.js", JS),
+    embed!("playground.js", JS),
+    embed!("compare.js", JS),
+    embed!("stability.js", JS),
+    embed!("labs.js", JS),
+    // What they share.
+    embed!("charts.js", JS),
+    embed!("controls.js", JS),
+    embed!("dom.js", JS),
+    embed!("optimizers.js", JS),
+    embed!("server.js", JS),
+    embed!("url.js", JS),
+    embed!("views.js", JS),
 ];
 
 pub(crate) fn asset(name: &str) -> Response {
