@@ -108,6 +108,12 @@ fn light_surface(c: Option<&ContourSpec>, rows: usize) -> bool {
     c.is_none_or(|c| c.n.saturating_mul(c.n).saturating_mul(rows) <= LIGHT_SURFACE)
 }
 
+/// The lane of a request that trains `steps` steps on `rows` rows, with an error surface
+/// if `contours` asks for one.
+fn run_lane(m: ModelRef<'_>, steps: usize, rows: usize, contours: Option<&ContourSpec>) -> Lane {
+    Lane::light_if(light_formulas(m) && steps <= LIGHT_STEPS && light_surface(contours, rows))
+}
+
 /// Parses the model and loss against the data's columns, with formula errors located.
 pub fn model(spec: ModelRef<'_>, data: &Dataset, lim: &Limits) -> Result<Model, ApiError> {
     for (what, text) in [("model", spec.model), ("loss", spec.loss)] {

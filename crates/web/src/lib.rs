@@ -1,10 +1,10 @@
 //! gradsheet's web app: the labs of the command line as pages where moving a slider
 //! recomputes every number of a run and redraws its charts at once.
 //!
-//! The server is a small axum [`Router`]: JSON endpoints over the pure crates, and a few
-//! hand-written static assets (HTML, CSS, JS) compiled into the binary, so the app works
-//! offline and needs no build step beyond cargo. Charts are drawn by the page itself as
-//! SVG from the numbers the endpoints send.
+//! The server is a small axum [`Router`](axum::Router): JSON endpoints over the pure
+//! crates, and a few hand-written static assets (HTML, CSS, ES modules) compiled into the
+//! binary, so the app works offline and needs no build step beyond cargo. Charts are
+//! drawn by the page itself as SVG from the numbers the endpoints send.
 //!
 //! | endpoint | does |
 //! |---|---|

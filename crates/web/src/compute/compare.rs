@@ -5,8 +5,8 @@ use std::time::Instant;
 use gradsheet_train::{Record, TrainConfig};
 
 use super::{
-    check_steps, contours::contours, dataset, init_values, light_formulas, light_surface, model,
-    optimizer, rows_of, stop_out, thin, train_until, trainer, LIGHT_STEPS, MAX_POINTS,
+    check_steps, contours::contours, dataset, init_values, model, optimizer, rows_of, run_lane,
+    stop_out, thin, train_until, trainer, MAX_POINTS,
 };
 use crate::dto::*;
 use crate::work::{Deadline, Lane, Work};
@@ -19,11 +19,7 @@ impl Work for CompareSpec {
             .epochs
             .saturating_mul(rows)
             .saturating_mul(self.runs.len());
-        Lane::light_if(
-            light_formulas(self.model_ref())
-                && steps <= LIGHT_STEPS
-                && light_surface(self.contours.as_ref(), rows),
-        )
+        run_lane(self.model_ref(), steps, rows, self.contours.as_ref())
     }
 }
 

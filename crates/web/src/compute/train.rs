@@ -8,9 +8,8 @@ use gradsheet_engine::{Dataset, Scheme};
 use gradsheet_train::{Record, Stop, Trace, TrainConfig, Trainer};
 
 use super::{
-    check_steps, contours::contours, dataset, derivatives, group, init_values, light_formulas,
-    light_surface, model, optimizer, rows_of, stop_out, thin, train_until, trainer, LIGHT_STEPS,
-    MAX_POINTS,
+    check_steps, contours::contours, dataset, derivatives, group, init_values, model, optimizer,
+    rows_of, run_lane, stop_out, thin, train_until, trainer, MAX_POINTS,
 };
 use crate::dto::*;
 use crate::work::{Deadline, Lane, Work};
@@ -77,11 +76,7 @@ impl Work for TrainSpec {
             self.batch
         };
         let steps = self.epochs.saturating_mul(rows.div_ceil(batch.max(1)));
-        Lane::light_if(
-            light_formulas(self.model_ref())
-                && steps <= LIGHT_STEPS
-                && light_surface(self.contours.as_ref(), rows),
-        )
+        run_lane(self.model_ref(), steps, rows, self.contours.as_ref())
     }
 }
 
