@@ -247,6 +247,7 @@ impl Optimizer {
             if !h.range.contains(v) {
                 return Err(OptimizerError::Invalid {
                     key: h.key,
+                    field: h.key.to_string(),
                     message: format!(
                         "{} = {v} is invalid: it must be {}",
                         h.symbol,
@@ -265,6 +266,7 @@ impl Optimizer {
             if momentum <= 0.0 || dampening != 0.0 {
                 return Err(OptimizerError::Invalid {
                     key: "nesterov",
+                    field: "nesterov".into(),
                     message: "nesterov momentum requires a momentum > 0 and zero dampening".into(),
                 });
             }

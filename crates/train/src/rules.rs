@@ -196,6 +196,7 @@ impl Rule {
             if let Some(first) = by[i] {
                 return Err(OptimizerError::Invalid {
                     key: h.key,
+                    field: name.to_string(),
                     message: format!("{first} and {name} both set {} of {}", h.symbol, self.name),
                 });
             }
@@ -207,6 +208,7 @@ impl Rule {
                 (Value::Number(x), true) => {
                     return Err(OptimizerError::Invalid {
                         key: h.key,
+                        field: name.to_string(),
                         message: format!(
                             "{} is a switch (true or false), not {}",
                             h.key,
@@ -217,6 +219,7 @@ impl Rule {
                 (Value::Switch(b), false) => {
                     return Err(OptimizerError::Invalid {
                         key: h.key,
+                        field: name.to_string(),
                         message: format!("{} is a number, not {b}", h.key),
                     })
                 }
@@ -228,7 +231,22 @@ impl Rule {
                 .position(|h| h.key == k)
                 .map_or(f64::NAN, |i| values[i])
         });
-        opt.validate()?;
+        opt.validate().map_err(|e| match e {
+            // Named as given.
+            OptimizerError::Invalid { key, message, .. } => {
+                let given = self
+                    .hypers
+                    .iter()
+                    .position(|h| h.key == key)
+                    .and_then(|i| by[i]);
+                OptimizerError::Invalid {
+                    key,
+                    field: given.unwrap_or(key).to_string(),
+                    message,
+                }
+            }
+            other => other,
+        })?;
         Ok(opt)
     }
 }
@@ -335,6 +353,9 @@ pub enum OptimizerError {
     Invalid {
         /// The hyperparameter at fault (its key).
         key: &'static str,
+        /// The name it was given by (an alias such as `beta1` for workbook momentum's
+        /// `beta`, or the key), so that a form marks the input it came from.
+        field: String,
         /// What is wrong, in words.
         message: String,
     },
@@ -347,6 +368,31 @@ impl OptimizerError {
             OptimizerError::Unknown { .. } => None,
             OptimizerError::NotApplicable { setting, .. } => Some(setting),
             OptimizerError::Invalid { key, .. } => Some(key),
+        }
+    }
+
+    /// The form field at fault: `optimizer` for an unknown name, else the setting by the
+    /// name it was given (`beta1` for workbook momentum's β when given so), so that a
+    /// form marks the input at fault without reading the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gradsheet_train::{Hyper, Optimizer};
+    /// let field = |name: &str, h: Hyper| Optimizer::from_name(name, &h).unwrap_err().field().to_string();
+    /// assert_eq!(field("adam", Hyper::new().with("beta2", 1.5)), "beta2");
+    /// assert_eq!(field("torch-sgd", Hyper::new().with("momentum", -1.0)), "momentum");
+    /// assert_eq!(field("torch-rmsprop", Hyper::new().with("eps", -1.0)), "eps");
+    /// assert_eq!(field("momentum", Hyper::new().with("lr", -1.0)), "lr");
+    /// assert_eq!(field("momentum", Hyper::new().with("beta1", 1.0)), "beta1");
+    /// assert_eq!(field("momentum", Hyper::new().with("beta", 1.0)), "beta");
+    /// assert_eq!(field("adma", Hyper::new()), "optimizer");
+    /// ```
+    pub fn field(&self) -> &str {
+        match self {
+            OptimizerError::Unknown { .. } => "optimizer",
+            OptimizerError::NotApplicable { setting, .. } => setting,
+            OptimizerError::Invalid { field, .. } => field,
         }
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! These types are the only place where gradsheet's numbers meet serde: the pure crates
 //! stay free of it (see ARCHITECTURE.md). Every request field has a default, so a page
-//! sends only what it changes.
+//! sends only what it changes; a field a request type does not have is refused, named
+//! (a misspelt `bta1` would otherwise silently leave β1 at its default).
+//!
+//! The model's four fields (`model`, `loss`, `data`, `constants`) are written out in each
+//! request that has them rather than flattened from one struct, because serde cannot
+//! refuse unknown fields around a flattened one; [`ModelRef`] gathers them again.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +41,7 @@ pub fn nums(v: &[f64]) -> Vec<Num> {
 
 /// Where the data comes from.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DataSpec {
     /// `"graddesc"` (fast.ai's 29 rows, y = 2x + 30) or `"target"` (generated from `target`).
     pub source: String,
@@ -68,10 +73,25 @@ impl Default for DataSpec {
     }
 }
 
-/// A model, its loss and its data: what every endpoint that computes starts from.
+/// A model, its loss, its data and its constants: what every endpoint that computes
+/// starts from, borrowed from the request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelRef<'a> {
+    /// The prediction formula, e.g. `a*x+b`.
+    pub model: &'a str,
+    /// A loss name (`squared`, `absolute`, `huber`, `bce`, `bce10`) or a formula in `pred`.
+    pub loss: &'a str,
+    /// The data.
+    pub data: &'a DataSpec,
+    /// Names with fixed values (e.g. Huber's `delta`).
+    pub constants: &'a BTreeMap<String, f64>,
+}
+
+/// The request of the formula playground (`/api/formula`): parse a model and its loss,
+/// find the parameters, differentiate.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
-pub struct ModelSpec {
+#[serde(default, deny_unknown_fields)]
+pub struct FormulaSpec {
     /// The prediction formula, e.g. `a*x+b`.
     pub model: String,
     /// A loss name (`squared`, `absolute`, `huber`, `bce`, `bce10`) or a formula in `pred`.
@@ -82,9 +102,9 @@ pub struct ModelSpec {
     pub constants: BTreeMap<String, f64>,
 }
 
-impl Default for ModelSpec {
+impl Default for FormulaSpec {
     fn default() -> Self {
-        ModelSpec {
+        FormulaSpec {
             model: "a*x+b".into(),
             loss: "squared".into(),
             data: DataSpec::default(),
@@ -93,12 +113,71 @@ impl Default for ModelSpec {
     }
 }
 
-/// Hyperparameters by name, the keys of the optimizer table (`GET /api/optimizers`):
+/// `model_ref()` for the requests with a model's four fields.
+macro_rules! model_ref {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// The model, loss, data and constants of the request.
+            pub fn model_ref(&self) -> ModelRef<'_> {
+                ModelRef {
+                    model: &self.model,
+                    loss: &self.loss,
+                    data: &self.data,
+                    constants: &self.constants,
+                }
+            }
+        }
+    )*};
+}
+
+model_ref!(FormulaSpec, TrainSpec, CheckSpec, CompareSpec, SweepSpec);
+
+/// Hyperparameters by name, the names of the optimizer table (`GET /api/optimizers`):
 /// `{"lr": 0.01, "beta1": 0.9, "nesterov": true}`. Unset (or `null`) ones take the
-/// optimizer's defaults; a name the optimizer does not have is refused, naming it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+/// optimizer's defaults. A name no optimizer has is refused as an unknown field (at
+/// `hyper.NAME`); one the chosen optimizer lacks, when it is built.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 #[serde(transparent)]
 pub struct HyperSpec(pub BTreeMap<String, Option<HyperValue>>);
+
+impl<'de> Deserialize<'de> for HyperSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HyperSpec, D::Error> {
+        use serde::de::{DeserializeSeed, MapAccess, Visitor};
+        /// Every name of the optimizer table, for serde's "expected one of".
+        fn names() -> &'static [&'static str] {
+            static NAMES: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+            NAMES.get_or_init(|| gradsheet_train::rules::hyper_names().leak())
+        }
+        /// Refuses the value of an unknown name, so that the error is located at it.
+        struct Unknown<'a>(&'a str);
+        impl<'de> DeserializeSeed<'de> for Unknown<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, _: D) -> Result<(), D::Error> {
+                Err(serde::de::Error::unknown_field(self.0, names()))
+            }
+        }
+        struct Map;
+        impl<'de> Visitor<'de> for Map {
+            type Value = HyperSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("hyperparameters by name")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<HyperSpec, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    if names().contains(&k.as_str()) {
+                        let v = m.next_value::<Option<HyperValue>>()?;
+                        out.insert(k, v);
+                    } else {
+                        m.next_value_seed(Unknown(&k))?;
+                    }
+                }
+                Ok(HyperSpec(out))
+            }
+        }
+        d.deserialize_map(Map)
+    }
+}
 
 impl HyperSpec {
     /// With `name` set to `v`.
@@ -175,15 +254,20 @@ pub struct HyperOut {
 
 /// A training run: model, optimizer, schedule, and what to send back.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// The graddesc sheet this run mirrors (`basic`, `momentum`, ...), when it comes from
     /// the graddesc lab; informational until the faithful replay is wired in.
     pub sheet: Option<String>,
-    /// The optimizer's name (see `gradsheet_train::OPTIMIZER_NAMES`).
+    /// The optimizer's name (see `gradsheet_train::RULES`).
     pub optimizer: String,
     /// Its hyperparameters.
     pub hyper: HyperSpec,
@@ -204,8 +288,12 @@ pub struct TrainSpec {
 
 impl Default for TrainSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         TrainSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             sheet: None,
             optimizer: "sgd".into(),
             hyper: HyperSpec::default(),
@@ -221,7 +309,7 @@ impl Default for TrainSpec {
 
 /// The error surface of two parameters on a grid.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ContourSpec {
     /// The two parameters on the axes (default: the model's first two).
     pub params: Option<[String; 2]>,
@@ -244,22 +332,18 @@ impl Default for ContourSpec {
     }
 }
 
-/// A request for the formula playground: parse, find the parameters, differentiate.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
-pub struct FormulaSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
-}
-
 /// A gradient check: the three derivatives on every row, and optionally a typed one.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CheckSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// Parameter values (1 for any not given).
     pub at: BTreeMap<String, f64>,
     /// The finite-difference step.
@@ -270,8 +354,12 @@ pub struct CheckSpec {
 
 impl Default for CheckSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         CheckSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             at: BTreeMap::new(),
             h: 1e-3,
             claimed: None,
@@ -281,7 +369,7 @@ impl Default for CheckSpec {
 
 /// One optimizer of a comparison.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RunSpec {
     /// The optimizer's name.
     pub optimizer: String,
@@ -291,11 +379,16 @@ pub struct RunSpec {
 
 /// Several optimizers on one model, from the same start.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CompareSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// Initial values by name.
     pub init: BTreeMap<String, f64>,
     /// Epochs for each.
@@ -308,8 +401,12 @@ pub struct CompareSpec {
 
 impl Default for CompareSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         CompareSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             init: BTreeMap::new(),
             epochs: 10,
             runs: Vec::new(),
@@ -320,9 +417,11 @@ impl Default for CompareSpec {
 
 /// One axis of a stability map.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AxisSpec {
-    /// The setting: `lr`, `beta1`, `beta2`, `momentum`, `eps` or `weight_decay`.
+    /// The setting, in the command line's words (`gradsheet sweep --x-axis`): `lr`,
+    /// `beta1` (also `beta`, `momentum`), `beta2` (also `alpha`), `init` (a factor on
+    /// every initial value), `batch` or `epochs`.
     pub name: String,
     /// First value.
     pub lo: f64,
@@ -348,11 +447,16 @@ impl Default for AxisSpec {
 
 /// A grid of two settings, each cell one training run.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SweepSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// The optimizer and the hyperparameters not swept.
     pub optimizer: String,
     /// Hyperparameters not swept.
@@ -369,8 +473,12 @@ pub struct SweepSpec {
 
 impl Default for SweepSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         SweepSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             optimizer: "sgd".into(),
             hyper: HyperSpec::default(),
             init: BTreeMap::new(),
@@ -653,6 +761,9 @@ pub struct SweepOut {
     pub z: Vec<Vec<Num>>,
     /// The diverging step of each run (0 when it completed).
     pub diverged: Vec<Vec<usize>>,
+    /// Each run's verdict, as `gradsheet sweep` gives it: `converged` (the error fell
+    /// tenfold), `slow`, `oscillating` (the epoch error rose again) or `diverged`.
+    pub class: Vec<Vec<&'static str>>,
     /// Mean error at the start (the same for every cell).
     pub initial_error: Num,
     /// Server-side compute time in milliseconds.
@@ -662,7 +773,7 @@ pub struct SweepOut {
 /// A faithful replay of a graddesc workbook sheet: Reset, the typed cells, then one
 /// `onestep` macro per epoch, computed as Excel computes it.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SheetSpec {
     /// `2018` (course-v3) or `2016` (courses).
     pub workbook: String,
