@@ -219,11 +219,12 @@ impl OptSpec {
     /// [`OptError`] naming the key at fault (`name` for an unknown rule) and its place.
     pub fn optimizer(&self) -> Result<Optimizer, OptError> {
         Optimizer::from_name(self.name.get_ref(), &self.hyper()).map_err(|error| {
-            let at = error.setting().and_then(|s| {
-                self.hyper
-                    .iter()
-                    .find(|(k, _)| k.replace('-', "_") == s || k == s)
-            });
+            // The error names the setting as it was given here (an alias too).
+            let s = error.field();
+            let at = self
+                .hyper
+                .iter()
+                .find(|(k, _)| k.replace('-', "_") == s || k == s);
             match at {
                 Some((k, v)) => OptError {
                     key: k.clone(),
@@ -438,5 +439,12 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("optimizer.lr must be a number"));
+        // An alias out of range is found where it was written.
+        let src = "[model]\nformula = \"a\"\n[[optimizer]]\nname = \"momentum\"\nbeta1 = 1.5\n";
+        let e = Recipe::parse(src).unwrap().optimizers[0]
+            .optimizer()
+            .unwrap_err();
+        assert_eq!(e.key, "beta1");
+        assert_eq!(line_column(src, e.span), "line 5, column 9");
     }
 }
