@@ -123,89 +123,99 @@ pub const POLL_STEPS: usize = 4096;
 
 impl Backend for Interpreter<'_> {
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
-        let t = self.trainer;
-        let cfg = self.cfg;
+        // Everything the loop touches as locals (the buffers, the epoch's sums), so that
+        // the compiler keeps them in registers rather than reading them through `self`
+        // and `ep` at every step.
+        let Interpreter {
+            trainer: t,
+            cfg,
+            ws,
+            before,
+            grad,
+            g_row,
+            fd,
+            scratch,
+        } = self;
+        let (t, cfg) = (*t, *cfg);
         let opt: &Optimizer = &cfg.optimizer;
-        let n = ep.order.len();
+        let order = ep.order;
+        let n = order.len();
         let batch = cfg.batch_rows(n);
         let steps = n.div_ceil(batch);
-        let recording = cfg.record == Record::Steps;
-        for b in 0..steps {
-            let rows = &ep.order[b * batch..((b + 1) * batch).min(n)];
-            self.before.copy_from_slice(ep.params);
-            let (pred, err) = t.batch_gradient(
-                &mut self.ws,
-                rows,
-                ep.params,
-                cfg.gradient,
-                &mut self.grad,
-                &mut self.g_row,
-                &mut self.scratch,
-            );
-            if let Some((scheme, h)) = cfg.show_fd {
-                t.batch_fd(
-                    &mut self.ws,
-                    rows,
-                    ep.params,
-                    scheme,
-                    h,
-                    &mut self.fd,
-                    &mut self.g_row,
-                    &mut self.scratch,
-                );
-            }
-            opt.step(ep.params, &self.grad, ep.state);
-            ep.steps += 1;
-            let step_no = ep.steps_before + ep.steps;
-            ep.sum_error += err;
-            for (s, g) in ep.sumsq.iter_mut().zip(&self.grad) {
-                *s += g * g;
-            }
-            let first_row = rows[0] as usize;
-            if recording {
-                if let Some(sink) = ep.sink.as_deref_mut() {
+        let (number, steps_before, best) = (ep.number, ep.steps_before, ep.best);
+        let should_stop = ep.should_stop;
+        let params = &mut *ep.params;
+        let state = &mut *ep.state;
+        let sumsq = &mut *ep.sumsq;
+        let mut sink = if cfg.record == Record::Steps {
+            ep.sink.as_deref_mut()
+        } else {
+            None
+        };
+        let (mut sum, mut taken) = (0.0, 0usize);
+        let end = 'steps: {
+            for b in 0..steps {
+                let rows = &order[b * batch..((b + 1) * batch).min(n)];
+                before.copy_from_slice(params);
+                let (pred, err) =
+                    t.batch_gradient(ws, rows, params, cfg.gradient, grad, g_row, scratch);
+                if let Some((scheme, h)) = cfg.show_fd {
+                    t.batch_fd(ws, rows, params, scheme, h, fd, g_row, scratch);
+                }
+                opt.step(params, grad, state);
+                taken += 1;
+                let step_no = steps_before + taken;
+                sum += err;
+                for (s, g) in sumsq.iter_mut().zip(grad.iter()) {
+                    *s += g * g;
+                }
+                let first_row = rows[0] as usize;
+                if let Some(sink) = sink.as_deref_mut() {
                     let view = StepView {
                         step: step_no,
-                        epoch: ep.number,
+                        epoch: number,
                         row: first_row,
                         lr: opt.lr(),
                         inputs: t.row(first_row),
-                        params: &self.before,
+                        params: before,
                         pred,
                         error: err,
-                        grads: &self.grad,
-                        fd: cfg.show_fd.map(|_| self.fd.as_slice()),
-                        state: &ep.state.values,
-                        new_params: ep.params,
+                        grads: grad,
+                        fd: cfg.show_fd.map(|_| fd.as_slice()),
+                        state: &state.values,
+                        new_params: params,
                     };
                     if sink.step(&view) == ControlFlow::Break(()) {
-                        return EpochEnd::Stopped;
+                        break 'steps EpochEnd::Stopped;
                     }
                 }
-            }
-            let bad = divergence(
-                &t.model.params,
-                err,
-                &self.grad,
-                ep.params,
-                cfg.divergence_factor,
-                ep.best,
-            );
-            if let Some(reason) = bad {
-                // Keep the last finite parameters as the result.
-                if ep.params.iter().any(|p| !p.is_finite()) {
-                    ep.params.copy_from_slice(&self.before);
+                let bad = divergence(
+                    &t.model.params,
+                    err,
+                    grad,
+                    params,
+                    cfg.divergence_factor,
+                    best,
+                );
+                if let Some(reason) = bad {
+                    // Keep the last finite parameters as the result.
+                    if params.iter().any(|p| !p.is_finite()) {
+                        params.copy_from_slice(before);
+                    }
+                    break 'steps EpochEnd::Diverged {
+                        row: first_row,
+                        reason,
+                    };
                 }
-                return EpochEnd::Diverged {
-                    row: first_row,
-                    reason,
-                };
+                if step_no.is_multiple_of(POLL_STEPS) && should_stop() {
+                    break 'steps EpochEnd::Stopped;
+                }
             }
-            if step_no.is_multiple_of(POLL_STEPS) && (ep.should_stop)() {
-                return EpochEnd::Stopped;
-            }
-        }
-        EpochEnd::Completed
+            EpochEnd::Completed
+        };
+        ep.sum_error += sum;
+        ep.steps += taken;
+        end
     }
 }
 

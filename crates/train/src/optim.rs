@@ -644,6 +644,7 @@ impl Optimizer {
 
     /// Work done at the end of an epoch of `n_rows` steps: the workbook adagrad's rates
     /// for the next epoch, `r ← sqrt(Σg²)/n`. Other optimizers do nothing.
+    #[inline]
     pub fn end_epoch(&self, st: &mut State, n_rows: usize) {
         if let Optimizer::Adagrad { .. } = self {
             let n = st.n;

@@ -78,7 +78,7 @@ impl TrainConfig {
 pub struct Hooks<'a> {
     /// Return true to stop (Ctrl-C); the trace keeps what was computed.
     pub should_stop: &'a dyn Fn() -> bool,
-    /// Called after each epoch.
+    /// Called after each epoch, or after a span of epochs run in one go (with the last).
     pub progress: &'a mut dyn FnMut(usize, usize),
 }
 
@@ -349,13 +349,15 @@ impl Trainer {
                 records.clear();
                 if backend.epochs(&mut params, &mut st, many, limit(best), &mut records) {
                     let mut b = best;
+                    let mut lim = limit(b);
                     let mut exact = true;
                     for &(sum, largest) in &records {
                         // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
-                        exact &= largest <= limit(b);
+                        exact &= largest <= lim;
                         let mean = sum / spe as f64;
-                        if mean.is_finite() {
-                            b = b.min(mean.abs());
+                        if mean.is_finite() && mean.abs() < b {
+                            b = mean.abs();
+                            lim = limit(b);
                         }
                     }
                     if exact {
@@ -363,9 +365,9 @@ impl Trainer {
                         step_no += many * spe;
                         for _ in 0..many {
                             opt.end_epoch(&mut st, n);
-                            epoch += 1;
-                            (hooks.progress)(epoch, cfg.epochs);
                         }
+                        epoch += many;
+                        (hooks.progress)(epoch, cfg.epochs);
                         if (hooks.should_stop)() && epoch < cfg.epochs {
                             stop = Stop::Interrupted { steps: step_no };
                             break 'epochs;
