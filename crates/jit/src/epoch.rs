@@ -186,6 +186,19 @@ impl OptKind {
         h
     }
 
+    /// The hyperparameters the rule's update reads (the ones [`OptKind::hypers`] sets).
+    pub(crate) fn reads(self) -> &'static [K] {
+        match self {
+            OptKind::Sgd => &[K::Lr],
+            OptKind::Momentum | OptKind::Rmsprop => &[K::Lr, K::Beta1],
+            OptKind::Adam => &[K::Lr, K::Beta1, K::Beta2],
+            OptKind::TorchSgd { .. } => &[K::Lr, K::Momentum, K::Dampening, K::WeightDecay],
+            OptKind::TorchAdagrad { .. } => &[K::Lr, K::LrDecay, K::WeightDecay, K::Eps],
+            OptKind::TorchRmsprop { .. } => &[K::Lr, K::Alpha, K::Eps, K::WeightDecay, K::Momentum],
+            OptKind::TorchAdam { .. } => &[K::Lr, K::Beta1, K::Beta2, K::Eps, K::WeightDecay],
+        }
+    }
+
     /// How many parameters share each instruction of the update (see [`Group`]).
     /// Only rules with a square root and a division gain: for the others, packing and
     /// unpacking the lanes costs more than the arithmetic it shares (W1: 0.87 of the
@@ -662,18 +675,6 @@ impl K {
     pub(crate) const HYPERS: usize = K::OneMinusBeta1 as usize;
     /// How many numbers in all.
     const COUNT: usize = K::Decay as usize + 1;
-    /// The hyperparameters, in their order in `io`.
-    const ALL_HYPERS: [K; K::HYPERS] = [
-        K::Lr,
-        K::Beta1,
-        K::Beta2,
-        K::Eps,
-        K::WeightDecay,
-        K::Momentum,
-        K::Dampening,
-        K::Alpha,
-        K::LrDecay,
-    ];
 }
 
 /// The numbers an update rule reads in every step: the hyperparameters and what the
@@ -706,12 +707,19 @@ impl Consts {
                 .load(types::F64, mem, io, (8 * (hyp + k as usize)) as i32)
         };
         let one = ir.c(1.0);
+        // Only the rule's own numbers: the entry runs at every call (every epoch of a
+        // map's runs), so it loads and stores no more than the update reads.
         let mut all: Vec<(K, Value)> = Vec::new();
-        for k in K::ALL_HYPERS {
+        for &k in kind.reads() {
             let v = h(ir, k);
             all.push((k, v));
         }
-        let get = |all: &[(K, Value)], k: K| all[k as usize].1;
+        let get = |all: &[(K, Value)], k: K| {
+            all.iter()
+                .find(|(have, _)| *have == k)
+                .map(|(_, v)| *v)
+                .expect("a rule derives numbers from its own hyperparameters only")
+        };
         let mut derived: Vec<(K, Value)> = Vec::new();
         match kind {
             OptKind::Sgd => {}

@@ -134,7 +134,7 @@ impl EpochKernel {
         hooks: &mut Hooks<'_>,
         sink: &mut dyn Sink,
     ) -> Result<RunEnd, TrainError> {
-        trainer.validate(init, cfg)?;
+        // (The loop checks the settings themselves first: `Trainer::validate`.)
         // A rate of 0 (nothing moves) is left to the interpreter: see `unsupported`.
         if matches!(self.kind(), OptKind::Sgd | OptKind::Rmsprop) && cfg.optimizer.lr() == 0.0 {
             return trainer.run_into(init, cfg, hooks, sink);
@@ -183,15 +183,20 @@ impl<'a> Native<'a> {
         let mut io = vec![0.0; kernel.io_len()];
         let hypers = OptKind::hypers(&cfg.optimizer);
         io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
-        // About as many steps per call as the interpreter takes between two polls.
-        let span = (gradsheet_train::backend::POLL_STEPS / n).max(1);
+        // About as many steps per call as the interpreter takes between two polls, for
+        // the runs the loop hands spans of epochs (those that keep no epoch, in order).
+        let span = if cfg.record == Record::Final && cfg.shuffle.is_none() {
+            (gradsheet_train::backend::POLL_STEPS / n).max(1)
+        } else {
+            1
+        };
         let n_state = cfg.optimizer.state_vars().len() * np;
         Native {
             kernel,
             trainer,
             cfg,
             records: vec![0.0; span * kernel.record_len()],
-            saved_io: io.clone(),
+            saved_io: io[..IO_SQ + np].to_vec(),
             io,
             saved_p: vec![0.0; np],
             saved_s: vec![0.0; n_state],
@@ -224,6 +229,10 @@ impl<'a> Native<'a> {
 }
 
 impl Backend for Native<'_> {
+    fn mean_error(&mut self, params: &[f64]) -> f64 {
+        self.trainer.mean_error(&mut self.ws, params)
+    }
+
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
         let t = self.trainer;
         let (n, nc, np) = (t.n_rows, t.compiled.n_cols, t.compiled.n_params);
@@ -259,9 +268,10 @@ impl Backend for Native<'_> {
         while start < n {
             // What a bad step needs restored: the kernel has written its state and sums
             // before testing it.
+            // (The rest of `io`, the rule's numbers, the kernel rewrites the same at entry.)
             saved_p.copy_from_slice(ep.params);
             saved_s.copy_from_slice(&st.values);
-            saved_io.copy_from_slice(io);
+            saved_io.copy_from_slice(&io[..IO_SQ + np]);
             let rest = &rows[start * nc..];
             let bad = kernel.call(
                 rest,
@@ -283,7 +293,7 @@ impl Backend for Native<'_> {
             // words the reason as the loop does.
             ep.params.copy_from_slice(saved_p);
             st.values.copy_from_slice(saved_s);
-            io.copy_from_slice(saved_io);
+            io[..IO_SQ + np].copy_from_slice(saved_io);
             if k > 0 {
                 let redo = kernel.call(rest, k, ep.params, &mut st.values, io, st.t, 1, records);
                 debug_assert!(redo.is_none(), "the good steps are good again");

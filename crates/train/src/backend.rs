@@ -66,6 +66,9 @@ pub trait Backend {
     /// first step that diverges (see [`divergence`]).
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd;
 
+    /// The mean error over all rows at `params` (where the divergence test starts).
+    fn mean_error(&mut self, params: &[f64]) -> f64;
+
     /// How many epochs [`Backend::epochs`] may run in one go (1: it cannot).
     fn span(&self) -> usize {
         1
@@ -122,6 +125,10 @@ impl<'t> Interpreter<'t> {
 pub const POLL_STEPS: usize = 4096;
 
 impl Backend for Interpreter<'_> {
+    fn mean_error(&mut self, params: &[f64]) -> f64 {
+        self.trainer.mean_error(&mut self.ws, params)
+    }
+
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
         // Everything the loop touches as locals (the buffers, the epoch's sums), so that
         // the compiler keeps them in registers rather than reading them through `self`

@@ -310,8 +310,7 @@ impl Trainer {
             lr: opt.lr(),
         };
 
-        let mut ws = self.compiled.workspace();
-        let initial_mean = self.mean_error(&mut ws, &params);
+        let initial_mean = backend.mean_error(&params);
         let floor = 1e-3 * initial_mean.abs();
         let mut best = initial_mean.abs();
         // The kernel's form of the test `err > factor·best && err > 0`: one comparison
@@ -335,8 +334,13 @@ impl Trainer {
         } else {
             1
         };
-        let mut records = Vec::with_capacity(span);
-        let (mut saved_p, mut saved_s) = (params.clone(), st.clone());
+        // (Room for spans only where there are spans: a map runs thousands of short runs.)
+        let mut records = Vec::with_capacity(if span > 1 { span } else { 0 });
+        let (mut saved_p, mut saved_s) = if span > 1 {
+            (params.clone(), st.clone())
+        } else {
+            (Vec::new(), State::new(opt, 0))
+        };
 
         let mut stop = Stop::Completed;
         let mut step_no = 0usize;
