@@ -8,8 +8,7 @@
 
 use calamine::{open_workbook_from_rs, Reader, Xlsx};
 
-mod common;
-use common::{number, recalculate, soffice};
+use crate::soffice::{number, recalculate, soffice};
 use gradsheet_report::concepts::{self, gradsheet_concepts, ConceptBook};
 
 /// Every concept lab at its defaults, then at settings that take other branches (other
@@ -49,7 +48,7 @@ fn concept_workbooks_recalculate_to_the_labs_values() {
         recalc_in.push((format!("{i}-{}", b.book.lab), b.to_xlsx(true).unwrap()));
     }
     let Some(bin) = soffice() else { return };
-    let saved = recalculate(bin, &recalc_in);
+    let saved = recalculate(&bin, &recalc_in);
     let mut failures = Vec::new();
     for ((cb, bytes), (file, _)) in books.iter().zip(&saved).zip(&recalc_in) {
         let b = &cb.book;

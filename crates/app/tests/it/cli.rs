@@ -2,22 +2,9 @@
 //! (recipes) and usage errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::{gradsheet, stderr, stdout};
 
 fn recipes() -> &'static Path {
     Path::new(concat!(

@@ -1,8 +1,7 @@
 //! End-to-end tests of the workbook labs of `gradsheet lab`: every lab prints its
 //! table; --csv, --xlsx and --plot write their files; bad names and options exit 2.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use crate::common::{ok, path as p, usage_error};
 
 const LABS: [&str; 10] = [
     "entropy",
@@ -16,33 +15,6 @@ const LABS: [&str; 10] = [
     "emb_sizing",
     "emb_results",
 ];
-
-fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = gradsheet(args);
-    assert!(
-        o.status.success(),
-        "gradsheet {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn usage_error(args: &[&str]) -> String {
-    let o = gradsheet(args);
-    assert_eq!(o.status.code(), Some(2), "gradsheet {args:?}");
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn p(dir: &Path, name: &str) -> String {
-    dir.join(name).to_string_lossy().into_owned()
-}
 
 #[test]
 fn the_listing_names_every_workbook_lab() {

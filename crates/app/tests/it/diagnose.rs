@@ -1,17 +1,6 @@
-//! End-to-end: `gradsheet explain` and `gradsheet sweep` (issue 4).
+//! End-to-end: `gradsheet explain`, `sweep`, `surface` and `collab`.
 
-use std::process::{Command, Output};
-
-fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use crate::common::{gradsheet, stdout};
 
 #[test]
 fn explain_the_learners_two_neurons() {

@@ -2,21 +2,10 @@
 //! (each file is made by the test).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use rust_xlsxwriter::Workbook;
 
-fn gradsheet(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
+use crate::common::outcome as gradsheet;
 
 /// Trains one quiet epoch of a*x+b on the data file with extra flags.
 fn train_on(path: &Path, extra: &[&str]) -> (i32, String, String) {

@@ -16,8 +16,7 @@ use std::time::Instant;
 
 use calamine::{open_workbook_from_rs, Reader, Xlsx};
 
-mod common;
-use common::{number, recalculate, soffice};
+use crate::soffice::{number, recalculate, soffice};
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
 use gradsheet_report::{run_workbook, RunSpec, XlsxOptions};
 use gradsheet_train::{Gradient, Hooks, Hyper, Optimizer, TrainConfig, Trainer};
@@ -125,7 +124,7 @@ fn run_cases(cases: &[Case]) {
         .iter()
         .map(|c| (c.name.as_str(), c.zeroed.as_slice()))
         .collect();
-    let recalculated = recalculate(bin, &books);
+    let recalculated = recalculate(&bin, &books);
     // GRADSHEET_KEEP_RECALC=DIR keeps the recalculated workbooks for a look.
     if let Ok(dir) = std::env::var("GRADSHEET_KEEP_RECALC") {
         for (c, rec) in cases.iter().zip(&recalculated) {

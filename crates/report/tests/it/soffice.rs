@@ -2,33 +2,18 @@
 //! forces a full recalculation on load (so cached values cannot hide a wrong formula), and
 //! one `soffice` start for many workbooks (each start costs seconds).
 
-#![allow(dead_code)]
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use calamine::Data;
 
-/// The LibreOffice binary, or `None` (with a notice) when it is missing and CI is not set;
-/// in CI a missing LibreOffice fails the test.
-pub fn soffice() -> Option<&'static str> {
-    let found = Command::new("soffice")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if found {
-        return Some("soffice");
-    }
-    let ci = std::env::var("CI")
-        .map(|v| !v.is_empty() && v != "false" && v != "0")
-        .unwrap_or(false);
-    assert!(
-        !ci,
-        "soffice (LibreOffice) is required in CI: install libreoffice-calc"
-    );
-    eprintln!("notice: soffice not found; skipping a LibreOffice recalculation test");
-    None
+/// The LibreOffice binary, or `None` when it is missing: the test then skips loudly, or
+/// fails in CI ([`gradsheet_testkit::tool`]).
+pub fn soffice() -> Option<PathBuf> {
+    gradsheet_testkit::tool(
+        &["soffice", "libreoffice"],
+        "apt-get install libreoffice-calc, or run .ci/run as root",
+    )
 }
 
 /// A LibreOffice user profile that recalculates every xlsx (and ods) file on load.
@@ -45,7 +30,7 @@ fn write_profile(dir: &Path) {
 }
 
 /// Recalculates every workbook in one LibreOffice run; returns the saved bytes in order.
-pub fn recalculate<N: AsRef<str>, B: AsRef<[u8]>>(bin: &str, books: &[(N, B)]) -> Vec<Vec<u8>> {
+pub fn recalculate<N: AsRef<str>, B: AsRef<[u8]>>(bin: &Path, books: &[(N, B)]) -> Vec<Vec<u8>> {
     let tmp = tempfile::tempdir().unwrap();
     let (inp, out, profile) = (
         tmp.path().join("in"),

@@ -2,36 +2,8 @@
 //! (CSV, JSON, SVG, PNG), a user image, and usage errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = gradsheet(args);
-    assert!(
-        o.status.success(),
-        "gradsheet {args:?} failed: {}",
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
-fn path(dir: &Path, name: &str) -> String {
-    dir.join(name).to_string_lossy().into_owned()
-}
+use crate::common::{gradsheet, ok, path, stderr};
 
 #[test]
 fn without_a_name_it_lists_the_labs_and_their_settings() {

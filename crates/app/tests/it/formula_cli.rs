@@ -1,21 +1,6 @@
-//! End-to-end tests of the formula commands: eval, diff, check (issue 2).
+//! End-to-end tests of the formula commands: eval, diff, check.
 
-use std::process::{Command, Output};
-
-fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .expect("run gradsheet")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::common::{gradsheet, stderr, stdout};
 
 #[test]
 fn eval_follows_excel() {
