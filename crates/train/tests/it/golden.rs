@@ -1,12 +1,13 @@
 //! Every graddesc sheet of both workbooks against Excel's cached values in
-//! `shared/golden` (rows, inputs and summary cells), and the macro replays against the
+//! `tests/data/golden` (rows, inputs and summary cells), and the macro replays against the
 //! saved inputs.
 
 use std::collections::BTreeMap;
 
 use gradsheet_train::graddesc::{self, replay, Sheet, SheetState, SheetView, Workbook};
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/golden");
+/// The golden values (provenance in its README.md).
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden");
 
 /// A sheet's grid: address → cell text.
 fn grid(tag: &str, tab: &str) -> BTreeMap<String, String> {
@@ -45,7 +46,7 @@ fn row_table(tag: &str, tab: &str) -> (Vec<String>, Vec<Vec<String>>) {
     )
 }
 
-/// Cells within tolerance but not bit-identical (Excel's last-bit anomalies, spec §0.3).
+/// Cells within tolerance but not bit-identical (Excel's last-bit anomalies, docs/workbooks.md §0.3).
 static INEXACT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn close(ours: f64, theirs: f64) -> bool {
