@@ -1,4 +1,4 @@
-//! collab_filter.xlsx (spec §5): matrix factorisation, in every workbook version, as a
+//! collab_filter.xlsx (docs/workbooks.md §5): matrix factorisation, in every workbook version, as a
 //! crosstab (dotprod, bias), as embedding lookups (movielens_emb, word_emb) and as
 //! one-hot matrix products (movielens_1hot); plus training (SGD, Adam, and L-BFGS
 //! standing in for Excel Solver), a seeded MovieLens-100k-shaped generator and a

@@ -261,7 +261,7 @@ pub enum Action {
     /// The learning-rate cell typed in by hand.
     SetLr(f64),
     /// Excel's own last-bit anomaly: the slope C2 came out this many ulps away from what
-    /// IEEE left-to-right arithmetic gives (about 1 cell in 1000 does, spec §0.3).
+    /// IEEE left-to-right arithmetic gives (about 1 cell in 1000 does, docs/workbooks.md §0.3).
     SlopeUlps(i64),
 }
 

@@ -316,7 +316,7 @@ pub fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> 
 }
 
 /// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
-/// on stderr (one tick per epoch). Runs the compiler supports go native (issue 7: the same
+/// on stderr (one tick per epoch). Runs the compiler supports go native (BENCHMARKS.md: the same
 /// trace, bit for bit); the others, and those that record every step, on the interpreter.
 pub fn run_live(
     trainer: &gradsheet_train::Trainer,
