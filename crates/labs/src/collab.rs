@@ -472,8 +472,9 @@ pub fn movielens_1hot_sheet() -> (Vec<OneHotRow>, f64) {
     let recs: Vec<(f64, f64, usize, usize, f64)> = matrix(embed!("collab_v3_1hot_records"))
         .into_iter()
         .map(|r| {
-            let ui = match_sorted(&t.users, r[0]).unwrap_or(0);
-            let mi = match_sorted(&t.movies, r[1]).unwrap_or(0);
+            // The records are the crosstab's non-blank cells: their ids are its labels.
+            let ui = match_sorted(&t.users, r[0]).expect("a user of the crosstab");
+            let mi = match_sorted(&t.movies, r[1]).expect("a movie of the crosstab");
             (r[0], r[1], ui, mi, r[4])
         })
         .collect();

@@ -1528,9 +1528,10 @@ pub fn compare(r: &Replay, c: &Clean) -> Comparison {
             ]
         })
         .collect();
+    // Every sheet holds b and a in columns C and D (see `columns`).
     let (cb, ca) = (
-        r.view.column("C").unwrap_or(2),
-        r.view.column("D").unwrap_or(3),
+        r.view.column("C").expect("b is in column C"),
+        r.view.column("D").expect("a is in column D"),
     );
     let mut gap: f64 = 0.0;
     for (fr, kr) in r.view.rows.iter().zip(&c.view.rows) {
@@ -1573,6 +1574,23 @@ mod tests {
         let r = replay(Workbook::Y2018, Sheet::Momentum).unwrap();
         assert_eq!(r.state.state, [-18.33392669020789, 98.24583039212854]);
         assert!(r.view.notes.iter().any(|n| n.contains("-18.33 and 98.25")));
+    }
+
+    #[test]
+    fn every_sheet_keeps_b_and_a_in_c_and_d_and_addresses_end_in_rows() {
+        for wb in [Workbook::Y2018, Workbook::Y2016] {
+            for &sheet in wb.sheets() {
+                let r = replay(wb, sheet).unwrap();
+                assert_eq!(r.view.column("C"), Some(2), "{wb:?} {sheet}");
+                assert_eq!(r.view.column("D"), Some(3), "{wb:?} {sheet}");
+                for c in &r.view.cells {
+                    let digits = c.addr.trim_start_matches(|c: char| c.is_ascii_uppercase());
+                    assert!(digits.parse::<u32>().is_ok(), "{wb:?} {sheet}: {}", c.addr);
+                }
+                let k = compare(&r, &clean(&r));
+                assert_eq!(k.epochs.len(), r.epochs.len());
+            }
+        }
     }
 
     #[test]

@@ -235,10 +235,12 @@ pub fn sheet_text(v: &SheetView) -> String {
     out
 }
 
+/// The row of a view's cell address (`F33` → 33): the views write every address as
+/// letters then a row number.
 fn row_of(addr: &str) -> u32 {
     addr.trim_start_matches(|c: char| c.is_ascii_alphabetic())
         .parse()
-        .unwrap_or(0)
+        .expect("a cell address ends in its row number")
 }
 
 fn history_text(r: &Replay) -> String {
