@@ -174,3 +174,63 @@ fn broken_csv_files_name_row_and_column() {
     assert_eq!(code, 2);
     assert!(err.contains("--sheet applies to workbooks"), "{err}");
 }
+
+/// A 3 KB workbook whose only cell is at XFD1048576 (Excel's last) made calamine's range
+/// allocate the whole grid, 512 GiB, and the process abort. Read cell by cell, it costs
+/// one cell: the run is refused for what the sheet holds, under a 1 GiB address-space
+/// limit.
+#[test]
+fn a_cell_at_the_far_corner_costs_one_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("far.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_number(1_048_575, 16_383, 1.0).unwrap();
+    wb.save(&p).unwrap();
+    assert!(std::fs::metadata(&p).unwrap().len() < 8_000);
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"ulimit -v 1048576 && exec "$0" train "a*x+b" --data "$1" --quiet"#)
+        .arg(env!("CARGO_BIN_EXE_gradsheet"))
+        .arg(&p)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("far.xlsx: column A has an empty name in the header row"),
+        "{err}"
+    );
+
+    // The same far cell beside real data: the data is read, the far row named.
+    let p = dir.path().join("data_and_far.xlsx");
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (r, row) in graddesc_rows().iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            match v.parse::<f64>() {
+                Ok(x) => ws.write_number(r as u32, c as u16, x).unwrap(),
+                Err(_) => ws.write_string(r as u32, c as u16, *v).unwrap(),
+            };
+        }
+    }
+    ws.write_number(1_048_575, 16_383, 1.0).unwrap();
+    wb.save(&p).unwrap();
+    let (code, _, err) = train_on(&p, &[]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("sheet 'Sheet1', cell A1048576 (column x) is empty"),
+        "{err}"
+    );
+}
+
+/// A data file that does not end is read up to the documented limit, then refused.
+#[test]
+fn an_endless_data_file_is_refused_at_the_limit() {
+    let (code, _, err) = train_on(Path::new("/dev/zero"), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("/dev/zero is larger than 256 MiB, the most gradsheet reads from a file"),
+        "{err}"
+    );
+}
