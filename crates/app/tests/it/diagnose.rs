@@ -208,3 +208,74 @@ fn collab_trains_on_a_movielens_file() {
         "{err}"
     );
 }
+
+/// Every size a user controls is bounded before memory is taken, with a message naming
+/// the limit: sweep grids (the 100,000 × 100,000 map allocated until it aborted),
+/// sweep threads, generated rows, collab's factor tables, and data files.
+#[test]
+fn sizes_the_user_controls_are_bounded_naming_the_limit() {
+    let refused = |args: &[&str], want: &str| {
+        let o = gradsheet(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    };
+    refused(
+        &[
+            "sweep",
+            "a*x+b",
+            "--x-axis",
+            "lr=1e-6..1e-3:100000",
+            "--y-axis",
+            "beta1=0..0.99:100000",
+        ],
+        "the axis 'lr=1e-6..1e-3:100000' has 100000 values; an axis has at most 4096",
+    );
+    refused(
+        &[
+            "sweep",
+            "a*x+b",
+            "--x-axis",
+            "lr=1e-6..1e-3:1000",
+            "--y-axis",
+            "beta1=0..0.99:1000",
+        ],
+        "the map would have 1000 × 1000 = 1000000 cells; a map has at most 262144",
+    );
+    refused(
+        &[
+            "sweep",
+            "a*x+b",
+            "--x-axis",
+            "lr=1e-6..1e-3:2",
+            "--y-axis",
+            "beta1=0..0.99:2",
+            "--threads",
+            "100000",
+        ],
+        "--threads 100000: from 1 to 256",
+    );
+    refused(
+        &[
+            "train",
+            "a*x+b",
+            "--target",
+            "2*x+30",
+            "--n",
+            "100000000000",
+        ],
+        "--n 100000000000: at most 5000000 generated rows",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("many.csv");
+    let text: String = (0..20_000).map(|k| format!("u{k},m{k},3\n")).collect();
+    std::fs::write(&data, text).unwrap();
+    refused(
+        &["collab", "--ratings", data.to_str().unwrap(), "--k", "1024"],
+        "--k 1024 with 20000 users and 20000 items needs 1250 MiB of factor tables; the most is 1024 MiB",
+    );
+    refused(
+        &["collab", "--ratings", "/dev/zero"],
+        "/dev/zero: line 1 is longer than 1 MiB, the most gradsheet reads in one line",
+    );
+}
