@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod diagnose;
+mod files;
 mod formula_cli;
 mod import;
 mod lab_cli;
