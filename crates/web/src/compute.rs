@@ -1167,23 +1167,22 @@ pub fn sheet(spec: &SheetSpec, lim: &Limits) -> Result<SheetOut, ApiError> {
             "epochs",
         ));
     }
-    for (name, v) in [("lr", spec.lr), ("a", spec.a), ("b", spec.b)] {
-        if let Some(v) = v {
-            if !v.is_finite() || (name == "lr" && v < 0.0) {
-                return Err(ApiError::bad(
-                    format!(
-                        "{name} = {v} must be a finite number{}",
-                        if name == "lr" { " >= 0" } else { "" }
-                    ),
-                    name,
-                ));
-            }
-        }
-    }
+    let typed = graddesc::Settings {
+        lr: spec.lr,
+        beta1: spec.beta1,
+        beta2: spec.beta2,
+        a: spec.a,
+        b: spec.b,
+    };
+    typed
+        .check(sh)
+        .map_err(|e| ApiError::bad(e.message, e.field))?;
     let bad_sheet = |e: graddesc::NoSuchSheet| ApiError::bad(e.to_string(), "sheet");
-    // Reset, then the cells a learner types, then one onestep per epoch.
-    let reset = graddesc::replay_actions(wb, sh, graddesc::initial(sh), &[Action::Reset])
-        .map_err(bad_sheet)?;
+    // The β's typed before Reset (which keeps them), then Reset, then the cells a learner
+    // types, then one onestep per epoch.
+    let mut start = graddesc::initial(wb, sh);
+    typed.before_reset(&mut start);
+    let reset = graddesc::replay_actions(wb, sh, start, &[Action::Reset]).map_err(bad_sheet)?;
     let mut st = reset.state.clone();
     if let Some(v) = spec.lr {
         st.lr = v;

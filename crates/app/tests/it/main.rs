@@ -7,6 +7,7 @@ mod cli;
 mod diagnose;
 mod files;
 mod formula_cli;
+mod graddesc_cli;
 mod import;
 mod lab_cli;
 mod lab_workbooks_cli;
