@@ -6,9 +6,7 @@
 //! value within 1e-12·max(1, |v|). All the workbooks go through one `soffice` start.
 //! Without `soffice` the test is skipped with a notice, unless CI is set.
 
-use calamine::{open_workbook_from_rs, Reader, Xlsx};
-
-use crate::soffice::{number, recalculate, soffice};
+use crate::soffice::{check_book, recalculate, soffice};
 use gradsheet_report::concepts::{self, gradsheet_concepts, ConceptBook};
 
 /// Every concept lab at its defaults, then at settings that take other branches (other
@@ -51,29 +49,7 @@ fn concept_workbooks_recalculate_to_the_labs_values() {
     let saved = recalculate(&bin, &recalc_in);
     let mut failures = Vec::new();
     for ((cb, bytes), (file, _)) in books.iter().zip(&saved).zip(&recalc_in) {
-        let b = &cb.book;
-        let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
-        let mut checked = 0;
-        for s in &b.sheets {
-            let range = wb.worksheet_range(&s.name).unwrap();
-            for (r, c, f, want) in b
-                .formulas()
-                .filter(|x| x.0 == s.name)
-                .map(|x| (x.1, x.2, x.3, x.4))
-            {
-                let got = range.get_value((r, c as u32)).and_then(number);
-                let ok = got.is_some_and(|g| (g - want).abs() <= 1e-12 * want.abs().max(1.0));
-                if !ok && failures.len() < 50 {
-                    failures.push(format!(
-                        "{file} {}!R{}C{} {f}: LibreOffice {got:?}, lab {want}",
-                        s.name,
-                        r + 1,
-                        c + 1
-                    ));
-                }
-                checked += 1;
-            }
-        }
+        let checked = check_book(file, &cb.book, bytes, &mut failures);
         assert!(checked > 50, "{file}: only {checked} formulas checked");
         eprintln!("{file}: {checked} formula cells recalculated by LibreOffice match the lab");
     }

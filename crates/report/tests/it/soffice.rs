@@ -86,3 +86,38 @@ pub fn number(d: &Data) -> Option<f64> {
         _ => None,
     }
 }
+
+/// Compares every formula cell of `book` with the workbook LibreOffice recalculated
+/// (`bytes`, saved from the copy named `file`), within 1e-12·max(1, |v|); a line per
+/// mismatch goes to `failures` (the first 50). Returns how many cells were compared.
+pub fn check_book(
+    file: &str,
+    book: &gradsheet_report::labs::Book,
+    bytes: &[u8],
+    failures: &mut Vec<String>,
+) -> usize {
+    use calamine::{open_workbook_from_rs, Reader, Xlsx};
+    let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let mut checked = 0;
+    for s in &book.sheets {
+        let range = wb.worksheet_range(&s.name).unwrap();
+        for (r, c, f, want) in book
+            .formulas()
+            .filter(|x| x.0 == s.name)
+            .map(|x| (x.1, x.2, x.3, x.4))
+        {
+            let got = range.get_value((r, c as u32)).and_then(number);
+            let ok = got.is_some_and(|g| (g - want).abs() <= 1e-12 * want.abs().max(1.0));
+            if !ok && failures.len() < 50 {
+                failures.push(format!(
+                    "{file} {}!R{}C{} {f}: LibreOffice {got:?}, lab {want}",
+                    s.name,
+                    r + 1,
+                    c + 1
+                ));
+            }
+            checked += 1;
+        }
+    }
+    checked
+}
