@@ -5,7 +5,8 @@
 //! interrupted one leaves every file whole. Memory is what the sinks keep — a line, one
 //! row of the workbook, a thinned sample for the charts — never the run's length.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -18,11 +19,56 @@ use gradsheet_train::{EpochSummary, Layout, Plan, RunEnd, Sink, StepView, Thinne
 
 use crate::cmd::common::OutputArgs;
 use crate::cmd::usage;
-pub use crate::output::AtomicFile;
+use crate::output::AtomicFile;
 use crate::trace_io::{self, RunInfo};
 
 /// Steps (and epochs) the charts of a run keep at most: an evenly spaced sample beyond.
 const PLOT_SAMPLE: usize = 20_000;
+
+/// A scratch file beside an output (`.NAME.gradsheet-PID.PART`), read back before it is
+/// removed on drop: the JSON's epochs, which follow its steps, and the workbook, whose zip
+/// writer seeks.
+struct SideFile {
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl SideFile {
+    fn beside(path: &Path, part: &str) -> Result<SideFile> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let side = dir.join(format!(".{name}.gradsheet-{}.{part}", std::process::id()));
+        let _ = std::fs::remove_file(&side);
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&side)
+            .with_context(|| format!("cannot create {}", side.display()))?;
+        Ok(SideFile {
+            path: side,
+            file: BufWriter::with_capacity(1 << 16, file),
+        })
+    }
+
+    /// The file from its start, for reading (what was buffered written out first).
+    fn contents(&mut self) -> std::io::Result<&mut File> {
+        self.file.seek(SeekFrom::Start(0))?;
+        Ok(self.file.get_mut())
+    }
+}
+
+impl Drop for SideFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
 
 /// Keeps the first write error, and stops the run on it.
 fn kept(err: &mut Option<std::io::Error>, r: std::io::Result<()>) -> ControlFlow<()> {
@@ -37,6 +83,7 @@ fn kept(err: &mut Option<std::io::Error>, r: std::io::Result<()>) -> ControlFlow
 
 /// The step rows as CSV, line by line.
 struct CsvOut {
+    path: PathBuf,
     file: AtomicFile,
     line: String,
     err: Option<std::io::Error>,
@@ -45,14 +92,14 @@ struct CsvOut {
 impl Sink for CsvOut {
     fn start(&mut self, plan: &Plan) {
         let head = trace_io::csv_header(&plan.layout);
-        let r = self.file.writer().write_all(head.as_bytes());
+        let r = self.file.write_all(head.as_bytes());
         let _ = kept(&mut self.err, r);
     }
 
     fn step(&mut self, s: &StepView<'_>) -> ControlFlow<()> {
         self.line.clear();
         trace_io::push_csv_line(&mut self.line, s);
-        let r = self.file.writer().write_all(self.line.as_bytes());
+        let r = self.file.write_all(self.line.as_bytes());
         kept(&mut self.err, r)
     }
 }
@@ -60,8 +107,9 @@ impl Sink for CsvOut {
 /// The JSON trace: its head, then the steps as they come; the epochs go to a file of
 /// their own beside it (their field follows the steps') and are copied in at the end.
 struct JsonOut<'a> {
+    path: PathBuf,
     file: AtomicFile,
-    epochs: AtomicFile,
+    epochs: SideFile,
     info: RunInfo<'a>,
     layout: Layout,
     steps: usize,
@@ -89,7 +137,7 @@ impl Sink for JsonOut<'_> {
     fn start(&mut self, plan: &Plan) {
         self.layout = plan.layout.clone();
         let head = trace_io::json_head(&self.info, &self.layout);
-        let w = self.file.writer();
+        let w = &mut self.file;
         let r = w
             .write_all(b"{\n")
             .and_then(|()| json_fields(w, &head, true))
@@ -105,7 +153,7 @@ impl Sink for JsonOut<'_> {
         };
         self.steps += 1;
         let v = trace_io::step_json(s);
-        let w = self.file.writer();
+        let w = &mut self.file;
         let r = w.write_all(sep).and_then(|()| write!(w, "{v}"));
         kept(&mut self.err, r)
     }
@@ -118,7 +166,7 @@ impl Sink for JsonOut<'_> {
         };
         self.n_epochs += 1;
         let v = trace_io::epoch_json(e, &self.layout.params);
-        let w = self.epochs.writer();
+        let w = &mut self.epochs.file;
         let r = w.write_all(sep).and_then(|()| write!(w, "{v}"));
         kept(&mut self.err, r)
     }
@@ -131,9 +179,9 @@ impl Sink for JsonOut<'_> {
 impl JsonOut<'_> {
     fn commit(mut self) -> Result<()> {
         if let Some(e) = self.err.take() {
-            return Err(e).with_context(|| format!("cannot write {}", self.file.path().display()));
+            return Err(e).with_context(|| format!("cannot write {}", self.path.display()));
         }
-        let path = self.file.path().to_path_buf();
+        let path = self.path.clone();
         let tail = trace_io::json_tail(
             &self.layout,
             &self.end.stop,
@@ -144,7 +192,7 @@ impl JsonOut<'_> {
         let close = |n: usize| if n == 0 { "]" } else { "\n  ]" };
         let r = (|| -> std::io::Result<()> {
             let mut epochs = self.epochs.contents()?;
-            let w = self.file.writer();
+            let w = &mut self.file;
             write!(w, "{},\n  \"epochs\": [", close(self.steps))?;
             std::io::copy(&mut epochs, w)?;
             w.write_all(close(self.n_epochs).as_bytes())?;
@@ -201,7 +249,8 @@ impl<'a> Outputs<'a> {
         };
         let csv = match &out.csv {
             Some(path) => Some(CsvOut {
-                file: AtomicFile::create(path, "")?,
+                path: path.clone(),
+                file: AtomicFile::create(path)?,
                 line: String::new(),
                 err: None,
             }),
@@ -209,8 +258,9 @@ impl<'a> Outputs<'a> {
         };
         let json = match &out.json {
             Some(path) => Some(JsonOut {
-                file: AtomicFile::create(path, "")?,
-                epochs: AtomicFile::create(path, ".epochs")?,
+                path: path.clone(),
+                file: AtomicFile::create(path)?,
+                epochs: SideFile::beside(path, "epochs")?,
                 info: RunInfo {
                     model: setup.model,
                     data_rows: setup.data.len(),
@@ -244,7 +294,7 @@ impl<'a> Outputs<'a> {
     pub fn commit(self) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if let Some(mut c) = self.csv {
-            let path = c.file.path().to_path_buf();
+            let path = c.path.clone();
             if let Some(e) = c.err.take() {
                 return Err(e).with_context(|| format!("cannot write {}", path.display()));
             }
@@ -252,15 +302,20 @@ impl<'a> Outputs<'a> {
             written.push(path);
         }
         if let Some(j) = self.json {
-            let path = j.file.path().to_path_buf();
+            let path = j.path.clone();
             j.commit()?;
             written.push(path);
         }
         if let Some(x) = self.xlsx {
-            let mut file = AtomicFile::create(&x.path, "")?;
+            // The zip writer seeks: the workbook goes to a file of its own, then through
+            // the atomic writer to whatever the path names (a file, a link, a device).
+            let mut side = SideFile::beside(&x.path, "xlsx")?;
             x.sink
-                .save_to(file.writer())
+                .save_to(&mut side.file)
                 .map_err(|e| xlsx_error(&x.path, e))?;
+            let mut file = AtomicFile::create(&x.path)?;
+            std::io::copy(&mut side.contents()?, &mut file)
+                .with_context(|| format!("cannot write {}", x.path.display()))?;
             file.commit()?;
             written.push(x.path);
         }

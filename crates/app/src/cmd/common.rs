@@ -267,6 +267,14 @@ impl ModelArgs {
             return crate::output::read_data(path, &opts);
         }
         if let Some(target) = &self.target {
+            // Generated rows (x and y) obey the bound of a data file's cells.
+            let most = crate::output::import::MAX_CELLS / 2;
+            if self.n > most {
+                return Err(usage(format!(
+                    "--n {}: at most {most} generated rows (the bound of a data table's cells, 2 per row)",
+                    self.n
+                )));
+            }
             let (lo, hi) = parse_range(&self.x)?;
             let integer_x = lo.fract() == 0.0 && hi.fract() == 0.0 && !self.x.contains('.');
             let g = Generator {

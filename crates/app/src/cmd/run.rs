@@ -18,7 +18,7 @@ use gradsheet_train::{
 
 use super::common::{interrupted, page, run_live};
 use super::usage;
-use crate::export::AtomicFile;
+use crate::output::AtomicFile;
 use crate::output::{cell, table};
 use crate::shown::{self, Ends};
 use crate::trace_io;
@@ -94,13 +94,9 @@ impl CsvDir {
     fn open(dir: &Path, params: &[String]) -> Result<CsvDir> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-        let mut epochs = AtomicFile::create(&dir.join("epochs.csv"), "")?;
+        let mut epochs = AtomicFile::create(&dir.join("epochs.csv"))?;
         use std::io::Write;
-        write!(
-            epochs.writer(),
-            "label,{}",
-            trace_io::epochs_csv_header(params)
-        )?;
+        write!(epochs, "label,{}", trace_io::epochs_csv_header(params))?;
         Ok(CsvDir {
             dir: dir.to_path_buf(),
             epochs,
@@ -124,10 +120,7 @@ impl CsvDir {
                 }
             })
             .collect();
-        self.steps = Some(AtomicFile::create(
-            &self.dir.join(format!("{safe}.csv")),
-            "",
-        )?);
+        self.steps = Some(AtomicFile::create(&self.dir.join(format!("{safe}.csv")))?);
         self.label = safe;
         Ok(())
     }
@@ -154,13 +147,13 @@ impl CsvDir {
 
     fn write(&mut self, to_steps: bool) -> ControlFlow<()> {
         use std::io::Write;
-        let w = if to_steps {
+        let w: &mut AtomicFile = if to_steps {
             match self.steps.as_mut() {
-                Some(f) => f.writer(),
+                Some(f) => f,
                 None => return ControlFlow::Continue(()),
             }
         } else {
-            self.epochs.writer()
+            &mut self.epochs
         };
         match w.write_all(self.line.as_bytes()) {
             Ok(()) => ControlFlow::Continue(()),
