@@ -1,11 +1,11 @@
 //! The concept labs of issue 9 (`gradsheet-concepts`) as xlsx workbooks whose cells are
 //! live formulas, with the labs' values as cached results.
 //!
-//! Each lab becomes a [`ConceptBook`]: a [`Book`] of plain cells (inputs as values,
-//! outputs as formula text with the lab's value, as in [`crate::labs`]) and the defined
-//! names its formulas use (`alpha`, `p_drop`). Where a lab's formula is an engine
-//! expression (focal loss, L1 and L2 and their derivatives) the workbook's formula is that
-//! expression printed with [`Expr::render`] in [`Notation::Excel`], names replaced by
+//! Each lab becomes a [`Book`] of plain cells (inputs as values, outputs as formula text
+//! with the lab's value, as in [`crate::labs`]) and the defined names its formulas use
+//! (`alpha`, `p_drop`); [`crate::labs::workbook`] reaches them through the registry.
+//! Where a lab's formula is an engine expression (focal loss, L1 and L2 and their
+//! derivatives) the workbook's formula is that expression printed with [`Expr::render`] in [`Notation::Excel`], names replaced by
 //! cells: the engine's symbolic derivatives become the sheet's formulas.
 //!
 //! The networks and images are kept small (a crop of the picture, a narrow and short
@@ -18,9 +18,9 @@
 //! use gradsheet_report::concepts::{self, gradsheet_concepts::{find, Params}};
 //! let lab = find("focal").unwrap();
 //! let params = Params::defaults(lab.params);
-//! let cb = concepts::workbook("focal", &params, None).unwrap();
-//! assert!(cb.book.formulas().any(|(_, _, _, f, _)| f.contains("alpha")));
-//! let bytes = cb.to_xlsx(false).unwrap();
+//! let book = concepts::workbook("focal", &params, None).unwrap();
+//! assert!(book.formulas().any(|(_, _, _, f, _)| f.contains("alpha")));
+//! let bytes = book.to_xlsx(false).unwrap();
 //! assert_eq!(&bytes[..2], b"PK");
 //! ```
 
@@ -37,34 +37,10 @@ use rand_chacha::ChaCha8Rng;
 /// through the report crate.
 pub use gradsheet_concepts;
 
-use crate::labs::{self, a1, abs, range, Book, Builder};
+use crate::labs::{a1, abs, range, Book, Builder};
 
 /// The concept labs that export a workbook, in the order of issue 9.
 pub const NAMES: &[&str] = &["dropout", "focal", "l1-l2", "upsampling", "gradients"];
-
-/// A concept lab as a workbook: its sheets and the defined names its formulas use.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConceptBook {
-    /// The sheets, with every formula's lab value.
-    pub book: Book,
-    /// Workbook-wide names as `(name, target)`, for example `("alpha", "=focal!$B$1")`.
-    pub names: Vec<(String, String)>,
-}
-
-impl ConceptBook {
-    /// The workbook's bytes; `zero_cached_results` caches 0 for every formula (only for
-    /// tests that prove a spreadsheet recalculated).
-    ///
-    /// # Errors
-    ///
-    /// When the xlsx writer fails.
-    pub fn to_xlsx(
-        &self,
-        zero_cached_results: bool,
-    ) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        labs::to_xlsx_with_names(&self.book, &self.names, zero_cached_results)
-    }
-}
 
 /// The workbook of the concept lab `lab` with these (checked) parameters; `image` is the
 /// user's picture for the upsampling lab.
@@ -72,7 +48,7 @@ impl ConceptBook {
 /// # Errors
 ///
 /// [`LabError::UnknownLab`] for a name not in [`NAMES`]; otherwise the lab's own errors.
-pub fn workbook(lab: &str, p: &Params, image: Option<&Image>) -> Result<ConceptBook, LabError> {
+pub fn workbook(lab: &str, p: &Params, image: Option<&Image>) -> Result<Book, LabError> {
     match lab {
         "focal" => Ok(focal_book(p)),
         "l1-l2" => l1_l2_book(p),
@@ -95,7 +71,7 @@ fn mean(v: &[f64]) -> f64 {
 
 /// focal: p, cross-entropy `=-LN(p)`, and per γ the focal loss and the engine's
 /// derivative of it, with α and each γ in named cells (`alpha`, `gamma_1`, …).
-fn focal_book(p: &Params) -> ConceptBook {
+fn focal_book(p: &Params) -> Book {
     let c = focal::curves(&p.list("gammas"), p.num("alpha"));
     let f = focal::FocalFormula::new();
     let mut b = Builder::new("focal");
@@ -131,11 +107,9 @@ fn focal_book(p: &Params) -> ConceptBook {
             b.f(r, col + 1, excel(&f.derivative, &cell), c.slope[j][i]);
         }
     }
-    ConceptBook {
-        book: Book {
-            lab: "focal".into(),
-            sheets: vec![b.done()],
-        },
+    Book {
+        lab: "focal".into(),
+        sheets: vec![b.done()],
         names,
     }
 }
@@ -143,7 +117,7 @@ fn focal_book(p: &Params) -> ConceptBook {
 /// l1-l2: the losses of an error and their engine derivatives; the data with outliers,
 /// both fitted lines' predictions and both losses of each as formulas of the fitted
 /// parameters, and their means.
-fn l1_l2_book(p: &Params) -> Result<ConceptBook, LabError> {
+fn l1_l2_book(p: &Params) -> Result<Book, LabError> {
     let lab = l1_l2::run(p)?;
     let losses = [
         PairLoss::new(l1_l2::LOSSES[0].1)?,
@@ -233,11 +207,9 @@ fn l1_l2_book(p: &Params) -> Result<ConceptBook, LabError> {
             );
         }
     }
-    Ok(ConceptBook {
-        book: Book {
-            lab: "l1-l2".into(),
-            sheets: vec![b.done(), d.done()],
-        },
+    Ok(Book {
+        lab: "l1-l2".into(),
+        sheets: vec![b.done(), d.done()],
         names: Vec::new(),
     })
 }
@@ -266,7 +238,7 @@ fn bilinear_source(o: usize, n: usize, f: usize) -> (usize, usize, f64) {
 /// upsampling: a crop of the input as values (with the transposed convolution's kernel),
 /// nearest (references), bilinear (weighted sums), transposed convolution (sums of
 /// kernel × input) and the overlap counts (`COUNT` of the inputs that reach a pixel).
-fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<ConceptBook, LabError> {
+fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<Book, LabError> {
     let lab = upsampling::run(p, image)?;
     let (k, s) = (lab.k, lab.s);
     // A small crop keeps the workbook at a few thousand formulas at the largest stride.
@@ -374,11 +346,9 @@ fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<ConceptBook, Lab
             }
         },
     );
-    Ok(ConceptBook {
-        book: Book {
-            lab: "upsampling".into(),
-            sheets: vec![inp.done(), near_sheet, bil_sheet, tc_sheet, ov_sheet],
-        },
+    Ok(Book {
+        lab: "upsampling".into(),
+        sheets: vec![inp.done(), near_sheet, bil_sheet, tc_sheet, ov_sheet],
         names: Vec::new(),
     })
 }
@@ -410,7 +380,7 @@ pub fn gradients_stack(p: &Params) -> Result<gradients::Stack, LabError> {
 /// gradients: the weights (each layer's transposed, so that a unit's weights are a row),
 /// every layer's activations as `act(SUMPRODUCT(previous row, weights row))`, and the RMS
 /// of each layer `=SQRT(SUMSQ(h)/COUNT(h))`.
-fn gradients_book(p: &Params) -> Result<ConceptBook, LabError> {
+fn gradients_book(p: &Params) -> Result<Book, LabError> {
     let st = gradients_stack(p)?;
     let init = Init::from_name(&p.text("init"), p.num("gain"))
         .ok_or_else(|| LabError::Invalid("unknown init".into()))?;
@@ -484,11 +454,9 @@ fn gradients_book(p: &Params) -> Result<ConceptBook, LabError> {
             pass.acts[l].rms(),
         );
     }
-    Ok(ConceptBook {
-        book: Book {
-            lab: "gradients".into(),
-            sheets: vec![sh.done(), wsh.done(), rms.done()],
-        },
+    Ok(Book {
+        lab: "gradients".into(),
+        sheets: vec![sh.done(), wsh.done(), rms.done()],
         names: Vec::new(),
     })
 }
@@ -510,7 +478,7 @@ const DROPOUT_UNITS: usize = 8;
 /// mask drawn; the mask as values, the first hidden layer before dropout
 /// (`=MAX(x*w+b,0)`), after it with scaling (`=IF(mask=0,0,h/(1-p_drop))`) and without,
 /// and the means of each unit and of each block.
-fn dropout_book(p: &Params) -> ConceptBook {
+fn dropout_book(p: &Params) -> Book {
     let h = p.int("hidden");
     let sizes = if p.int("layers") == 1 {
         vec![1, h, 1]
@@ -628,11 +596,9 @@ fn dropout_book(p: &Params) -> ConceptBook {
         );
         top = mr + 3;
     }
-    ConceptBook {
-        book: Book {
-            lab: "dropout".into(),
-            sheets: vec![m.done(), a.done()],
-        },
+    Book {
+        lab: "dropout".into(),
+        sheets: vec![m.done(), a.done()],
         names: vec![("p_drop".to_string(), format!("=activations!{}", abs(0, 1)))],
     }
 }
@@ -642,7 +608,7 @@ mod tests {
     use super::*;
     use gradsheet_concepts::{dropout, find};
 
-    fn book(name: &str) -> ConceptBook {
+    fn book(name: &str) -> Book {
         let lab = find(name).unwrap();
         workbook(name, &Params::defaults(lab.params), None).unwrap()
     }
@@ -651,11 +617,10 @@ mod tests {
     fn every_concept_workbook_writes_and_has_formulas() {
         for name in NAMES {
             let cb = book(name);
-            let n = cb.book.formulas().count();
+            let n = cb.formulas().count();
             assert!(n > 50, "{name}: only {n} formulas");
             assert!(n < 5000, "{name}: {n} formulas");
             assert!(cb
-                .book
                 .formulas()
                 .all(|(_, _, _, f, v)| f.starts_with('=') && v.is_finite()));
             for zero in [false, true] {
@@ -668,7 +633,7 @@ mod tests {
     #[test]
     fn focal_prints_the_engine_derivative_with_named_inputs() {
         let cb = book("focal");
-        let fs: Vec<&str> = cb.book.formulas().map(|x| x.3).collect();
+        let fs: Vec<&str> = cb.formulas().map(|x| x.3).collect();
         assert!(
             fs.contains(&"=-alpha*(1-A4)^gamma_1*LN(A4)"),
             "{:?}",
@@ -690,7 +655,6 @@ mod tests {
         let run = gradients::run_stack(&st, init);
         let cb = workbook("gradients", &p, None).unwrap();
         let rms: Vec<f64> = cb
-            .book
             .formulas()
             .filter(|x| x.0 == "rms")
             .map(|x| x.4)
@@ -707,18 +671,17 @@ mod tests {
         let xs: Vec<f64> = d.train.iter().map(|t| t.0).collect();
         assert_eq!(xs, dropout_inputs(xs.len()));
         let cb = workbook("dropout", &p, None).unwrap();
-        let mask = &cb.book.sheets[0];
+        let mask = &cb.sheets[0];
         let row0: Vec<f64> = mask
             .cells
             .iter()
             .filter_map(|(r, c, cell)| match cell {
-                labs::Cell::Num(v) if *r == 1 && *c > 0 => Some(*v),
+                crate::labs::Cell::Num(v) if *r == 1 && *c > 0 => Some(*v),
                 _ => None,
             })
             .collect();
         assert_eq!(row0, d.steps[0].mask[..row0.len()]);
         let before: Vec<f64> = cb
-            .book
             .formulas()
             .filter(|x| x.0 == "activations" && x.1 == 5)
             .map(|x| x.4)
@@ -729,19 +692,18 @@ mod tests {
     #[test]
     fn l1_l2_means_match_the_training() {
         let cb = book("l1-l2");
-        let fit = &cb.book.sheets[1];
+        let fit = &cb.sheets[1];
         let trained: Vec<f64> = fit
             .cells
             .iter()
             .filter_map(|(r, c, cell)| match cell {
-                labs::Cell::Num(v) if (1..=2).contains(r) && *c == 3 => Some(*v),
+                crate::labs::Cell::Num(v) if (1..=2).contains(r) && *c == 3 => Some(*v),
                 _ => None,
             })
             .collect();
         // The L1 line's mean L1 loss and the L2 line's mean L2 loss, as the sheet
         // recomputes them from the fitted parameters.
         let means: Vec<f64> = cb
-            .book
             .formulas()
             .filter(|x| x.0 == "fit" && x.3.starts_with("=AVERAGE"))
             .map(|x| x.4)

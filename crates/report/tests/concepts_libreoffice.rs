@@ -10,11 +10,12 @@ use calamine::{open_workbook_from_rs, Reader, Xlsx};
 
 mod common;
 use common::{number, recalculate, soffice};
-use gradsheet_report::concepts::{self, gradsheet_concepts, ConceptBook};
+use gradsheet_report::concepts::{self, gradsheet_concepts};
+use gradsheet_report::labs::Book;
 
 /// Every concept lab at its defaults, then at settings that take other branches (other
 /// activations and initialisations, a kernel smaller than the stride, one hidden layer).
-fn books() -> Vec<ConceptBook> {
+fn books() -> Vec<Book> {
     let defaults = concepts::NAMES.iter().map(|n| (*n, &[][..]));
     let others: [(&str, &[&str]); 5] = [
         ("focal", &["gammas=0,0.5,3", "alpha=0.25"]),
@@ -46,13 +47,12 @@ fn concept_workbooks_recalculate_to_the_labs_values() {
     for (i, b) in books.iter().enumerate() {
         // The reference (values cached) must write too.
         b.to_xlsx(false).unwrap();
-        recalc_in.push((format!("{i}-{}", b.book.lab), b.to_xlsx(true).unwrap()));
+        recalc_in.push((format!("{i}-{}", b.lab), b.to_xlsx(true).unwrap()));
     }
     let Some(bin) = soffice() else { return };
     let saved = recalculate(bin, &recalc_in);
     let mut failures = Vec::new();
-    for ((cb, bytes), (file, _)) in books.iter().zip(&saved).zip(&recalc_in) {
-        let b = &cb.book;
+    for ((b, bytes), (file, _)) in books.iter().zip(&saved).zip(&recalc_in) {
         let mut wb: Xlsx<_> = open_workbook_from_rs(std::io::Cursor::new(bytes.clone())).unwrap();
         let mut checked = 0;
         for s in &b.sheets {
