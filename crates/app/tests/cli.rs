@@ -322,3 +322,39 @@ fn train_names_a_division_by_zero_state() {
         "{out}"
     );
 }
+
+/// `serve --host 0.0.0.0` says, as it starts, that the app is then reachable from the
+/// network; the default host says nothing of the kind.
+#[test]
+fn serving_beyond_loopback_says_so() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for (host, warned) in [("0.0.0.0", true), ("127.0.0.1", false)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+            .args(["serve", "--host", host, "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        // The URL is printed once the port is bound, after the note (if any).
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        while !line.contains("press Ctrl-C") {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).expect("read") > 0,
+                "no start-up lines"
+            );
+        }
+        child.kill().expect("stop the server");
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+            .expect("read stderr");
+        child.wait().expect("the server ends");
+        assert_eq!(
+            err.contains("reachable from the network"),
+            warned,
+            "{host}: {err}"
+        );
+    }
+}

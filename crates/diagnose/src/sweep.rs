@@ -100,14 +100,24 @@ pub fn judge_with(
     cfg: &TrainConfig,
     kernel: Option<&EpochKernel>,
 ) -> Result<Verdict, TrainError> {
+    judge_hooked(trainer, init, cfg, kernel, &mut Hooks::none())
+}
+
+fn judge_hooked(
+    trainer: &Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    kernel: Option<&EpochKernel>,
+    hooks: &mut Hooks<'_>,
+) -> Result<Verdict, TrainError> {
     let mut cfg = cfg.clone();
     cfg.record = Record::Epochs;
     let native = kernel
         .filter(|_| gradsheet_jit::unsupported(trainer, &cfg).is_none())
-        .and_then(|k| k.run(trainer, init, &cfg, &mut Hooks::none()).ok());
+        .and_then(|k| k.run(trainer, init, &cfg, hooks).ok());
     let trace = match native {
         Some(t) => t,
-        None => trainer.run(init, &cfg, &mut Hooks::none())?,
+        None => trainer.run(init, &cfg, hooks)?,
     };
     let mut ws = trainer.compiled.workspace();
     let initial_error = trainer.mean_error(&mut ws, init);
@@ -377,6 +387,27 @@ pub fn sweep(
     x: &Axis,
     y: &Axis,
 ) -> Result<Map, String> {
+    sweep_until(trainer, init, base, x, y, &|| false)
+}
+
+/// The message of a sweep that [`sweep_until`]'s `stop` ended.
+pub const STOPPED: &str = "the sweep was stopped before its last cell";
+
+/// [`sweep`], ending early once `stop` returns true: it is polled before each cell and,
+/// within a run, as [`Hooks::should_stop`] is (every few thousand steps). A server gives
+/// each request a deadline this way; a spawned thread cannot be killed.
+///
+/// # Errors
+///
+/// Those of [`sweep`], and [`STOPPED`] when `stop` ended the sweep.
+pub fn sweep_until(
+    trainer: &Trainer,
+    init: &[f64],
+    base: &TrainConfig,
+    x: &Axis,
+    y: &Axis,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Map, String> {
     let setup = |i: usize, j: usize| -> Result<(TrainConfig, Vec<f64>), String> {
         let mut cfg = base.clone();
         let mut p = init.to_vec();
@@ -406,10 +437,18 @@ pub fn sweep(
     let cells = (0..n)
         .into_par_iter()
         .map(|k| {
+            if stop() {
+                return Err(STOPPED.to_string());
+            }
             let (i, j) = (k % nx, k / nx);
             let (cfg, p) = setup(i, j)?;
             let kernel = kernels.get(&cfg.optimizer);
-            let v = judge_with(trainer, &p, &cfg, kernel).map_err(|e| e.to_string())?;
+            let mut hooks = Hooks {
+                should_stop: stop,
+                progress: &mut |_, _| {},
+            };
+            let v =
+                judge_hooked(trainer, &p, &cfg, kernel, &mut hooks).map_err(|e| e.to_string())?;
             Ok(Cell {
                 x: x.values[i],
                 y: y.values[j],
@@ -419,6 +458,10 @@ pub fn sweep(
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
+    // A cell whose run `stop` interrupted holds a verdict on part of the run.
+    if stop() {
+        return Err(STOPPED.to_string());
+    }
     Ok(Map {
         x: x.clone(),
         y: y.clone(),

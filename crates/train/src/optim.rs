@@ -257,8 +257,38 @@ pub enum OptimizerError {
     #[error("unknown optimizer '{0}'{1}")]
     Unknown(String, String),
     /// A hyperparameter out of its range.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{message}")]
+    Invalid {
+        /// The hyperparameter at fault, by its name in [`Hyper`] (`lr`, `beta1`, `beta2`,
+        /// `eps`, `momentum`, `weight_decay`, `alpha`, `nesterov`), so that a form can
+        /// mark the input it came from.
+        field: &'static str,
+        /// What is wrong, naming the value.
+        message: String,
+    },
+}
+
+impl OptimizerError {
+    /// The setting at fault: `optimizer` for an unknown name, else the hyperparameter's
+    /// name in [`Hyper`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gradsheet_train::{Hyper, Optimizer};
+    /// let field = |name: &str, h: Hyper| Optimizer::from_name(name, &h).unwrap_err().field();
+    /// assert_eq!(field("adam", Hyper { beta2: Some(1.5), ..Hyper::default() }), "beta2");
+    /// assert_eq!(field("torch-sgd", Hyper { momentum: Some(-1.0), ..Hyper::default() }), "momentum");
+    /// assert_eq!(field("torch-rmsprop", Hyper { alpha: Some(2.0), ..Hyper::default() }), "alpha");
+    /// assert_eq!(field("momentum", Hyper { lr: Some(-1.0), ..Hyper::default() }), "lr");
+    /// assert_eq!(field("adma", Hyper::default()), "optimizer");
+    /// ```
+    pub fn field(&self) -> &'static str {
+        match self {
+            OptimizerError::Unknown(..) => "optimizer",
+            OptimizerError::Invalid { field, .. } => field,
+        }
+    }
 }
 
 impl Optimizer {
@@ -376,27 +406,30 @@ impl Optimizer {
     ///
     /// [`OptimizerError::Invalid`] naming the value at fault.
     pub fn validate(&self) -> Result<(), OptimizerError> {
-        let bad = |what: &str, v: f64, rule: &str| {
-            Err(OptimizerError::Invalid(format!(
-                "{what} = {v} is invalid: it must be {rule}"
-            )))
+        let bad = |field: &'static str, what: &str, v: f64, rule: &str| {
+            Err(OptimizerError::Invalid {
+                field,
+                message: format!("{what} = {v} is invalid: it must be {rule}"),
+            })
         };
         let lr = self.lr();
         if !(lr.is_finite() && lr >= 0.0) {
-            return bad("the learning rate", lr, "a finite number >= 0");
+            return bad("lr", "the learning rate", lr, "a finite number >= 0");
         }
-        let beta = |name: &str, b: f64| {
+        let beta = |field: &'static str, name: &str, b: f64| {
             if (0.0..1.0).contains(&b) {
                 Ok(())
             } else {
-                bad(name, b, "in [0, 1)")
+                bad(field, name, b, "in [0, 1)")
             }
         };
         match *self {
             Optimizer::Momentum { beta: b, .. } | Optimizer::Rmsprop { beta: b, .. } => {
-                beta("β", b)
+                beta("beta1", "β", b)
             }
-            Optimizer::Adam { beta1, beta2, .. } => beta("β1", beta1).and(beta("β2", beta2)),
+            Optimizer::Adam { beta1, beta2, .. } => {
+                beta("beta1", "β1", beta1).and(beta("beta2", "β2", beta2))
+            }
             Optimizer::TorchAdam {
                 beta1,
                 beta2,
@@ -404,13 +437,13 @@ impl Optimizer {
                 weight_decay,
                 ..
             } => {
-                beta("β1", beta1)?;
-                beta("β2", beta2)?;
+                beta("beta1", "β1", beta1)?;
+                beta("beta2", "β2", beta2)?;
                 if eps < 0.0 || !eps.is_finite() {
-                    return bad("eps", eps, "a finite number >= 0");
+                    return bad("eps", "eps", eps, "a finite number >= 0");
                 }
                 if weight_decay < 0.0 {
-                    return bad("weight_decay", weight_decay, ">= 0");
+                    return bad("weight_decay", "weight_decay", weight_decay, ">= 0");
                 }
                 Ok(())
             }
@@ -421,10 +454,13 @@ impl Optimizer {
                 ..
             } => {
                 if !(0.0..=1.0).contains(&alpha) {
-                    return bad("alpha", alpha, "in [0, 1]");
+                    return bad("alpha", "alpha", alpha, "in [0, 1]");
                 }
-                if eps < 0.0 || momentum < 0.0 {
-                    return bad("eps or momentum", eps.min(momentum), ">= 0");
+                if eps < 0.0 {
+                    return bad("eps", "eps", eps, ">= 0");
+                }
+                if momentum < 0.0 {
+                    return bad("momentum", "momentum", momentum, ">= 0");
                 }
                 Ok(())
             }
@@ -435,12 +471,14 @@ impl Optimizer {
                 ..
             } => {
                 if momentum < 0.0 {
-                    return bad("momentum", momentum, ">= 0");
+                    return bad("momentum", "momentum", momentum, ">= 0");
                 }
                 if nesterov && (momentum <= 0.0 || dampening != 0.0) {
-                    return Err(OptimizerError::Invalid(
-                        "nesterov momentum requires a momentum > 0 and zero dampening".into(),
-                    ));
+                    return Err(OptimizerError::Invalid {
+                        field: "nesterov",
+                        message: "nesterov momentum requires a momentum > 0 and zero dampening"
+                            .into(),
+                    });
                 }
                 Ok(())
             }

@@ -2,7 +2,11 @@
 // list the server sends (`GET /api/labs`), its notes, tables, figures and images redrawn
 // from each answer (`POST /api/lab`).
 
-import { $, api, esc, fmt, message, num, runner, showTiming, slider, writeHash } from "./app.js";
+import { fmt, num } from "./charts.js";
+import { message, showTiming, slider } from "./controls.js";
+import { $, esc } from "./dom.js";
+import { api, runner } from "./server.js";
+import { writeHash } from "./url.js";
 
 // ───────────── labs ─────────────
 

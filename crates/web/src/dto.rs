@@ -2,7 +2,12 @@
 //!
 //! These types are the only place where gradsheet's numbers meet serde: the pure crates
 //! stay free of it (see ARCHITECTURE.md). Every request field has a default, so a page
-//! sends only what it changes.
+//! sends only what it changes; a field a request type does not have is refused, named
+//! (a misspelt `bta1` would otherwise silently leave β1 at its default).
+//!
+//! The model's four fields (`model`, `loss`, `data`, `constants`) are written out in each
+//! request that has them rather than flattened from one struct, because serde cannot
+//! refuse unknown fields around a flattened one; [`ModelRef`] gathers them again.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +41,7 @@ pub fn nums(v: &[f64]) -> Vec<Num> {
 
 /// Where the data comes from.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DataSpec {
     /// `"graddesc"` (fast.ai's 29 rows, y = 2x + 30) or `"target"` (generated from `target`).
     pub source: String,
@@ -68,10 +73,25 @@ impl Default for DataSpec {
     }
 }
 
-/// A model, its loss and its data: what every endpoint that computes starts from.
+/// A model, its loss, its data and its constants: what every endpoint that computes
+/// starts from, borrowed from the request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ModelRef<'a> {
+    /// The prediction formula, e.g. `a*x+b`.
+    pub model: &'a str,
+    /// A loss name (`squared`, `absolute`, `huber`, `bce`, `bce10`) or a formula in `pred`.
+    pub loss: &'a str,
+    /// The data.
+    pub data: &'a DataSpec,
+    /// Names with fixed values (e.g. Huber's `delta`).
+    pub constants: &'a BTreeMap<String, f64>,
+}
+
+/// The request of the formula playground (`/api/formula`): parse a model and its loss,
+/// find the parameters, differentiate.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
-pub struct ModelSpec {
+#[serde(default, deny_unknown_fields)]
+pub struct FormulaSpec {
     /// The prediction formula, e.g. `a*x+b`.
     pub model: String,
     /// A loss name (`squared`, `absolute`, `huber`, `bce`, `bce10`) or a formula in `pred`.
@@ -82,9 +102,9 @@ pub struct ModelSpec {
     pub constants: BTreeMap<String, f64>,
 }
 
-impl Default for ModelSpec {
+impl Default for FormulaSpec {
     fn default() -> Self {
-        ModelSpec {
+        FormulaSpec {
             model: "a*x+b".into(),
             loss: "squared".into(),
             data: DataSpec::default(),
@@ -93,9 +113,28 @@ impl Default for ModelSpec {
     }
 }
 
+/// `model_ref()` for the requests with a model's four fields.
+macro_rules! model_ref {
+    ($($t:ty),*) => {$(
+        impl $t {
+            /// The model, loss, data and constants of the request.
+            pub fn model_ref(&self) -> ModelRef<'_> {
+                ModelRef {
+                    model: &self.model,
+                    loss: &self.loss,
+                    data: &self.data,
+                    constants: &self.constants,
+                }
+            }
+        }
+    )*};
+}
+
+model_ref!(FormulaSpec, TrainSpec, CheckSpec, CompareSpec, SweepSpec);
+
 /// Hyperparameters by name; unset ones take the optimizer's defaults.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HyperSpec {
     /// Learning rate.
     pub lr: Option<f64>,
@@ -121,11 +160,16 @@ pub struct HyperSpec {
 
 /// A training run: model, optimizer, schedule, and what to send back.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// The graddesc sheet this run mirrors (`basic`, `momentum`, ...), when it comes from
     /// the graddesc lab; informational until the faithful replay is wired in.
     pub sheet: Option<String>,
@@ -150,8 +194,12 @@ pub struct TrainSpec {
 
 impl Default for TrainSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         TrainSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             sheet: None,
             optimizer: "sgd".into(),
             hyper: HyperSpec::default(),
@@ -167,7 +215,7 @@ impl Default for TrainSpec {
 
 /// The error surface of two parameters on a grid.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ContourSpec {
     /// The two parameters on the axes (default: the model's first two).
     pub params: Option<[String; 2]>,
@@ -190,22 +238,18 @@ impl Default for ContourSpec {
     }
 }
 
-/// A request for the formula playground: parse, find the parameters, differentiate.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
-pub struct FormulaSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
-}
-
 /// A gradient check: the three derivatives on every row, and optionally a typed one.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CheckSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// Parameter values (1 for any not given).
     pub at: BTreeMap<String, f64>,
     /// The finite-difference step.
@@ -216,8 +260,12 @@ pub struct CheckSpec {
 
 impl Default for CheckSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         CheckSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             at: BTreeMap::new(),
             h: 1e-3,
             claimed: None,
@@ -227,7 +275,7 @@ impl Default for CheckSpec {
 
 /// One optimizer of a comparison.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RunSpec {
     /// The optimizer's name.
     pub optimizer: String,
@@ -237,11 +285,16 @@ pub struct RunSpec {
 
 /// Several optimizers on one model, from the same start.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CompareSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// Initial values by name.
     pub init: BTreeMap<String, f64>,
     /// Epochs for each.
@@ -254,8 +307,12 @@ pub struct CompareSpec {
 
 impl Default for CompareSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         CompareSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             init: BTreeMap::new(),
             epochs: 10,
             runs: Vec::new(),
@@ -266,9 +323,11 @@ impl Default for CompareSpec {
 
 /// One axis of a stability map.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AxisSpec {
-    /// The setting: `lr`, `beta1`, `beta2`, `momentum`, `eps` or `weight_decay`.
+    /// The setting, in the command line's words (`gradsheet sweep --x-axis`): `lr`,
+    /// `beta1` (also `beta`, `momentum`), `beta2` (also `alpha`), `init` (a factor on
+    /// every initial value), `batch` or `epochs`.
     pub name: String,
     /// First value.
     pub lo: f64,
@@ -294,11 +353,16 @@ impl Default for AxisSpec {
 
 /// A grid of two settings, each cell one training run.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SweepSpec {
-    /// The model, loss and data.
-    #[serde(flatten)]
-    pub model: ModelSpec,
+    /// The prediction formula (see [`FormulaSpec::model`]).
+    pub model: String,
+    /// The loss, a name or a formula in `pred`.
+    pub loss: String,
+    /// The data.
+    pub data: DataSpec,
+    /// Names with fixed values.
+    pub constants: BTreeMap<String, f64>,
     /// The optimizer and the hyperparameters not swept.
     pub optimizer: String,
     /// Hyperparameters not swept.
@@ -315,8 +379,12 @@ pub struct SweepSpec {
 
 impl Default for SweepSpec {
     fn default() -> Self {
+        let m = FormulaSpec::default();
         SweepSpec {
-            model: ModelSpec::default(),
+            model: m.model,
+            loss: m.loss,
+            data: m.data,
+            constants: m.constants,
             optimizer: "sgd".into(),
             hyper: HyperSpec::default(),
             init: BTreeMap::new(),
@@ -599,6 +667,9 @@ pub struct SweepOut {
     pub z: Vec<Vec<Num>>,
     /// The diverging step of each run (0 when it completed).
     pub diverged: Vec<Vec<usize>>,
+    /// Each run's verdict, as `gradsheet sweep` gives it: `converged` (the error fell
+    /// tenfold), `slow`, `oscillating` (the epoch error rose again) or `diverged`.
+    pub class: Vec<Vec<&'static str>>,
     /// Mean error at the start (the same for every cell).
     pub initial_error: Num,
     /// Server-side compute time in milliseconds.
@@ -608,7 +679,7 @@ pub struct SweepOut {
 /// A faithful replay of a graddesc workbook sheet: Reset, the typed cells, then one
 /// `onestep` macro per epoch, computed as Excel computes it.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SheetSpec {
     /// `2018` (course-v3) or `2016` (courses).
     pub workbook: String,

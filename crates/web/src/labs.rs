@@ -56,7 +56,7 @@ pub struct LabEntry {
 
 /// `POST /api/lab`: a lab and its settings (numbers or text; missing ones take defaults).
 #[derive(Clone, Debug, Deserialize, PartialEq, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LabSpec {
     /// The lab's name.
     pub name: String,

@@ -1,7 +1,7 @@
 //! Flags shared by the commands that run a model: the model, its loss, the data, roles,
 //! initial values, the optimizer and the schedule.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
 use gradsheet_train::{Generator, Gradient, Hyper, Optimizer, Record, TrainConfig};
 
@@ -260,10 +260,7 @@ impl TrainArgs {
     }
 }
 
-/// Reads a whole file, with its path in the error.
-pub fn read_to_string(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-}
+pub use crate::output::read_to_string;
 
 /// Where to write a run's results (every command that produces a run takes these).
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -16,25 +16,7 @@ pub mod surface;
 pub mod sweep;
 pub mod train;
 
-use std::fmt;
-
-/// An error in what the user typed (a formula, a flag, a file's content): printed
-/// without a chain and answered with exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-/// A usage error from anything printable.
-pub fn usage(msg: impl fmt::Display) -> anyhow::Error {
-    anyhow::Error::new(UsageError(msg.to_string()))
-}
+pub use crate::error::{usage, UsageError};
 
 /// A formula error, rendered with the caret under the fault.
 pub fn formula_error(what: &str, e: &gradsheet_engine::FormulaError) -> anyhow::Error {

@@ -13,7 +13,8 @@ pub struct Args {
     /// The port to listen on (0 picks a free one).
     #[arg(long, short, default_value_t = DEFAULT_PORT)]
     pub port: u16,
-    /// The address to listen on. The default, 127.0.0.1, keeps the app on this machine.
+    /// The address to listen on. The default, 127.0.0.1, keeps the app on this machine;
+    /// 0.0.0.0 makes it reachable from the network (the command says so when it starts).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
 }
@@ -37,9 +38,29 @@ pub fn run(a: Args) -> Result<()> {
             Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}"))),
         };
         println!("gradsheet is running at {}", server.url());
+        if let Some(note) = exposure(a.host) {
+            eprintln!("{note}");
+        }
         println!("press Ctrl-C to stop");
         server.run().await.context("the web server stopped")
     })
+}
+
+/// What listening on `host` exposes, when it is more than this machine: the app has no
+/// login, so anyone who can reach the address can use it (and keep its cores busy).
+fn exposure(host: IpAddr) -> Option<String> {
+    if host.is_loopback() {
+        return None;
+    }
+    let whom = if host.is_unspecified() {
+        format!("on every network interface of this machine ({host})")
+    } else {
+        format!("at {host}")
+    };
+    Some(format!(
+        "note: the server is reachable from the network {whom}: anyone who can reach this machine can use the app, \
+         which has no login; use --host 127.0.0.1 (the default) to keep it on this machine"
+    ))
 }
 
 /// `gradsheet` with no command: the web app with default settings.
@@ -48,4 +69,22 @@ pub fn run_default() -> Result<()> {
         port: DEFAULT_PORT,
         host: IpAddr::from([127, 0, 0, 1]),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposure;
+    use std::net::IpAddr;
+
+    #[test]
+    fn only_loopback_is_silent() {
+        let note = |h: &str| exposure(h.parse::<IpAddr>().unwrap());
+        assert_eq!(note("127.0.0.1"), None);
+        assert_eq!(note("::1"), None);
+        for h in ["0.0.0.0", "::", "192.168.1.20"] {
+            let n = note(h).unwrap();
+            assert!(n.contains("reachable from the network"), "{n}");
+            assert!(n.contains(h), "{n}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use gradsheet_diagnose::collapse::{linear_form, unit_histories};
 use gradsheet_diagnose::explain::{explain, ExplainOptions, RemedyKind};
 use gradsheet_diagnose::hessian::{symmetric_eigen, HessianModel};
-use gradsheet_diagnose::sweep::{judge, sweep, Axis, Class, Setting};
+use gradsheet_diagnose::sweep::{judge, sweep, sweep_until, Axis, Class, Setting, STOPPED};
 use gradsheet_engine::{Dataset, Model, Roles};
 use gradsheet_train::{Hooks, Optimizer, Stop, TrainConfig, Trainer};
 use proptest::prelude::*;
@@ -317,6 +317,31 @@ fn sweep_classifies_a_small_grid() {
     .unwrap_err();
     assert!(e.contains("no beta2"), "{e}");
     assert!(Axis::parse("speed=1..2:3").is_err());
+}
+
+/// `sweep_until` stops inside a run, not only between cells: a one-cell map of a billion
+/// epochs ends at the first poll after `stop` turns true, and says it was stopped.
+#[test]
+fn a_sweep_stops_when_asked() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let t = trainer("a*x+b");
+    let base = TrainConfig::new(Optimizer::sgd(1e-5), 1_000_000_000);
+    let x = Axis::parse("lr=1e-5").unwrap();
+    let y = Axis::parse("init=1").unwrap();
+    let polls = AtomicUsize::new(0);
+    let stop = || polls.fetch_add(1, Ordering::Relaxed) >= 3;
+    assert_eq!(
+        sweep_until(&t, &[1.0, 1.0], &base, &x, &y, &stop).unwrap_err(),
+        STOPPED
+    );
+    // Polled before the cell, twice within the run, then once more after it stopped.
+    assert!(polls.load(Ordering::Relaxed) <= 6);
+    // Never asked to stop, the same map as `sweep`.
+    let short = TrainConfig::new(Optimizer::sgd(1e-5), 3);
+    assert_eq!(
+        sweep_until(&t, &[1.0, 1.0], &short, &x, &y, &|| false),
+        sweep(&t, &[1.0, 1.0], &short, &x, &y)
+    );
 }
 
 #[test]

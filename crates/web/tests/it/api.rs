@@ -16,6 +16,29 @@ fn index_and_assets_are_served() {
     for a in ["app.js", "charts.js", "style.css", "favicon.svg"] {
         assert_eq!(get(&format!("/assets/{a}")).status, 200, "{a}");
     }
+    // Every module a module imports is served, as JavaScript.
+    let mut todo = vec!["app.js".to_string()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(m) = todo.pop() {
+        if !seen.insert(m.clone()) {
+            continue;
+        }
+        let r = get(&format!("/assets/{m}"));
+        assert_eq!(r.status, 200, "{m} is imported but not served");
+        assert!(r
+            .header("content-type")
+            .unwrap_or_default()
+            .starts_with("text/javascript"));
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        for line in text.lines().filter(|l| l.starts_with("import ")) {
+            let target = line
+                .rsplit("from \"./")
+                .next()
+                .and_then(|t| t.split('"').next());
+            todo.push(target.unwrap_or_default().to_string());
+        }
+    }
+    assert!(seen.len() >= 12, "{seen:?}");
     assert_eq!(get("/assets/nothing.js").status, 404);
     assert_eq!(get("/nowhere").status, 404);
 }
@@ -303,4 +326,33 @@ fn sweep_cells_are_the_interpreters_runs() {
             assert_eq!(got.to_bits(), want.to_bits(), "cell ({i}, {j}): {v}");
         }
     }
+}
+
+/// The pages insert text as text: no module but the labs page's (its own helper's, still
+/// to convert) writes markup through innerHTML and the like.
+#[test]
+fn the_pages_insert_text_as_text() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("assets") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.ends_with(".js") || name == "labs.js" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
+            assert!(!text.contains(sink), "{name} uses {sink}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 12, "{checked} modules");
 }

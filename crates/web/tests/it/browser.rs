@@ -4,7 +4,7 @@
 //! One browser session runs every step in order (a second Chromium would only slow a
 //! 2-core machine down). Screenshots go to `target/screenshots/`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::http::server;
@@ -86,25 +86,36 @@ fn browser_end_to_end() {
     else {
         return;
     };
+    lab_loads(&s, &base, &shots);
+    slider_moves_everything(&s, &shots);
+    divergence_and_bad_input(&s, &base, &shots);
+    workbook_mode(&s, &base, &shots);
+    playground(&s, &base, &shots);
+    downloads(&s, &base);
+    other_pages(&s, &base, &shots);
+    on_a_phone(&s, &base, &shots);
+    println!("screenshots in {}", shots.display());
+}
 
-    // 1. The graddesc lab loads with the sheet's 29 rows of epoch 1.
+/// The graddesc lab loads with the sheet's 29 rows of epoch 1.
+fn lab_loads(s: &Session, base: &str, shots: &Path) {
     s.goto(&format!("{base}#lab"));
     s.wait(
         "the step table",
         "return document.querySelectorAll('#lab-table tbody tr').length === 29",
     );
     assert_eq!(
-        text(&s, "#lab-table tbody tr:first-child td:nth-child(2)"),
+        text(s, "#lab-table tbody tr:first-child td:nth-child(2)"),
         "14",
         "row 4 holds x = 14"
     );
     assert_eq!(
-        text(&s, "#lab-table tbody tr:first-child td:nth-child(6)"),
+        text(s, "#lab-table tbody tr:first-child td:nth-child(6)"),
         "15",
         "pred = 1*14+1"
     );
     assert!(
-        attr(&s, "#lab-chart-error path.series", "d").starts_with('M'),
+        attr(s, "#lab-chart-error path.series", "d").starts_with('M'),
         "the error chart has a line"
     );
     s.wait(
@@ -112,12 +123,14 @@ fn browser_end_to_end() {
         "return document.querySelector('#lab-chart-path path.contours') !== null",
     );
     s.screenshot(&shots.join("01-lab.png"));
+}
 
-    // 2. Moving the learning-rate slider with the keyboard changes the table and the charts.
+/// Moving the learning-rate slider with the keyboard changes the table and the charts.
+fn slider_moves_everything(s: &Session, shots: &Path) {
     let cell = "#lab-table tbody tr:nth-child(3) td:nth-child(4)"; // a on row 6, after two updates
-    let before_cell = text(&s, cell);
-    let before_line = attr(&s, "#lab-chart-error path.series", "d");
-    let before_path = attr(&s, "#lab-chart-path path.run-path[data-name=epochs]", "d");
+    let before_cell = text(s, cell);
+    let before_line = attr(s, "#lab-chart-error path.series", "d");
+    let before_path = attr(s, "#lab-chart-path path.run-path[data-name=epochs]", "d");
     let before_hash = s
         .js("return location.hash")
         .as_str()
@@ -132,7 +145,7 @@ fn browser_end_to_end() {
         "the error chart to be redrawn",
         &format!("return document.querySelector('#lab-chart-error path.series').getAttribute('d') !== {before_line:?}"),
     );
-    let after_path = attr(&s, "#lab-chart-path path.run-path[data-name=epochs]", "d");
+    let after_path = attr(s, "#lab-chart-path path.run-path[data-name=epochs]", "d");
     assert_ne!(
         before_path, after_path,
         "the path on the error surface moved"
@@ -145,12 +158,14 @@ fn browser_end_to_end() {
     assert_ne!(hash, before_hash, "the URL keeps the new learning rate");
     assert!(hash.contains("lr=0.00014"), "lr in the URL: {hash}");
     // The round trip of a 29 × 100 run, as the page measured it.
-    let ms: f64 = attr(&s, "#timing", "data-ms").parse().unwrap_or(f64::NAN);
+    let ms: f64 = attr(s, "#timing", "data-ms").parse().unwrap_or(f64::NAN);
     println!("graddesc lab: 29 rows × 100 epochs, {ms} ms round trip (request, compute, redraw)");
     assert!(ms < 1000.0, "an update took {ms} ms");
     s.screenshot(&shots.join("02-lab-slider.png"));
+}
 
-    // 3. A learning rate that explodes: the diagnosis appears, the bad row is marked.
+/// A learning rate that explodes: the diagnosis appears, the bad row is marked.
+fn divergence_and_bad_input(s: &Session, base: &str, shots: &Path) {
     s.goto(&format!(
         "{base}#lab?sheet=basic&opt=sgd&lr=0.001&epochs=20"
     ));
@@ -158,7 +173,7 @@ fn browser_end_to_end() {
         "the divergence banner",
         "return !document.getElementById('lab-diagnosis').hidden",
     );
-    assert!(text(&s, "#lab-diagnosis").contains("diverged"));
+    assert!(text(s, "#lab-diagnosis").contains("diverged"));
     s.wait(
         "the bad row",
         "return document.querySelector('#lab-table tr.badrow') !== null",
@@ -173,12 +188,14 @@ fn browser_end_to_end() {
         "return document.getElementById('lab-msg').classList.contains('error')",
     );
     assert!(
-        text(&s, "#lab-msg").contains("learning rate"),
+        text(s, "#lab-msg").contains("learning rate"),
         "{}",
-        text(&s, "#lab-msg")
+        text(s, "#lab-msg")
     );
+}
 
-    // 4b. Workbook mode: the momentum sheet replayed with its macros, in its own columns.
+/// Workbook mode: the momentum sheet replayed with its macros, in its own columns.
+fn workbook_mode(s: &Session, base: &str, shots: &Path) {
     s.goto(&format!(
         "{base}#lab?sheet=momentum&opt=momentum&lr=0.0001&epochs=5&wb=1"
     ));
@@ -187,12 +204,14 @@ fn browser_end_to_end() {
         "return document.querySelector('#lab-table thead') && document.querySelector('#lab-table thead').textContent.includes('=J4*$J$1+$K$1*F5')",
     );
     assert_eq!(
-        text(&s, "#lab-table tbody tr:first-child td:nth-child(2)"),
+        text(s, "#lab-table tbody tr:first-child td:nth-child(2)"),
         "14"
     );
     s.screenshot(&shots.join("03b-lab-workbook.png"));
+}
 
-    // 5. The formula playground: a broken formula shows the caret under the fault.
+/// The formula playground: a broken formula shows the caret under the fault.
+fn playground(s: &Session, base: &str, shots: &Path) {
     s.goto(&format!("{base}#playground"));
     s.wait(
         "the derivatives",
@@ -212,7 +231,7 @@ fn browser_end_to_end() {
     );
     assert!(caret.contains('^'), "with a caret: {caret}");
     assert!(caret.contains("never closed"), "and the message: {caret}");
-    assert!(attr(&s, "#pg-model", "class").contains("invalid"));
+    assert!(attr(s, "#pg-model", "class").contains("invalid"));
     s.screenshot(&shots.join("05-playground-error.png"));
     // Fixed, the error goes away and the new parameters appear.
     s.clear("#pg-model");
@@ -241,8 +260,10 @@ fn browser_end_to_end() {
         "{verdict}"
     );
     s.screenshot(&shots.join("05b-playground-check.png"));
+}
 
-    // 6. Downloads: the lab's run as a workbook with live formulas, and as CSV.
+/// Downloads: the lab's run as a workbook with live formulas, and as CSV.
+fn downloads(s: &Session, base: &str) {
     s.goto(&format!(
         "{base}#lab?sheet=momentum&opt=momentum&lr=0.0001&b1=0.9&epochs=3"
     ));
@@ -271,8 +292,10 @@ fn browser_end_to_end() {
         "the download message",
         "return document.getElementById('lab-msg').textContent.includes('downloaded')",
     );
+}
 
-    // 7. The other pages draw.
+/// The other pages draw.
+fn other_pages(s: &Session, base: &str, shots: &Path) {
     s.goto(&format!("{base}#compare"));
     s.wait(
         "the comparison",
@@ -285,5 +308,41 @@ fn browser_end_to_end() {
         "return document.querySelectorAll('#st-chart rect.cell').length > 100",
     );
     s.screenshot(&shots.join("07-stability.png"));
-    println!("screenshots in {}", shots.display());
+}
+
+/// Every page at a phone's size (390 × 844), each drawn, for the screenshots.
+fn on_a_phone(s: &Session, base: &str, shots: &Path) {
+    s.resize(390, 844);
+    for (page, ready) in [
+        (
+            "lab",
+            "document.querySelectorAll('#lab-table tbody tr').length === 29",
+        ),
+        (
+            "playground",
+            "document.querySelectorAll('#pg-derivs .deriv').length === 4",
+        ),
+        (
+            "compare",
+            "document.querySelectorAll('#cmp-chart-error path.series').length >= 2",
+        ),
+        (
+            "stability",
+            "document.querySelectorAll('#st-chart rect.cell').length > 100",
+        ),
+        (
+            "labs",
+            "document.querySelectorAll('#labs-figures svg').length > 0",
+        ),
+    ] {
+        s.goto(&format!("{base}#{page}"));
+        s.wait(
+            &format!("the {page} page on a phone"),
+            &format!("return {ready}"),
+        );
+        let width = s.js("return document.documentElement.scrollWidth");
+        println!("{page} on a 390-px phone: {width} px wide");
+        s.screenshot(&shots.join(format!("phone-{page}.png")));
+    }
+    s.resize(1400, 1000);
 }

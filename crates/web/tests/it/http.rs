@@ -15,25 +15,29 @@ pub static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// The address of the app, started on an ephemeral loopback port on first use.
 pub fn server() -> SocketAddr {
     static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let server = gradsheet_web::Server::bind(([127, 0, 0, 1], 0).into())
-                    .await
-                    .expect("bind");
-                tx.send(server.local_addr()).expect("send addr");
-                server.run().await.expect("serve");
-            });
+    *ADDR.get_or_init(|| start(gradsheet_web::Limits::default()))
+}
+
+/// A server of its own with these limits, on an ephemeral loopback port; it runs until
+/// the test binary ends.
+pub fn start(limits: gradsheet_web::Limits) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let server = gradsheet_web::Server::bind_with(([127, 0, 0, 1], 0).into(), limits)
+                .await
+                .expect("bind");
+            tx.send(server.local_addr()).expect("send addr");
+            server.run().await.expect("serve");
         });
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("the server did not start")
-    })
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the server did not start")
 }
 
 /// A response: status, headers (lower-case names) and body.

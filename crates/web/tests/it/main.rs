@@ -1,6 +1,7 @@
 //! gradsheet-web's integration tests, one binary: the JSON API over real HTTP, a bounded
 //! load test on loopback, and end-to-end tests in headless Chromium.
 
+mod abuse;
 mod api;
 mod browser;
 mod http;

@@ -1,68 +1,12 @@
-//! Files in and out, and tables for the terminal.
+//! Data files read in: CSV and workbooks (xlsx, xlsm, xls, ods), with errors that name
+//! the sheet, row and column of a bad cell as a spreadsheet user finds it.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use gradsheet_engine::Dataset;
 
-use crate::cmd::usage;
-
-/// Draws `chart` into `path` (atomically): PNG when the name ends in `.png`, SVG
-/// otherwise. `what` names the chart in an error.
-pub fn write_chart(path: &Path, chart: &gradsheet_report::chart::Chart, what: &str) -> Result<()> {
-    use gradsheet_report::chart::{render, Format};
-    let png = path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
-    let format = if png { Format::Png } else { Format::Svg };
-    let bytes =
-        render(chart, format).map_err(|e| anyhow::anyhow!("cannot draw the {what}: {e}"))?;
-    write_atomic(path, &bytes)
-}
-
-/// Writes `bytes` to `path` atomically: to a temporary file beside it, then renamed, so
-/// that an interrupted run never leaves half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_with(path, |w| w.write_all(bytes))
-}
-
-/// As [`write_atomic`], with the content written by `fill` as it goes (through a
-/// buffer): for outputs too large to hold in memory twice, such as a fine grid as CSV.
-pub fn write_atomic_with(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> Result<()> {
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
-        let mut w = std::io::BufWriter::new(f);
-        fill(&mut w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        let f = w
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
-        f.sync_all().ok();
-        Ok(())
-    };
-    if let Err(e) = write() {
-        // No half-written temporary file left behind.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
+use crate::error::usage;
 
 /// How to read a data file: which sheet (xlsx), which columns under which names, and
 /// how many rows to skip above the header row.
@@ -107,7 +51,7 @@ pub fn read_data(path: &Path, opts: &DataOptions) -> Result<Dataset> {
                 path.display()
             )));
         }
-        let text = crate::cmd::common::read_to_string(path)?;
+        let text = read_to_string(path)?;
         parse_csv_with(&text, opts)
     };
     parsed.map_err(|e| usage(format!("{}: {e}", path.display())))
@@ -395,40 +339,9 @@ pub fn col_letter(mut i: usize) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
-pub use gradsheet_report::cell;
-
-/// Right-aligned columns with a header row and a rule under it.
-pub fn table(headers: &[String], rows: &[Vec<String>]) -> String {
-    let n = headers.len();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate().take(n) {
-            widths[i] = widths[i].max(c.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{:>w$}", c, w = widths[i]))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    let mut out = line(headers);
-    out.push('\n');
-    out.push_str(
-        &widths
-            .iter()
-            .map(|w| "-".repeat(*w))
-            .collect::<Vec<_>>()
-            .join("  "),
-    );
-    out.push('\n');
-    for r in rows {
-        out.push_str(&line(r));
-        out.push('\n');
-    }
-    out
+/// Reads a whole file, with its path in the error.
+pub fn read_to_string(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 #[cfg(test)]
@@ -451,13 +364,9 @@ mod tests {
     }
 
     #[test]
-    fn cells_and_letters() {
+    fn letters() {
         assert_eq!(col_letter(0), "A");
         assert_eq!(col_letter(25), "Z");
         assert_eq!(col_letter(26), "AA");
-        assert_eq!(cell(103.99322533093216, 6), "103.993");
-        assert_eq!(cell(1e-7, 4), "1.000e-7");
-        assert_eq!(cell(f64::NAN, 4), "NaN");
-        assert_eq!(cell(-18.33392669020789, 5), "-18.334");
     }
 }
