@@ -488,6 +488,11 @@ impl Focal {
     }
 
     fn figures(&self) -> Vec<Figure> {
+        vec![self.curves_figure(), self.toy_figure()]
+    }
+
+    /// The focal loss and its derivative over p, one line per γ.
+    fn curves_figure(&self) -> Figure {
         let c = &self.curves;
         let label = |g: f64| {
             if g == 0.0 && c.alpha == 1.0 {
@@ -523,7 +528,15 @@ impl Focal {
         loss.y_range = Some((0.0, 5.0));
         slope.x_range = Some((0.0, 1.0));
         slope.y_range = Some((-10.0, 0.5));
+        Figure::lines(
+            "curves",
+            "Focal loss FL(p) = −α(1−p)^γ ln p",
+            vec![loss, slope],
+        )
+    }
 
+    /// The imbalanced toy: the data and both fits, the boundary and the loss per epoch.
+    fn toy_figure(&self) -> Figure {
         let mut toy = Lines::new(
             "the imbalanced toy: data and the two fits",
             "x",
@@ -611,20 +624,13 @@ impl Focal {
             ));
         }
         bound.y_range = Some((0.0, 5.0));
-        vec![
-            Figure::lines(
-                "curves",
-                "Focal loss FL(p) = −α(1−p)^γ ln p",
-                vec![loss, slope],
-            ),
-            Figure {
-                columns: 2,
-                ..Figure::lines(
-                    "toy",
-                    "Imbalanced classification: cross-entropy vs focal loss",
-                    vec![toy, bound, train],
-                )
-            },
-        ]
+        Figure {
+            columns: 2,
+            ..Figure::lines(
+                "toy",
+                "Imbalanced classification: cross-entropy vs focal loss",
+                vec![toy, bound, train],
+            )
+        }
     }
 }

@@ -37,7 +37,7 @@ use rand_chacha::ChaCha8Rng;
 /// through the report crate.
 pub use gradsheet_concepts;
 
-use crate::labs::{a1, abs, range, Book, Builder};
+use crate::labs::{a1, abs, range, Book, Builder, Sheet};
 
 /// The concept labs that export a workbook, in the order of issue 9.
 pub const NAMES: &[&str] = &["dropout", "focal", "l1-l2", "upsampling", "gradients"];
@@ -244,82 +244,118 @@ fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<Book, LabError> 
     // A small crop keeps the workbook at a few thousand formulas at the largest stride.
     let side = if s <= 2 { 8 } else { 6 };
     let (img, x0, y0) = centre_crop(&lab.input, side)?;
-    let (w, h) = (img.width, img.height);
-    let tk = upsampling::box_kernel(k, (s * s) as f64);
-
-    let mut inp = Builder::new("input");
-    inp.text(
-        0,
-        0,
-        &format!(
-            "input: the {w}×{h} crop at ({x0}, {y0}) of the {}×{} image",
-            lab.input.width, lab.input.height
-        ),
-    );
-    for y in 0..h {
-        for x in 0..w {
-            inp.num(1 + y as u32, x as u16, img.at(x, y));
-        }
-    }
-    let kr = h as u32 + 2;
-    inp.text(kr, 0, &format!("kernel {k}×{k}, gain {}", s * s));
-    for u in 0..k {
-        for t in 0..k {
-            inp.num(kr + 1 + u as u32, t as u16, tk.at(t, u));
-        }
-    }
-    let pix = |x: usize, y: usize| format!("input!{}", a1(1 + y as u32, x as u16));
-    let tap = |t: usize, u: usize| format!("input!{}", abs(kr + 1 + u as u32, t as u16));
-
-    let grid = |name: &str, title: &str, out: &Image, formula: &dyn Fn(usize, usize) -> String| {
-        let mut b = Builder::new(name);
-        b.text(0, 0, title);
-        for y in 0..out.height {
-            for x in 0..out.width {
-                b.f(1 + y as u32, x as u16, formula(x, y), out.at(x, y));
-            }
-        }
-        b.done()
+    let cells = UpCells {
+        w: img.width,
+        h: img.height,
+        k,
+        s,
+        kr: img.height as u32 + 2,
     };
-    let near = upsampling::nearest(&img, s);
-    let near_sheet = grid("nearest", &format!("nearest ×{s}"), &near, &|x, y| {
-        format!("={}", pix(x / s, y / s))
-    });
-    let bil = upsampling::bilinear(&img, s);
-    let bil_sheet = grid("bilinear", &format!("bilinear ×{s}"), &bil, &|x, y| {
-        let (xa, xb, tx) = bilinear_source(x, w, s);
-        let (ya, yb, ty) = bilinear_source(y, h, s);
-        let (tx, ty) = (format_number(tx), format_number(ty));
-        format!(
-            "=({}*(1-{tx})+{}*{tx})*(1-{ty})+({}*(1-{tx})+{}*{tx})*{ty}",
-            pix(xa, ya),
-            pix(xb, ya),
-            pix(xa, yb),
-            pix(xb, yb)
-        )
-    });
-    // The input pixels whose kernel block covers output (ox, oy), with the kernel tap.
-    let sources = |ox: usize, oy: usize| {
+    let tk = upsampling::box_kernel(k, (s * s) as f64);
+    let title = format!(
+        "input: the {}×{} crop at ({x0}, {y0}) of the {}×{} image",
+        cells.w, cells.h, lab.input.width, lab.input.height
+    );
+    Ok(Book {
+        lab: "upsampling".into(),
+        sheets: vec![
+            cells.input_sheet(&title, &img, &tk),
+            cells.nearest_sheet(&img),
+            cells.bilinear_sheet(&img),
+            cells.transposed_sheet(&img, &tk),
+            cells.overlap_sheet(),
+        ],
+        names: Vec::new(),
+    })
+}
+
+/// Where the upsampling workbook's input lives: the `w`×`h` crop from B2 of the input
+/// sheet, the `k`×`k` kernel from row `kr + 1`; `s` is the stride.
+struct UpCells {
+    w: usize,
+    h: usize,
+    k: usize,
+    s: usize,
+    kr: u32,
+}
+
+impl UpCells {
+    /// The input pixel (x, y), from another sheet.
+    fn pix(&self, x: usize, y: usize) -> String {
+        format!("input!{}", a1(1 + y as u32, x as u16))
+    }
+
+    /// The kernel tap (t, u), absolute.
+    fn tap(&self, t: usize, u: usize) -> String {
+        format!("input!{}", abs(self.kr + 1 + u as u32, t as u16))
+    }
+
+    /// The input pixels whose kernel block covers output (ox, oy), with the kernel tap.
+    fn sources(&self, ox: usize, oy: usize) -> Vec<(usize, usize, usize, usize)> {
         let mut v = Vec::new();
-        for iy in 0..h {
-            for ix in 0..w {
-                let (bx, by) = (ix * s, iy * s);
-                if ox >= bx && ox - bx < k && oy >= by && oy - by < k {
+        for iy in 0..self.h {
+            for ix in 0..self.w {
+                let (bx, by) = (ix * self.s, iy * self.s);
+                if ox >= bx && ox - bx < self.k && oy >= by && oy - by < self.k {
                     v.push((ix, iy, ox - bx, oy - by));
                 }
             }
         }
         v
-    };
-    let tc = upsampling::transposed_conv(&img, &tk, s);
-    let tc_sheet = grid(
-        "transposed",
-        &format!("transposed convolution k={k} s={s}"),
-        &tc,
-        &|x, y| {
-            let terms: Vec<String> = sources(x, y)
+    }
+
+    fn input_sheet(&self, title: &str, img: &Image, tk: &Image) -> Sheet {
+        let mut inp = Builder::new("input");
+        inp.text(0, 0, title);
+        for y in 0..self.h {
+            for x in 0..self.w {
+                inp.num(1 + y as u32, x as u16, img.at(x, y));
+            }
+        }
+        let (k, kr) = (self.k, self.kr);
+        inp.text(kr, 0, &format!("kernel {k}×{k}, gain {}", self.s * self.s));
+        for u in 0..k {
+            for t in 0..k {
+                inp.num(kr + 1 + u as u32, t as u16, tk.at(t, u));
+            }
+        }
+        inp.done()
+    }
+
+    fn nearest_sheet(&self, img: &Image) -> Sheet {
+        let s = self.s;
+        let out = upsampling::nearest(img, s);
+        grid_sheet("nearest", &format!("nearest ×{s}"), &out, &|x, y| {
+            format!("={}", self.pix(x / s, y / s))
+        })
+    }
+
+    fn bilinear_sheet(&self, img: &Image) -> Sheet {
+        let s = self.s;
+        let out = upsampling::bilinear(img, s);
+        grid_sheet("bilinear", &format!("bilinear ×{s}"), &out, &|x, y| {
+            let (xa, xb, tx) = bilinear_source(x, self.w, s);
+            let (ya, yb, ty) = bilinear_source(y, self.h, s);
+            let (tx, ty) = (format_number(tx), format_number(ty));
+            format!(
+                "=({}*(1-{tx})+{}*{tx})*(1-{ty})+({}*(1-{tx})+{}*{tx})*{ty}",
+                self.pix(xa, ya),
+                self.pix(xb, ya),
+                self.pix(xa, yb),
+                self.pix(xb, yb)
+            )
+        })
+    }
+
+    fn transposed_sheet(&self, img: &Image, tk: &Image) -> Sheet {
+        let (k, s) = (self.k, self.s);
+        let out = upsampling::transposed_conv(img, tk, s);
+        let title = format!("transposed convolution k={k} s={s}");
+        grid_sheet("transposed", &title, &out, &|x, y| {
+            let terms: Vec<String> = self
+                .sources(x, y)
                 .iter()
-                .map(|&(ix, iy, t, u)| format!("{}*{}", pix(ix, iy), tap(t, u)))
+                .map(|&(ix, iy, t, u)| format!("{}*{}", self.pix(ix, iy), self.tap(t, u)))
                 .collect();
             // With a kernel smaller than the stride no input reaches some pixels.
             if terms.is_empty() {
@@ -327,30 +363,43 @@ fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<Book, LabError> 
             } else {
                 format!("=SUM({})", terms.join(","))
             }
-        },
-    );
-    let ov = upsampling::overlap_counts(w, h, k, s);
-    let ov_sheet = grid(
-        "overlap",
-        &format!("kernel taps per output pixel, k={k} s={s}"),
-        &ov,
-        &|x, y| {
-            let refs: Vec<String> = sources(x, y)
+        })
+    }
+
+    fn overlap_sheet(&self) -> Sheet {
+        let (k, s) = (self.k, self.s);
+        let out = upsampling::overlap_counts(self.w, self.h, k, s);
+        let title = format!("kernel taps per output pixel, k={k} s={s}");
+        grid_sheet("overlap", &title, &out, &|x, y| {
+            let refs: Vec<String> = self
+                .sources(x, y)
                 .iter()
-                .map(|&(ix, iy, _, _)| pix(ix, iy))
+                .map(|&(ix, iy, _, _)| self.pix(ix, iy))
                 .collect();
             if refs.is_empty() {
                 "=0".into()
             } else {
                 format!("=COUNT({})", refs.join(","))
             }
-        },
-    );
-    Ok(Book {
-        lab: "upsampling".into(),
-        sheets: vec![inp.done(), near_sheet, bil_sheet, tc_sheet, ov_sheet],
-        names: Vec::new(),
-    })
+        })
+    }
+}
+
+/// A sheet of one formula per pixel of `out`, under a title.
+fn grid_sheet(
+    name: &str,
+    title: &str,
+    out: &Image,
+    formula: &dyn Fn(usize, usize) -> String,
+) -> Sheet {
+    let mut b = Builder::new(name);
+    b.text(0, 0, title);
+    for y in 0..out.height {
+        for x in 0..out.width {
+            b.f(1 + y as u32, x as u16, formula(x, y), out.at(x, y));
+        }
+    }
+    b.done()
 }
 
 /// The activation applied to the formula text `z`.
@@ -497,16 +546,19 @@ fn dropout_book(p: &Params) -> Book {
         true,
         &mut ChaCha8Rng::seed_from_u64(seed ^ 0x6d61_736b),
     );
-    let unscaled = Masks {
-        masks: masks.masks.clone(),
-        scale: 1.0,
-    };
-    let plain = net.forward(&tx, None);
-    let with = net.forward(&tx, Some(&masks));
-    let without = net.forward(&tx, Some(&unscaled));
-    let (rows, units) = (tx.len().min(DROPOUT_ROWS), h.min(DROPOUT_UNITS));
-    let (w, bias) = net.layer(0);
+    let window = (tx.len().min(DROPOUT_ROWS), h.min(DROPOUT_UNITS));
+    Book {
+        lab: "dropout".into(),
+        sheets: vec![
+            mask_sheet(&tx, &masks, window),
+            activations_sheet(&net, &masks, &tx, q, window),
+        ],
+        names: vec![("p_drop".to_string(), format!("=activations!{}", abs(0, 1)))],
+    }
+}
 
+/// The first layer's mask as values, one row per training input.
+fn mask_sheet(tx: &[f64], masks: &Masks, (rows, units): (usize, usize)) -> Sheet {
     let mut m = Builder::new("mask");
     m.text(0, 0, "x");
     for j in 0..units {
@@ -518,7 +570,29 @@ fn dropout_book(p: &Params) -> Book {
             m.num(1 + i as u32, 1 + j as u16, masks.masks[0].at(i, j));
         }
     }
+    m.done()
+}
 
+/// A block of the activations sheet: a title, one formula per (row, unit), and the means.
+type Block<'a> = (&'a str, &'a dyn Fn(u32, u16, u32) -> String, Vec<Vec<f64>>);
+
+/// p, the first layer's weights and biases, then the layer before dropout, after it
+/// scaled and unscaled, each with its means.
+fn activations_sheet(
+    net: &Net,
+    masks: &Masks,
+    tx: &[f64],
+    q: f64,
+    (rows, units): (usize, usize),
+) -> Sheet {
+    let unscaled = Masks {
+        masks: masks.masks.clone(),
+        scale: 1.0,
+    };
+    let plain = net.forward(tx, None);
+    let with = net.forward(tx, Some(masks));
+    let without = net.forward(tx, Some(&unscaled));
+    let (w, bias) = net.layer(0);
     let mut a = Builder::new("activations");
     a.text(0, 0, "p (the name p_drop)");
     a.num(0, 1, q);
@@ -528,11 +602,10 @@ fn dropout_book(p: &Params) -> Book {
         a.num(1, 1 + j as u16, w.at(0, j));
         a.num(2, 1 + j as u16, bj);
     }
-    type Block<'a> = (&'a str, &'a dyn Fn(u32, u16, u32) -> String, Vec<Vec<f64>>);
     let before_top = 5;
     // Columns of w and b are fixed by row ($2, $3); x by column ($A).
     let before = |r: u32, c: u16, _: u32| {
-        let col = crate::xlsx::column_name(c as usize);
+        let col = crate::labs::column_name(c as usize);
         format!("=MAX($A{}*{col}$2+{col}$3,0)", r + 1)
     };
     let scaled = |_: u32, c: u16, i: u32| {
@@ -564,43 +637,51 @@ fn dropout_book(p: &Params) -> Book {
         ("after dropout, unscaled", &kept, vals(&without.inputs[1])),
     ];
     let mut top = before_top;
-    for (title, formula, v) in blocks.iter() {
-        a.text(top - 1, 0, title);
-        for (i, (&x, row)) in tx.iter().zip(v).enumerate() {
-            let r = top + i as u32;
-            a.num(r, 0, x);
-            for (j, &vj) in row.iter().enumerate() {
-                let c = 1 + j as u16;
-                a.f(r, c, formula(r, c, i as u32), vj);
-            }
-        }
-        let (last, mr) = (top + rows as u32 - 1, top + rows as u32);
-        a.text(mr, 0, "mean");
-        for j in 0..units {
+    for block in &blocks {
+        top = activation_block(&mut a, top, block, tx, (rows, units));
+    }
+    a.done()
+}
+
+/// Writes one block from row `top`: its title above, the formulas, the mean of each unit
+/// and of the whole block. Returns the next block's top row.
+fn activation_block(
+    a: &mut Builder,
+    top: u32,
+    (title, formula, v): &Block,
+    tx: &[f64],
+    (rows, units): (usize, usize),
+) -> u32 {
+    a.text(top - 1, 0, title);
+    for (i, (&x, row)) in tx.iter().zip(v).enumerate() {
+        let r = top + i as u32;
+        a.num(r, 0, x);
+        for (j, &vj) in row.iter().enumerate() {
             let c = 1 + j as u16;
-            let col: Vec<f64> = v.iter().map(|row| row[j]).collect();
-            a.f(
-                mr,
-                c,
-                format!("=AVERAGE({})", range(top, c, last, c)),
-                mean(&col),
-            );
+            a.f(r, c, formula(r, c, i as u32), vj);
         }
-        let all: Vec<f64> = v.iter().flatten().copied().collect();
-        a.text(mr, units as u16 + 1, "all");
+    }
+    let (last, mr) = (top + rows as u32 - 1, top + rows as u32);
+    a.text(mr, 0, "mean");
+    for j in 0..units {
+        let c = 1 + j as u16;
+        let col: Vec<f64> = v.iter().map(|row| row[j]).collect();
         a.f(
             mr,
-            units as u16 + 2,
-            format!("=AVERAGE({})", range(top, 1, last, units as u16)),
-            mean(&all),
+            c,
+            format!("=AVERAGE({})", range(top, c, last, c)),
+            mean(&col),
         );
-        top = mr + 3;
     }
-    Book {
-        lab: "dropout".into(),
-        sheets: vec![m.done(), a.done()],
-        names: vec![("p_drop".to_string(), format!("=activations!{}", abs(0, 1)))],
-    }
+    let all: Vec<f64> = v.iter().flatten().copied().collect();
+    a.text(mr, units as u16 + 1, "all");
+    a.f(
+        mr,
+        units as u16 + 2,
+        format!("=AVERAGE({})", range(top, 1, last, units as u16)),
+        mean(&all),
+    );
+    mr + 3
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! conv-example.xlsx: the digit through two conv layers, max pool and dense.
 
 use gradsheet_labs::collab::Version;
-use gradsheet_labs::conv;
+use gradsheet_labs::conv::{self, ConvNet};
 
 use super::{a1, abs_block, block, matrix_values, Book, Builder};
 
@@ -23,6 +23,47 @@ pub fn conv(v: Version) -> Result<Book, gradsheet_labs::LabError> {
     };
     let f = net.forward()?;
     let mut b = Builder::new("conv");
+    inputs(&mut b, &net);
+    conv_layers(&mut b, &net, &f);
+    pool_and_dense(&mut b, &net, &f);
+    Ok(Book::new("conv", vec![b.done()]))
+}
+
+/// Where the sheet puts things (0-based rows): filters of conv1 and conv2, the two conv
+/// layers, the pool, the dense weights and the output. Channels sit 28 columns apart.
+const F1_ROW: u32 = 30;
+const F2_ROW: u32 = 34;
+const C1_ROW: u32 = 40;
+const C2_ROW: u32 = 70;
+const POOL_ROW: u32 = 98;
+const DENSE_ROW: u32 = 114;
+const OUT_ROW: u32 = 130;
+
+/// The first column of channel `c`.
+fn col0(c: usize) -> u16 {
+    28 * c as u16
+}
+
+/// The digit at A1 and the filters as values: conv1's two at row 31, conv2's four at
+/// row 35.
+fn inputs(b: &mut Builder, net: &ConvNet) {
+    matrix_values(b, 0, 0, &net.input);
+    for (c, g) in net.filters1.iter().enumerate() {
+        b.text(F1_ROW - 1, 4 * c as u16, &format!("conv1 filter {}", c + 1));
+        matrix_values(b, F1_ROW, 4 * c as u16, g);
+    }
+    for o in 0..2 {
+        for i in 0..2 {
+            let c0 = 4 * (2 * o + i) as u16;
+            b.text(F2_ROW - 1, c0, &format!("conv2 out {} in {}", o + 1, i + 1));
+            matrix_values(b, F2_ROW, c0, &net.filters2[o][i]);
+        }
+    }
+}
+
+/// conv1 (one input channel) and conv2 (two channels summed), `MAX(0,…)` where the
+/// version has a ReLU.
+fn conv_layers(b: &mut Builder, net: &ConvNet, f: &conv::ConvForward) {
     let relu = |x: String| {
         if net.relu {
             format!("=MAX(0,{x})")
@@ -30,95 +71,65 @@ pub fn conv(v: Version) -> Result<Book, gradsheet_labs::LabError> {
             format!("={x}")
         }
     };
-    // Input at A1.
-    matrix_values(&mut b, 0, 0, &net.input);
-    // Filters: conv1's two at row 31, conv2's four at row 35.
-    let (f1_row, f2_row) = (30u32, 34u32);
-    for (c, g) in net.filters1.iter().enumerate() {
-        b.text(f1_row - 1, 4 * c as u16, &format!("conv1 filter {}", c + 1));
-        matrix_values(&mut b, f1_row, 4 * c as u16, g);
-    }
-    for o in 0..2 {
-        for i in 0..2 {
-            let c0 = 4 * (2 * o + i) as u16;
-            b.text(f2_row - 1, c0, &format!("conv2 out {} in {}", o + 1, i + 1));
-            matrix_values(&mut b, f2_row, c0, &net.filters2[o][i]);
-        }
-    }
-    let f1 = |c: usize| abs_block(f1_row, 4 * c as u16, 3, 3);
-    let f2 = |o: usize, i: usize| abs_block(f2_row, 4 * (2 * o + i) as u16, 3, 3);
-    let (c1_row, c2_row, pool_row, dense_row, out_row) = (40u32, 70u32, 98u32, 114u32, 130u32);
-    let col0 = |c: usize| 28 * c as u16;
+    let f1 = |c: usize| abs_block(F1_ROW, 4 * c as u16, 3, 3);
+    let f2 = |o: usize, i: usize| abs_block(F2_ROW, 4 * (2 * o + i) as u16, 3, 3);
     for c in 0..2 {
-        b.text(c1_row - 1, col0(c), &format!("conv1 channel {}", c + 1));
+        b.text(C1_ROW - 1, col0(c), &format!("conv1 channel {}", c + 1));
         for (i, row) in f.conv1[c].iter().enumerate() {
             for (j, val) in row.iter().enumerate() {
                 let win = block(i as u32, j as u16, 3, 3);
-                b.f(
-                    c1_row + i as u32,
-                    col0(c) + j as u16,
-                    relu(format!("SUMPRODUCT({win},{})", f1(c))),
-                    *val,
-                );
+                let formula = relu(format!("SUMPRODUCT({win},{})", f1(c)));
+                b.f(C1_ROW + i as u32, col0(c) + j as u16, formula, *val);
             }
         }
     }
     for o in 0..2 {
-        b.text(c2_row - 1, col0(o), &format!("conv2 channel {}", o + 1));
+        b.text(C2_ROW - 1, col0(o), &format!("conv2 channel {}", o + 1));
         for (i, row) in f.conv2[o].iter().enumerate() {
             for (j, val) in row.iter().enumerate() {
-                let win = |ch: usize| block(c1_row + i as u32, col0(ch) + j as u16, 3, 3);
-                b.f(
-                    c2_row + i as u32,
-                    col0(o) + j as u16,
-                    relu(format!(
-                        "SUMPRODUCT({},{})+SUMPRODUCT({},{})",
-                        win(0),
-                        f2(o, 0),
-                        win(1),
-                        f2(o, 1)
-                    )),
-                    *val,
-                );
+                let win = |ch: usize| block(C1_ROW + i as u32, col0(ch) + j as u16, 3, 3);
+                let formula = relu(format!(
+                    "SUMPRODUCT({},{})+SUMPRODUCT({},{})",
+                    win(0),
+                    f2(o, 0),
+                    win(1),
+                    f2(o, 1)
+                ));
+                b.f(C2_ROW + i as u32, col0(o) + j as u16, formula, *val);
             }
         }
     }
+}
+
+/// The 2×2 max pool, the dense weights and the dense unit with its output.
+fn pool_and_dense(b: &mut Builder, net: &ConvNet, f: &conv::ConvForward) {
     for c in 0..2 {
-        b.text(pool_row - 1, col0(c), &format!("maxpool channel {}", c + 1));
+        b.text(POOL_ROW - 1, col0(c), &format!("maxpool channel {}", c + 1));
         for (i, row) in f.pool[c].iter().enumerate() {
             for (j, val) in row.iter().enumerate() {
-                let win = block(c2_row + 2 * i as u32, col0(c) + 2 * j as u16, 2, 2);
+                let win = block(C2_ROW + 2 * i as u32, col0(c) + 2 * j as u16, 2, 2);
                 b.f(
-                    pool_row + i as u32,
+                    POOL_ROW + i as u32,
                     col0(c) + j as u16,
                     format!("=MAX({win})"),
                     *val,
                 );
             }
         }
-        b.text(dense_row - 1, col0(c), &format!("dense weights {}", c + 1));
-        matrix_values(&mut b, dense_row, col0(c), &net.dense[c]);
+        b.text(DENSE_ROW - 1, col0(c), &format!("dense weights {}", c + 1));
+        matrix_values(b, DENSE_ROW, col0(c), &net.dense[c]);
     }
-    b.text(out_row, 0, "dense");
+    b.text(OUT_ROW, 0, "dense");
     let (ph, pw) = (f.pool[0].len(), f.pool[0].first().map_or(0, Vec::len));
     for c in 0..2 {
-        b.f(
-            out_row,
-            1 + c as u16,
-            format!(
-                "=SUMPRODUCT({},{})",
-                block(pool_row, col0(c), ph, pw),
-                block(dense_row, col0(c), ph, pw)
-            ),
-            f.dense_terms[c],
+        let formula = format!(
+            "=SUMPRODUCT({},{})",
+            block(POOL_ROW, col0(c), ph, pw),
+            block(DENSE_ROW, col0(c), ph, pw)
         );
+        b.f(OUT_ROW, 1 + c as u16, formula, f.dense_terms[c]);
     }
-    b.text(out_row, 4, "output");
-    b.f(
-        out_row,
-        5,
-        format!("={}+{}", a1(out_row, 1), a1(out_row, 2)),
-        f.output,
-    );
-    Ok(Book::new("conv", vec![b.done()]))
+    b.text(OUT_ROW, 4, "output");
+    let out = format!("={}+{}", a1(OUT_ROW, 1), a1(OUT_ROW, 2));
+    b.f(OUT_ROW, 5, out, f.output);
 }
