@@ -101,22 +101,7 @@ fn softmax_table(name: &str, title: &str, st: &SoftmaxTable, extra: &[(&str, &[f
 
 /// The binary cross-entropy rows of course-v3 and courses.
 fn bce_table() -> Table {
-    let mut b = Table::new(
-        "bce",
-        "binary cross-entropy (log10)",
-        &[
-            "is cat",
-            "is dog",
-            "pred",
-            "bce",
-            "bce (IF)",
-            "log cat",
-            "log dog",
-            "nll",
-            "index",
-            "log p[index]",
-        ],
-    );
+    let mut b = Table::new("bce", "binary cross-entropy (log10)", &entropy::BCE_HEADERS);
     for r in entropy::entropy_rows(&entropy::IS_CAT, &entropy::PREDS) {
         b.push_nums(&[
             r.is_cat,

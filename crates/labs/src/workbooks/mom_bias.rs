@@ -17,15 +17,7 @@ fn run(_: &Params, _: Option<&Image>) -> Result<Output, LabError> {
     let mut a = Table::new(
         "bias",
         "Sheet1: an EMA from 0 (beta 0.9) and its bias correction",
-        &[
-            "t",
-            "value",
-            "ema",
-            "1-beta^t",
-            "debiased",
-            "1-beta^t (recursive)",
-            "4-step average",
-        ],
+        &mom_bias::BIAS_HEADERS,
     );
     for r in &sheet.rows {
         let mut row = nums(&[r.t as f64, r.value, r.ema, r.correction, r.debiased]);
@@ -38,9 +30,7 @@ fn run(_: &Params, _: Option<&Image>) -> Result<Output, LabError> {
     let mut b = Table::new(
         "ew_variance",
         "Sheet1 (2): exponentially weighted mean and variance",
-        &[
-            "x", "ma", "x^2", "ma x^2", "delta", "ma^2", "ew var", "var (10)",
-        ],
+        &mom_bias::EW_HEADERS,
     );
     for r in mom_bias::sheet1_2() {
         b.push(vec![

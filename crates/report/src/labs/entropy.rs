@@ -55,22 +55,7 @@ fn softmax_block(
 
 /// The binary cross-entropy rows (log10), columns A:J from row `r0`.
 fn bce_block(b: &mut Builder, r0: u32) {
-    b.headers(
-        r0,
-        0,
-        &[
-            "is cat",
-            "is dog",
-            "pred",
-            "bce",
-            "bce (IF)",
-            "log cat",
-            "log dog",
-            "nll",
-            "index",
-            "log p[index]",
-        ],
-    );
+    b.headers(r0, 0, &entropy::BCE_HEADERS);
     for (i, row) in entropy::entropy_rows(&entropy::IS_CAT, &entropy::PREDS)
         .iter()
         .enumerate()

@@ -9,19 +9,7 @@ use super::{a1, abs, abs_block, range, row_values, Book, Builder, Sheet};
 pub fn mom_bias() -> Book {
     let s = mom_bias::sheet1();
     let mut b = Builder::new("bias");
-    b.headers(
-        0,
-        0,
-        &[
-            "t",
-            "value",
-            "ema",
-            "1-beta^t",
-            "debiased",
-            "1-beta^t (recursive)",
-            "4-step average",
-        ],
-    );
+    b.headers(0, 0, &mom_bias::BIAS_HEADERS);
     b.text(0, 8, "beta");
     b.num(0, 9, 0.9);
     b.text(1, 8, "1-beta");
@@ -51,13 +39,7 @@ pub fn mom_bias() -> Book {
 
     let rows = mom_bias::sheet1_2();
     let mut e = Builder::new("ew variance");
-    e.headers(
-        0,
-        0,
-        &[
-            "x", "ma", "x^2", "ma x^2", "delta", "ma^2", "ew var", "var (10)",
-        ],
-    );
+    e.headers(0, 0, &mom_bias::EW_HEADERS);
     e.text(0, 9, "old weight");
     e.num(0, 10, 0.1);
     e.text(1, 9, "new weight");

@@ -59,6 +59,8 @@ fn every_lab_is_listed_with_its_parameters() {
         .and_then(|a| a.iter().find(|p| p["name"] == "steps"))
         .expect("steps");
     assert_eq!(steps["max"], 500.0);
+    // One set of defaults: the command line's (`gradsheet lab` lists the same).
+    assert_eq!(steps["default"], "500");
     let collab = v
         .as_array()
         .and_then(|a| a.iter().find(|l| l["name"] == "collab"))
