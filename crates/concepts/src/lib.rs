@@ -1,4 +1,4 @@
-//! gradsheet's concept labs (issue 9): the ideas of deep-learning papers that visual
+//! gradsheet's concept labs: the ideas of deep-learning papers that visual
 //! learners rebuild in spreadsheets, computed exactly and laid out as tables and pictures.
 //!
 //! | lab | module | what it shows |
@@ -64,7 +64,7 @@ const fn concept(
     }
 }
 
-/// Every concept lab, in the order of issue 9.
+/// Every concept lab, in the order they are listed.
 pub const LABS: &[Lab] = &[
     concept(
         "dropout",

@@ -1,4 +1,4 @@
-//! The concept labs of issue 9 (`gradsheet-concepts`) as xlsx workbooks whose cells are
+//! The concept labs (`gradsheet-concepts`) as xlsx workbooks whose cells are
 //! live formulas, with the labs' values as cached results.
 //!
 //! Each lab becomes a [`Book`] of plain cells (inputs as values, outputs as formula text
@@ -39,7 +39,7 @@ pub use gradsheet_concepts;
 
 use crate::labs::{a1, abs, range, Book, Builder, Sheet};
 
-/// The concept labs that export a workbook, in the order of issue 9.
+/// The concept labs that export a workbook (every one), in the order they are listed.
 pub const NAMES: &[&str] = &["dropout", "focal", "l1-l2", "upsampling", "gradients"];
 
 /// The workbook of the concept lab `lab` with these (checked) parameters; `image` is the
