@@ -586,7 +586,7 @@ pub fn divergence(
         Some(format!("{} became {}", names[i], describe(params[i])))
     } else if err > factor * best && err > 0.0 {
         Some(format!(
-            "the error {} is more than {} times the best so far ({})",
+            "the error {} is more than {} times the best epoch mean so far ({})",
             short(err),
             short(factor),
             short(best)

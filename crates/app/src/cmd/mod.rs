@@ -10,7 +10,6 @@ pub mod explain;
 pub mod export;
 pub mod graddesc;
 pub mod lab;
-pub mod lab_workbooks;
 pub mod run;
 pub mod serve;
 pub mod surface;
