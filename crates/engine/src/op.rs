@@ -216,11 +216,14 @@ pub enum Unary {
     Relu,
     /// `SIGMOID(a)` = `1/(1+EXP(-a))`: not an Excel function; exported as that formula.
     Sigmoid,
+    /// `SOFTPLUS(a)` = `LN(1+EXP(a))`, a smooth ReLU with slope `SIGMOID(a)`: not an
+    /// Excel function; exported as that formula.
+    Softplus,
 }
 
 impl Unary {
     /// Every one-argument operation.
-    pub const ALL: [Unary; 10] = [
+    pub const ALL: [Unary; 11] = [
         Unary::Neg,
         Unary::Abs,
         Unary::Sign,
@@ -231,6 +234,7 @@ impl Unary {
         Unary::Tanh,
         Unary::Relu,
         Unary::Sigmoid,
+        Unary::Softplus,
     ];
 
     /// How it is written.
@@ -264,6 +268,7 @@ impl Unary {
             Unary::Tanh => f("TANH", "tanh"),
             Unary::Relu => f("RELU", "relu"),
             Unary::Sigmoid => f("SIGMOID", "σ"),
+            Unary::Softplus => f("SOFTPLUS", "softplus"),
         }
     }
 
@@ -281,6 +286,10 @@ impl Unary {
                     Expr::Num(1.0),
                     Expr::un(Unary::Exp, Expr::un(Unary::Neg, u())),
                 ),
+            )),
+            Unary::Softplus => Some(Expr::un(
+                Unary::Ln,
+                Expr::bin(Binary::Add, Expr::Num(1.0), Expr::un(Unary::Exp, u())),
             )),
             Unary::Neg
             | Unary::Abs
@@ -329,6 +338,7 @@ impl Unary {
                 Fold::Max.value(ar, a, zero)
             }
             Unary::Sigmoid => ar.call1(Native1::Sigmoid, a),
+            Unary::Softplus => ar.call1(Native1::Softplus, a),
         }
     }
 
@@ -344,7 +354,7 @@ impl Unary {
                 }
             };
         }
-        each!(Neg, Abs, Sign, Exp, Ln, Log10, Sqrt, Tanh, Relu, Sigmoid)
+        each!(Neg, Abs, Sign, Exp, Ln, Log10, Sqrt, Tanh, Relu, Sigmoid, Softplus)
     }
 
     /// What an adjoint `g` contributes to the argument's, where the argument is `a` and
@@ -399,6 +409,10 @@ impl Unary {
                 let one = ar.num(1.0);
                 let om = ar.sub(one, out.clone());
                 let s = ar.mul(out, om);
+                times(ar, s)
+            }
+            Unary::Softplus => {
+                let s = ar.unary(Unary::Sigmoid, a);
                 times(ar, s)
             }
         }
@@ -956,16 +970,19 @@ pub enum Native1 {
     Tanh,
     /// [`sigmoid`].
     Sigmoid,
+    /// [`softplus`].
+    Softplus,
 }
 
 impl Native1 {
     /// Every one.
-    pub const ALL: [Native1; 5] = [
+    pub const ALL: [Native1; 6] = [
         Native1::Exp,
         Native1::Ln,
         Native1::Log10,
         Native1::Tanh,
         Native1::Sigmoid,
+        Native1::Softplus,
     ];
 
     /// The function.
@@ -977,6 +994,7 @@ impl Native1 {
             Native1::Log10 => x.log10(),
             Native1::Tanh => x.tanh(),
             Native1::Sigmoid => sigmoid(x),
+            Native1::Softplus => softplus(x),
         }
     }
 
@@ -988,6 +1006,7 @@ impl Native1 {
             Native1::Log10 => "gs_log10",
             Native1::Tanh => "gs_tanh",
             Native1::Sigmoid => "gs_sigmoid",
+            Native1::Softplus => "gs_softplus",
         }
     }
 
@@ -1007,6 +1026,7 @@ impl Native1 {
             Native1::Log10 => shim!(Log10),
             Native1::Tanh => shim!(Tanh),
             Native1::Sigmoid => shim!(Sigmoid),
+            Native1::Softplus => shim!(Softplus),
         }
     }
 }
@@ -1070,6 +1090,17 @@ pub fn sigmoid(a: f64) -> f64 {
     }
 }
 
+/// `ln(1 + e^a)` without overflow for a large `a` (where it is `a + ln(1 + e^-a)`) and
+/// without losing the small values of a very negative `a` (`ln_1p`).
+#[inline(always)]
+pub fn softplus(a: f64) -> f64 {
+    if a > 0.0 {
+        a + (-a).exp().ln_1p()
+    } else {
+        a.exp().ln_1p()
+    }
+}
+
 /// The largest exponent evaluated by repeated multiplication rather than `powf`.
 ///
 /// Excel's `x^n` agrees bit for bit with `powi` (binary exponentiation) for the small
@@ -1105,12 +1136,18 @@ mod tests {
             Unary::Tanh => 7,
             Unary::Relu => 8,
             Unary::Sigmoid => 9,
+            Unary::Softplus => 10,
         };
         for (i, u) in Unary::ALL.iter().enumerate() {
             assert_eq!(index(*u), i);
         }
         let native = |n: Native1| match n {
-            Native1::Exp | Native1::Ln | Native1::Log10 | Native1::Tanh | Native1::Sigmoid => (),
+            Native1::Exp
+            | Native1::Ln
+            | Native1::Log10
+            | Native1::Tanh
+            | Native1::Sigmoid
+            | Native1::Softplus => (),
         };
         Native1::ALL.iter().for_each(|n| native(*n));
         assert_eq!(Binary::ALL.len(), 6 + Cmp::ALL.len());
