@@ -5,8 +5,8 @@
 //! What makes it as fast as a hand-written loop (BENCHMARKS.md has the measurements):
 //! few values alive at once, so that Cranelift's register allocator never spills a
 //! parameter (see the comments on the stores and on `Consts`); updates of two
-//! parameters at once (`Group`); no guard selects (see `Guards::Dropped` in `emit`);
-//! and one comparison for the divergence test.
+//! parameters at once (`Group`); no test of zero adjoints (see `emit`'s docs); and one
+//! comparison for the divergence test.
 
 use std::sync::Arc;
 
@@ -14,10 +14,11 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::Module;
+use gradsheet_engine::op::Native2;
 use gradsheet_engine::{CompiledModel, Instr};
 use gradsheet_train::Optimizer;
 
-use crate::emit::{emit_row, Calls, Guards, Ir, Row};
+use crate::emit::{emit_row, Calls, Ir, Row};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -406,9 +407,10 @@ impl EpochKernel {
             vars.push(v);
         }
         let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
-        // Without guards: a NaN gradient makes its parameter NaN (below), which stops the
+        // Zero adjoints are not tested (see `emit`): a NaN gradient makes its parameter
+        // NaN (below), which stops the
         // loop, and the caller replays that row with the interpreter.
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt, Guards::Dropped);
+        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt);
         let err = row.vals[tape.output(1) as usize];
         let t = ir.b.use_var(v_t);
         let t_new = ir.b.ins().iadd_imm(t, 1);
@@ -827,9 +829,9 @@ fn emit_step(
                 c.get(ir, types::F64, K::Beta1),
                 c.get(ir, types::F64, K::Beta2),
             );
-            let p1 = ir.call2("gs_powf", b1, tf);
+            let p1 = ir.call2(Native2::Powf, b1, tf);
             let bc1 = ir.sub(one, p1);
-            let p2 = ir.call2("gs_powf", b2, tf);
+            let p2 = ir.call2(Native2::Powf, b2, tf);
             let bc2 = ir.sub(one, p2);
             let step_size = ir.div(lr, bc1);
             let bc2_sqrt = ir.sqrt(bc2);
