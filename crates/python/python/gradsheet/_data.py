@@ -101,7 +101,9 @@ def columns(data=None, x=None, y=None, columns=None, sheet=None, skip_rows=0):
         raise SettingError("sheet= and skip_rows= apply to a file given as data=", "data")
     if hasattr(data, "columns") and hasattr(data, "dtypes") and not isinstance(data, dict):
         # A DataFrame's text or date columns are left out: the model can only use numbers.
-        table = {str(k): data[k] for k in data.columns if np.issubdtype(data[k].dtype, np.number)}
+        from pandas.api.types import is_numeric_dtype
+
+        table = {str(k): data[k] for k in data.columns if is_numeric_dtype(data[k].dtype)}
     elif isinstance(data, dict):
         table = {str(k): v for k, v in data.items()}
     else:
