@@ -2,6 +2,7 @@
 
 import html
 import math
+import re
 
 
 def num(v, digits=6):
@@ -63,7 +64,18 @@ def heading(text, level=4):
     return f"<h{level}>{html.escape(text)}</h{level}>"
 
 
+_SIZE = re.compile(r'<svg([^>]*?)\swidth="(\d+)"\s+height="(\d+)"([^>]*)>')
+
+
 def svg(text, width=None):
-    """An SVG picture inline (the report crate's charts are self-contained SVG)."""
-    style = f' style="max-width:{width}px"' if width else ""
+    """An SVG picture inline (the report crate's charts are self-contained SVG), scaled
+    to at most `width` pixels: its fixed size becomes a viewBox."""
+    if width:
+
+        def scaled(m):
+            box = "" if "viewBox" in m.group(0) else f' viewBox="0 0 {m.group(2)} {m.group(3)}"'
+            return f'<svg{m.group(1)}{box}{m.group(4)} style="width:100%;height:auto">'
+
+        text = _SIZE.sub(scaled, text, count=1)
+    style = f' style="max-width:{width}px;display:inline-block;width:100%;vertical-align:top"' if width else ""
     return f"<div{style}>{text}</div>"
