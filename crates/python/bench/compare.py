@@ -115,7 +115,7 @@ def torch(run_epochs):
     n = run_epochs * 29
     ref = gs.train("a*x+b", optimizer="torch-sgd", lr=1e-4, epochs=run_epochs, record="final").params
     print(f"torch {th.__version__} (CPU, 1 thread), {n} steps: {t:.4f} s = {n / t / 1e3:.1f} k steps/s; "
-          f"a = {p[0]!r} (gradsheet torch-sgd {ref['a']!r})")
+          f"a = {float(p[0])!r} (gradsheet torch-sgd {ref['a']!r})")
 
 
 if __name__ == "__main__":
