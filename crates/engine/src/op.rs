@@ -52,7 +52,7 @@
 //! the zeros it can see in the formula: a derivative that is structurally zero (a
 //! comparison, `SIGN`, a name that does not occur) contributes nothing, and a zero branch
 //! of an `IF` stays an exact zero when it is multiplied by a factor that may be infinite
-//! (`IF(c, du·s, 0)` rather than `IF(c, du, 0)·s`, see [`crate::simplify`]).
+//! (`IF(c, du·s, 0)` rather than `IF(c, du, 0)·s`, see [`mod@crate::simplify`]).
 //!
 //! # NaN
 //!

@@ -1,6 +1,6 @@
 //! One row of a tape as straight-line Cranelift IR: the forward pass, then the reverse
 //! pass, each instruction by its operation's one definition in `gradsheet_engine::op`,
-//! run on [`Ir`]'s implementation of the engine's arithmetic
+//! run on `Ir`'s implementation of the engine's arithmetic
 //! ([`gradsheet_engine::arith`]) — the very code [`Tape::forward`] and
 //! [`Tape::backward`] run on `f64`. Nothing here knows any particular operation.
 //!
