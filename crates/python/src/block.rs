@@ -33,14 +33,13 @@ impl<T: Copy + Default> Columns<T> {
         }
     }
 
-    /// Appends a row of `width` values.
-    pub fn push(&mut self, row: &[T]) {
-        debug_assert_eq!(row.len(), self.width);
+    /// Appends a row of `width` values (the first `width` of `row`).
+    pub fn push(&mut self, row: impl IntoIterator<Item = T>) {
         if self.len == self.cap {
             self.grow();
         }
-        for (k, v) in row.iter().enumerate() {
-            self.data[k * self.cap + self.len] = *v;
+        for (k, v) in row.into_iter().take(self.width).enumerate() {
+            self.data[k * self.cap + self.len] = v;
         }
         self.len += 1;
     }

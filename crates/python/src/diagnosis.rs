@@ -4,21 +4,20 @@
 use std::sync::atomic::Ordering;
 
 use gradsheet_diagnose::explain::{explain as diagnose, Diagnosis, ExplainOptions, RemedyKind};
-use gradsheet_diagnose::sweep::{sweep_until, Axis, Class, STOPPED};
+use gradsheet_diagnose::sweep::{sweep_until, Axis, STOPPED};
 use gradsheet_jit::surface::{mean_error_grid_with, Axes};
 use gradsheet_report::chart::{self, Chart, Format, Grid};
-use gradsheet_train::TrainConfig;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::block::Block;
 use crate::errors;
-use crate::run::{interruptible, stop_dict};
+use crate::run::{interruptible, stop_dict, Config};
 use crate::setup::Setup;
 
 /// The diagnosis's remedies, each as a dictionary: what it changes, its verdict, and
 /// its sentence.
-fn remedies<'py>(py: Python<'py>, d: &Diagnosis) -> PyResult<Bound<'py, PyList>> {
+fn remedy_list<'py>(py: Python<'py>, d: &Diagnosis) -> PyResult<Bound<'py, PyList>> {
     let out = PyList::empty(py);
     for r in &d.remedies {
         let one = PyDict::new(py);
@@ -53,16 +52,19 @@ fn remedies<'py>(py: Python<'py>, d: &Diagnosis) -> PyResult<Bound<'py, PyList>>
     Ok(out)
 }
 
-/// Runs the setup with `cfg` and explains it, as `gradsheet explain --json`'s main
-/// fields: how the run ended, the stability bound, the first bad step, the verdict over
-/// `verify_epochs`, the remedies (each verified by a re-run), and the text in sections.
-pub fn explain<'py>(
+/// `gs.explain`'s native half: runs the setup with `config` and explains it, as
+/// `gradsheet explain --json`'s main fields: how the run ended, the stability bound, the
+/// first bad step, the verdict over `verify_epochs`, the remedies (each verified by a
+/// re-run), and the text in sections.
+#[pyfunction]
+pub fn explain_run<'py>(
     py: Python<'py>,
     setup: &Setup,
-    cfg: &TrainConfig,
+    config: &Config,
     verify_epochs: usize,
-    try_remedies: bool,
+    remedies: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let (cfg, try_remedies) = (&config.0, remedies);
     let trainer = setup.trainer()?;
     let opts = ExplainOptions {
         verify_epochs,
@@ -103,7 +105,7 @@ pub fn explain<'py>(
     verdict.set_item("initial_error", d.verdict.initial_error)?;
     verdict.set_item("final_error", d.verdict.final_error)?;
     out.set_item("verdict", verdict)?;
-    out.set_item("remedies", remedies(py, &d)?)?;
+    out.set_item("remedies", remedy_list(py, &d)?)?;
     out.set_item(
         "collapse",
         d.collapse.as_ref().map(|c| {
@@ -134,18 +136,18 @@ pub type MapParts = (
     String,
 );
 
-/// A stability map over the axes `x` and `y` (`NAME=LO..HI:N[:log]` or `NAME=V1,V2,...`,
-/// as `gradsheet sweep`), every cell a run of `cfg` judged; stops at the notebook's stop
-/// button. Returns the axes' names and values, and per cell (row by row, y outer) the
-/// class name, the final mean error and the diverging step (0 for none), with the map
-/// drawn as SVG.
-pub fn sweep(
+/// `gs.sweep`'s native half: a stability map over the axes `x` and `y`
+/// (`NAME=LO..HI:N[:log]` or `NAME=V1,V2,...`, as `gradsheet sweep`), every cell a run of
+/// `config` judged; stops at the notebook's stop button.
+#[pyfunction]
+pub fn sweep_map(
     py: Python<'_>,
     setup: &Setup,
-    cfg: &TrainConfig,
+    config: &Config,
     x: &str,
     y: &str,
 ) -> PyResult<MapParts> {
+    let cfg = &config.0;
     let ax = Axis::parse(x).map_err(|e| errors::setting("x", e))?;
     let ay = Axis::parse(y).map_err(|e| errors::setting("y", e))?;
     let trainer = setup.trainer()?;
@@ -169,17 +171,13 @@ pub fn sweep(
         .map(|c| c.diverged_at.unwrap_or(0))
         .collect();
     let (nx, ny) = (ax.values.len(), ay.values.len());
-    let cells = map
-        .cells
-        .iter()
-        .map(|c| (c.class != Class::Diverged).then_some(c.final_error))
-        .collect();
+    let (mx, my) = (&map.x, &map.y);
     let ch = chart::stability_map(
-        map.x.setting.name(),
-        map.y.setting.name(),
-        ax.values.clone(),
-        ay.values.clone(),
-        cells,
+        mx.setting.name(),
+        my.setting.name(),
+        mx.values.clone(),
+        my.values.clone(),
+        map.drawn_errors(),
     );
     let svg = svg(&ch)?;
     Ok((

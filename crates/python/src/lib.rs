@@ -28,8 +28,8 @@ fn _gradsheet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run::Config>()?;
     m.add_function(wrap_pyfunction!(setup::generate, m)?)?;
     m.add_function(wrap_pyfunction!(run::train_run, m)?)?;
-    m.add_function(wrap_pyfunction!(run::explain_run, m)?)?;
-    m.add_function(wrap_pyfunction!(run::sweep_map, m)?)?;
+    m.add_function(wrap_pyfunction!(diagnosis::explain_run, m)?)?;
+    m.add_function(wrap_pyfunction!(diagnosis::sweep_map, m)?)?;
     m.add_function(wrap_pyfunction!(diagnosis::surface, m)?)?;
     m.add_function(wrap_pyfunction!(formulas::eval, m)?)?;
     m.add_function(wrap_pyfunction!(formulas::diff, m)?)?;

@@ -149,7 +149,8 @@ struct Keep {
     epochs_i: Columns<i64>,
     /// sum_error, mean_error, sheet_rmse, rmse, lr, grad_norm_<p>..., <p>...
     epochs_f: Columns<f64>,
-    row: Vec<f64>,
+    /// The step being kept, as a trace lays out a row (its one row, cleared each step).
+    row: Trace,
     sample: Thinned,
 }
 
@@ -171,7 +172,7 @@ impl Keep {
             steps_f: Columns::new(1 + plan.layout.width(), steps),
             epochs_i: Columns::new(1, epochs),
             epochs_f: Columns::new(5 + 2 * np, epochs),
-            row: Vec::new(),
+            row: Trace::default(),
             sample: Thinned::new(CHART_SAMPLE),
         }
     }
@@ -179,37 +180,31 @@ impl Keep {
 
 impl Sink for Keep {
     fn start(&mut self, plan: &Plan) {
+        self.row.layout = plan.layout.clone();
         self.sample.start(plan);
     }
 
     fn step(&mut self, s: &StepView<'_>) -> ControlFlow<()> {
         self.steps_i
-            .push(&[s.step as i64, s.epoch as i64, s.row as i64 + 1]);
+            .push([s.step as i64, s.epoch as i64, s.row as i64 + 1]);
         let r = &mut self.row;
-        r.clear();
-        r.push(s.lr);
-        r.extend_from_slice(s.inputs);
-        r.extend_from_slice(s.params);
-        r.push(s.pred);
-        r.push(s.error);
-        r.extend_from_slice(s.grads);
-        if let Some(fd) = s.fd {
-            r.extend_from_slice(fd);
-        }
-        r.extend_from_slice(s.state);
-        r.extend_from_slice(s.new_params);
-        self.steps_f.push(r);
+        r.values.clear();
+        r.meta.clear();
+        Sink::step(r, s)?;
+        self.steps_f
+            .push(std::iter::once(s.lr).chain(r.values.iter().copied()));
         self.sample.step(s)
     }
 
     fn epoch(&mut self, e: &EpochSummary) -> ControlFlow<()> {
-        self.epochs_i.push(&[e.epoch as i64]);
-        let r = &mut self.row;
-        r.clear();
-        r.extend([e.sum_error, e.mean_error, e.sheet_rmse, e.rmse, e.lr]);
-        r.extend_from_slice(&e.grad_norms);
-        r.extend_from_slice(&e.params);
-        self.epochs_f.push(r);
+        self.epochs_i.push([e.epoch as i64]);
+        let summary = [e.sum_error, e.mean_error, e.sheet_rmse, e.rmse, e.lr];
+        self.epochs_f.push(
+            summary
+                .into_iter()
+                .chain(e.grad_norms.iter().copied())
+                .chain(e.params.iter().copied()),
+        );
         self.sample.epoch(e)
     }
 
@@ -527,28 +522,4 @@ impl Config {
 #[pyfunction]
 pub fn train_run(py: Python<'_>, setup: &Setup, config: &Config) -> PyResult<Run> {
     train(py, setup, config.0.clone())
-}
-
-/// `gs.explain`'s native half (see [`crate::diagnosis::explain`]).
-#[pyfunction]
-pub fn explain_run<'py>(
-    py: Python<'py>,
-    setup: &Setup,
-    config: &Config,
-    verify_epochs: usize,
-    remedies: bool,
-) -> PyResult<Bound<'py, PyDict>> {
-    crate::diagnosis::explain(py, setup, &config.0, verify_epochs, remedies)
-}
-
-/// `gs.sweep`'s native half (see [`crate::diagnosis::sweep`]).
-#[pyfunction]
-pub fn sweep_map(
-    py: Python<'_>,
-    setup: &Setup,
-    config: &Config,
-    x: &str,
-    y: &str,
-) -> PyResult<crate::diagnosis::MapParts> {
-    crate::diagnosis::sweep(py, setup, &config.0, x, y)
 }
