@@ -133,7 +133,7 @@ pub fn config(
 /// Rows reserved up front for a run's steps: the whole run up to this, grown by doubling
 /// past it. The reservation is zeroed memory, which the system hands out as pages are
 /// first written, so a run that stops early does not pay for the rest.
-const RESERVE_ROWS: usize = 1 << 24;
+const RESERVE_ROWS: usize = 1 << 22;
 
 /// Steps kept in the sample the run's pictures are drawn from.
 const CHART_SAMPLE: usize = 2000;

@@ -1,7 +1,6 @@
 """Bad input is a Python exception naming the fault, never a crash; the stop button
 (SIGINT) ends a long run and keeps what it computed."""
 
-import os
 import signal
 import threading
 import time
@@ -107,7 +106,9 @@ def test_other_commands_refuse_bad_input_with_exceptions():
 
 
 def _interrupt_after(seconds):
-    t = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    # SIGINT to the main thread, as the stop button's reaches Python.
+    main = threading.main_thread().ident
+    t = threading.Timer(seconds, lambda: signal.pthread_kill(main, signal.SIGINT))
     t.start()
     return t
 

@@ -32,8 +32,14 @@ def test_the_example_notebook_runs_in_a_kernel(tmp_path):
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )
     client.execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    outputs = [o for c in code for o in c.outputs]
+    # The one cell tagged to raise is the stop button's: it raises gs.Interrupted, and the
+    # next cell reads the run it kept.
+    errors = [(c.metadata.get("tags", []), o) for c in code for o in c.outputs if o.output_type == "error"]
+    assert [(tags, o.ename) for tags, o in errors] == [(["raises-exception"], "Interrupted")]
+    kept = next(o for c in code if "sys.last_value.run" in c.source for o in c.outputs)
+    assert kept["data"]["text/plain"].startswith("('interrupted', ")
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
     # The run, the derivatives, the check, the diagnosis, the map, the surface and the lab
     # show themselves as HTML; the figure is an image.
