@@ -26,7 +26,7 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
 /// Runs `work` on a thread of its own with the GIL released, while this thread checks
 /// for Python signals (the notebook's stop button is a SIGINT, which Python handles only
-/// on the main thread) every [`SIGNAL_POLL`]; a pending KeyboardInterrupt sets the flag
+/// on the main thread) every 50 ms; a pending KeyboardInterrupt sets the flag
 /// `work` polls. Returns what `work` returned, and whether it was asked to stop.
 pub fn interruptible<T, F>(py: Python<'_>, work: F) -> (T, bool)
 where
