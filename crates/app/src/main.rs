@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod course22;
 mod error;
 mod export;
 mod output;
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    course22::install();
     let result = match cli.command {
         None => cmd::serve::run_default(),
         Some(Command::Eval(a)) => cmd::eval::run(a),
