@@ -7,3 +7,4 @@ mod errors;
 mod kinks;
 mod parse;
 mod props;
+mod simplify;
