@@ -142,6 +142,9 @@ export const playground = {
       params.map((_, k) => [r.symbolic[k], r.automatic[k], r.central[k]].map((v) => h("td", {}, fmt(v))))));
     fill("pg-check", h("div", { style: "overflow-x:auto" }, h("table", { class: "check" }, h("thead", {}, head), h("tbody", {}, rows))),
       h("p", { class: "hint" }, `largest relative gap to the automatic derivative, over all ${c.rows.length} rows: symbolic ${fmt(c.max_rel_symbolic, 2)}, ` +
-        `central difference (h = ${c.h}) ${fmt(c.max_rel_central, 2)}`));
+        `central difference (h = ${c.h}) ${fmt(c.max_rel_central, 2)}`),
+      // A side that is not finite is never agreement: say which, where and why.
+      [c.symbolic_not_finite, c.central_not_finite].filter((t, i, a) => t && a.indexOf(t) === i)
+        .map((t) => h("p", { class: "warn" }, `No agreement: ${t}.`)));
   },
 };
