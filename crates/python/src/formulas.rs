@@ -58,16 +58,25 @@ pub fn diff<'py>(py: Python<'py>, setup: &Setup, wrt: Vec<String>) -> PyResult<B
                 ),
             ));
         }
-        let d = m.derivative(n);
         let one = PyDict::new(py);
         one.set_item("wrt", n)?;
-        one.set_item("formula", d.to_string())?;
-        one.set_item("excel", format!("={}", d.to_excel()))?;
-        one.set_item("math", d.to_math())?;
-        one.set_item(
-            "prediction_derivative",
-            m.prediction_derivative(n).to_math(),
-        )?;
+        // Past a spreadsheet formula's length a derivative is said to be too large (as
+        // `gradsheet diff --json` says), found in bounded time.
+        match gradsheet_engine::diff::shown_derivative(&m.error, n) {
+            Ok(d) => {
+                one.set_item("formula", d.to_string())?;
+                one.set_item("excel", format!("={}", d.to_excel()))?;
+                one.set_item("math", d.to_math())?;
+                let dp = gradsheet_engine::diff::shown_derivative(&m.prediction, n);
+                one.set_item("prediction_derivative", dp.map(|d| d.to_math()).ok())?;
+            }
+            Err(e) => {
+                for k in ["formula", "excel", "math", "prediction_derivative"] {
+                    one.set_item(k, py.None())?;
+                }
+                one.set_item("too_large", e.to_string())?;
+            }
+        }
         ds.append(one)?;
     }
     let out = PyDict::new(py);

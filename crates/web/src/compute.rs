@@ -190,9 +190,18 @@ fn derivatives(m: &Model, lim: &Limits, dl: &Deadline) -> Result<Vec<DerivativeO
         .iter()
         .map(|p| {
             dl.check()?;
+            // Past a spreadsheet formula's length a derivative is said to be too large,
+            // found in bounded time, rather than built whole and cut.
+            let formula = match gradsheet_engine::diff::shown_derivative(&m.error, p) {
+                Ok(d) => show(&d, lim),
+                Err(e) => Formula {
+                    excel: e.to_string(),
+                    math: e.to_string(),
+                },
+            };
             Ok(DerivativeOut {
                 param: p.clone(),
-                formula: show(&m.derivative(p), lim),
+                formula,
             })
         })
         .collect()

@@ -271,13 +271,16 @@ fn diagnosis(
     // EXPs, long products), that alone takes seconds to minutes. Such models get the stop
     // reason only; the size of the first derivatives predicts the second's.
     let m = &trainer.model;
+    let mut left = MAX_DIAGNOSED_SIZE;
     let small = m.params.len() <= 12
         && m.error.size() <= MAX_DIAGNOSED_SIZE
-        && m.params
-            .iter()
-            .map(|p| m.derivative(p).size())
-            .sum::<usize>()
-            <= MAX_DIAGNOSED_SIZE;
+        && m.params.iter().all(|p| match m.derivative_within(p, left) {
+            Some(d) => {
+                left -= d.size();
+                true
+            }
+            None => false,
+        });
     let analysis = if small {
         explain(trainer, init, cfg, &opts).ok()
     } else {
