@@ -164,7 +164,7 @@ fn print_check(c: &DerivativeCheck, columns: &[String]) {
 }
 
 /// The three derivatives side by side on every row, and how far the symbolic and the
-/// central difference stray from the automatic one ([`gradcheck`]).
+/// central difference stray from the automatic one ([`gradsheet_engine::gradcheck`]).
 pub struct GradientCheck {
     /// Central-difference step.
     pub h: f64,
