@@ -75,12 +75,25 @@ proptest! {
         for (i, gi) in gk.iter().enumerate() {
             prop_assert_eq!(key(*gi), key(g[c.n_cols + i]), "{}", f);
         }
-        // Simplification keeps the value where there is one.
+        // Simplification keeps the value where there is one and the formula does not pass
+        // through an infinity on the way: algebra does not keep those (`0*a` is 0, but
+        // 0·(−1.3) is −0, and a/−0 is −∞ where a/0 is +∞; Excel has no signed zero and
+        // says #DIV/0!).
         let v = m.error.eval(&env).unwrap();
-        prop_assert!(!v.is_finite() || close(v, simplify(&m.error).eval(&env).unwrap(), v.abs()), "{}", f);
+        let mut through_infinity = false;
+        m.error.visit(&mut |n| {
+            through_infinity |= n.eval(&env).is_ok_and(|x| x.is_infinite());
+        });
+        prop_assert!(
+            !v.is_finite() || through_infinity || close(v, simplify(&m.error).eval(&env).unwrap(), v.abs()),
+            "{}", f
+        );
         // The printed formula reads back to itself.
         let back = parse(&m.error.to_excel()).unwrap().eval(&env).unwrap();
-        prop_assert!(close(v, back, v.abs()) || !v.is_finite(), "{}", f);
+        // Excel has no SOFTPLUS: its text is LN(1+EXP(u)), which overflows past u ≈ 709
+        // where the engine's own softplus does not (docs/formulas.md says so).
+        let softplus_overflow = back == f64::INFINITY && f.contains("SOFTPLUS");
+        prop_assert!(close(v, back, v.abs()) || !v.is_finite() || softplus_overflow, "{}", f);
         // Each printed derivative, read back from its Excel text, is reverse mode's where
         // both are finite; a derivative too large to print says so.
         for (i, p) in m.params.iter().enumerate() {
