@@ -47,6 +47,7 @@ pub mod eval;
 pub mod expr;
 pub mod fd;
 pub mod gradcheck;
+pub mod graph;
 pub mod model;
 pub mod op;
 pub mod parse;
