@@ -29,7 +29,8 @@ const EXAMPLES: &str = "Examples:
   gradsheet diff \"c*(a*x+b)+d\"                 derivatives of the squared error
   gradsheet check \"c*(a*x+b)+d\" --derivative a=\"((((a+0.01)*x+b)*c+d-y)^2-((a*x+b)*c+d-y)^2)/0.01\"
   gradsheet train \"a*x+b\" --optimizer momentum --lr 1e-4 --epochs 5
-  gradsheet surface \"a*x+b\" --x-axis a=-4..8:512 --y-axis b=-40..80:512 --plot surface.png";
+  gradsheet surface \"a*x+b\" --x-axis a=-4..8:512 --y-axis b=-40..80:512 --plot surface.png
+  gradsheet book graddesc.xlsm --grad basic!F33   the exact derivative of a cell of your workbook";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -61,6 +62,8 @@ enum Command {
     Lab(cmd::lab::Args),
     /// Benchmarks: the general engine against hand-written code.
     Bench(cmd::bench::Args),
+    /// Your own workbook: recalculate every formula cell, differentiate any cell.
+    Book(cmd::book::Args),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(a)) => cmd::serve::run(a),
         Some(Command::Lab(a)) => cmd::lab::run(a),
         Some(Command::Bench(a)) => cmd::bench::run(a),
+        Some(Command::Book(a)) => cmd::book::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

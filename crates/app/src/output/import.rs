@@ -71,7 +71,7 @@ pub fn read_data(path: &Path, opts: &DataOptions) -> Result<Dataset> {
 }
 
 /// Reads a whole file of at most [`MAX_FILE_BYTES`], with its path in the error.
-fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut bytes = Vec::new();

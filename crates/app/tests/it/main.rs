@@ -3,6 +3,7 @@
 
 mod common;
 
+mod book_cli;
 mod cli;
 mod diagnose;
 mod files;

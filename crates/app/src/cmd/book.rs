@@ -1,0 +1,122 @@
+//! `gradsheet book`: the learner's own workbook, opened — every formula cell recalculated
+//! and compared with what Excel saved, and any cell differentiated exactly.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use gradsheet_book::Book;
+
+use super::usage;
+use crate::output::import::read_bounded;
+
+/// The workbook, its recalculation and its derivatives.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  gradsheet book graddesc.xlsm                      sheets, and how many formula cells recalculate to Excel's values
+  gradsheet book graddesc.xlsm --grad basic!F33     the exact derivative of a cell with respect to every number it depends on
+  gradsheet book mine.xlsx --grad \"'basic SGD 2 neurons'!H33\" --json")]
+pub struct Args {
+    /// The workbook (.xlsx or .xlsm).
+    pub file: PathBuf,
+    /// A cell to differentiate, as Excel writes it: Sheet!A1, or 'Sheet name'!A1.
+    #[arg(long, value_name = "CELL")]
+    pub grad: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// How many cells that differ or are not recalculated to list (text output).
+    #[arg(long, default_value_t = 10)]
+    pub list: usize,
+}
+
+/// Runs the command.
+pub fn run(a: Args) -> Result<()> {
+    let bytes = read_bounded(&a.file)?;
+    let book = Book::open(&bytes).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    if let Some(cell) = &a.grad {
+        let g = book.gradient(cell).map_err(usage)?;
+        if a.json {
+            let ds: serde_json::Map<String, serde_json::Value> = g
+                .derivatives
+                .iter()
+                .map(|(c, v)| (c.clone(), super::diff::json_num(*v)))
+                .collect();
+            let out = serde_json::json!({"cell": g.cell, "value": super::diff::json_num(g.value), "derivatives": ds});
+            println!("{}", serde_json::to_string_pretty(&out)?);
+            return Ok(());
+        }
+        println!("{} = {}", g.cell, gradsheet_engine::format_number(g.value));
+        println!(
+            "exact derivatives with respect to the {} numbers it depends on (reverse mode through every cell between):",
+            g.derivatives.len()
+        );
+        let rows: Vec<Vec<String>> = g
+            .derivatives
+            .iter()
+            .map(|(c, v)| vec![c.clone(), gradsheet_engine::format_number(*v)])
+            .collect();
+        print!(
+            "{}",
+            crate::output::table(&["input".to_string(), format!("∂{}/∂input", g.cell)], &rows)
+        );
+        return Ok(());
+    }
+    let r = book.recalculate();
+    let wb = book.workbook();
+    if a.json {
+        let out = serde_json::json!({
+            "sheets": wb.sheets.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+            "macros": wb.has_macros,
+            "recalculation": {
+                "formula_cells": r.formula_cells,
+                "agree": r.agree,
+                "differ": r.differ.iter().map(|d| serde_json::json!({
+                    "cell": d.cell,
+                    "cached": super::diff::json_num(d.cached),
+                    "computed": super::diff::json_num(d.computed),
+                })).collect::<Vec<_>>(),
+                "not_recalculated": r.skipped.iter().map(|s| serde_json::json!({
+                    "cell": s.cell, "reason": s.reason,
+                })).collect::<Vec<_>>(),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("{}", a.file.display());
+    for s in &wb.sheets {
+        let formulas = s.cells.iter().filter(|c| c.formula.is_some()).count();
+        println!(
+            "  sheet {:?}: {} cells, {formulas} formulas",
+            s.name,
+            s.cells.len()
+        );
+    }
+    if wb.has_macros {
+        println!("  VBA macros: yes (their loops are not replayed yet)");
+    }
+    println!();
+    println!(
+        "recalculation: {} formula cells; {} recalculate to the value Excel saved, {} differ, {} not recalculated",
+        r.formula_cells,
+        r.agree,
+        r.differ.len(),
+        r.skipped.len()
+    );
+    for d in r.differ.iter().take(a.list) {
+        println!(
+            "  differs  {}: saved {}, computed {}",
+            d.cell,
+            gradsheet_engine::format_number(d.cached),
+            gradsheet_engine::format_number(d.computed)
+        );
+    }
+    for s in r.skipped.iter().take(a.list) {
+        println!("  not recalculated  {}: {}", s.cell, s.reason);
+    }
+    let more = r.differ.len().saturating_sub(a.list) + r.skipped.len().saturating_sub(a.list);
+    if more > 0 {
+        println!("  … {more} more (--list N, or --json for all)");
+    }
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! A learner's own workbook, opened: every formula cell recalculated from its inputs and
+//! compared with the value Excel saved, and any cell differentiated exactly with respect
+//! to the numbers it depends on.
+//!
+//! The workbook becomes a graph of cells ([`gradsheet_engine::graph`]): each formula cell
+//! is translated into the engine's language ([`formula`]), each number typed in is an
+//! input, and the graph is compiled once to a tape, so ∂(one cell)/∂(every input) is one
+//! backward pass — through every row of a sheet's training loop. Pure: the workbook comes
+//! in as bytes.
+//!
+//! # Example
+//!
+//! ```no_run
+//! let bytes = std::fs::read("graddesc.xlsm").unwrap();
+//! let book = gradsheet_book::Book::open(&bytes).unwrap();
+//! let r = book.recalculate();
+//! println!("{} of {} formula cells agree", r.agree, r.formula_cells);
+//! let g = book.gradient("basic!F33").unwrap();
+//! println!("{} = {}", g.cell, g.value);
+//! ```
+
+pub mod formula;
+pub mod read;
+
+use std::collections::HashMap;
+
+use gradsheet_engine::graph::{CompiledGraph, Graph, GraphError};
+
+pub use read::{Cell, Sheet, Value, Workbook};
+
+/// A cell: (sheet index, zero-based row, zero-based column).
+pub type Key = (usize, u32, u32);
+
+/// What went wrong opening or asking a workbook.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum BookError {
+    /// The bytes are not a workbook gradsheet reads.
+    #[error("{0}")]
+    Read(String),
+    /// Past a limit on what gradsheet reads.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A cell address that cannot be read or is not there.
+    #[error("{0}")]
+    Address(String),
+    /// A cell that cannot be differentiated, and why.
+    #[error("{0}")]
+    Cell(String),
+}
+
+/// `A1` for (row 0, column 0).
+pub fn cell_name(row: u32, col: u32) -> String {
+    let mut n = col + 1;
+    let mut s = Vec::new();
+    while n > 0 {
+        s.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    s.reverse();
+    format!("{}{}", String::from_utf8_lossy(&s), row + 1)
+}
+
+/// The engine's name of a cell.
+pub fn var(k: Key) -> String {
+    format!("s{}r{}c{}", k.0, k.1, k.2)
+}
+
+/// What the translation asks of the workbook.
+pub trait Lookup {
+    /// The index of the sheet named `name`.
+    fn sheet(&self, name: &str) -> Option<usize>;
+    /// Whether the cell holds a number (typed, or a formula's numeric value).
+    fn numeric(&self, k: Key) -> bool;
+    /// Whether the cell holds text.
+    fn is_text(&self, k: Key) -> bool;
+    /// A defined name: the cell it refers to, or its constant.
+    fn name(&self, n: &str) -> Option<Result<Key, f64>>;
+    /// The cell as Excel writes it.
+    fn address(&self, k: Key) -> String;
+}
+
+/// A formula cell gradsheet did not recompute, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    /// The cell, as Excel writes it.
+    pub cell: String,
+    /// Why: a volatile function (its saved value is used), or what is not supported.
+    pub reason: String,
+}
+
+/// A formula cell whose recalculated value differs from the saved one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Differ {
+    /// The cell, as Excel writes it.
+    pub cell: String,
+    /// The value Excel saved.
+    pub cached: f64,
+    /// The value gradsheet computed.
+    pub computed: f64,
+}
+
+/// The recalculation of every formula cell against the saved values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recalculation {
+    /// Formula cells in the workbook.
+    pub formula_cells: usize,
+    /// Recalculated cells equal to the saved value within a few ulps.
+    pub agree: usize,
+    /// Recalculated cells that differ.
+    pub differ: Vec<Differ>,
+    /// Formula cells not recalculated (volatile, unsupported, text results), with why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A cell's value and its exact derivatives with respect to the inputs it depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gradient {
+    /// The cell, as Excel writes it.
+    pub cell: String,
+    /// Its recalculated value.
+    pub value: f64,
+    /// (input cell, ∂cell/∂input), in the workbook's order.
+    pub derivatives: Vec<(String, f64)>,
+}
+
+/// An opened workbook, as a graph of cells.
+pub struct Book {
+    wb: Workbook,
+    /// Each cell's place: (sheet, index in the sheet's cells).
+    at: HashMap<Key, usize>,
+    sheet_index: HashMap<String, usize>,
+    graph: Graph,
+    /// Formula cells in the graph, in the workbook's order.
+    computed: Vec<Key>,
+    skipped: Vec<(Key, String)>,
+}
+
+impl Lookup for Book {
+    fn sheet(&self, name: &str) -> Option<usize> {
+        self.sheet_index.get(&name.to_lowercase()).copied()
+    }
+    fn numeric(&self, k: Key) -> bool {
+        matches!(
+            self.cell(k).map(|c| &c.value),
+            Some(Value::Num(_) | Value::Bool(_))
+        )
+    }
+    fn is_text(&self, k: Key) -> bool {
+        matches!(self.cell(k).map(|c| &c.value), Some(Value::Text(_)))
+    }
+    fn name(&self, n: &str) -> Option<Result<Key, f64>> {
+        let (_, to) = self
+            .wb
+            .names
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(n))?;
+        let to = to.trim_start_matches('=');
+        if let Ok(v) = to.parse::<f64>() {
+            return Some(Err(v));
+        }
+        let (sheet, cell) = to.rsplit_once('!')?;
+        let sheet = sheet.trim_matches('\'').replace("''", "'");
+        let s = self.sheet(&sheet)?;
+        let k = parse_a1(cell)?;
+        Some(Ok((s, k.0, k.1)))
+    }
+    fn address(&self, k: Key) -> String {
+        let name = &self.wb.sheets[k.0].name;
+        let quoted = if name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            name.clone()
+        } else {
+            format!("'{}'", name.replace('\'', "''"))
+        };
+        format!("{quoted}!{}", cell_name(k.1, k.2))
+    }
+}
+
+/// `$F$1` → (0, 5).
+fn parse_a1(s: &str) -> Option<(u32, u32)> {
+    let s = s.replace('$', "");
+    let split = s.find(|c: char| c.is_ascii_digit())?;
+    let (l, d) = s.split_at(split);
+    if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let col = l
+        .bytes()
+        .fold(0u32, |n, b| n * 26 + u32::from(b - b'A' + 1))
+        - 1;
+    let row: u32 = d.parse().ok()?;
+    (row >= 1).then_some((row - 1, col))
+}
+
+impl Book {
+    /// Opens a workbook from its bytes and translates every formula cell.
+    ///
+    /// # Errors
+    ///
+    /// As [`Workbook::from_bytes`].
+    pub fn open(bytes: &[u8]) -> Result<Book, BookError> {
+        Ok(Book::from_workbook(Workbook::from_bytes(bytes)?))
+    }
+
+    /// The graph of a workbook already read.
+    pub fn from_workbook(wb: Workbook) -> Book {
+        let mut at = HashMap::new();
+        let mut sheet_index = HashMap::new();
+        for (s, sh) in wb.sheets.iter().enumerate() {
+            sheet_index.insert(sh.name.to_lowercase(), s);
+            for (i, c) in sh.cells.iter().enumerate() {
+                at.insert((s, c.row, c.col), i);
+            }
+        }
+        let mut book = Book {
+            wb,
+            at,
+            sheet_index,
+            graph: Graph::new(),
+            computed: Vec::new(),
+            skipped: Vec::new(),
+        };
+        book.build();
+        book
+    }
+
+    fn cell(&self, k: Key) -> Option<&Cell> {
+        self.at.get(&k).map(|&i| &self.wb.sheets[k.0].cells[i])
+    }
+
+    /// The workbook as read.
+    pub fn workbook(&self) -> &Workbook {
+        &self.wb
+    }
+
+    fn build(&mut self) {
+        let mut graph = Graph::new();
+        let mut computed = Vec::new();
+        let mut skipped = Vec::new();
+        for (s, sh) in self.wb.sheets.iter().enumerate() {
+            for c in &sh.cells {
+                let k = (s, c.row, c.col);
+                let Some(f) = &c.formula else { continue };
+                if !matches!(c.value, Value::Num(_)) {
+                    skipped.push((k, "its value is not a number".to_string()));
+                    continue;
+                }
+                match formula::translate(f, s, &var(k), self) {
+                    Ok((text, aux)) => {
+                        let mut parts = Vec::with_capacity(aux.len() + 1);
+                        let mut fault = None;
+                        for (name, t) in aux.iter().chain(std::iter::once(&(var(k), text))) {
+                            match gradsheet_engine::parse(t) {
+                                Ok(e) => parts.push((name.clone(), e)),
+                                Err(e) => fault = Some(e.kind.to_string()),
+                            }
+                        }
+                        match fault {
+                            None => {
+                                for (name, e) in parts {
+                                    graph.cell(&name, e);
+                                }
+                                computed.push(k);
+                            }
+                            Some(why) => skipped.push((k, format!("cannot compute it: {why}"))),
+                        }
+                    }
+                    Err(formula::Untranslated::Volatile(f)) => {
+                        skipped.push((k, format!("volatile ({f}): its saved value is used")))
+                    }
+                    Err(formula::Untranslated::Unsupported(w)) => {
+                        skipped.push((k, format!("not supported: {w}")))
+                    }
+                }
+            }
+        }
+        self.graph = graph;
+        self.computed = computed;
+        self.skipped = skipped;
+        self.settle();
+    }
+
+    /// Leaves out of the graph the cells of circular references (they keep their saved
+    /// values, named), until the rest compiles.
+    fn settle(&mut self) {
+        for _ in 0..1000 {
+            let outputs: Vec<String> = self.computed.iter().map(|k| var(*k)).collect();
+            let inputs = self.input_names();
+            match self.graph.order(&inputs, &outputs) {
+                Err(GraphError::Cycle(cycle)) => {
+                    let keys: Vec<Key> = self
+                        .computed
+                        .iter()
+                        .copied()
+                        .filter(|k| cycle.contains(&var(*k)))
+                        .collect();
+                    let names: Vec<String> = keys.iter().map(|k| self.address(*k)).collect();
+                    self.computed.retain(|k| !keys.contains(k));
+                    for k in keys {
+                        self.skipped
+                            .push((k, format!("a circular reference: {}", names.join(" → "))));
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Every number a formula reads that the graph does not compute: typed numbers and
+    /// formula cells left out (their saved values).
+    fn input_keys(&self) -> Vec<Key> {
+        let computed: std::collections::HashSet<Key> = self.computed.iter().copied().collect();
+        let mut out = Vec::new();
+        for (s, sh) in self.wb.sheets.iter().enumerate() {
+            for c in &sh.cells {
+                let k = (s, c.row, c.col);
+                if !computed.contains(&k) && matches!(c.value, Value::Num(_) | Value::Bool(_)) {
+                    out.push(k);
+                }
+            }
+        }
+        out
+    }
+
+    fn input_names(&self) -> Vec<String> {
+        self.input_keys().into_iter().map(var).collect()
+    }
+
+    fn input_values(&self, keys: &[Key]) -> Vec<f64> {
+        keys.iter()
+            .map(|k| match self.cell(*k).map(|c| &c.value) {
+                Some(Value::Num(v)) => *v,
+                Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+                _ => 0.0,
+            })
+            .collect()
+    }
+
+    fn compile(&self, outputs: &[Key]) -> Result<(CompiledGraph, Vec<Key>), GraphError> {
+        let keys = self.input_keys();
+        let names: Vec<String> = keys.iter().map(|k| var(*k)).collect();
+        let outs: Vec<String> = outputs.iter().map(|k| var(*k)).collect();
+        Ok((self.graph.compile(&names, &outs)?, keys))
+    }
+
+    /// Recalculates every formula cell it computes and compares with the saved values.
+    pub fn recalculate(&self) -> Recalculation {
+        let formula_cells = self
+            .wb
+            .sheets
+            .iter()
+            .map(|s| s.cells.iter().filter(|c| c.formula.is_some()).count())
+            .sum();
+        let mut skipped: Vec<Skipped> = self
+            .skipped
+            .iter()
+            .map(|(k, r)| Skipped {
+                cell: self.address(*k),
+                reason: r.clone(),
+            })
+            .collect();
+        let mut agree = 0;
+        let mut differ = Vec::new();
+        match self.compile(&self.computed) {
+            Ok((c, keys)) => {
+                let vals = c.values(&self.input_values(&keys));
+                let slot: HashMap<&str, f64> = c
+                    .cells
+                    .iter()
+                    .zip(&vals)
+                    .map(|((n, _), v)| (n.as_str(), *v))
+                    .collect();
+                for k in &self.computed {
+                    let Some(Value::Num(cached)) = self.cell(*k).map(|c| &c.value) else {
+                        continue;
+                    };
+                    let computed = slot.get(var(*k).as_str()).copied().unwrap_or(f64::NAN);
+                    if close(*cached, computed) {
+                        agree += 1;
+                    } else {
+                        differ.push(Differ {
+                            cell: self.address(*k),
+                            cached: *cached,
+                            computed,
+                        });
+                    }
+                }
+            }
+            Err(e) => skipped.push(Skipped {
+                cell: "the workbook".into(),
+                reason: e.to_string(),
+            }),
+        }
+        Recalculation {
+            formula_cells,
+            agree,
+            differ,
+            skipped,
+        }
+    }
+
+    /// The cell at an address as Excel writes it (`'basic SGD 2 neurons'!H33`, `basic!F33`).
+    ///
+    /// # Errors
+    ///
+    /// [`BookError::Address`] naming what cannot be read.
+    pub fn key(&self, address: &str) -> Result<Key, BookError> {
+        let (sheet, cell) = address.rsplit_once('!').ok_or_else(|| {
+            BookError::Address(format!(
+                "{address}: write a cell as Sheet!A1 or 'Sheet name'!A1"
+            ))
+        })?;
+        let sheet = sheet.trim_matches('\'').replace("''", "'");
+        let s = self.sheet(&sheet).ok_or_else(|| {
+            BookError::Address(format!(
+                "{address}: no sheet named '{sheet}' (the sheets are {})",
+                self.wb
+                    .sheets
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let (r, c) = parse_a1(cell).ok_or_else(|| {
+            BookError::Address(format!("{address}: '{cell}' is not a cell like A1"))
+        })?;
+        Ok((s, r, c))
+    }
+
+    /// The value of the cell at `address` and its exact derivative with respect to every
+    /// input it depends on (typed numbers, and the saved values of cells not computed).
+    ///
+    /// # Errors
+    ///
+    /// [`BookError::Address`] for an address that cannot be read; [`BookError::Cell`] for
+    /// a cell that is not a computed formula.
+    pub fn gradient(&self, address: &str) -> Result<Gradient, BookError> {
+        let k = self.key(address)?;
+        if !self.computed.contains(&k) {
+            let why = self
+                .skipped
+                .iter()
+                .find(|(s, _)| *s == k)
+                .map(|(_, r)| r.clone())
+                .unwrap_or_else(|| "it is not a formula cell".into());
+            return Err(BookError::Cell(format!("{}: {why}", self.address(k))));
+        }
+        let (c, keys) = self
+            .compile(&[k])
+            .map_err(|e| BookError::Cell(e.to_string()))?;
+        let (value, grad) = c.value_and_gradient(&self.input_values(&keys), 0);
+        // The inputs the cell depends on: the slots its tape (only the cells it needs)
+        // reads.
+        let used: std::collections::HashSet<u32> = c
+            .tape
+            .code()
+            .iter()
+            .flat_map(|i| i.code.operands().iter().map(move |o| i.slot(*o)))
+            .chain(c.tape.outputs().iter().copied())
+            .collect();
+        let derivatives = keys
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| used.contains(&(*i as u32)))
+            .map(|(i, key)| (self.address(*key), grad[i]))
+            .collect();
+        Ok(Gradient {
+            cell: self.address(k),
+            value,
+            derivatives,
+        })
+    }
+}
+
+impl Book {
+    /// The value of the cell at `address` recalculated with some inputs changed
+    /// (`(input address, value)`): what a learner sees after typing new numbers.
+    ///
+    /// # Errors
+    ///
+    /// As [`Book::gradient`], and [`BookError::Address`] for a change that is not an input.
+    pub fn value_with(&self, address: &str, changes: &[(&str, f64)]) -> Result<f64, BookError> {
+        let k = self.key(address)?;
+        if !self.computed.contains(&k) {
+            return Err(BookError::Cell(format!(
+                "{}: not a computed formula cell",
+                self.address(k)
+            )));
+        }
+        let (c, keys) = self
+            .compile(&[k])
+            .map_err(|e| BookError::Cell(e.to_string()))?;
+        let mut vals = self.input_values(&keys);
+        for (at, v) in changes {
+            let ck = self.key(at)?;
+            let i = keys.iter().position(|x| *x == ck).ok_or_else(|| {
+                BookError::Address(format!(
+                    "{}: not an input (a number typed in)",
+                    self.address(ck)
+                ))
+            })?;
+            vals[i] = *v;
+        }
+        Ok(c.value_and_gradient(&vals, 0).0)
+    }
+}
+
+/// Equal within a few ulps (Excel's own arithmetic, reordered, stays this close).
+fn close(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 8.0 * f64::EPSILON * a.abs().max(b.abs())
+}

@@ -1,0 +1,125 @@
+//! Workbooks as a learner builds them, written here with live formulas and the values a
+//! spreadsheet would have saved.
+
+use gradsheet_book::Book;
+use rust_xlsxwriter::{Formula, Workbook};
+
+/// A sheet "model": a in B1, x in B2, y in B3; pred = a*x^2 in B4, the error in B5, and
+/// three steps of SGD on a below (rows 7–9, each row's a from the row before).
+fn learner_book() -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("my model").unwrap();
+    let (a, x, y, lr) = (2.0f64, 3.0f64, 30.0f64, 0.001f64);
+    ws.write(0, 0, "a").unwrap();
+    ws.write(0, 1, a).unwrap();
+    ws.write(1, 1, x).unwrap();
+    ws.write(2, 1, y).unwrap();
+    ws.write(
+        3,
+        1,
+        Formula::new("=B1*B2^2").set_result((a * x * x).to_string()),
+    )
+    .unwrap();
+    let e = (a * x * x - y).powi(2);
+    ws.write(4, 1, Formula::new("=(B4-$B$3)^2").set_result(e.to_string()))
+        .unwrap();
+    ws.write(5, 1, lr).unwrap();
+    // Row 7: a; the next rows: a − lr·2(a·x²−y)·x².
+    ws.write(6, 0, Formula::new("=B1").set_result(a.to_string()))
+        .unwrap();
+    let mut ak = a;
+    for r in 7..10 {
+        ak -= lr * 2.0 * (ak * x * x - y) * x * x;
+        let f = format!("=A{r}-$B$6*2*(A{r}*$B$2^2-$B$3)*$B$2^2");
+        ws.write(r, 0, Formula::new(f).set_result(ak.to_string()))
+            .unwrap();
+    }
+    // A cell the engine does not compute, and one that uses it.
+    ws.write(10, 0, Formula::new("=VLOOKUP(1,B1:B3,1)").set_result("2"))
+        .unwrap();
+    ws.write(11, 0, Formula::new("=A11*2").set_result("4"))
+        .unwrap();
+    // A circular pair.
+    ws.write(12, 0, Formula::new("=A14+1").set_result("0"))
+        .unwrap();
+    ws.write(13, 0, Formula::new("=A13+1").set_result("0"))
+        .unwrap();
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn a_learners_sheet_recalculates_and_differentiates() {
+    let book = Book::open(&learner_book()).unwrap();
+    let r = book.recalculate();
+    assert_eq!(r.formula_cells, 10);
+    assert_eq!(r.agree, 7, "{r:?}");
+    assert!(r.differ.is_empty(), "{r:?}");
+    let reasons: Vec<String> = r
+        .skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.cell, s.reason))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|s| s.starts_with("'my model'!A11: not supported: the function VLOOKUP")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|s| s.contains("a circular reference: 'my model'!A13 → 'my model'!A14")),
+        "{reasons:?}"
+    );
+    // A11 is read at its saved value, so A12 (which uses it) is recalculated.
+    let g = book.gradient("'my model'!A12").unwrap();
+    assert_eq!(g.value, 4.0);
+    assert_eq!(g.derivatives, vec![("'my model'!A11".to_string(), 2.0)]);
+
+    // ∂e/∂a and ∂e/∂x of the error cell, exactly: 2(ax²−y)·x² and 2(ax²−y)·2ax.
+    let g = book.gradient("'my model'!B5").unwrap();
+    assert_eq!(g.value, 144.0);
+    let d: std::collections::HashMap<String, f64> = g.derivatives.into_iter().collect();
+    assert_eq!(d["'my model'!B1"], 2.0 * (18.0 - 30.0) * 9.0);
+    assert_eq!(d["'my model'!B2"], 2.0 * (18.0 - 30.0) * 2.0 * 2.0 * 3.0);
+    assert_eq!(d["'my model'!B3"], -2.0 * (18.0 - 30.0));
+    assert!(
+        !d.contains_key("'my model'!B6"),
+        "the error does not use the learning rate"
+    );
+
+    // The third update's a with respect to the first a and the learning rate, through
+    // every step: each step multiplies ∂a by (1 − 2·lr·x⁴).
+    let g = book.gradient("'my model'!A10").unwrap();
+    let d: std::collections::HashMap<String, f64> = g.derivatives.into_iter().collect();
+    let factor: f64 = 1.0 - 2.0 * 0.001 * 81.0;
+    assert!((d["'my model'!B1"] - factor.powi(3)).abs() < 1e-15, "{d:?}");
+    assert!(d.contains_key("'my model'!B6"));
+
+    // Addresses are checked.
+    assert!(book
+        .gradient("nosheet!A1")
+        .unwrap_err()
+        .to_string()
+        .contains("no sheet named 'nosheet'"));
+    assert!(book
+        .gradient("'my model'!ZZZZ1")
+        .unwrap_err()
+        .to_string()
+        .contains("is not a cell"));
+    assert!(book
+        .gradient("'my model'!B1")
+        .unwrap_err()
+        .to_string()
+        .contains("not a formula cell"));
+}
+
+#[test]
+fn bytes_that_are_not_a_workbook_are_refused() {
+    let e = Book::open(b"PK\x03\x04 not really")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("not an .xlsx or .xlsm workbook"), "{e}");
+    assert!(Book::open(b"").is_err());
+}

@@ -1,0 +1,6 @@
+//! The workbook reader and recalculation against fast.ai's own workbooks (outside the
+//! repository: skipped loudly without them, mandatory in CI) and against learner-style
+//! workbooks built here.
+
+mod learner;
+mod shared;
