@@ -26,8 +26,18 @@ function route() {
     ctl.showAll();
   }
   for (const k of Object.keys(PAGES)) $("page-" + k).hidden = k !== name;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === name);
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.page === name);
+    if (a.dataset.page === name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  menu(false);
   ctl.schedule();
+}
+
+/** On a narrow screen the pages' links fold into a menu; `open` unfolds it. */
+function menu(open) {
+  $("menu").setAttribute("aria-expanded", open ? "true" : "false");
+  $("nav").classList.toggle("open", open);
 }
 
 fillOptimizers();
@@ -35,4 +45,6 @@ Object.values(PAGES).forEach((p) => p.init());
 // Following a link or pressing back reloads a page's state from the URL; the pages' own
 // edits use replaceState, which fires no event.
 window.addEventListener("hashchange", route);
+$("menu").addEventListener("click", () => menu($("menu").getAttribute("aria-expanded") !== "true"));
+document.addEventListener("keydown", (e) => { if (e.key === "Escape" && $("nav").classList.contains("open")) { menu(false); $("menu").focus(); } });
 route();

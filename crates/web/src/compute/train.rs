@@ -15,10 +15,6 @@ use crate::dto::*;
 use crate::work::{Deadline, Lane, Work};
 use crate::{ApiError, Limits};
 
-/// The largest per-row error formula, and sum of its derivatives, in tree nodes, whose
-/// divergence gets the full analysis (`c*MAX(a*x+b,0)+d` with a squared error: 14 and 70).
-const MAX_DIAGNOSED_SIZE: usize = 400;
-
 /// Runs up to this many steps record every step (a graddesc-size run is 2,900); longer
 /// runs record epoch summaries and replay only the epoch shown.
 pub(super) const RECORD_STEPS_LIMIT: usize = 200_000;
@@ -266,18 +262,8 @@ fn diagnosis(
         max_steps: 20_000,
         remedies: true,
     };
-    // The analysis differentiates the error twice symbolically and evaluates the Hessian
-    // at every step; for a large formula, or one whose derivatives grow large (nested
-    // EXPs, long products), that alone takes seconds to minutes. Such models get the stop
-    // reason only; the size of the first derivatives predicts the second's.
-    let m = &trainer.model;
-    let small = m.params.len() <= 12
-        && m.error.size() <= MAX_DIAGNOSED_SIZE
-        && m.params
-            .iter()
-            .map(|p| m.derivative(p).size())
-            .sum::<usize>()
-            <= MAX_DIAGNOSED_SIZE;
+    // Such models get the stop reason only (see `second_derivatives_are_cheap`).
+    let small = super::second_derivatives_are_cheap(&trainer.model);
     let analysis = if small {
         explain(trainer, init, cfg, &opts).ok()
     } else {
