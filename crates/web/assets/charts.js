@@ -525,7 +525,7 @@ export function heatmap(svg, s, opts) {
   const bad = (i, j) => s.diverged[j][i] > 0 || !Number.isFinite(num(s.z[j][i]));
   const describe = (i, j) => {
     const v = num(s.z[j][i]);
-    return [`${s.x_name} = ${exact(s.x[i])}${s.y_name ? `, ${s.y_name} = ${exact(s.y[j])}` : ""}`,
+    return [`${s.x_name} = ${fmt(s.x[i], 4)}${s.y_name ? `, ${s.y_name} = ${fmt(s.y[j], 4)}` : ""}`,
       bad(i, j) ? `diverged at step ${s.diverged[j][i]}` : `final mean error ${exact(v)}`,
       s.class ? `verdict: ${s.class[j][i]}` : "", opts.onPick ? "click to open this run" : ""].filter(Boolean);
   };
@@ -540,11 +540,28 @@ export function heatmap(svg, s, opts) {
       el("path", { d: `M${cx - m} ${cy - m}L${cx + m} ${cy + m}M${cx - m} ${cy + m}L${cx + m} ${cy - m}`, stroke: BAD, "stroke-width": Math.min(2, cw / 4) }, g);
     }
   }));
-  const every = Math.ceil(nx / Math.max(2, Math.floor((f.x1 - f.x0) / 60)));
-  s.x.forEach((v, i) => { if (i % every === 0) text(g, f.x0 + (i + 0.5) * cw, f.y0 + 15, fmt(v, 2), { "text-anchor": "middle", class: "tick" }); });
-  if (s.y_name) {
-    const ev = Math.ceil(ny / 10);
-    s.y.forEach((v, j) => { if (j % ev === 0 || j === ny - 1) text(g, f.x0 - 6, f.y0 - (j + 0.5) * ch + 4, fmt(v, 3), { "text-anchor": "end", class: "tick" }); });
+  // Round ticks (powers of ten on a log axis, 0.2 steps on β) at their places between
+  // the cells' centres, which are the grid's values.
+  const place = (vals, log) => {
+    const f0 = log ? Math.log10 : (v) => v;
+    const a = f0(vals[0]), b = f0(vals[vals.length - 1]);
+    return (t) => (vals.length < 2 || b === a ? 0 : (f0(t) - a) / (b - a) * (vals.length - 1));
+  };
+  const lo0 = s.x[0], hi0 = s.x[nx - 1];
+  const xTicks = opts.logX ? logTicks(Math.min(lo0, hi0), Math.max(lo0, hi0)) : linTicks(Math.min(lo0, hi0), Math.max(lo0, hi0), 6);
+  const px = place(s.x, opts.logX);
+  for (const t of xTicks) {
+    const X = f.x0 + (px(t) + 0.5) * cw;
+    el("line", { x1: X, x2: X, y1: f.y0, y2: f.y0 + 4, class: "axis" }, g);
+    text(g, X, f.y0 + 16, tickLabel(t), { "text-anchor": "middle", class: "tick" });
+  }
+  if (s.y_name && ny > 1) {
+    const py = place(s.y, false);
+    for (const t of linTicks(Math.min(s.y[0], s.y[ny - 1]), Math.max(s.y[0], s.y[ny - 1]), 5)) {
+      const Y = f.y0 - (py(t) + 0.5) * ch;
+      el("line", { x1: f.x0 - 4, x2: f.x0, y1: Y, y2: Y, class: "axis" }, g);
+      text(g, f.x0 - 6, Y + 4, tickLabel(t), { "text-anchor": "end", class: "tick" });
+    }
   }
   text(g, (f.x0 + f.x1) / 2, f.h - 6, s.x_name + (opts.logX ? " (log scale)" : ""), { "text-anchor": "middle", class: "title" });
   if (s.y_name) text(g, 14, (f.y0 + f.y1) / 2, s.y_name, { "text-anchor": "middle", class: "title", transform: `rotate(-90 14 ${(f.y0 + f.y1) / 2})` });

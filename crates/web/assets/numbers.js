@@ -32,6 +32,9 @@ export function fmt(v, digits) {
     const s = v.toExponential(Math.max(1, d - 3));
     return s.replace(/\.?0+e/, "e").replace("e+", "e");
   }
+  // Past `d` digits before the point, toPrecision switches to an exponent (5.8e+3):
+  // round to `d` significant digits and print the integer instead.
+  if (a >= Math.pow(10, d)) { const k = Math.pow(10, Math.floor(Math.log10(a)) - d + 1); return String(Math.round(v / k) * k); }
   let s = v.toPrecision(d);
   if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
   return s;
