@@ -28,6 +28,7 @@ pub mod explain;
 pub mod fmt;
 pub mod hessian;
 pub mod minimum;
+pub mod summary;
 pub mod sweep;
 
 pub use explain::{explain, Diagnosis, ExplainOptions};

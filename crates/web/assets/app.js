@@ -5,7 +5,7 @@
 // `load(params)` (state from the URL), `init()` (bind the controls once), `showAll()`
 // (controls from the state) and `schedule()` (save the state and ask for an update).
 
-import { $ } from "./dom.js";
+import { $, h } from "./dom.js";
 import { compare } from "./compare.js";
 import { lab } from "./lab.js";
 import { labsPage } from "./labs.js";
@@ -40,7 +40,25 @@ function menu(open) {
   $("nav").classList.toggle("open", open);
 }
 
+/**
+ * On a phone a page's settings can be folded away (a button under the page's title), so
+ * that the results take the screen; on a wider screen they stay beside the results.
+ */
+function foldableControls() {
+  for (const aside of document.querySelectorAll("aside.controls")) {
+    const title = aside.querySelector("h1");
+    const b = h("button", { type: "button", class: "fold", "aria-expanded": "true" }, "hide the settings");
+    b.addEventListener("click", () => {
+      const folded = aside.classList.toggle("folded");
+      b.setAttribute("aria-expanded", folded ? "false" : "true");
+      b.textContent = folded ? "show the settings" : "hide the settings";
+    });
+    title.after(b);
+  }
+}
+
 fillOptimizers();
+foldableControls();
 Object.values(PAGES).forEach((p) => p.init());
 // Following a link or pressing back reloads a page's state from the URL; the pages' own
 // edits use replaceState, which fires no event.

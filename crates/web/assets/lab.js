@@ -117,7 +117,7 @@ export const lab = {
     });
     $("lab-sheet-note").addEventListener("click", (e) => {
       const act = SHEETS[this.s.sheet].noteAction;
-      if (act && e.target.closest("button")) { Object.assign(this.s, act[1]); this.showAll(); this.schedule(); }
+      if (act && e.target.closest("button")) { Object.assign(this.s, act[1]); this.showAll(); this.schedule(); this.reveal = "lab-table-title"; }
     });
     bindDownloads($("page-lab"), "lab", "lab-msg");
     share($("lab-share"), "lab-msg");
@@ -198,7 +198,7 @@ export const lab = {
       notes.length ? [" ", h("span", { class: "noted-key" }, "Marked cells"), ` have a remark: ${notes[0].text}. `,
         h("button", { type: "button", class: "link", id: "lab-to-reset" }, "See the sheet after Reset")] : null);
     const go = $("lab-to-reset");
-    if (go) go.addEventListener("click", () => { Object.assign(this.s, { wb: 1, epochs: 0, pass: 0 }); this.showAll(); this.schedule(); });
+    if (go) go.addEventListener("click", () => { Object.assign(this.s, { wb: 1, epochs: 0, pass: 0 }); this.showAll(); this.schedule(); this.reveal = "lab-table-title"; });
     if (this.s.step && this.s.step >= r.steps.first_step && this.s.step < r.steps.first_step + r.steps.rows.length) this.pick(this.s.step, true);
   },
   /** A row clicked: that step's formulas with its numbers. */
@@ -208,6 +208,10 @@ export const lab = {
     const d = await api("/api/step", { run: Object.assign(this.spec(), { contours: null, view_epoch: null }), step });
     showStepDetail($("lab-table"), step, d, () => { this.s.step = null; this.save(); }, (r) => `sheet row ${r + 3}`);
   },
+  /** Brings into view what an action asked to see, once it is drawn. */
+  revealAsked() {
+    if (this.reveal) { $(this.reveal).scrollIntoView({ block: "start", behavior: "smooth" }); this.reveal = null; }
+  },
   /** A remedy of the diagnosis: its settings, applied, and the run again. */
   applyRemedy(a) {
     const s = this.s;
@@ -216,6 +220,7 @@ export const lab = {
     if (a.init) { if (a.init.a !== undefined) s.a0 = a.init.a; if (a.init.b !== undefined) s.b0 = a.init.b; }
     if (a.epochs) s.epochs = a.epochs;
     this.showAll(); this.schedule();
+    this.reveal = "lab-summary";
   },
   async update() {
     if (this.s.wb) return this.updateWorkbook();
@@ -240,6 +245,7 @@ export const lab = {
     this.drawTable();
     markCursor($("lab-table"), this.player.cursor, r.steps_taken);
     this.save();
+    this.revealAsked();
     showTiming(`${r.n_rows} rows × ${this.s.epochs} epochs`, t0, r.compute_ms);
   },
   /** Workbook mode: the sheet replayed with its macros, as Excel shows it. */
@@ -283,6 +289,7 @@ export const lab = {
         return li;
       })));
     $("lab-notes").hidden = false;
+    this.revealAsked();
     showTiming(`${s.sheet} sheet, Reset + ${s.epochs} onesteps`, t0, r.compute_ms);
   },
 };

@@ -192,6 +192,7 @@ export const playground = {
     if (a.epochs) s.epochs = a.epochs;
     if (a.model) s.model = a.model;
     this.showAll(); this.schedule();
+    this.reveal = "pg-summary";
   },
   async update() {
     const t0 = performance.now();
@@ -227,6 +228,7 @@ export const playground = {
     markCursor($("pg-table"), this.player.cursor, r.steps_taken);
     message("pg-msg", r.optimizer);
     this.save();
+    if (this.reveal) { $(this.reveal).scrollIntoView({ block: "start", behavior: "smooth" }); this.reveal = null; }
     showTiming(`${r.n_rows} rows × ${this.s.epochs} epochs`, t0, r.compute_ms);
   },
   /**
@@ -272,16 +274,18 @@ export const playground = {
         mark.title = `largest relative gap to reverse mode over ${c.rows.length} rows: symbolic ${exact(s)}, central difference (h = ${c.h}) ${exact(ce)}`;
       }
     });
-    if (!params.includes(this.s.checkp)) this.s.checkp = params.includes("a") ? "a" : params[0];
-    const k = params.indexOf(this.s.checkp);
+    // The parameter chosen, else a (the forum's question), else the first: a default is
+    // not written into the URL, so that the link stays the learner's.
+    const shown = params.includes(this.s.checkp) ? this.s.checkp : params.includes("a") ? "a" : params[0];
+    const k = params.indexOf(shown);
     const sel = h("select", { id: "pg-check-param", "aria-label": "the parameter whose derivative the table checks" }, params.map((p) => h("option", { value: p }, p)));
-    sel.value = this.s.checkp;
+    sel.value = shown;
     sel.addEventListener("change", () => { this.s.checkp = sel.value; this.save(); this.renderCheck(); });
-    const shown = c.rows.slice(0, 8);
+    const firstRows = c.rows.slice(0, 8);
     const head = h("tr", {}, h("th", { scope: "col" }, "data row"), c.columns.map((x) => h("th", { scope: "col" }, x)),
       ["symbolic", "automatic", "central"].map((x) => h("th", { scope: "col" }, x)));
     const cell = (v) => h("td", { title: exact(v) }, fmt(v));
-    const rows = shown.map((r, i) => h("tr", {}, h("td", {}, i + 1), r.inputs.map(cell), cell(r.symbolic[k]), cell(r.automatic[k]), cell(r.central[k])));
+    const rows = firstRows.map((r, i) => h("tr", {}, h("td", {}, i + 1), r.inputs.map(cell), cell(r.symbolic[k]), cell(r.automatic[k]), cell(r.central[k])));
     fill("pg-check",
       h("label", { class: "inline", for: "pg-check-param" }, "∂e/∂", sel, " on the first rows"),
       h("div", { class: "table-scroll" }, h("table", { class: "check" }, h("thead", {}, head), h("tbody", {}, rows))),

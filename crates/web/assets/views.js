@@ -3,7 +3,7 @@
 // error and path charts.
 
 import { contourChart, lineChart } from "./charts.js";
-import { $, fill, h } from "./dom.js";
+import { $, fill, h, readable } from "./dom.js";
 import { exact, fmt, num, rounded } from "./numbers.js";
 
 const GROUPS = [
@@ -159,19 +159,23 @@ export function renderDiagnosis(id, r, onRemedy) {
   const b = $(id);
   const d = r.diagnosis;
   b.hidden = !d;
-  if (!d) { fill(b); return; }
-  b.classList.toggle("warn", d.kind !== "diverged");
+  if (!d) { fill(b); delete b.dataset.kind; return; }
+  b.dataset.kind = d.kind;
+  b.classList.toggle("warn", d.kind !== "diverged" && d.kind !== "collapse");
+  b.classList.toggle("info", d.kind === "collapse");
   const open = !!(b.querySelector("details") && b.querySelector("details").open);
-  const line = (l) => h("p", { class: /^step\s/.test(l) ? "mono" : null }, l);
+  const line = (l) => h("p", { class: /^step\s/.test(l) ? "mono" : null }, readable(l));
   const remedies = (d.remedies || []).map((m) => {
+    if (!m.label) return h("li", {}, readable(m.text));
     const btn = h("button", { type: "button", class: "remedy" }, m.label);
     btn.addEventListener("click", () => onRemedy && onRemedy(m.apply));
-    return h("li", {}, btn, " ", h("span", {}, m.text));
+    return h("li", {}, btn, " ", h("span", {}, readable(m.text)));
   });
-  const summary = d.summary || [d.headline];
+  const [first, ...more] = d.summary;
   fill(b,
-    h("p", { class: "plain" }, h("strong", {}, summary[0]), summary.slice(1).map((s) => [" ", s])),
-    remedies.length > 0 && [h("p", { class: "what" }, "What would fix it (each re-run and checked):"), h("ul", { class: "remedies" }, remedies)],
+    h("p", { class: "plain" }, h("strong", {}, first), more.map((s) => [" ", s])),
+    d.kind === "diverged" && d.headline !== first ? h("p", { class: "headline" }, d.headline) : null,
+    remedies.length > 0 && [h("p", { class: "what" }, "What would fix it (each one re-run and checked):"), h("ul", { class: "remedies" }, remedies)],
     d.sections.length > 0 && h("details", { open },
       h("summary", {}, `the numbers behind it: ${d.sections.map((s) => s.title).join(" · ")}`),
       d.sections.map((s) => [h("h4", {}, s.title), s.lines.map(line)])));

@@ -17,6 +17,7 @@ use crate::{ApiError, Limits};
 mod check;
 mod compare;
 mod contours;
+mod diagnosis;
 mod export;
 mod sheet;
 mod step;

@@ -468,16 +468,49 @@ pub struct StopOut {
     pub reason: Option<String>,
 }
 
-/// An explanation of a run that went wrong.
+/// An explanation of a run that went wrong, or of a model whose parameters collapse.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DiagnosisOut {
-    /// One-line headline.
+    /// What the first finding is about: `diverged`, `dead_unit`, `worse_than_start`,
+    /// `stalled` or `collapse` (the last informs; the others are failures).
+    pub kind: String,
+    /// What happened in plain words, one sentence per finding, the most important first.
+    pub summary: Vec<String>,
+    /// How the run ended, in a line.
     pub headline: String,
-    /// The explanation: sections of a title and sentences.
+    /// The remedies, each verified by a re-run.
+    pub remedies: Vec<RemedyOut>,
+    /// The explanation with its numbers: sections of a title and sentences.
     pub sections: Vec<SectionOut>,
     /// Where it came from: `diagnose` (gradsheet-diagnose), or `trace` (the stop reason
     /// alone, when the analysis itself could not run).
     pub source: String,
+}
+
+/// A remedy verified by a re-run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RemedyOut {
+    /// The label of the button that applies it (`use lr = 3.4e-5`); `None` when the page
+    /// cannot apply it (a change of the data).
+    pub label: Option<String>,
+    /// The remedy and its re-run, in a sentence.
+    pub text: String,
+    /// The settings that apply it.
+    pub apply: ApplyOut,
+}
+
+/// Settings a remedy changes; those not given stay.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ApplyOut {
+    /// The learning rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// The optimizer's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<String>,
+    /// Initial values by parameter.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub init: BTreeMap<String, f64>,
 }
 
 /// A section of a diagnosis.

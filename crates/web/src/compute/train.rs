@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use gradsheet_diagnose::{explain, ExplainOptions};
 use gradsheet_engine::{Dataset, Scheme};
 use gradsheet_train::{Record, Stop, Trace, TrainConfig, Trainer};
 
@@ -114,7 +113,7 @@ pub fn train(spec: &TrainSpec, lim: &Limits, dl: &Deadline) -> Result<TrainOut, 
         _ => None,
     };
     dl.check()?;
-    let diagnosis = diagnosis(trainer, &p.init, &cfg, &stop);
+    let diagnosis = super::diagnosis::diagnosis(trainer, &p.init, &cfg, &trace, &stop, dl);
     let m = &trainer.model;
     Ok(TrainOut {
         params: m.params.clone(),
@@ -231,74 +230,6 @@ fn epochs_out(trace: &Trace) -> Vec<EpochOut> {
             }
         })
         .collect()
-}
-
-/// Why a diverged run went wrong: gradsheet-diagnose's explanation (the curvature at the
-/// bad step, the stability bound, remedies verified by re-running), or the trace's stop
-/// reason alone if the analysis cannot run.
-fn diagnosis(
-    trainer: &Trainer,
-    init: &[f64],
-    cfg: &TrainConfig,
-    stop: &StopOut,
-) -> Option<DiagnosisOut> {
-    if stop.kind != "diverged" {
-        return None;
-    }
-    let headline = format!(
-        "the run diverged at step {} (epoch {}, data row {})",
-        stop.step.unwrap_or(0),
-        stop.epoch.unwrap_or(0),
-        stop.row.unwrap_or(0)
-    );
-    // The analysis evaluates the Hessian at every step up to the bad one and verifies each
-    // remedy by re-running (a bisection is a dozen re-runs): bound both so that a request's
-    // work stays within the same order as the run's.
-    let verify = (200_000 / trainer.n_rows.max(1))
-        .clamp(1, 100)
-        .min(cfg.epochs.max(1));
-    let opts = ExplainOptions {
-        verify_epochs: verify,
-        max_steps: 20_000,
-        remedies: true,
-    };
-    // Such models get the stop reason only (see `second_derivatives_are_cheap`).
-    let small = super::second_derivatives_are_cheap(&trainer.model);
-    let analysis = if small {
-        explain(trainer, init, cfg, &opts).ok()
-    } else {
-        None
-    };
-    match analysis {
-        Some(d) if !d.sections.is_empty() => Some(DiagnosisOut {
-            headline,
-            sections: d
-                .sections
-                .into_iter()
-                .map(|(title, lines)| SectionOut { title, lines })
-                .collect(),
-            source: "diagnose".into(),
-        }),
-        _ => Some(DiagnosisOut {
-            headline,
-            sections: vec![SectionOut {
-                title: "What happened".into(),
-                lines: vec![
-                    stop.reason
-                        .clone()
-                        .unwrap_or_else(|| "a value stopped being finite".into()),
-                    if small {
-                        "the detailed analysis could not run for this model".into()
-                    } else {
-                        "the detailed analysis (curvature, stability bound, remedies) is skipped for a formula this large; \
-                         `gradsheet explain` runs it"
-                            .into()
-                    },
-                ],
-            }],
-            source: "trace".into(),
-        }),
-    }
 }
 
 #[cfg(test)]

@@ -265,9 +265,11 @@ impl Session {
         self.cmd(
             "POST",
             "/goog/cdp/execute",
-            Some(json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true,
-            }})),
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true,
+                }}),
+            ),
         );
     }
 
