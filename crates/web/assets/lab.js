@@ -280,6 +280,12 @@ export const lab = {
       label: (i) => (i === 0 ? "as Reset leaves the sheet" : `after onestep ${i}`),
     }] : []);
     renderReplay($("lab-table"), r);
+    // The remarks fit the visible part of the table; asked to show the cells a remark is
+    // about, the table scrolls sideways to them.
+    const wrap = $("lab-table-wrap");
+    for (const box of wrap.querySelectorAll(".remark")) box.style.maxWidth = Math.max(260, wrap.clientWidth - 24) + "px";
+    const noted = wrap.querySelector("tr.sheet-extra td.noted");
+    if (this.reveal && noted) wrap.scrollLeft = Math.max(0, noted.offsetLeft - wrap.clientWidth / 3);
     fill("lab-notes", h("h3", {}, "the sheet's remarks"),
       h("ul", { class: "remarks" }, r.notes.map((n) => {
         const li = h("li", { tabindex: 0, "data-cells": cellsIn(n).join(" ") }, readable(n));
