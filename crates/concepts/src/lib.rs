@@ -1,4 +1,4 @@
-//! gradsheet's concept labs (issue 9): the ideas of deep-learning papers that visual
+//! gradsheet's concept labs: the ideas of deep-learning papers that visual
 //! learners rebuild in spreadsheets, computed exactly and laid out as tables and pictures.
 //!
 //! | lab | module | what it shows |
@@ -180,7 +180,7 @@ pub struct LabInfo {
     pub run: fn(&Params, Option<&Image>) -> Result<LabOutput, LabError>,
 }
 
-/// Every concept lab, in the order of issue 9.
+/// Every concept lab, in the order the labs listing shows them.
 pub const LABS: &[LabInfo] = &[
     LabInfo {
         name: "dropout",

@@ -45,11 +45,11 @@ impl HessianModel {
         let n = model.params.len();
         let mut b = TapeBuilder::new(&names);
         let none = HashMap::new();
-        // Every name of these formulas is one of `names`, so `add` cannot fail; the
-        // fallback to slot 0 keeps the function total.
+        // Every name of these formulas (and of their derivatives) is one of `names`.
+        const NAMED: &str = "every name of the model is a column, constant or parameter";
         let mut outs = vec![
-            b.add(&model.prediction, &none).unwrap_or(0),
-            b.add(&model.error, &none).unwrap_or(0),
+            b.add(&model.prediction, &none).expect(NAMED),
+            b.add(&model.error, &none).expect(NAMED),
         ];
         let grads: Vec<_> = model
             .params
@@ -57,11 +57,11 @@ impl HessianModel {
             .map(|p| derivative(&model.error, p))
             .collect();
         for g in &grads {
-            outs.push(b.add(g, &none).unwrap_or(0));
+            outs.push(b.add(g, &none).expect(NAMED));
         }
         for (i, g) in grads.iter().enumerate() {
             for q in &model.params[i..] {
-                outs.push(b.add(&derivative(g, q), &none).unwrap_or(0));
+                outs.push(b.add(&derivative(g, q), &none).expect(NAMED));
             }
         }
         HessianModel {

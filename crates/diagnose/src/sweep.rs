@@ -252,6 +252,13 @@ impl Setting {
     }
 }
 
+/// The most values an axis may have (the same bound as a surface's axis).
+pub const MAX_AXIS_VALUES: usize = 4096;
+
+/// The most cells a map may have, 512 × 512: each cell is a whole training run, and the
+/// map keeps every cell's settings and verdict (a few hundred bytes each).
+pub const MAX_MAP_CELLS: usize = 512 * 512;
+
 /// One axis of a map: a setting and its values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Axis {
@@ -308,6 +315,11 @@ impl Axis {
             if n == 0 {
                 return Err(format!("the axis '{s}' needs at least one value"));
             }
+            if n > MAX_AXIS_VALUES {
+                return Err(format!(
+                    "the axis '{s}' has {n} values; an axis has at most {MAX_AXIS_VALUES}"
+                ));
+            }
             if log && !(lo > 0.0 && hi > 0.0) {
                 return Err(format!("the log axis '{s}' needs both ends > 0"));
             }
@@ -326,7 +338,14 @@ impl Axis {
                 })
                 .collect()
         } else {
-            spec.split(',').map(num).collect::<Result<Vec<_>, _>>()?
+            let values = spec.split(',').map(num).collect::<Result<Vec<_>, _>>()?;
+            if values.len() > MAX_AXIS_VALUES {
+                return Err(format!(
+                    "the axis '{name}=...' lists {} values; an axis has at most {MAX_AXIS_VALUES}",
+                    values.len()
+                ));
+            }
+            values
         };
         Ok(Axis { setting, values })
     }
@@ -378,8 +397,9 @@ impl Map {
 ///
 /// # Errors
 ///
-/// A message for a setting the optimizer lacks or a value out of range (checked on the
-/// first cell before anything runs), or the first [`TrainError`] of a cell.
+/// A message for a map of more than [`MAX_MAP_CELLS`] cells, a setting the optimizer
+/// lacks or a value out of range (checked on the first cell before anything runs), or
+/// the first [`TrainError`] of a cell.
 pub fn sweep(
     trainer: &Trainer,
     init: &[f64],
@@ -417,7 +437,14 @@ pub fn sweep_until(
         Ok((cfg, p))
     };
     let nx = x.values.len();
-    let n = nx * y.values.len();
+    let n = nx.saturating_mul(y.values.len());
+    if n > MAX_MAP_CELLS {
+        return Err(format!(
+            "the map would have {} × {} = {n} cells; a map has at most {MAX_MAP_CELLS} (e.g. 512 × 512)",
+            nx,
+            y.values.len()
+        ));
+    }
     if n == 0 {
         return Ok(Map {
             x: x.clone(),

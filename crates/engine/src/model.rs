@@ -244,11 +244,11 @@ impl Model {
         let names = self.var_names();
         let mut b = TapeBuilder::new(&names);
         let none = HashMap::new();
-        // Every name of both formulas is in `names` by construction, so these cannot fail;
-        // the fallback keeps the function total anyway.
-        let pred = b.add(&self.prediction, &none).unwrap_or(0);
+        // `Model::new` gave every name of both formulas a role, and `names` lists them all.
+        const NAMED: &str = "every name of the model is a column, constant or parameter";
+        let pred = b.add(&self.prediction, &none).expect(NAMED);
         let bound = HashMap::from([(PRED.to_string(), pred)]);
-        let err = b.add(&self.loss, &bound).unwrap_or(0);
+        let err = b.add(&self.loss, &bound).expect(NAMED);
         let tape = b.finish(vec![pred, err]);
         CompiledModel {
             tape,

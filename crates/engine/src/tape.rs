@@ -10,7 +10,7 @@
 //! over the tape in reverse accumulates each instruction's local derivatives (`+=`) into
 //! a separate adjoint array, which holds every variable's derivative at the end.
 //!
-//! The tape is also the reference for the native compiler (issue 7): both must agree bit
+//! The tape is also the reference for the native compiler (crates/jit): both must agree bit
 //! for bit, so every local rule below is written in the operation order the compiler uses.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Collaborative filtering through the general engine (issue 7's W3): a per-rating
+//! Collaborative filtering through the general engine (BENCHMARKS.md's W3): a per-rating
 //! formula over parameters gathered from embedding tables, trained with mini-batches and
 //! `torch.optim.Adam` over the whole tables — and the same computation hand-written, for
 //! the benchmark.

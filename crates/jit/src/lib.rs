@@ -1,4 +1,4 @@
-//! gradsheet's native compiler (issue 7): a model's tape and an update rule compiled by
+//! gradsheet's native compiler (BENCHMARKS.md): a model's tape and an update rule compiled by
 //! Cranelift into one machine-code loop that trains over the rows, with the parameters
 //! in registers and the update done two parameters at a time where the rule has square
 //! roots and divisions. The interpreter ([`gradsheet_engine::Tape`],

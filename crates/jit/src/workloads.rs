@@ -1,4 +1,4 @@
-//! Issue 7's benchmark workloads, each as the general engine and as a hand-written,
+//! The benchmark workloads of BENCHMARKS.md, each as the general engine and as a hand-written,
 //! closed-form Rust loop computing the same thing in the same operation order (so that
 //! equal results mean equal bits). Timing is the caller's business (`gradsheet bench`):
 //! this module, like the rest of the crate, does no IO and reads no clock.

@@ -1,4 +1,4 @@
-//! collab_filter.xlsx (spec §5): matrix factorisation, in every workbook version, as a
+//! collab_filter.xlsx (docs/workbooks.md §5): matrix factorisation, in every workbook version, as a
 //! crosstab (dotprod, bias), as embedding lookups (movielens_emb, word_emb) and as
 //! one-hot matrix products (movielens_1hot); plus training (SGD, Adam, and L-BFGS
 //! standing in for Excel Solver), a seeded MovieLens-100k-shaped generator and a
@@ -472,8 +472,9 @@ pub fn movielens_1hot_sheet() -> (Vec<OneHotRow>, f64) {
     let recs: Vec<(f64, f64, usize, usize, f64)> = matrix(embed!("collab_v3_1hot_records"))
         .into_iter()
         .map(|r| {
-            let ui = match_sorted(&t.users, r[0]).unwrap_or(0);
-            let mi = match_sorted(&t.movies, r[1]).unwrap_or(0);
+            // The records are the crosstab's non-blank cells: their ids are its labels.
+            let ui = match_sorted(&t.users, r[0]).expect("a user of the crosstab");
+            let mi = match_sorted(&t.movies, r[1]).expect("a movie of the crosstab");
             (r[0], r[1], ui, mi, r[4])
         })
         .collect();

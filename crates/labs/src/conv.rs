@@ -1,4 +1,4 @@
-//! conv-example.xlsx (spec §4): an MNIST digit through two 3×3 conv layers, a 2×2 max
+//! conv-example.xlsx (docs/workbooks.md §4): an MNIST digit through two 3×3 conv layers, a 2×2 max
 //! pool and a dense unit, in every workbook version, faithfully (including the partial
 //! windows the sheets' ranges imply) and in a "clean" form, with the gradient of the
 //! output with respect to every filter weight.

@@ -1,4 +1,4 @@
-//! entropy_example.xlsx (spec §3): softmax, per-class sigmoids, binary and categorical
+//! entropy_example.xlsx (docs/workbooks.md §3): softmax, per-class sigmoids, binary and categorical
 //! cross-entropy, all three workbook versions, plus the derivatives the sheets imply.
 //!
 //! The sheets write `LOG`, which in Excel is base 10; the `_log10` functions reproduce
@@ -252,7 +252,7 @@ pub fn entropy_rows(is_cat: &[f64], preds: &[f64]) -> Vec<EntropyRow> {
             let is_dog = 1.0 - b;
             let log_cat = log(p);
             let log_dog = log(1.0 - p);
-            // MATCH(1,{1,0}) = 1 and MATCH(1,{0,1}) = 2: the position of the 1 (spec §0.3).
+            // MATCH(1,{1,0}) = 1 and MATCH(1,{0,1}) = 2: the position of the 1 (docs/workbooks.md §0.3).
             let idx = if b == 1.0 { 1 } else { 2 };
             EntropyRow {
                 is_cat: b,

@@ -1,4 +1,4 @@
-//! Excel's arithmetic, as observed in the golden workbooks (spec §0.3).
+//! Excel's arithmetic, as observed in the golden workbooks (docs/workbooks.md §0.3).
 //!
 //! Every function here is the Excel function of the same name restricted to what the
 //! workbooks use, evaluated the way Excel does it: plain IEEE doubles, sequential sums.

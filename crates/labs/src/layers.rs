@@ -1,4 +1,4 @@
-//! layers_example.xlsx (courses, 2016; spec §11): a 3-layer MLP (3 → 4 → 3 → 2) with a
+//! layers_example.xlsx (courses, 2016; docs/workbooks.md §11): a 3-layer MLP (3 → 4 → 3 → 2) with a
 //! softmax, a log10 cross-entropy and one hand-made backprop step on the last layer.
 
 use crate::data::{embed, matrix, rows};

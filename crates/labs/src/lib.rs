@@ -13,7 +13,7 @@
 //!
 //! # Excel arithmetic
 //!
-//! Reproducing Excel bit for bit needs its evaluation rules (spec §0.3), collected in
+//! Reproducing Excel bit for bit needs its evaluation rules (docs/workbooks.md §0.3), collected in
 //! [`excel`]: sums accumulate left to right (row-major for 2-D ranges), `x^n` is
 //! [`f64::powi`], `LOG` is base 10 and `ROUND` rounds halves away from zero.
 //!

@@ -1,4 +1,4 @@
-//! mom_bias.xlsx (spec §6): exponential moving averages, Adam's bias correction, the
+//! mom_bias.xlsx (docs/workbooks.md §6): exponential moving averages, Adam's bias correction, the
 //! exponentially weighted variance and running batch-norm statistics.
 
 use crate::data::{embed, matrix};

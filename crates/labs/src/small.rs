@@ -1,5 +1,5 @@
-//! The small workbooks: broadcasting (§7), style_loss (§8), emb_sizing (§9) and
-//! emb_results (§10).
+//! The small workbooks (docs/workbooks.md §7–10): broadcasting, style_loss, emb_sizing
+//! and emb_results.
 
 use crate::data::{cells, embed};
 use crate::excel::{average, round, stdev_p, sum, sumproduct};

@@ -1,4 +1,4 @@
-//! titanic.xlsx (course22, lesson 3; spec §12): a linear model and a two-ReLU "neural
+//! titanic.xlsx (course22, lesson 3; docs/workbooks.md §12): a linear model and a two-ReLU "neural
 //! net" (written with SUMPRODUCT and with MMULT) predicting survival, their derived
 //! feature columns computed from the raw Kaggle rows, and their fitting by gradient
 //! descent and by L-BFGS (the stand-in for Excel Solver).

@@ -1,4 +1,4 @@
-//! The concept labs of issue 9 (`gradsheet-concepts`) as xlsx workbooks whose cells are
+//! The concept labs (`gradsheet-concepts`) as xlsx workbooks whose cells are
 //! live formulas, with the labs' values as cached results.
 //!
 //! Each lab becomes a [`ConceptBook`]: a [`Book`] of plain cells (inputs as values,
@@ -39,7 +39,7 @@ pub use gradsheet_concepts;
 
 use crate::labs::{self, a1, abs, range, Book, Builder};
 
-/// The concept labs that export a workbook, in the order of issue 9.
+/// The concept labs that export a workbook, in the order of `gradsheet_concepts::LABS`.
 pub const NAMES: &[&str] = &["dropout", "focal", "l1-l2", "upsampling", "gradients"];
 
 /// A concept lab as a workbook: its sheets and the defined names its formulas use.

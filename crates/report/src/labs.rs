@@ -1442,7 +1442,9 @@ pub mod view {
     /// A cell of a table: a number or a text.
     #[derive(Clone, Debug)]
     pub enum V {
+        /// A number.
         N(f64),
+        /// A text.
         T(String),
     }
 
@@ -1520,6 +1522,8 @@ pub mod view {
         x.map_or(t(""), V::N)
     }
 
+    /// The version a `--version` names, checked against the lab (only entropy, conv and
+    /// collab have several).
     pub fn parse_version(name: &str, v: Option<&str>) -> Result<Option<Version>> {
         let has = matches!(name, "entropy" | "conv" | "collab");
         match v {
@@ -1536,6 +1540,8 @@ pub mod view {
         }
     }
 
+    /// The lab `name` at version `v` with the options: its tables, notes and (with
+    /// `plot`) charts.
     pub fn compute(name: &str, v: Option<Version>, flags: &Options, plot: bool) -> Result<Shown> {
         let only = |what: &str, given: bool| -> Result<()> {
             if given {

@@ -3,7 +3,7 @@
 //! - [`xlsx`]: a workbook whose every number is a live formula mirroring the engine's
 //!   computation, with the engine's values as the formulas' cached results.
 //! - [`chart`]: charts as SVG and PNG.
-//! - [`concepts`]: the concept labs (issue 9) as workbooks with live formulas.
+//! - [`concepts`]: the concept labs (`gradsheet-concepts`) as workbooks with live formulas.
 //!
 //! The crate never touches the filesystem: every function returns bytes or a string, and
 //! the app writes them.

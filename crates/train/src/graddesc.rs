@@ -176,6 +176,16 @@ impl Sheet {
         }
     }
 
+    /// How many β cells the sheet has: 2 for adam, adam_ann and eve, 1 for momentum and
+    /// rmsprop, 0 for the others.
+    pub fn betas(self) -> usize {
+        match self {
+            Sheet::Adam | Sheet::AdamAnn | Sheet::Eve => 2,
+            Sheet::Momentum | Sheet::Rmsprop => 1,
+            Sheet::Basic | Sheet::Adagrad | Sheet::AdagradAnn => 0,
+        }
+    }
+
     /// The names of the carried optimizer-state cells, in sheet order (`J3`, `K3`, ...).
     pub fn state_names(self) -> &'static [&'static str] {
         match self {
@@ -233,6 +243,10 @@ pub struct SheetState {
     pub a: f64,
     /// The learning rate (F1 in basic, D2 elsewhere).
     pub lr: f64,
+    /// The β cells, β1 then β2: adam and adam_ann's J1 and L1, eve's K1 and M1; momentum
+    /// and rmsprop have one β (J1, here β1). The sheets without β (basic, adagrad,
+    /// adagrad_ann) ignore them. Reset never writes them.
+    pub betas: [f64; 2],
     /// The carried optimizer state in sheet order (see [`Sheet::state_names`]): `J3:K3` /
     /// `J3:M3` (= the constants `J33:M33`), eve's `K3:N3`, adagrad's `F1:G1`.
     pub state: Vec<f64>,
@@ -260,8 +274,16 @@ pub enum Action {
     RunStep,
     /// The learning-rate cell typed in by hand.
     SetLr(f64),
+    /// β1 typed in (momentum and rmsprop: their β). Reset keeps it.
+    SetBeta1(f64),
+    /// β2 typed in (adam, adam_ann, eve). Reset keeps it.
+    SetBeta2(f64),
+    /// The intercept b typed into C1.
+    SetB(f64),
+    /// The slope a typed into C2.
+    SetA(f64),
     /// Excel's own last-bit anomaly: the slope C2 came out this many ulps away from what
-    /// IEEE left-to-right arithmetic gives (about 1 cell in 1000 does, spec §0.3).
+    /// IEEE left-to-right arithmetic gives (about 1 cell in 1000 does, docs/workbooks.md §0.3).
     SlopeUlps(i64),
 }
 
@@ -273,6 +295,10 @@ impl fmt::Display for Action {
             Action::Run => f.write_str("Run"),
             Action::RunStep => f.write_str("Run step"),
             Action::SetLr(v) => write!(f, "lr = {}", crate::fmt_num(*v)),
+            Action::SetBeta1(v) => write!(f, "β1 = {}", crate::fmt_num(*v)),
+            Action::SetBeta2(v) => write!(f, "β2 = {}", crate::fmt_num(*v)),
+            Action::SetB(v) => write!(f, "b = {}", crate::fmt_num(*v)),
+            Action::SetA(v) => write!(f, "a = {}", crate::fmt_num(*v)),
             Action::SlopeUlps(k) => write!(f, "Excel's slope {k:+} ulp"),
         }
     }
@@ -314,6 +340,7 @@ pub fn eve_saved_state() -> SheetState {
         b: 1.0,
         a: 1.0,
         lr: 1.0,
+        betas: sheet_betas(Workbook::Y2016, Sheet::Eve),
         state: vec![
             4.223800054218521,
             -15.966661111217437,
@@ -452,26 +479,29 @@ pub struct Comparison {
 }
 
 /// The constants of a sheet (β's, ...), as its row-1 cells hold them.
+/// The constants of a sheet's rows, from its β cells.
 #[derive(Clone, Copy, Debug)]
 struct Consts {
     beta1: f64,
     beta2: f64,
 }
 
-fn consts(wb: Workbook, sheet: Sheet) -> Consts {
+impl Consts {
+    fn of(st: &SheetState) -> Consts {
+        Consts {
+            beta1: st.betas[0],
+            beta2: st.betas[1],
+        }
+    }
+}
+
+/// The β cells as the workbooks hold them (docs/workbooks.md §1, §2); the second is
+/// unused by momentum and rmsprop, both unused by the sheets without β.
+fn sheet_betas(wb: Workbook, sheet: Sheet) -> [f64; 2] {
     match (wb, sheet) {
-        (Workbook::Y2016, Sheet::Adam) | (_, Sheet::Eve) => Consts {
-            beta1: 0.7,
-            beta2: 0.9,
-        },
-        (_, Sheet::AdamAnn) => Consts {
-            beta1: 0.9,
-            beta2: 0.95,
-        },
-        _ => Consts {
-            beta1: 0.9,
-            beta2: 0.9,
-        },
+        (Workbook::Y2016, Sheet::Adam) | (_, Sheet::Eve) => [0.7, 0.9],
+        (_, Sheet::AdamAnn) => [0.9, 0.95],
+        _ => [0.9, 0.9],
     }
 }
 
@@ -509,7 +539,7 @@ fn cellv(addr: &str, label: &'static str, value: f64) -> Cell {
 
 /// Recomputes the sheet from its typed cells, as Excel's recalculation does.
 fn pass(wb: Workbook, sheet: Sheet, st: &SheetState) -> Pass {
-    let c = consts(wb, sheet);
+    let c = Consts::of(st);
     let (mut b, mut a) = (st.b, st.a);
     let lr = st.lr;
     let mut rows = Vec::with_capacity(N_ROWS);
@@ -879,7 +909,7 @@ fn columns(wb: Workbook, sheet: Sheet) -> Vec<Column> {
 /// ```
 /// use gradsheet_train::graddesc::{initial, view, Sheet, Workbook};
 /// // The 2016 basic SGD sheet as saved: a = b = 1.
-/// let v = view(Workbook::Y2016, Sheet::Basic, &initial(Sheet::Basic)).unwrap();
+/// let v = view(Workbook::Y2016, Sheet::Basic, &initial(Workbook::Y2016, Sheet::Basic)).unwrap();
 /// assert_eq!(v.name, "basic SGD");
 /// assert_eq!(v.cell("F33"), Some(150.75521153771854)); // "rmse" = sqrt(Σ err²)
 /// assert_eq!(v.cell("N4"), Some(1.0086)); // new b = 1 - (-86)·0.0001
@@ -891,7 +921,7 @@ pub fn view(wb: Workbook, sheet: Sheet, st: &SheetState) -> Result<SheetView, No
 }
 
 fn view_of(wb: Workbook, sheet: Sheet, st: &SheetState, p: Pass) -> SheetView {
-    let c = consts(wb, sheet);
+    let c = Consts::of(st);
     let mut cells = vec![cellv("C1", "b", st.b), cellv("C2", "a", st.a)];
     let lr_addr = if sheet == Sheet::Basic { "F1" } else { "D2" };
     cells.push(cellv(lr_addr, "learn", st.lr));
@@ -1044,7 +1074,7 @@ fn notes(wb: Workbook, sheet: Sheet, st: &SheetState, p: &Pass) -> Vec<String> {
                     f2(st.state[1])
                 ));
             }
-            n.push("This is the damped EMA form m = β·m + (1-β)·g (K1 = 1-β = 0.09999999999999998), so the step is (1-β) times torch's momentum step for the same lr.".into());
+            n.push(format!("This is the damped EMA form m = β·m + (1-β)·g (K1 = 1-β = {}), so the step is (1-β) times torch's momentum step for the same lr.", 1.0 - st.betas[0]));
             if wb == Workbook::Y2018 {
                 n.push(format!(
                     "L33 = {} is again the square root of the sum of squared errors.",
@@ -1075,7 +1105,7 @@ fn notes(wb: Workbook, sheet: Sheet, st: &SheetState, p: &Pass) -> Vec<String> {
                 ));
                 n.push("F33 and G33 are √(Σg²)/n = RMS/√n, not an RMS.".into());
                 if wb == Workbook::Y2016 {
-                    n.push("Bug in this workbook: J5 reads Intro!F5 (a blank cell) instead of F5, so row 5's momentum of b is just 0.9·J4 and every later row inherits the slip; the saved inputs predate the bug (they match the 2018 copy's replay).".into());
+                    n.push(format!("Bug in this workbook: J5 reads Intro!F5 (a blank cell) instead of F5, so row 5's momentum of b is just {}·J4 and every later row inherits the slip; the saved inputs predate the bug (they match the 2018 copy's replay).", st.betas[0]));
                 }
             }
         }
@@ -1104,6 +1134,7 @@ fn reset(wb: Workbook, sheet: Sheet, prev: &SheetState) -> SheetState {
         b: 1.0,
         a: 1.0,
         lr: prev.lr,
+        betas: prev.betas,
         state: vec![0.0; sheet.state_names().len()],
         prev_grad2: None,
         prev_step: None,
@@ -1243,7 +1274,7 @@ fn macro_workbook(wb: Workbook, sheet: Sheet) -> Workbook {
 ///
 /// ```
 /// use gradsheet_train::graddesc::{apply, initial, Action, Sheet, Workbook};
-/// let mut st = initial(Sheet::Basic);
+/// let mut st = initial(Workbook::Y2018, Sheet::Basic);
 /// apply(Workbook::Y2018, Sheet::Basic, &mut st, Action::Reset);
 /// apply(Workbook::Y2018, Sheet::Basic, &mut st, Action::Run);
 /// assert_eq!(st.history.len(), 5); // one rmse pasted per onestep
@@ -1260,8 +1291,20 @@ pub fn apply(wb: Workbook, sheet: Sheet, st: &mut SheetState, action: Action) {
             }
         }
         Action::RunStep => run_step(wb, sheet, st),
-        Action::SetLr(v) => st.lr = v,
         Action::SlopeUlps(k) => st.a = nudge(st.a, k),
+        typed => type_cell(st, typed),
+    }
+}
+
+/// Types a value into its cell; other actions are left to their macros.
+fn type_cell(st: &mut SheetState, action: Action) {
+    match action {
+        Action::SetLr(v) => st.lr = v,
+        Action::SetBeta1(v) => st.betas[0] = v,
+        Action::SetBeta2(v) => st.betas[1] = v,
+        Action::SetB(v) => st.b = v,
+        Action::SetA(v) => st.a = v,
+        Action::Reset | Action::Onestep | Action::Run | Action::RunStep | Action::SlopeUlps(_) => {}
     }
 }
 
@@ -1281,7 +1324,7 @@ fn nudge(v: f64, ulps: i64) -> f64 {
 /// ```
 /// use gradsheet_train::graddesc::{initial, replay_actions, Action, Sheet, Workbook};
 /// // Two more Runs after the saved 2018 momentum sheet (which is Reset's state).
-/// let r = replay_actions(Workbook::Y2018, Sheet::Momentum, initial(Sheet::Momentum),
+/// let r = replay_actions(Workbook::Y2018, Sheet::Momentum, initial(Workbook::Y2018, Sheet::Momentum),
 ///     &[Action::Reset, Action::Run, Action::Run]).unwrap();
 /// assert_eq!(r.epochs.len(), 11);
 /// assert!(r.epochs[10].sheet_rmse < r.epochs[0].sheet_rmse);
@@ -1347,15 +1390,18 @@ pub fn replay_actions(
                     e.after.push_str(&format!(" (Excel's slope {k:+} ulp)"));
                 }
             }
-            Action::SetLr(v) => {
-                st.lr = v;
+            typed @ (Action::SetLr(_)
+            | Action::SetBeta1(_)
+            | Action::SetBeta2(_)
+            | Action::SetB(_)
+            | Action::SetA(_)) => {
+                type_cell(&mut st, typed);
                 if let Some(e) = epochs.last_mut() {
-                    // Typing a value recalculates: the displayed epoch now has this lr.
+                    // Typing a value recalculates: the displayed epoch now shows it.
                     let p = pass(wb, sheet, &st);
-                    e.lr = v;
+                    (e.lr, e.b, e.a) = (st.lr, st.b, st.a);
                     e.sheet_rmse = p.sheet_rmse;
-                    e.after
-                        .push_str(&format!(", then lr = {}", crate::fmt_num(v)));
+                    e.after.push_str(&format!(", then {typed}"));
                 }
             }
         }
@@ -1389,14 +1435,182 @@ pub fn replay_actions(
 pub fn replay(wb: Workbook, sheet: Sheet) -> Result<Replay, NoSuchSheet> {
     check_sheet(wb, sheet)?;
     match saved_sequence(wb, sheet) {
-        Some(seq) => replay_actions(wb, sheet, initial(sheet), &seq),
+        Some(seq) => replay_actions(wb, sheet, initial(wb, sheet), &seq),
         None => replay_actions(wb, sheet, eve_saved_state(), &[]),
     }
 }
 
-/// The typed cells before anything was pressed (a = b = 1, state zero): the start of a
-/// replay. (Reset overwrites them, except what eve's Reset reads.)
-pub fn initial(sheet: Sheet) -> SheetState {
+/// The cells a learner types into a sheet to replay it with other settings; `None` keeps
+/// the sheet's own value. The β's are typed before Reset, which keeps them (its warm-up
+/// passes then use them); the learning rate and the initial a and b after it, since Reset
+/// writes its own.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_train::graddesc::{replay_with, Settings, Sheet, Workbook};
+/// // Momentum with β = 0 is plain SGD: the momentum is this row's gradient.
+/// let s = Settings { beta1: Some(0.0), ..Settings::default() };
+/// let r = replay_with(Workbook::Y2018, Sheet::Momentum, &s, 0).unwrap();
+/// assert_eq!(r.view.cell("J1"), Some(0.0));
+/// assert_eq!(r.view.cell("J4"), r.view.cell("F4")); // m_b = de/db
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Settings {
+    /// The learning rate (basic's F1, elsewhere D2).
+    pub lr: Option<f64>,
+    /// β1: momentum's and rmsprop's β (J1), adam's and adam_ann's β1 (J1), eve's (K1).
+    pub beta1: Option<f64>,
+    /// β2: adam's and adam_ann's (L1), eve's (M1).
+    pub beta2: Option<f64>,
+    /// The slope a the first row starts from (C2; Reset writes 1).
+    pub a: Option<f64>,
+    /// The intercept b the first row starts from (C1; Reset writes 1).
+    pub b: Option<f64>,
+}
+
+/// A setting that does not apply to the sheet or is out of range; `field` names it as
+/// [`Settings`] does (`lr`, `beta1`, `beta2`, `a`, `b`), or `sheet`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingError {
+    /// The setting at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<NoSuchSheet> for SettingError {
+    fn from(e: NoSuchSheet) -> Self {
+        SettingError {
+            field: "sheet",
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Settings {
+    /// Whether nothing is typed: the sheet replays as saved.
+    pub fn is_default(&self) -> bool {
+        *self == Settings::default()
+    }
+
+    /// Checks every setting against the sheet: the learning rate finite and ≥ 0, a and b
+    /// finite, each β a number from 0 to 1 on a sheet that has that β cell.
+    ///
+    /// # Errors
+    ///
+    /// The first setting at fault, by name.
+    pub fn check(&self, sheet: Sheet) -> Result<(), SettingError> {
+        let bad = |field: &'static str, message: String| Err(SettingError { field, message });
+        if let Some(v) = self.lr {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad("lr", format!("lr = {v} must be a finite number >= 0"));
+            }
+        }
+        for (field, v) in [("a", self.a), ("b", self.b)] {
+            if let Some(v) = v {
+                if !v.is_finite() {
+                    return bad(field, format!("{field} = {v} must be a finite number"));
+                }
+            }
+        }
+        for (k, field, v) in [(1, "beta1", self.beta1), (2, "beta2", self.beta2)] {
+            let Some(v) = v else { continue };
+            if sheet.betas() < k {
+                let with = if k == 1 {
+                    "momentum, rmsprop, adam, adam_ann and eve"
+                } else {
+                    "adam, adam_ann and eve"
+                };
+                let has = match sheet.betas() {
+                    0 => "has no β".to_string(),
+                    _ => "has one β (set it as beta1)".to_string(),
+                };
+                return bad(
+                    field,
+                    format!("{field} does not apply to the {sheet} sheet, which {has}: β{k} is a cell of {with}"),
+                );
+            }
+            if !(0.0..=1.0).contains(&v) {
+                return bad(field, format!("{field} = {v} must be a number from 0 to 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Types the β's that are set into `st`: what a learner types before pressing Reset.
+    pub fn before_reset(&self, st: &mut SheetState) {
+        st.betas = [
+            self.beta1.unwrap_or(st.betas[0]),
+            self.beta2.unwrap_or(st.betas[1]),
+        ];
+    }
+
+    /// What a learner presses and types after [`Settings::before_reset`]: Reset, then the
+    /// learning rate, b and a that are set.
+    pub fn after_reset(&self) -> Vec<Action> {
+        let mut v = vec![Action::Reset];
+        v.extend(self.lr.map(Action::SetLr));
+        v.extend(self.b.map(Action::SetB));
+        v.extend(self.a.map(Action::SetA));
+        v
+    }
+}
+
+/// Replays a sheet with settings, then presses Run `runs` times. With no setting typed,
+/// the sheet as saved ([`replay`]) is where the Runs start, so the replay is bit for bit
+/// the saved one; otherwise the β's are typed, Reset pressed, and the learning rate and
+/// the initial a and b typed.
+///
+/// # Errors
+///
+/// [`SettingError`] for a setting that does not apply or is out of range, or a sheet the
+/// workbook lacks.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_train::graddesc::{replay, replay_with, Settings, Sheet, Workbook};
+/// let saved = replay(Workbook::Y2018, Sheet::Adam).unwrap();
+/// let same = replay_with(Workbook::Y2018, Sheet::Adam, &Settings::default(), 0).unwrap();
+/// assert_eq!(same, saved);
+/// let s = Settings { lr: Some(0.05), beta2: Some(0.99), ..Settings::default() };
+/// let r = replay_with(Workbook::Y2018, Sheet::Adam, &s, 2).unwrap();
+/// assert_eq!(r.epochs.len(), 11); // Reset's pass and 2 Runs of 5
+/// assert_eq!((r.state.lr, r.state.betas), (0.05, [0.9, 0.99]));
+/// ```
+pub fn replay_with(
+    wb: Workbook,
+    sheet: Sheet,
+    settings: &Settings,
+    runs: usize,
+) -> Result<Replay, SettingError> {
+    check_sheet(wb, sheet)?;
+    settings.check(sheet)?;
+    let (start, mut actions) = if settings.is_default() {
+        match saved_sequence(wb, sheet) {
+            Some(seq) => (initial(wb, sheet), seq),
+            // Taken as saved: the Runs start from the saved cells.
+            None => (eve_saved_state(), Vec::new()),
+        }
+    } else {
+        // 2016 eve's Reset reads the cells before it: those saved.
+        let mut start = match saved_sequence(wb, sheet) {
+            Some(_) => initial(wb, sheet),
+            None => eve_saved_state(),
+        };
+        settings.before_reset(&mut start);
+        (start, settings.after_reset())
+    };
+    actions.resize(actions.len() + runs, Action::Run);
+    Ok(replay_actions(wb, sheet, start, &actions)?)
+}
+
+/// The typed cells of `sheet` in `wb` before anything was pressed (a = b = 1, state zero,
+/// the sheet's own β's): the start of a replay. (Reset overwrites them, except the β's
+/// and what eve's Reset reads.)
+pub fn initial(wb: Workbook, sheet: Sheet) -> SheetState {
     SheetState {
         b: 1.0,
         a: 1.0,
@@ -1406,6 +1620,7 @@ pub fn initial(sheet: Sheet) -> SheetState {
             Sheet::Adagrad => 1e-3,
             _ => 1.0,
         },
+        betas: sheet_betas(wb, sheet),
         state: vec![0.0; sheet.state_names().len()],
         prev_grad2: None,
         prev_step: None,
@@ -1434,7 +1649,9 @@ pub fn initial(sheet: Sheet) -> SheetState {
 /// ```
 pub fn clean(r: &Replay) -> Clean {
     let (wb, sheet) = (r.view.workbook, r.view.sheet);
-    let mut st = initial(sheet);
+    // Every update applied and the state from zero, with the replay's own β's.
+    let mut st = initial(wb, sheet);
+    st.betas = r.state.betas;
     let mut notes = Vec::new();
     match sheet {
         Sheet::Adagrad => st.state = vec![1e4; 2],
@@ -1528,9 +1745,10 @@ pub fn compare(r: &Replay, c: &Clean) -> Comparison {
             ]
         })
         .collect();
+    // Every sheet holds b and a in columns C and D (see `columns`).
     let (cb, ca) = (
-        r.view.column("C").unwrap_or(2),
-        r.view.column("D").unwrap_or(3),
+        r.view.column("C").expect("b is in column C"),
+        r.view.column("D").expect("a is in column D"),
     );
     let mut gap: f64 = 0.0;
     for (fr, kr) in r.view.rows.iter().zip(&c.view.rows) {
@@ -1576,12 +1794,34 @@ mod tests {
     }
 
     #[test]
+    fn every_sheet_keeps_b_and_a_in_c_and_d_and_addresses_end_in_rows() {
+        for wb in [Workbook::Y2018, Workbook::Y2016] {
+            for &sheet in wb.sheets() {
+                let r = replay(wb, sheet).unwrap();
+                assert_eq!(r.view.column("C"), Some(2), "{wb:?} {sheet}");
+                assert_eq!(r.view.column("D"), Some(3), "{wb:?} {sheet}");
+                for c in &r.view.cells {
+                    let digits = c.addr.trim_start_matches(|c: char| c.is_ascii_uppercase());
+                    assert!(digits.parse::<u32>().is_ok(), "{wb:?} {sheet}: {}", c.addr);
+                }
+                let k = compare(&r, &clean(&r));
+                assert_eq!(k.epochs.len(), r.epochs.len());
+            }
+        }
+    }
+
+    #[test]
     fn sheet_names_parse() {
         for n in SHEET_NAMES {
             assert_eq!(n.parse::<Sheet>().unwrap().key(), *n);
         }
         assert_eq!("basic SGD".parse::<Sheet>().unwrap(), Sheet::Basic);
         assert!("adamw".parse::<Sheet>().is_err());
-        assert!(view(Workbook::Y2018, Sheet::Eve, &initial(Sheet::Eve)).is_err());
+        assert!(view(
+            Workbook::Y2018,
+            Sheet::Eve,
+            &initial(Workbook::Y2016, Sheet::Eve)
+        )
+        .is_err());
     }
 }

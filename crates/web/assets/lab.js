@@ -131,9 +131,9 @@ export const lab = {
     const note = $("lab-sheet-note");
     note.hidden = !sh.note;
     fill(note, sh.note || "", sh.noteAction && !s.wb ? [" ", h("button", { type: "button", class: "link" }, sh.noteAction[0])] : null);
-    const [n1, n2] = BETAS[s.opt];
-    // The workbook's β cells are constants of each sheet; its optimizer is the sheet's.
-    this.sliders.b1.enable(!!n1 && !s.wb, n1 || "β1"); this.sliders.b2.enable(!!n2 && !s.wb, n2 || "β2");
+    // In workbook mode the optimizer is the sheet's, and its β cells can be typed.
+    const [n1, n2] = BETAS[s.wb ? sh.opt : s.opt];
+    this.sliders.b1.enable(!!n1, n1 || "β1"); this.sliders.b2.enable(!!n2, n2 || "β2");
     $("lab-opt").disabled = !!s.wb; $("lab-fd").disabled = !!s.wb;
     // Workbook mode can show the sheet as Reset leaves it: 0 onesteps.
     $("lab-epochs").min = s.wb ? 0 : 1;
@@ -254,8 +254,13 @@ export const lab = {
     const s = this.s;
     currentSpec.lab = this.spec();
     const pass = this.pass();
-    const r = await api("/api/sheet", { workbook: "2018", sheet: s.sheet, lr: s.lr, a: s.a0, b: s.b0, onesteps: s.epochs, view: pass, contours: { n: 48 } });
-    markInvalid(r.error && (r.field === "lr" || r.field === "epochs") ? r.field : null);
+    // The sheet's β cells, typed when the learner moved them from the sheet's own values.
+    const sh = SHEETS[s.sheet], [n1, n2] = BETAS[sh.opt];
+    const betas = {};
+    if (n1 && s.b1 !== sh.b1) betas.beta1 = s.b1;
+    if (n2 && s.b2 !== sh.b2) betas.beta2 = s.b2;
+    const r = await api("/api/sheet", Object.assign({ workbook: "2018", sheet: s.sheet, lr: s.lr, a: s.a0, b: s.b0, onesteps: s.epochs, view: pass, contours: { n: 48 } }, betas));
+    markInvalid(r.error && ["lr", "epochs", "beta1", "beta2"].includes(r.field) ? r.field : null);
     if (r.error) { message("lab-msg", r.error, true); return; }
     this.r = null;
     message("lab-msg", `${r.name}: Reset, then ${s.epochs} × onestep`);

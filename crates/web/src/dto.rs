@@ -801,6 +801,11 @@ pub struct SheetSpec {
     pub sheet: String,
     /// The learning rate typed into its cell after Reset (default: the sheet's).
     pub lr: Option<f64>,
+    /// β1 (momentum's and rmsprop's β) typed before Reset, which keeps it (default: the
+    /// sheet's).
+    pub beta1: Option<f64>,
+    /// β2 of adam, adam_ann and eve, typed before Reset (default: the sheet's).
+    pub beta2: Option<f64>,
     /// The slope typed into C2 after Reset (Reset writes 1).
     pub a: Option<f64>,
     /// The intercept typed into C1 after Reset (Reset writes 1).
@@ -820,6 +825,8 @@ impl Default for SheetSpec {
             workbook: "2018".into(),
             sheet: "basic".into(),
             lr: None,
+            beta1: None,
+            beta2: None,
             a: None,
             b: None,
             onesteps: 5,

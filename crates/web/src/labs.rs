@@ -45,7 +45,7 @@ pub struct LabParam {
 pub struct LabEntry {
     /// The name (`focal`, `entropy`).
     pub name: String,
-    /// `concept` (issue 9) or `workbook` (issue 8).
+    /// `concept` (gradsheet-concepts) or `workbook` (gradsheet-labs).
     pub group: &'static str,
     /// One line about it.
     pub description: String,

@@ -1,4 +1,4 @@
-//! `gradsheet bench [--quick] [--only W1,W2,...]`: issue 7's workloads, each run through
+//! `gradsheet bench [--quick] [--only W1,W2,...]`: BENCHMARKS.md's workloads, each run through
 //! the general engine and through a hand-written Rust loop computing the same thing in
 //! the same operation order, in this process, interleaved and repeated (the best time of
 //! each is kept). Prints the throughputs, their ratio, whether the results are equal,

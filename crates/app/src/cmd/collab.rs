@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use gradsheet_jit::collab::{self, CollabConfig, Ratings, Tables};
+use std::io::BufRead;
 
 use super::common::{install_ctrlc, interrupted, progress_bar};
 use super::usage;
@@ -15,6 +16,17 @@ use crate::output::cell;
 /// Most factors: MovieLens-100k's 2,625 users and items at 1,024 factors take 86 MB of
 /// tables, gradients and Adam state.
 const MAX_K: usize = 1024;
+
+/// Bytes of tables, gradients and Adam state per factor per user and item.
+const TABLE_BYTES_PER_FACTOR: usize = 32;
+
+/// The most memory the factor tables may take: 1 GiB (MovieLens-25M's 221,588 users and
+/// items at 150 factors).
+const MAX_TABLE_BYTES: usize = 1 << 30;
+
+/// The most ratings read: 30 million (MovieLens-25M has 25 million), 16 bytes each, held
+/// twice while they are split into training and held-out ratings.
+const MAX_RATINGS: usize = 30_000_000;
 
 /// Matrix factorisation on a ratings file (MovieLens's u.data, ratings.dat or ratings.csv).
 #[derive(clap::Args, Debug)]
@@ -94,6 +106,19 @@ pub fn run(a: Args) -> Result<()> {
             "synthetic MovieLens-100k-shaped ratings".to_string(),
         ),
     };
+    let tables =
+        a.k.saturating_mul(data.n_users + data.n_items)
+            .saturating_mul(TABLE_BYTES_PER_FACTOR);
+    if tables > MAX_TABLE_BYTES {
+        return Err(usage(format!(
+            "--k {} with {} users and {} items needs {} MiB of factor tables; the most is {} MiB (use a smaller --k)",
+            a.k,
+            data.n_users,
+            data.n_items,
+            tables >> 20,
+            MAX_TABLE_BYTES >> 20
+        )));
+    }
     let (train, valid) = data.split(a.valid, a.seed);
     if train.triples.is_empty() {
         return Err(usage("no ratings left to train on"));
@@ -188,50 +213,106 @@ pub fn run(a: Args) -> Result<()> {
 /// Reads `USER ITEM RATING [...]` lines (tabs, commas or `::`), numbering users and items
 /// in order of appearance. A first line whose rating is not a number is a header.
 fn read_ratings(path: &Path) -> Result<Ratings> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    parse_ratings(&text).map_err(|e| usage(format!("{}: {e}", path.display())))
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    parse_ratings_from(std::io::BufReader::new(f), MAX_RATINGS).map_err(|e| match e {
+        ReadError::Io(e) => {
+            anyhow::Error::new(e).context(format!("cannot read {}", path.display()))
+        }
+        ReadError::Bad(e) => usage(format!("{}: {e}", path.display())),
+    })
 }
 
+enum ReadError {
+    Io(std::io::Error),
+    Bad(String),
+}
+
+impl From<String> for ReadError {
+    fn from(e: String) -> Self {
+        ReadError::Bad(e)
+    }
+}
+
+#[cfg(test)]
 fn parse_ratings(text: &str) -> std::result::Result<Ratings, String> {
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let sep: &str = if first.contains("::") {
-        "::"
-    } else if first.contains('\t') {
-        "\t"
-    } else if first.contains(',') {
-        ","
-    } else {
-        return Err(
-            "the first line has no tab, comma or '::' between user, item and rating".into(),
-        );
-    };
+    parse_ratings_from(text.as_bytes(), MAX_RATINGS).map_err(|e| match e {
+        ReadError::Io(e) => e.to_string(),
+        ReadError::Bad(e) => e,
+    })
+}
+
+/// Parses ratings line by line (the file is never held whole), keeping at most
+/// `max_ratings`; a line is at most [`crate::output::import::MAX_LINE_BYTES`].
+fn parse_ratings_from(
+    mut r: impl BufRead,
+    max_ratings: usize,
+) -> std::result::Result<Ratings, ReadError> {
+    use crate::output::import::MAX_LINE_BYTES;
     let mut users = std::collections::HashMap::new();
     let mut items = std::collections::HashMap::new();
     let mut triples = Vec::new();
-    for (k, line) in text.lines().enumerate() {
+    let mut sep: Option<&str> = None;
+    let mut buf = Vec::new();
+    for k in 0.. {
+        buf.clear();
+        let n = std::io::Read::take(&mut r, MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(ReadError::Io)?;
+        if n == 0 {
+            break;
+        }
+        if buf.len() > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            return Err(format!(
+                "line {} is longer than {} MiB, the most gradsheet reads in one line",
+                k + 1,
+                MAX_LINE_BYTES >> 20
+            )
+            .into());
+        }
+        let line = std::str::from_utf8(&buf)
+            .map_err(|_| format!("line {} is not UTF-8 text", k + 1))?
+            .trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
+        let sep = *sep.get_or_insert(if line.contains("::") {
+            "::"
+        } else if line.contains('\t') {
+            "\t"
+        } else if line.contains(',') {
+            ","
+        } else {
+            return Err(
+                "the first line has no tab, comma or '::' between user, item and rating"
+                    .to_string()
+                    .into(),
+            );
+        });
         let f: Vec<&str> = line.split(sep).map(str::trim).collect();
         if f.len() < 3 {
             return Err(format!(
                 "line {}: expected USER{sep}ITEM{sep}RATING, found '{line}'",
                 k + 1,
                 sep = if sep == "\t" { "<tab>" } else { sep }
-            ));
+            )
+            .into());
         }
         let rating = match f[2].parse::<f64>() {
             Ok(r) if r.is_finite() => r,
             _ if triples.is_empty() && users.is_empty() => continue, // a header
             _ => {
-                return Err(format!(
-                    "line {}, third field: '{}' is not a rating",
-                    k + 1,
-                    f[2]
-                ))
+                return Err(
+                    format!("line {}, third field: '{}' is not a rating", k + 1, f[2]).into(),
+                )
             }
         };
+        if triples.len() == max_ratings {
+            return Err(format!(
+                "more than {max_ratings} ratings, the most gradsheet reads (line {})",
+                k + 1
+            )
+            .into());
+        }
         let next = users.len() as u32;
         let u = *users.entry(f[0].to_string()).or_insert(next);
         let next = items.len() as u32;
@@ -239,7 +320,7 @@ fn parse_ratings(text: &str) -> std::result::Result<Ratings, String> {
         triples.push((u, i, rating));
     }
     if triples.is_empty() {
-        return Err("no ratings in the file".into());
+        return Err("no ratings in the file".to_string().into());
     }
     Ok(Ratings {
         n_users: users.len(),
@@ -263,6 +344,26 @@ mod tests {
         assert_eq!(r.triples, vec![(0, 0, 2.5), (0, 1, 3.0)]);
         let r = parse_ratings("1::1193::5::978300760\n").unwrap();
         assert_eq!(r.triples, vec![(0, 0, 5.0)]);
+    }
+
+    #[test]
+    fn ratings_past_the_limits_are_refused_naming_the_limit() {
+        let text = "1,2,3\n1,3,4\n2,2,5\n";
+        let err = |r: std::result::Result<Ratings, ReadError>| match r {
+            Err(ReadError::Bad(e)) => e,
+            _ => panic!("expected a refusal"),
+        };
+        assert!(parse_ratings_from(text.as_bytes(), 3).is_ok());
+        assert_eq!(
+            err(parse_ratings_from(text.as_bytes(), 2)),
+            "more than 2 ratings, the most gradsheet reads (line 3)"
+        );
+        // A stream that never ends a line (/dev/zero) stops at the line bound.
+        let endless = std::io::repeat(b'0');
+        assert_eq!(
+            err(parse_ratings_from(std::io::BufReader::new(endless), 10)),
+            "line 1 is longer than 1 MiB, the most gradsheet reads in one line"
+        );
     }
 
     #[test]

@@ -145,6 +145,14 @@ impl ModelArgs {
             return crate::output::read_data(path, &opts);
         }
         if let Some(target) = &self.target {
+            // Generated rows (x and y) obey the bound of a data file's cells.
+            let most = crate::output::import::MAX_CELLS / 2;
+            if self.n > most {
+                return Err(usage(format!(
+                    "--n {}: at most {most} generated rows (the bound of a data table's cells, 2 per row)",
+                    self.n
+                )));
+            }
             let (lo, hi) = parse_range(&self.x)?;
             let integer_x = lo.fract() == 0.0 && hi.fract() == 0.0 && !self.x.contains('.');
             let g = Generator {
@@ -316,7 +324,7 @@ pub fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> 
 }
 
 /// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
-/// on stderr (one tick per epoch). Runs the compiler supports go native (issue 7: the same
+/// on stderr (one tick per epoch). Runs the compiler supports go native (BENCHMARKS.md: the same
 /// trace, bit for bit); the others, and those that record every step, on the interpreter.
 pub fn run_live(
     trainer: &gradsheet_train::Trainer,

@@ -1,15 +1,17 @@
-//! `gradsheet graddesc --sheet momentum [--workbook 2018|2016] [--clean] [--json]`:
-//! a sheet of fast.ai's graddesc workbook as the sheet shows it, replayed by its macros.
+//! `gradsheet graddesc --sheet momentum [--workbook 2018|2016] [--lr LR] [--beta1 B]
+//! [--beta2 B] [--init a=A,b=B] [--runs N] [--clean] [--json]`: a sheet of fast.ai's
+//! graddesc workbook as the sheet shows it, replayed by its macros, as saved or with the
+//! cells a learner types.
 
 use std::fmt::Write as _;
 
 use anyhow::Result;
 use gradsheet_train::graddesc::{
-    self, Action, Clean, Comparison, Replay, Sheet, SheetView, Workbook,
+    self, Action, Clean, Comparison, Replay, Settings, Sheet, SheetView, Workbook,
 };
 use serde_json::{json, Value};
 
-use super::common::page;
+use super::common::{page, parse_assignments};
 use super::usage;
 use crate::output::{cell, table};
 use crate::trace_io::json_number;
@@ -19,7 +21,12 @@ use crate::trace_io::json_number;
 #[command(
     after_help = "Sheets: basic, momentum, rmsprop, adam, adam_ann (both workbooks); \
 adagrad, adagrad_ann, eve (2016 only).\n\nExamples:\n  gradsheet graddesc --sheet momentum\n  \
-gradsheet graddesc --sheet adam_ann --workbook 2016 --clean\n  gradsheet graddesc --sheet rmsprop --runs 2"
+gradsheet graddesc --sheet adam_ann --workbook 2016 --clean\n  gradsheet graddesc --sheet rmsprop --runs 2\n  \
+gradsheet graddesc --sheet momentum --beta1 0.5 --lr 2e-4 --init a=2,b=25 --runs 1\n\n\
+With --lr, --beta1, --beta2 or --init the sheet is replayed as a learner would: the β's \
+typed in (Reset keeps them), Reset pressed, then the learning rate and the initial a and \
+b typed in; each defaults to the sheet's own value. Without them, the sheet as saved.",
+    allow_negative_numbers = true
 )]
 pub struct Args {
     /// The sheet: basic, momentum, rmsprop, adam, adam_ann, adagrad, adagrad_ann or eve.
@@ -32,9 +39,23 @@ pub struct Args {
     /// the two differ.
     #[arg(long)]
     pub clean: bool,
-    /// Press Run this many more times after the saved state (each Run is 5 epochs).
+    /// Press Run this many more times after the saved state, or after the settings (each
+    /// Run is 5 epochs; at most 10000).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub runs: usize,
+    /// The learning rate, typed after Reset (default: the sheet's own).
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+    /// β1, typed before Reset: momentum's and rmsprop's β, adam's, adam_ann's and eve's β1
+    /// (default: the sheet's own).
+    #[arg(long, alias = "beta", value_name = "B")]
+    pub beta1: Option<f64>,
+    /// β2 of adam, adam_ann and eve, typed before Reset (default: the sheet's own).
+    #[arg(long, value_name = "B")]
+    pub beta2: Option<f64>,
+    /// The initial a and b, typed after Reset, e.g. a=2,b=25 (default: Reset's 1 and 1).
+    #[arg(long, value_name = "a=A,b=B")]
+    pub init: Option<String>,
     /// Show every epoch of the replay (Reset, each onestep).
     #[arg(long)]
     pub history: bool,
@@ -54,21 +75,42 @@ fn parse_workbook(s: &str) -> std::result::Result<Workbook, String> {
     s.parse()
 }
 
+/// The most Runs one command presses: 50,000 epochs, every one of them kept for the
+/// history and the clean comparison.
+const MAX_RUNS: usize = 10_000;
+
+/// The cells typed by the flags.
+fn settings(a: &Args) -> Result<Settings> {
+    let mut s = Settings {
+        lr: a.lr,
+        beta1: a.beta1,
+        beta2: a.beta2,
+        ..Settings::default()
+    };
+    if let Some(init) = &a.init {
+        for (k, v) in parse_assignments(std::slice::from_ref(init), "--init")? {
+            match k.as_str() {
+                "a" => s.a = Some(v),
+                "b" => s.b = Some(v),
+                _ => {
+                    return Err(usage(format!(
+                        "--init sets '{k}': the sheets start from a (the slope, C2) and b (the intercept, C1)"
+                    )))
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
     let (wb, sheet) = (a.workbook, a.sheet);
-    let mut r = graddesc::replay(wb, sheet).map_err(usage)?;
-    if a.runs > 0 {
-        let mut actions = r.actions.clone();
-        let start = if actions.is_empty() {
-            r.state.clone()
-        } else {
-            graddesc::initial(sheet)
-        };
-        actions.resize(actions.len() + a.runs, Action::Run);
-        let more = graddesc::replay_actions(wb, sheet, start, &actions).map_err(usage)?;
-        r = more;
+    if a.runs > MAX_RUNS {
+        return Err(usage(format!("--runs {}: at most {MAX_RUNS}", a.runs)));
     }
+    let typed = settings(&a)?;
+    let r = graddesc::replay_with(wb, sheet, &typed, a.runs).map_err(usage)?;
     if let Some(path) = &a.xlsx {
         crate::export::write_graddesc_xlsx(path, &[&r.view])?;
     }
@@ -78,6 +120,9 @@ pub fn run(a: Args) -> Result<()> {
         let v = json!({
             "workbook": wb.year(),
             "sheet": sheet.key(),
+            "settings": {
+                "lr": typed.lr, "beta1": typed.beta1, "beta2": typed.beta2, "a": typed.a, "b": typed.b,
+            },
             "replay": replay_json(&r),
             "clean": clean.as_ref().map(clean_json),
             "comparison": cmp.as_ref().map(comparison_json),
@@ -93,10 +138,17 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         String::new()
     };
-    let how = if r.actions.is_empty() {
-        "the saved state (not replayable from scratch)".to_string()
+    // The Runs asked for are the last actions; the rest is how the sheet was reached.
+    let reached = &r.actions[..r.actions.len() - a.runs];
+    let how = if reached.is_empty() {
+        format!("the saved state (not replayable from scratch){saved}")
+    } else if typed.is_default() {
+        format!("replayed: {}{saved}", describe_actions(reached))
     } else {
-        format!("replayed: {}{saved}", describe_actions(&r.actions))
+        format!(
+            "replayed with typed cells: {}{saved}",
+            describe_actions(reached)
+        )
     };
     let _ = writeln!(
         out,
@@ -235,10 +287,12 @@ pub fn sheet_text(v: &SheetView) -> String {
     out
 }
 
+/// The row of a view's cell address (`F33` → 33): the views write every address as
+/// letters then a row number.
 fn row_of(addr: &str) -> u32 {
     addr.trim_start_matches(|c: char| c.is_ascii_alphabetic())
         .parse()
-        .unwrap_or(0)
+        .expect("a cell address ends in its row number")
 }
 
 fn history_text(r: &Replay) -> String {

@@ -53,7 +53,7 @@ pub struct Args {
 
 /// Every lab the command knows, in the order they are listed.
 ///
-/// The concept labs of issue 9 come from `gradsheet-concepts`; another crate's labs join
+/// The concept labs come from `gradsheet-concepts`; another crate's labs join
 /// by appending their [`LabInfo`] entries here.
 pub fn registry() -> Vec<LabInfo> {
     gradsheet_concepts::LABS.to_vec()

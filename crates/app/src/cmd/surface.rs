@@ -161,15 +161,14 @@ pub fn run(a: Args) -> Result<()> {
             .filter(|(k, _)| *k != ix && *k != iy)
             .map(|(k, p)| (p.clone(), json!(at[k])))
             .collect();
-        let doc = json!({
+        let head = json!({
             "model": a.model.model,
             "loss": a.model.loss,
             "x": { "param": x.name, "values": grid.xs },
             "y": { "param": y.name, "values": grid.ys },
             "fixed": fixed,
-            "mean_error": grid.values.chunks(grid.xs.len()).collect::<Vec<_>>(),
         });
-        crate::output::write_atomic(path, serde_json::to_string(&doc)?.as_bytes())?;
+        crate::output::write_atomic_with(path, |w| write_json(w, &head, &grid))?;
     }
     if let Some(path) = &a.plot {
         let ch = Chart::Contours {
@@ -252,6 +251,27 @@ fn summary(
     out
 }
 
+/// The grid as one JSON object: `head`'s fields, then `mean_error`, one array per y
+/// value. Written line by line: the largest grid (4096² points) would otherwise be held
+/// as a tree of 16.8 M JSON values, about 1 GB.
+fn write_json(
+    w: &mut dyn std::io::Write,
+    head: &serde_json::Value,
+    g: &Grid,
+) -> std::io::Result<()> {
+    let head = serde_json::to_string(head)?;
+    // `head` is an object: reopen it to append the last field.
+    let open = head.strip_suffix('}').unwrap_or(&head);
+    write!(w, "{open},\"mean_error\":[")?;
+    for (k, line) in g.values.chunks(g.xs.len()).enumerate() {
+        if k > 0 {
+            w.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *w, line)?;
+    }
+    w.write_all(b"]}")
+}
+
 /// `x,y,mean_error`, a line per point, with the parameters' names as headers.
 fn write_csv(
     w: &mut dyn std::io::Write,
@@ -273,6 +293,26 @@ fn write_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_streamed_json_is_the_document() {
+        let g = Grid {
+            xs: vec![0.0, 1.0, 2.0],
+            ys: vec![-1.0, 1.0],
+            values: vec![1.5, f64::NAN, 3.0, 4.0, 5.0, 6.25],
+        };
+        let head = json!({ "model": "a*x+b", "x": { "values": g.xs } });
+        let mut out = Vec::new();
+        write_json(&mut out, &head, &g).unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let want = json!({
+            "model": "a*x+b",
+            "x": { "values": g.xs },
+            "mean_error": g.values.chunks(3).collect::<Vec<_>>(),
+        });
+        assert_eq!(got, want);
+        assert_eq!(got["mean_error"][0][1], serde_json::Value::Null);
+    }
 
     #[test]
     fn axes_parse_with_and_without_a_count() {

@@ -51,8 +51,18 @@ pub struct Args {
     pub plot: Option<std::path::PathBuf>,
 }
 
+/// The most threads `--threads` starts (each has its own stack and run state).
+const MAX_THREADS: usize = 256;
+
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
+    if let Some(t) = a.threads {
+        if !(1..=MAX_THREADS).contains(&t) {
+            return Err(usage(format!(
+                "--threads {t}: from 1 to {MAX_THREADS} (default: every core)"
+            )));
+        }
+    }
     let x = Axis::parse(&a.x_axis).map_err(usage)?;
     let y = Axis::parse(&a.y_axis).map_err(usage)?;
     let data = a.model.dataset()?;

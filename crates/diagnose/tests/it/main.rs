@@ -1,4 +1,4 @@
-//! Issue 4: the learner's 2-neuron experiment, explained with numbers; the Hessian
+//! The learner's 2-neuron experiment, explained with numbers; the Hessian
 //! against finite differences; stability maps.
 
 use gradsheet_diagnose::collapse::{linear_form, unit_histories};

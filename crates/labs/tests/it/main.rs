@@ -1,5 +1,6 @@
 //! One integration-test binary: every lab against the cached values of the golden
-//! workbooks (../shared/golden), cell by cell.
+//! workbooks (tests/data/golden, and course22's outside the repository: see `grid`),
+//! cell by cell.
 
 mod grid;
 

@@ -56,7 +56,7 @@ fn emb_sizing_rule() {
 fn emb_results_var_min_and_pivot() {
     let runs = emb_results();
     let mut g = Sheet::load("course-v3__emb_results__Sheet1");
-    g.input("A2:E17"); // flags and the pasted minscore (from another source, spec §10)
+    g.input("A2:E17"); // flags and the pasted minscore (from another source, docs/workbooks.md §10)
     g.input("A20:N35");
     for (i, r) in runs.iter().enumerate() {
         let row = 20 + i as u32;

@@ -1,12 +1,13 @@
 //! Every graddesc sheet of both workbooks against Excel's cached values in
-//! `shared/golden` (rows, inputs and summary cells), and the macro replays against the
+//! `tests/data/golden` (rows, inputs and summary cells), and the macro replays against the
 //! saved inputs.
 
 use std::collections::BTreeMap;
 
 use gradsheet_train::graddesc::{self, replay, Sheet, SheetState, SheetView, Workbook};
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/golden");
+/// The golden values (provenance in its README.md).
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/golden");
 
 /// A sheet's grid: address → cell text.
 fn grid(tag: &str, tab: &str) -> BTreeMap<String, String> {
@@ -45,7 +46,7 @@ fn row_table(tag: &str, tab: &str) -> (Vec<String>, Vec<Vec<String>>) {
     )
 }
 
-/// Cells within tolerance but not bit-identical (Excel's last-bit anomalies, spec §0.3).
+/// Cells within tolerance but not bit-identical (Excel's last-bit anomalies, docs/workbooks.md §0.3).
 static INEXACT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn close(ours: f64, theirs: f64) -> bool {
@@ -138,10 +139,18 @@ fn saved_state(wb: Workbook, sheet: Sheet) -> SheetState {
     let history = (38..43)
         .filter_map(|r| g.get(&format!("C{r}")).and_then(|t| t.parse().ok()))
         .collect();
+    // The β cells as saved (the second is unused where a sheet has one β).
+    let betas = match sheet {
+        Sheet::Momentum | Sheet::Rmsprop => [num("J1"), f64::NAN],
+        Sheet::Adam | Sheet::AdamAnn => [num("J1"), num("L1")],
+        Sheet::Eve => [num("K1"), num("M1")],
+        Sheet::Basic | Sheet::Adagrad | Sheet::AdagradAnn => [f64::NAN; 2],
+    };
     SheetState {
         b: num("C1"),
         a: num("C2"),
         lr,
+        betas,
         state,
         prev_grad2: (sheet == Sheet::AdamAnn).then(|| num("N3")),
         prev_step: (sheet == Sheet::AdagradAnn).then(|| num("J1")),
@@ -194,6 +203,9 @@ fn macro_replays_reproduce_the_saved_parameters_and_state() {
             ("C2", got.a, saved.a),
             ("lr", got.lr, saved.lr),
         ];
+        for k in 0..sheet.betas() {
+            pairs.push(("β", got.betas[k], saved.betas[k]));
+        }
         for (i, (g, s)) in got.state.iter().zip(&saved.state).enumerate() {
             pairs.push((sheet.state_names()[i], *g, *s));
         }
@@ -258,7 +270,7 @@ fn the_clean_version_is_what_the_trainer_computes() {
     let r = graddesc::replay_actions(
         Workbook::Y2018,
         Sheet::Momentum,
-        graddesc::initial(Sheet::Momentum),
+        graddesc::initial(Workbook::Y2018, Sheet::Momentum),
         &[graddesc::Action::Reset, graddesc::Action::Run],
     )
     .unwrap();
@@ -288,4 +300,151 @@ fn the_clean_version_is_what_the_trainer_computes() {
         cmp.max_param_gap > 0.01,
         "the carried momentum and the dropped updates matter"
     );
+}
+
+/// With no setting typed, a replay with settings is the saved replay, bit for bit, Runs
+/// included.
+#[test]
+fn replaying_with_the_defaults_is_the_saved_replay() {
+    use graddesc::{replay_actions, replay_with, Action, Settings};
+    for (wb, sheet) in all_sheets() {
+        let saved = replay(wb, sheet).unwrap();
+        assert_eq!(
+            replay_with(wb, sheet, &Settings::default(), 0).unwrap(),
+            saved,
+            "{wb:?} {sheet}"
+        );
+        let more = replay_with(wb, sheet, &Settings::default(), 2).unwrap();
+        let (start, mut actions) = match graddesc::saved_sequence(wb, sheet) {
+            Some(seq) => (graddesc::initial(wb, sheet), seq),
+            None => (saved.state.clone(), vec![]),
+        };
+        actions.extend([Action::Run; 2]);
+        assert_eq!(
+            more,
+            replay_actions(wb, sheet, start, &actions).unwrap(),
+            "{wb:?} {sheet}"
+        );
+    }
+}
+
+/// Typing a sheet's own values (its β's, Reset's lr, a = b = 1) into a sheet saved right
+/// after Reset reproduces every golden cell.
+#[test]
+fn typing_the_sheets_own_values_gives_the_golden_cells() {
+    use graddesc::{replay_with, Settings};
+    for (wb, sheet) in all_sheets() {
+        if graddesc::saved_sequence(wb, sheet) != Some(vec![graddesc::Action::Reset]) {
+            continue;
+        }
+        let saved = saved_state(wb, sheet);
+        let betas = |k: usize| (sheet.betas() > k).then(|| saved.betas[k]);
+        let s = Settings {
+            lr: Some(saved.lr),
+            beta1: betas(0),
+            beta2: betas(1),
+            a: Some(1.0),
+            b: Some(1.0),
+        };
+        let r = replay_with(wb, sheet, &s, 0).unwrap();
+        check_grid(wb, &r.view, "typed with the sheet's own values");
+        check_row_table(wb, &r.view);
+    }
+}
+
+/// Another β changes the rows as the rule says: momentum with β = 0 keeps no memory, so
+/// its b and a follow plain SGD's (the basic sheet's) bit for bit, and its momentum is
+/// each row's gradient.
+#[test]
+fn momentum_with_beta_zero_is_the_basic_sheet() {
+    use graddesc::{replay_with, Settings};
+    let s = Settings {
+        beta1: Some(0.0),
+        ..Settings::default()
+    };
+    let m = replay_with(Workbook::Y2018, Sheet::Momentum, &s, 0)
+        .unwrap()
+        .view;
+    let b = replay_with(Workbook::Y2018, Sheet::Basic, &Settings::default(), 0).unwrap();
+    // The basic sheet as Reset leaves it (a = b = 1, lr = 0.0001), as momentum's Reset does.
+    let b = graddesc::view(
+        Workbook::Y2018,
+        Sheet::Basic,
+        &graddesc::SheetState {
+            b: 1.0,
+            a: 1.0,
+            history: vec![],
+            ..b.state
+        },
+    )
+    .unwrap();
+    for row in 4..=32 {
+        assert_eq!(
+            m.cell(&format!("C{row}")),
+            b.cell(&format!("C{row}")),
+            "b, row {row}"
+        );
+        assert_eq!(
+            m.cell(&format!("D{row}")),
+            b.cell(&format!("D{row}")),
+            "a, row {row}"
+        );
+        assert_eq!(
+            m.cell(&format!("J{row}")),
+            m.cell(&format!("F{row}")),
+            "m_b, row {row}"
+        );
+    }
+    assert_eq!(m.cell("J1"), Some(0.0));
+    assert_eq!(m.cell("K1"), Some(1.0));
+}
+
+/// Settings that do not apply, or are out of range, are refused by name.
+#[test]
+fn settings_are_checked_against_the_sheet() {
+    use graddesc::{replay_with, Settings};
+    let err = |sheet, s: Settings| {
+        let e = replay_with(Workbook::Y2018, sheet, &s, 0).unwrap_err();
+        (e.field, e.message)
+    };
+    let d = Settings::default();
+    assert_eq!(
+        err(Sheet::Momentum, Settings { beta2: Some(0.9), ..d }),
+        ("beta2", "beta2 does not apply to the momentum sheet, which has one β (set it as beta1): β2 is a cell of adam, adam_ann and eve".into())
+    );
+    assert_eq!(
+        err(Sheet::Basic, Settings { beta1: Some(0.9), ..d }),
+        ("beta1", "beta1 does not apply to the basic sheet, which has no β: β1 is a cell of momentum, rmsprop, adam, adam_ann and eve".into())
+    );
+    assert_eq!(
+        err(
+            Sheet::Adam,
+            Settings {
+                beta1: Some(1.5),
+                ..d
+            }
+        ),
+        ("beta1", "beta1 = 1.5 must be a number from 0 to 1".into())
+    );
+    assert_eq!(
+        err(
+            Sheet::Adam,
+            Settings {
+                lr: Some(-1.0),
+                ..d
+            }
+        ),
+        ("lr", "lr = -1 must be a finite number >= 0".into())
+    );
+    assert_eq!(
+        err(
+            Sheet::Adam,
+            Settings {
+                a: Some(f64::INFINITY),
+                ..d
+            }
+        ),
+        ("a", "a = inf must be a finite number".into())
+    );
+    assert_eq!(err(Sheet::Eve, d).0, "sheet");
 }

@@ -96,20 +96,21 @@ fn checked(spec: &SheetSpec, lim: &Limits) -> Result<(Workbook, Sheet), ApiError
             "epochs",
         ));
     }
-    for (name, v) in [("lr", spec.lr), ("a", spec.a), ("b", spec.b)] {
-        if let Some(v) = v {
-            if !v.is_finite() || (name == "lr" && v < 0.0) {
-                return Err(ApiError::bad(
-                    format!(
-                        "{name} = {v} must be a finite number{}",
-                        if name == "lr" { " >= 0" } else { "" }
-                    ),
-                    name,
-                ));
-            }
-        }
-    }
+    settings(spec)
+        .check(sh)
+        .map_err(|e| ApiError::bad(e.message, e.field))?;
     Ok((wb, sh))
+}
+
+/// The settings a learner typed, in the sheet's terms.
+fn settings(spec: &SheetSpec) -> graddesc::Settings {
+    graddesc::Settings {
+        lr: spec.lr,
+        beta1: spec.beta1,
+        beta2: spec.beta2,
+        a: spec.a,
+        b: spec.b,
+    }
 }
 
 /// Reset, then the cells a learner types, then one onestep per epoch: the sheet after
@@ -121,8 +122,11 @@ fn replay(
     spec: &SheetSpec,
 ) -> Result<(graddesc::SheetView, Vec<graddesc::Epoch>), ApiError> {
     let bad_sheet = |e: graddesc::NoSuchSheet| ApiError::bad(e.to_string(), "sheet");
-    let reset = graddesc::replay_actions(wb, sh, graddesc::initial(sh), &[Action::Reset])
-        .map_err(bad_sheet)?;
+    // The β's typed before Reset (which keeps them), then Reset, then the cells a learner
+    // types, then one onestep per epoch.
+    let mut start = graddesc::initial(wb, sh);
+    settings(spec).before_reset(&mut start);
+    let reset = graddesc::replay_actions(wb, sh, start, &[Action::Reset]).map_err(bad_sheet)?;
     let mut st = reset.state.clone();
     let mut typed = Vec::new();
     for (name, given, cell) in [

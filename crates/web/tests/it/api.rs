@@ -327,6 +327,32 @@ fn a_replay_shows_the_sheet_after_any_onestep() {
     assert_eq!(typed["epochs"][0]["a"], 2.0);
 }
 
+/// β is typed like lr, a and b: before Reset, which keeps it. Momentum with β = 0 has
+/// each row's gradient as its momentum; a β the sheet lacks is refused by field.
+#[test]
+fn a_graddesc_sheet_with_its_beta_typed() {
+    let v = post(
+        "/api/sheet",
+        &json!({"sheet": "momentum", "beta1": 0.0, "onesteps": 0}),
+    )
+    .json();
+    let cell = |addr: &str| {
+        v["cells"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c[0] == addr))
+            .map(|c| c[2].clone())
+    };
+    assert_eq!(cell("J1"), Some(json!(0.0)));
+    let rows = v["rows"].as_array().unwrap();
+    // Columns A.. : x, y, b, a, pred, de/db (F), de/da, new b, new a, m_b (J).
+    for r in rows {
+        assert_eq!(r[9], r[5], "{r}");
+    }
+    let r = post("/api/sheet", &json!({"sheet": "momentum", "beta2": 0.5}));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["field"], "beta2");
+}
+
 /// The stability map runs on native code, one kernel per kind of rule (torch SGD with
 /// momentum 0 and with momentum are two), in parallel: every cell is the interpreter's
 /// run of the same settings, bit for bit.

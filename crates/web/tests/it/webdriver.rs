@@ -23,35 +23,18 @@ pub struct Browser {
     pub chromedriver: PathBuf,
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 impl Browser {
-    /// Chromium and chromedriver from PATH. When either is missing: in CI (`CI=true`)
-    /// that is a failure; elsewhere the browser tests are skipped with a notice.
+    /// Chromium and chromedriver from PATH. When either is missing the test skips
+    /// loudly, or fails in CI ([`gradsheet_testkit::tool`]).
     pub fn find() -> Option<Browser> {
-        let chromium = which("chromium")
-            .or_else(|| which("chromium-browser"))
-            .or_else(|| which("google-chrome"));
-        let chromedriver = which("chromedriver");
-        match (chromium, chromedriver) {
-            (Some(chromium), Some(chromedriver)) => Some(Browser {
-                chromium,
-                chromedriver,
-            }),
-            _ => {
-                let ci = std::env::var("CI")
-                    .map(|v| v == "true" || v == "1")
-                    .unwrap_or(false);
-                assert!(!ci, "CI is set but chromium or chromedriver is missing (apt-get install chromium chromium-driver)");
-                eprintln!("notice: skipping the browser tests: chromium and chromedriver are not installed");
-                None
-            }
-        }
+        let hint = "apt-get install chromium chromium-driver, or run .ci/run as root";
+        let chromium =
+            gradsheet_testkit::tool(&["chromium", "chromium-browser", "google-chrome"], hint)?;
+        let chromedriver = gradsheet_testkit::tool(&["chromedriver"], hint)?;
+        Some(Browser {
+            chromium,
+            chromedriver,
+        })
     }
 }
 

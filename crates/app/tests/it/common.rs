@@ -1,0 +1,51 @@
+//! Running the binary and reading what it said: shared by every module of the harness.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `gradsheet` with `args` and waits for it.
+pub fn gradsheet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs `gradsheet`: (exit code, stdout, stderr), with -1 for a death by signal.
+pub fn outcome(args: &[&str]) -> (i32, String, String) {
+    let o = gradsheet(args);
+    (o.status.code().unwrap_or(-1), stdout(&o), stderr(&o))
+}
+
+/// What the process printed on stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// What the process printed on stderr.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The stdout of a run that must succeed.
+pub fn ok(args: &[&str]) -> String {
+    let o = gradsheet(args);
+    assert!(
+        o.status.success(),
+        "gradsheet {args:?} failed: {}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// The stderr of a run that must be refused as a usage error (exit code 2).
+pub fn usage_error(args: &[&str]) -> String {
+    let o = gradsheet(args);
+    assert_eq!(o.status.code(), Some(2), "gradsheet {args:?}");
+    stderr(&o)
+}
+
+/// `dir/name` as an argument.
+pub fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}

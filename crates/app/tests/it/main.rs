@@ -1,0 +1,13 @@
+//! One integration-test binary for the `gradsheet` command: each module tests a group of
+//! subcommands end to end, through the helpers of `common`.
+
+mod common;
+
+mod cli;
+mod diagnose;
+mod files;
+mod formula_cli;
+mod graddesc_cli;
+mod import;
+mod lab_cli;
+mod lab_workbooks_cli;
