@@ -171,18 +171,18 @@ export const playground = {
   drawTable() {
     const r = this.r;
     $("pg-view-label").textContent = r.steps.epoch || "—";
-    const graddesc = this.s.data === "graddesc";
-    renderSheet($("pg-table"), r, { rowLabel: graddesc ? "sheet row" : "data row", rowOffset: graddesc ? 3 : 0, onPick: (step) => this.pick(step) });
+    // The playground numbers the data's rows from 1 everywhere (the steps, the gradient
+    // check, the verdicts); the graddesc lab numbers them as the sheet does.
+    renderSheet($("pg-table"), r, { rowLabel: "data row", rowOffset: 0, onPick: (step) => this.pick(step) });
     $("pg-table-note").textContent = "Each row is one step: one update from one data row. step counts updates from the start of the run; " +
-      (graddesc ? "sheet row is the row of the graddesc sheet it reads (Excel's rows 4–32)." : "data row is the row it reads (1 = the first).") +
-      " Click a row for its formulas with the numbers filled in.";
+      "data row is the row it reads, counted from 1 as everywhere on this page. Click a row for its formulas with the numbers filled in.";
     if (this.s.step && this.s.step >= r.steps.first_step && this.s.step < r.steps.first_step + r.steps.rows.length) this.pick(this.s.step, true);
   },
   async pick(step, quiet) {
     this.s.step = step;
     if (!quiet) this.save();
     const d = await api("/api/step", { run: Object.assign(this.spec(), { contours: null, view_epoch: null }), step });
-    showStepDetail($("pg-table"), step, d, () => { this.s.step = null; this.save(); }, (r) => (this.s.data === "graddesc" ? `sheet row ${r + 3}` : `data row ${r}`));
+    showStepDetail($("pg-table"), step, d, () => { this.s.step = null; this.save(); }, (r) => `data row ${r}`);
   },
   applyRemedy(a) {
     const s = this.s;
