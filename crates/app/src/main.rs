@@ -19,6 +19,10 @@ mod trace_io;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Print tables with every column and digit, however wide (by default they are fitted
+    /// to the terminal: fewer digits, then the less essential columns, left out).
+    #[arg(long, global = true)]
+    wide: bool,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    output::term::set_wide(cli.wide);
     let result = match cli.command {
         None => cmd::serve::run_default(),
         Some(Command::Eval(a)) => cmd::eval::run(a),

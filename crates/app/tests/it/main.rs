@@ -11,3 +11,4 @@ mod graddesc_cli;
 mod import;
 mod lab_cli;
 mod lab_workbooks_cli;
+mod terminal;
