@@ -103,6 +103,12 @@ export const lab = {
       describe: (c, total) => this.where(c, total),
       onMove: (c) => this.moved(c),
     });
+    // Workbook mode plays the onesteps: the sheet after each, the chart growing with it.
+    this.wbPlayer = player("lab-wb-player", {
+      unit: "onestep",
+      describe: (c, total) => (c >= total ? `the sheet after all ${total} onesteps` : c === 0 ? "the sheet as Reset leaves it" : `the sheet after onestep ${c} of ${total}`),
+      onMove: (c) => { this.s.pass = c >= this.s.epochs ? null : c; this.schedule(); },
+    });
     $("lab-sheet").addEventListener("change", (e) => {
       const sh = SHEETS[e.target.value];
       Object.assign(this.s, { sheet: e.target.value, opt: sh.opt, lr: sh.lr, b1: sh.b1, b2: sh.b2, fd: sh.fd, step: null });
@@ -143,6 +149,7 @@ export const lab = {
     this.sliders.view.enable(true, s.wb ? "after onesteps" : "show epoch");
     this.sliders.view.setMax(Math.max(1, s.epochs));
     $("lab-player").hidden = !!s.wb;
+    $("lab-wb-player").hidden = !s.wb;
     Object.values(this.sliders).forEach((x) => x.show());
   },
   /** The position of the cursor in words. */
@@ -278,10 +285,15 @@ export const lab = {
       stat("onesteps", `${pass} of ${s.epochs}`), stat("last pass: √Σ err²", fmt(last.sheet_rmse, 5), false, last.sheet_rmse));
     $("lab-error-hint").textContent = "(the sheet's own error cell, √Σ err², after each onestep, log scale)";
     $("lab-path-hint").textContent = "(a and b after each onestep, on the contours of the mean error)";
+    // Played, the charts grow to the sheet shown.
+    this.wbPlayer.set(s.epochs, 0);
+    this.sliders.view.show();
+    if (s.pass !== null && s.pass < s.epochs) this.wbPlayer.seek(s.pass);
+    const upTo = pass < s.epochs ? pass : Infinity;
     lineChart($("lab-chart-error"), [{ name: "√Σ err²", x: r.epochs.map((_, i) => i), y: r.epochs.map((e) => e.sheet_rmse), color: "#0072B2", dots: r.epochs.length <= 60 }],
-      { logY: true, xLabel: "onesteps after Reset", yLabel: "√Σ err²", xName: (x) => (x === 0 ? "as Reset leaves the sheet" : `after onestep ${x}`) });
+      { logY: true, xLabel: "onesteps after Reset", yLabel: "√Σ err²", upTo, xName: (x) => (x === 0 ? "as Reset leaves the sheet" : `after onestep ${x}`) });
     contourChart($("lab-chart-path"), r.contours, r.contours ? [{
-      name: "onesteps", points: r.epochs.map((e) => [e.a, e.b]), ix: 0, iy: 1, color: "#1d2330", dots: true,
+      name: "onesteps", points: r.epochs.map((e) => [e.a, e.b]), ix: 0, iy: 1, color: "#1d2330", dots: true, upTo: upTo + 1,
       label: (i) => (i === 0 ? "as Reset leaves the sheet" : `after onestep ${i}`),
     }] : []);
     renderReplay($("lab-table"), r);

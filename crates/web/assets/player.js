@@ -100,7 +100,7 @@ export function player(id, opts) {
     /** Where the cursor is (`total`: the whole run). */
     get cursor() { return state.cursor; },
     /** Moves the cursor (from the URL). */
-    seek(c) { state.cursor = Math.max(0, c); state.follow = false; },
+    seek(c) { state.cursor = Math.max(0, state.total ? Math.min(c, state.total) : c); state.follow = state.total > 0 && state.cursor >= state.total; showButtons(); },
     /** Whether the whole run is shown (not paused within it). */
     get atEnd() { return state.cursor >= state.total; },
     stop,
