@@ -9,6 +9,7 @@ mod cmd;
 mod error;
 mod export;
 mod output;
+mod shown;
 mod trace_io;
 
 /// gradsheet: every number of a training run, laid out like a spreadsheet row.
@@ -104,6 +105,10 @@ fn main() -> ExitCode {
             if let Some(usage) = e.downcast_ref::<cmd::UsageError>() {
                 eprintln!("error: {usage}");
                 return ExitCode::from(2);
+            }
+            if let Some(stop) = e.downcast_ref::<cmd::Interrupted>() {
+                eprintln!("{stop}");
+                return ExitCode::from(130);
             }
             eprintln!("error: {e:#}");
             ExitCode::from(1)

@@ -16,9 +16,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::la::Mat;
-use crate::params::{Kind, ParamSpec, Params};
-use crate::svg::{compose, Chart, ColorMap, Heatmap, Panel, Series, Style};
-use crate::{Figure, LabError, LabOutput, Table};
+use gradsheet_labs::figure::{colour, ColorMap, Figure, Heatmap, Lines, Series, Style};
+use gradsheet_labs::{Image, Kind, LabError, Output, ParamSpec, Params, Table};
 use gradsheet_train::{rng, Optimizer, State};
 
 /// The lab's parameters.
@@ -31,6 +30,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 0.95,
         },
         help: "drop probability shown in detail",
+        web_max: None,
     },
     ParamSpec {
         name: "ps",
@@ -40,33 +40,38 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 0.95,
         },
         help: "drop probabilities compared",
+        web_max: None,
     },
     ParamSpec {
         name: "hidden",
         default: "32",
         kind: Kind::Integer { min: 1, max: 256 },
         help: "units per hidden layer",
+        web_max: Some(32.0),
     },
     ParamSpec {
         name: "layers",
         default: "2",
         kind: Kind::Integer { min: 1, max: 2 },
         help: "hidden layers (dropout after each)",
+        web_max: None,
     },
     ParamSpec {
         name: "train",
         default: "24",
         kind: Kind::Integer { min: 2, max: 1000 },
         help: "training points",
+        web_max: Some(48.0),
     },
     ParamSpec {
         name: "steps",
-        default: "2000",
+        default: "500",
         kind: Kind::Integer {
             min: 1,
             max: 100000,
         },
         help: "full-batch Adam steps",
+        web_max: Some(500.0),
     },
     ParamSpec {
         name: "lr",
@@ -76,6 +81,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 1.0,
         },
         help: "Adam's learning rate",
+        web_max: None,
     },
     ParamSpec {
         name: "noise",
@@ -85,15 +91,17 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 10.0,
         },
         help: "noise on the targets",
+        web_max: None,
     },
     ParamSpec {
         name: "ensemble",
-        default: "1000",
+        default: "200",
         kind: Kind::Integer {
             min: 1,
             max: 100000,
         },
         help: "masked nets averaged (largest)",
+        web_max: Some(1000.0),
     },
     ParamSpec {
         name: "seed",
@@ -103,6 +111,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: u64::MAX,
         },
         help: "seed of data, weights and masks",
+        web_max: Some(1_000_000.0),
     },
 ];
 
@@ -447,127 +456,154 @@ pub struct Dropout {
     pub hidden_layers: usize,
 }
 
-/// Runs the lab.
-///
-/// # Errors
-///
-/// None in practice (parameters are checked when parsed).
-pub fn run(pp: &Params) -> Result<Dropout, LabError> {
-    let seed = pp.u64("seed");
-    let (h, n_train, steps, lr, noise) = (
-        pp.int("hidden"),
-        pp.int("train"),
-        pp.int("steps"),
-        pp.num("lr"),
-        pp.num("noise"),
-    );
-    let p = pp.num("p");
-    let sizes: Vec<usize> = if pp.int("layers") == 1 {
-        vec![1, h, 1]
-    } else {
-        vec![1, h, h, 1]
-    };
-    // Every random stream derives from the one seed, XORed with an ASCII tag ("mask",
-    // "exp", "ens") so that the streams are independent and each replays alone.
-    let mut drng = ChaCha8Rng::seed_from_u64(seed);
-    let mut point = |x: f64| (x, truth(x) + noise * rng::normal(&mut drng));
-    let train_pts: Vec<(f64, f64)> = (0..n_train)
-        .map(|i| point(-3.0 + 6.0 * (i as f64 + 0.5) / n_train as f64))
-        .collect();
-    let val_pts: Vec<(f64, f64)> = (0..200)
-        .map(|i| point(-3.0 + 6.0 * (i as f64 + 0.5) / 200.0))
-        .collect();
-    let (tx, ty): (Vec<f64>, Vec<f64>) = train_pts.iter().copied().unzip();
-    let (vx, vy): (Vec<f64>, Vec<f64>) = val_pts.iter().copied().unzip();
+/// The lab's settings, read once from its parameters.
+struct Setup {
+    sizes: Vec<usize>,
+    steps: usize,
+    lr: f64,
+    p: f64,
+    seed: u64,
+    train: Vec<(f64, f64)>,
+    val: Vec<(f64, f64)>,
+}
 
-    let spec = |p: f64, scaled: bool| TrainSpec {
-        p,
-        scaled,
-        steps,
-        lr,
-        seed,
-    };
-    let mut sweep = Vec::new();
-    for &q in &pp.list("ps") {
-        let (a, _) = train(&sizes, &tx, &ty, &spec(q, true));
-        let (b, _) = if q > 0.0 {
-            train(&sizes, &tx, &ty, &spec(q, false))
+impl Setup {
+    fn new(pp: &Params) -> Setup {
+        let seed = pp.u64("seed");
+        let (h, n_train, noise) = (pp.int("hidden"), pp.int("train"), pp.num("noise"));
+        let sizes: Vec<usize> = if pp.int("layers") == 1 {
+            vec![1, h, 1]
         } else {
-            (a.clone(), vec![])
+            vec![1, h, h, 1]
         };
-        sweep.push(SweepRow {
-            p: q,
-            train: a.mse(&tx, &ty),
-            val: a.mse(&vx, &vy),
-            train_unscaled: b.mse(&tx, &ty),
-            val_unscaled: b.mse(&vx, &vy),
-        });
+        // Every random stream derives from the one seed, XORed with an ASCII tag ("mask",
+        // "exp", "ens") so that the streams are independent and each replays alone.
+        let mut drng = ChaCha8Rng::seed_from_u64(seed);
+        let mut point = |x: f64| (x, truth(x) + noise * rng::normal(&mut drng));
+        let train = (0..n_train)
+            .map(|i| point(-3.0 + 6.0 * (i as f64 + 0.5) / n_train as f64))
+            .collect();
+        let val = (0..200)
+            .map(|i| point(-3.0 + 6.0 * (i as f64 + 0.5) / 200.0))
+            .collect();
+        Setup {
+            sizes,
+            steps: pp.int("steps"),
+            lr: pp.num("lr"),
+            p: pp.num("p"),
+            seed,
+            train,
+            val,
+        }
     }
 
-    // The first steps of training with p, replayed with the training's own mask stream.
-    let mut mrng = ChaCha8Rng::seed_from_u64(seed ^ 0x6d61_736b);
-    let mut step_view = Vec::new();
-    {
-        let mut wrng = ChaCha8Rng::seed_from_u64(seed);
-        let mut net = Net::new(&sizes, &mut wrng);
-        let opt = Optimizer::torch_adam(lr);
+    fn spec(&self, p: f64, scaled: bool) -> TrainSpec {
+        TrainSpec {
+            p,
+            scaled,
+            steps: self.steps,
+            lr: self.lr,
+            seed: self.seed,
+        }
+    }
+
+    /// Trains a fresh net on the training points.
+    fn train(&self, p: f64, scaled: bool) -> Net {
+        let (tx, ty): (Vec<f64>, Vec<f64>) = self.train.iter().copied().unzip();
+        train(&self.sizes, &tx, &ty, &self.spec(p, scaled)).0
+    }
+
+    /// The error across drop probabilities, with and without the scaling.
+    fn sweep(&self, ps: &[f64]) -> Vec<SweepRow> {
+        let (tx, ty): (Vec<f64>, Vec<f64>) = self.train.iter().copied().unzip();
+        let (vx, vy): (Vec<f64>, Vec<f64>) = self.val.iter().copied().unzip();
+        ps.iter()
+            .map(|&q| {
+                let a = self.train(q, true);
+                let b = if q > 0.0 {
+                    self.train(q, false)
+                } else {
+                    a.clone()
+                };
+                SweepRow {
+                    p: q,
+                    train: a.mse(&tx, &ty),
+                    val: a.mse(&vx, &vy),
+                    train_unscaled: b.mse(&tx, &ty),
+                    val_unscaled: b.mse(&vx, &vy),
+                }
+            })
+            .collect()
+    }
+
+    /// The first steps of training with p, replayed with the training's own mask stream:
+    /// layer 1 at the first training point before dropout, and its mask.
+    fn first_steps(&self) -> Vec<MaskStep> {
+        let (tx, ty): (Vec<f64>, Vec<f64>) = self.train.iter().copied().unzip();
+        let mut mrng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x6d61_736b);
+        let mut wrng = ChaCha8Rng::seed_from_u64(self.seed);
+        let mut net = Net::new(&self.sizes, &mut wrng);
+        let opt = Optimizer::torch_adam(self.lr);
         let mut st = State::new(&opt, net.params.len());
-        for s in 1..=steps.min(20) {
-            let masks = Masks::draw(&sizes, tx.len(), p, true, &mut mrng);
+        let mut out = Vec::new();
+        for s in 1..=self.steps.min(20) {
+            let masks = Masks::draw(&self.sizes, tx.len(), self.p, true, &mut mrng);
             let f = net.forward(&tx, None);
-            step_view.push(MaskStep {
+            out.push(MaskStep {
                 step: s,
                 before: f.acts[0].row(0).to_vec(),
                 mask: masks.masks[0].row(0).to_vec(),
             });
-            let (_, g) = net.loss_grad(&tx, &ty, (p > 0.0).then_some(&masks));
+            let (_, g) = net.loss_grad(&tx, &ty, (self.p > 0.0).then_some(&masks));
             opt.step(&mut net.params, &g, &mut st);
         }
+        out
     }
 
-    let (net, _) = train(&sizes, &tx, &ty, &spec(p, true));
-    let (plain, _) = train(&sizes, &tx, &ty, &spec(0.0, true));
-    let before = net.forward(&tx[..1], None).acts[0].row(0).to_vec();
-    let em = 10_000;
-    let mut erng = ChaCha8Rng::seed_from_u64(seed ^ 0x0065_7870);
-    let expectation = before
-        .iter()
-        .map(|&a| {
-            (
-                a,
-                mask_mean(a, p, em, true, &mut erng),
-                mask_mean(a, p, em, false, &mut erng),
-            )
-        })
-        .collect();
+    /// Each layer-1 unit of `net` at the first training point: its value, and its mean
+    /// after dropout with and without the scaling over `m` masks.
+    fn expectation(&self, net: &Net, m: usize) -> Vec<(f64, f64, f64)> {
+        let before = net.forward(&[self.train[0].0], None).acts[0]
+            .row(0)
+            .to_vec();
+        let mut erng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x0065_7870);
+        before
+            .iter()
+            .map(|&a| {
+                (
+                    a,
+                    mask_mean(a, self.p, m, true, &mut erng),
+                    mask_mean(a, self.p, m, false, &mut erng),
+                )
+            })
+            .collect()
+    }
+}
 
-    let full_val = net.forward(&vx, None).out.data;
-    let mut ens = Vec::new();
-    let mut ensrng = ChaCha8Rng::seed_from_u64(seed ^ 0x0065_6e73);
-    let biggest = pp.int("ensemble");
+/// Averages of 1, 2, 5, 10, 20, 50, … masked nets up to `biggest`: `(m, validation MSE of
+/// the average, RMS gap to the full net)` for each, and the largest average itself.
+fn ensembles(
+    net: &Net,
+    val: &[(f64, f64)],
+    p: f64,
+    biggest: usize,
+    ensrng: &mut ChaCha8Rng,
+) -> (Vec<(usize, f64, f64)>, Vec<f64>) {
+    let (vx, vy): (Vec<f64>, Vec<f64>) = val.iter().copied().unzip();
+    let full = net.forward(&vx, None).out.data;
+    let rms = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / a.len() as f64
+    };
+    let mut out = Vec::new();
     let mut m = 1;
     let mut last = Vec::new();
     while m <= biggest {
-        let avg = ensemble(&net, &vx, p, m, &mut ensrng);
-        let val = avg
-            .iter()
-            .zip(&vy)
-            .map(|(a, t)| (a - t) * (a - t))
-            .sum::<f64>()
-            / vx.len() as f64;
-        let gap = (avg
-            .iter()
-            .zip(&full_val)
-            .map(|(a, f)| (a - f) * (a - f))
-            .sum::<f64>()
-            / vx.len() as f64)
-            .sqrt();
-        ens.push((m, val, gap));
+        let avg = ensemble(net, &vx, p, m, ensrng);
+        out.push((m, rms(&avg, &vy), rms(&avg, &full).sqrt()));
         last = avg;
         if m == biggest {
             break;
         }
-        // 1, 2, 5, 10, 20, 50, ...
         let next = if format!("{m}").starts_with('2') {
             m / 2 * 5
         } else {
@@ -575,6 +611,27 @@ pub fn run(pp: &Params) -> Result<Dropout, LabError> {
         };
         m = next.min(biggest);
     }
+    (out, last)
+}
+
+/// Runs the lab.
+///
+/// # Errors
+///
+/// None in practice (parameters are checked when parsed).
+pub fn run(pp: &Params) -> Result<Dropout, LabError> {
+    let setup = Setup::new(pp);
+    let p = setup.p;
+    let sweep = setup.sweep(&pp.list("ps"));
+    let steps = setup.first_steps();
+    let net = setup.train(p, true);
+    let plain = setup.train(0.0, true);
+    let em = 10_000;
+    let expectation = setup.expectation(&net, em);
+    let mut ensrng = ChaCha8Rng::seed_from_u64(setup.seed ^ 0x0065_6e73);
+    let (ensemble_rows, last) = ensembles(&net, &setup.val, p, pp.int("ensemble"), &mut ensrng);
+    let (vx, vy): (Vec<f64>, Vec<f64>) = setup.val.iter().copied().unzip();
+    let full_val = net.forward(&vx, None).out.data;
     let plain_val = plain.forward(&vx, None).out.data;
     let curves = (0..vx.len())
         .map(|i| (vx[i], truth(vx[i]), plain_val[i], full_val[i], last[i]))
@@ -584,17 +641,17 @@ pub fn run(pp: &Params) -> Result<Dropout, LabError> {
         .collect();
     Ok(Dropout {
         p,
-        train: train_pts,
-        val: val_pts,
+        full_val: net.mse(&vx, &vy),
+        hidden_layers: setup.sizes.len() - 2,
+        train: setup.train,
+        val: setup.val,
         sweep,
-        steps: step_view,
+        steps,
         expectation,
         expectation_masks: em,
-        ensemble: ens,
+        ensemble: ensemble_rows,
         curves,
         samples,
-        full_val: net.mse(&vx, &vy),
-        hidden_layers: sizes.len() - 2,
     })
 }
 
@@ -603,13 +660,32 @@ pub fn run(pp: &Params) -> Result<Dropout, LabError> {
 /// # Errors
 ///
 /// As [`run`].
-pub fn run_lab(p: &Params, _image: Option<&crate::Image>) -> Result<LabOutput, LabError> {
+pub fn run_lab(p: &Params, _image: Option<&Image>) -> Result<Output, LabError> {
     Ok(run(p)?.output())
 }
 
 impl Dropout {
     /// Tables, figures and notes.
-    pub fn output(&self) -> LabOutput {
+    pub fn output(&self) -> Output {
+        Output {
+            lab: "dropout".into(),
+            notes: self.notes(),
+            tables: vec![
+                self.sweep_table(),
+                self.masks_table(),
+                self.expectation_table(),
+                self.ensemble_table(),
+            ],
+            figures: vec![
+                self.fit_figure(),
+                self.masks_figure(),
+                self.ensemble_figure(),
+            ],
+            images: vec![],
+        }
+    }
+
+    fn sweep_table(&self) -> Table {
         let mut sweep = Table::new(
             "sweep",
             "mean squared error of the full network after training with dropout p",
@@ -622,14 +698,12 @@ impl Dropout {
             ],
         );
         for r in &self.sweep {
-            sweep.push(vec![
-                r.p.into(),
-                r.train.into(),
-                r.val.into(),
-                r.train_unscaled.into(),
-                r.val_unscaled.into(),
-            ]);
+            sweep.push_nums(&[r.p, r.train, r.val, r.train_unscaled, r.val_unscaled]);
         }
+        sweep
+    }
+
+    fn masks_table(&self) -> Table {
         let scale = 1.0 / (1.0 - self.p);
         let mut steps = Table::new(
             "masks",
@@ -648,38 +722,38 @@ impl Dropout {
         );
         for s in &self.steps {
             for u in 0..s.before.len().min(8) {
-                steps.push(vec![
-                    s.step.into(),
-                    u.into(),
-                    s.before[u].into(),
-                    s.mask[u].into(),
-                    (s.before[u] * s.mask[u] * scale).into(),
-                    (s.before[u] * s.mask[u]).into(),
-                ]);
+                let (a, m) = (s.before[u], s.mask[u]);
+                steps.push_nums(&[s.step as f64, u as f64, a, m, a * m * scale, a * m]);
             }
         }
+        steps
+    }
+
+    fn expectation_table(&self) -> Table {
         let mut expect = Table::new(
             "expectation",
             &format!("mean over {} masks of each layer-1 unit after dropout (trained net, first training point)", self.expectation_masks),
             &["unit", "before", "mean ×1/(1-p)", "mean unscaled", "(1-p)·before"],
         );
         for (u, e) in self.expectation.iter().enumerate() {
-            expect.push(vec![
-                u.into(),
-                e.0.into(),
-                e.1.into(),
-                e.2.into(),
-                ((1.0 - self.p) * e.0).into(),
-            ]);
+            expect.push_nums(&[u as f64, e.0, e.1, e.2, (1.0 - self.p) * e.0]);
         }
+        expect
+    }
+
+    fn ensemble_table(&self) -> Table {
         let mut ens = Table::new(
             "ensemble",
             "averaging masked networks against the full network (validation set)",
             &["masked nets", "validation MSE", "RMS gap to full net"],
         );
         for e in &self.ensemble {
-            ens.push(vec![e.0.into(), e.1.into(), e.2.into()]);
+            ens.push_nums(&[e.0 as f64, e.1, e.2]);
         }
+        ens
+    }
+
+    fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
         if let Some(best) = self.sweep.iter().min_by(|a, b| a.val.total_cmp(&b.val)) {
             notes.push(format!(
@@ -711,129 +785,123 @@ impl Dropout {
                 }
             ));
         }
-        LabOutput {
-            lab: "dropout".into(),
-            notes,
-            tables: vec![sweep, steps, expect, ens],
-            figures: self.figures(),
-            images: vec![],
-        }
+        notes
     }
 
-    fn figures(&self) -> Vec<Figure> {
-        let mut fit = Chart::new(format!("fits: no dropout against p = {}", self.p), "x", "y");
+    /// The fits with and without dropout, and the error across p.
+    fn fit_figure(&self) -> Figure {
+        let mut fit = Lines::new(format!("fits: no dropout against p = {}", self.p), "x", "y");
+        let curve = |f: fn(&(f64, f64, f64, f64, f64)) -> f64| -> Vec<(f64, f64)> {
+            self.curves.iter().map(|c| (c.0, f(c))).collect()
+        };
         for (k, s) in self.samples.iter().enumerate() {
             let name = if k == 0 { "single masked nets" } else { "" };
-            fit.series.push(Series::new(
-                name,
-                self.curves.iter().zip(s).map(|(c, v)| (c.0, *v)).collect(),
-                Style::Faint,
-                5,
-            ));
+            let pts = self.curves.iter().zip(s).map(|(c, v)| (c.0, *v)).collect();
+            fit.series
+                .push(Series::new(name, pts, Style::Faint, colour::SKY));
         }
         fit.series.push(Series::new(
             "sin(1.5x)",
-            self.curves.iter().map(|c| (c.0, c.1)).collect(),
+            curve(|c| c.1),
             Style::Dashed,
-            6,
+            colour::BLACK,
         ));
         fit.series.push(Series::new(
             "no dropout",
-            self.curves.iter().map(|c| (c.0, c.2)).collect(),
+            curve(|c| c.2),
             Style::Line,
-            1,
+            colour::VERMILLION,
         ));
         fit.series.push(Series::new(
             format!("dropout p={}", self.p),
-            self.curves.iter().map(|c| (c.0, c.3)).collect(),
+            curve(|c| c.3),
             Style::Line,
-            0,
+            colour::BLUE,
         ));
         if let Some(e) = self.ensemble.last() {
             fit.series.push(Series::new(
                 format!("mean of {} masked", e.0),
-                self.curves.iter().map(|c| (c.0, c.4)).collect(),
+                curve(|c| c.4),
                 Style::Dashed,
-                2,
+                colour::GREEN,
             ));
         }
         fit.series.push(Series::new(
             "training points",
             self.train.clone(),
             Style::Points,
-            6,
+            colour::BLACK,
         ));
         fit.y_range = Some((-2.5, 2.5));
 
-        let mut err = Chart::new("error across p", "drop probability p", "mean squared error");
-        let col = |f: &dyn Fn(&SweepRow) -> f64| {
-            self.sweep.iter().map(|r| (r.p, f(r))).collect::<Vec<_>>()
-        };
+        let mut err = Lines::new("error across p", "drop probability p", "mean squared error");
+        let col = |f: fn(&SweepRow) -> f64| self.sweep.iter().map(|r| (r.p, f(r))).collect();
         err.series.push(Series::new(
             "train",
-            col(&|r| r.train),
+            col(|r| r.train),
             Style::LinePoints,
-            0,
+            colour::BLUE,
         ));
         err.series.push(Series::new(
             "validation",
-            col(&|r| r.val),
+            col(|r| r.val),
             Style::LinePoints,
-            1,
+            colour::VERMILLION,
         ));
         err.series.push(Series::new(
             "train, no 1/(1-p)",
-            col(&|r| r.train_unscaled),
+            col(|r| r.train_unscaled),
             Style::Dashed,
-            0,
+            colour::BLUE,
         ));
         err.series.push(Series::new(
             "validation, no 1/(1-p)",
-            col(&|r| r.val_unscaled),
+            col(|r| r.val_unscaled),
             Style::Dashed,
-            1,
+            colour::VERMILLION,
         ));
         err.log_y = true;
+        Figure::lines("fit", "fits with and without dropout", vec![fit, err])
+    }
 
+    /// Layer 1 before dropout, the masks and the scaled result, step by step.
+    fn masks_figure(&self) -> Figure {
         let units = self.steps.first().map_or(0, |s| s.before.len());
-        let mut before = Heatmap::new(
-            "layer 1 before dropout",
-            units,
-            self.steps.len(),
-            vec![],
-            ColorMap::Blues,
-        );
-        let mut masks = Heatmap::new(
-            format!("masks, p = {}", self.p),
-            units,
-            self.steps.len(),
-            vec![],
-            ColorMap::Blues,
-        );
-        let mut after = Heatmap::new(
-            "after, ×1/(1-p)",
-            units,
-            self.steps.len(),
-            vec![],
-            ColorMap::Blues,
-        );
         let scale = 1.0 / (1.0 - self.p);
-        for s in &self.steps {
-            before.values.extend(&s.before);
-            masks.values.extend(&s.mask);
-            after
-                .values
-                .extend(s.before.iter().zip(&s.mask).map(|(a, m)| a * m * scale));
-        }
-        let hi = after.values.iter().copied().fold(0.0, f64::max);
-        before.range = Some((0.0, hi));
-        after.range = Some((0.0, hi));
-        masks.range = Some((0.0, 1.0));
-        for hm in [&mut before, &mut masks, &mut after] {
-            hm.labels = ("unit".into(), "step".into());
-        }
+        let grid = |f: &dyn Fn(&MaskStep) -> Vec<f64>| -> Vec<f64> {
+            self.steps.iter().flat_map(f).collect()
+        };
+        let before = grid(&|s| s.before.clone());
+        let masks = grid(&|s| s.mask.clone());
+        let after = grid(&|s| {
+            s.before
+                .iter()
+                .zip(&s.mask)
+                .map(|(a, m)| a * m * scale)
+                .collect()
+        });
+        let hi = after.iter().copied().fold(0.0, f64::max);
+        let shape = (self.steps.len(), units);
+        let map = |title: String, values: Vec<f64>, range: (f64, f64)| Heatmap {
+            range: Some(range),
+            labels: ("unit".into(), "step".into()),
+            ..Heatmap::new(title, shape, values, ColorMap::Blues)
+        };
+        Figure::heatmaps(
+            "masks",
+            "Dropout masks, step by step (first training point, layer 1)",
+            vec![
+                map("layer 1 before dropout".into(), before, (0.0, hi)),
+                map(format!("masks, p = {}", self.p), masks, (0.0, 1.0)),
+                map("after, ×1/(1-p)".into(), after, (0.0, hi)),
+            ],
+            3,
+        )
+    }
 
-        let mut ens = Chart::new(
+    /// The average of more and more masked nets against the full net.
+    fn ensemble_figure(&self) -> Figure {
+        let mut ens = Lines::new(
             "averaging masked nets against the full net",
             "log10 of the number of masked nets averaged",
             "validation set",
@@ -843,20 +911,20 @@ impl Dropout {
             "RMS gap to the full net",
             self.ensemble.iter().map(|e| (lx(e.0), e.2)).collect(),
             Style::LinePoints,
-            0,
+            colour::BLUE,
         ));
         ens.series.push(Series::new(
             "MSE of the average",
             self.ensemble.iter().map(|e| (lx(e.0), e.1)).collect(),
             Style::LinePoints,
-            1,
+            colour::VERMILLION,
         ));
         if let (Some(a), Some(b)) = (self.ensemble.first(), self.ensemble.last()) {
             ens.series.push(Series::new(
                 "MSE of the full net",
                 vec![(lx(a.0), self.full_val), (lx(b.0), self.full_val)],
                 Style::Dashed,
-                1,
+                colour::VERMILLION,
             ));
         }
         let top = self
@@ -865,30 +933,6 @@ impl Dropout {
             .map(|e| e.1.max(e.2))
             .fold(self.full_val, f64::max);
         ens.y_range = Some((0.0, top * 1.05));
-        vec![
-            Figure {
-                name: "fit".into(),
-                title: "fits with and without dropout".into(),
-                svg: compose("", vec![Panel::Chart(fit), Panel::Chart(err)], 2),
-            },
-            Figure {
-                name: "masks".into(),
-                title: "masks drawn per step".into(),
-                svg: compose(
-                    "Dropout masks, step by step (first training point, layer 1)",
-                    vec![
-                        Panel::Heatmap(before),
-                        Panel::Heatmap(masks),
-                        Panel::Heatmap(after),
-                    ],
-                    3,
-                ),
-            },
-            Figure {
-                name: "ensemble".into(),
-                title: "the ensemble view".into(),
-                svg: compose("", vec![Panel::Chart(ens)], 1),
-            },
-        ]
+        Figure::lines("ensemble", "the ensemble view", vec![ens])
     }
 }

@@ -16,9 +16,8 @@ use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::params::{Kind, ParamSpec, Params};
-use crate::svg::{compose, Chart, Panel, Series, Style};
-use crate::{Figure, LabError, LabOutput, Table, Value};
+use gradsheet_labs::figure::{colour, Figure, Lines, Series, Style};
+use gradsheet_labs::{Image, Kind, LabError, Output, ParamSpec, Params, Table, Value};
 
 /// The focal loss of the probability of the true class, as a formula.
 pub const FOCAL: &str = "-alpha*(1-p)^gamma*LN(p)";
@@ -44,6 +43,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 10.0,
         },
         help: "the γ values of the curves (the paper's figure uses 0, 0.5, 1, 2, 5)",
+        web_max: None,
     },
     ParamSpec {
         name: "alpha",
@@ -53,6 +53,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 1.0,
         },
         help: "α of the curves (1: the paper's figure)",
+        web_max: None,
     },
     ParamSpec {
         name: "gamma",
@@ -62,6 +63,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 10.0,
         },
         help: "γ of the focal loss the toy is trained with",
+        web_max: None,
     },
     ParamSpec {
         name: "train_alpha",
@@ -71,27 +73,31 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 0.99,
         },
         help: "α of the toy (weight of the positives; 0.5 isolates the effect of γ)",
+        web_max: None,
     },
     ParamSpec {
         name: "negatives",
-        default: "5000",
+        default: "2000",
         kind: Kind::Integer {
             min: 10,
             max: 20000,
         },
         help: "negatives in the toy, drawn around x = -1",
+        web_max: Some(5000.0),
     },
     ParamSpec {
         name: "positives",
         default: "25",
         kind: Kind::Integer { min: 2, max: 20000 },
         help: "positives in the toy, drawn around x = 1.5",
+        web_max: Some(1000.0),
     },
     ParamSpec {
         name: "epochs",
-        default: "500",
+        default: "200",
         kind: Kind::Integer { min: 1, max: 20000 },
         help: "full-batch Adam steps",
+        web_max: Some(500.0),
     },
     ParamSpec {
         name: "lr",
@@ -101,6 +107,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 10.0,
         },
         help: "Adam's learning rate",
+        web_max: None,
     },
     ParamSpec {
         name: "seed",
@@ -110,6 +117,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: u64::MAX,
         },
         help: "seed of the toy's data",
+        web_max: Some(1_000_000.0),
     },
 ];
 
@@ -382,13 +390,13 @@ pub fn run(p: &Params) -> Result<Focal, LabError> {
 /// # Errors
 ///
 /// As [`run`].
-pub fn run_lab(p: &Params, _image: Option<&crate::Image>) -> Result<LabOutput, LabError> {
+pub fn run_lab(p: &Params, _image: Option<&Image>) -> Result<Output, LabError> {
     Ok(run(p)?.output())
 }
 
 impl Focal {
     /// Tables, figures and notes.
-    pub fn output(&self) -> LabOutput {
+    pub fn output(&self) -> Output {
         let c = &self.curves;
         let mut headers = vec!["p".to_string()];
         headers.extend(c.gammas.iter().map(|g| format!("FL γ={g}")));
@@ -470,7 +478,7 @@ impl Focal {
                 100.0 * fl.easy_share
             ));
         }
-        LabOutput {
+        Output {
             lab: "focal".into(),
             notes,
             tables: vec![curves, fits],
@@ -480,6 +488,11 @@ impl Focal {
     }
 
     fn figures(&self) -> Vec<Figure> {
+        vec![self.curves_figure(), self.toy_figure()]
+    }
+
+    /// The focal loss and its derivative over p, one line per γ.
+    fn curves_figure(&self) -> Figure {
         let c = &self.curves;
         let label = |g: f64| {
             if g == 0.0 && c.alpha == 1.0 {
@@ -488,12 +501,12 @@ impl Focal {
                 format!("γ = {g}")
             }
         };
-        let mut loss = Chart::new(
+        let mut loss = Lines::new(
             format!("focal loss, α = {}", c.alpha),
             "probability of the true class p",
             "loss",
         );
-        let mut slope = Chart::new(
+        let mut slope = Lines::new(
             "its derivative dFL/dp (from the engine)",
             "probability of the true class p",
             "dFL/dp",
@@ -515,8 +528,16 @@ impl Focal {
         loss.y_range = Some((0.0, 5.0));
         slope.x_range = Some((0.0, 1.0));
         slope.y_range = Some((-10.0, 0.5));
+        Figure::lines(
+            "curves",
+            "Focal loss FL(p) = −α(1−p)^γ ln p",
+            vec![loss, slope],
+        )
+    }
 
-        let mut toy = Chart::new(
+    /// The imbalanced toy: the data and both fits, the boundary and the loss per epoch.
+    fn toy_figure(&self) -> Figure {
+        let mut toy = Lines::new(
             "the imbalanced toy: data and the two fits",
             "x",
             "P(positive)",
@@ -533,10 +554,18 @@ impl Focal {
             .filter(|r| r.1 == 1.0)
             .map(|r| (r.0, 1.04))
             .collect();
-        toy.series
-            .push(Series::new("negatives (y=0)", neg, Style::Points, 5));
-        toy.series
-            .push(Series::new("positives (y=1)", pos, Style::Points, 1));
+        toy.series.push(Series::new(
+            "negatives (y=0)",
+            neg,
+            Style::Points,
+            colour::SKY,
+        ));
+        toy.series.push(Series::new(
+            "positives (y=1)",
+            pos,
+            Style::Points,
+            colour::VERMILLION,
+        ));
         let (lo, hi) = self
             .data
             .iter()
@@ -555,11 +584,11 @@ impl Focal {
                 format!("{} fit", f.loss),
                 pts,
                 style,
-                if k == 0 { 6 } else { 2 },
+                if k == 0 { colour::BLACK } else { colour::GREEN },
             ));
         }
         toy.y_range = Some((-0.1, 1.1));
-        let mut train = Chart::new("training: mean loss per epoch", "epoch", "mean loss");
+        let mut train = Lines::new("training: mean loss per epoch", "epoch", "mean loss");
         for (k, f) in self.fits.iter().enumerate() {
             let pts = f
                 .curve
@@ -571,11 +600,11 @@ impl Focal {
                 f.loss.clone(),
                 pts,
                 if k == 0 { Style::Dashed } else { Style::Line },
-                if k == 0 { 6 } else { 2 },
+                if k == 0 { colour::BLACK } else { colour::GREEN },
             ));
         }
         train.log_y = true;
-        let mut bound = Chart::new(
+        let mut bound = Lines::new(
             "the boundary −b/w per epoch",
             "epoch",
             "x where P(positive) = 0.5",
@@ -591,29 +620,17 @@ impl Focal {
                 f.loss.clone(),
                 pts,
                 if k == 0 { Style::Dashed } else { Style::Line },
-                if k == 0 { 6 } else { 2 },
+                if k == 0 { colour::BLACK } else { colour::GREEN },
             ));
         }
         bound.y_range = Some((0.0, 5.0));
-        vec![
-            Figure {
-                name: "curves".into(),
-                title: "focal loss against cross-entropy".into(),
-                svg: compose(
-                    "Focal loss FL(p) = −α(1−p)^γ ln p",
-                    vec![Panel::Chart(loss), Panel::Chart(slope)],
-                    2,
-                ),
-            },
-            Figure {
-                name: "toy".into(),
-                title: "an imbalanced toy trained both ways".into(),
-                svg: compose(
-                    "Imbalanced classification: cross-entropy vs focal loss",
-                    vec![Panel::Chart(toy), Panel::Chart(bound), Panel::Chart(train)],
-                    2,
-                ),
-            },
-        ]
+        Figure {
+            columns: 2,
+            ..Figure::lines(
+                "toy",
+                "Imbalanced classification: cross-entropy vs focal loss",
+                vec![toy, bound, train],
+            )
+        }
     }
 }

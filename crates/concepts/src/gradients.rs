@@ -16,9 +16,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::la::Mat;
-use crate::params::{Kind, ParamSpec, Params};
-use crate::svg::{compose, Chart, Panel, Series, Style};
-use crate::{Figure, LabError, LabOutput, Table, Value};
+use gradsheet_labs::figure::{Figure, Lines, Series, Style};
+use gradsheet_labs::{Image, Kind, LabError, Output, ParamSpec, Params, Table, Value};
 use gradsheet_train::rng;
 
 /// The lab's parameters.
@@ -28,30 +27,35 @@ pub const PARAMS: &[ParamSpec] = &[
         default: "50",
         kind: Kind::Integer { min: 1, max: 500 },
         help: "layers",
+        web_max: Some(100.0),
     },
     ParamSpec {
         name: "width",
         default: "128",
         kind: Kind::Integer { min: 1, max: 512 },
         help: "units per layer",
+        web_max: Some(128.0),
     },
     ParamSpec {
         name: "batch",
         default: "64",
         kind: Kind::Integer { min: 1, max: 1024 },
         help: "inputs pushed through together",
+        web_max: Some(128.0),
     },
     ParamSpec {
         name: "activation",
         default: "relu",
         kind: Kind::Choice(&["relu", "tanh", "sigmoid", "linear"]),
         help: "the activation after every layer",
+        web_max: None,
     },
     ParamSpec {
         name: "init",
         default: "xavier",
         kind: Kind::Choice(&["kaiming", "xavier", "orthogonal", "identity"]),
         help: "the initialisation of the weights",
+        web_max: None,
     },
     ParamSpec {
         name: "gain",
@@ -61,6 +65,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 100.0,
         },
         help: "a multiplier on the initialisation's scale",
+        web_max: None,
     },
     ParamSpec {
         name: "seed",
@@ -70,6 +75,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: u64::MAX,
         },
         help: "seed of weights, inputs and gradient",
+        web_max: Some(1_000_000.0),
     },
 ];
 
@@ -384,7 +390,7 @@ pub fn run(p: &Params) -> Result<Gradients, LabError> {
 /// # Errors
 ///
 /// As [`run`].
-pub fn run_lab(p: &Params, _image: Option<&crate::Image>) -> Result<LabOutput, LabError> {
+pub fn run_lab(p: &Params, _image: Option<&Image>) -> Result<Output, LabError> {
     Ok(run(p)?.output())
 }
 
@@ -402,7 +408,7 @@ fn verdict(r: f64) -> &'static str {
 
 impl Gradients {
     /// Tables, figures and notes.
-    pub fn output(&self) -> LabOutput {
+    pub fn output(&self) -> Output {
         let main = &self.runs[0];
         let mut per_layer = Table::new(
             "layers",
@@ -452,7 +458,7 @@ impl Gradients {
                 verdict(r.grad_ratio())
             ));
         }
-        LabOutput {
+        Output {
             lab: "gradients".into(),
             notes,
             tables: vec![per_layer, summary],
@@ -462,8 +468,8 @@ impl Gradients {
     }
 
     fn figures(&self) -> Vec<Figure> {
-        let mut acts = Chart::new("activation RMS per layer", "layer", "RMS of hₗ (log)");
-        let mut grads = Chart::new("gradient RMS per layer", "layer", "RMS of ∂L/∂hₗ (log)");
+        let mut acts = Lines::new("activation RMS per layer", "layer", "RMS of hₗ (log)");
+        let mut grads = Lines::new("gradient RMS per layer", "layer", "RMS of ∂L/∂hₗ (log)");
         for (k, r) in self.runs.iter().enumerate() {
             let style = if k == 0 {
                 Style::LinePoints
@@ -492,19 +498,15 @@ impl Gradients {
         acts.log_y = true;
         grads.log_y = true;
         let s = &self.stack;
-        vec![Figure {
-            name: "norms".into(),
-            title: "activation and gradient sizes through the stack".into(),
-            svg: compose(
-                &format!(
-                    "{} layers × {} units, {}: where the signal explodes or vanishes",
-                    s.depth,
-                    s.width,
-                    s.act.name()
-                ),
-                vec![Panel::Chart(acts), Panel::Chart(grads)],
-                2,
+        vec![Figure::lines(
+            "norms",
+            &format!(
+                "{} layers × {} units, {}: where the signal explodes or vanishes",
+                s.depth,
+                s.width,
+                s.act.name()
             ),
-        }]
+            vec![acts, grads],
+        )]
     }
 }

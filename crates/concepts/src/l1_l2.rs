@@ -19,9 +19,8 @@ use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::params::{Kind, ParamSpec, Params};
-use crate::svg::{compose, Chart, Panel, Series, Style};
-use crate::{Figure, LabError, LabOutput, Table, Value};
+use gradsheet_labs::figure::{colour, Figure, Lines, Series, Style};
+use gradsheet_labs::{Image, Kind, LabError, Output, ParamSpec, Params, Table, Value};
 
 /// The two losses, by the engine's names and formulas.
 pub const LOSSES: [(&str, &str); 2] = [("L1", "ABS(pred-y)"), ("L2", "(pred-y)^2")];
@@ -33,12 +32,14 @@ pub const PARAMS: &[ParamSpec] = &[
         default: "21",
         kind: Kind::Integer { min: 4, max: 500 },
         help: "points on the line y = 0.5x + 2 (x = 0, 1, 2, …), with noise",
+        web_max: None,
     },
     ParamSpec {
         name: "outliers",
         default: "3",
         kind: Kind::Integer { min: 0, max: 100 },
         help: "how many of the last points are moved off the line",
+        web_max: None,
     },
     ParamSpec {
         name: "offset",
@@ -48,6 +49,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 1000.0,
         },
         help: "how far the outliers are moved in y",
+        web_max: None,
     },
     ParamSpec {
         name: "noise",
@@ -57,6 +59,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 100.0,
         },
         help: "standard deviation of the noise on the line",
+        web_max: None,
     },
     ParamSpec {
         name: "samples",
@@ -66,6 +69,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: 100000,
         },
         help: "samples of each distribution in the GAN-critic view",
+        web_max: Some(2000.0),
     },
     ParamSpec {
         name: "seed",
@@ -75,6 +79,7 @@ pub const PARAMS: &[ParamSpec] = &[
             max: u64::MAX,
         },
         help: "seed of the noise and the samples",
+        web_max: Some(1_000_000.0),
     },
 ];
 
@@ -431,27 +436,44 @@ pub fn run(p: &Params) -> Result<L1L2, LabError> {
 /// # Errors
 ///
 /// As [`run`].
-pub fn run_lab(p: &Params, _image: Option<&crate::Image>) -> Result<LabOutput, LabError> {
+pub fn run_lab(p: &Params, _image: Option<&Image>) -> Result<Output, LabError> {
     Ok(run(p)?.output())
 }
 
 impl L1L2 {
     /// Tables, figures and notes.
-    pub fn output(&self) -> LabOutput {
+    pub fn output(&self) -> Output {
+        Output {
+            lab: "l1-l2".into(),
+            notes: self.notes(),
+            tables: vec![
+                self.fits_table(),
+                self.losses_table(),
+                self.data_table(),
+                self.critic_table(),
+            ],
+            figures: vec![
+                self.losses_figure(),
+                self.fit_figure(),
+                self.critic_figure(),
+            ],
+            images: vec![],
+        }
+    }
+
+    fn losses_table(&self) -> Table {
         let mut curves = Table::new(
             "losses",
             "the losses and their gradients against the error pred − y",
             &["error", "L1", "dL1/dpred", "L2", "dL2/dpred"],
         );
         for (e, c) in self.errors.iter().zip(&self.curves) {
-            curves.push(vec![
-                (*e).into(),
-                c[0].0.into(),
-                c[0].1.into(),
-                c[1].0.into(),
-                c[1].1.into(),
-            ]);
+            curves.push_nums(&[*e, c[0].0, c[0].1, c[1].0, c[1].1]);
         }
+        curves
+    }
+
+    fn fits_table(&self) -> Table {
         let mut fits = Table::new(
             "fits",
             "fits trained by the engine, beside the exact minimisers",
@@ -484,34 +506,36 @@ impl L1L2 {
                 f.exact.1.into(),
             ]);
         }
+        fits
+    }
+
+    fn data_table(&self) -> Table {
         let mut data = Table::new(
             "data",
             "the points (the last ones moved are outliers)",
             &["x", "y", "outlier"],
         );
         for d in &self.data {
-            data.push(vec![
-                d.0.into(),
-                d.1.into(),
-                Value::Num(if d.2 { 1.0 } else { 0.0 }),
-            ]);
+            data.push_nums(&[d.0, d.1, if d.2 { 1.0 } else { 0.0 }]);
         }
+        data
+    }
+
+    fn critic_table(&self) -> Table {
         let mut critic = Table::new(
             "critic",
             "two 1-D distributions pulled apart: W1 (L1 of sorted samples), W2² (L2), Jensen–Shannon",
             &["shift", "W1", "dW1/dshift", "W2²", "dW2²/dshift", "JS", "dJS/dshift"],
         );
         for r in &self.critic {
-            critic.push(vec![
-                r.shift.into(),
-                r.w1.into(),
-                r.w1_slope.into(),
-                r.sq.into(),
-                r.sq_slope.into(),
-                r.js.into(),
-                r.js_slope.into(),
+            critic.push_nums(&[
+                r.shift, r.w1, r.w1_slope, r.sq, r.sq_slope, r.js, r.js_slope,
             ]);
         }
+        critic
+    }
+
+    fn notes(&self) -> Vec<String> {
         let mut notes = vec![format!(
             "dL1/dpred = {}, dL2/dpred = {}   (the engine's derivatives)",
             self.slopes_excel[0], self.slopes_excel[1]
@@ -534,16 +558,11 @@ impl L1L2 {
                 near.shift, near.w1_slope, near.sq_slope, near.js_slope, far.shift, far.w1_slope, far.sq_slope, far.js_slope
             ));
         }
-        LabOutput {
-            lab: "l1-l2".into(),
-            notes,
-            tables: vec![fits, curves, data, critic],
-            figures: self.figures(),
-            images: vec![],
-        }
+        notes
     }
 
-    fn figures(&self) -> Vec<Figure> {
+    /// The two losses and their gradients against the error.
+    fn losses_figure(&self) -> Figure {
         let col = |k: usize, d: usize| -> Vec<(f64, f64)> {
             self.errors
                 .iter()
@@ -551,41 +570,61 @@ impl L1L2 {
                 .map(|(e, c)| (*e, if d == 0 { c[k].0 } else { c[k].1 }))
                 .collect()
         };
-        let mut loss = Chart::new("the losses", "error pred − y", "loss");
-        loss.series
-            .push(Series::new("L1 = |e|", col(0, 0), Style::Line, 0));
-        loss.series
-            .push(Series::new("L2 = e²", col(1, 0), Style::Line, 1));
+        let mut loss = Lines::new("the losses", "error pred − y", "loss")
+            .with(Series::new(
+                "L1 = |e|",
+                col(0, 0),
+                Style::Line,
+                colour::BLUE,
+            ))
+            .with(Series::new(
+                "L2 = e²",
+                col(1, 0),
+                Style::Line,
+                colour::VERMILLION,
+            ));
         loss.y_range = Some((0.0, 4.0));
-        let mut grad = Chart::new(
+        let mut grad = Lines::new(
             "their gradients (from the engine)",
             "error pred − y",
             "dloss/dpred",
-        );
-        grad.series
-            .push(Series::new("dL1 = SIGN(e)", col(0, 1), Style::Line, 0));
-        grad.series
-            .push(Series::new("dL2 = 2e", col(1, 1), Style::Line, 1));
+        )
+        .with(Series::new(
+            "dL1 = SIGN(e)",
+            col(0, 1),
+            Style::Line,
+            colour::BLUE,
+        ))
+        .with(Series::new(
+            "dL2 = 2e",
+            col(1, 1),
+            Style::Line,
+            colour::VERMILLION,
+        ));
         grad.y_range = Some((-4.0, 4.0));
+        Figure::lines("losses", "L1 against L2", vec![loss, grad])
+    }
 
-        let mut line = Chart::new("a line through outliers", "x", "y");
-        let inl: Vec<(f64, f64)> = self
-            .data
-            .iter()
-            .filter(|d| !d.2)
-            .map(|d| (d.0, d.1))
-            .collect();
-        let out: Vec<(f64, f64)> = self
-            .data
-            .iter()
-            .filter(|d| d.2)
-            .map(|d| (d.0, d.1))
-            .collect();
-        line.series
-            .push(Series::new("points", inl, Style::Points, 6));
+    /// The points, the outliers, the true line and the two fits.
+    fn fit_figure(&self) -> Figure {
+        let mut line = Lines::new("a line through outliers", "x", "y");
+        let pts = |outlier: bool| -> Vec<(f64, f64)> {
+            self.data
+                .iter()
+                .filter(|d| d.2 == outlier)
+                .map(|d| (d.0, d.1))
+                .collect()
+        };
+        line.series.push(Series::new(
+            "points",
+            pts(false),
+            Style::Points,
+            colour::BLACK,
+        ));
+        let out = pts(true);
         if !out.is_empty() {
             line.series
-                .push(Series::new("outliers", out, Style::Rings, 4));
+                .push(Series::new("outliers", out, Style::Rings, colour::PURPLE));
         }
         let (lo, hi) = self
             .data
@@ -597,7 +636,7 @@ impl L1L2 {
             "true line",
             vec![(lo, 0.5 * lo + 2.0), (hi, 0.5 * hi + 2.0)],
             Style::Dashed,
-            6,
+            colour::BLACK,
         ));
         for (k, f) in self.lines.iter().enumerate() {
             line.series.push(Series::new(
@@ -607,69 +646,66 @@ impl L1L2 {
                 k,
             ));
         }
+        Figure::lines("fit", "a line fitted through outliers", vec![line])
+    }
 
+    /// W1, W2² and JS between a real and a shifted fake distribution, and their slopes.
+    fn critic_figure(&self) -> Figure {
         let pick = |f: &dyn Fn(&CriticRow) -> f64| -> Vec<(f64, f64)> {
             self.critic.iter().map(|r| (r.shift, f(r))).collect()
         };
-        let mut dist = Chart::new(
+        let mut dist = Lines::new(
             "distance between real and shifted fake",
             "shift of the fake distribution",
             "distance",
-        );
-        dist.series.push(Series::new(
+        )
+        .with(Series::new(
             "W1 (L1, WGAN)",
             pick(&|r| r.w1),
             Style::Line,
-            0,
-        ));
-        dist.series
-            .push(Series::new("W2² (L2)", pick(&|r| r.sq), Style::Line, 1));
-        dist.series.push(Series::new(
+            colour::BLUE,
+        ))
+        .with(Series::new(
+            "W2² (L2)",
+            pick(&|r| r.sq),
+            Style::Line,
+            colour::VERMILLION,
+        ))
+        .with(Series::new(
             "JS (original GAN)",
             pick(&|r| r.js),
             Style::Line,
-            2,
+            colour::GREEN,
         ));
         dist.y_range = Some((0.0, 6.0));
-        let mut dgrad = Chart::new(
+        let mut dgrad = Lines::new(
             "the gradient the generator gets",
             "shift of the fake distribution",
             "d distance / d shift",
-        );
-        dgrad
-            .series
-            .push(Series::new("dW1", pick(&|r| r.w1_slope), Style::Line, 0));
-        dgrad
-            .series
-            .push(Series::new("dW2²", pick(&|r| r.sq_slope), Style::Line, 1));
-        dgrad
-            .series
-            .push(Series::new("dJS", pick(&|r| r.js_slope), Style::Line, 2));
+        )
+        .with(Series::new(
+            "dW1",
+            pick(&|r| r.w1_slope),
+            Style::Line,
+            colour::BLUE,
+        ))
+        .with(Series::new(
+            "dW2²",
+            pick(&|r| r.sq_slope),
+            Style::Line,
+            colour::VERMILLION,
+        ))
+        .with(Series::new(
+            "dJS",
+            pick(&|r| r.js_slope),
+            Style::Line,
+            colour::GREEN,
+        ));
         dgrad.y_range = Some((-3.0, 3.0));
-        vec![
-            Figure {
-                name: "losses".into(),
-                title: "L1 and L2 and their gradients".into(),
-                svg: compose(
-                    "L1 against L2",
-                    vec![Panel::Chart(loss), Panel::Chart(grad)],
-                    2,
-                ),
-            },
-            Figure {
-                name: "fit".into(),
-                title: "a line fitted through outliers".into(),
-                svg: compose("", vec![Panel::Chart(line)], 1),
-            },
-            Figure {
-                name: "critic".into(),
-                title: "the GAN-critic view".into(),
-                svg: compose(
-                    "The GAN-critic view: N(0,1) against N(shift,1), sampled",
-                    vec![Panel::Chart(dist), Panel::Chart(dgrad)],
-                    2,
-                ),
-            },
-        ]
+        Figure::lines(
+            "critic",
+            "The GAN-critic view: N(0,1) against N(shift,1), sampled",
+            vec![dist, dgrad],
+        )
     }
 }

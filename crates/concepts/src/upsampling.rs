@@ -14,9 +14,9 @@
 //! convolution after resizing repeats the edge pixels (so that a constant image stays
 //! constant to its border).
 
-use crate::params::{Kind, ParamSpec, Params};
-use crate::svg::{compose, gray_png, Chart, ColorMap, Heatmap, Panel, Series, Style};
-use crate::{Figure, LabError, LabOutput, Table, Value};
+use gradsheet_labs::figure::{colour, ColorMap, Figure, Heatmap, Lines, Series, Style};
+pub use gradsheet_labs::Image;
+use gradsheet_labs::{Kind, LabError, Output, ParamSpec, Params, Table, Value};
 
 /// The lab's parameters.
 pub const PARAMS: &[ParamSpec] = &[
@@ -25,110 +25,40 @@ pub const PARAMS: &[ParamSpec] = &[
         default: "3",
         kind: Kind::Integer { min: 1, max: 9 },
         help: "kernel size of the transposed convolution and of the convolution after resizing",
+        web_max: None,
     },
     ParamSpec {
         name: "stride",
         default: "2",
         kind: Kind::Integer { min: 1, max: 4 },
         help: "stride of the transposed convolution = the upsampling factor",
+        web_max: None,
     },
 ];
 
 /// The largest image side the lab takes (the app scales larger pictures down).
 pub const MAX_SIDE: usize = 64;
 
-/// A grayscale image, values nominally in [0, 1].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Image {
-    /// Columns.
-    pub width: usize,
-    /// Rows.
-    pub height: usize,
-    /// `height × width` values, row after row.
-    pub pixels: Vec<f64>,
-}
-
-impl Image {
-    /// An image from its pixels.
-    ///
-    /// # Errors
-    ///
-    /// [`LabError::Invalid`] if the sizes disagree, a side is 0, or a pixel is not finite.
-    pub fn new(width: usize, height: usize, pixels: Vec<f64>) -> Result<Image, LabError> {
-        if width == 0 || height == 0 || pixels.len() != width * height {
-            return Err(LabError::Invalid(format!(
-                "an image of {width}×{height} needs {} pixels, got {}",
-                width * height,
-                pixels.len()
-            )));
-        }
-        if pixels.iter().any(|p| !p.is_finite()) {
-            return Err(LabError::Invalid("an image's pixels must be finite".into()));
-        }
-        Ok(Image {
-            width,
-            height,
-            pixels,
-        })
-    }
-
-    /// Every pixel `v`.
-    pub fn constant(width: usize, height: usize, v: f64) -> Image {
-        Image {
-            width,
-            height,
-            pixels: vec![v; width * height],
+/// The built-in 28 × 28 digit: a "7" drawn as two anti-aliased strokes (white on black,
+/// as MNIST).
+pub fn digit7() -> Image {
+    let segs = [((6.5, 6.0), (21.0, 6.0)), ((21.0, 6.0), (12.0, 23.0))];
+    let radius = 1.6;
+    let mut px = Vec::with_capacity(28 * 28);
+    for y in 0..28 {
+        for x in 0..28 {
+            let p = (x as f64 + 0.5, y as f64 + 0.5);
+            let d = segs
+                .iter()
+                .map(|&(a, b)| seg_dist(p, a, b))
+                .fold(f64::INFINITY, f64::min);
+            px.push((radius + 0.5 - d).clamp(0.0, 1.0));
         }
     }
-
-    /// The pixel at column `x`, row `y`.
-    #[inline]
-    pub fn at(&self, x: usize, y: usize) -> f64 {
-        self.pixels[y * self.width + x]
-    }
-
-    /// The built-in 28 × 28 digit: a "7" drawn as two anti-aliased strokes (white on black,
-    /// as MNIST).
-    pub fn digit7() -> Image {
-        let segs = [((6.5, 6.0), (21.0, 6.0)), ((21.0, 6.0), (12.0, 23.0))];
-        let radius = 1.6;
-        let mut px = Vec::with_capacity(28 * 28);
-        for y in 0..28 {
-            for x in 0..28 {
-                let p = (x as f64 + 0.5, y as f64 + 0.5);
-                let d = segs
-                    .iter()
-                    .map(|&(a, b)| seg_dist(p, a, b))
-                    .fold(f64::INFINITY, f64::min);
-                px.push((radius + 0.5 - d).clamp(0.0, 1.0));
-            }
-        }
-        Image {
-            width: 28,
-            height: 28,
-            pixels: px,
-        }
-    }
-
-    /// The pixels as 8-bit gray, scaled from `min(0, lowest)` to the highest value.
-    pub fn to_gray8(&self) -> Vec<u8> {
-        let lo = self.pixels.iter().copied().fold(0.0, f64::min);
-        let hi = self.pixels.iter().copied().fold(lo, f64::max);
-        self.pixels
-            .iter()
-            .map(|&v| {
-                if hi > lo {
-                    ((v - lo) / (hi - lo) * 255.0).round() as u8
-                } else {
-                    128
-                }
-            })
-            .collect()
-    }
-
-    /// The image as an 8-bit grayscale PNG (see [`Image::to_gray8`]).
-    pub fn to_png(&self) -> Vec<u8> {
-        gray_png(self.width, self.height, &self.to_gray8())
+    Image {
+        width: 28,
+        height: 28,
+        pixels: px,
     }
 }
 
@@ -336,7 +266,7 @@ pub struct Upsampling {
 /// [`LabError::Invalid`] for an image larger than [`MAX_SIDE`] on a side.
 pub fn run(p: &Params, input: Option<&Image>) -> Result<Upsampling, LabError> {
     let (k, s) = (p.int("kernel"), p.int("stride"));
-    let input = input.cloned().unwrap_or_else(Image::digit7);
+    let input = input.cloned().unwrap_or_else(digit7);
     if input.width > MAX_SIDE || input.height > MAX_SIDE {
         return Err(LabError::Invalid(format!(
             "the image is {}×{}; the lab takes at most {MAX_SIDE}×{MAX_SIDE}",
@@ -388,13 +318,13 @@ pub fn run(p: &Params, input: Option<&Image>) -> Result<Upsampling, LabError> {
 /// # Errors
 ///
 /// As [`run`].
-pub fn run_lab(p: &Params, image: Option<&Image>) -> Result<LabOutput, LabError> {
+pub fn run_lab(p: &Params, image: Option<&Image>) -> Result<Output, LabError> {
     Ok(run(p, image)?.output())
 }
 
 impl Upsampling {
     /// Tables, figures, images and notes.
-    pub fn output(&self) -> LabOutput {
+    pub fn output(&self) -> Output {
         let mut methods = Table::new(
             "methods",
             "each method on a constant image of ones (interior): a checkerboard shows as a period > 1",
@@ -461,7 +391,7 @@ impl Upsampling {
             images.push((name.to_string(), out.clone()));
             images.push((format!("{name}-constant"), flat.clone()));
         }
-        LabOutput {
+        Output {
             lab: "upsampling".into(),
             notes,
             tables: vec![methods, sweep, count_table],
@@ -472,13 +402,12 @@ impl Upsampling {
 
     fn figures(&self, counts: &Image) -> Vec<Figure> {
         let gray = |title: String, img: &Image| {
-            Panel::Heatmap(Heatmap::new(
+            Heatmap::new(
                 title,
-                img.width,
-                img.height,
+                (img.height, img.width),
                 img.pixels.clone(),
                 ColorMap::Gray,
-            ))
+            )
         };
         let mut panels = vec![gray(
             format!("input {}×{}", self.input.width, self.input.height),
@@ -494,32 +423,40 @@ impl Upsampling {
             .flat_map(|m| m.2.pixels.iter().copied())
             .fold(1.0, f64::max);
         for (name, _, flat) in &self.methods[2..] {
-            let mut hm = Heatmap::new(
-                format!("ones → {}", short(name)),
-                flat.width,
-                flat.height,
-                flat.pixels.clone(),
-                ColorMap::Gray,
-            );
+            let mut hm = gray(format!("ones → {}", short(name)), flat);
             hm.range = Some((0.0, top));
-            panels.push(Panel::Heatmap(hm));
+            panels.push(hm);
         }
+        let (rows, cols) = (counts.height.min(10), counts.width.min(10));
+        let values: Vec<f64> = (0..rows)
+            .flat_map(|y| (0..cols).map(move |x| counts.at(x, y)))
+            .collect();
         let mut hm = Heatmap::new(
             format!("taps per pixel, k={} s={}", self.k, self.s),
-            counts.width.min(10),
-            counts.height.min(10),
-            vec![],
+            (rows, cols),
+            values,
             ColorMap::Blues,
         );
-        hm.values = (0..hm.rows)
-            .flat_map(|y| (0..hm.cols).map(move |x| (x, y)))
-            .map(|(x, y)| counts.at(x, y))
-            .collect();
         hm.range = Some((0.0, hm.values.iter().copied().fold(1.0, f64::max)));
         hm.annotate = true;
-        panels.push(Panel::Heatmap(hm));
+        panels.push(hm);
+        vec![
+            Figure::heatmaps(
+                "images",
+                &format!(
+                    "Upsampling ×{}: kernel {}, stride {}",
+                    self.s, self.k, self.s
+                ),
+                panels,
+                5,
+            ),
+            self.profile_figure(),
+        ]
+    }
 
-        let mut prof = Chart::new(
+    /// A row of each method's output of the constant image.
+    fn profile_figure(&self) -> Figure {
+        let mut prof = Lines::new(
             "a row of the constant image's output (first 24 columns)",
             "output column",
             "value",
@@ -535,35 +472,21 @@ impl Upsampling {
             "the others (all 1)",
             row(&self.methods[3].2),
             Style::Line,
-            0,
+            colour::BLUE,
         ));
         prof.series.push(Series::new(
             format!("transposed k={} s={}", self.k, self.s),
             row(&self.methods[2].2),
             Style::LinePoints,
-            1,
+            colour::VERMILLION,
         ));
         let top = self.methods[2].2.pixels.iter().copied().fold(1.0, f64::max);
         prof.y_range = Some((0.0, top * 1.1));
-        vec![
-            Figure {
-                name: "images".into(),
-                title: "upsampling methods on the image and on a constant image".into(),
-                svg: compose(
-                    &format!(
-                        "Upsampling ×{}: kernel {}, stride {}",
-                        self.s, self.k, self.s
-                    ),
-                    panels,
-                    5,
-                ),
-            },
-            Figure {
-                name: "profile".into(),
-                title: "one row of the constant image's output".into(),
-                svg: compose("", vec![Panel::Chart(prof)], 1),
-            },
-        ]
+        Figure::lines(
+            "profile",
+            "one row of the constant image's output",
+            vec![prof],
+        )
     }
 }
 

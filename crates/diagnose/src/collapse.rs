@@ -13,7 +13,9 @@
 //! first argument wins (`u ≥ v`, the engine's tie rule), and only then do the parameters
 //! inside `u` get a gradient from that row.
 
-use gradsheet_engine::{derivative, simplify, Expr, Model, Op, Tape, Workspace};
+use gradsheet_engine::{
+    derivative, simplify, Binary, Expr, Fold, Model, Op, Tape, Unary, Workspace,
+};
 use gradsheet_train::Trace;
 
 /// The linear form of a prediction: effective slopes and intercept as formulas.
@@ -132,12 +134,12 @@ pub struct Unit {
 pub fn units(pred: &Expr) -> Vec<Unit> {
     let mut out = Vec::new();
     pred.visit(&mut |e| match e {
-        Expr::Apply(Op::Max, args) if args.len() == 2 => out.push(Unit {
+        Expr::Apply(Op::Fold(Fold::Max), args) if args.len() == 2 => out.push(Unit {
             expr: e.clone(),
             arg: args[0].clone(),
             other: args[1].clone(),
         }),
-        Expr::Apply(Op::Relu, args) => out.push(Unit {
+        Expr::Apply(Op::Unary(Unary::Relu), args) => out.push(Unit {
             expr: e.clone(),
             arg: args[0].clone(),
             other: Expr::Num(0.0),
@@ -151,10 +153,10 @@ pub fn units(pred: &Expr) -> Vec<Unit> {
 /// is compared with (every unit off).
 pub fn with_units(pred: &Expr, on: bool) -> Expr {
     match pred {
-        Expr::Apply(Op::Max, args) if args.len() == 2 => {
+        Expr::Apply(Op::Fold(Fold::Max), args) if args.len() == 2 => {
             with_units(if on { &args[0] } else { &args[1] }, on)
         }
-        Expr::Apply(Op::Relu, args) => {
+        Expr::Apply(Op::Unary(Unary::Relu), args) => {
             if on {
                 with_units(&args[0], on)
             } else {
@@ -207,7 +209,7 @@ pub fn unit_histories(
     let n_rows = rows.len().checked_div(nc).unwrap_or(0);
     let mut out = Vec::new();
     for u in units(&model.prediction) {
-        let margin = Expr::bin(Op::Sub, u.arg.clone(), u.other.clone());
+        let margin = Expr::bin(Binary::Sub, u.arg.clone(), u.other.clone());
         let Ok(tape) = Tape::compile(&margin, &names) else {
             continue;
         };

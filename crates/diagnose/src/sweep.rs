@@ -18,7 +18,7 @@
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
 use gradsheet_jit::{EpochKernel, Kernels};
-use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, TrainError, Trainer};
+use gradsheet_train::{rules, Hooks, Record, TrainConfig, TrainError, Trainer};
 use rayon::prelude::*;
 
 /// A run converged when its final mean error is at most this fraction of its initial one.
@@ -112,13 +112,7 @@ fn judge_hooked(
 ) -> Result<Verdict, TrainError> {
     let mut cfg = cfg.clone();
     cfg.record = Record::Epochs;
-    let native = kernel
-        .filter(|_| gradsheet_jit::unsupported(trainer, &cfg).is_none())
-        .and_then(|k| k.run(trainer, init, &cfg, hooks).ok());
-    let trace = match native {
-        Some(t) => t,
-        None => trainer.run(init, &cfg, hooks)?,
-    };
+    let trace = gradsheet_jit::train(trainer, init, &cfg, hooks, kernel)?;
     let mut ws = trainer.compiled.workspace();
     let initial_error = trainer.mean_error(&mut ws, init);
     let final_error = trainer.mean_error(&mut ws, &trace.final_params);
@@ -157,10 +151,13 @@ fn judge_hooked(
 pub enum Setting {
     /// The learning rate.
     Lr,
-    /// β (workbook momentum, RMSProp), β1 (Adam), or torch-sgd's momentum.
+    /// The rule's first β setting (the table's slot 1): β (workbook momentum, RMSProp),
+    /// β1 (Adam), or torch's momentum.
     Beta1,
-    /// β2 (Adam) or torch-rmsprop's α.
+    /// The rule's second β setting (slot 2): β2 (Adam) or torch-rmsprop's α.
     Beta2,
+    /// Any other hyperparameter of the optimizer table, by key (`eps`, `weight_decay`).
+    Hyper(&'static str),
     /// Every initial parameter value multiplied by this.
     InitScale,
     /// Rows per update.
@@ -171,27 +168,38 @@ pub enum Setting {
 
 impl Setting {
     /// Parses a setting's name: `lr`, `beta1` (or `beta`, `momentum`), `beta2` (or
-    /// `alpha`), `init` (or `init-scale`, `scale`), `batch`, `epochs`.
+    /// `alpha`), any other hyperparameter of the optimizer table (`eps`,
+    /// `weight_decay`, ...), `init` (or `init-scale`, `scale`), `batch`, `epochs`.
     ///
     /// # Errors
     ///
     /// A message listing the names.
     pub fn parse(s: &str) -> Result<Setting, String> {
-        Ok(
-            match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-                "lr" => Setting::Lr,
-                "beta1" | "beta" | "momentum" => Setting::Beta1,
-                "beta2" | "alpha" => Setting::Beta2,
-                "init" | "init-scale" | "scale" => Setting::InitScale,
-                "batch" | "batch-size" => Setting::Batch,
-                "epochs" => Setting::Epochs,
-                other => {
+        let key = s.trim().to_ascii_lowercase().replace('_', "-");
+        Ok(match key.as_str() {
+            "lr" => Setting::Lr,
+            "beta1" | "beta" | "momentum" => Setting::Beta1,
+            "beta2" | "alpha" => Setting::Beta2,
+            "init" | "init-scale" | "scale" => Setting::InitScale,
+            "batch" | "batch-size" => Setting::Batch,
+            "epochs" => Setting::Epochs,
+            other => match rules::hyper_names()
+                .into_iter()
+                .find(|n| *n == other.replace('-', "_"))
+            {
+                Some(n) if !rules::is_switch(n) => Setting::Hyper(n),
+                _ => {
                     return Err(format!(
-                    "unknown setting '{other}' (choose lr, beta1, beta2, init, batch or epochs)"
-                ))
+                        "unknown setting '{other}' (choose lr, beta1, beta2, init, batch, epochs, or one of the optimizers' numbers: {})",
+                        rules::hyper_names()
+                            .into_iter()
+                            .filter(|n| !rules::is_switch(n))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
                 }
             },
-        )
+        })
     }
 
     /// The setting's name.
@@ -200,6 +208,7 @@ impl Setting {
             Setting::Lr => "lr",
             Setting::Beta1 => "beta1",
             Setting::Beta2 => "beta2",
+            Setting::Hyper(key) => key,
             Setting::InitScale => "init",
             Setting::Batch => "batch",
             Setting::Epochs => "epochs",
@@ -219,35 +228,40 @@ impl Setting {
                 Err(format!("{} must be a whole number, not {v}", self.name()))
             }
         };
-        match self {
-            Setting::Lr => cfg.optimizer.set_lr(v),
-            Setting::InitScale => init.iter_mut().for_each(|p| *p *= v),
-            Setting::Batch => cfg.batch_size = whole(v)?,
-            Setting::Epochs => cfg.epochs = whole(v)?,
-            Setting::Beta1 | Setting::Beta2 => {
-                let first = self == Setting::Beta1;
-                let slot = match &mut cfg.optimizer {
-                    Optimizer::Momentum { beta, .. } | Optimizer::Rmsprop { beta, .. } if first => {
-                        beta
-                    }
-                    Optimizer::Adam { beta1, beta2, .. }
-                    | Optimizer::TorchAdam { beta1, beta2, .. } => {
-                        if first {
-                            beta1
-                        } else {
-                            beta2
-                        }
-                    }
-                    Optimizer::TorchSgd { momentum, .. } if first => momentum,
-                    Optimizer::TorchRmsprop { alpha, .. } if !first => alpha,
-                    Optimizer::TorchRmsprop { momentum, .. } => momentum,
-                    other => {
-                        return Err(format!("{} has no {}", other.name(), self.name()));
-                    }
-                };
-                *slot = v;
+        let rule = cfg.optimizer.rule();
+        let key = match self {
+            Setting::Lr => {
+                cfg.optimizer.set_lr(v);
+                return Ok(());
             }
-        }
+            Setting::InitScale => {
+                init.iter_mut().for_each(|p| *p *= v);
+                return Ok(());
+            }
+            Setting::Batch => {
+                cfg.batch_size = whole(v)?;
+                return Ok(());
+            }
+            Setting::Epochs => {
+                cfg.epochs = whole(v)?;
+                return Ok(());
+            }
+            Setting::Beta1 | Setting::Beta2 => {
+                let slot = if self == Setting::Beta1 { 1 } else { 2 };
+                rule.slot(slot)
+                    .ok_or_else(|| format!("{} has no {}", rule.name, self.name()))?
+                    .key
+            }
+            Setting::Hyper(key) => key,
+        };
+        // Ranges are checked when the whole map's settings are (see `sweep`).
+        let mut values: Vec<(&str, f64)> = cfg.optimizer.hyper_values();
+        let at = values
+            .iter()
+            .position(|(k, _)| rule.hyper(k).is_some_and(|h| h.answers_to(key)))
+            .ok_or_else(|| format!("{} has no {}", rule.name, self.name()))?;
+        values[at].1 = v;
+        cfg.optimizer = rule.rebuild(&values);
         Ok(())
     }
 }
@@ -516,5 +530,50 @@ pub fn sweep_on(
             .build()
             .map_err(|e| e.to_string())?
             .install(|| sweep(trainer, init, base, x, y)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gradsheet_train::{Hyper, Optimizer};
+
+    /// Axes come from the optimizer table: its β slots and any of its numbers by name.
+    #[test]
+    fn axes_name_the_tables_settings() {
+        let mut cfg = TrainConfig::new(
+            Optimizer::from_name("torch-rmsprop", &Hyper::new()).unwrap(),
+            1,
+        );
+        let mut init = [1.0];
+        Setting::parse("beta1")
+            .unwrap()
+            .apply(0.5, &mut cfg, &mut init)
+            .unwrap();
+        Setting::parse("beta2")
+            .unwrap()
+            .apply(0.9, &mut cfg, &mut init)
+            .unwrap();
+        Setting::parse("eps")
+            .unwrap()
+            .apply(1e-3, &mut cfg, &mut init)
+            .unwrap();
+        assert_eq!(
+            Setting::parse("weight-decay").unwrap(),
+            Setting::Hyper("weight_decay")
+        );
+        assert_eq!(cfg.optimizer.get("momentum"), Some(0.5));
+        assert_eq!(cfg.optimizer.get("alpha"), Some(0.9));
+        assert_eq!(cfg.optimizer.get("eps"), Some(1e-3));
+        let err = Setting::parse("dampening")
+            .unwrap()
+            .apply(0.1, &mut cfg, &mut init);
+        assert_eq!(err.unwrap_err(), "torch-rmsprop has no dampening");
+        assert!(Setting::parse("nesterov").unwrap_err().contains("eps"));
+        let mut sgd = TrainConfig::new(Optimizer::sgd(1e-4), 1);
+        assert_eq!(
+            Setting::Beta1.apply(0.5, &mut sgd, &mut init).unwrap_err(),
+            "sgd has no beta1"
+        );
     }
 }

@@ -27,6 +27,7 @@
 //! assert_eq!(lanes.lane_values(tape.output(0)), &[1849.0, 1764.0, 0.0]);
 //! ```
 
+use crate::arith::F64;
 use crate::op;
 use crate::tape::{Code, Tape};
 
@@ -127,12 +128,7 @@ impl Lanes {
                 ins.c as usize,
                 ins.dst as usize,
             );
-            let operands: &[usize] = match ins.code {
-                Code::Neg | Code::Powi(_) | Code::Unary(_) => &[ia],
-                Code::Select => &[ia, ib, ic],
-                _ => &[ia, ib],
-            };
-            if operands.iter().all(|&s| self.uniform[s]) {
+            if ins.reads().all(|s| self.uniform[s as usize]) {
                 let c = self.scalar[ic];
                 self.scalar[d] = scalar(ins.code, self.scalar[ia], self.scalar[ib], c);
                 self.uniform[d] = true;
@@ -146,27 +142,19 @@ impl Lanes {
             let a = Operand::of(lo, &self.uniform, &self.scalar, ia, n);
             let b = Operand::of(lo, &self.uniform, &self.scalar, ib, n);
             match ins.code {
-                Code::Add => zip2(out, a, b, |x, y| x + y),
-                Code::Sub => zip2(out, a, b, |x, y| x - y),
-                Code::Mul => zip2(out, a, b, |x, y| x * y),
-                Code::Div => zip2(out, a, b, |x, y| x / y),
-                Code::Neg => map1(out, a, |x| -x),
-                Code::Pow => zip2(out, a, b, op::pow),
+                Code::Unary(u) => u.with_value_fn(Map1 { out, a }),
+                Code::Binary(o) => o.with_value_fn(Zip2 { out, a, b }),
                 // `powi` with an exponent known only at run time is compiler-rt's
                 // square-and-multiply; the common squares and cubes are spelt out in
                 // the same order so that the loop vectorises.
                 Code::Powi(2) => map1(out, a, |x| x * x),
                 Code::Powi(3) => map1(out, a, |x| x * (x * x)),
-                Code::Powi(k) => map1(out, a, |x| x.powi(k)),
-                Code::Cmp(o) => zip2(out, a, b, |x, y| o.eval2(x, y)),
-                Code::Max => zip2(out, a, b, op::max2),
-                Code::Min => zip2(out, a, b, op::min2),
-                Code::Unary(o) => map1(out, a, |x| o.eval1(x)),
-                Code::Log => zip2(out, a, b, |x, y| x.ln() / y.ln()),
+                Code::Powi(k) => map1(out, a, |x| op::powi_value(&mut F64, x, k)),
+                Code::Fold(f) => f.with_value_fn(Zip2 { out, a, b }),
                 Code::Select => {
                     let c = Operand::of(lo, &self.uniform, &self.scalar, ic, n);
                     for (i, o) in out.iter_mut().enumerate() {
-                        *o = select(a.get(i), b.get(i), c.get(i));
+                        *o = op::select_value(&mut F64, a.get(i), b.get(i), c.get(i));
                     }
                 }
             }
@@ -195,6 +183,35 @@ impl<'a> Operand<'a> {
             Operand::Uniform(v) => v,
             Operand::Lanes(l) => l[i],
         }
+    }
+}
+
+/// [`map1`] with the function of an operation (one copy of the loop per operation).
+struct Map1<'a, 'o> {
+    out: &'o mut [f64],
+    a: Operand<'a>,
+}
+
+impl op::WithFn1 for Map1<'_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn call(self, value: impl Fn(f64) -> f64 + Copy) {
+        map1(self.out, self.a, value)
+    }
+}
+
+/// [`zip2`] with the function of an operation (one copy of the loop per operation).
+struct Zip2<'a, 'o> {
+    out: &'o mut [f64],
+    a: Operand<'a>,
+    b: Operand<'a>,
+}
+
+impl op::WithFn2 for Zip2<'_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn call(self, value: impl Fn(f64, f64) -> f64 + Copy) {
+        zip2(self.out, self.a, self.b, value)
     }
 }
 
@@ -233,33 +250,15 @@ fn map1(out: &mut [f64], a: Operand<'_>, f: impl Fn(f64) -> f64) {
     }
 }
 
-#[inline(always)]
-fn select(a: f64, b: f64, c: f64) -> f64 {
-    if a.is_nan() {
-        f64::NAN
-    } else if a != 0.0 {
-        b
-    } else {
-        c
-    }
-}
-
 /// One instruction on scalars, as [`Tape::forward`] computes it.
 fn scalar(code: Code, a: f64, b: f64, c: f64) -> f64 {
+    let ar = &mut F64;
     match code {
-        Code::Add => a + b,
-        Code::Sub => a - b,
-        Code::Mul => a * b,
-        Code::Div => a / b,
-        Code::Neg => -a,
-        Code::Pow => op::pow(a, b),
-        Code::Powi(n) => a.powi(n),
-        Code::Cmp(o) => o.eval2(a, b),
-        Code::Max => op::max2(a, b),
-        Code::Min => op::min2(a, b),
-        Code::Unary(o) => o.eval1(a),
-        Code::Log => a.ln() / b.ln(),
-        Code::Select => select(a, b, c),
+        Code::Unary(u) => u.value(ar, a),
+        Code::Binary(o) => o.value(ar, a, b),
+        Code::Powi(n) => op::powi_value(ar, a, n),
+        Code::Fold(f) => f.value(ar, a, b),
+        Code::Select => op::select_value(ar, a, b, c),
     }
 }
 

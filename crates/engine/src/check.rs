@@ -332,11 +332,15 @@ pub fn check_derivative(
             Scheme::Forward | Scheme::Backward => {
                 let sign = if scheme == Scheme::Forward { 0.5 } else { -0.5 };
                 let second = derivative(&derivative(&model.error, param), param);
-                crate::simplify(&Expr::bin(crate::Op::Mul, Expr::Num(sign * h), second))
+                crate::simplify(&Expr::bin(crate::Binary::Mul, Expr::Num(sign * h), second))
             }
             Scheme::Central => {
                 let third = derivative(&derivative(&derivative(&model.error, param), param), param);
-                crate::simplify(&Expr::bin(crate::Op::Mul, Expr::Num(h * h / 6.0), third))
+                crate::simplify(&Expr::bin(
+                    crate::Binary::Mul,
+                    Expr::Num(h * h / 6.0),
+                    third,
+                ))
             }
         };
         predicted = Some(error.clone());

@@ -1,10 +1,16 @@
-//! Symbolic differentiation: one rule per [`Op`], then [`mod@crate::simplify`].
+//! Symbolic differentiation: each operation's own rule ([`crate::op`]) applied to
+//! expressions, then [`mod@crate::simplify`].
 //!
-//! The kink rules (see [`crate::op`]) are spelled out as `IF` formulas, so the printed
-//! derivative says exactly what the automatic one computes: `d MAX(u,v) = IF(u>=v, du, dv)`.
+//! The rules are the ones reverse mode runs (see [`crate::arith`]): the derivative of
+//! `op(u, v)` is the sum of the contributions an adjoint makes to `u` and `v`, with the
+//! adjoint replaced by `du` and `dv`. A derivative that is structurally zero contributes
+//! nothing (the zero-adjoint rule of [`crate::op`]), and the kink rules are spelt out as
+//! `IF` formulas, so the printed derivative says exactly what the automatic one
+//! computes: `d MAX(u,v) = IF(u>=v, du, dv)`.
 
+use crate::arith::{Slopes, Term};
 use crate::expr::Expr;
-use crate::op::Op;
+use crate::op::{Binary, Cmp, Fold, Op, Unary};
 use crate::simplify::{node, simplify};
 
 /// The derivative of `e` with respect to the name `wrt`, simplified.
@@ -22,118 +28,123 @@ pub fn derivative(e: &Expr, wrt: &str) -> Expr {
     simplify(&raw_derivative(e, wrt))
 }
 
-/// `a*b`, `a+b`, ... built through the simplifier so that zeros never pile up.
-fn mul(a: Expr, b: Expr) -> Expr {
-    node(Op::Mul, vec![a, b])
+/// Expressions as the arithmetic of derivative rules: every operation built through the
+/// simplifier, so that zeros and ones never pile up.
+pub(crate) struct Sym;
+
+impl Slopes for Sym {
+    type V = Expr;
+    type B = Expr;
+    fn num(&mut self, v: f64) -> Expr {
+        Expr::Num(v)
+    }
+    fn ln10(&mut self) -> Expr {
+        Expr::un(Unary::Ln, Expr::Num(10.0))
+    }
+    fn add(&mut self, x: Expr, y: Expr) -> Expr {
+        node(Op::Binary(Binary::Add), vec![x, y])
+    }
+    fn sub(&mut self, x: Expr, y: Expr) -> Expr {
+        node(Op::Binary(Binary::Sub), vec![x, y])
+    }
+    fn mul(&mut self, x: Expr, y: Expr) -> Expr {
+        node(Op::Binary(Binary::Mul), vec![x, y])
+    }
+    fn div(&mut self, x: Expr, y: Expr) -> Expr {
+        node(Op::Binary(Binary::Div), vec![x, y])
+    }
+    fn neg(&mut self, x: Expr) -> Expr {
+        node(Op::Unary(Unary::Neg), vec![x])
+    }
+    fn powi(&mut self, x: Expr, n: i32) -> Expr {
+        node(Op::Binary(Binary::Pow), vec![x, Expr::Num(n as f64)])
+    }
+    fn cmp(&mut self, c: Cmp, x: Expr, y: Expr) -> Expr {
+        node(Op::Binary(Binary::Cmp(c)), vec![x, y])
+    }
+    fn select(&mut self, b: Expr, x: Expr, y: Expr) -> Expr {
+        node(Op::If, vec![b, x, y])
+    }
+    fn unary(&mut self, op: Unary, x: Expr) -> Expr {
+        node(Op::Unary(op), vec![x])
+    }
+    fn binary(&mut self, op: Binary, x: Expr, y: Expr) -> Expr {
+        node(Op::Binary(op), vec![x, y])
+    }
 }
-fn add(a: Expr, b: Expr) -> Expr {
-    node(Op::Add, vec![a, b])
+
+fn is_zero(e: &Expr) -> bool {
+    matches!(e, Expr::Num(v) if *v == 0.0)
 }
-fn sub(a: Expr, b: Expr) -> Expr {
-    node(Op::Sub, vec![a, b])
+
+/// `Some(d)` unless `d` is structurally zero: what a contribution needs.
+fn nonzero(d: Expr) -> Option<Expr> {
+    (!is_zero(&d)).then_some(d)
 }
-fn div(a: Expr, b: Expr) -> Expr {
-    node(Op::Div, vec![a, b])
-}
-fn num(v: f64) -> Expr {
-    Expr::Num(v)
-}
-fn call(op: Op, args: Vec<Expr>) -> Expr {
-    Expr::Apply(op, args)
+
+/// The sum of the terms, in order.
+fn sum(terms: impl IntoIterator<Item = Option<Term<Expr>>>) -> Expr {
+    let mut acc: Option<Expr> = None;
+    for t in terms.into_iter().flatten() {
+        acc = Some(match (acc, t) {
+            (None, Term::Plus(x)) => x,
+            (None, Term::Minus(x)) => Sym.neg(x),
+            (Some(a), Term::Plus(x)) => Sym.add(a, x),
+            (Some(a), Term::Minus(x)) => Sym.sub(a, x),
+        });
+    }
+    acc.unwrap_or(Expr::Num(0.0))
 }
 
 /// The derivative before the final clean-up (intermediate results are kept small).
 pub(crate) fn raw_derivative(e: &Expr, wrt: &str) -> Expr {
     let d = |x: &Expr| raw_derivative(x, wrt);
     match e {
-        Expr::Num(_) => num(0.0),
-        Expr::Var(n) => num(if n == wrt { 1.0 } else { 0.0 }),
-        Expr::Apply(_, _) if !e.mentions(wrt) => num(0.0),
-        Expr::Apply(op, args) => {
-            let u = &args[0];
-            let du = || d(u);
-            match op {
-                Op::Add => add(du(), d(&args[1])),
-                Op::Sub => sub(du(), d(&args[1])),
-                Op::Neg => node(Op::Neg, vec![du()]),
-                Op::Mul => add(mul(du(), args[1].clone()), mul(u.clone(), d(&args[1]))),
-                Op::Div => {
-                    let v = &args[1];
-                    // Quotient rule, written as du/v - u*dv/v^2 so that a constant
-                    // denominator gives the plain du/v.
-                    let first = div(du(), v.clone());
-                    let dv = d(v);
-                    if dv == num(0.0) {
-                        first
-                    } else {
-                        let v2 = node(Op::Pow, vec![v.clone(), num(2.0)]);
-                        sub(first, div(mul(u.clone(), dv), v2))
-                    }
-                }
-                Op::Pow => {
-                    let v = &args[1];
-                    if !v.mentions(wrt) {
-                        // d u^v = v*u^(v-1)*du
-                        let vm1 = node(Op::Sub, vec![v.clone(), num(1.0)]);
-                        mul(mul(v.clone(), node(Op::Pow, vec![u.clone(), vm1])), du())
-                    } else {
-                        // d u^v = u^v*(dv*LN(u) + v*du/u)
-                        let ln_u = call(Op::Ln, vec![u.clone()]);
-                        let inner = add(mul(d(v), ln_u), div(mul(v.clone(), du()), u.clone()));
-                        mul(e.clone(), inner)
-                    }
-                }
-                Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Eq | Op::Ne | Op::Sign => num(0.0),
-                Op::Max | Op::Min => extreme_derivative(*op, args, wrt),
-                Op::Abs => mul(call(Op::Sign, vec![u.clone()]), du()),
-                Op::Exp => mul(e.clone(), du()),
-                Op::Ln => div(du(), u.clone()),
-                Op::Log10 => div(du(), mul(u.clone(), call(Op::Ln, vec![num(10.0)]))),
-                Op::Log => {
-                    let as_ln = div(
-                        call(Op::Ln, vec![u.clone()]),
-                        call(Op::Ln, vec![args[1].clone()]),
-                    );
-                    raw_derivative(&as_ln, wrt)
-                }
-                Op::Sqrt => div(du(), mul(num(2.0), e.clone())),
-                Op::Tanh => {
-                    let t2 = node(Op::Pow, vec![e.clone(), num(2.0)]);
-                    mul(sub(num(1.0), t2), du())
-                }
-                Op::Relu => {
-                    let cond = call(Op::Ge, vec![u.clone(), num(0.0)]);
-                    node(Op::If, vec![cond, du(), num(0.0)])
-                }
-                Op::Sigmoid => mul(mul(e.clone(), sub(num(1.0), e.clone())), du()),
-                Op::If => {
-                    let db = args.get(2).map(d).unwrap_or(num(0.0));
-                    node(Op::If, vec![u.clone(), d(&args[1]), db])
-                }
+        Expr::Num(_) => Expr::Num(0.0),
+        Expr::Var(n) => Expr::Num(if n == wrt { 1.0 } else { 0.0 }),
+        Expr::Apply(_, _) if !e.mentions(wrt) => Expr::Num(0.0),
+        Expr::Apply(op, args) => match (op, args.as_slice()) {
+            (Op::Unary(u), [a]) => match nonzero(d(a)) {
+                None => Expr::Num(0.0),
+                Some(du) => sum([u.contribution(&mut Sym, du, a.clone(), e.clone())]),
+            },
+            (Op::Binary(b), [x, y]) => {
+                let g = [nonzero(d(x)), nonzero(d(y))];
+                let terms = b.contributions(&mut Sym, g, x.clone(), y.clone(), e.clone());
+                sum(terms)
             }
-        }
+            (Op::Fold(f), args) => fold_derivative(*f, args, wrt),
+            (Op::If, [c, a, rest @ ..]) => {
+                let db = rest.first().map(d).unwrap_or(Expr::Num(0.0));
+                node(Op::If, vec![c.clone(), d(a), db])
+            }
+            // A tree whose arguments do not fit its operation (built by hand).
+            (Op::Unary(_) | Op::Binary(_) | Op::If, _) => Expr::Num(f64::NAN),
+        },
     }
 }
 
-/// `d MAX(a1, rest...) = IF(a1 >= MAX(rest), d a1, d MAX(rest))`: ties go to the first
-/// argument, exactly as the left-to-right evaluation picks it (and `<=` for `MIN`).
-fn extreme_derivative(op: Op, args: &[Expr], wrt: &str) -> Expr {
-    if args.len() == 1 {
-        return raw_derivative(&args[0], wrt);
-    }
-    let rest = if args.len() == 2 {
-        args[1].clone()
-    } else {
-        Expr::Apply(op, args[1..].to_vec())
+/// `d MAX(a1, a2, ..., an) = IF(a1 >= MAX(a2..an), d a1, IF(a2 >= MAX(a3..an), ...))`:
+/// the fold from the right that the tape computes, each comparison the one it routes
+/// the adjoint by ([`Fold::route`]), so that ties go to the first argument and a NaN
+/// argument is routed alike. Built from the innermost level out, so that the depth of
+/// the recursion does not grow with the number of arguments.
+fn fold_derivative(f: Fold, args: &[Expr], wrt: &str) -> Expr {
+    let Some((last, init)) = args.split_last() else {
+        return Expr::Num(f64::NAN);
     };
-    let cmp = if op == Op::Max { Op::Ge } else { Op::Le };
-    let cond = call(cmp, vec![args[0].clone(), rest.clone()]);
-    node(
-        Op::If,
-        vec![
-            cond,
-            raw_derivative(&args[0], wrt),
-            raw_derivative(&rest, wrt),
-        ],
-    )
+    let mut acc = raw_derivative(last, wrt);
+    for (k, a) in init.iter().enumerate().rev() {
+        let rest = &args[k + 1..];
+        if !a.mentions(wrt) && !rest.iter().any(|r| r.mentions(wrt)) {
+            continue;
+        }
+        let rest = match rest {
+            [one] => one.clone(),
+            many => Expr::fold(f, many.to_vec()),
+        };
+        let cond = Sym.cmp(f.route(), a.clone(), rest);
+        acc = node(Op::If, vec![cond, raw_derivative(a, wrt), acc]);
+    }
+    acc
 }

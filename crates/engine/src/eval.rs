@@ -1,6 +1,7 @@
 //! Direct evaluation of a tree: the reference semantics that the compiled [`crate::Tape`]
 //! is tested against.
 
+use crate::arith::F64;
 use crate::expr::Expr;
 use crate::op::Op;
 
@@ -30,31 +31,49 @@ impl Expr {
         Ok(match self {
             Expr::Num(v) => *v,
             Expr::Var(n) => env(n).ok_or_else(|| UnknownName(n.clone()))?,
-            Expr::Apply(op, args) => match op {
-                Op::Max | Op::Min => {
-                    let mut acc = args[0].eval(env)?;
-                    for a in &args[1..] {
-                        acc = op.eval2(acc, a.eval(env)?);
+            Expr::Apply(op, args) => {
+                let mut ar = F64;
+                match (op, args.as_slice()) {
+                    (Op::Unary(u), [a]) => u.value(&mut ar, a.eval(env)?),
+                    (Op::Binary(b), [x, y]) => b.value(&mut ar, x.eval(env)?, y.eval(env)?),
+                    (Op::Fold(f), [first, rest @ ..]) => {
+                        // Every argument is evaluated (left to right, so that the first
+                        // unknown name is the one reported), then folded from the right
+                        // as the tape folds them.
+                        let mut vals = Vec::with_capacity(rest.len());
+                        for a in rest {
+                            vals.push(a.eval(env)?);
+                        }
+                        let first = first.eval(env)?;
+                        let last = vals.pop();
+                        match last {
+                            None => first,
+                            Some(mut acc) => {
+                                for v in vals.into_iter().rev() {
+                                    acc = f.value(&mut ar, v, acc);
+                                }
+                                f.value(&mut ar, first, acc)
+                            }
+                        }
                     }
-                    acc
-                }
-                Op::If => {
-                    let c = args[0].eval(env)?;
-                    let taken = if c.is_nan() {
-                        return Ok(f64::NAN);
-                    } else if c != 0.0 {
-                        args.get(1)
-                    } else {
-                        args.get(2)
-                    };
-                    match taken {
-                        Some(e) => e.eval(env)?,
-                        None => 0.0,
+                    (Op::If, [c, a, rest @ ..]) => {
+                        // Only the branch taken is evaluated, as in a spreadsheet.
+                        let c = c.eval(env)?;
+                        if c.is_nan() {
+                            f64::NAN
+                        } else if c != 0.0 {
+                            a.eval(env)?
+                        } else {
+                            match rest.first() {
+                                Some(b) => b.eval(env)?,
+                                None => 0.0,
+                            }
+                        }
                     }
+                    // A tree whose arguments do not fit its operation (built by hand).
+                    (Op::Unary(_) | Op::Binary(_) | Op::Fold(_) | Op::If, _) => f64::NAN,
                 }
-                _ if args.len() == 1 => op.eval1(args[0].eval(env)?),
-                _ => op.eval2(args[0].eval(env)?, args[1].eval(env)?),
-            },
+            }
         })
     }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::op::{prec, Op};
+use crate::op::{prec, Binary, Fold, Form, Op, Unary};
 
 /// A formula as a tree.
 ///
@@ -13,11 +13,11 @@ use crate::op::{prec, Op};
 /// # Examples
 ///
 /// ```
-/// use gradsheet_engine::{parse, Expr, Op};
+/// use gradsheet_engine::{parse, Binary, Expr, Op};
 /// let e = parse("a*x+b").unwrap();
 /// assert_eq!(e.to_string(), "a*x+b");
 /// assert_eq!(e.sexpr(), "(+ (* a x) b)");
-/// assert!(matches!(e, Expr::Apply(Op::Add, _)));
+/// assert!(matches!(e, Expr::Apply(Op::Binary(Binary::Add), _)));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
@@ -25,7 +25,8 @@ pub enum Expr {
     Num(f64),
     /// A name: a data column, a parameter or a constant.
     Var(String),
-    /// An operation applied to its arguments (as many as [`Op::arity`] allows).
+    /// An operation applied to its arguments (as many as [`Op::arity`] allows: the parser
+    /// and the constructors [`Expr::un`], [`Expr::bin`], [`Expr::fold`] keep to it).
     Apply(Op, Vec<Expr>),
 }
 
@@ -50,12 +51,16 @@ impl Expr {
         Expr::Apply(op, args)
     }
     /// A binary operation.
-    pub fn bin(op: Op, a: Expr, b: Expr) -> Expr {
-        Expr::Apply(op, vec![a, b])
+    pub fn bin(op: Binary, a: Expr, b: Expr) -> Expr {
+        Expr::Apply(Op::Binary(op), vec![a, b])
     }
     /// A unary operation.
-    pub fn un(op: Op, a: Expr) -> Expr {
-        Expr::Apply(op, vec![a])
+    pub fn un(op: Unary, a: Expr) -> Expr {
+        Expr::Apply(Op::Unary(op), vec![a])
+    }
+    /// `MAX` or `MIN` of the arguments.
+    pub fn fold(op: Fold, args: Vec<Expr>) -> Expr {
+        Expr::Apply(Op::Fold(op), args)
     }
 
     /// The names the expression uses, sorted and without repeats.
@@ -134,11 +139,7 @@ impl Expr {
             Expr::Num(v) => format_number(*v),
             Expr::Var(n) => n.clone(),
             Expr::Apply(op, args) => {
-                let name = match op {
-                    Op::Neg => "neg",
-                    Op::Log10 => "LOG10",
-                    other => other.name(),
-                };
+                let name = op.spelling().sexpr;
                 let mut s = format!("({name}");
                 for a in args {
                     s.push(' ');
@@ -169,7 +170,12 @@ impl Expr {
     /// cell reference when writing a workbook).
     pub fn render(&self, notation: Notation, name: &dyn Fn(&str) -> String) -> String {
         let mut out = String::new();
-        Printer { notation, name }.write(self, &mut out);
+        Printer {
+            notation,
+            name,
+            arg: None,
+        }
+        .write(self, &mut out);
         out
     }
 
@@ -230,21 +236,60 @@ pub fn format_number(v: f64) -> String {
 struct Printer<'a> {
     notation: Notation,
     name: &'a dyn Fn(&str) -> String,
+    /// What [`Unary::ARG`] stands for while an [`Unary::excel_form`] is printed.
+    arg: Option<&'a Expr>,
 }
 
-impl Printer<'_> {
+impl<'a> Printer<'a> {
     fn math(&self) -> bool {
         self.notation == Notation::Math
+    }
+
+    /// How `op` is written in this notation.
+    fn form(&self, op: Op) -> Form {
+        let s = op.spelling();
+        if self.math() {
+            s.math
+        } else {
+            s.formula
+        }
+    }
+
+    /// The formula an operation Excel lacks is written as, in Excel notation.
+    fn excel_form(&self, op: Op) -> Option<Expr> {
+        match (self.notation, op) {
+            (Notation::Excel, Op::Unary(u)) => u.excel_form(),
+            _ => None,
+        }
     }
 
     /// The precedence of `e` when printed as an operand.
     fn prec_of(&self, e: &Expr) -> u8 {
         match e {
             Expr::Num(v) if v.is_sign_negative() => self.neg_prec(),
+            Expr::Var(n) if n == Unary::ARG => match self.arg {
+                Some(a) => self.with_arg(None).prec_of(a),
+                None => prec::ATOM,
+            },
             Expr::Num(_) | Expr::Var(_) => prec::ATOM,
-            Expr::Apply(Op::Neg, _) => self.neg_prec(),
-            Expr::Apply(Op::Sigmoid, _) if self.notation == Notation::Excel => prec::MUL,
-            Expr::Apply(op, _) => op.infix_prec().unwrap_or(prec::ATOM),
+            Expr::Apply(op, _) => match self.excel_form(*op) {
+                Some(form) => self.prec_of(&form),
+                None => match self.form(*op) {
+                    Form::Prefix(_) => self.neg_prec(),
+                    Form::Infix(_) | Form::Power => op.infix_prec().unwrap_or(prec::ATOM),
+                    Form::Function(_) | Form::Bars | Form::Radical | Form::Conditional => {
+                        prec::ATOM
+                    }
+                },
+            },
+        }
+    }
+
+    fn with_arg(&self, arg: Option<&'a Expr>) -> Printer<'a> {
+        Printer {
+            notation: self.notation,
+            name: self.name,
+            arg,
         }
     }
 
@@ -277,81 +322,87 @@ impl Printer<'_> {
                     out.push_str(&format_number(*v));
                 }
             }
+            Expr::Var(n) if n == Unary::ARG && self.arg.is_some() => {
+                if let Some(a) = self.arg {
+                    self.with_arg(None).write(a, out);
+                }
+            }
             Expr::Var(n) => out.push_str(&(self.name)(n)),
-            Expr::Apply(op, args) => self.write_apply(*op, args, out),
+            Expr::Apply(op, args) => match self.excel_form(*op) {
+                Some(form) => self.with_arg(args.first()).write(&form, out),
+                None => self.write_apply(*op, args, out),
+            },
         }
     }
 
     fn write_apply(&self, op: Op, args: &[Expr], out: &mut String) {
         let math = self.math();
-        match op {
-            Op::Neg => {
-                out.push_str(if math { "−" } else { "-" });
-                let inner = self.prec_of(&args[0]);
+        match (self.form(op), args) {
+            (Form::Prefix(symbol), [a]) => {
+                out.push_str(symbol);
+                let inner = self.prec_of(a);
+                // In mathematics `−(a·b)` reads as `−a·b`; a sum keeps its parentheses.
                 let need = if math {
                     inner < prec::MUL
                 } else {
                     inner < prec::NEG
                 };
-                self.write_operand(&args[0], need, out);
+                self.write_operand(a, need, out);
             }
-            Op::Pow if math && args.len() == 2 => {
-                let base_paren = self.prec_of(&args[0]) <= prec::POW;
-                self.write_operand(&args[0], base_paren, out);
-                match args[1].as_num().and_then(superscript) {
+            (Form::Power, [base, exp]) => {
+                let base_paren = self.prec_of(base) <= prec::POW;
+                self.write_operand(base, base_paren, out);
+                match exp.as_num().and_then(superscript) {
                     Some(sup) => out.push_str(sup),
                     None => {
                         out.push('^');
-                        let p = self.prec_of(&args[1]);
-                        self.write_operand(&args[1], p <= prec::POW, out);
+                        let p = self.prec_of(exp);
+                        self.write_operand(exp, p <= prec::POW, out);
                     }
                 }
             }
-            _ if op.infix_prec().is_some() && args.len() == 2 => {
+            (Form::Infix(symbol), [l, r]) => {
                 let p = op.infix_prec().unwrap_or(prec::ATOM);
-                let left = self.prec_of(&args[0]) < p;
+                let left = self.prec_of(l) < p;
                 // All of Excel's binary operators associate to the left, so an operand of
                 // equal precedence on the right needs parentheses to keep the tree.
-                let right = self.prec_of(&args[1]) <= p;
-                self.write_operand(&args[0], left, out);
-                out.push_str(self.infix_symbol(op));
-                self.write_operand(&args[1], right, out);
+                let right = self.prec_of(r) <= p;
+                self.write_operand(l, left, out);
+                out.push_str(symbol);
+                self.write_operand(r, right, out);
             }
-            Op::Abs if math => {
+            (Form::Bars, [a]) => {
                 out.push('|');
-                self.write(&args[0], out);
+                self.write(a, out);
                 out.push('|');
             }
-            Op::Sqrt if math => {
+            (Form::Radical, [a]) => {
                 out.push('√');
-                let p = self.prec_of(&args[0]);
-                self.write_operand(&args[0], p < prec::ATOM, out);
+                let p = self.prec_of(a);
+                self.write_operand(a, p < prec::ATOM, out);
             }
-            Op::If if math => {
+            (Form::Conditional, [c, a, rest @ ..]) => {
                 out.push('(');
-                self.write(&args[1], out);
+                self.write(a, out);
                 out.push_str(" if ");
-                self.write(&args[0], out);
+                self.write(c, out);
                 out.push_str(" else ");
-                match args.get(2) {
+                match rest.first() {
                     Some(b) => self.write(b, out),
                     None => out.push('0'),
                 }
                 out.push(')');
             }
-            Op::Relu if self.notation == Notation::Excel => {
-                out.push_str("MAX(");
-                self.write(&args[0], out);
-                out.push_str(",0)");
-            }
-            Op::Sigmoid if self.notation == Notation::Excel => {
-                out.push_str("1/(1+EXP(-");
-                let p = self.prec_of(&args[0]);
-                self.write_operand(&args[0], p < prec::NEG, out);
-                out.push_str("))");
-            }
-            _ => {
-                out.push_str(self.function_name(op));
+            // A function call, and any tree whose arguments do not fit its operation
+            // (built by hand): printed as a call, so nothing is lost.
+            (form, _) => {
+                let name = match form {
+                    Form::Function(s) | Form::Prefix(s) | Form::Infix(s) => s,
+                    Form::Power | Form::Bars | Form::Radical | Form::Conditional => {
+                        op.spelling().sexpr
+                    }
+                };
+                out.push_str(name);
                 out.push('(');
                 for (i, a) in args.iter().enumerate() {
                     if i > 0 {
@@ -361,49 +412,6 @@ impl Printer<'_> {
                 }
                 out.push(')');
             }
-        }
-    }
-
-    fn infix_symbol(&self, op: Op) -> &'static str {
-        if !self.math() {
-            return op.name();
-        }
-        match op {
-            Op::Add => " + ",
-            Op::Sub => " − ",
-            Op::Mul => "·",
-            Op::Div => "/",
-            Op::Pow => "^",
-            Op::Lt => " < ",
-            Op::Le => " ≤ ",
-            Op::Gt => " > ",
-            Op::Ge => " ≥ ",
-            Op::Eq => " = ",
-            Op::Ne => " ≠ ",
-            _ => op.name(),
-        }
-    }
-
-    fn function_name(&self, op: Op) -> &'static str {
-        if !self.math() {
-            return op.name();
-        }
-        match op {
-            Op::Max => "max",
-            Op::Min => "min",
-            Op::Sign => "sign",
-            Op::Exp => "exp",
-            Op::Ln => "ln",
-            Op::Log10 => "log₁₀",
-            Op::Log => "log",
-            Op::Tanh => "tanh",
-            Op::Relu => "relu",
-            Op::Sigmoid => "σ",
-            Op::Sqrt => "sqrt",
-            Op::Abs => "abs",
-            Op::If => "if",
-            Op::Pow => "pow",
-            other => other.name(),
         }
     }
 }

@@ -37,6 +37,7 @@
 //! assert!(pred > 16.0);
 //! ```
 
+pub mod arith;
 pub mod batch;
 pub mod check;
 pub mod data;
@@ -59,7 +60,7 @@ pub use eval::UnknownName;
 pub use expr::{format_number, Expr, Notation};
 pub use fd::Scheme;
 pub use model::{loss_formula, CompiledModel, Model, Role, Roles, LOSSES, PRED};
-pub use op::Op;
+pub use op::{Binary, Cmp, Fold, Op, Unary};
 pub use parse::parse;
 pub use simplify::simplify;
-pub use tape::{Code, Instr, Tape, TapeBuilder, Workspace};
+pub use tape::{Code, Instr, Operand, Tape, TapeBuilder, Workspace};

@@ -38,6 +38,27 @@ pub const LOSSES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The constants of the built-in losses, with their defaults: a loss's own constants
+/// are never trained (an explicit `--const`/`--param` for the name overrides this).
+pub const LOSS_CONSTANTS: &[(&str, &[(&str, f64)])] = &[("huber", &[("delta", 1.0)])];
+
+/// The data column every built-in loss compares the prediction with.
+pub const TARGET: &str = "y";
+
+/// The built-in loss `name` stands for (`mse` → `squared`), if it is one.
+fn builtin_loss(name: &str) -> Option<&'static str> {
+    let key = name.trim().to_ascii_lowercase();
+    let key = match key.as_str() {
+        "mse" | "l2" | "se" => "squared",
+        "mae" | "l1" => "absolute",
+        other => other,
+    };
+    LOSSES
+        .iter()
+        .find(|(n, _, _)| *n == key)
+        .map(|(n, _, _)| *n)
+}
+
 /// The formula of a loss given by name or as a formula.
 ///
 /// # Examples
@@ -47,15 +68,8 @@ pub const LOSSES: &[(&str, &str, &str)] = &[
 /// assert_eq!(gradsheet_engine::loss_formula("(pred-y)^4"), "(pred-y)^4");
 /// ```
 pub fn loss_formula(name_or_formula: &str) -> &str {
-    let key = name_or_formula.trim().to_ascii_lowercase();
-    let key = match key.as_str() {
-        "mse" | "l2" | "se" => "squared",
-        "mae" | "l1" => "absolute",
-        other => other,
-    };
-    LOSSES
-        .iter()
-        .find(|(n, _, _)| *n == key)
+    builtin_loss(name_or_formula)
+        .and_then(|b| LOSSES.iter().find(|(n, _, _)| *n == b))
         .map(|(_, f, _)| *f)
         .unwrap_or(name_or_formula)
 }
@@ -89,6 +103,11 @@ impl Roles {
             data: columns.iter().map(|c| c.as_ref().to_string()).collect(),
             ..Roles::default()
         }
+    }
+
+    /// Whether the caller chose this name's role (a forced parameter or a constant).
+    fn explicit(&self, name: &str) -> bool {
+        self.params.iter().any(|p| p == name) || self.constants.iter().any(|(n, _)| n == name)
     }
 
     fn role_of(&self, name: &str) -> Role {
@@ -142,11 +161,19 @@ impl Model {
     /// Parses the prediction and the loss (a name from [`LOSSES`] or a formula in `pred`)
     /// and assigns roles.
     ///
+    /// A built-in loss's own constants ([`LOSS_CONSTANTS`], huber's `delta`) take their
+    /// defaults unless given, and its target [`TARGET`] must be a data column.
+    ///
     /// # Errors
     ///
     /// A [`FormulaError`] from either formula, or when the model uses `pred` itself, or
-    /// when the loss does not mention `pred`.
+    /// when the loss does not mention `pred`, or when a built-in loss's target is not a
+    /// column of the data.
     pub fn new(prediction: &str, loss: &str, roles: &Roles) -> Result<Model, FormulaError> {
+        let builtin = builtin_loss(loss);
+        let defaults: &[(&str, f64)] = builtin
+            .and_then(|b| LOSS_CONSTANTS.iter().find(|(l, _)| *l == b))
+            .map_or(&[], |(_, c)| c);
         let loss_src = loss_formula(loss).to_string();
         let pred_expr = parse(prediction)?;
         let loss_expr = parse(&loss_src)?;
@@ -178,7 +205,27 @@ impl Model {
             }
         }
         for n in &used {
-            match roles.role_of(n) {
+            let role = match defaults.iter().find(|(c, _)| c == n) {
+                Some((_, v)) if !roles.explicit(n) => Role::Const(*v),
+                _ => roles.role_of(n),
+            };
+            if builtin.is_some() && n == TARGET && role == Role::Param && !roles.explicit(n) {
+                let pos = find_name(&loss_src, TARGET).unwrap_or(0);
+                let found = if roles.data.is_empty() {
+                    "it has no columns".to_string()
+                } else {
+                    format!("its columns are {}", roles.data.join(", "))
+                };
+                return Err(FormulaError::new(
+                    ErrorKind::Role(format!(
+                        "the data has no column `{TARGET}`, which the {} loss compares the prediction with ({found})",
+                        builtin.unwrap_or_default()
+                    )),
+                    Span::new(pos, pos + TARGET.len()),
+                    &loss_src,
+                ));
+            }
+            match role {
                 Role::Param => params.push(n.clone()),
                 Role::Const(v) => constants.push((n.clone(), v)),
                 Role::Data => {}
@@ -340,5 +387,49 @@ impl CompiledModel {
         self.tape.backward(ws, 1);
         grad[..self.n_params].copy_from_slice(&ws.adj[self.n_cols..self.n_cols + self.n_params]);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Huber's `delta` is the loss's own constant, 1 unless given: never a parameter.
+    #[test]
+    fn a_builtin_loss_keeps_its_constants() {
+        let m = Model::new("a*x+b", "huber", &Roles::with_columns(&["x", "y"])).unwrap();
+        assert_eq!(m.params, ["a", "b"]);
+        assert_eq!(m.constants, [("delta".to_string(), 1.0)]);
+        let roles = Roles {
+            constants: vec![("delta".into(), 2.5)],
+            ..Roles::with_columns(&["x", "y"])
+        };
+        let m = Model::new("a*x+b", "huber", &roles).unwrap();
+        assert_eq!(m.constants, [("delta".to_string(), 2.5)]);
+        // A loss written out is the user's own: its names follow the usual roles.
+        let m = Model::new(
+            "a*x+b",
+            "(pred-y)^2*delta",
+            &Roles::with_columns(&["x", "y"]),
+        );
+        assert_eq!(m.unwrap().params, ["a", "b", "delta"]);
+    }
+
+    /// Data without the target the loss compares with is an error naming what was found.
+    #[test]
+    fn a_builtin_loss_needs_its_target_column() {
+        let e = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "t"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the data has no column `y`, which the squared loss compares the prediction with \
+             (its columns are x, t) (at column 7 of `(pred-y)^2`)"
+        );
+        assert_eq!(e.span, Span::new(6, 7));
+        // Forced a parameter, it is one.
+        let roles = Roles {
+            params: vec!["y".into()],
+            ..Roles::with_columns(&["x"])
+        };
+        assert!(Model::new("a*x+b", "squared", &roles).is_ok());
     }
 }

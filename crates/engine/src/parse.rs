@@ -8,7 +8,7 @@
 
 use crate::error::{ErrorKind, FormulaError, Span};
 use crate::expr::Expr;
-use crate::op::{Op, FUNCTION_NAMES};
+use crate::op::{prec, Binary, Cmp, Form, Op, Unary};
 
 /// The longest formula accepted, in bytes; beyond it the parser refuses rather than risk
 /// deep recursion on hostile input.
@@ -21,7 +21,7 @@ enum Tok {
     Num(f64),
     Name(String),
     Op(char),
-    Cmp(Op),
+    Cmp(Cmp),
     LParen,
     RParen,
     Comma,
@@ -34,7 +34,7 @@ impl Tok {
             Tok::Num(v) => format!("the number {}", crate::expr::format_number(*v)),
             Tok::Name(n) => format!("the name {n}"),
             Tok::Op(c) => format!("'{c}'"),
-            Tok::Cmp(op) => format!("'{}'", op.name()),
+            Tok::Cmp(c) => format!("'{}'", Op::Binary(Binary::Cmp(*c)).name()),
             Tok::LParen => "'('".into(),
             Tok::RParen => "')'".into(),
             Tok::Comma => "','".into(),
@@ -103,12 +103,12 @@ fn lex(src: &str) -> Result<Vec<(Tok, Span)>, FormulaError> {
         }
         let two = src.get(i..i + 2);
         let (tok, len) = match (c, two) {
-            (_, Some("<=")) => (Tok::Cmp(Op::Le), 2),
-            (_, Some(">=")) => (Tok::Cmp(Op::Ge), 2),
-            (_, Some("<>")) => (Tok::Cmp(Op::Ne), 2),
-            ('<', _) => (Tok::Cmp(Op::Lt), 1),
-            ('>', _) => (Tok::Cmp(Op::Gt), 1),
-            ('=', _) => (Tok::Cmp(Op::Eq), 1),
+            (_, Some("<=")) => (Tok::Cmp(Cmp::Le), 2),
+            (_, Some(">=")) => (Tok::Cmp(Cmp::Ge), 2),
+            (_, Some("<>")) => (Tok::Cmp(Cmp::Ne), 2),
+            ('<', _) => (Tok::Cmp(Cmp::Lt), 1),
+            ('>', _) => (Tok::Cmp(Cmp::Gt), 1),
+            ('=', _) => (Tok::Cmp(Cmp::Eq), 1),
             ('+' | '-' | '*' | '/' | '^', _) => (Tok::Op(c), 1),
             ('(', _) => (Tok::LParen, 1),
             (')', _) => (Tok::RParen, 1),
@@ -156,7 +156,7 @@ pub fn parse(src: &str) -> Result<Expr, FormulaError> {
     // A leading `=` is how a spreadsheet formula starts; it is not a comparison.
     if toks
         .first()
-        .is_some_and(|(t, s)| *t == Tok::Cmp(Op::Eq) && s.start == trimmed_start)
+        .is_some_and(|(t, s)| *t == Tok::Cmp(Cmp::Eq) && s.start == trimmed_start)
     {
         toks.remove(0);
     }
@@ -197,23 +197,23 @@ struct Parser<'a> {
     depth: usize,
 }
 
-/// Binding powers of the infix operators: (left, right). Every operator associates to
-/// the left, as in Excel, so the right power is one more than the left.
-fn infix_power(tok: &Tok) -> Option<(Op, u8, u8)> {
-    let (op, l) = match tok {
-        Tok::Cmp(op) => (*op, 1),
-        Tok::Op('+') => (Op::Add, 3),
-        Tok::Op('-') => (Op::Sub, 3),
-        Tok::Op('*') => (Op::Mul, 5),
-        Tok::Op('/') => (Op::Div, 5),
-        Tok::Op('^') => (Op::Pow, 7),
+/// Binding powers of the infix operators: (left, right), from the printing precedence
+/// of [`Binary::infix_prec`]. Every operator associates to the left, as in Excel, so the
+/// right power is one more than the left.
+fn infix_power(tok: &Tok) -> Option<(Binary, u8, u8)> {
+    let op = match tok {
+        Tok::Cmp(c) => Binary::Cmp(*c),
+        Tok::Op(c) => Binary::ALL
+            .into_iter()
+            .find(|b| matches!(b.spelling().formula, Form::Infix(s) if s.chars().eq([*c])))?,
         _ => return None,
     };
+    let l = 2 * op.infix_prec()? - 1;
     Some((op, l, l + 1))
 }
 
 /// Unary minus and plus bind tighter than any infix operator (Excel: `-2^2` = 4).
-const PREFIX_POWER: u8 = 9;
+const PREFIX_POWER: u8 = 2 * prec::NEG - 1;
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
@@ -275,7 +275,7 @@ impl Parser<'_> {
                 let (inner, d) = self.expr(PREFIX_POWER)?;
                 Ok(match inner {
                     Expr::Num(v) => (Expr::Num(-v), d),
-                    other => (Expr::un(Op::Neg, other), d + 1),
+                    other => (Expr::un(Unary::Neg, other), d + 1),
                 })
             }
             Tok::Op('+') => self.expr(PREFIX_POWER),
@@ -313,7 +313,7 @@ impl Parser<'_> {
     }
 
     fn call(&mut self, name: String, name_span: Span) -> Result<(Expr, usize), FormulaError> {
-        let Some(op) = Op::from_function_name(&name) else {
+        if Op::function(&name, 1) == Ok(None) {
             return Err(self.error(
                 ErrorKind::UnknownFunction {
                     suggestion: suggest(&name),
@@ -321,7 +321,7 @@ impl Parser<'_> {
                 },
                 name_span,
             ));
-        };
+        }
         let (_, open) = self.bump();
         let mut args = Vec::new();
         let mut depth = 1;
@@ -355,36 +355,33 @@ impl Parser<'_> {
             }
         }
         let close = self.toks[self.pos.saturating_sub(1)].1;
-        let op = if op == Op::Log10 && args.len() == 2 {
-            Op::Log
-        } else {
-            op
-        };
-        let arity = if name.eq_ignore_ascii_case("LOG") {
-            crate::op::Arity::Range(1, 2)
-        } else {
-            op.arity()
-        };
-        if !arity.accepts(args.len()) {
-            return Err(self.error(
+        match Op::function(&name, args.len()) {
+            Ok(Some(op)) => Ok((Expr::Apply(op, args), depth)),
+            Ok(None) => Err(self.error(
+                ErrorKind::UnknownFunction {
+                    suggestion: suggest(&name),
+                    name,
+                },
+                name_span,
+            )),
+            Err(wrong) => Err(self.error(
                 ErrorKind::WrongArgCount {
                     function: name.to_ascii_uppercase(),
-                    expected: arity.to_string(),
+                    expected: wrong.expected.to_string(),
                     found: args.len(),
                 },
                 name_span.to(close),
-            ));
+            )),
         }
-        Ok((Expr::Apply(op, args), depth))
     }
 }
 
 /// The known function closest to `name` by edit distance, if it is close enough to be a typo.
 fn suggest(name: &str) -> Option<String> {
     let upper = name.to_ascii_uppercase();
-    FUNCTION_NAMES
-        .iter()
-        .map(|f| (edit_distance(&upper, f), *f))
+    Op::function_names_all()
+        .into_iter()
+        .map(|f| (edit_distance(&upper, f), f))
         .filter(|(d, f)| *d <= 2.max(f.len() / 3) && *d < upper.len().max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, f)| f.to_string())

@@ -8,7 +8,14 @@
 //! `u` would be infinite, as a textbook does.
 
 use crate::expr::Expr;
-use crate::op::Op;
+use crate::op::{Binary, Fold, Op, Unary};
+
+const ADD: Op = Op::Binary(Binary::Add);
+const SUB: Op = Op::Binary(Binary::Sub);
+const MUL: Op = Op::Binary(Binary::Mul);
+const DIV: Op = Op::Binary(Binary::Div);
+const POW: Op = Op::Binary(Binary::Pow);
+const NEG: Op = Op::Unary(Unary::Neg);
 
 /// Simplifies an expression (see the module docs for the rules).
 ///
@@ -34,7 +41,9 @@ pub(crate) fn node(op: Op, args: Vec<Expr>) -> Expr {
         // reads as well as the call (`SQRT(4)` → 2, but `LN(10)` stays `LN(10)`).
         let exact_kind = matches!(
             op,
-            Op::Add | Op::Sub | Op::Mul | Op::Neg | Op::Max | Op::Min
+            Op::Binary(Binary::Add | Binary::Sub | Binary::Mul)
+                | Op::Unary(Unary::Neg)
+                | Op::Fold(Fold::Max | Fold::Min)
         );
         if let Ok(v) = folded {
             if v.is_finite() && (exact_kind || crate::expr::format_number(v).len() <= 8) {
@@ -44,10 +53,10 @@ pub(crate) fn node(op: Op, args: Vec<Expr>) -> Expr {
         return Expr::Apply(op, args);
     }
     match op {
-        Op::Add | Op::Sub | Op::Neg => sum(Expr::Apply(op, args)),
-        Op::Mul | Op::Div => product(Expr::Apply(op, args)),
-        Op::Pow if is_integer(&args[1]) => product(Expr::Apply(op, args)),
-        Op::Pow if matches!(args[1], Expr::Num(v) if v == 1.0) => args[0].clone(),
+        Op::Binary(Binary::Add | Binary::Sub) | Op::Unary(Unary::Neg) => sum(Expr::Apply(op, args)),
+        Op::Binary(Binary::Mul | Binary::Div) => product(Expr::Apply(op, args)),
+        Op::Binary(Binary::Pow) if is_integer(&args[1]) => product(Expr::Apply(op, args)),
+        Op::Binary(Binary::Pow) if matches!(args[1], Expr::Num(v) if v == 1.0) => args[0].clone(),
         Op::If => {
             let cond = args[0].as_num();
             let else_branch = args.get(2).cloned().unwrap_or(Expr::Num(0.0));
@@ -59,7 +68,7 @@ pub(crate) fn node(op: Op, args: Vec<Expr>) -> Expr {
                 None => Expr::Apply(op, args),
             }
         }
-        _ => Expr::Apply(op, args),
+        Op::Unary(_) | Op::Binary(_) | Op::Fold(_) => Expr::Apply(op, args),
     }
 }
 
@@ -90,14 +99,14 @@ fn sum(e: Expr) -> Expr {
     for (c, rest) in terms {
         acc = Some(match acc {
             None => scaled(c, rest),
-            Some(a) if c < 0.0 => Expr::bin(Op::Sub, a, scaled(-c, rest)),
-            Some(a) => Expr::bin(Op::Add, a, scaled(c, rest)),
+            Some(a) if c < 0.0 => Expr::bin(Binary::Sub, a, scaled(-c, rest)),
+            Some(a) => Expr::bin(Binary::Add, a, scaled(c, rest)),
         });
     }
     match acc {
         None => Expr::Num(konst),
-        Some(a) if konst > 0.0 => Expr::bin(Op::Add, a, Expr::Num(konst)),
-        Some(a) if konst < 0.0 => Expr::bin(Op::Sub, a, Expr::Num(-konst)),
+        Some(a) if konst > 0.0 => Expr::bin(Binary::Add, a, Expr::Num(konst)),
+        Some(a) if konst < 0.0 => Expr::bin(Binary::Sub, a, Expr::Num(-konst)),
         Some(a) => a,
     }
 }
@@ -105,15 +114,15 @@ fn sum(e: Expr) -> Expr {
 fn collect_terms(e: &Expr, sign: f64, terms: &mut Vec<(f64, Expr)>, konst: &mut f64) {
     match e {
         Expr::Num(v) => *konst += sign * v,
-        Expr::Apply(Op::Add, a) => {
+        Expr::Apply(ADD, a) => {
             collect_terms(&a[0], sign, terms, konst);
             collect_terms(&a[1], sign, terms, konst);
         }
-        Expr::Apply(Op::Sub, a) => {
+        Expr::Apply(SUB, a) => {
             collect_terms(&a[0], sign, terms, konst);
             collect_terms(&a[1], -sign, terms, konst);
         }
-        Expr::Apply(Op::Neg, a) => collect_terms(&a[0], -sign, terms, konst),
+        Expr::Apply(NEG, a) => collect_terms(&a[0], -sign, terms, konst),
         other => {
             let (c, rest) = split_coefficient(other);
             match terms.iter_mut().find(|(_, r)| *r == rest) {
@@ -126,7 +135,7 @@ fn collect_terms(e: &Expr, sign: f64, terms: &mut Vec<(f64, Expr)>, konst: &mut 
 
 /// Splits `3*x*y` into `(3, x*y)`; a term without a numeric factor has coefficient 1.
 fn split_coefficient(e: &Expr) -> (f64, Expr) {
-    if !matches!(e, Expr::Apply(Op::Mul | Op::Div, _)) {
+    if !matches!(e, Expr::Apply(MUL | DIV, _)) {
         return (1.0, e.clone());
     }
     let p = Product::of(e);
@@ -142,15 +151,15 @@ fn scaled(c: f64, rest: Expr) -> Expr {
     if c == 1.0 {
         rest
     } else {
-        product(Expr::bin(Op::Mul, Expr::Num(c), rest))
+        product(Expr::bin(Binary::Mul, Expr::Num(c), rest))
     }
 }
 
 fn negate(e: Expr) -> Expr {
     match e {
         Expr::Num(v) => Expr::Num(-v),
-        Expr::Apply(Op::Neg, mut a) => a.remove(0),
-        other => Expr::un(Op::Neg, other),
+        Expr::Apply(NEG, mut a) => a.remove(0),
+        other => Expr::un(Unary::Neg, other),
     }
 }
 
@@ -183,21 +192,21 @@ impl Product {
                     self.den *= v;
                 }
             }
-            Expr::Apply(Op::Mul, a) => {
+            Expr::Apply(MUL, a) => {
                 self.collect(&a[0], k);
                 self.collect(&a[1], k);
             }
-            Expr::Apply(Op::Div, a) => {
+            Expr::Apply(DIV, a) => {
                 self.collect(&a[0], k);
                 self.collect(&a[1], -k);
             }
-            Expr::Apply(Op::Neg, a) => {
+            Expr::Apply(NEG, a) => {
                 if k % 2.0 != 0.0 {
                     self.num = -self.num;
                 }
                 self.collect(&a[0], k);
             }
-            Expr::Apply(Op::Pow, a)
+            Expr::Apply(POW, a)
                 if is_integer(&a[1])
                     && (k * a[1].as_num().unwrap_or(1.0)).abs() <= crate::op::POWI_LIMIT =>
             {
@@ -228,7 +237,7 @@ impl Product {
             if p == 1.0 {
                 b
             } else {
-                Expr::bin(Op::Pow, b, Expr::Num(p))
+                Expr::bin(Binary::Pow, b, Expr::Num(p))
             }
         };
         let mut top: Vec<Expr> = Vec::new();
@@ -254,10 +263,14 @@ impl Product {
             let first = top.remove(0);
             top.insert(0, negate(first));
         }
-        let chain = |items: Vec<Expr>| items.into_iter().reduce(|a, f| Expr::bin(Op::Mul, a, f));
+        let chain = |items: Vec<Expr>| {
+            items
+                .into_iter()
+                .reduce(|a, f| Expr::bin(Binary::Mul, a, f))
+        };
         let top = chain(top).unwrap_or(Expr::Num(1.0));
         match chain(bottom) {
-            Some(b) => Expr::bin(Op::Div, top, b),
+            Some(b) => Expr::bin(Binary::Div, top, b),
             None => top,
         }
     }

@@ -10,46 +10,54 @@
 //! over the tape in reverse accumulates each instruction's local derivatives (`+=`) into
 //! a separate adjoint array, which holds every variable's derivative at the end.
 //!
-//! The tape is also the reference for the native compiler (crates/jit): both must agree bit
-//! for bit, so every local rule below is written in the operation order the compiler uses.
+//! The tape is also the reference for the native compiler (`gradsheet_jit`): both must
+//! agree bit for bit, so both run each operation's one definition in [`crate::op`],
+//! written over [`crate::arith`], in the same operation order.
 
 use std::collections::HashMap;
 
+use crate::arith::{Term, F64};
 use crate::eval::UnknownName;
 use crate::expr::Expr;
-use crate::op::{self, Op};
+use crate::op::{self, Binary, Fold, Op, Unary};
 
-/// One tape operation. `Powi` is `Pow` with a small whole exponent known when compiling;
-/// `Select` is `IF`; `Max`/`Min` are binary (a variadic `MAX` becomes a left fold, which
-/// keeps its tie rule).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One tape operation, its arity in its type. `Powi` is `^` with a small whole exponent
+/// known when compiling; `Fold` is `MAX` or `MIN` of two slots (a longer `MAX` becomes
+/// a fold from the right, which keeps its tie rule); `Select` is `IF`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Code {
-    /// `a + b`.
-    Add,
-    /// `a - b`.
-    Sub,
-    /// `a * b`.
-    Mul,
-    /// `a / b`.
-    Div,
-    /// `-a`.
-    Neg,
-    /// `a ^ b` (see [`op::pow`]).
-    Pow,
+    /// A one-argument operation of slot `a`.
+    Unary(Unary),
+    /// A two-argument operation of slots `a` and `b`.
+    Binary(Binary),
     /// `a ^ n` for a whole `n` with `|n| <= 64`, by repeated multiplication.
     Powi(i32),
-    /// A comparison (`<`, `<=`, ...), the [`Op`] says which.
-    Cmp(Op),
-    /// `MAX(a, b)`, ties to `a`.
-    Max,
-    /// `MIN(a, b)`, ties to `a`.
-    Min,
-    /// A one-argument function ([`Op::Abs`], [`Op::Exp`], ...).
-    Unary(Op),
-    /// `LOG(a, b)`.
-    Log,
+    /// `MAX` or `MIN` of slots `a` and `b`, ties to `a`.
+    Fold(Fold),
     /// `IF(a, b, c)`.
     Select,
+}
+
+impl Code {
+    /// The operands the instruction reads.
+    pub fn operands(self) -> &'static [Operand] {
+        match self {
+            Code::Unary(_) | Code::Powi(_) => &[Operand::A],
+            Code::Binary(_) | Code::Fold(_) => &[Operand::A, Operand::B],
+            Code::Select => &[Operand::A, Operand::B, Operand::C],
+        }
+    }
+}
+
+/// Which operand of an instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand {
+    /// `a`.
+    A,
+    /// `b`.
+    B,
+    /// `c`.
+    C,
 }
 
 /// An instruction: `dst = code(a, b, c)`, with unused operands 0.
@@ -65,12 +73,22 @@ pub struct Instr {
     pub b: u32,
     /// Third operand slot (`Select` only).
     pub c: u32,
-    /// Whether the backward pass skips this instruction when its adjoint is exactly zero.
-    ///
-    /// Set where an `IF`, `MAX` or `MIN` upstream may route a structural zero here: the
-    /// branch not taken must contribute nothing, even where its own slope is infinite
-    /// (`IF(x>0, LN(x), 0)` at `x = 0`), as in the symbolic derivative.
-    pub guard: bool,
+}
+
+impl Instr {
+    /// The slot of an operand.
+    pub fn slot(&self, o: Operand) -> u32 {
+        match o {
+            Operand::A => self.a,
+            Operand::B => self.b,
+            Operand::C => self.c,
+        }
+    }
+
+    /// The slots the instruction reads.
+    pub fn reads(&self) -> impl Iterator<Item = u32> + '_ {
+        self.code.operands().iter().map(|o| self.slot(*o))
+    }
 }
 
 /// A compiled formula (or several sharing subexpressions).
@@ -165,99 +183,61 @@ impl Tape {
     /// variables set.
     #[inline]
     pub fn forward(&self, vals: &mut [f64]) {
+        let ar = &mut F64;
         for ins in &self.code {
             let (a, b) = (vals[ins.a as usize], vals[ins.b as usize]);
             vals[ins.dst as usize] = match ins.code {
-                Code::Add => a + b,
-                Code::Sub => a - b,
-                Code::Mul => a * b,
-                Code::Div => a / b,
-                Code::Neg => -a,
-                Code::Pow => op::pow(a, b),
-                Code::Powi(n) => a.powi(n),
-                Code::Cmp(o) => o.eval2(a, b),
-                Code::Unary(o) => o.eval1(a),
-                Code::Max => op::max2(a, b),
-                Code::Min => op::min2(a, b),
-                Code::Log => a.ln() / b.ln(),
-                Code::Select => {
-                    if a.is_nan() {
-                        f64::NAN
-                    } else if a != 0.0 {
-                        b
-                    } else {
-                        vals[ins.c as usize]
-                    }
-                }
+                Code::Unary(u) => u.value(ar, a),
+                Code::Binary(o) => o.value(ar, a, b),
+                Code::Powi(n) => op::powi_value(ar, a, n),
+                Code::Fold(f) => f.value(ar, a, b),
+                Code::Select => op::select_value(ar, a, b, vals[ins.c as usize]),
             };
         }
     }
 
     /// Accumulates the derivatives of output `which` into `ws.adj`, after [`Tape::forward`].
+    ///
+    /// An instruction whose adjoint is exactly zero contributes nothing, whatever its
+    /// local slopes (the zero-adjoint rule of [`crate::op`]).
     #[inline]
     pub fn backward(&self, ws: &mut Workspace, which: usize) {
         let Workspace { vals, adj } = ws;
         adj.fill(0.0);
         adj[self.outputs[which] as usize] = 1.0;
+        let ar = &mut F64;
+        let add = |adj: &mut [f64], s: u32, t: Option<Term<f64>>| match t {
+            Some(Term::Plus(c)) => adj[s as usize] += c,
+            Some(Term::Minus(c)) => adj[s as usize] -= c,
+            None => {}
+        };
         for ins in self.code.iter().rev() {
             let g = adj[ins.dst as usize];
-            if ins.guard && g == 0.0 {
+            if g == 0.0 {
                 continue;
             }
-            let (ia, ib) = (ins.a as usize, ins.b as usize);
-            let (a, b, out) = (vals[ia], vals[ib], vals[ins.dst as usize]);
+            let (a, b, out) = (
+                vals[ins.a as usize],
+                vals[ins.b as usize],
+                vals[ins.dst as usize],
+            );
             match ins.code {
-                Code::Add => {
-                    adj[ia] += g;
-                    adj[ib] += g;
+                Code::Unary(u) => add(adj, ins.a, u.contribution(ar, g, a, out)),
+                Code::Binary(o) => {
+                    let [ta, tb] = o.contributions(ar, [Some(g), Some(g)], a, b, out);
+                    add(adj, ins.a, ta);
+                    add(adj, ins.b, tb);
                 }
-                Code::Sub => {
-                    adj[ia] += g;
-                    adj[ib] -= g;
-                }
-                Code::Mul => {
-                    adj[ia] += g * b;
-                    adj[ib] += g * a;
-                }
-                Code::Div => {
-                    adj[ia] += g / b;
-                    adj[ib] -= g * a / (b * b);
-                }
-                Code::Neg => adj[ia] -= g,
-                Code::Pow => {
-                    adj[ia] += g * (b * op::pow(a, b - 1.0));
-                    adj[ib] += g * (out * a.ln());
-                }
-                Code::Powi(n) => adj[ia] += g * (n as f64 * a.powi(n - 1)),
-                Code::Cmp(_) => {}
-                Code::Max => {
-                    if a >= b || b.is_nan() {
-                        adj[ia] += g
-                    } else {
-                        adj[ib] += g
-                    }
-                }
-                Code::Min => {
-                    if a <= b || b.is_nan() {
-                        adj[ia] += g
-                    } else {
-                        adj[ib] += g
-                    }
-                }
-                Code::Unary(o) => adj[ia] += g * unary_slope(o, a, out),
-                Code::Log => {
-                    let lb = b.ln();
-                    adj[ia] += g / (a * lb);
-                    adj[ib] -= g * out / (b * lb);
+                Code::Powi(n) => add(adj, ins.a, Some(op::powi_contribution(ar, g, a, n))),
+                Code::Fold(f) => {
+                    let [ta, tb] = f.contributions(ar, [Some(g), Some(g)], a, b);
+                    add(adj, ins.a, ta);
+                    add(adj, ins.b, tb);
                 }
                 Code::Select => {
-                    if a.is_nan() {
-                        adj[ib] += f64::NAN;
-                    } else if a != 0.0 {
-                        adj[ib] += g;
-                    } else {
-                        adj[ins.c as usize] += g;
-                    }
+                    let [tb, tc] = op::select_contributions(ar, g, a, [true, true]);
+                    add(adj, ins.b, tb.map(Term::Plus));
+                    add(adj, ins.c, tc.map(Term::Plus));
                 }
             }
         }
@@ -285,23 +265,6 @@ impl Tape {
     }
 }
 
-/// The local slope of a one-argument function at `a`, where `out` is its value.
-#[inline(always)]
-pub fn unary_slope(o: Op, a: f64, out: f64) -> f64 {
-    match o {
-        Op::Neg => -1.0,
-        Op::Abs => op::sign(a),
-        Op::Exp => out,
-        Op::Ln => 1.0 / a,
-        Op::Log10 => 1.0 / (a * std::f64::consts::LN_10),
-        Op::Sqrt => 1.0 / (2.0 * out),
-        Op::Tanh => 1.0 - out * out,
-        Op::Relu if a >= 0.0 => 1.0,
-        Op::Sigmoid => out * (1.0 - out),
-        _ => 0.0,
-    }
-}
-
 /// Builds a tape from one or more expressions, sharing equal subexpressions.
 #[derive(Debug)]
 pub struct TapeBuilder {
@@ -310,33 +273,8 @@ pub struct TapeBuilder {
     consts: Vec<(u32, f64)>,
     const_slot: HashMap<u64, u32>,
     code: Vec<Instr>,
-    seen: HashMap<(CodeKey, u32, u32, u32), u32>,
+    seen: HashMap<(Code, u32, u32, u32), u32>,
     next: u32,
-}
-
-/// A hashable form of [`Code`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum CodeKey {
-    Plain(u8),
-    Op(Op),
-    Powi(i32),
-}
-
-fn key(code: Code) -> CodeKey {
-    match code {
-        Code::Add => CodeKey::Plain(0),
-        Code::Sub => CodeKey::Plain(1),
-        Code::Mul => CodeKey::Plain(2),
-        Code::Div => CodeKey::Plain(3),
-        Code::Neg => CodeKey::Plain(4),
-        Code::Pow => CodeKey::Plain(5),
-        Code::Max => CodeKey::Plain(6),
-        Code::Min => CodeKey::Plain(7),
-        Code::Log => CodeKey::Plain(8),
-        Code::Select => CodeKey::Plain(9),
-        Code::Powi(n) => CodeKey::Powi(n),
-        Code::Cmp(o) | Code::Unary(o) => CodeKey::Op(o),
-    }
 }
 
 impl TapeBuilder {
@@ -370,20 +308,13 @@ impl TapeBuilder {
     }
 
     fn emit(&mut self, code: Code, a: u32, b: u32, c: u32) -> u32 {
-        let k = (key(code), a, b, c);
+        let k = (code, a, b, c);
         if let Some(&s) = self.seen.get(&k) {
             return s;
         }
         let dst = self.next;
         self.next += 1;
-        self.code.push(Instr {
-            code,
-            dst,
-            a,
-            b,
-            c,
-            guard: false,
-        });
+        self.code.push(Instr { code, dst, a, b, c });
         self.seen.insert(k, dst);
         dst
     }
@@ -412,68 +343,41 @@ impl TapeBuilder {
     }
 
     fn apply(&mut self, op: Op, args: &[Expr], s: &[u32]) -> u32 {
-        let bin = |code| (code, s[0], s.get(1).copied().unwrap_or(0));
-        let (code, a, b) = match op {
-            Op::Add => bin(Code::Add),
-            Op::Sub => bin(Code::Sub),
-            Op::Mul => bin(Code::Mul),
-            Op::Div => bin(Code::Div),
-            Op::Neg => bin(Code::Neg),
-            Op::Pow => match args[1].as_num() {
+        match (op, s) {
+            (Op::Unary(u), &[a]) => self.emit(Code::Unary(u), a, 0, 0),
+            (Op::Binary(Binary::Pow), &[a, b]) => match args[1].as_num() {
                 Some(n) if n.fract() == 0.0 && n.abs() <= op::POWI_LIMIT => {
-                    (Code::Powi(n as i32), s[0], 0)
+                    self.emit(Code::Powi(n as i32), a, 0, 0)
                 }
-                _ => bin(Code::Pow),
+                _ => self.emit(Code::Binary(Binary::Pow), a, b, 0),
             },
-            Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::Eq | Op::Ne => bin(Code::Cmp(op)),
-            Op::Max | Op::Min => {
-                let code = if op == Op::Max { Code::Max } else { Code::Min };
-                let mut acc = s[0];
-                for &next in &s[1..] {
-                    acc = self.emit(code, acc, next, 0);
+            (Op::Binary(o), &[a, b]) => self.emit(Code::Binary(o), a, b, 0),
+            (Op::Fold(f), [first, rest @ ..]) => {
+                let mut acc = *first;
+                if let Some((&last, middle)) = rest.split_last() {
+                    acc = last;
+                    for &next in middle.iter().rev() {
+                        acc = self.emit(Code::Fold(f), next, acc, 0);
+                    }
+                    acc = self.emit(Code::Fold(f), *first, acc, 0);
                 }
-                return acc;
+                acc
             }
-            Op::Log => bin(Code::Log),
-            Op::If => {
-                let c = match s.get(2) {
-                    Some(&c) => c,
+            (Op::If, &[c, a, ref rest @ ..]) => {
+                let b = match rest.first() {
+                    Some(&b) => b,
                     None => self.constant(0.0),
                 };
-                return self.emit(Code::Select, s[0], s[1], c);
+                self.emit(Code::Select, c, a, b)
             }
-            Op::Abs
-            | Op::Sign
-            | Op::Exp
-            | Op::Ln
-            | Op::Log10
-            | Op::Sqrt
-            | Op::Tanh
-            | Op::Relu
-            | Op::Sigmoid => bin(Code::Unary(op)),
-        };
-        self.emit(code, a, b, 0)
+            // A tree whose arguments do not fit its operation (built by hand): NaN.
+            (Op::Unary(_) | Op::Binary(_) | Op::Fold(_) | Op::If, _) => self.constant(f64::NAN),
+        }
     }
 
-    /// Finishes the tape with the given output slots, marking the instructions whose
-    /// adjoint may be a structural zero (see [`Instr::guard`]).
-    pub fn finish(mut self, outputs: Vec<u32>) -> Tape {
+    /// Finishes the tape with the given output slots.
+    pub fn finish(self, outputs: Vec<u32>) -> Tape {
         let n_slots = self.next as usize;
-        let mut zero_prone = vec![false; n_slots];
-        for ins in self.code.iter_mut().rev() {
-            let dst = ins.dst as usize;
-            ins.guard = zero_prone[dst];
-            let branches: &[u32] = match ins.code {
-                Code::Select => &[ins.b, ins.c],
-                Code::Max | Code::Min => &[ins.a, ins.b],
-                Code::Unary(Op::Relu) => &[ins.a],
-                _ if zero_prone[dst] => &[ins.a, ins.b, ins.c],
-                _ => &[],
-            };
-            for &s in branches {
-                zero_prone[s as usize] = true;
-            }
-        }
         Tape {
             names: self.names,
             consts: self.consts,

@@ -1,43 +1,47 @@
 //! One row of a tape as straight-line Cranelift IR: the forward pass, then the reverse
-//! pass, each instruction by the same local rule and in the same operation order as
-//! [`Tape::forward`] and [`Tape::backward`].
+//! pass, each instruction by its operation's one definition in `gradsheet_engine::op`,
+//! run on `Ir`'s implementation of the engine's arithmetic
+//! ([`gradsheet_engine::arith`]) — the very code [`Tape::forward`] and
+//! [`Tape::backward`] run on `f64`. Nothing here knows any particular operation.
 //!
 //! # Why the results are bit for bit the interpreter's
 //!
 //! Every arithmetic operation is the IEEE operation the interpreter performs, on the
 //! same operands, in the same order (Cranelift, like Rust, never fuses or reassociates
 //! floating-point arithmetic). Transcendentals call the interpreter's own Rust functions
-//! (`gs_exp`, `gs_ln`, ... in the private `native` module). `a.powi(n)` is expanded at compile time into the
-//! square-and-multiply sequence of compiler-rt's `__powidf2`, which is what `f64::powi`
-//! runs for an exponent only known at run time (the tests check it for every `n` the
-//! tape allows).
+//! ([`Native1::c_fn`], [`Native2::c_fn`]). `a.powi(n)` is expanded at compile time into
+//! the square-and-multiply sequence of compiler-rt's `__powidf2`, which is what
+//! `f64::powi` runs for an exponent only known at run time (the tests check it for every
+//! `n` the tape allows).
 //!
 //! Three things the interpreter does are done differently, without changing any bit:
 //!
 //! - **Adjoints start as nothing, not as `0.0`.** The interpreter accumulates
 //!   `adj[s] += c` into a zeroed array; the compiled code takes the first contribution
 //!   itself. `0.0 + c` and `c` differ only when `c` is `-0.0`, and that difference can
-//!   only travel (through products, sums and the `== 0` guard test) as a difference in
-//!   the sign of zeros. Since an interpreted adjoint that received a contribution is
-//!   never `-0.0` (`0.0 + c` is not, and `x + c` with `x != -0.0` is not), adding
-//!   `+0.0` once to each *parameter* gradient (`canon`) restores the exact bits there —
-//!   one addition per parameter instead of one per contribution.
-//! - **Slopes multiplied by the seed `1.0` are not multiplied** (`1.0 * x == x` exactly).
-//! - **Guards become selects.** Where the interpreter skips a guarded instruction whose
-//!   adjoint is exactly zero, the compiled code adds `select(g == 0, 0, c)`: adding
-//!   `0.0` to an adjoint changes nothing, and the select removes the NaN that `0 * inf`
-//!   would have brought (the point of the guard). Contributions that are `±g` itself
-//!   need no select: `±0` adds nothing.
-//! - **Or guards are dropped** (`Guards::Dropped`), where the caller catches NaN
-//!   gradients. Without the select a skipped contribution is `0 · c`: `±0` for a finite
-//!   `c`, which adds nothing, or NaN. A NaN adjoint stays NaN through every later
-//!   product and sum, and is only ever routed, never dropped, by `MAX`, `MIN` and `IF`
-//!   (whose other side receives `0`, as in the interpreter): so the row's gradients are
-//!   the interpreter's bits, or some of them are NaN where the interpreter's are not.
+//!   only travel (through products, sums and the `== 0` test) as a difference in the
+//!   sign of zeros. Since an interpreted adjoint that received a contribution is never
+//!   `-0.0` (`0.0 + c` is not, and `x + c` with `x != -0.0` is not), adding `+0.0` once
+//!   to each *parameter* gradient (`canon`) restores the exact bits there — one
+//!   addition per parameter instead of one per contribution.
+//! - **Products with a known `1.0` are not multiplied** (`1.0 * x == x` exactly), so the
+//!   seed of the output costs nothing, and `2·y` is `y + y` (exact too, and shorter).
+//! - **Zero adjoints are not tested.** The interpreter skips an instruction whose
+//!   adjoint is exactly zero (the zero-adjoint rule of `gradsheet_engine::op`); the
+//!   compiled code adds its contributions anyway, for speed. Such a contribution is
+//!   `0 · c`: `±0` for a finite `c`, which adds nothing, or NaN. A NaN adjoint stays NaN
+//!   through every later product and sum, and is only ever routed, never dropped, by
+//!   `MAX`, `MIN` and `IF` (whose other side receives `0`, as in the interpreter): so
+//!   the row's gradients are the interpreter's bits, or some of them are NaN where the
+//!   interpreter's are not. Every caller therefore hands a row whose gradient is NaN to
+//!   the interpreter ([`crate::EpochKernel`] stops and replays the step,
+//!   [`crate::GradKernel`] recomputes the row).
 //!
-//! Adjoints no parameter depends on are never computed: they cannot change a result.
+//! An adjoint that is structurally zero (no contribution reaches it) skips its
+//! instruction at compile time, as the interpreter skips it at run time; adjoints no
+//! parameter depends on are never computed: they cannot change a result.
 
-use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::condcodes::{CondCode, FloatCC};
 use std::ops::Range;
 
 use cranelift_codegen::ir::{
@@ -46,36 +50,49 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
-use gradsheet_engine::{Code, Op, Tape};
+use gradsheet_engine::arith::{Slopes, Term, Values};
+use gradsheet_engine::op::{self, Binary, Cmp, Native1, Native2, Unary};
+use gradsheet_engine::{Code, Tape};
 
-use crate::native::{extern_signature, EXTERNS};
+use crate::native::extern_signature;
 use crate::CompileError;
 
-/// The shims, declared in one function.
+/// The Rust functions compiled code calls, declared in one function.
 pub(crate) struct Calls {
-    refs: Vec<FuncRef>,
+    unary: Vec<(Native1, FuncRef)>,
+    binary: Vec<(Native2, FuncRef)>,
 }
 
 impl Calls {
-    /// Declares every shim of [`EXTERNS`] in `func`.
+    /// Declares every function of [`Native1::ALL`] and [`Native2::ALL`] in `func`.
     pub(crate) fn declare(
         module: &mut JITModule,
         func: &mut Function,
     ) -> Result<Calls, CompileError> {
-        let mut refs = Vec::with_capacity(EXTERNS.len());
-        for (name, e) in EXTERNS {
-            let sig = extern_signature(module, *e);
+        let mut declare = |name: &str, arity: usize| -> Result<FuncRef, CompileError> {
+            let sig = extern_signature(module, arity);
             let id = module
                 .declare_function(name, Linkage::Import, &sig)
                 .map_err(|e| CompileError::Backend(e.to_string()))?;
-            refs.push(module.declare_func_in_func(id, func));
+            Ok(module.declare_func_in_func(id, func))
+        };
+        let mut unary = Vec::new();
+        for f in Native1::ALL {
+            unary.push((f, declare(f.symbol(), 1)?));
         }
-        Ok(Calls { refs })
+        let mut binary = Vec::new();
+        for f in Native2::ALL {
+            binary.push((f, declare(f.symbol(), 2)?));
+        }
+        Ok(Calls { unary, binary })
     }
 
-    fn get(&self, name: &str) -> FuncRef {
-        let i = EXTERNS.iter().position(|(n, _)| *n == name).unwrap_or(0);
-        self.refs[i]
+    fn get1(&self, f: Native1) -> Option<FuncRef> {
+        self.unary.iter().find(|(g, _)| *g == f).map(|(_, r)| *r)
+    }
+
+    fn get2(&self, f: Native2) -> Option<FuncRef> {
+        self.binary.iter().find(|(g, _)| *g == f).map(|(_, r)| *r)
     }
 }
 
@@ -83,6 +100,28 @@ impl Calls {
 pub(crate) struct Ir<'a, 'b> {
     pub(crate) b: &'a mut FunctionBuilder<'b>,
     pub(crate) calls: &'a Calls,
+}
+
+/// A condition while compiling: known, a comparison not yet emitted (so that `!` can
+/// turn it into the opposite comparison instead of an instruction), or a value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cond {
+    Known(bool),
+    Cmp(FloatCC, Value, Value),
+    Val(Value),
+}
+
+/// The Cranelift condition of a comparison of the formula language.
+pub(crate) fn float_cc(c: Cmp) -> FloatCC {
+    match c {
+        Cmp::Lt => FloatCC::LessThan,
+        Cmp::Le => FloatCC::LessThanOrEqual,
+        Cmp::Gt => FloatCC::GreaterThan,
+        Cmp::Ge => FloatCC::GreaterThanOrEqual,
+        Cmp::Eq => FloatCC::Equal,
+        // Unordered or not equal, as IEEE's `!=`.
+        Cmp::Ne => FloatCC::NotEqual,
+    }
 }
 
 impl Ir<'_, '_> {
@@ -96,14 +135,16 @@ impl Ir<'_, '_> {
         self.b.ins().fsub(x, y)
     }
     pub(crate) fn mul(&mut self, x: Value, y: Value) -> Value {
-        // `2·y` is `y + y` bit for bit (both exact, or both the same overflow or NaN),
-        // and an addition has the shorter latency (the squared error's `2·e` sits on
-        // every training step's critical path).
-        if self.known(x) == Some(2.0) {
-            return self.b.ins().fadd(y, y);
-        }
-        if self.known(y) == Some(2.0) {
-            return self.b.ins().fadd(x, x);
+        // `1·y` is `y` bit for bit (the seed of the output costs nothing). `2·y` is
+        // `y + y` bit for bit (both exact, or both the same overflow or NaN), and an
+        // addition has the shorter latency (the squared error's `2·e` sits on every
+        // training step's critical path).
+        match (self.known(x), self.known(y)) {
+            (Some(1.0), _) => return y,
+            (_, Some(1.0)) => return x,
+            (Some(2.0), _) => return self.b.ins().fadd(y, y),
+            (_, Some(2.0)) => return self.b.ins().fadd(x, x),
+            _ => {}
         }
         self.b.ins().fmul(x, y)
     }
@@ -132,15 +173,26 @@ impl Ir<'_, '_> {
         }
         self.b.ins().select(cond, x, y)
     }
-    pub(crate) fn call1(&mut self, name: &str, x: Value) -> Value {
-        let f = self.calls.get(name);
-        let inst = self.b.ins().call(f, &[x]);
-        self.b.inst_results(inst)[0]
+    /// A call of a Rust function of one number.
+    pub(crate) fn call1(&mut self, f: Native1, x: Value) -> Value {
+        match self.calls.get1(f) {
+            Some(r) => {
+                let inst = self.b.ins().call(r, &[x]);
+                self.b.inst_results(inst)[0]
+            }
+            // `Calls::declare` declares every function; without it the value is unknown.
+            None => self.c(f64::NAN),
+        }
     }
-    pub(crate) fn call2(&mut self, name: &str, x: Value, y: Value) -> Value {
-        let f = self.calls.get(name);
-        let inst = self.b.ins().call(f, &[x, y]);
-        self.b.inst_results(inst)[0]
+    /// A call of a Rust function of two numbers.
+    pub(crate) fn call2(&mut self, f: Native2, x: Value, y: Value) -> Value {
+        match self.calls.get2(f) {
+            Some(r) => {
+                let inst = self.b.ins().call(r, &[x, y]);
+                self.b.inst_results(inst)[0]
+            }
+            None => self.c(f64::NAN),
+        }
     }
     /// `x` in every lane of a `ty` (`x` itself for `F64`).
     pub(crate) fn splat(&mut self, ty: Type, x: Value) -> Value {
@@ -177,7 +229,7 @@ impl Ir<'_, '_> {
         self.b.ins().vconst(types::F64X2, c)
     }
     /// The value of `v` if it is a constant: the compiler knows it, Cranelift would test it at run time.
-    fn known(&self, v: Value) -> Option<f64> {
+    pub(crate) fn known(&self, v: Value) -> Option<f64> {
         let dfg = &self.b.func.dfg;
         let inst = dfg.value_def(v).inst()?;
         match dfg.insts[inst] {
@@ -188,24 +240,13 @@ impl Ir<'_, '_> {
             _ => None,
         }
     }
-    /// `x.is_nan()` as a condition.
-    fn is_nan(&mut self, x: Value) -> Value {
-        self.cmp(FloatCC::Unordered, x, x)
-    }
-    /// `if c {1.0} else {0.0}`.
-    fn truth(&mut self, c: Value) -> Value {
-        let (one, zero) = (self.c(1.0), self.c(0.0));
-        self.select(c, one, zero)
-    }
-    /// `op::max2`'s (or `min2`'s) condition: `a >= b || b.is_nan()`.
-    fn keeps_first(&mut self, cc: FloatCC, a: Value, b: Value) -> Value {
-        let c1 = self.cmp(cc, a, b);
-        if self.known(b).is_some_and(|b| !b.is_nan()) {
-            // `MAX(u, 0)`: the usual ReLU needs no NaN test.
-            return c1;
+    /// A condition as a value.
+    fn materialize(&mut self, c: Cond) -> Value {
+        match c {
+            Cond::Known(k) => self.b.ins().iconst(types::I8, i64::from(k)),
+            Cond::Cmp(cc, x, y) => self.cmp(cc, x, y),
+            Cond::Val(v) => v,
         }
-        let c2 = self.is_nan(b);
-        self.b.ins().bor(c1, c2)
     }
 
     /// `a.powi(n)` exactly as compiler-rt's `__powidf2` computes it: square and multiply
@@ -219,14 +260,14 @@ impl Ir<'_, '_> {
             if pow & 1 != 0 {
                 acc = Some(match acc {
                     None => base,
-                    Some(m) => self.mul(m, base),
+                    Some(m) => self.b.ins().fmul(m, base),
                 });
             }
             pow >>= 1;
             if pow == 0 {
                 break;
             }
-            base = self.mul(base, base);
+            base = self.b.ins().fmul(base, base);
         }
         let r = match acc {
             Some(r) => r,
@@ -239,28 +280,100 @@ impl Ir<'_, '_> {
             r
         }
     }
+}
 
-    /// Excel's `SIGN` as [`gradsheet_engine::op::sign`]: 1, -1, or `a * 0` (0 or NaN).
-    fn sign(&mut self, a: Value) -> Value {
-        let zero = self.c(0.0);
-        let gt = self.cmp(FloatCC::GreaterThan, a, zero);
-        let lt = self.cmp(FloatCC::LessThan, a, zero);
-        let (one, minus) = (self.c(1.0), self.c(-1.0));
-        let az = self.mul(a, zero);
-        let inner = self.select(lt, minus, az);
-        self.select(gt, one, inner)
+impl Slopes for Ir<'_, '_> {
+    type V = Value;
+    type B = Cond;
+    fn num(&mut self, v: f64) -> Value {
+        self.c(v)
+    }
+    fn ln10(&mut self) -> Value {
+        self.c(std::f64::consts::LN_10)
+    }
+    fn add(&mut self, x: Value, y: Value) -> Value {
+        Ir::add(self, x, y)
+    }
+    fn sub(&mut self, x: Value, y: Value) -> Value {
+        Ir::sub(self, x, y)
+    }
+    fn mul(&mut self, x: Value, y: Value) -> Value {
+        Ir::mul(self, x, y)
+    }
+    fn div(&mut self, x: Value, y: Value) -> Value {
+        Ir::div(self, x, y)
+    }
+    fn neg(&mut self, x: Value) -> Value {
+        Ir::neg(self, x)
+    }
+    fn powi(&mut self, x: Value, n: i32) -> Value {
+        Ir::powi(self, x, n)
+    }
+    fn cmp(&mut self, c: Cmp, x: Value, y: Value) -> Cond {
+        match (self.known(x), self.known(y)) {
+            (Some(a), Some(b)) => Cond::Known(c.holds(a, b)),
+            _ => Cond::Cmp(float_cc(c), x, y),
+        }
+    }
+    fn select(&mut self, b: Cond, x: Value, y: Value) -> Value {
+        match b {
+            Cond::Known(k) => {
+                if k {
+                    x
+                } else {
+                    y
+                }
+            }
+            other => {
+                let c = self.materialize(other);
+                Ir::select(self, c, x, y)
+            }
+        }
+    }
+    fn unary(&mut self, op: Unary, x: Value) -> Value {
+        op.value(self, x)
+    }
+    fn binary(&mut self, op: Binary, x: Value, y: Value) -> Value {
+        op.value(self, x, y)
     }
 }
 
-/// What is known of an adjoint while compiling.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Adj {
-    /// No contribution yet: the interpreter's `0.0`.
-    Zero,
-    /// The seed of the output: exactly 1.
-    One,
-    /// A value computed at run time (equal to the interpreter's but for a zero's sign).
-    Val(Value),
+impl Values for Ir<'_, '_> {
+    fn abs(&mut self, x: Value) -> Value {
+        self.b.ins().fabs(x)
+    }
+    fn sqrt(&mut self, x: Value) -> Value {
+        Ir::sqrt(self, x)
+    }
+    fn call1(&mut self, f: Native1, x: Value) -> Value {
+        Ir::call1(self, f, x)
+    }
+    fn call2(&mut self, f: Native2, x: Value, y: Value) -> Value {
+        Ir::call2(self, f, x, y)
+    }
+    fn is_nan(&mut self, x: Value) -> Cond {
+        match self.known(x) {
+            Some(k) => Cond::Known(k.is_nan()),
+            None => Cond::Cmp(FloatCC::Unordered, x, x),
+        }
+    }
+    fn not(&mut self, b: Cond) -> Cond {
+        match b {
+            Cond::Known(k) => Cond::Known(!k),
+            Cond::Cmp(cc, x, y) => Cond::Cmp(cc.complement(), x, y),
+            Cond::Val(v) => Cond::Val(self.b.ins().bxor_imm(v, 1)),
+        }
+    }
+    fn and(&mut self, b: Cond, c: Cond) -> Cond {
+        match (b, c) {
+            (Cond::Known(false), _) | (_, Cond::Known(false)) => Cond::Known(false),
+            (Cond::Known(true), x) | (x, Cond::Known(true)) => x,
+            (x, y) => {
+                let (x, y) = (self.materialize(x), self.materialize(y));
+                Cond::Val(self.b.ins().band(x, y))
+            }
+        }
+    }
 }
 
 /// The results of one row.
@@ -384,29 +497,18 @@ pub(crate) fn has_fma() -> bool {
     }
 }
 
-/// Whether the reverse pass keeps the interpreter's guards (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Guards {
-    /// `select(g == 0, 0, c)` for every guarded contribution: exact in every case.
-    Kept,
-    /// No selects. A guard only ever turns the NaN of `0 · ∞` (or `0 · NaN`) into `0`,
-    /// so without it a gradient is either exact or NaN; for callers that catch a NaN
-    /// gradient and redo the row exactly.
-    Dropped,
-}
-
 /// Emits the forward pass of `tape` given the values of its variables, then the
-/// gradient of output slot `out` with respect to the slots `wrt`.
+/// gradient of output slot `out` with respect to the slots `wrt` (NaN where a zero
+/// adjoint met an infinite slope: see the module docs).
 pub(crate) fn emit_row(
     ir: &mut Ir<'_, '_>,
     tape: &Tape,
     vars: &[Value],
     out: u32,
     wrt: &[u32],
-    guards: Guards,
 ) -> Row {
     let vals = emit_forward(ir, tape, vars);
-    let (raw, canon) = emit_backward(ir, tape, &vals, out, wrt, guards);
+    let (raw, canon) = emit_backward(ir, tape, &vals, out, wrt);
     let exact = vec![None; raw.len()];
     Row {
         vals,
@@ -447,71 +549,12 @@ pub(crate) fn emit_forward(ir: &mut Ir<'_, '_>, tape: &Tape, vars: &[Value]) -> 
 /// One instruction on scalars, as [`Tape::forward`] computes it (`c` is read by
 /// `Select` only).
 pub(crate) fn scalar_op(ir: &mut Ir<'_, '_>, code: Code, a: Value, b: Value, c: Value) -> Value {
-    let nan = f64::NAN;
     match code {
-        Code::Add => ir.add(a, b),
-        Code::Sub => ir.sub(a, b),
-        Code::Mul => ir.mul(a, b),
-        Code::Div => ir.div(a, b),
-        Code::Neg => ir.neg(a),
-        Code::Pow => ir.call2("gs_pow", a, b),
-        Code::Powi(n) => ir.powi(a, n),
-        Code::Cmp(o) => {
-            let cc = match o {
-                Op::Lt => Some(FloatCC::LessThan),
-                Op::Le => Some(FloatCC::LessThanOrEqual),
-                Op::Gt => Some(FloatCC::GreaterThan),
-                Op::Ge => Some(FloatCC::GreaterThanOrEqual),
-                Op::Eq => Some(FloatCC::Equal),
-                Op::Ne => Some(FloatCC::NotEqual),
-                _ => None,
-            };
-            match cc {
-                Some(cc) => {
-                    let c = ir.cmp(cc, a, b);
-                    ir.truth(c)
-                }
-                None => ir.c(nan),
-            }
-        }
-        Code::Max => {
-            let k = ir.keeps_first(FloatCC::GreaterThanOrEqual, a, b);
-            ir.select(k, a, b)
-        }
-        Code::Min => {
-            let k = ir.keeps_first(FloatCC::LessThanOrEqual, a, b);
-            ir.select(k, a, b)
-        }
-        Code::Unary(o) => match o {
-            Op::Neg => ir.neg(a),
-            Op::Abs => ir.b.ins().fabs(a),
-            Op::Sign => ir.sign(a),
-            Op::Exp => ir.call1("gs_exp", a),
-            Op::Ln => ir.call1("gs_ln", a),
-            Op::Log10 => ir.call1("gs_log10", a),
-            Op::Sqrt => ir.sqrt(a),
-            Op::Tanh => ir.call1("gs_tanh", a),
-            Op::Relu => {
-                let zero = ir.c(0.0);
-                let k = ir.keeps_first(FloatCC::GreaterThanOrEqual, a, zero);
-                ir.select(k, a, zero)
-            }
-            Op::Sigmoid => ir.call1("gs_sigmoid", a),
-            _ => ir.c(nan),
-        },
-        Code::Log => {
-            let la = ir.call1("gs_ln", a);
-            let lb = ir.call1("gs_ln", b);
-            ir.div(la, lb)
-        }
-        Code::Select => {
-            let zero = ir.c(0.0);
-            let ne = ir.cmp(FloatCC::NotEqual, a, zero);
-            let pick = ir.select(ne, b, c);
-            let isnan = ir.is_nan(a);
-            let n = ir.c(nan);
-            ir.select(isnan, n, pick)
-        }
+        Code::Unary(u) => u.value(ir, a),
+        Code::Binary(o) => o.value(ir, a, b),
+        Code::Powi(n) => op::powi_value(ir, a, n),
+        Code::Fold(f) => f.value(ir, a, b),
+        Code::Select => op::select_value(ir, a, b, c),
     }
 }
 
@@ -528,10 +571,11 @@ fn needed(tape: &Tape, wrt: &[u32]) -> Vec<bool> {
             need[ins.c as usize],
         );
         need[ins.dst as usize] = match ins.code {
-            Code::Cmp(_) => false,
-            Code::Neg | Code::Powi(_) | Code::Unary(_) => a,
+            Code::Unary(u) => a && !u.is_flat(),
+            Code::Binary(Binary::Cmp(_)) => false,
+            Code::Powi(_) => a,
+            Code::Binary(_) | Code::Fold(_) => a || b,
             Code::Select => b || c,
-            _ => a || b,
         };
     }
     // A slot in `wrt` keeps its own flag even if an instruction wrote it (it cannot:
@@ -542,6 +586,14 @@ fn needed(tape: &Tape, wrt: &[u32]) -> Vec<bool> {
     need
 }
 
+/// An adjoint while compiling: its value, and whether it was computed at run time
+/// (rather than being the seed), so that it may be a `-0.0` the interpreter never has.
+#[derive(Clone, Copy, Debug)]
+struct Adj {
+    val: Value,
+    computed: bool,
+}
+
 /// The reverse pass: the gradient of slot `out` with respect to each slot of `wrt`.
 pub(crate) fn emit_backward(
     ir: &mut Ir<'_, '_>,
@@ -549,289 +601,91 @@ pub(crate) fn emit_backward(
     vals: &[Value],
     out: u32,
     wrt: &[u32],
-    guards: Guards,
 ) -> (Vec<Value>, Vec<bool>) {
     let need = needed(tape, wrt);
-    let mut adj = vec![Adj::Zero; tape.n_slots()];
-    adj[out as usize] = Adj::One;
-    let mut bw = Backward {
-        ir,
-        need: &need,
-        adj: &mut adj,
-    };
+    let mut adj: Vec<Option<Adj>> = vec![None; tape.n_slots()];
+    let seed = ir.c(1.0);
+    adj[out as usize] = Some(Adj {
+        val: seed,
+        computed: false,
+    });
     for ins in tape.code().iter().rev() {
         let dst = ins.dst as usize;
-        if !bw.need[dst] {
+        if !need[dst] {
             continue;
         }
-        let g = bw.adj[dst];
-        if ins.guard && g == Adj::Zero {
+        // No contribution reached this slot: its adjoint is structurally zero, and
+        // contributes nothing (the zero-adjoint rule).
+        let Some(Adj { val: g, .. }) = adj[dst] else {
             continue;
-        }
-        // Only a run-time adjoint can be zero at run time (the seed is 1).
-        let zero_test = match (ins.guard && guards == Guards::Kept, g) {
-            (true, Adj::Val(v)) => {
-                let z = bw.ir.c(0.0);
-                Some(bw.ir.cmp(FloatCC::Equal, v, z))
-            }
-            _ => None,
         };
         let (ia, ib, ic) = (ins.a, ins.b, ins.c);
         let (a, b, o) = (vals[ia as usize], vals[ib as usize], vals[dst]);
+        let want = |s: u32| need[s as usize].then_some(g);
         match ins.code {
-            Code::Add => {
-                bw.acc_g(ia, g, false);
-                bw.acc_g(ib, g, false);
-            }
-            Code::Sub => {
-                bw.acc_g(ia, g, false);
-                bw.acc_g(ib, g, true);
-            }
-            Code::Mul => {
-                if bw.wants(ia) {
-                    let c = bw.mul_g(g, b);
-                    bw.acc(ia, c, false, zero_test);
-                }
-                if bw.wants(ib) {
-                    let c = bw.mul_g(g, a);
-                    bw.acc(ib, c, false, zero_test);
+            Code::Unary(u) => {
+                if need[ia as usize] {
+                    let t = u.contribution(ir, g, a, o);
+                    acc(ir, &mut adj, ia, t);
                 }
             }
-            Code::Div => {
-                if bw.wants(ia) {
-                    let c = bw.div_g(g, b);
-                    bw.acc(ia, c, false, zero_test);
-                }
-                if bw.wants(ib) {
-                    let ga = bw.mul_g(g, a);
-                    let bb = bw.ir.mul(b, b);
-                    let c = bw.ir.div(ga, bb);
-                    bw.acc(ib, c, true, zero_test);
-                }
-            }
-            Code::Neg => bw.acc_g(ia, g, true),
-            Code::Pow => {
-                if bw.wants(ia) {
-                    let one = bw.ir.c(1.0);
-                    let bm1 = bw.ir.sub(b, one);
-                    let p = bw.ir.call2("gs_pow", a, bm1);
-                    let slope = bw.ir.mul(b, p);
-                    let c = bw.mul_g(g, slope);
-                    bw.acc(ia, c, false, zero_test);
-                }
-                if bw.wants(ib) {
-                    let la = bw.ir.call1("gs_ln", a);
-                    let slope = bw.ir.mul(o, la);
-                    let c = bw.mul_g(g, slope);
-                    bw.acc(ib, c, false, zero_test);
-                }
+            Code::Binary(op) => {
+                let [ta, tb] = op.contributions(ir, [want(ia), want(ib)], a, b, o);
+                acc(ir, &mut adj, ia, ta);
+                acc(ir, &mut adj, ib, tb);
             }
             Code::Powi(n) => {
-                if bw.wants(ia) {
-                    let nf = bw.ir.c(n as f64);
-                    let p = bw.ir.powi(a, n - 1);
-                    let slope = bw.ir.mul(nf, p);
-                    let c = bw.mul_g(g, slope);
-                    bw.acc(ia, c, false, zero_test);
+                if need[ia as usize] {
+                    let t = op::powi_contribution(ir, g, a, n);
+                    acc(ir, &mut adj, ia, Some(t));
                 }
             }
-            Code::Cmp(_) => {}
-            Code::Max | Code::Min => {
-                let cc = if ins.code == Code::Max {
-                    FloatCC::GreaterThanOrEqual
-                } else {
-                    FloatCC::LessThanOrEqual
-                };
-                let k = bw.ir.keeps_first(cc, a, b);
-                let gv = bw.g_value(g);
-                let zero = bw.ir.c(0.0);
-                if bw.wants(ia) {
-                    let c = bw.ir.select(k, gv, zero);
-                    bw.acc(ia, c, false, None);
-                }
-                if bw.wants(ib) {
-                    let c = bw.ir.select(k, zero, gv);
-                    bw.acc(ib, c, false, None);
-                }
-            }
-            Code::Unary(op) => {
-                if bw.wants(ia) {
-                    let ir = &mut *bw.ir;
-                    let slope = match op {
-                        Op::Neg => ir.c(-1.0),
-                        Op::Abs => ir.sign(a),
-                        Op::Exp => o,
-                        Op::Ln => {
-                            let one = ir.c(1.0);
-                            ir.div(one, a)
-                        }
-                        Op::Log10 => {
-                            let one = ir.c(1.0);
-                            let l = ir.c(std::f64::consts::LN_10);
-                            let d = ir.mul(a, l);
-                            ir.div(one, d)
-                        }
-                        Op::Sqrt => {
-                            let (one, two) = (ir.c(1.0), ir.c(2.0));
-                            let d = ir.mul(two, o);
-                            ir.div(one, d)
-                        }
-                        Op::Tanh => {
-                            let one = ir.c(1.0);
-                            let oo = ir.mul(o, o);
-                            ir.sub(one, oo)
-                        }
-                        Op::Relu => {
-                            let zero = ir.c(0.0);
-                            let ge = ir.cmp(FloatCC::GreaterThanOrEqual, a, zero);
-                            ir.truth(ge)
-                        }
-                        Op::Sigmoid => {
-                            let one = ir.c(1.0);
-                            let om = ir.sub(one, o);
-                            ir.mul(o, om)
-                        }
-                        _ => ir.c(0.0),
-                    };
-                    let c = bw.mul_g(g, slope);
-                    // A slope of ±1 or 0 times a zero adjoint adds a zero: no select.
-                    let zt = if matches!(op, Op::Neg | Op::Relu) {
-                        None
-                    } else {
-                        zero_test
-                    };
-                    bw.acc(ia, c, false, zt);
-                }
-            }
-            Code::Log => {
-                let lb = bw.ir.call1("gs_ln", b);
-                if bw.wants(ia) {
-                    let d = bw.ir.mul(a, lb);
-                    let c = bw.div_g(g, d);
-                    bw.acc(ia, c, false, zero_test);
-                }
-                if bw.wants(ib) {
-                    let go = bw.mul_g(g, o);
-                    let d = bw.ir.mul(b, lb);
-                    let c = bw.ir.div(go, d);
-                    bw.acc(ib, c, true, zero_test);
-                }
+            Code::Fold(f) => {
+                let [ta, tb] = f.contributions(ir, [want(ia), want(ib)], a, b);
+                acc(ir, &mut adj, ia, ta);
+                acc(ir, &mut adj, ib, tb);
             }
             Code::Select => {
-                let zero = bw.ir.c(0.0);
-                let ne = bw.ir.cmp(FloatCC::NotEqual, a, zero);
-                let gv = bw.g_value(g);
-                if bw.wants(ib) {
-                    let pick = bw.ir.select(ne, gv, zero);
-                    let isnan = bw.ir.is_nan(a);
-                    let nan = bw.ir.c(f64::NAN);
-                    let c = bw.ir.select(isnan, nan, pick);
-                    bw.acc(ib, c, false, zero_test);
-                }
-                if bw.wants(ic) {
-                    let c = bw.ir.select(ne, zero, gv);
-                    bw.acc(ic, c, false, None);
-                }
+                let w = [need[ib as usize], need[ic as usize]];
+                let [tb, tc] = op::select_contributions(ir, g, a, w);
+                acc(ir, &mut adj, ib, tb.map(Term::Plus));
+                acc(ir, &mut adj, ic, tc.map(Term::Plus));
             }
         }
     }
-    let adj = adj;
     wrt.iter()
         .map(|&s| match adj[s as usize] {
-            Adj::Zero => (ir.c(0.0), false),
-            Adj::One => (ir.c(1.0), false),
-            Adj::Val(v) => (v, true),
+            None => (ir.c(0.0), false),
+            Some(Adj { val, computed }) => (val, computed),
         })
         .unzip()
 }
 
-struct Backward<'x, 'a, 'b> {
-    ir: &'x mut Ir<'a, 'b>,
-    need: &'x [bool],
-    adj: &'x mut [Adj],
-}
-
-impl Backward<'_, '_, '_> {
-    fn wants(&self, s: u32) -> bool {
-        self.need[s as usize]
-    }
-
-    fn g_value(&mut self, g: Adj) -> Value {
-        match g {
-            Adj::Zero => self.ir.c(0.0),
-            Adj::One => self.ir.c(1.0),
-            Adj::Val(v) => v,
-        }
-    }
-
-    /// `g * x`, folding the seed.
-    fn mul_g(&mut self, g: Adj, x: Value) -> Value {
-        match g {
-            Adj::One => x,
-            _ => {
-                let gv = self.g_value(g);
-                self.ir.mul(gv, x)
-            }
-        }
-    }
-
-    /// `g / x`.
-    fn div_g(&mut self, g: Adj, x: Value) -> Value {
-        let gv = self.g_value(g);
-        self.ir.div(gv, x)
-    }
-
-    /// `adj[s] ±= g` for a contribution that is the adjoint itself.
-    fn acc_g(&mut self, s: u32, g: Adj, sub: bool) {
-        if !self.wants(s) {
-            return;
-        }
-        if !sub && g == Adj::One && self.adj[s as usize] == Adj::Zero {
-            self.adj[s as usize] = Adj::One;
-            return;
-        }
-        let gv = self.g_value(g);
-        self.acc(s, gv, sub, None);
-    }
-
-    /// `adj[s] ±= c`, or `adj[s] ±= select(g == 0, 0, c)` under a guard.
-    fn acc(&mut self, s: u32, c: Value, sub: bool, zero_test: Option<Value>) {
-        if !self.wants(s) {
-            return;
-        }
-        let c = match zero_test {
-            Some(z) => {
-                let zero = self.ir.c(0.0);
-                self.ir.select(z, zero, c)
-            }
-            None => c,
-        };
-        let i = s as usize;
-        self.adj[i] = Adj::Val(match self.adj[i] {
-            Adj::Zero => {
-                if sub {
-                    self.ir.neg(c)
-                } else {
-                    c
-                }
-            }
-            Adj::One => {
-                let one = self.ir.c(1.0);
-                if sub {
-                    self.ir.sub(one, c)
-                } else {
-                    self.ir.add(one, c)
-                }
-            }
-            Adj::Val(v) => {
-                if sub {
-                    self.ir.sub(v, c)
-                } else {
-                    self.ir.add(v, c)
-                }
-            }
-        });
-    }
+/// `adj[s] ±= c` (the first contribution is taken as it is).
+fn acc(ir: &mut Ir<'_, '_>, adj: &mut [Option<Adj>], s: u32, t: Option<Term<Value>>) {
+    let Some(t) = t else {
+        return;
+    };
+    let i = s as usize;
+    adj[i] = Some(match (adj[i], t) {
+        // A contribution the compiler knows (the seed passed on by `+`) stays known.
+        (None, Term::Plus(c)) => Adj {
+            val: c,
+            computed: ir.known(c).is_none(),
+        },
+        (None, Term::Minus(c)) => Adj {
+            val: ir.neg(c),
+            computed: true,
+        },
+        (Some(v), Term::Plus(c)) => Adj {
+            val: ir.add(v.val, c),
+            computed: true,
+        },
+        (Some(v), Term::Minus(c)) => Adj {
+            val: ir.sub(v.val, c),
+            computed: true,
+        },
+    });
 }
 
 #[cfg(test)]

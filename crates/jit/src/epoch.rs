@@ -5,8 +5,8 @@
 //! What makes it as fast as a hand-written loop (BENCHMARKS.md has the measurements):
 //! few values alive at once, so that Cranelift's register allocator never spills a
 //! parameter (see the comments on the stores and on `Consts`); updates of two
-//! parameters at once (`Group`); no guard selects (see `Guards::Dropped` in `emit`);
-//! and one comparison for the divergence test.
+//! parameters at once (`Group`); no test of zero adjoints (see `emit`'s docs); and one
+//! comparison for the divergence test.
 
 use std::sync::Arc;
 
@@ -14,10 +14,11 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::Module;
+use gradsheet_engine::op::Native2;
 use gradsheet_engine::{CompiledModel, Instr};
 use gradsheet_train::Optimizer;
 
-use crate::emit::{emit_row, Calls, Guards, Ir, Row};
+use crate::emit::{emit_row, Calls, Ir, Row};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -108,16 +109,26 @@ impl OptKind {
                 weight_decay: weight_decay != 0.0,
                 decoupled,
             },
-            _ => return None,
+            Optimizer::Adagrad { .. } | Optimizer::TorchAdam { amsgrad: true, .. } => return None,
         })
     }
 
-    /// The numeric hyperparameters, in the order the code reads them.
-    pub(crate) fn hypers(opt: &Optimizer) -> Vec<f64> {
+    /// The numeric hyperparameters, each at its name's place in `io` (see [`K`]); the
+    /// ones a rule does not have stay 0 and are never read.
+    pub(crate) fn hypers(opt: &Optimizer) -> [f64; K::HYPERS] {
+        let mut h = [0.0; K::HYPERS];
+        let mut set = |k: K, v: f64| h[k as usize] = v;
         match *opt {
-            Optimizer::Sgd { lr } => vec![lr],
-            Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => vec![lr, beta],
-            Optimizer::Adam { lr, beta1, beta2 } => vec![lr, beta1, beta2],
+            Optimizer::Sgd { lr } => set(K::Lr, lr),
+            Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => {
+                set(K::Lr, lr);
+                set(K::Beta1, beta);
+            }
+            Optimizer::Adam { lr, beta1, beta2 } => {
+                set(K::Lr, lr);
+                set(K::Beta1, beta1);
+                set(K::Beta2, beta2);
+            }
             Optimizer::TorchSgd {
                 lr,
                 momentum,
@@ -125,7 +136,10 @@ impl OptKind {
                 weight_decay,
                 ..
             } => {
-                vec![lr, momentum, dampening, weight_decay]
+                set(K::Lr, lr);
+                set(K::Momentum, momentum);
+                set(K::Dampening, dampening);
+                set(K::WeightDecay, weight_decay);
             }
             Optimizer::TorchAdam {
                 lr,
@@ -135,7 +149,11 @@ impl OptKind {
                 weight_decay,
                 ..
             } => {
-                vec![lr, beta1, beta2, eps, weight_decay]
+                set(K::Lr, lr);
+                set(K::Beta1, beta1);
+                set(K::Beta2, beta2);
+                set(K::Eps, eps);
+                set(K::WeightDecay, weight_decay);
             }
             Optimizer::TorchAdagrad {
                 lr,
@@ -143,7 +161,12 @@ impl OptKind {
                 weight_decay,
                 eps,
                 ..
-            } => vec![lr, lr_decay, weight_decay, eps],
+            } => {
+                set(K::Lr, lr);
+                set(K::LrDecay, lr_decay);
+                set(K::WeightDecay, weight_decay);
+                set(K::Eps, eps);
+            }
             Optimizer::TorchRmsprop {
                 lr,
                 alpha,
@@ -151,18 +174,29 @@ impl OptKind {
                 weight_decay,
                 momentum,
                 ..
-            } => vec![lr, alpha, eps, weight_decay, momentum],
-            _ => vec![],
+            } => {
+                set(K::Lr, lr);
+                set(K::Alpha, alpha);
+                set(K::Eps, eps);
+                set(K::WeightDecay, weight_decay);
+                set(K::Momentum, momentum);
+            }
+            // Rules without a kind (see `of`) are never compiled.
+            Optimizer::Adagrad { .. } => {}
         }
+        h
     }
 
-    fn n_hypers(self) -> usize {
+    /// The hyperparameters the rule's update reads (the ones [`OptKind::hypers`] sets).
+    pub(crate) fn reads(self) -> &'static [K] {
         match self {
-            OptKind::Sgd => 1,
-            OptKind::Momentum | OptKind::Rmsprop => 2,
-            OptKind::Adam => 3,
-            OptKind::TorchSgd { .. } | OptKind::TorchAdagrad { .. } => 4,
-            OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { .. } => 5,
+            OptKind::Sgd => &[K::Lr],
+            OptKind::Momentum | OptKind::Rmsprop => &[K::Lr, K::Beta1],
+            OptKind::Adam => &[K::Lr, K::Beta1, K::Beta2],
+            OptKind::TorchSgd { .. } => &[K::Lr, K::Momentum, K::Dampening, K::WeightDecay],
+            OptKind::TorchAdagrad { .. } => &[K::Lr, K::LrDecay, K::WeightDecay, K::Eps],
+            OptKind::TorchRmsprop { .. } => &[K::Lr, K::Alpha, K::Eps, K::WeightDecay, K::Momentum],
+            OptKind::TorchAdam { .. } => &[K::Lr, K::Beta1, K::Beta2, K::Eps, K::WeightDecay],
         }
     }
 
@@ -373,9 +407,10 @@ impl EpochKernel {
             vars.push(v);
         }
         let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
-        // Without guards: a NaN gradient makes its parameter NaN (below), which stops the
+        // Zero adjoints are not tested (see `emit`): a NaN gradient makes its parameter
+        // NaN (below), which stops the
         // loop, and the caller replays that row with the interpreter.
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt, Guards::Dropped);
+        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt);
         let err = row.vals[tape.output(1) as usize];
         let t = ir.b.use_var(v_t);
         let t_new = ir.b.ins().iadd_imm(t, 1);
@@ -568,7 +603,7 @@ impl EpochKernel {
 
     /// The length of the `io` block.
     pub(crate) fn io_len(&self) -> usize {
-        IO_SQ + self.n_params + self.kind.n_hypers() + Consts::len(self.kind)
+        IO_SQ + self.n_params + K::HYPERS + Consts::LEN
     }
 
     /// The length of one epoch's record: the sum, the largest error, the Σg².
@@ -598,21 +633,50 @@ impl StateMem {
     }
 }
 
-/// A number an update rule reads in every step.
-#[derive(Clone, Copy)]
-enum K {
-    /// Hyperparameter `k`, in [`OptKind::hypers`]' order (0 is the learning rate).
-    Hyp(usize),
-    /// `1 - β` (workbook rules), `1 - β1` (torch Adam's lerp weight), `1 - dampening`.
-    OneMinus1,
+/// A number an update rule reads in every step, by name: a hyperparameter (the first
+/// [`K::HYPERS`], which the caller writes into `io` by [`OptKind::hypers`]) or a number
+/// derived from them at the kernel's entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum K {
+    /// The learning rate.
+    Lr,
+    /// The workbooks' β, or β1 (both Adams).
+    Beta1,
+    /// β2 (both Adams).
+    Beta2,
+    /// torch's ε.
+    Eps,
+    /// torch's weight decay λ.
+    WeightDecay,
+    /// torch's momentum factor μ (SGD, RMSprop).
+    Momentum,
+    /// torch SGD's dampening τ.
+    Dampening,
+    /// torch RMSprop's α.
+    Alpha,
+    /// torch Adagrad's learning-rate decay.
+    LrDecay,
+    /// `1 - β` or `1 - β1` (also torch Adam's lerp weight `w`).
+    OneMinusBeta1,
     /// `1 - β2`.
-    OneMinus2,
+    OneMinusBeta2,
+    /// `1 - τ`.
+    OneMinusDampening,
+    /// `1 - α` (also torch RMSprop's lerp weight `w`).
+    OneMinusAlpha,
     /// `-lr`.
     NegLr,
-    /// Torch Adam's lerp: `1 - w`.
+    /// torch's lerp: `1 - w`.
     LerpOneMinusW,
     /// AdamW's `1 - lr*λ`.
     Decay,
+}
+
+impl K {
+    /// How many hyperparameters (the variants before the derived numbers).
+    pub(crate) const HYPERS: usize = K::OneMinusBeta1 as usize;
+    /// How many numbers in all.
+    const COUNT: usize = K::Decay as usize + 1;
 }
 
 /// The numbers an update rule reads in every step: the hyperparameters and what the
@@ -625,75 +689,70 @@ struct Consts {
     io: Value,
     /// Where the hyperparameters start in `io`.
     hyp: usize,
-    n_hypers: usize,
 }
 
 impl Consts {
-    /// How many derived numbers follow the hyperparameters (see [`K`]).
-    const DERIVED: usize = 5;
-
-    /// The length of the pairs' area for `kind`.
-    fn len(kind: OptKind) -> usize {
-        2 * (kind.n_hypers() + Consts::DERIVED)
-    }
+    /// The length of the pairs' area.
+    const LEN: usize = 2 * K::COUNT;
 
     fn offset(&self, k: K) -> i32 {
-        let index = match k {
-            K::Hyp(i) => i,
-            K::OneMinus1 => self.n_hypers,
-            K::OneMinus2 => self.n_hypers + 1,
-            K::NegLr => self.n_hypers + 2,
-            K::LerpOneMinusW => self.n_hypers + 3,
-            K::Decay => self.n_hypers + 4,
-        };
-        (8 * (self.hyp + self.n_hypers + 2 * index)) as i32
+        (8 * (self.hyp + K::HYPERS + 2 * k as usize)) as i32
     }
 
     /// Reads the hyperparameters at `io[hyp..]`, derives what `kind` needs, and stores
     /// the pairs (in the entry block: once per call).
     fn write(ir: &mut Ir<'_, '_>, kind: OptKind, io: Value, hyp: usize) -> Consts {
-        let c = Consts {
-            io,
-            hyp,
-            n_hypers: kind.n_hypers(),
-        };
+        let c = Consts { io, hyp };
         let mem = MemFlags::trusted();
-        let h: Vec<Value> = (0..c.n_hypers)
-            .map(|k| ir.b.ins().load(types::F64, mem, io, (8 * (hyp + k)) as i32))
-            .collect();
+        let h = |ir: &mut Ir<'_, '_>, k: K| {
+            ir.b.ins()
+                .load(types::F64, mem, io, (8 * (hyp + k as usize)) as i32)
+        };
         let one = ir.c(1.0);
+        // Only the rule's own numbers: the entry runs at every call (every epoch of a
+        // map's runs), so it loads and stores no more than the update reads.
+        let mut all: Vec<(K, Value)> = Vec::new();
+        for &k in kind.reads() {
+            let v = h(ir, k);
+            all.push((k, v));
+        }
+        let get = |all: &[(K, Value)], k: K| {
+            all.iter()
+                .find(|(have, _)| *have == k)
+                .map(|(_, v)| *v)
+                .expect("a rule derives numbers from its own hyperparameters only")
+        };
         let mut derived: Vec<(K, Value)> = Vec::new();
         match kind {
             OptKind::Sgd => {}
             OptKind::Momentum | OptKind::Rmsprop => {
-                derived.push((K::OneMinus1, ir.sub(one, h[1])));
+                derived.push((K::OneMinusBeta1, ir.sub(one, get(&all, K::Beta1))));
             }
             OptKind::Adam => {
-                derived.push((K::OneMinus1, ir.sub(one, h[1])));
-                derived.push((K::OneMinus2, ir.sub(one, h[2])));
+                derived.push((K::OneMinusBeta1, ir.sub(one, get(&all, K::Beta1))));
+                derived.push((K::OneMinusBeta2, ir.sub(one, get(&all, K::Beta2))));
             }
             OptKind::TorchSgd { .. } => {
-                derived.push((K::NegLr, ir.neg(h[0])));
-                derived.push((K::OneMinus1, ir.sub(one, h[2])));
+                derived.push((K::NegLr, ir.neg(get(&all, K::Lr))));
+                derived.push((K::OneMinusDampening, ir.sub(one, get(&all, K::Dampening))));
             }
             OptKind::TorchAdagrad { .. } => {}
             OptKind::TorchRmsprop { .. } => {
-                let w = ir.sub(one, h[1]);
-                derived.push((K::OneMinus1, w));
+                let w = ir.sub(one, get(&all, K::Alpha));
+                derived.push((K::OneMinusAlpha, w));
                 derived.push((K::LerpOneMinusW, ir.sub(one, w)));
-                derived.push((K::NegLr, ir.neg(h[0])));
+                derived.push((K::NegLr, ir.neg(get(&all, K::Lr))));
             }
             OptKind::TorchAdam { .. } => {
-                let w = ir.sub(one, h[1]);
-                derived.push((K::OneMinus1, w));
-                derived.push((K::OneMinus2, ir.sub(one, h[2])));
+                let w = ir.sub(one, get(&all, K::Beta1));
+                derived.push((K::OneMinusBeta1, w));
+                derived.push((K::OneMinusBeta2, ir.sub(one, get(&all, K::Beta2))));
                 derived.push((K::LerpOneMinusW, ir.sub(one, w)));
-                let lw = ir.mul(h[0], h[4]);
+                let lw = ir.mul(get(&all, K::Lr), get(&all, K::WeightDecay));
                 derived.push((K::Decay, ir.sub(one, lw)));
             }
         }
-        let all = h.iter().enumerate().map(|(k, &v)| (K::Hyp(k), v));
-        for (k, v) in all.chain(derived) {
+        for (k, v) in all.into_iter().chain(derived) {
             let at = c.offset(k);
             ir.b.ins().store(mem, v, io, at);
             ir.b.ins().store(mem, v, io, at + 8);
@@ -766,13 +825,13 @@ fn emit_step(
             let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
             let one = ir.c(1.0);
             let (lr, b1, b2) = (
-                c.get(ir, types::F64, K::Hyp(0)),
-                c.get(ir, types::F64, K::Hyp(1)),
-                c.get(ir, types::F64, K::Hyp(2)),
+                c.get(ir, types::F64, K::Lr),
+                c.get(ir, types::F64, K::Beta1),
+                c.get(ir, types::F64, K::Beta2),
             );
-            let p1 = ir.call2("gs_powf", b1, tf);
+            let p1 = ir.call2(Native2::Powf, b1, tf);
             let bc1 = ir.sub(one, p1);
-            let p2 = ir.call2("gs_powf", b2, tf);
+            let p2 = ir.call2(Native2::Powf, b2, tf);
             let bc2 = ir.sub(one, p2);
             let step_size = ir.div(lr, bc1);
             let bc2_sqrt = ir.sqrt(bc2);
@@ -781,12 +840,17 @@ fn emit_step(
         _ => None,
     };
     // `|w| < 0.5`, the choice of formula of torch's lerp (`w` is `1 - β1` or `1 - α`).
+    let lerp_w = if matches!(kind, OptKind::TorchAdam { .. }) {
+        K::OneMinusBeta1
+    } else {
+        K::OneMinusAlpha
+    };
     let small = matches!(
         kind,
         OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { centered: true, .. }
     )
     .then(|| {
-        let w = c.get(ir, types::F64, K::OneMinus1);
+        let w = c.get(ir, types::F64, lerp_w);
         let aw = ir.b.ins().fabs(w);
         let half = ir.c(0.5);
         ir.cmp(FloatCC::LessThan, aw, half)
@@ -796,8 +860,8 @@ fn emit_step(
         let t1 = ir.b.ins().iadd_imm(t, -1);
         let tf = ir.b.ins().fcvt_from_uint(types::F64, t1);
         let (lr, decay) = (
-            c.get(ir, types::F64, K::Hyp(0)),
-            c.get(ir, types::F64, K::Hyp(1)),
+            c.get(ir, types::F64, K::Lr),
+            c.get(ir, types::F64, K::LrDecay),
         );
         let x = ir.mul(tf, decay);
         let one = ir.c(1.0);
@@ -811,13 +875,13 @@ fn emit_step(
         let k = |ir: &mut Ir<'_, '_>, k: K| c.get(ir, ty, k);
         let pi = ir.pack(&p[grp.range()]);
         // torch's gradient: the exact one, plus `wd·p` (L2) when the rule has a weight
-        // decay, hyperparameter `wd_at`.
-        let l2_grad = |ir: &mut Ir<'_, '_>, g: &mut Row, on: bool, wd_at: usize| {
+        // decay.
+        let l2_grad = |ir: &mut Ir<'_, '_>, g: &mut Row, on: bool| {
             let d = g.exact_group(ir, grp.range());
             if !on {
                 return d;
             }
-            let wd = k(ir, K::Hyp(wd_at));
+            let wd = k(ir, K::WeightDecay);
             let x = ir.mul(wd, pi);
             ir.add(d, x)
         };
@@ -825,7 +889,7 @@ fn emit_step(
         // `a + w*(b-a)` for |w| < 0.5, else `b - (b-a)*(1-w)`.
         let lerp = |ir: &mut Ir<'_, '_>, a: Value, b: Value| {
             let diff = ir.sub(b, a);
-            let w = k(ir, K::OneMinus1);
+            let w = k(ir, lerp_w);
             let wd1 = ir.mul(w, diff);
             let near = ir.add(a, wd1);
             let omw = k(ir, K::LerpOneMinusW);
@@ -858,36 +922,36 @@ fn emit_step(
         // keeps few values alive at once (see `Consts`).
         let new = match kind {
             OptKind::Sgd => {
-                let lr = k(ir, K::Hyp(0));
+                let lr = k(ir, K::Lr);
                 let u = g.times_group(ir, grp.range(), lr);
                 ir.sub(pi, u)
             }
             OptKind::Momentum => {
                 let s0 = st.get(ir, ty, i);
-                let m = avg_grad(ir, g, s0, K::Hyp(1), K::OneMinus1);
+                let m = avg_grad(ir, g, s0, K::Beta1, K::OneMinusBeta1);
                 st.set(ir, i, m);
-                let lr = k(ir, K::Hyp(0));
+                let lr = k(ir, K::Lr);
                 let u = ir.mul(m, lr);
                 ir.sub(pi, u)
             }
             OptKind::Rmsprop => {
-                let lr = k(ir, K::Hyp(0));
+                let lr = k(ir, K::Lr);
                 let gl = g.times_group(ir, grp.range(), lr);
                 let s0 = st.get(ir, ty, i);
                 let r = ir.sqrt(s0);
                 let u = ir.div(gl, r);
-                let s_new = avg_sq(ir, g, s0, K::Hyp(1), K::OneMinus1);
+                let s_new = avg_sq(ir, g, s0, K::Beta1, K::OneMinusBeta1);
                 st.set(ir, i, s_new);
                 ir.sub(pi, u)
             }
             OptKind::Adam => {
                 let s0 = st.get(ir, ty, i);
-                let m = avg_grad(ir, g, s0, K::Hyp(1), K::OneMinus1);
+                let m = avg_grad(ir, g, s0, K::Beta1, K::OneMinusBeta1);
                 st.set(ir, i, m);
                 let s1 = st.get(ir, ty, i2);
-                let v = avg_sq(ir, g, s1, K::Hyp(2), K::OneMinus2);
+                let v = avg_sq(ir, g, s1, K::Beta2, K::OneMinusBeta2);
                 st.set(ir, i2, v);
-                let lr = k(ir, K::Hyp(0));
+                let lr = k(ir, K::Lr);
                 let ml = ir.mul(m, lr);
                 let r = ir.sqrt(v);
                 let u = ir.div(ml, r);
@@ -898,12 +962,12 @@ fn emit_step(
                 nesterov,
                 weight_decay,
             } => {
-                let mut d = l2_grad(ir, g, weight_decay, 3);
+                let mut d = l2_grad(ir, g, weight_decay);
                 if momentum {
                     let s0 = st.get(ir, ty, i);
-                    let mu = k(ir, K::Hyp(1));
+                    let mu = k(ir, K::Momentum);
                     let x = ir.mul(s0, mu);
-                    let om = k(ir, K::OneMinus1);
+                    let om = k(ir, K::OneMinusDampening);
                     let y = ir.mul(om, d);
                     let later = ir.add(x, y);
                     let buf = ir.select(first.expect("computed above for torch SGD"), d, later);
@@ -920,13 +984,13 @@ fn emit_step(
                 ir.add(pi, u)
             }
             OptKind::TorchAdagrad { weight_decay } => {
-                let gi = l2_grad(ir, g, weight_decay, 2);
+                let gi = l2_grad(ir, g, weight_decay);
                 let s0 = st.get(ir, ty, i);
                 let gg = ir.mul(gi, gi);
                 let sum = ir.add(s0, gg);
                 st.set(ir, i, sum);
                 let r = ir.sqrt(sum);
-                let eps = k(ir, K::Hyp(3));
+                let eps = k(ir, K::Eps);
                 let std = ir.add(r, eps);
                 let neg_clr = neg_clr.expect("computed above for torch Adagrad");
                 let neg_clr = ir.splat(ty, neg_clr);
@@ -939,11 +1003,11 @@ fn emit_step(
                 momentum,
                 centered,
             } => {
-                let gi = l2_grad(ir, g, weight_decay, 3);
+                let gi = l2_grad(ir, g, weight_decay);
                 let s0 = st.get(ir, ty, i);
-                let alpha = k(ir, K::Hyp(1));
+                let alpha = k(ir, K::Alpha);
                 let x = ir.mul(s0, alpha);
-                let om = k(ir, K::OneMinus1);
+                let om = k(ir, K::OneMinusAlpha);
                 let y = ir.mul(om, gi);
                 let y = ir.mul(y, gi);
                 let sq = ir.add(x, y);
@@ -960,11 +1024,11 @@ fn emit_step(
                 } else {
                     ir.sqrt(sq)
                 };
-                let eps = k(ir, K::Hyp(2));
+                let eps = k(ir, K::Eps);
                 let avg = ir.add(root, eps);
                 if momentum {
                     let b0 = st.get(ir, ty, i2);
-                    let mu = k(ir, K::Hyp(4));
+                    let mu = k(ir, K::Momentum);
                     let x = ir.mul(b0, mu);
                     let q = ir.div(gi, avg);
                     let b = ir.add(x, q);
@@ -985,7 +1049,7 @@ fn emit_step(
             } => {
                 let (neg_step, bc2_sqrt) = bias.expect("computed above for torch Adam");
                 // AdamW decays the parameter itself; Adam adds L2 to the gradient.
-                let gi = l2_grad(ir, g, weight_decay && !decoupled, 4);
+                let gi = l2_grad(ir, g, weight_decay && !decoupled);
                 let mut pi = pi;
                 if decoupled {
                     let decay = k(ir, K::Decay);
@@ -995,9 +1059,9 @@ fn emit_step(
                 let m = lerp(ir, s0, gi);
                 st.set(ir, i, m);
                 let s1 = st.get(ir, ty, i2);
-                let b2 = k(ir, K::Hyp(2));
+                let b2 = k(ir, K::Beta2);
                 let x = ir.mul(s1, b2);
-                let om2 = k(ir, K::OneMinus2);
+                let om2 = k(ir, K::OneMinusBeta2);
                 let y = ir.mul(om2, gi);
                 let y = ir.mul(y, gi);
                 let v = ir.add(x, y);
@@ -1005,7 +1069,7 @@ fn emit_step(
                 let r = ir.sqrt(v);
                 let bc2_sqrt = ir.splat(ty, bc2_sqrt);
                 let q = ir.div(r, bc2_sqrt);
-                let eps = k(ir, K::Hyp(3));
+                let eps = k(ir, K::Eps);
                 let denom = ir.add(q, eps);
                 let neg_step = ir.splat(ty, neg_step);
                 let num = ir.mul(neg_step, m);

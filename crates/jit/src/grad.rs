@@ -9,7 +9,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::Module;
 use gradsheet_engine::Tape;
 
-use crate::emit::{emit_row, Calls, Guards, Ir};
+use crate::emit::{emit_row, Calls, Ir};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -22,15 +22,19 @@ type GradFn = unsafe extern "C" fn(*const f64, *mut f64) -> f64;
 #[derive(Clone)]
 pub struct GradKernel {
     native: Arc<Native>,
+    /// The interpreter, for the rows whose compiled gradient is NaN (see `emit`'s docs:
+    /// the compiled code does not test for zero adjoints).
+    tape: Arc<Tape>,
+    which: usize,
+    wrt: std::ops::Range<usize>,
     n_vars: usize,
-    n_wrt: usize,
 }
 
 impl std::fmt::Debug for GradKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GradKernel")
             .field("n_vars", &self.n_vars)
-            .field("n_wrt", &self.n_wrt)
+            .field("wrt", &self.wrt)
             .finish()
     }
 }
@@ -77,14 +81,7 @@ impl GradKernel {
             b: &mut b,
             calls: &calls,
         };
-        let mut row = emit_row(
-            &mut ir,
-            tape,
-            &vars,
-            tape.output(which),
-            &slots,
-            Guards::Kept,
-        );
+        let mut row = emit_row(&mut ir, tape, &vars, tape.output(which), &slots);
         for k in 0..slots.len() {
             let g = row.exact(&mut ir, k);
             ir.b.ins().store(mem, g, gp, (8 * k) as i32);
@@ -95,12 +92,17 @@ impl GradKernel {
         let native = Native::finish(module, &mut ctx, "grad")?;
         Ok(GradKernel {
             native: Arc::new(native),
+            tape: Arc::new(tape.clone()),
+            which,
+            wrt,
             n_vars: nv,
-            n_wrt: wrt.len(),
         })
     }
 
     /// The output for the variable values `vars`, with the gradient written to `grads`.
+    ///
+    /// A row whose compiled gradient has a NaN is recomputed by the interpreter (which
+    /// allocates), so that the result is the interpreter's either way.
     ///
     /// # Panics
     ///
@@ -108,16 +110,23 @@ impl GradKernel {
     /// the slots the kernel differentiates for (checked before the native code runs).
     #[inline]
     pub fn call(&self, vars: &[f64], grads: &mut [f64]) -> f64 {
+        let n_wrt = self.wrt.len();
         assert!(
-            vars.len() >= self.n_vars && grads.len() >= self.n_wrt,
+            vars.len() >= self.n_vars && grads.len() >= n_wrt,
             "buffers too short"
         );
         // SAFETY: `entry` is a `GradFn` compiled by `compile`, kept alive by
         // `self.native`; it reads `n_vars` values of `vars` and writes `n_wrt` values
         // of `grads`, the lengths asserted above, and keeps neither pointer.
-        unsafe {
+        let out = unsafe {
             let f: GradFn = std::mem::transmute::<*const u8, GradFn>(self.native.entry);
             f(vars.as_ptr(), grads.as_mut_ptr())
+        };
+        if grads[..n_wrt].iter().any(|g| g.is_nan()) {
+            let (out, g) = self.tape.eval_grad(&vars[..self.n_vars], self.which);
+            grads[..n_wrt].copy_from_slice(&g[self.wrt.clone()]);
+            return out;
         }
+        out
     }
 }

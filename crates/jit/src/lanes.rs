@@ -11,9 +11,11 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Type, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::Module;
-use gradsheet_engine::{Code, Op, Tape};
+use gradsheet_engine::arith::{Slopes, Values};
+use gradsheet_engine::op::{self, Binary, Cmp, Native1, Native2, Unary};
+use gradsheet_engine::{Code, Tape};
 
-use crate::emit::{scalar_op, Calls, Ir};
+use crate::emit::{float_cc, scalar_op, Calls, Ir};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -148,12 +150,7 @@ impl LaneKernel {
             is_lane[s as usize] = true;
         }
         for ins in tape.code() {
-            let ops: &[u32] = match ins.code {
-                Code::Neg | Code::Powi(_) | Code::Unary(_) => &[ins.a],
-                Code::Select => &[ins.a, ins.b, ins.c],
-                _ => &[ins.a, ins.b],
-            };
-            is_lane[ins.dst as usize] = ops.iter().any(|&s| is_lane[s as usize]);
+            is_lane[ins.dst as usize] = ins.reads().any(|s| is_lane[s as usize]);
             if !is_lane[ins.dst as usize] {
                 let nan = ir.c(f64::NAN);
                 let get = |s: u32| shared.get(s as usize).copied().flatten().unwrap_or(nan);
@@ -247,110 +244,213 @@ impl LaneKernel {
     }
 }
 
-/// One instruction over a vector of lanes, lane by lane what `scalar_op` computes.
+/// One instruction over a vector of lanes, lane by lane what `scalar_op` computes: the
+/// operation's own definition run on vectors ([`Lanes`]).
 fn lane_op(ir: &mut Ir<'_, '_>, code: Code, a: Lv, b: Lv, c: Lv) -> Value {
-    let vec = |ir: &mut Ir<'_, '_>, x: Lv| match x {
-        Lv::V(v) => v,
-        Lv::S(s) => ir.b.ins().splat(V, s),
+    let l = |x: Lv| match x {
+        Lv::S(s) => V2::S(s),
+        Lv::V(v) => V2::V(v),
     };
-    let splat = |ir: &mut Ir<'_, '_>, x: f64| {
-        let s = ir.c(x);
-        ir.b.ins().splat(V, s)
+    let (a, b, c) = (l(a), l(b), l(c));
+    let mut ar = Lanes { ir };
+    let r = match code {
+        Code::Unary(u) => u.value(&mut ar, a),
+        Code::Binary(o) => o.value(&mut ar, a, b),
+        Code::Powi(n) => op::powi_value(&mut ar, a, n),
+        Code::Fold(f) => f.value(&mut ar, a, b),
+        Code::Select => op::select_value(&mut ar, a, b, c),
     };
-    let mask = |ir: &mut Ir<'_, '_>, m: Value| ir.b.ins().bitcast(V, MemFlags::new(), m);
-    match code {
-        Code::Add | Code::Sub | Code::Mul | Code::Div => {
-            let (x, y) = (vec(ir, a), vec(ir, b));
-            match code {
-                Code::Add => ir.b.ins().fadd(x, y),
-                Code::Sub => ir.b.ins().fsub(x, y),
-                Code::Mul => ir.b.ins().fmul(x, y),
-                _ => ir.b.ins().fdiv(x, y),
+    ar.vec(r)
+}
+
+/// A number while compiling the lanes: a constant, one scalar for every lane, or a vector.
+#[derive(Clone, Copy, Debug)]
+enum V2 {
+    K(f64),
+    S(Value),
+    V(Value),
+}
+
+/// A condition over the lanes: known, or a mask (all ones where it holds).
+#[derive(Clone, Copy, Debug)]
+enum M2 {
+    Known(bool),
+    Mask(Value),
+}
+
+/// The engine's arithmetic on [`VEC`] lanes at once: IEEE operations lane by lane
+/// (the same bits as on scalars), comparisons as masks, selects as bit selects, and the
+/// Rust functions called lane by lane.
+struct Lanes<'x, 'a, 'b> {
+    ir: &'x mut Ir<'a, 'b>,
+}
+
+impl Lanes<'_, '_, '_> {
+    fn vec(&mut self, x: V2) -> Value {
+        match x {
+            V2::K(k) => {
+                let s = self.ir.c(k);
+                self.ir.b.ins().splat(V, s)
             }
+            V2::S(s) => self.ir.b.ins().splat(V, s),
+            V2::V(v) => v,
         }
-        Code::Neg | Code::Unary(Op::Neg) => {
-            let x = vec(ir, a);
-            ir.b.ins().fneg(x)
+    }
+    fn mask(&mut self, m: M2) -> Value {
+        match m {
+            M2::Known(k) => {
+                let s = self.ir.b.ins().iconst(types::I64, if k { -1 } else { 0 });
+                self.ir.b.ins().splat(types::I64X2, s)
+            }
+            M2::Mask(v) => v,
         }
-        Code::Unary(Op::Abs) => {
-            let x = vec(ir, a);
-            ir.b.ins().fabs(x)
+    }
+    fn map2(&mut self, x: V2, y: V2, f: impl Fn(&mut Ir<'_, '_>, Value, Value) -> Value) -> V2 {
+        let (x, y) = (self.vec(x), self.vec(y));
+        V2::V(f(self.ir, x, y))
+    }
+    fn map1(&mut self, x: V2, f: impl Fn(&mut Ir<'_, '_>, Value) -> Value) -> V2 {
+        let x = self.vec(x);
+        V2::V(f(self.ir, x))
+    }
+    /// `f` lane by lane on scalars.
+    fn per_lane(&mut self, xs: &[V2], f: impl Fn(&mut Ir<'_, '_>, &[Value]) -> Value) -> V2 {
+        let vs: Vec<Value> = xs.iter().map(|x| self.vec(*x)).collect();
+        let zero = self.ir.c(0.0);
+        let mut out = self.ir.b.ins().splat(V, zero);
+        for l in 0..VEC as u8 {
+            let args: Vec<Value> = vs
+                .iter()
+                .map(|v| self.ir.b.ins().extractlane(*v, l))
+                .collect();
+            let r = f(self.ir, &args);
+            out = self.ir.b.ins().insertlane(out, r, l);
         }
-        Code::Unary(Op::Sqrt) => {
-            let x = vec(ir, a);
-            ir.b.ins().sqrt(x)
+        V2::V(out)
+    }
+}
+
+impl Slopes for Lanes<'_, '_, '_> {
+    type V = V2;
+    type B = M2;
+    fn num(&mut self, v: f64) -> V2 {
+        V2::K(v)
+    }
+    fn ln10(&mut self) -> V2 {
+        V2::K(std::f64::consts::LN_10)
+    }
+    fn add(&mut self, x: V2, y: V2) -> V2 {
+        self.map2(x, y, |ir, x, y| ir.b.ins().fadd(x, y))
+    }
+    fn sub(&mut self, x: V2, y: V2) -> V2 {
+        self.map2(x, y, |ir, x, y| ir.b.ins().fsub(x, y))
+    }
+    fn mul(&mut self, x: V2, y: V2) -> V2 {
+        self.map2(x, y, |ir, x, y| ir.b.ins().fmul(x, y))
+    }
+    fn div(&mut self, x: V2, y: V2) -> V2 {
+        self.map2(x, y, |ir, x, y| ir.b.ins().fdiv(x, y))
+    }
+    fn neg(&mut self, x: V2) -> V2 {
+        self.map1(x, |ir, x| ir.b.ins().fneg(x))
+    }
+    fn powi(&mut self, x: V2, n: i32) -> V2 {
+        // compiler-rt's square-and-multiply, as `Ir::powi`, lane by lane.
+        let x = self.vec(x);
+        let mut pow = n.unsigned_abs();
+        let mut acc: Option<Value> = None;
+        let mut base = x;
+        loop {
+            if pow & 1 != 0 {
+                acc = Some(match acc {
+                    None => base,
+                    Some(m) => self.ir.b.ins().fmul(m, base),
+                });
+            }
+            pow >>= 1;
+            if pow == 0 {
+                break;
+            }
+            base = self.ir.b.ins().fmul(base, base);
         }
-        Code::Powi(k) => {
-            // compiler-rt's square-and-multiply, as `Ir::powi`, lane by lane.
-            let x = vec(ir, a);
-            let mut pow = k.unsigned_abs();
-            let mut acc: Option<Value> = None;
-            let mut base = x;
-            loop {
-                if pow & 1 != 0 {
-                    acc = Some(match acc {
-                        None => base,
-                        Some(m) => ir.b.ins().fmul(m, base),
-                    });
+        let r = match acc {
+            Some(r) => r,
+            None => self.vec(V2::K(1.0)),
+        };
+        if n < 0 {
+            let one = self.vec(V2::K(1.0));
+            V2::V(self.ir.b.ins().fdiv(one, r))
+        } else {
+            V2::V(r)
+        }
+    }
+    fn cmp(&mut self, c: Cmp, x: V2, y: V2) -> M2 {
+        if let (V2::K(a), V2::K(b)) = (x, y) {
+            return M2::Known(c.holds(a, b));
+        }
+        let (x, y) = (self.vec(x), self.vec(y));
+        M2::Mask(self.ir.b.ins().fcmp(float_cc(c), x, y))
+    }
+    fn select(&mut self, b: M2, x: V2, y: V2) -> V2 {
+        match b {
+            M2::Known(k) => {
+                if k {
+                    x
+                } else {
+                    y
                 }
-                pow >>= 1;
-                if pow == 0 {
-                    break;
-                }
-                base = ir.b.ins().fmul(base, base);
             }
-            let r = match acc {
-                Some(r) => r,
-                None => splat(ir, 1.0),
-            };
-            if k < 0 {
-                let one = splat(ir, 1.0);
-                ir.b.ins().fdiv(one, r)
-            } else {
-                r
+            M2::Mask(m) => {
+                let (x, y) = (self.vec(x), self.vec(y));
+                let m = self.ir.b.ins().bitcast(V, MemFlags::new(), m);
+                V2::V(self.ir.b.ins().bitselect(m, x, y))
             }
         }
-        Code::Max | Code::Min | Code::Unary(Op::Relu) => {
-            let x = vec(ir, a);
-            let y = if code == Code::Unary(Op::Relu) {
-                splat(ir, 0.0)
-            } else {
-                vec(ir, b)
-            };
-            let cc = if code == Code::Min {
-                FloatCC::LessThanOrEqual
-            } else {
-                FloatCC::GreaterThanOrEqual
-            };
-            let m1 = ir.b.ins().fcmp(cc, x, y);
-            let m2 = ir.b.ins().fcmp(FloatCC::Unordered, y, y);
-            let m = ir.b.ins().bor(m1, m2);
-            let m = mask(ir, m);
-            ir.b.ins().bitselect(m, x, y)
-        }
-        Code::Select => {
-            let (x, y, z) = (vec(ir, a), vec(ir, b), vec(ir, c));
-            let zero = splat(ir, 0.0);
-            let ne = ir.b.ins().fcmp(FloatCC::NotEqual, x, zero);
-            let ne = mask(ir, ne);
-            let pick = ir.b.ins().bitselect(ne, y, z);
-            let isnan = ir.b.ins().fcmp(FloatCC::Unordered, x, x);
-            let isnan = mask(ir, isnan);
-            let nan = splat(ir, f64::NAN);
-            ir.b.ins().bitselect(isnan, nan, pick)
-        }
-        // Everything else (the calls, comparisons, SIGN, ...) lane by lane on scalars.
-        _ => {
-            let (x, y, z) = (vec(ir, a), vec(ir, b), vec(ir, c));
-            let mut out = splat(ir, 0.0);
-            for l in 0..VEC as u8 {
-                let xl = ir.b.ins().extractlane(x, l);
-                let yl = ir.b.ins().extractlane(y, l);
-                let zl = ir.b.ins().extractlane(z, l);
-                let r = scalar_op(ir, code, xl, yl, zl);
-                out = ir.b.ins().insertlane(out, r, l);
+    }
+    fn unary(&mut self, op: Unary, x: V2) -> V2 {
+        op.value(self, x)
+    }
+    fn binary(&mut self, op: Binary, x: V2, y: V2) -> V2 {
+        op.value(self, x, y)
+    }
+}
+
+impl Values for Lanes<'_, '_, '_> {
+    fn abs(&mut self, x: V2) -> V2 {
+        self.map1(x, |ir, x| ir.b.ins().fabs(x))
+    }
+    fn sqrt(&mut self, x: V2) -> V2 {
+        self.map1(x, |ir, x| ir.b.ins().sqrt(x))
+    }
+    fn call1(&mut self, f: Native1, x: V2) -> V2 {
+        self.per_lane(&[x], |ir, a| ir.call1(f, a[0]))
+    }
+    fn call2(&mut self, f: Native2, x: V2, y: V2) -> V2 {
+        self.per_lane(&[x, y], |ir, a| ir.call2(f, a[0], a[1]))
+    }
+    fn is_nan(&mut self, x: V2) -> M2 {
+        match x {
+            V2::K(k) => M2::Known(k.is_nan()),
+            other => {
+                let v = self.vec(other);
+                M2::Mask(self.ir.b.ins().fcmp(FloatCC::Unordered, v, v))
             }
-            out
+        }
+    }
+    fn not(&mut self, b: M2) -> M2 {
+        match b {
+            M2::Known(k) => M2::Known(!k),
+            M2::Mask(m) => M2::Mask(self.ir.b.ins().bnot(m)),
+        }
+    }
+    fn and(&mut self, b: M2, c: M2) -> M2 {
+        match (b, c) {
+            (M2::Known(false), _) | (_, M2::Known(false)) => M2::Known(false),
+            (M2::Known(true), x) | (x, M2::Known(true)) => x,
+            (x, y) => {
+                let (x, y) = (self.mask(x), self.mask(y));
+                M2::Mask(self.ir.b.ins().band(x, y))
+            }
         }
     }
 }

@@ -37,7 +37,7 @@ pub mod workloads;
 pub use epoch::{EpochKernel, OptKind};
 pub use grad::GradKernel;
 pub use lanes::LaneKernel;
-pub use run::unsupported;
+pub use run::{train, train_into, unsupported};
 
 /// The rayon this crate runs its parallel workloads on (for callers that build their own
 /// thread pools, such as `gradsheet bench`'s 1-versus-2-threads measurement).
@@ -99,7 +99,7 @@ impl Kernels {
     }
 
     /// Trains natively when a kernel fits and the run is one the compiler supports, on
-    /// the interpreter otherwise: the same trace either way.
+    /// the interpreter otherwise: the same trace either way (see [`train_into`]).
     ///
     /// # Errors
     ///
@@ -110,19 +110,20 @@ impl Kernels {
         init: &[f64],
         cfg: &TrainConfig,
     ) -> Result<Trace, TrainError> {
-        match self.get(&cfg.optimizer) {
-            Some(k) if unsupported(trainer, cfg).is_none() => {
-                k.run(trainer, init, cfg, &mut Hooks::none())
-            }
-            _ => trainer.run(init, cfg, &mut Hooks::none()),
-        }
+        train(
+            trainer,
+            init,
+            cfg,
+            &mut Hooks::none(),
+            self.get(&cfg.optimizer),
+        )
     }
 }
 
 /// Trains on native code when the run is one the compiler supports: per-sample,
 /// reverse-mode gradients, [`gradsheet_train::Record::Final`] or `Epochs`, and one of
-/// the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]), or if
-/// compiling failed.
+/// the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]; or call
+/// [`train`], which chooses). If compiling fails, the interpreter runs it.
 ///
 /// The trace equals [`Trainer::run`]'s bit for bit. For many runs of one model and one
 /// kind of rule (a sweep), compile once with [`EpochKernel::compile`] and call
@@ -154,7 +155,5 @@ pub fn run_fast_with(
     if unsupported(trainer, cfg).is_some() {
         return None;
     }
-    let norms = cfg.record != gradsheet_train::Record::Final;
-    let kernel = EpochKernel::compile_with(&trainer.compiled, &cfg.optimizer, norms).ok()?;
-    Some(kernel.run(trainer, init, cfg, hooks))
+    Some(train(trainer, init, cfg, hooks, None))
 }

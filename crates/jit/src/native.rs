@@ -5,62 +5,15 @@ use cranelift_codegen::ir::{types, AbiParam, Signature};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::Module;
-use gradsheet_engine::op;
+use gradsheet_engine::op::{Native1, Native2};
 
 use crate::CompileError;
 
-/// The transcendental functions generated code calls. Each is a thin `extern "C"` shim
-/// over the *same* Rust function the interpreter ([`gradsheet_engine::Tape`]) and the
-/// optimizers call, so compiled and interpreted runs agree bit for bit: no function is
-/// re-implemented, and none is approximated.
-pub(crate) const EXTERNS: &[(&str, Extern)] = &[
-    ("gs_exp", Extern::Unary(gs_exp)),
-    ("gs_ln", Extern::Unary(gs_ln)),
-    ("gs_log10", Extern::Unary(gs_log10)),
-    ("gs_tanh", Extern::Unary(gs_tanh)),
-    ("gs_sigmoid", Extern::Unary(gs_sigmoid)),
-    ("gs_pow", Extern::Binary(gs_pow)),
-    ("gs_powf", Extern::Binary(gs_powf)),
-];
-
-/// A callable shim, by arity.
-#[derive(Clone, Copy)]
-pub(crate) enum Extern {
-    Unary(extern "C" fn(f64) -> f64),
-    Binary(extern "C" fn(f64, f64) -> f64),
-}
-
-extern "C" fn gs_exp(a: f64) -> f64 {
-    a.exp()
-}
-extern "C" fn gs_ln(a: f64) -> f64 {
-    a.ln()
-}
-extern "C" fn gs_log10(a: f64) -> f64 {
-    a.log10()
-}
-extern "C" fn gs_tanh(a: f64) -> f64 {
-    a.tanh()
-}
-extern "C" fn gs_sigmoid(a: f64) -> f64 {
-    op::sigmoid(a)
-}
-extern "C" fn gs_pow(a: f64, b: f64) -> f64 {
-    op::pow(a, b)
-}
-/// `powf`, as `torch.optim.Adam`'s bias correction `1 - β^t` computes it.
-extern "C" fn gs_powf(a: f64, b: f64) -> f64 {
-    a.powf(b)
-}
-
-/// The signature of an extern shim.
-pub(crate) fn extern_signature(module: &JITModule, e: Extern) -> Signature {
+/// The signature of a Rust function of `arity` numbers returning one ([`Native1`],
+/// [`Native2`]).
+pub(crate) fn extern_signature(module: &JITModule, arity: usize) -> Signature {
     let mut sig = module.make_signature();
-    let n = match e {
-        Extern::Unary(_) => 1,
-        Extern::Binary(_) => 2,
-    };
-    for _ in 0..n {
+    for _ in 0..arity {
         sig.params.push(AbiParam::new(types::F64));
     }
     sig.returns.push(AbiParam::new(types::F64));
@@ -93,12 +46,11 @@ pub(crate) fn new_module() -> Result<JITModule, CompileError> {
         .finish(settings::Flags::new(flags))
         .map_err(|e| CompileError::Backend(e.to_string()))?;
     let mut jb = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
-    for (name, e) in EXTERNS {
-        let ptr = match *e {
-            Extern::Unary(f) => f as *const u8,
-            Extern::Binary(f) => f as *const u8,
-        };
-        jb.symbol(*name, ptr);
+    for f in Native1::ALL {
+        jb.symbol(f.symbol(), f.c_fn() as *const u8);
+    }
+    for f in Native2::ALL {
+        jb.symbol(f.symbol(), f.c_fn() as *const u8);
     }
     Ok(JITModule::new(jb))
 }

@@ -1,13 +1,13 @@
-//! [`Trainer::run`] on the native kernel: the same trace, bit for bit, for the runs the
-//! kernel supports (per-sample, reverse-mode gradients, no finite differences shown,
-//! epoch summaries or the final summary only).
+//! The native kernel as a [`Backend`] of the training loop ([`Trainer::run_on`]): the
+//! same run, bit for bit, for the runs the kernel supports (per-sample, reverse-mode
+//! gradients, no finite differences shown, epoch summaries or the final summary only),
+//! and [`train_into`], the one place where the way of running is chosen.
 
+use gradsheet_engine::Workspace;
 use gradsheet_train::{
-    rng, EpochSummary, Gradient, Hooks, Record, State, Stop, Trace, TrainConfig, TrainError,
-    Trainer,
+    divergence, Backend, Epoch, EpochEnd, Hooks, Record, RunEnd, Sink, State, Trace, TrainConfig,
+    TrainError, Trainer,
 };
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use crate::epoch::{EpochKernel, OptKind, IO_MAX, IO_SQ, IO_SUM, IO_THR};
 
@@ -19,7 +19,7 @@ pub fn unsupported(trainer: &Trainer, cfg: &TrainConfig) -> Option<String> {
     if !(cfg.batch_size == 1 || trainer.n_rows == 1) {
         return Some("mini-batches are not compiled".into());
     }
-    if cfg.gradient != Gradient::Auto || cfg.show_fd.is_some() {
+    if cfg.gradient != gradsheet_train::Gradient::Auto || cfg.show_fd.is_some() {
         return Some("finite differences are not compiled".into());
     }
     match OptKind::of(&cfg.optimizer) {
@@ -40,11 +40,69 @@ pub fn unsupported(trainer: &Trainer, cfg: &TrainConfig) -> Option<String> {
     None
 }
 
+/// Trains `trainer` from `init`, handing steps, epochs and the end to `sink`: on native
+/// code when the run allows it ([`unsupported`] says when not) — with `kernel` if it was
+/// compiled for this model and kind of rule, else with one compiled now — and on the
+/// interpreter otherwise, or if compiling fails. Every command, the web app and the
+/// stability maps train through here; the results are the same either way, bit for bit.
+///
+/// # Errors
+///
+/// Those of [`Trainer::run`].
+pub fn train_into(
+    trainer: &Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    hooks: &mut Hooks<'_>,
+    sink: &mut dyn Sink,
+    kernel: Option<&EpochKernel>,
+) -> Result<RunEnd, TrainError> {
+    trainer.validate(init, cfg)?;
+    if unsupported(trainer, cfg).is_none() {
+        let norms = cfg.record != Record::Final;
+        let fits = |k: &&EpochKernel| {
+            k.matches(&trainer.compiled)
+                && OptKind::of(&cfg.optimizer) == Some(k.kind())
+                && (k.has_grad_norms() || !norms)
+        };
+        let compiled;
+        let chosen = match kernel.filter(fits) {
+            Some(k) => Some(k),
+            None => {
+                compiled = EpochKernel::compile_with(&trainer.compiled, &cfg.optimizer, norms).ok();
+                compiled.as_ref()
+            }
+        };
+        if let Some(k) = chosen {
+            return k.run_into(trainer, init, cfg, hooks, sink);
+        }
+    }
+    trainer.run_into(init, cfg, hooks, sink)
+}
+
+/// [`train_into`] keeping everything `cfg.record` asks for.
+///
+/// # Errors
+///
+/// Those of [`Trainer::run`].
+pub fn train(
+    trainer: &Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    hooks: &mut Hooks<'_>,
+    kernel: Option<&EpochKernel>,
+) -> Result<Trace, TrainError> {
+    let mut trace = Trace::default();
+    train_into(trainer, init, cfg, hooks, &mut trace, kernel)?;
+    Ok(trace)
+}
+
 impl EpochKernel {
     /// Trains as [`Trainer::run`] would, on native code, and returns the same trace.
     ///
     /// Differences, none of which shows in a trace: `hooks.should_stop` is polled at
-    /// the end of each epoch only (the interpreter also polls every 4096 steps).
+    /// the end of each epoch (or span of epochs) only (the interpreter also polls every
+    /// 4096 steps).
     ///
     /// # Errors
     ///
@@ -58,8 +116,29 @@ impl EpochKernel {
         cfg: &TrainConfig,
         hooks: &mut Hooks<'_>,
     ) -> Result<Trace, TrainError> {
-        trainer.validate(init, cfg)?;
-        let np = trainer.compiled.n_params;
+        let mut trace = Trace::default();
+        self.run_into(trainer, init, cfg, hooks, &mut trace)?;
+        Ok(trace)
+    }
+
+    /// As [`EpochKernel::run`], handing epochs and the end to `sink` and keeping nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`EpochKernel::run`].
+    pub fn run_into(
+        &self,
+        trainer: &Trainer,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<RunEnd, TrainError> {
+        // (The loop checks the settings themselves first: `Trainer::validate`.)
+        // A rate of 0 (nothing moves) is left to the interpreter: see `unsupported`.
+        if matches!(self.kind(), OptKind::Sgd | OptKind::Rmsprop) && cfg.optimizer.lr() == 0.0 {
+            return trainer.run_into(init, cfg, hooks, sink);
+        }
         if let Some(why) = unsupported(trainer, cfg) {
             return Err(TrainError::Invalid(format!("not compiled: {why}")));
         }
@@ -73,254 +152,229 @@ impl EpochKernel {
                 "the kernel was compiled for another model or optimizer".into(),
             ));
         }
-        // `Row::times` multiplies a gradient by the learning rate in one rounding, which
-        // is exact for any rate but 0; a rate of 0 (nothing moves) is left to the
-        // interpreter.
-        if matches!(self.kind(), OptKind::Sgd | OptKind::Rmsprop) && cfg.optimizer.lr() == 0.0 {
-            return trainer.run(init, cfg, hooks);
-        }
-        let n = trainer.n_rows;
-        let nc = trainer.compiled.n_cols;
-        let opt = cfg.optimizer.clone();
-        let mut trace = trainer.empty_trace(init, cfg);
-        let mut ws = trainer.compiled.workspace();
-        let mut st = State::new(&opt, np);
-        let mut params = init.to_vec();
-        let hypers = OptKind::hypers(&opt);
-        let rl = self.record_len();
-        let mut io = vec![0.0; self.io_len()];
-        io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
-        let reset = |io: &mut [f64]| {
-            io[IO_SUM] = 0.0;
-            io[IO_MAX] = f64::NEG_INFINITY;
-            io[IO_SQ..IO_SQ + np].iter_mut().for_each(|v| *v = 0.0);
-        };
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        let mut shuffled = cfg.shuffle.map(|_| vec![0.0; trainer.rows.len()]);
-        let mut rng = cfg.shuffle.map(ChaCha8Rng::seed_from_u64);
-        let mut grad = vec![0.0; np];
-        let (mut saved_p, mut saved_s, mut saved_io) =
-            (params.clone(), st.values.clone(), io.clone());
-        // Runs that keep only the final summary go through the rows several epochs per
-        // call (about 4096 steps, the interpreter's polling period), with the threshold
-        // of the first epoch: thresholds only fall as the best error falls, so the kernel
-        // stops at every step the interpreter would stop at, and a few more. The largest
-        // error of each epoch then tells exactly whether the interpreter would have
-        // stopped; if so, or if the kernel stopped, the chunk is redone epoch by epoch.
-        let chunk = if cfg.record == Record::Final && cfg.shuffle.is_none() {
-            (4096 / n).max(1)
-        } else {
-            1
-        };
-        let mut records = vec![0.0; chunk * rl];
-
-        let initial_mean = trainer.mean_error(&mut ws, &params);
-        let floor = 1e-3 * initial_mean.abs();
-        let threshold = |best: f64| {
-            let limit = cfg.divergence_factor * best.max(floor);
-            // `err > limit && err > 0` as one comparison (a NaN limit never trips).
-            if limit.is_nan() {
-                f64::INFINITY
-            } else {
-                limit.max(0.0)
-            }
-        };
-        let mut best = initial_mean.abs();
-        let mut step_no = 0usize;
-        let mut epoch = 0usize;
-
-        'epochs: while epoch < cfg.epochs {
-            let span = chunk.min(cfg.epochs - epoch);
-            if span > 1 {
-                saved_p.copy_from_slice(&params);
-                saved_s.copy_from_slice(&st.values);
-                io[IO_THR] = threshold(best);
-                reset(&mut io);
-                let stopped = self.call(
-                    &trainer.rows,
-                    n,
-                    &mut params,
-                    &mut st.values,
-                    &mut io,
-                    st.t,
-                    span,
-                    &mut records,
-                );
-                let mut b = best;
-                let mut exact = stopped.is_none();
-                for rec in records.chunks_exact(rl).take(span) {
-                    if !exact {
-                        break;
-                    }
-                    // (Neither is NaN: a NaN error stops the kernel, and thresholds are numbers.)
-                    exact = rec[IO_MAX] <= threshold(b);
-                    let mean = rec[IO_SUM] / n as f64;
-                    if mean.is_finite() {
-                        b = b.min(mean.abs());
-                    }
-                }
-                if exact {
-                    best = b;
-                    step_no += span * n;
-                    st.t += (span * n) as u64;
-                    for _ in 0..span {
-                        opt.end_epoch(&mut st, n);
-                        epoch += 1;
-                        (hooks.progress)(epoch, cfg.epochs);
-                    }
-                    if (hooks.should_stop)() && epoch < cfg.epochs {
-                        trace.stop = Stop::Interrupted { steps: step_no };
-                        break 'epochs;
-                    }
-                    continue;
-                }
-                params.copy_from_slice(&saved_p);
-                st.values.copy_from_slice(&saved_s);
-            }
-            for _ in 0..span {
-                epoch += 1;
-                if let Some(r) = rng.as_mut() {
-                    rng::shuffle(r, &mut order);
-                }
-                let rows: &[f64] = match shuffled.as_mut() {
-                    Some(buf) => {
-                        for (k, &r) in order.iter().enumerate() {
-                            buf[k * nc..(k + 1) * nc].copy_from_slice(trainer.row(r as usize));
-                        }
-                        buf
-                    }
-                    None => &trainer.rows,
-                };
-                io[IO_THR] = threshold(best);
-                reset(&mut io);
-                let mut start = 0;
-                while start < n {
-                    // What a bad step needs restored: the kernel has written its state
-                    // and sums before testing it.
-                    saved_p.copy_from_slice(&params);
-                    saved_s.copy_from_slice(&st.values);
-                    saved_io.copy_from_slice(&io);
-                    let rest = &rows[start * nc..];
-                    let bad = self.call(
-                        rest,
-                        n - start,
-                        &mut params,
-                        &mut st.values,
-                        &mut io,
-                        st.t,
-                        1,
-                        &mut records,
-                    );
-                    let Some(k) = bad else {
-                        step_no += n - start;
-                        st.t += (n - start) as u64;
-                        break;
-                    };
-                    // Redo the k good steps natively (their epoch record holds the
-                    // running sums), then replay the bad one with the interpreter, which
-                    // words the reason as `Trainer::run` does.
-                    params.copy_from_slice(&saved_p);
-                    st.values.copy_from_slice(&saved_s);
-                    io.copy_from_slice(&saved_io);
-                    if k > 0 {
-                        let redo = self.call(
-                            rest,
-                            k,
-                            &mut params,
-                            &mut st.values,
-                            &mut io,
-                            st.t,
-                            1,
-                            &mut records,
-                        );
-                        debug_assert!(redo.is_none(), "the good steps are good again");
-                        io[IO_SUM..rl].copy_from_slice(&records[IO_SUM..rl]);
-                    }
-                    step_no += k;
-                    st.t += k as u64;
-                    let pos = start + k;
-                    let first_row = order[pos] as usize;
-                    let before = params.clone();
-                    let (_, err) = trainer.compiled.row_grad(
-                        &mut ws,
-                        trainer.row(first_row),
-                        &params,
-                        &mut grad,
-                    );
-                    opt.step(&mut params, &grad, &mut st);
-                    step_no += 1;
-                    io[IO_SUM] += err;
-                    for (s, g) in io[IO_SQ..IO_SQ + np].iter_mut().zip(&grad) {
-                        *s += g * g;
-                    }
-                    if let Some(reason) =
-                        bad_reason(trainer, cfg, err, &grad, &params, best.max(floor))
-                    {
-                        trace.stop = Stop::Diverged {
-                            step: step_no,
-                            row: first_row,
-                            reason,
-                        };
-                        if params.iter().any(|p| !p.is_finite()) {
-                            params.copy_from_slice(&before);
-                        }
-                        break 'epochs;
-                    }
-                    // A false alarm (finite values whose sum overflowed): the step was
-                    // good, and the interpreter has just taken it. The sums go on.
-                    records[IO_SUM..rl].copy_from_slice(&io[IO_SUM..rl]);
-                    start = pos + 1;
-                }
-                opt.end_epoch(&mut st, n);
-                let sum_err = records[IO_SUM];
-                let mean = sum_err / n as f64;
-                if mean.is_finite() {
-                    best = best.min(mean.abs());
-                }
-                if cfg.record != Record::Final {
-                    trace.epochs.push(EpochSummary {
-                        epoch,
-                        sum_error: sum_err,
-                        mean_error: mean,
-                        sheet_rmse: sum_err.sqrt(),
-                        rmse: mean.sqrt(),
-                        grad_norms: records[IO_SQ..IO_SQ + np]
-                            .iter()
-                            .map(|s| s.sqrt())
-                            .collect(),
-                        params: params.clone(),
-                        lr: opt.lr(),
-                    });
-                }
-                (hooks.progress)(epoch, cfg.epochs);
-                if (hooks.should_stop)() && epoch < cfg.epochs {
-                    trace.stop = Stop::Interrupted { steps: step_no };
-                    break 'epochs;
-                }
-            }
-        }
-        trace.steps_taken = step_no;
-        trace.final_params = params;
-        trace.final_state = st.values;
-        Ok(trace)
+        let mut native = Native::new(self, trainer, cfg);
+        trainer.run_on(&mut native, init, cfg, hooks, sink)
     }
 }
 
-/// [`Trainer::run`]'s divergence test and its wording: the very same function.
-fn bad_reason(
-    trainer: &Trainer,
-    cfg: &TrainConfig,
-    err: f64,
-    grad: &[f64],
-    params: &[f64],
-    best: f64,
-) -> Option<String> {
-    gradsheet_train::train::divergence(
-        &trainer.model.params,
-        err,
-        grad,
-        params,
-        cfg.divergence_factor,
-        best,
-    )
+/// The kernel's side of a run: its `io` block (see [`EpochKernel`]), the records of the
+/// epochs of a call, and what a bad step needs restored.
+struct Native<'a> {
+    kernel: &'a EpochKernel,
+    trainer: &'a Trainer,
+    cfg: &'a TrainConfig,
+    io: Vec<f64>,
+    records: Vec<f64>,
+    saved_p: Vec<f64>,
+    saved_s: Vec<f64>,
+    saved_io: Vec<f64>,
+    before: Vec<f64>,
+    grad: Vec<f64>,
+    /// The rows in an epoch's shuffled order, when the run shuffles.
+    shuffled: Option<Vec<f64>>,
+    ws: Workspace,
+    span: usize,
+}
+
+impl<'a> Native<'a> {
+    fn new(kernel: &'a EpochKernel, trainer: &'a Trainer, cfg: &'a TrainConfig) -> Native<'a> {
+        let np = trainer.compiled.n_params;
+        let n = trainer.n_rows;
+        let mut io = vec![0.0; kernel.io_len()];
+        let hypers = OptKind::hypers(&cfg.optimizer);
+        io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
+        // About as many steps per call as the interpreter takes between two polls, for
+        // the runs the loop hands spans of epochs (those that keep no epoch, in order).
+        let span = if cfg.record == Record::Final && cfg.shuffle.is_none() {
+            (gradsheet_train::backend::POLL_STEPS / n).max(1)
+        } else {
+            1
+        };
+        let n_state = cfg.optimizer.state_vars().len() * np;
+        Native {
+            kernel,
+            trainer,
+            cfg,
+            records: vec![0.0; span * kernel.record_len()],
+            saved_io: io[..IO_SQ + np].to_vec(),
+            io,
+            saved_p: vec![0.0; np],
+            saved_s: vec![0.0; n_state],
+            before: vec![0.0; np],
+            grad: vec![0.0; np],
+            shuffled: cfg.shuffle.map(|_| vec![0.0; trainer.rows.len()]),
+            ws: trainer.compiled.workspace(),
+            span,
+        }
+    }
+
+    /// The divergence threshold of the kernel for the floored best error `best`: the
+    /// loop's test `err > factor·best && err > 0` as one comparison (a NaN limit never
+    /// trips).
+    fn limit(&self, best: f64) -> f64 {
+        let l = self.cfg.divergence_factor * best;
+        if l.is_nan() {
+            f64::INFINITY
+        } else {
+            l.max(0.0)
+        }
+    }
+
+    /// Starts an epoch's sums from zero.
+    fn reset(io: &mut [f64], np: usize) {
+        io[IO_SUM] = 0.0;
+        io[IO_MAX] = f64::NEG_INFINITY;
+        io[IO_SQ..IO_SQ + np].iter_mut().for_each(|v| *v = 0.0);
+    }
+}
+
+impl Backend for Native<'_> {
+    fn mean_error(&mut self, params: &[f64]) -> f64 {
+        self.trainer.mean_error(&mut self.ws, params)
+    }
+
+    fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
+        let t = self.trainer;
+        let (n, nc, np) = (t.n_rows, t.compiled.n_cols, t.compiled.n_params);
+        let rl = self.kernel.record_len();
+        let limit = self.limit(ep.best);
+        let Native {
+            kernel,
+            io,
+            records,
+            saved_p,
+            saved_s,
+            saved_io,
+            before,
+            grad,
+            shuffled,
+            ws,
+            cfg,
+            ..
+        } = self;
+        let rows: &[f64] = match shuffled.as_mut() {
+            Some(buf) => {
+                for (k, &r) in ep.order.iter().enumerate() {
+                    buf[k * nc..(k + 1) * nc].copy_from_slice(t.row(r as usize));
+                }
+                buf
+            }
+            None => &t.rows,
+        };
+        io[IO_THR] = limit;
+        Native::reset(io, np);
+        let st = &mut *ep.state;
+        let mut start = 0;
+        while start < n {
+            // What a bad step needs restored: the kernel has written its state and sums
+            // before testing it.
+            // (The rest of `io`, the rule's numbers, the kernel rewrites the same at entry.)
+            saved_p.copy_from_slice(ep.params);
+            saved_s.copy_from_slice(&st.values);
+            saved_io.copy_from_slice(&io[..IO_SQ + np]);
+            let rest = &rows[start * nc..];
+            let bad = kernel.call(
+                rest,
+                n - start,
+                ep.params,
+                &mut st.values,
+                io,
+                st.t,
+                1,
+                records,
+            );
+            let Some(k) = bad else {
+                ep.steps += n - start;
+                st.t += (n - start) as u64;
+                break;
+            };
+            // Redo the k good steps natively (their epoch record holds the running
+            // sums), then replay the bad one with the interpreter's arithmetic, which
+            // words the reason as the loop does.
+            ep.params.copy_from_slice(saved_p);
+            st.values.copy_from_slice(saved_s);
+            io[..IO_SQ + np].copy_from_slice(saved_io);
+            if k > 0 {
+                let redo = kernel.call(rest, k, ep.params, &mut st.values, io, st.t, 1, records);
+                debug_assert!(redo.is_none(), "the good steps are good again");
+                io[IO_SUM..rl].copy_from_slice(&records[IO_SUM..rl]);
+            }
+            ep.steps += k;
+            st.t += k as u64;
+            let pos = start + k;
+            let first_row = ep.order[pos] as usize;
+            before.copy_from_slice(ep.params);
+            let (_, err) = t.compiled.row_grad(ws, t.row(first_row), ep.params, grad);
+            cfg.optimizer.step(ep.params, grad, st);
+            ep.steps += 1;
+            io[IO_SUM] += err;
+            for (s, g) in io[IO_SQ..IO_SQ + np].iter_mut().zip(grad.iter()) {
+                *s += g * g;
+            }
+            let bad = divergence(
+                &t.model.params,
+                err,
+                grad,
+                ep.params,
+                cfg.divergence_factor,
+                ep.best,
+            );
+            if let Some(reason) = bad {
+                if ep.params.iter().any(|p| !p.is_finite()) {
+                    ep.params.copy_from_slice(before);
+                }
+                return EpochEnd::Diverged {
+                    row: first_row,
+                    reason,
+                };
+            }
+            // A false alarm (finite values whose sum overflowed): the step was good, and
+            // the interpreter's arithmetic has just taken it. The sums go on.
+            records[IO_SUM..rl].copy_from_slice(&io[IO_SUM..rl]);
+            start = pos + 1;
+        }
+        ep.sum_error = records[IO_SUM];
+        ep.sumsq.copy_from_slice(&records[IO_SQ..IO_SQ + np]);
+        EpochEnd::Completed
+    }
+
+    fn span(&self) -> usize {
+        self.span
+    }
+
+    fn epochs(
+        &mut self,
+        params: &mut [f64],
+        state: &mut State,
+        span: usize,
+        limit: f64,
+        out: &mut Vec<(f64, f64)>,
+    ) -> bool {
+        let t = self.trainer;
+        let (n, np) = (t.n_rows, t.compiled.n_params);
+        self.io[IO_THR] = limit;
+        Native::reset(&mut self.io, np);
+        let stopped = self.kernel.call(
+            &t.rows,
+            n,
+            params,
+            &mut state.values,
+            &mut self.io,
+            state.t,
+            span,
+            &mut self.records,
+        );
+        if stopped.is_some() {
+            return false;
+        }
+        let rl = self.kernel.record_len();
+        out.extend(
+            self.records
+                .chunks_exact(rl)
+                .take(span)
+                .map(|rec| (rec[IO_SUM], rec[IO_MAX])),
+        );
+        state.t += (span * n) as u64;
+        true
+    }
 }

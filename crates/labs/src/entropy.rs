@@ -186,6 +186,20 @@ pub const C22_LOGITS: [f64; 5] = [
 ];
 /// course22 softmax!E2:E6, the one-hot actuals (the image is a dog).
 pub const C22_ACTUALS: [f64; 5] = [0.0, 1.0, 0.0, 0.0, 0.0];
+/// The columns of the binary cross-entropy rows (course-v3 and courses): the label both
+/// ways, the prediction, the loss two ways, the logs, `-Σ y·log p` and the indexed form.
+pub const BCE_HEADERS: [&str; 10] = [
+    "is cat",
+    "is dog",
+    "pred",
+    "bce",
+    "bce (IF)",
+    "log cat",
+    "log dog",
+    "nll",
+    "index",
+    "log p[index]",
+];
 /// The isCat column of every entropy sheet.
 pub const IS_CAT: [f64; 5] = [1.0, 1.0, 0.0, 0.0, 1.0];
 /// The predictions column of every entropy sheet.

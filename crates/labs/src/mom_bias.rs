@@ -32,6 +32,23 @@ pub struct BiasSheet {
     pub j2: f64,
 }
 
+/// The columns of Sheet1: t, the value, its EMA from 0, the correction, the debiased
+/// EMA, the correction computed recursively, and a 4-step moving average.
+pub const BIAS_HEADERS: [&str; 7] = [
+    "t",
+    "value",
+    "ema",
+    "1-beta^t",
+    "debiased",
+    "1-beta^t (recursive)",
+    "4-step average",
+];
+
+/// The columns of Sheet1 (2): exponentially weighted mean and variance.
+pub const EW_HEADERS: [&str; 8] = [
+    "x", "ma", "x^2", "ma x^2", "delta", "ma^2", "ew var", "var (10)",
+];
+
 /// Sheet1's values (C5:C13).
 pub const SHEET1_VALUES: [f64; 9] = [5.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 1.0];
 

@@ -172,6 +172,26 @@ pub struct EmbRun {
     pub min: f64,
 }
 
+/// The columns of emb_results' runs: the four settings, ten epoch scores, sd and min.
+pub const RUN_HEADERS: [&str; 16] = [
+    "split contins",
+    "use dict",
+    "init emb",
+    "use scaler",
+    "s1",
+    "s2",
+    "s3",
+    "s4",
+    "s5",
+    "s6",
+    "s7",
+    "s8",
+    "s9",
+    "s10",
+    "sd",
+    "min",
+];
+
 /// The 16 runs of emb_results.xlsx with their var and min columns.
 pub fn emb_results() -> Vec<EmbRun> {
     cells(embed!("emb_results_runs"))

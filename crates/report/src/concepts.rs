@@ -1,11 +1,11 @@
 //! The concept labs (`gradsheet-concepts`) as xlsx workbooks whose cells are
 //! live formulas, with the labs' values as cached results.
 //!
-//! Each lab becomes a [`ConceptBook`]: a [`Book`] of plain cells (inputs as values,
-//! outputs as formula text with the lab's value, as in [`crate::labs`]) and the defined
-//! names its formulas use (`alpha`, `p_drop`). Where a lab's formula is an engine
-//! expression (focal loss, L1 and L2 and their derivatives) the workbook's formula is that
-//! expression printed with [`Expr::render`] in [`Notation::Excel`], names replaced by
+//! Each lab becomes a [`Book`] of plain cells (inputs as values, outputs as formula text
+//! with the lab's value, as in [`crate::labs`]) and the defined names its formulas use
+//! (`alpha`, `p_drop`); [`crate::labs::workbook`] reaches them through the registry.
+//! Where a lab's formula is an engine expression (focal loss, L1 and L2 and their
+//! derivatives) the workbook's formula is that expression printed with [`Expr::render`] in [`Notation::Excel`], names replaced by
 //! cells: the engine's symbolic derivatives become the sheet's formulas.
 //!
 //! The networks and images are kept small (a crop of the picture, a narrow and short
@@ -18,9 +18,9 @@
 //! use gradsheet_report::concepts::{self, gradsheet_concepts::{find, Params}};
 //! let lab = find("focal").unwrap();
 //! let params = Params::defaults(lab.params);
-//! let cb = concepts::workbook("focal", &params, None).unwrap();
-//! assert!(cb.book.formulas().any(|(_, _, _, f, _)| f.contains("alpha")));
-//! let bytes = cb.to_xlsx(false).unwrap();
+//! let book = concepts::workbook("focal", &params, None).unwrap();
+//! assert!(book.formulas().any(|(_, _, _, f, _)| f.contains("alpha")));
+//! let bytes = book.to_xlsx(false).unwrap();
 //! assert_eq!(&bytes[..2], b"PK");
 //! ```
 
@@ -37,34 +37,10 @@ use rand_chacha::ChaCha8Rng;
 /// through the report crate.
 pub use gradsheet_concepts;
 
-use crate::labs::{self, a1, abs, range, Book, Builder};
+use crate::labs::{a1, abs, range, Book, Builder, Sheet};
 
-/// The concept labs that export a workbook, in the order of `gradsheet_concepts::LABS`.
+/// The concept labs that export a workbook (every one), in the order they are listed.
 pub const NAMES: &[&str] = &["dropout", "focal", "l1-l2", "upsampling", "gradients"];
-
-/// A concept lab as a workbook: its sheets and the defined names its formulas use.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ConceptBook {
-    /// The sheets, with every formula's lab value.
-    pub book: Book,
-    /// Workbook-wide names as `(name, target)`, for example `("alpha", "=focal!$B$1")`.
-    pub names: Vec<(String, String)>,
-}
-
-impl ConceptBook {
-    /// The workbook's bytes; `zero_cached_results` caches 0 for every formula (only for
-    /// tests that prove a spreadsheet recalculated).
-    ///
-    /// # Errors
-    ///
-    /// When the xlsx writer fails.
-    pub fn to_xlsx(
-        &self,
-        zero_cached_results: bool,
-    ) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-        labs::to_xlsx_with_names(&self.book, &self.names, zero_cached_results)
-    }
-}
 
 /// The workbook of the concept lab `lab` with these (checked) parameters; `image` is the
 /// user's picture for the upsampling lab.
@@ -72,7 +48,7 @@ impl ConceptBook {
 /// # Errors
 ///
 /// [`LabError::UnknownLab`] for a name not in [`NAMES`]; otherwise the lab's own errors.
-pub fn workbook(lab: &str, p: &Params, image: Option<&Image>) -> Result<ConceptBook, LabError> {
+pub fn workbook(lab: &str, p: &Params, image: Option<&Image>) -> Result<Book, LabError> {
     match lab {
         "focal" => Ok(focal_book(p)),
         "l1-l2" => l1_l2_book(p),
@@ -95,7 +71,7 @@ fn mean(v: &[f64]) -> f64 {
 
 /// focal: p, cross-entropy `=-LN(p)`, and per γ the focal loss and the engine's
 /// derivative of it, with α and each γ in named cells (`alpha`, `gamma_1`, …).
-fn focal_book(p: &Params) -> ConceptBook {
+fn focal_book(p: &Params) -> Book {
     let c = focal::curves(&p.list("gammas"), p.num("alpha"));
     let f = focal::FocalFormula::new();
     let mut b = Builder::new("focal");
@@ -131,11 +107,9 @@ fn focal_book(p: &Params) -> ConceptBook {
             b.f(r, col + 1, excel(&f.derivative, &cell), c.slope[j][i]);
         }
     }
-    ConceptBook {
-        book: Book {
-            lab: "focal".into(),
-            sheets: vec![b.done()],
-        },
+    Book {
+        lab: "focal".into(),
+        sheets: vec![b.done()],
         names,
     }
 }
@@ -143,7 +117,7 @@ fn focal_book(p: &Params) -> ConceptBook {
 /// l1-l2: the losses of an error and their engine derivatives; the data with outliers,
 /// both fitted lines' predictions and both losses of each as formulas of the fitted
 /// parameters, and their means.
-fn l1_l2_book(p: &Params) -> Result<ConceptBook, LabError> {
+fn l1_l2_book(p: &Params) -> Result<Book, LabError> {
     let lab = l1_l2::run(p)?;
     let losses = [
         PairLoss::new(l1_l2::LOSSES[0].1)?,
@@ -233,11 +207,9 @@ fn l1_l2_book(p: &Params) -> Result<ConceptBook, LabError> {
             );
         }
     }
-    Ok(ConceptBook {
-        book: Book {
-            lab: "l1-l2".into(),
-            sheets: vec![b.done(), d.done()],
-        },
+    Ok(Book {
+        lab: "l1-l2".into(),
+        sheets: vec![b.done(), d.done()],
         names: Vec::new(),
     })
 }
@@ -266,88 +238,124 @@ fn bilinear_source(o: usize, n: usize, f: usize) -> (usize, usize, f64) {
 /// upsampling: a crop of the input as values (with the transposed convolution's kernel),
 /// nearest (references), bilinear (weighted sums), transposed convolution (sums of
 /// kernel × input) and the overlap counts (`COUNT` of the inputs that reach a pixel).
-fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<ConceptBook, LabError> {
+fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<Book, LabError> {
     let lab = upsampling::run(p, image)?;
     let (k, s) = (lab.k, lab.s);
     // A small crop keeps the workbook at a few thousand formulas at the largest stride.
     let side = if s <= 2 { 8 } else { 6 };
     let (img, x0, y0) = centre_crop(&lab.input, side)?;
-    let (w, h) = (img.width, img.height);
-    let tk = upsampling::box_kernel(k, (s * s) as f64);
-
-    let mut inp = Builder::new("input");
-    inp.text(
-        0,
-        0,
-        &format!(
-            "input: the {w}×{h} crop at ({x0}, {y0}) of the {}×{} image",
-            lab.input.width, lab.input.height
-        ),
-    );
-    for y in 0..h {
-        for x in 0..w {
-            inp.num(1 + y as u32, x as u16, img.at(x, y));
-        }
-    }
-    let kr = h as u32 + 2;
-    inp.text(kr, 0, &format!("kernel {k}×{k}, gain {}", s * s));
-    for u in 0..k {
-        for t in 0..k {
-            inp.num(kr + 1 + u as u32, t as u16, tk.at(t, u));
-        }
-    }
-    let pix = |x: usize, y: usize| format!("input!{}", a1(1 + y as u32, x as u16));
-    let tap = |t: usize, u: usize| format!("input!{}", abs(kr + 1 + u as u32, t as u16));
-
-    let grid = |name: &str, title: &str, out: &Image, formula: &dyn Fn(usize, usize) -> String| {
-        let mut b = Builder::new(name);
-        b.text(0, 0, title);
-        for y in 0..out.height {
-            for x in 0..out.width {
-                b.f(1 + y as u32, x as u16, formula(x, y), out.at(x, y));
-            }
-        }
-        b.done()
+    let cells = UpCells {
+        w: img.width,
+        h: img.height,
+        k,
+        s,
+        kr: img.height as u32 + 2,
     };
-    let near = upsampling::nearest(&img, s);
-    let near_sheet = grid("nearest", &format!("nearest ×{s}"), &near, &|x, y| {
-        format!("={}", pix(x / s, y / s))
-    });
-    let bil = upsampling::bilinear(&img, s);
-    let bil_sheet = grid("bilinear", &format!("bilinear ×{s}"), &bil, &|x, y| {
-        let (xa, xb, tx) = bilinear_source(x, w, s);
-        let (ya, yb, ty) = bilinear_source(y, h, s);
-        let (tx, ty) = (format_number(tx), format_number(ty));
-        format!(
-            "=({}*(1-{tx})+{}*{tx})*(1-{ty})+({}*(1-{tx})+{}*{tx})*{ty}",
-            pix(xa, ya),
-            pix(xb, ya),
-            pix(xa, yb),
-            pix(xb, yb)
-        )
-    });
-    // The input pixels whose kernel block covers output (ox, oy), with the kernel tap.
-    let sources = |ox: usize, oy: usize| {
+    let tk = upsampling::box_kernel(k, (s * s) as f64);
+    let title = format!(
+        "input: the {}×{} crop at ({x0}, {y0}) of the {}×{} image",
+        cells.w, cells.h, lab.input.width, lab.input.height
+    );
+    Ok(Book {
+        lab: "upsampling".into(),
+        sheets: vec![
+            cells.input_sheet(&title, &img, &tk),
+            cells.nearest_sheet(&img),
+            cells.bilinear_sheet(&img),
+            cells.transposed_sheet(&img, &tk),
+            cells.overlap_sheet(),
+        ],
+        names: Vec::new(),
+    })
+}
+
+/// Where the upsampling workbook's input lives: the `w`×`h` crop from B2 of the input
+/// sheet, the `k`×`k` kernel from row `kr + 1`; `s` is the stride.
+struct UpCells {
+    w: usize,
+    h: usize,
+    k: usize,
+    s: usize,
+    kr: u32,
+}
+
+impl UpCells {
+    /// The input pixel (x, y), from another sheet.
+    fn pix(&self, x: usize, y: usize) -> String {
+        format!("input!{}", a1(1 + y as u32, x as u16))
+    }
+
+    /// The kernel tap (t, u), absolute.
+    fn tap(&self, t: usize, u: usize) -> String {
+        format!("input!{}", abs(self.kr + 1 + u as u32, t as u16))
+    }
+
+    /// The input pixels whose kernel block covers output (ox, oy), with the kernel tap.
+    fn sources(&self, ox: usize, oy: usize) -> Vec<(usize, usize, usize, usize)> {
         let mut v = Vec::new();
-        for iy in 0..h {
-            for ix in 0..w {
-                let (bx, by) = (ix * s, iy * s);
-                if ox >= bx && ox - bx < k && oy >= by && oy - by < k {
+        for iy in 0..self.h {
+            for ix in 0..self.w {
+                let (bx, by) = (ix * self.s, iy * self.s);
+                if ox >= bx && ox - bx < self.k && oy >= by && oy - by < self.k {
                     v.push((ix, iy, ox - bx, oy - by));
                 }
             }
         }
         v
-    };
-    let tc = upsampling::transposed_conv(&img, &tk, s);
-    let tc_sheet = grid(
-        "transposed",
-        &format!("transposed convolution k={k} s={s}"),
-        &tc,
-        &|x, y| {
-            let terms: Vec<String> = sources(x, y)
+    }
+
+    fn input_sheet(&self, title: &str, img: &Image, tk: &Image) -> Sheet {
+        let mut inp = Builder::new("input");
+        inp.text(0, 0, title);
+        for y in 0..self.h {
+            for x in 0..self.w {
+                inp.num(1 + y as u32, x as u16, img.at(x, y));
+            }
+        }
+        let (k, kr) = (self.k, self.kr);
+        inp.text(kr, 0, &format!("kernel {k}×{k}, gain {}", self.s * self.s));
+        for u in 0..k {
+            for t in 0..k {
+                inp.num(kr + 1 + u as u32, t as u16, tk.at(t, u));
+            }
+        }
+        inp.done()
+    }
+
+    fn nearest_sheet(&self, img: &Image) -> Sheet {
+        let s = self.s;
+        let out = upsampling::nearest(img, s);
+        grid_sheet("nearest", &format!("nearest ×{s}"), &out, &|x, y| {
+            format!("={}", self.pix(x / s, y / s))
+        })
+    }
+
+    fn bilinear_sheet(&self, img: &Image) -> Sheet {
+        let s = self.s;
+        let out = upsampling::bilinear(img, s);
+        grid_sheet("bilinear", &format!("bilinear ×{s}"), &out, &|x, y| {
+            let (xa, xb, tx) = bilinear_source(x, self.w, s);
+            let (ya, yb, ty) = bilinear_source(y, self.h, s);
+            let (tx, ty) = (format_number(tx), format_number(ty));
+            format!(
+                "=({}*(1-{tx})+{}*{tx})*(1-{ty})+({}*(1-{tx})+{}*{tx})*{ty}",
+                self.pix(xa, ya),
+                self.pix(xb, ya),
+                self.pix(xa, yb),
+                self.pix(xb, yb)
+            )
+        })
+    }
+
+    fn transposed_sheet(&self, img: &Image, tk: &Image) -> Sheet {
+        let (k, s) = (self.k, self.s);
+        let out = upsampling::transposed_conv(img, tk, s);
+        let title = format!("transposed convolution k={k} s={s}");
+        grid_sheet("transposed", &title, &out, &|x, y| {
+            let terms: Vec<String> = self
+                .sources(x, y)
                 .iter()
-                .map(|&(ix, iy, t, u)| format!("{}*{}", pix(ix, iy), tap(t, u)))
+                .map(|&(ix, iy, t, u)| format!("{}*{}", self.pix(ix, iy), self.tap(t, u)))
                 .collect();
             // With a kernel smaller than the stride no input reaches some pixels.
             if terms.is_empty() {
@@ -355,32 +363,43 @@ fn upsampling_book(p: &Params, image: Option<&Image>) -> Result<ConceptBook, Lab
             } else {
                 format!("=SUM({})", terms.join(","))
             }
-        },
-    );
-    let ov = upsampling::overlap_counts(w, h, k, s);
-    let ov_sheet = grid(
-        "overlap",
-        &format!("kernel taps per output pixel, k={k} s={s}"),
-        &ov,
-        &|x, y| {
-            let refs: Vec<String> = sources(x, y)
+        })
+    }
+
+    fn overlap_sheet(&self) -> Sheet {
+        let (k, s) = (self.k, self.s);
+        let out = upsampling::overlap_counts(self.w, self.h, k, s);
+        let title = format!("kernel taps per output pixel, k={k} s={s}");
+        grid_sheet("overlap", &title, &out, &|x, y| {
+            let refs: Vec<String> = self
+                .sources(x, y)
                 .iter()
-                .map(|&(ix, iy, _, _)| pix(ix, iy))
+                .map(|&(ix, iy, _, _)| self.pix(ix, iy))
                 .collect();
             if refs.is_empty() {
                 "=0".into()
             } else {
                 format!("=COUNT({})", refs.join(","))
             }
-        },
-    );
-    Ok(ConceptBook {
-        book: Book {
-            lab: "upsampling".into(),
-            sheets: vec![inp.done(), near_sheet, bil_sheet, tc_sheet, ov_sheet],
-        },
-        names: Vec::new(),
-    })
+        })
+    }
+}
+
+/// A sheet of one formula per pixel of `out`, under a title.
+fn grid_sheet(
+    name: &str,
+    title: &str,
+    out: &Image,
+    formula: &dyn Fn(usize, usize) -> String,
+) -> Sheet {
+    let mut b = Builder::new(name);
+    b.text(0, 0, title);
+    for y in 0..out.height {
+        for x in 0..out.width {
+            b.f(1 + y as u32, x as u16, formula(x, y), out.at(x, y));
+        }
+    }
+    b.done()
 }
 
 /// The activation applied to the formula text `z`.
@@ -410,7 +429,7 @@ pub fn gradients_stack(p: &Params) -> Result<gradients::Stack, LabError> {
 /// gradients: the weights (each layer's transposed, so that a unit's weights are a row),
 /// every layer's activations as `act(SUMPRODUCT(previous row, weights row))`, and the RMS
 /// of each layer `=SQRT(SUMSQ(h)/COUNT(h))`.
-fn gradients_book(p: &Params) -> Result<ConceptBook, LabError> {
+fn gradients_book(p: &Params) -> Result<Book, LabError> {
     let st = gradients_stack(p)?;
     let init = Init::from_name(&p.text("init"), p.num("gain"))
         .ok_or_else(|| LabError::Invalid("unknown init".into()))?;
@@ -484,11 +503,9 @@ fn gradients_book(p: &Params) -> Result<ConceptBook, LabError> {
             pass.acts[l].rms(),
         );
     }
-    Ok(ConceptBook {
-        book: Book {
-            lab: "gradients".into(),
-            sheets: vec![sh.done(), wsh.done(), rms.done()],
-        },
+    Ok(Book {
+        lab: "gradients".into(),
+        sheets: vec![sh.done(), wsh.done(), rms.done()],
         names: Vec::new(),
     })
 }
@@ -510,7 +527,7 @@ const DROPOUT_UNITS: usize = 8;
 /// mask drawn; the mask as values, the first hidden layer before dropout
 /// (`=MAX(x*w+b,0)`), after it with scaling (`=IF(mask=0,0,h/(1-p_drop))`) and without,
 /// and the means of each unit and of each block.
-fn dropout_book(p: &Params) -> ConceptBook {
+fn dropout_book(p: &Params) -> Book {
     let h = p.int("hidden");
     let sizes = if p.int("layers") == 1 {
         vec![1, h, 1]
@@ -529,16 +546,19 @@ fn dropout_book(p: &Params) -> ConceptBook {
         true,
         &mut ChaCha8Rng::seed_from_u64(seed ^ 0x6d61_736b),
     );
-    let unscaled = Masks {
-        masks: masks.masks.clone(),
-        scale: 1.0,
-    };
-    let plain = net.forward(&tx, None);
-    let with = net.forward(&tx, Some(&masks));
-    let without = net.forward(&tx, Some(&unscaled));
-    let (rows, units) = (tx.len().min(DROPOUT_ROWS), h.min(DROPOUT_UNITS));
-    let (w, bias) = net.layer(0);
+    let window = (tx.len().min(DROPOUT_ROWS), h.min(DROPOUT_UNITS));
+    Book {
+        lab: "dropout".into(),
+        sheets: vec![
+            mask_sheet(&tx, &masks, window),
+            activations_sheet(&net, &masks, &tx, q, window),
+        ],
+        names: vec![("p_drop".to_string(), format!("=activations!{}", abs(0, 1)))],
+    }
+}
 
+/// The first layer's mask as values, one row per training input.
+fn mask_sheet(tx: &[f64], masks: &Masks, (rows, units): (usize, usize)) -> Sheet {
     let mut m = Builder::new("mask");
     m.text(0, 0, "x");
     for j in 0..units {
@@ -550,7 +570,29 @@ fn dropout_book(p: &Params) -> ConceptBook {
             m.num(1 + i as u32, 1 + j as u16, masks.masks[0].at(i, j));
         }
     }
+    m.done()
+}
 
+/// A block of the activations sheet: a title, one formula per (row, unit), and the means.
+type Block<'a> = (&'a str, &'a dyn Fn(u32, u16, u32) -> String, Vec<Vec<f64>>);
+
+/// p, the first layer's weights and biases, then the layer before dropout, after it
+/// scaled and unscaled, each with its means.
+fn activations_sheet(
+    net: &Net,
+    masks: &Masks,
+    tx: &[f64],
+    q: f64,
+    (rows, units): (usize, usize),
+) -> Sheet {
+    let unscaled = Masks {
+        masks: masks.masks.clone(),
+        scale: 1.0,
+    };
+    let plain = net.forward(tx, None);
+    let with = net.forward(tx, Some(masks));
+    let without = net.forward(tx, Some(&unscaled));
+    let (w, bias) = net.layer(0);
     let mut a = Builder::new("activations");
     a.text(0, 0, "p (the name p_drop)");
     a.num(0, 1, q);
@@ -560,11 +602,10 @@ fn dropout_book(p: &Params) -> ConceptBook {
         a.num(1, 1 + j as u16, w.at(0, j));
         a.num(2, 1 + j as u16, bj);
     }
-    type Block<'a> = (&'a str, &'a dyn Fn(u32, u16, u32) -> String, Vec<Vec<f64>>);
     let before_top = 5;
     // Columns of w and b are fixed by row ($2, $3); x by column ($A).
     let before = |r: u32, c: u16, _: u32| {
-        let col = crate::xlsx::column_name(c as usize);
+        let col = crate::labs::column_name(c as usize);
         format!("=MAX($A{}*{col}$2+{col}$3,0)", r + 1)
     };
     let scaled = |_: u32, c: u16, i: u32| {
@@ -596,45 +637,51 @@ fn dropout_book(p: &Params) -> ConceptBook {
         ("after dropout, unscaled", &kept, vals(&without.inputs[1])),
     ];
     let mut top = before_top;
-    for (title, formula, v) in blocks.iter() {
-        a.text(top - 1, 0, title);
-        for (i, (&x, row)) in tx.iter().zip(v).enumerate() {
-            let r = top + i as u32;
-            a.num(r, 0, x);
-            for (j, &vj) in row.iter().enumerate() {
-                let c = 1 + j as u16;
-                a.f(r, c, formula(r, c, i as u32), vj);
-            }
-        }
-        let (last, mr) = (top + rows as u32 - 1, top + rows as u32);
-        a.text(mr, 0, "mean");
-        for j in 0..units {
+    for block in &blocks {
+        top = activation_block(&mut a, top, block, tx, (rows, units));
+    }
+    a.done()
+}
+
+/// Writes one block from row `top`: its title above, the formulas, the mean of each unit
+/// and of the whole block. Returns the next block's top row.
+fn activation_block(
+    a: &mut Builder,
+    top: u32,
+    (title, formula, v): &Block,
+    tx: &[f64],
+    (rows, units): (usize, usize),
+) -> u32 {
+    a.text(top - 1, 0, title);
+    for (i, (&x, row)) in tx.iter().zip(v).enumerate() {
+        let r = top + i as u32;
+        a.num(r, 0, x);
+        for (j, &vj) in row.iter().enumerate() {
             let c = 1 + j as u16;
-            let col: Vec<f64> = v.iter().map(|row| row[j]).collect();
-            a.f(
-                mr,
-                c,
-                format!("=AVERAGE({})", range(top, c, last, c)),
-                mean(&col),
-            );
+            a.f(r, c, formula(r, c, i as u32), vj);
         }
-        let all: Vec<f64> = v.iter().flatten().copied().collect();
-        a.text(mr, units as u16 + 1, "all");
+    }
+    let (last, mr) = (top + rows as u32 - 1, top + rows as u32);
+    a.text(mr, 0, "mean");
+    for j in 0..units {
+        let c = 1 + j as u16;
+        let col: Vec<f64> = v.iter().map(|row| row[j]).collect();
         a.f(
             mr,
-            units as u16 + 2,
-            format!("=AVERAGE({})", range(top, 1, last, units as u16)),
-            mean(&all),
+            c,
+            format!("=AVERAGE({})", range(top, c, last, c)),
+            mean(&col),
         );
-        top = mr + 3;
     }
-    ConceptBook {
-        book: Book {
-            lab: "dropout".into(),
-            sheets: vec![m.done(), a.done()],
-        },
-        names: vec![("p_drop".to_string(), format!("=activations!{}", abs(0, 1)))],
-    }
+    let all: Vec<f64> = v.iter().flatten().copied().collect();
+    a.text(mr, units as u16 + 1, "all");
+    a.f(
+        mr,
+        units as u16 + 2,
+        format!("=AVERAGE({})", range(top, 1, last, units as u16)),
+        mean(&all),
+    );
+    mr + 3
 }
 
 #[cfg(test)]
@@ -642,7 +689,7 @@ mod tests {
     use super::*;
     use gradsheet_concepts::{dropout, find};
 
-    fn book(name: &str) -> ConceptBook {
+    fn book(name: &str) -> Book {
         let lab = find(name).unwrap();
         workbook(name, &Params::defaults(lab.params), None).unwrap()
     }
@@ -651,11 +698,10 @@ mod tests {
     fn every_concept_workbook_writes_and_has_formulas() {
         for name in NAMES {
             let cb = book(name);
-            let n = cb.book.formulas().count();
+            let n = cb.formulas().count();
             assert!(n > 50, "{name}: only {n} formulas");
             assert!(n < 5000, "{name}: {n} formulas");
             assert!(cb
-                .book
                 .formulas()
                 .all(|(_, _, _, f, v)| f.starts_with('=') && v.is_finite()));
             for zero in [false, true] {
@@ -668,7 +714,7 @@ mod tests {
     #[test]
     fn focal_prints_the_engine_derivative_with_named_inputs() {
         let cb = book("focal");
-        let fs: Vec<&str> = cb.book.formulas().map(|x| x.3).collect();
+        let fs: Vec<&str> = cb.formulas().map(|x| x.3).collect();
         assert!(
             fs.contains(&"=-alpha*(1-A4)^gamma_1*LN(A4)"),
             "{:?}",
@@ -690,7 +736,6 @@ mod tests {
         let run = gradients::run_stack(&st, init);
         let cb = workbook("gradients", &p, None).unwrap();
         let rms: Vec<f64> = cb
-            .book
             .formulas()
             .filter(|x| x.0 == "rms")
             .map(|x| x.4)
@@ -707,18 +752,17 @@ mod tests {
         let xs: Vec<f64> = d.train.iter().map(|t| t.0).collect();
         assert_eq!(xs, dropout_inputs(xs.len()));
         let cb = workbook("dropout", &p, None).unwrap();
-        let mask = &cb.book.sheets[0];
+        let mask = &cb.sheets[0];
         let row0: Vec<f64> = mask
             .cells
             .iter()
             .filter_map(|(r, c, cell)| match cell {
-                labs::Cell::Num(v) if *r == 1 && *c > 0 => Some(*v),
+                crate::labs::Cell::Num(v) if *r == 1 && *c > 0 => Some(*v),
                 _ => None,
             })
             .collect();
         assert_eq!(row0, d.steps[0].mask[..row0.len()]);
         let before: Vec<f64> = cb
-            .book
             .formulas()
             .filter(|x| x.0 == "activations" && x.1 == 5)
             .map(|x| x.4)
@@ -729,19 +773,18 @@ mod tests {
     #[test]
     fn l1_l2_means_match_the_training() {
         let cb = book("l1-l2");
-        let fit = &cb.book.sheets[1];
+        let fit = &cb.sheets[1];
         let trained: Vec<f64> = fit
             .cells
             .iter()
             .filter_map(|(r, c, cell)| match cell {
-                labs::Cell::Num(v) if (1..=2).contains(r) && *c == 3 => Some(*v),
+                crate::labs::Cell::Num(v) if (1..=2).contains(r) && *c == 3 => Some(*v),
                 _ => None,
             })
             .collect();
         // The L1 line's mean L1 loss and the L2 line's mean L2 loss, as the sheet
         // recomputes them from the fitted parameters.
         let means: Vec<f64> = cb
-            .book
             .formulas()
             .filter(|x| x.0 == "fit" && x.3.starts_with("=AVERAGE"))
             .map(|x| x.4)

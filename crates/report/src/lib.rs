@@ -2,8 +2,9 @@
 //!
 //! - [`xlsx`]: a workbook whose every number is a live formula mirroring the engine's
 //!   computation, with the engine's values as the formulas' cached results.
-//! - [`chart`]: charts as SVG and PNG.
-//! - [`concepts`]: the concept labs (`gradsheet-concepts`) as workbooks with live formulas.
+//! - [`chart`]: charts as SVG and PNG: a run's charts and the labs' figures.
+//! - [`labs`]: every lab by name (workbook and concept labs), its workbook of live
+//!   formulas and its files; [`concepts`]: the concept labs' workbooks.
 //!
 //! The crate never touches the filesystem: every function returns bytes or a string, and
 //! the app writes them.
@@ -17,35 +18,26 @@ pub mod xlsx;
 pub use chart::{ChartError, Series};
 pub use xlsx::{run_workbook, RunSpec, XlsxError, XlsxOptions};
 
-/// A number as a table shows it: up to `sig` significant digits with trailing zeros
-/// dropped, an exponent for very large or small values, NaN and infinities spelled out.
-/// The terminal tables and the web app's lab tables both use it.
+/// A count with its thousands grouped: `2000000` → `2,000,000`.
 ///
 /// # Examples
 ///
 /// ```
-/// assert_eq!(gradsheet_report::cell(103.99322533093216, 6), "103.993");
-/// assert_eq!(gradsheet_report::cell(1e-7, 4), "1.000e-7");
+/// assert_eq!(gradsheet_report::grouped(2_000_000), "2,000,000");
+/// assert_eq!(gradsheet_report::grouped(999), "999");
 /// ```
-pub fn cell(v: f64, sig: usize) -> String {
-    if v.is_nan() {
-        return "NaN".into();
+pub fn grouped(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
     }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let mag = v.abs().log10().floor() as i32;
-    if !(-4..=9).contains(&mag) {
-        return format!("{:.*e}", sig.saturating_sub(1), v);
-    }
-    let decimals = (sig as i32 - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
+    out
 }
+
+/// A number as a table shows it (see [`gradsheet_labs::cell`]): the terminal tables and
+/// the web app's lab tables both use it.
+pub use gradsheet_labs::cell;

@@ -17,16 +17,22 @@
 //! assert_eq!(first.pred, 16.0); // 1*MAX(1*14+1,0)+1
 //! ```
 
+pub mod backend;
 pub mod gen;
 pub mod graddesc;
 pub mod optim;
 pub mod rng;
+pub mod rules;
+pub mod sink;
 pub mod trace;
 pub mod train;
 
+pub use backend::{Backend, Epoch, EpochEnd, Interpreter};
 pub use gen::{GenError, Generator};
-pub use optim::{Convention, Hyper, Optimizer, OptimizerError, State, OPTIMIZER_NAMES};
-pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Trace};
+pub use optim::{Convention, Optimizer, State};
+pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
+pub use sink::{Fanout, Plan, RunEnd, Sink};
+pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};
 pub use train::{divergence, Gradient, Hooks, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR};
 
 /// Formats a number for messages: the shortest text that reads back the same.

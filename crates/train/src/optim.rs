@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::rules::{self, Hyper, OptimizerError, Rule};
+
 /// Which family of rules, for listings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Convention {
@@ -190,107 +192,6 @@ impl State {
     }
 }
 
-/// The names gradsheet accepts for optimizers, with a description, for `--optimizer`.
-pub const OPTIMIZER_NAMES: &[(&str, &str)] = &[
-    ("sgd", "workbook SGD: p - g*lr"),
-    ("momentum", "workbook momentum: m = β·m + (1-β)·g; p - m*lr"),
-    (
-        "rmsprop",
-        "workbook RMSProp: divides by the previous row's mean square, no ε",
-    ),
-    ("adam", "workbook Adam: no bias correction, no ε"),
-    (
-        "adagrad",
-        "workbook (2016) adagrad: per-epoch rates lr / (√Σg²/n)",
-    ),
-    (
-        "torch-sgd",
-        "torch.optim.SGD (momentum, dampening, nesterov, weight_decay)",
-    ),
-    ("torch-adagrad", "torch.optim.Adagrad"),
-    (
-        "torch-rmsprop",
-        "torch.optim.RMSprop (alpha, eps, centered, momentum)",
-    ),
-    (
-        "torch-adam",
-        "torch.optim.Adam (bias correction, eps, amsgrad)",
-    ),
-    ("torch-adamw", "torch.optim.AdamW (decoupled weight decay)"),
-];
-
-/// Hyperparameters by name, for building an optimizer from flags or a recipe.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Hyper {
-    /// Learning rate.
-    pub lr: Option<f64>,
-    /// β or β1 (workbook), or momentum (torch SGD/RMSprop use `momentum`).
-    pub beta1: Option<f64>,
-    /// β2.
-    pub beta2: Option<f64>,
-    /// ε.
-    pub eps: Option<f64>,
-    /// Momentum factor (torch).
-    pub momentum: Option<f64>,
-    /// Dampening (torch SGD).
-    pub dampening: Option<f64>,
-    /// Weight decay (torch).
-    pub weight_decay: Option<f64>,
-    /// Nesterov (torch SGD).
-    pub nesterov: Option<bool>,
-    /// α (torch RMSprop).
-    pub alpha: Option<f64>,
-    /// Centred (torch RMSprop).
-    pub centered: Option<bool>,
-    /// AMSGrad (torch Adam/AdamW).
-    pub amsgrad: Option<bool>,
-    /// Learning-rate decay (torch Adagrad).
-    pub lr_decay: Option<f64>,
-    /// Initial accumulator (torch Adagrad) or initial `r` (workbook adagrad).
-    pub initial: Option<f64>,
-}
-
-/// An unknown optimizer name or an invalid hyperparameter.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum OptimizerError {
-    /// The name is not in [`OPTIMIZER_NAMES`].
-    #[error("unknown optimizer '{0}'{1}")]
-    Unknown(String, String),
-    /// A hyperparameter out of its range.
-    #[error("{message}")]
-    Invalid {
-        /// The hyperparameter at fault, by its name in [`Hyper`] (`lr`, `beta1`, `beta2`,
-        /// `eps`, `momentum`, `weight_decay`, `alpha`, `nesterov`), so that a form can
-        /// mark the input it came from.
-        field: &'static str,
-        /// What is wrong, naming the value.
-        message: String,
-    },
-}
-
-impl OptimizerError {
-    /// The setting at fault: `optimizer` for an unknown name, else the hyperparameter's
-    /// name in [`Hyper`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use gradsheet_train::{Hyper, Optimizer};
-    /// let field = |name: &str, h: Hyper| Optimizer::from_name(name, &h).unwrap_err().field();
-    /// assert_eq!(field("adam", Hyper { beta2: Some(1.5), ..Hyper::default() }), "beta2");
-    /// assert_eq!(field("torch-sgd", Hyper { momentum: Some(-1.0), ..Hyper::default() }), "momentum");
-    /// assert_eq!(field("torch-rmsprop", Hyper { alpha: Some(2.0), ..Hyper::default() }), "alpha");
-    /// assert_eq!(field("momentum", Hyper { lr: Some(-1.0), ..Hyper::default() }), "lr");
-    /// assert_eq!(field("adma", Hyper::default()), "optimizer");
-    /// ```
-    pub fn field(&self) -> &'static str {
-        match self {
-            OptimizerError::Unknown(..) => "optimizer",
-            OptimizerError::Invalid { field, .. } => field,
-        }
-    }
-}
-
 impl Optimizer {
     /// Workbook SGD.
     pub fn sgd(lr: f64) -> Optimizer {
@@ -310,209 +211,203 @@ impl Optimizer {
     }
 
     /// Builds an optimizer from its name and hyperparameters, with each convention's
-    /// defaults: the workbooks' (lr 1e-4 for SGD and momentum, β 0.9, ...) and
-    /// PyTorch's (Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8; RMSprop lr 1e-2, alpha
-    /// 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10; AdamW weight_decay 1e-2).
+    /// defaults (the table of [`crate::rules`]): the workbooks' (lr 1e-4 for SGD and
+    /// momentum, β 0.9, ...) and PyTorch's (Adam lr 1e-3, betas (0.9, 0.999), eps 1e-8;
+    /// RMSprop lr 1e-2, alpha 0.99, eps 1e-8; Adagrad lr 1e-2, eps 1e-10; AdamW
+    /// weight_decay 1e-2).
     ///
     /// # Errors
     ///
-    /// [`OptimizerError`] for an unknown name (with the nearest known one) or a value out
-    /// of range (a negative learning rate, a β outside [0, 1), a negative ε).
+    /// [`OptimizerError`] for an unknown name (with the nearest known one), a setting the
+    /// rule does not have (naming the rules that have it), or a value out of range (a
+    /// negative learning rate, a β outside [0, 1), a negative ε).
     ///
     /// # Examples
     ///
     /// ```
     /// use gradsheet_train::{Hyper, Optimizer};
-    /// let opt = Optimizer::from_name("momentum", &Hyper { lr: Some(1e-4), ..Hyper::default() }).unwrap();
+    /// let opt = Optimizer::from_name("momentum", &Hyper::new().with("lr", 1e-4)).unwrap();
     /// assert_eq!(opt, Optimizer::Momentum { lr: 1e-4, beta: 0.9 });
-    /// assert!(Optimizer::from_name("adma", &Hyper::default()).unwrap_err().to_string().contains("adam"));
+    /// assert!(Optimizer::from_name("adma", &Hyper::new()).unwrap_err().to_string().contains("adam"));
     /// ```
     pub fn from_name(name: &str, h: &Hyper) -> Result<Optimizer, OptimizerError> {
-        let key = name.trim().to_ascii_lowercase().replace('_', "-");
-        let opt = match key.as_str() {
-            "sgd" | "basic" => Optimizer::Sgd {
-                lr: h.lr.unwrap_or(1e-4),
-            },
-            "momentum" => Optimizer::Momentum {
-                lr: h.lr.unwrap_or(1e-4),
-                beta: h.beta1.unwrap_or(0.9),
-            },
-            "rmsprop" => Optimizer::Rmsprop {
-                lr: h.lr.unwrap_or(0.02),
-                beta: h.beta1.unwrap_or(0.9),
-            },
-            "adam" | "adam-ann" => Optimizer::Adam {
-                lr: h.lr.unwrap_or(0.1),
-                beta1: h.beta1.unwrap_or(0.9),
-                beta2: h.beta2.unwrap_or(0.9),
-            },
-            "adagrad" | "adagrad-ann" => Optimizer::Adagrad {
-                lr: h.lr.unwrap_or(1e-3),
-                r0: h.initial.unwrap_or(1e4),
-            },
-            "torch-sgd" => Optimizer::TorchSgd {
-                lr: h.lr.unwrap_or(1e-3),
-                momentum: h.momentum.or(h.beta1).unwrap_or(0.0),
-                dampening: h.dampening.unwrap_or(0.0),
-                weight_decay: h.weight_decay.unwrap_or(0.0),
-                nesterov: h.nesterov.unwrap_or(false),
-            },
-            "torch-adagrad" => Optimizer::TorchAdagrad {
-                lr: h.lr.unwrap_or(1e-2),
-                lr_decay: h.lr_decay.unwrap_or(0.0),
-                weight_decay: h.weight_decay.unwrap_or(0.0),
-                initial_accumulator_value: h.initial.unwrap_or(0.0),
-                eps: h.eps.unwrap_or(1e-10),
-            },
-            "torch-rmsprop" => Optimizer::TorchRmsprop {
-                lr: h.lr.unwrap_or(1e-2),
-                alpha: h.alpha.or(h.beta2).unwrap_or(0.99),
-                eps: h.eps.unwrap_or(1e-8),
-                weight_decay: h.weight_decay.unwrap_or(0.0),
-                momentum: h.momentum.unwrap_or(0.0),
-                centered: h.centered.unwrap_or(false),
-            },
-            "torch-adam" | "torch-adamw" => Optimizer::TorchAdam {
-                lr: h.lr.unwrap_or(1e-3),
-                beta1: h.beta1.unwrap_or(0.9),
-                beta2: h.beta2.unwrap_or(0.999),
-                eps: h.eps.unwrap_or(1e-8),
-                weight_decay: h.weight_decay.unwrap_or(if key == "torch-adamw" {
-                    1e-2
-                } else {
-                    0.0
-                }),
-                amsgrad: h.amsgrad.unwrap_or(false),
-                decoupled: key == "torch-adamw",
-            },
-            _ => {
-                let near = OPTIMIZER_NAMES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .min_by_key(|n| strsim(n, &key))
-                    .filter(|n| strsim(n, &key) <= 3)
-                    .map(|n| format!(" (did you mean {n}?)"))
-                    .unwrap_or_default();
-                return Err(OptimizerError::Unknown(name.to_string(), near));
-            }
-        };
-        opt.validate()?;
-        Ok(opt)
+        rules::find(name)?.build(h)
     }
 
-    /// Checks the hyperparameters' ranges.
+    /// Checks every hyperparameter against its range in the rule's table, and the one
+    /// rule between them (torch's Nesterov momentum needs momentum and no dampening).
     ///
     /// # Errors
     ///
     /// [`OptimizerError::Invalid`] naming the value at fault.
     pub fn validate(&self) -> Result<(), OptimizerError> {
-        let bad = |field: &'static str, what: &str, v: f64, rule: &str| {
-            Err(OptimizerError::Invalid {
-                field,
-                message: format!("{what} = {v} is invalid: it must be {rule}"),
-            })
-        };
-        let lr = self.lr();
-        if !(lr.is_finite() && lr >= 0.0) {
-            return bad("lr", "the learning rate", lr, "a finite number >= 0");
+        let rule = self.rule();
+        for (key, v) in self.hyper_values() {
+            let Some(h) = rule.hyper(key) else { continue };
+            if !h.range.contains(v) {
+                return Err(OptimizerError::Invalid {
+                    key: h.key,
+                    field: h.key.to_string(),
+                    message: format!(
+                        "{} = {v} is invalid: it must be {}",
+                        h.symbol,
+                        h.range.describe()
+                    ),
+                });
+            }
         }
-        let beta = |field: &'static str, name: &str, b: f64| {
-            if (0.0..1.0).contains(&b) {
-                Ok(())
-            } else {
-                bad(field, name, b, "in [0, 1)")
+        if let Optimizer::TorchSgd {
+            momentum,
+            dampening,
+            nesterov: true,
+            ..
+        } = *self
+        {
+            if momentum <= 0.0 || dampening != 0.0 {
+                return Err(OptimizerError::Invalid {
+                    key: "nesterov",
+                    field: "nesterov".into(),
+                    message: "nesterov momentum requires a momentum > 0 and zero dampening".into(),
+                });
             }
-        };
-        match *self {
-            Optimizer::Momentum { beta: b, .. } | Optimizer::Rmsprop { beta: b, .. } => {
-                beta("beta1", "β", b)
-            }
-            Optimizer::Adam { beta1, beta2, .. } => {
-                beta("beta1", "β1", beta1).and(beta("beta2", "β2", beta2))
-            }
+        }
+        Ok(())
+    }
+
+    /// The rule's entry in the table: its name, label, hyperparameters and state.
+    pub fn rule(&self) -> &'static Rule {
+        match self {
+            Optimizer::Sgd { .. } => &rules::SGD,
+            Optimizer::Momentum { .. } => &rules::MOMENTUM,
+            Optimizer::Rmsprop { .. } => &rules::RMSPROP,
+            Optimizer::Adam { .. } => &rules::ADAM,
+            Optimizer::Adagrad { .. } => &rules::ADAGRAD,
+            Optimizer::TorchSgd { .. } => &rules::TORCH_SGD,
+            Optimizer::TorchAdagrad { .. } => &rules::TORCH_ADAGRAD,
+            Optimizer::TorchRmsprop { .. } => &rules::TORCH_RMSPROP,
             Optimizer::TorchAdam {
-                beta1,
-                beta2,
-                eps,
-                weight_decay,
-                ..
-            } => {
-                beta("beta1", "β1", beta1)?;
-                beta("beta2", "β2", beta2)?;
-                if eps < 0.0 || !eps.is_finite() {
-                    return bad("eps", "eps", eps, "a finite number >= 0");
-                }
-                if weight_decay < 0.0 {
-                    return bad("weight_decay", "weight_decay", weight_decay, ">= 0");
-                }
-                Ok(())
-            }
-            Optimizer::TorchRmsprop {
-                alpha,
-                eps,
-                momentum,
-                ..
-            } => {
-                if !(0.0..=1.0).contains(&alpha) {
-                    return bad("alpha", "alpha", alpha, "in [0, 1]");
-                }
-                if eps < 0.0 {
-                    return bad("eps", "eps", eps, ">= 0");
-                }
-                if momentum < 0.0 {
-                    return bad("momentum", "momentum", momentum, ">= 0");
-                }
-                Ok(())
-            }
-            Optimizer::TorchSgd {
-                momentum,
-                dampening,
-                nesterov,
-                ..
-            } => {
-                if momentum < 0.0 {
-                    return bad("momentum", "momentum", momentum, ">= 0");
-                }
-                if nesterov && (momentum <= 0.0 || dampening != 0.0) {
-                    return Err(OptimizerError::Invalid {
-                        field: "nesterov",
-                        message: "nesterov momentum requires a momentum > 0 and zero dampening"
-                            .into(),
-                    });
-                }
-                Ok(())
-            }
-            _ => Ok(()),
+                decoupled: false, ..
+            } => &rules::TORCH_ADAM,
+            Optimizer::TorchAdam {
+                decoupled: true, ..
+            } => &rules::TORCH_ADAMW,
         }
     }
 
-    /// The canonical name (one of [`OPTIMIZER_NAMES`]).
+    /// The canonical name (one of [`rules::RULES`]).
     pub fn name(&self) -> &'static str {
-        match self {
-            Optimizer::Sgd { .. } => "sgd",
-            Optimizer::Momentum { .. } => "momentum",
-            Optimizer::Rmsprop { .. } => "rmsprop",
-            Optimizer::Adam { .. } => "adam",
-            Optimizer::Adagrad { .. } => "adagrad",
-            Optimizer::TorchSgd { .. } => "torch-sgd",
-            Optimizer::TorchAdagrad { .. } => "torch-adagrad",
-            Optimizer::TorchRmsprop { .. } => "torch-rmsprop",
-            Optimizer::TorchAdam {
-                decoupled: false, ..
-            } => "torch-adam",
-            Optimizer::TorchAdam {
-                decoupled: true, ..
-            } => "torch-adamw",
-        }
+        self.rule().name
     }
 
     /// Which convention the rule follows.
     pub fn convention(&self) -> Convention {
-        if self.name().starts_with("torch") {
-            Convention::Torch
-        } else {
-            Convention::Workbook
+        self.rule().convention
+    }
+
+    /// Every hyperparameter's value by key, in the order of the rule's table (a switch
+    /// as 0 or 1).
+    pub fn hyper_values(&self) -> Vec<(&'static str, f64)> {
+        let on = |b: bool| f64::from(u8::from(b));
+        match *self {
+            Optimizer::Sgd { lr } => vec![("lr", lr)],
+            Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => {
+                vec![("lr", lr), ("beta", beta)]
+            }
+            Optimizer::Adam { lr, beta1, beta2 } => {
+                vec![("lr", lr), ("beta1", beta1), ("beta2", beta2)]
+            }
+            Optimizer::Adagrad { lr, r0 } => vec![("lr", lr), ("r0", r0)],
+            Optimizer::TorchSgd {
+                lr,
+                momentum,
+                dampening,
+                weight_decay,
+                nesterov,
+            } => vec![
+                ("lr", lr),
+                ("momentum", momentum),
+                ("dampening", dampening),
+                ("weight_decay", weight_decay),
+                ("nesterov", on(nesterov)),
+            ],
+            Optimizer::TorchAdagrad {
+                lr,
+                lr_decay,
+                weight_decay,
+                initial_accumulator_value,
+                eps,
+            } => vec![
+                ("lr", lr),
+                ("lr_decay", lr_decay),
+                ("weight_decay", weight_decay),
+                ("initial_accumulator_value", initial_accumulator_value),
+                ("eps", eps),
+            ],
+            Optimizer::TorchRmsprop {
+                lr,
+                alpha,
+                eps,
+                weight_decay,
+                momentum,
+                centered,
+            } => vec![
+                ("lr", lr),
+                ("alpha", alpha),
+                ("eps", eps),
+                ("weight_decay", weight_decay),
+                ("momentum", momentum),
+                ("centered", on(centered)),
+            ],
+            Optimizer::TorchAdam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                amsgrad,
+                ..
+            } => vec![
+                ("lr", lr),
+                ("beta1", beta1),
+                ("beta2", beta2),
+                ("eps", eps),
+                ("weight_decay", weight_decay),
+                ("amsgrad", on(amsgrad)),
+            ],
         }
+    }
+
+    /// The value of the hyperparameter `name` (a key or an alias), if the rule has it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        let key = self.rule().hyper(name)?.key;
+        self.hyper_values()
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// This optimizer with the hyperparameter `name` set to `v`, checked.
+    ///
+    /// # Errors
+    ///
+    /// [`OptimizerError::NotApplicable`] if the rule has no such setting,
+    /// [`OptimizerError::Invalid`] for a value out of range.
+    pub fn with(&self, name: &str, v: f64) -> Result<Optimizer, OptimizerError> {
+        let rule = self.rule();
+        let mut h = Hyper::new();
+        for (k, x) in self.hyper_values() {
+            h.set(k, x);
+        }
+        let key = rule
+            .hyper(name)
+            .ok_or_else(|| OptimizerError::NotApplicable {
+                setting: name.to_string(),
+                rule: rule.name,
+                rules: rules::rules_with(name),
+            })?
+            .key;
+        h.set(key, v);
+        rule.build(&h)
     }
 
     /// The learning rate.
@@ -749,6 +644,7 @@ impl Optimizer {
 
     /// Work done at the end of an epoch of `n_rows` steps: the workbook adagrad's rates
     /// for the next epoch, `r ← sqrt(Σg²)/n`. Other optimizers do nothing.
+    #[inline]
     pub fn end_epoch(&self, st: &mut State, n_rows: usize) {
         if let Optimizer::Adagrad { .. } = self {
             let n = st.n;
@@ -821,21 +717,6 @@ pub fn lerp(a: f64, b: f64, w: f64) -> f64 {
     } else {
         b - (b - a) * (1.0 - w)
     }
-}
-
-fn strsim(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 impl fmt::Display for Optimizer {

@@ -19,7 +19,7 @@ pub enum Record {
 /// before the update, the prediction, the error, the gradient used for the update, the
 /// finite-difference estimates (when requested), the optimizer state after the update,
 /// and the parameters after it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Layout {
     /// Data column names.
     pub columns: Vec<String>,
@@ -129,7 +129,9 @@ pub enum Stop {
     },
 }
 
-/// A run: step rows (flat), epoch summaries, and how it ended.
+/// A run: step rows (flat), epoch summaries, and how it ended. The sink that keeps
+/// everything ([`crate::Sink`]); `Trace::default()` is empty, ready to be filled.
+/// [`Thinned`] keeps an evenly spaced sample instead (every `stride`-th step).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trace {
     /// The layout of each step row.
@@ -148,6 +150,25 @@ pub struct Trace {
     pub final_state: Vec<f64>,
     /// Total steps taken (also when steps were not recorded).
     pub steps_taken: usize,
+    /// One step in `stride` is kept: steps 1, 1 + stride, 1 + 2·stride, ... (1: every
+    /// step, as the training loop records them).
+    pub stride: usize,
+}
+
+impl Default for Trace {
+    fn default() -> Trace {
+        Trace {
+            layout: Layout::default(),
+            values: Vec::new(),
+            meta: Vec::new(),
+            epochs: Vec::new(),
+            stop: Stop::Completed,
+            final_params: Vec::new(),
+            final_state: Vec::new(),
+            steps_taken: 0,
+            stride: 1,
+        }
+    }
 }
 
 impl Trace {
@@ -161,7 +182,7 @@ impl Trace {
         self.meta.is_empty()
     }
 
-    /// Step `i` (0-based index into the recorded steps).
+    /// Step `i` (0-based index into the recorded steps; step number `i·stride + 1`).
     pub fn step(&self, i: usize) -> StepView<'_> {
         let l = &self.layout;
         let w = l.width();
@@ -182,7 +203,7 @@ impl Trace {
         let new_params = take(p);
         let (epoch, row, lr) = self.meta[i];
         StepView {
-            step: i + 1,
+            step: i * self.stride.max(1) + 1,
             epoch: epoch as usize,
             row: row as usize,
             lr,
@@ -213,5 +234,115 @@ impl Trace {
     /// The last epoch's summary.
     pub fn last_epoch(&self) -> Option<&EpochSummary> {
         self.epochs.last()
+    }
+}
+
+/// A keeper of an evenly spaced sample of a run, for charts of runs too long to keep:
+/// at most `cap` steps and `cap` epochs (every `stride`-th of each, the stride doubling
+/// whenever the sample fills), so that its memory is bounded whatever the run's length.
+#[derive(Clone, Debug)]
+pub struct Thinned {
+    /// The sample: steps 1, 1 + stride, ...; epochs 1, 1 + `epoch_stride`, ....
+    pub trace: Trace,
+    /// One epoch in `epoch_stride` is kept.
+    pub epoch_stride: usize,
+    cap: usize,
+}
+
+impl Thinned {
+    /// A keeper of at most `cap` (at least 2) steps and epochs.
+    pub fn new(cap: usize) -> Thinned {
+        Thinned {
+            trace: Trace::default(),
+            epoch_stride: 1,
+            cap: cap.max(2),
+        }
+    }
+}
+
+impl crate::Sink for Thinned {
+    fn start(&mut self, plan: &crate::Plan) {
+        let t = &mut self.trace;
+        *t = Trace::default();
+        t.layout = plan.layout.clone();
+    }
+
+    fn step(&mut self, s: &StepView<'_>) -> std::ops::ControlFlow<()> {
+        let t = &mut self.trace;
+        if (s.step - 1).is_multiple_of(t.stride) {
+            if t.len() == self.cap {
+                // Keep every other step: the ones at even indices are steps 1, 1 + 2·stride, ...
+                let w = t.layout.width();
+                let kept = t.len().div_ceil(2);
+                for k in 0..kept {
+                    t.values.copy_within(2 * k * w..(2 * k + 1) * w, k * w);
+                    t.meta[k] = t.meta[2 * k];
+                }
+                t.values.truncate(kept * w);
+                t.meta.truncate(kept);
+                t.stride *= 2;
+                if !(s.step - 1).is_multiple_of(t.stride) {
+                    return std::ops::ControlFlow::Continue(());
+                }
+            }
+            crate::Sink::step(t, s)?;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn epoch(&mut self, e: &EpochSummary) -> std::ops::ControlFlow<()> {
+        if (e.epoch - 1).is_multiple_of(self.epoch_stride) {
+            let es = &mut self.trace.epochs;
+            if es.len() == self.cap {
+                let kept = es.len().div_ceil(2);
+                for k in 0..kept {
+                    es.swap(k, 2 * k);
+                }
+                es.truncate(kept);
+                self.epoch_stride *= 2;
+                if !(e.epoch - 1).is_multiple_of(self.epoch_stride) {
+                    return std::ops::ControlFlow::Continue(());
+                }
+            }
+            es.push(e.clone());
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn finish(&mut self, end: &crate::RunEnd) {
+        crate::Sink::finish(&mut self.trace, end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Hooks, Optimizer, TrainConfig, Trainer};
+    use gradsheet_engine::{Dataset, Model, Roles};
+
+    /// A thinned run keeps every stride-th step of the full run, exactly, within its cap.
+    #[test]
+    fn a_thinned_run_is_an_even_sample_of_the_full_one() {
+        let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let t = Trainer::new(&model, &Dataset::graddesc()).unwrap();
+        let cfg = TrainConfig::new(Optimizer::sgd(1e-4), 40);
+        let full = t.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+        let mut thin = Thinned::new(100);
+        t.run_into(&[1.0, 1.0], &cfg, &mut Hooks::none(), &mut thin)
+            .unwrap();
+        let s = &thin.trace;
+        assert!(s.len() <= 100 && s.len() >= 50, "{}", s.len());
+        assert_eq!(s.stride, 16);
+        for (i, step) in s.steps().enumerate() {
+            assert_eq!(step, full.step(i * s.stride));
+        }
+        assert_eq!(s.epochs.len(), 40);
+        assert_eq!(s.final_params, full.final_params);
+        let mut few = Thinned::new(16);
+        t.run_into(&[1.0, 1.0], &cfg, &mut Hooks::none(), &mut few)
+            .unwrap();
+        assert_eq!(few.epoch_stride, 4);
+        assert!(few.trace.epochs.iter().all(|e| (e.epoch - 1) % 4 == 0));
+        assert_eq!(few.trace.epochs.len(), 10);
     }
 }

@@ -4,8 +4,12 @@ use gradsheet_engine::{CompiledModel, Dataset, Model, Scheme, Workspace};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use std::ops::ControlFlow;
+
+use crate::backend::{Backend, Epoch, EpochEnd, Interpreter};
 use crate::optim::{Optimizer, State};
 use crate::rng;
+use crate::sink::{Plan, RunEnd, Sink};
 use crate::trace::{EpochSummary, Layout, Record, Stop, Trace};
 
 /// Which derivative drives the updates.
@@ -74,7 +78,7 @@ impl TrainConfig {
 pub struct Hooks<'a> {
     /// Return true to stop (Ctrl-C); the trace keeps what was computed.
     pub should_stop: &'a dyn Fn() -> bool,
-    /// Called after each epoch.
+    /// Called after each epoch, or after a span of epochs run in one go (with the last).
     pub progress: &'a mut dyn FnMut(usize, usize),
 }
 
@@ -204,10 +208,9 @@ impl Trainer {
         Ok(())
     }
 
-    /// The trace of a run of `cfg` from `init` before its first step: the layout of its
-    /// step rows and room for its epoch summaries. Every way of running fills one.
-    pub fn empty_trace(&self, init: &[f64], cfg: &TrainConfig) -> Trace {
-        let layout = Layout {
+    /// The layout of the step rows of a run of `cfg`.
+    pub fn layout(&self, cfg: &TrainConfig) -> Layout {
+        Layout {
             columns: self.model.columns.clone(),
             params: self.model.params.clone(),
             state_vars: cfg
@@ -217,24 +220,20 @@ impl Trainer {
                 .map(|s| s.to_string())
                 .collect(),
             has_fd: cfg.show_fd.is_some(),
-        };
-        Trace {
-            layout,
-            values: Vec::new(),
-            meta: Vec::new(),
-            epochs: Vec::with_capacity(if cfg.record == Record::Final {
-                0
-            } else {
-                cfg.epochs.min(1 << 20)
-            }),
-            stop: Stop::Completed,
-            final_params: init.to_vec(),
-            final_state: Vec::new(),
-            steps_taken: 0,
         }
     }
 
-    /// Trains from `init` and returns the trace.
+    /// What a run of `cfg` will do, as its sinks hear it first.
+    pub fn plan(&self, cfg: &TrainConfig) -> Plan {
+        Plan {
+            layout: self.layout(cfg),
+            record: cfg.record,
+            epochs: cfg.epochs,
+            steps_per_epoch: self.n_rows.div_ceil(cfg.batch_rows(self.n_rows)),
+        }
+    }
+
+    /// Trains from `init` on the interpreter and keeps everything `cfg.record` asks for.
     ///
     /// Every finite step is kept; the first step with a NaN or infinite value (or an error
     /// past the divergence threshold) is recorded too and ends the run, marked in
@@ -249,153 +248,222 @@ impl Trainer {
         cfg: &TrainConfig,
         hooks: &mut Hooks<'_>,
     ) -> Result<Trace, TrainError> {
+        let mut trace = Trace::default();
+        self.run_into(init, cfg, hooks, &mut trace)?;
+        Ok(trace)
+    }
+
+    /// Trains from `init` on the interpreter, handing each step and epoch to `sink` as it
+    /// is computed (what `cfg.record` asks for) and keeping nothing itself.
+    ///
+    /// # Errors
+    ///
+    /// As [`Trainer::run`].
+    pub fn run_into(
+        &self,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<RunEnd, TrainError> {
+        self.run_on(&mut Interpreter::new(self, cfg), init, cfg, hooks, sink)
+    }
+
+    /// The training loop, over any way of taking the steps (`backend`): it orders the
+    /// rows (shuffled each epoch with ChaCha8 if asked), keeps the best epoch mean for
+    /// the divergence test, sums each epoch into its summary, polls `hooks`, and hands
+    /// steps, epochs and the end to `sink`. Every way of running goes through it, so they
+    /// stop alike and summarise alike.
+    ///
+    /// # Errors
+    ///
+    /// As [`Trainer::run`].
+    pub fn run_on(
+        &self,
+        backend: &mut dyn Backend,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<RunEnd, TrainError> {
         self.validate(init, cfg)?;
         let np = self.compiled.n_params;
         let n = self.n_rows;
-        let batch = if cfg.batch_size == 0 || cfg.batch_size > n {
-            n
-        } else {
-            cfg.batch_size
-        };
-        let steps_per_epoch = n.div_ceil(batch);
-        let mut trace = self.empty_trace(init, cfg);
-        let width = trace.layout.width();
-        let total_steps = cfg.epochs.saturating_mul(steps_per_epoch);
-        if cfg.record == Record::Steps {
-            // Reserve up front so that recording a step never reallocates mid-run; very
-            // long runs grow geometrically past this.
-            let reserve = total_steps.min(1 << 22);
-            trace.values.reserve(reserve * width);
-            trace.meta.reserve(reserve);
-        }
+        let plan = self.plan(cfg);
+        let spe = plan.steps_per_epoch;
+        sink.start(&plan);
 
-        let mut ws = self.compiled.workspace();
-        let opt = cfg.optimizer.clone();
-        let mut st = State::new(&opt, np);
+        let opt = &cfg.optimizer;
+        let mut st = State::new(opt, np);
         let mut params = init.to_vec();
-        let mut before = vec![0.0; np];
-        let mut grad = vec![0.0; np];
-        let mut g_row = vec![0.0; np];
-        let mut fd = vec![0.0; np];
-        let mut scratch = vec![0.0; np];
         let mut sumsq = vec![0.0; np];
         let mut order: Vec<u32> = (0..n as u32).collect();
         let mut rng = cfg.shuffle.map(ChaCha8Rng::seed_from_u64);
+        let mut summary = EpochSummary {
+            epoch: 0,
+            sum_error: 0.0,
+            mean_error: 0.0,
+            sheet_rmse: 0.0,
+            rmse: 0.0,
+            grad_norms: vec![0.0; np],
+            params: vec![0.0; np],
+            lr: opt.lr(),
+        };
 
-        let initial_mean = self.mean_error(&mut ws, &params);
+        let initial_mean = backend.mean_error(&params);
         let floor = 1e-3 * initial_mean.abs();
         let mut best = initial_mean.abs();
-        let mut step_no = 0usize;
+        // The kernel's form of the test `err > factor·best && err > 0`: one comparison
+        // against a number (a NaN limit never trips).
+        let limit = |best: f64| {
+            let l = cfg.divergence_factor * best.max(floor);
+            if l.is_nan() {
+                f64::INFINITY
+            } else {
+                l.max(0.0)
+            }
+        };
+        // Several epochs per call where nothing is kept per epoch and the rows stay in
+        // order, with the threshold of the first: thresholds only fall as the best error
+        // falls, so the backend stops at every step the loop would stop at, and a few
+        // more. Each epoch's largest error then tells exactly whether the loop would
+        // have stopped; if so, or if the backend stopped, the span is redone epoch by
+        // epoch.
+        let span = if cfg.record == Record::Final && cfg.shuffle.is_none() {
+            backend.span()
+        } else {
+            1
+        };
+        // (Room for spans only where there are spans: a map runs thousands of short runs.)
+        let mut records = Vec::with_capacity(if span > 1 { span } else { 0 });
+        let (mut saved_p, mut saved_s) = if span > 1 {
+            (params.clone(), st.clone())
+        } else {
+            (Vec::new(), State::new(opt, 0))
+        };
 
-        'epochs: for epoch in 1..=cfg.epochs {
-            if let Some(r) = rng.as_mut() {
-                rng::shuffle(r, &mut order);
+        let mut stop = Stop::Completed;
+        let mut step_no = 0usize;
+        let mut epoch = 0usize;
+        'epochs: while epoch < cfg.epochs {
+            let many = span.min(cfg.epochs - epoch);
+            if many > 1 {
+                saved_p.copy_from_slice(&params);
+                saved_s.clone_from(&st);
+                records.clear();
+                if backend.epochs(&mut params, &mut st, many, limit(best), &mut records) {
+                    let mut b = best;
+                    let mut lim = limit(b);
+                    let mut exact = true;
+                    for &(sum, largest) in &records {
+                        // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
+                        exact &= largest <= lim;
+                        let mean = sum / spe as f64;
+                        if mean.is_finite() && mean.abs() < b {
+                            b = mean.abs();
+                            lim = limit(b);
+                        }
+                    }
+                    if exact {
+                        best = b;
+                        step_no += many * spe;
+                        for _ in 0..many {
+                            opt.end_epoch(&mut st, n);
+                        }
+                        epoch += many;
+                        (hooks.progress)(epoch, cfg.epochs);
+                        if (hooks.should_stop)() && epoch < cfg.epochs {
+                            stop = Stop::Interrupted { steps: step_no };
+                            break 'epochs;
+                        }
+                        continue;
+                    }
+                }
+                params.copy_from_slice(&saved_p);
+                st.clone_from(&saved_s);
             }
-            let mut sum_err = 0.0;
-            sumsq.iter_mut().for_each(|v| *v = 0.0);
-            for b in 0..steps_per_epoch {
-                let rows = &order[b * batch..((b + 1) * batch).min(n)];
-                before.copy_from_slice(&params);
-                let (pred, err) = self.batch_gradient(
-                    &mut ws,
-                    rows,
-                    &params,
-                    cfg.gradient,
-                    &mut grad,
-                    &mut g_row,
-                    &mut scratch,
-                );
-                if let Some((scheme, h)) = cfg.show_fd {
-                    self.batch_fd(
-                        &mut ws,
-                        rows,
-                        &params,
-                        scheme,
-                        h,
-                        &mut fd,
-                        &mut g_row,
-                        &mut scratch,
-                    );
+            for _ in 0..many {
+                epoch += 1;
+                if let Some(r) = rng.as_mut() {
+                    rng::shuffle(r, &mut order);
                 }
-                opt.step(&mut params, &grad, &mut st);
-                step_no += 1;
-                sum_err += err;
-                for (s, g) in sumsq.iter_mut().zip(&grad) {
-                    *s += g * g;
-                }
-                let first_row = rows[0] as usize;
-                if cfg.record == Record::Steps {
-                    let v = &mut trace.values;
-                    v.extend_from_slice(self.row(first_row));
-                    v.extend_from_slice(&before);
-                    v.push(pred);
-                    v.push(err);
-                    v.extend_from_slice(&grad);
-                    if cfg.show_fd.is_some() {
-                        v.extend_from_slice(&fd);
+                sumsq.iter_mut().for_each(|v| *v = 0.0);
+                let mut ep = Epoch {
+                    number: epoch,
+                    order: &order,
+                    params: &mut params,
+                    state: &mut st,
+                    steps_before: step_no,
+                    best: best.max(floor),
+                    sink: (cfg.record == Record::Steps).then_some(&mut *sink),
+                    should_stop: hooks.should_stop,
+                    sum_error: 0.0,
+                    sumsq: &mut sumsq,
+                    steps: 0,
+                };
+                let end = backend.epoch(&mut ep);
+                let (sum_err, steps) = (ep.sum_error, ep.steps);
+                step_no += steps;
+                match end {
+                    EpochEnd::Completed => {}
+                    EpochEnd::Diverged { row, reason } => {
+                        stop = Stop::Diverged {
+                            step: step_no,
+                            row,
+                            reason,
+                        };
+                        epoch -= 1;
+                        break 'epochs;
                     }
-                    v.extend_from_slice(&st.values);
-                    v.extend_from_slice(&params);
-                    trace.meta.push((epoch as u32, first_row as u32, opt.lr()));
-                }
-                let bad = divergence(
-                    &self.model.params,
-                    err,
-                    &grad,
-                    &params,
-                    cfg.divergence_factor,
-                    best.max(floor),
-                );
-                if let Some(reason) = bad {
-                    trace.stop = Stop::Diverged {
-                        step: step_no,
-                        row: first_row,
-                        reason,
-                    };
-                    // Keep the last finite parameters as the result.
-                    if params.iter().any(|p| !p.is_finite()) {
-                        params.copy_from_slice(&before);
+                    EpochEnd::Stopped => {
+                        stop = Stop::Interrupted { steps: step_no };
+                        epoch -= 1;
+                        break 'epochs;
                     }
+                }
+                opt.end_epoch(&mut st, n);
+                let mean = sum_err / spe as f64;
+                if mean.is_finite() {
+                    best = best.min(mean.abs());
+                }
+                if cfg.record != Record::Final {
+                    summary.epoch = epoch;
+                    summary.sum_error = sum_err;
+                    summary.mean_error = mean;
+                    summary.sheet_rmse = sum_err.sqrt();
+                    summary.rmse = mean.sqrt();
+                    for (g, s) in summary.grad_norms.iter_mut().zip(&sumsq) {
+                        *g = s.sqrt();
+                    }
+                    summary.params.copy_from_slice(&params);
+                    summary.lr = opt.lr();
+                    if sink.epoch(&summary) == ControlFlow::Break(()) {
+                        stop = Stop::Interrupted { steps: step_no };
+                        break 'epochs;
+                    }
+                }
+                (hooks.progress)(epoch, cfg.epochs);
+                if (hooks.should_stop)() && epoch < cfg.epochs {
+                    stop = Stop::Interrupted { steps: step_no };
                     break 'epochs;
                 }
-                if step_no.is_multiple_of(4096) && (hooks.should_stop)() {
-                    trace.stop = Stop::Interrupted { steps: step_no };
-                    break 'epochs;
-                }
-            }
-            opt.end_epoch(&mut st, n);
-            let mean = sum_err / steps_per_epoch as f64;
-            if mean.is_finite() {
-                best = best.min(mean.abs());
-            }
-            if cfg.record != Record::Final {
-                trace.epochs.push(EpochSummary {
-                    epoch,
-                    sum_error: sum_err,
-                    mean_error: mean,
-                    sheet_rmse: sum_err.sqrt(),
-                    rmse: mean.sqrt(),
-                    grad_norms: sumsq.iter().map(|s| s.sqrt()).collect(),
-                    params: params.clone(),
-                    lr: opt.lr(),
-                });
-            }
-            (hooks.progress)(epoch, cfg.epochs);
-            if (hooks.should_stop)() && epoch < cfg.epochs {
-                trace.stop = Stop::Interrupted { steps: step_no };
-                break;
             }
         }
-        trace.steps_taken = step_no;
-        trace.final_params = params;
-        trace.final_state = st.values;
-        Ok(trace)
+        let end = RunEnd {
+            stop,
+            steps_taken: step_no,
+            epochs_done: epoch,
+            final_params: params,
+            final_state: st.values,
+        };
+        sink.finish(&end);
+        Ok(end)
     }
 
     /// The batch's mean error and mean gradient (into `grad`), and the first row's prediction.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn batch_gradient(
+    pub(crate) fn batch_gradient(
         &self,
         ws: &mut Workspace,
         rows: &[u32],
@@ -439,7 +507,7 @@ impl Trainer {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn batch_fd(
+    pub(crate) fn batch_fd(
         &self,
         ws: &mut Workspace,
         rows: &[u32],
@@ -518,7 +586,7 @@ pub fn divergence(
         Some(format!("{} became {}", names[i], describe(params[i])))
     } else if err > factor * best && err > 0.0 {
         Some(format!(
-            "the error {} is more than {} times the best so far ({})",
+            "the error {} is more than {} times the best epoch mean so far ({})",
             short(err),
             short(factor),
             short(best)

@@ -1,31 +1,35 @@
-// The optimizers the pages offer, and what their β sliders mean.
+// The optimizers the pages offer, and what their β sliders mean: the server's optimizer
+// table (`GET /api/optimizers`, gradsheet_train::rules), read once as the pages load.
 
 import { h } from "./dom.js";
 
-export const OPTIMIZERS = [
-  ["sgd", "SGD (workbook)"], ["momentum", "momentum (workbook)"], ["rmsprop", "RMSProp (workbook)"],
-  ["adam", "Adam (workbook)"], ["adagrad", "adagrad (workbook, 2016)"], ["torch-sgd", "torch SGD"],
-  ["torch-adagrad", "torch Adagrad"], ["torch-rmsprop", "torch RMSprop"], ["torch-adam", "torch Adam"],
-  ["torch-adamw", "torch AdamW"],
-];
-// What β1 and β2 mean for each optimizer (null: it has none).
-export const BETAS = {
-  sgd: [null, null], momentum: ["β", null], rmsprop: ["β", null], adam: ["β1", "β2"], adagrad: [null, null],
-  "torch-sgd": ["momentum", null], "torch-adagrad": [null, null], "torch-rmsprop": ["momentum", "α"],
-  "torch-adam": ["β1", "β2"], "torch-adamw": ["β1", "β2"],
-};
+const RULES = await fetch("/api/optimizers").then((r) => r.json()).catch(() => []);
+
+/** `[name, label]` of every optimizer, in the table's order. */
+export const OPTIMIZERS = RULES.map((r) => [r.name, r.label]);
+
+/** The setting each of the two β sliders moves, per optimizer (null: none). */
+const SLOTS = Object.fromEntries(RULES.map((r) => [r.name, [1, 2].map((k) => r.hypers.find((x) => x.slot === k) || null)]));
+
+/** What β1 and β2 mean for each optimizer (null: it has none). */
+export const BETAS = Object.fromEntries(Object.entries(SLOTS).map(([n, s]) => [n, s.map((x) => (x ? x.symbol : null))]));
 
 /** The hyperparameters of a page state, in the API's names. */
 export function hyper(opt, s) {
   const q = { lr: s.lr };
-  const [n1, n2] = BETAS[opt] || [null, null];
-  if (n1 === "momentum") q.momentum = s.b1; else if (n1) q.beta1 = s.b1;
-  if (n2 === "α") q.alpha = s.b2; else if (n2) q.beta2 = s.b2;
+  const [h1, h2] = SLOTS[opt] || [null, null];
+  if (h1) q[h1.key] = s.b1;
+  if (h2) q[h2.key] = s.b2;
   return q;
 }
 
 /** The slider (`lr`, `b1`, `b2`) of a hyperparameter an error names, if any. */
-export const SLIDER_OF = { lr: "lr", beta1: "b1", momentum: "b1", beta2: "b2", alpha: "b2" };
+export const SLIDER_OF = { lr: "lr" };
+for (const r of RULES) {
+  for (const x of r.hypers) {
+    if (x.slot) for (const n of [x.key, ...x.aliases]) SLIDER_OF[n] = "b" + x.slot;
+  }
+}
 
 /** Fills every `select.opt-select` with the optimizers. */
 export function fillOptimizers() {

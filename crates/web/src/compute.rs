@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 
 use gradsheet_engine::{Dataset, Model, Roles};
+use gradsheet_recipe::{Generate, OptSpec, Recipe, Spanned};
+pub(crate) use gradsheet_report::grouped as group;
 use gradsheet_train::{Generator, Hooks, Hyper, Optimizer, Stop, Trace, TrainConfig, Trainer};
 
 use crate::dto::*;
@@ -256,21 +258,57 @@ fn init_values(m: &Model, given: &BTreeMap<String, f64>) -> Result<Vec<f64>, Api
     Ok(init)
 }
 
+/// The optimizer of a request, checked against the optimizer table; an error's field is
+/// the setting by the name the request gave it.
 fn optimizer(name: &str, h: &HyperSpec) -> Result<Optimizer, ApiError> {
-    let hyper = Hyper {
-        lr: h.lr,
-        beta1: h.beta1,
-        beta2: h.beta2,
-        eps: h.eps,
-        momentum: h.momentum,
-        weight_decay: h.weight_decay,
-        nesterov: h.nesterov,
-        alpha: h.alpha,
-        centered: h.centered,
-        amsgrad: h.amsgrad,
-        ..Hyper::default()
-    };
+    let mut hyper = Hyper::new();
+    for (k, v) in &h.0 {
+        match v {
+            Some(HyperValue::Number(x)) => hyper.set(k, *x),
+            Some(HyperValue::Switch(b)) => hyper.set(k, *b),
+            None => {}
+        }
+    }
     Ok(Optimizer::from_name(name, &hyper)?)
+}
+
+/// The answer of `/api/optimizers`: the optimizer table as the page reads it.
+pub fn optimizers() -> Vec<OptimizerOut> {
+    let bound = |v: f64| v.is_finite().then_some(v);
+    gradsheet_train::RULES
+        .iter()
+        .map(|r| OptimizerOut {
+            name: r.name.into(),
+            label: r.label.into(),
+            convention: match r.convention {
+                gradsheet_train::Convention::Workbook => "workbook",
+                gradsheet_train::Convention::Torch => "torch",
+            }
+            .into(),
+            summary: r.summary.into(),
+            hypers: r
+                .hypers
+                .iter()
+                .map(|h| HyperOut {
+                    key: h.key.into(),
+                    aliases: h.aliases.iter().map(|a| a.to_string()).collect(),
+                    symbol: h.symbol.into(),
+                    meaning: h.meaning.into(),
+                    default: h.default,
+                    min: bound(h.range.min),
+                    max: bound(h.range.max),
+                    max_included: h.range.max_included,
+                    switch: h.switch,
+                    slot: h.slot,
+                })
+                .collect(),
+            state: r
+                .state
+                .iter()
+                .map(|s| (s.name.to_string(), s.meaning.to_string()))
+                .collect(),
+        })
+        .collect()
 }
 
 /// Refuses runs beyond the step budget before any work starts.
@@ -313,24 +351,11 @@ fn train_until(
         should_stop: &stop,
         progress: &mut |_, _| {},
     };
-    let trace = trainer.run(init, cfg, &mut hooks)?;
+    let trace = gradsheet_jit::train(trainer, init, cfg, &mut hooks, None)?;
     if matches!(trace.stop, Stop::Interrupted { .. }) {
         return Err(dl.exceeded());
     }
     Ok(trace)
-}
-
-/// `2000000` → `2,000,000`.
-fn group(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn stop_out(stop: &Stop, steps_per_epoch: usize) -> StopOut {
@@ -365,119 +390,57 @@ fn thin(n: usize, max: usize) -> impl Iterator<Item = usize> {
     (0..n).filter(move |i| i % k == 0 || *i + 1 == n)
 }
 
-/// The run as an experiment recipe (TOML) in the format of `gradsheet run`.
+/// The run as an experiment recipe (TOML) in the format of `gradsheet run`: the one
+/// [`Recipe`] type that command reads.
 pub fn recipe(spec: &TrainSpec, lim: &Limits, _: &Deadline) -> Result<String, ApiError> {
     // Validate first, so that a recipe is only offered for a run that works.
     let data = dataset(&spec.data, lim)?;
     let m = model(spec.model_ref(), &data, lim)?;
     let opt = optimizer(&spec.optimizer, &spec.hyper)?;
     let init = init_values(&m, &spec.init)?;
-    let q = toml_str;
-    let d = &spec.data;
-    let mut s = String::from(
-        "# an experiment saved from gradsheet's web app; run it with `gradsheet run recipe.toml`\n",
+    let mut hyper = Hyper::new().with("lr", opt.lr());
+    for (k, v) in spec.hyper.0.iter().filter(|(k, _)| *k != "lr") {
+        match v {
+            Some(HyperValue::Number(x)) => hyper.set(k, *x),
+            Some(HyperValue::Switch(b)) => hyper.set(k, *b),
+            None => {}
+        }
+    }
+    let spanned = |v| Spanned::new(0..0, v);
+    let mut r = Recipe::new(
+        &spec.model,
+        &spec.loss,
+        vec![OptSpec::new(opt.name(), &hyper)],
     );
-    let name = match &spec.sheet {
+    r.name = Some(match &spec.sheet {
         Some(sheet) => format!("graddesc lab: {sheet}"),
         None => format!("{} with {}", spec.model, opt.name()),
-    };
-    s.push_str(&format!(
-        "name = {}\nepochs = {}\nbatch = {}\n",
-        q(&name),
-        spec.epochs,
-        spec.batch
-    ));
+    });
+    r.epochs = spec.epochs;
+    r.batch = spec.batch;
+    let d = &spec.data;
     if d.source == "target" {
-        s.push_str(&format!("seed = {}\n\n[data]\n", d.seed));
-        s.push_str(&format!(
-            "generate = {{ target = {}, x = {}, n = {}, noise = {} }}\n",
-            q(&d.target),
-            q(&format!("{}..{}", d.x_lo, d.x_hi)),
-            d.n,
-            toml_num(d.noise)
-        ));
+        r.seed = d.seed;
+        r.data.generate = Some(Generate {
+            target: spanned(d.target.clone()),
+            x: spanned(format!("{}..{}", d.x_lo, d.x_hi)),
+            n: d.n,
+            noise: d.noise,
+        });
     } else {
-        s.push_str("\n[data]\nsource = \"graddesc\"\n");
+        r.data.source = Some(spanned("graddesc".into()));
     }
-    s.push_str(&format!(
-        "\n[model]\nformula = {}\nloss = {}\n",
-        q(&spec.model),
-        q(&spec.loss)
-    ));
-    let table = |pairs: Vec<(String, f64)>| {
-        let items: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| format!("{} = {}", q(k), toml_num(*v)))
-            .collect();
-        format!("{{ {} }}", items.join(", "))
-    };
-    s.push_str(&format!(
-        "init = {}\n",
-        table(m.params.iter().cloned().zip(init.iter().copied()).collect())
-    ));
-    if !spec.constants.is_empty() {
-        s.push_str(&format!(
-            "constants = {}\n",
-            table(
-                spec.constants
-                    .iter()
-                    .map(|(k, v)| (k.clone(), *v))
-                    .collect()
-            )
-        ));
-    }
-    s.push_str(&format!("\n[[optimizer]]\nname = {}\n", q(opt.name())));
-    let h = &spec.hyper;
-    for (k, v) in [
-        ("lr", Some(opt.lr())),
-        ("beta1", h.beta1),
-        ("beta2", h.beta2),
-        ("eps", h.eps),
-        ("momentum", h.momentum),
-        ("weight_decay", h.weight_decay),
-        ("alpha", h.alpha),
-    ] {
-        if let Some(v) = v {
-            s.push_str(&format!("{k} = {}\n", toml_num(v)));
-        }
-    }
-    for (k, v) in [
-        ("nesterov", h.nesterov),
-        ("centered", h.centered),
-        ("amsgrad", h.amsgrad),
-    ] {
-        if let Some(v) = v {
-            s.push_str(&format!("{k} = {v}\n"));
-        }
-    }
-    Ok(s)
-}
-
-/// A TOML basic string.
-fn toml_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A TOML float that reads back the same (always with a `.` or an exponent).
-fn toml_num(v: f64) -> String {
-    let s = format!("{v:?}");
-    if s.contains(['.', 'e', 'E', 'n', 'i']) {
-        s
-    } else {
-        format!("{s}.0")
-    }
+    r.model.init = m
+        .params
+        .iter()
+        .zip(&init)
+        .map(|(k, v)| (k.clone(), Spanned::new(0..0, *v)))
+        .collect();
+    r.model.constants = spec.constants.clone();
+    Ok(format!(
+        "# an experiment saved from gradsheet's web app; run it with `gradsheet run recipe.toml`\n{}",
+        r.to_toml()
+    ))
 }
 
 #[cfg(test)]
@@ -485,12 +448,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grouping_and_toml_numbers() {
+    fn grouping() {
         assert_eq!(group(2_000_000), "2,000,000");
         assert_eq!(group(999), "999");
-        assert_eq!(toml_num(1.0), "1.0");
-        assert_eq!(toml_num(1e-4), "0.0001");
-        assert_eq!(toml_str("a\"b\\"), "\"a\\\"b\\\\\"");
     }
 
     #[test]
@@ -527,64 +487,25 @@ mod tests {
     fn optimizer_errors_name_their_hyperparameter() {
         let field = |name: &str, h: HyperSpec| optimizer(name, &h).unwrap_err().body.field;
         let f = |s: &str| Some(s.to_string());
+        assert_eq!(field("sgd", HyperSpec::default().with("lr", -1.0)), f("lr"));
         assert_eq!(
-            field(
-                "sgd",
-                HyperSpec {
-                    lr: Some(-1.0),
-                    ..HyperSpec::default()
-                }
-            ),
-            f("lr")
-        );
-        assert_eq!(
-            field(
-                "momentum",
-                HyperSpec {
-                    beta1: Some(1.0),
-                    ..HyperSpec::default()
-                }
-            ),
+            field("momentum", HyperSpec::default().with("beta1", 1.0)),
             f("beta1")
         );
         assert_eq!(
-            field(
-                "adam",
-                HyperSpec {
-                    beta2: Some(2.0),
-                    ..HyperSpec::default()
-                }
-            ),
+            field("adam", HyperSpec::default().with("beta2", 2.0)),
             f("beta2")
         );
         assert_eq!(
-            field(
-                "torch-sgd",
-                HyperSpec {
-                    momentum: Some(-0.5),
-                    ..HyperSpec::default()
-                }
-            ),
+            field("torch-sgd", HyperSpec::default().with("momentum", -0.5)),
             f("momentum")
         );
         assert_eq!(
-            field(
-                "torch-rmsprop",
-                HyperSpec {
-                    alpha: Some(1.5),
-                    ..HyperSpec::default()
-                }
-            ),
+            field("torch-rmsprop", HyperSpec::default().with("alpha", 1.5)),
             f("alpha")
         );
         assert_eq!(
-            field(
-                "torch-adam",
-                HyperSpec {
-                    eps: Some(-1.0),
-                    ..HyperSpec::default()
-                }
-            ),
+            field("torch-adam", HyperSpec::default().with("eps", -1.0)),
             f("eps")
         );
         assert_eq!(field("adma", HyperSpec::default()), f("optimizer"));

@@ -132,30 +132,124 @@ macro_rules! model_ref {
 
 model_ref!(FormulaSpec, TrainSpec, CheckSpec, CompareSpec, SweepSpec);
 
-/// Hyperparameters by name; unset ones take the optimizer's defaults.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
-pub struct HyperSpec {
-    /// Learning rate.
-    pub lr: Option<f64>,
-    /// β (workbook momentum, RMSProp) or β1 (Adam).
-    pub beta1: Option<f64>,
-    /// β2 (Adam).
-    pub beta2: Option<f64>,
-    /// ε (torch optimizers).
-    pub eps: Option<f64>,
-    /// Momentum factor (torch SGD, RMSprop).
-    pub momentum: Option<f64>,
-    /// Weight decay (torch optimizers).
-    pub weight_decay: Option<f64>,
-    /// Nesterov momentum (torch SGD).
-    pub nesterov: Option<bool>,
-    /// α (torch RMSprop).
-    pub alpha: Option<f64>,
-    /// Centred RMSprop.
-    pub centered: Option<bool>,
-    /// AMSGrad.
-    pub amsgrad: Option<bool>,
+/// Hyperparameters by name, the names of the optimizer table (`GET /api/optimizers`):
+/// `{"lr": 0.01, "beta1": 0.9, "nesterov": true}`. Unset (or `null`) ones take the
+/// optimizer's defaults. A name no optimizer has is refused as an unknown field (at
+/// `hyper.NAME`); one the chosen optimizer lacks, when it is built.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+#[serde(transparent)]
+pub struct HyperSpec(pub BTreeMap<String, Option<HyperValue>>);
+
+impl<'de> Deserialize<'de> for HyperSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<HyperSpec, D::Error> {
+        use serde::de::{DeserializeSeed, MapAccess, Visitor};
+        /// Every name of the optimizer table, for serde's "expected one of".
+        fn names() -> &'static [&'static str] {
+            static NAMES: std::sync::OnceLock<&'static [&'static str]> = std::sync::OnceLock::new();
+            NAMES.get_or_init(|| gradsheet_train::rules::hyper_names().leak())
+        }
+        /// Refuses the value of an unknown name, so that the error is located at it.
+        struct Unknown<'a>(&'a str);
+        impl<'de> DeserializeSeed<'de> for Unknown<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, _: D) -> Result<(), D::Error> {
+                Err(serde::de::Error::unknown_field(self.0, names()))
+            }
+        }
+        struct Map;
+        impl<'de> Visitor<'de> for Map {
+            type Value = HyperSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("hyperparameters by name")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<HyperSpec, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    if names().contains(&k.as_str()) {
+                        let v = m.next_value::<Option<HyperValue>>()?;
+                        out.insert(k, v);
+                    } else {
+                        m.next_value_seed(Unknown(&k))?;
+                    }
+                }
+                Ok(HyperSpec(out))
+            }
+        }
+        d.deserialize_map(Map)
+    }
+}
+
+impl HyperSpec {
+    /// With `name` set to `v`.
+    pub fn with(mut self, name: &str, v: impl Into<HyperValue>) -> HyperSpec {
+        self.0.insert(name.to_string(), Some(v.into()));
+        self
+    }
+}
+
+/// A hyperparameter's value: a number, or a switch.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum HyperValue {
+    /// A number.
+    Number(f64),
+    /// On or off.
+    Switch(bool),
+}
+
+impl From<f64> for HyperValue {
+    fn from(v: f64) -> HyperValue {
+        HyperValue::Number(v)
+    }
+}
+
+impl From<bool> for HyperValue {
+    fn from(v: bool) -> HyperValue {
+        HyperValue::Switch(v)
+    }
+}
+
+/// An optimizer rule as the page lists it (`GET /api/optimizers`), from the optimizer
+/// table: the page holds no copy of its own.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OptimizerOut {
+    /// The name requests use (`torch-adam`).
+    pub name: String,
+    /// The label of menus (`torch Adam`).
+    pub label: String,
+    /// `workbook` or `torch`.
+    pub convention: String,
+    /// One line on what it does.
+    pub summary: String,
+    /// Its settings, the learning rate first.
+    pub hypers: Vec<HyperOut>,
+    /// Its state variables: (name, meaning).
+    pub state: Vec<(String, String)>,
+}
+
+/// A setting of an optimizer rule.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HyperOut {
+    /// Its name in requests (`beta1`, `weight_decay`).
+    pub key: String,
+    /// Other names it answers to.
+    pub aliases: Vec<String>,
+    /// How a person reads it (`β1`, `α`).
+    pub symbol: String,
+    /// What it does.
+    pub meaning: String,
+    /// The rule's default (0 or 1 for a switch).
+    pub default: f64,
+    /// The smallest value allowed (none: no bound).
+    pub min: Option<f64>,
+    /// The largest value allowed (none: no bound).
+    pub max: Option<f64>,
+    /// Whether `max` itself is allowed.
+    pub max_included: bool,
+    /// A switch (`true`/`false`) rather than a number.
+    pub switch: bool,
+    /// Which of the page's two β sliders sets it (1 or 2), if one does.
+    pub slot: Option<u8>,
 }
 
 /// A training run: model, optimizer, schedule, and what to send back.
@@ -173,7 +267,7 @@ pub struct TrainSpec {
     /// The graddesc sheet this run mirrors (`basic`, `momentum`, ...), when it comes from
     /// the graddesc lab; informational until the faithful replay is wired in.
     pub sheet: Option<String>,
-    /// The optimizer's name (see `gradsheet_train::OPTIMIZER_NAMES`).
+    /// The optimizer's name (see `gradsheet_train::RULES`).
     pub optimizer: String,
     /// Its hyperparameters.
     pub hyper: HyperSpec,

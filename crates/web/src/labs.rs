@@ -1,18 +1,19 @@
-//! The labs page's endpoints: every concept lab (`gradsheet-concepts`) and every
-//! workbook lab (`gradsheet_report::labs::view`) by name, with the same computations the
-//! command line runs, and parameters bounded for the web.
+//! The labs page's endpoints: every lab (`gradsheet_report::labs::all`, the concept labs
+//! and the workbook labs alike) by name, with the computations and the defaults the
+//! command line uses, and heavy parameters bounded for the web.
 //!
 //! `GET /api/labs` lists the labs and their parameters (defaults, ranges, choices);
 //! `POST /api/lab` runs one: `{"name": "focal", "params": {"gamma": 2}}` → notes, tables,
-//! SVG figures and grayscale images.
+//! figures as data (the page draws them) and grayscale images.
 
 use std::collections::BTreeMap;
 
-use gradsheet_concepts::{Kind, ParamSpec, Params, Value};
-use gradsheet_report::labs::view::{self, Options, ViewError, V};
+use gradsheet_labs::figure::{self, Figure, Heatmap, Lines, Panel};
+use gradsheet_labs::{Kind, Lab, LabError, ParamSpec, Params, Table, Value};
+use gradsheet_report::labs::{self, gradsheet_labs};
 use serde::{Deserialize, Serialize};
 
-use crate::dto::Num;
+use crate::dto::{nums, Num};
 use crate::{ApiError, Limits};
 
 /// Most rows of one table sent to the page (the rest is counted in `total_rows`).
@@ -23,7 +24,7 @@ pub const MAX_ROWS_SENT: usize = 200;
 pub struct LabParam {
     /// The name (`gamma`).
     pub name: String,
-    /// The default, as text.
+    /// The default, as text: the command line's too.
     pub default: String,
     /// `number`, `integer`, `choice` or `list`.
     pub kind: &'static str,
@@ -45,7 +46,7 @@ pub struct LabParam {
 pub struct LabEntry {
     /// The name (`focal`, `entropy`).
     pub name: String,
-    /// `concept` (gradsheet-concepts) or `workbook` (gradsheet-labs).
+    /// `concept` or `workbook`.
     pub group: &'static str,
     /// One line about it.
     pub description: String,
@@ -78,15 +79,80 @@ pub struct LabTable {
     pub total_rows: usize,
 }
 
-/// A picture of a lab's answer.
+/// A figure of a lab's answer, as data for the page to draw.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct LabFigure {
-    /// A short machine name.
+    /// A short machine name (the command line's file is `<lab>-<name>.svg`).
     pub name: String,
     /// A human title.
     pub title: String,
-    /// The SVG document.
-    pub svg: String,
+    /// Panels per row on a wide screen.
+    pub columns: usize,
+    /// The panels.
+    pub panels: Vec<LabPanel>,
+}
+
+/// One panel of a [`LabFigure`].
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LabPanel {
+    /// A line chart.
+    Lines {
+        /// Its title.
+        title: String,
+        /// The x axis label.
+        x_label: String,
+        /// The y axis label.
+        y_label: String,
+        /// A log x axis.
+        log_x: bool,
+        /// A log y axis.
+        log_y: bool,
+        /// A fixed x range, `[from, to]`; the data's when absent.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        x_range: Option<[f64; 2]>,
+        /// A fixed y range.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        y_range: Option<[f64; 2]>,
+        /// The series.
+        series: Vec<LabSeries>,
+    },
+    /// A heatmap.
+    Heatmap {
+        /// Its title.
+        title: String,
+        /// Rows.
+        rows: usize,
+        /// Columns.
+        cols: usize,
+        /// `rows × cols` values, row after row.
+        values: Vec<Num>,
+        /// `gray`, `diverging` or `blues`.
+        map: &'static str,
+        /// The value range the colours span.
+        range: [f64; 2],
+        /// Whether each cell shows its value.
+        annotate: bool,
+        /// The label under the grid.
+        x_label: String,
+        /// The label beside it.
+        y_label: String,
+    },
+}
+
+/// A series of a line chart.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LabSeries {
+    /// The legend's label (empty: no entry).
+    pub name: String,
+    /// `line`, `dashed`, `faint`, `points`, `rings` or `line-points`.
+    pub style: &'static str,
+    /// Its colour, `#rrggbb`.
+    pub color: String,
+    /// The x values.
+    pub x: Vec<Num>,
+    /// The y values (NaN and infinities break a line).
+    pub y: Vec<Num>,
 }
 
 /// A grayscale image, values in [0, 1] row by row.
@@ -113,7 +179,7 @@ pub struct LabResult {
     pub notes: Vec<String>,
     /// The tables; the first is the main one.
     pub tables: Vec<LabTable>,
-    /// SVG figures.
+    /// The figures, as data.
     pub figures: Vec<LabFigure>,
     /// Grayscale images.
     pub images: Vec<LabImage>,
@@ -121,221 +187,46 @@ pub struct LabResult {
     pub compute_ms: f64,
 }
 
-/// Web bounds of the concept labs' heavier parameters: (lab, parameter, max, default).
-/// The command line allows more; a page must answer in about a second (measured: the
-/// slowest combination of these bounds takes about 1 s on one core).
-const WEB_BOUNDS: &[(&str, &str, f64, &str)] = &[
-    ("dropout", "hidden", 32.0, "32"),
-    ("dropout", "train", 48.0, "24"),
-    ("dropout", "steps", 500.0, "300"),
-    ("dropout", "ensemble", 1000.0, "200"),
-    ("focal", "negatives", 5000.0, "2000"),
-    ("focal", "positives", 1000.0, "25"),
-    ("focal", "epochs", 500.0, "200"),
-    ("l1-l2", "samples", 2000.0, "200"),
-    ("gradients", "depth", 100.0, "50"),
-    ("gradients", "width", 128.0, "128"),
-    ("gradients", "batch", 128.0, "64"),
-];
-
-/// The largest seed the page offers.
-const MAX_SEED: f64 = 1_000_000.0;
-
-fn concept_param(lab: &str, p: &ParamSpec) -> LabParam {
-    let bound = WEB_BOUNDS
-        .iter()
-        .find(|(l, n, _, _)| *l == lab && *n == p.name);
+/// A parameter as the page's control shows it: the kind's range, cut to the web's bound.
+fn param(p: &ParamSpec) -> LabParam {
     let mut out = LabParam {
         name: p.name.to_string(),
-        default: bound.map_or(p.default, |b| b.3).to_string(),
-        kind: "number",
+        default: p.default.to_string(),
+        kind: p.kind.name(),
         min: None,
         max: None,
         choices: Vec::new(),
         help: p.help.to_string(),
     };
     match p.kind {
-        Kind::Number { min, max } => (out.min, out.max) = (Some(min), Some(max)),
-        Kind::Integer { min, max } => {
-            out.kind = "integer";
-            out.min = Some(min as f64);
-            out.max = Some((max as f64).min(if p.name == "seed" { MAX_SEED } else { f64::MAX }));
-        }
-        Kind::Choice(words) => {
-            out.kind = "choice";
-            out.choices = words.iter().map(|w| w.to_string()).collect();
-        }
-        Kind::List { min, max } => {
-            out.kind = "list";
+        Kind::Number { min, max } | Kind::List { min, max } => {
             (out.min, out.max) = (Some(min), Some(max));
         }
+        Kind::Integer { min, max } => (out.min, out.max) = (Some(min as f64), Some(max as f64)),
+        Kind::Choice(words) => out.choices = words.iter().map(|w| w.to_string()).collect(),
     }
-    if let Some(b) = bound {
-        out.max = Some(out.max.map_or(b.2, |m| m.min(b.2)));
+    if let Some(b) = p.web_max {
+        out.max = Some(out.max.map_or(b, |m| m.min(b)));
     }
     out
-}
-
-fn choice(name: &str, default: &str, choices: &[&str], help: &str) -> LabParam {
-    LabParam {
-        name: name.into(),
-        default: default.into(),
-        kind: "choice",
-        min: None,
-        max: None,
-        choices: choices.iter().map(|c| c.to_string()).collect(),
-        help: help.into(),
-    }
-}
-
-fn integer(name: &str, default: &str, min: f64, max: f64, help: &str) -> LabParam {
-    LabParam {
-        name: name.into(),
-        default: default.into(),
-        kind: "integer",
-        min: Some(min),
-        max: Some(max),
-        choices: Vec::new(),
-        help: help.into(),
-    }
-}
-
-/// The parameters of a workbook lab (the command line's options).
-fn workbook_params(name: &str) -> Vec<LabParam> {
-    let version = || {
-        choice(
-            "version",
-            "course-v3",
-            &["course-v3", "courses", "course22"],
-            "which copy of the workbook",
-        )
-    };
-    let seed = || integer("seed", "0", 0.0, 1000.0, "the seed of the random start");
-    let epochs = || {
-        integer(
-            "epochs",
-            "200",
-            1.0,
-            500.0,
-            "epochs, or the most iterations",
-        )
-    };
-    match name {
-        "entropy" | "conv" => vec![version()],
-        "collab" => vec![
-            version(),
-            choice(
-                "train",
-                "adam",
-                &["adam", "lbfgs", "sgd"],
-                "how to train the factors",
-            ),
-            seed(),
-            epochs(),
-        ],
-        "titanic" => vec![
-            choice("fit", "lbfgs", &["lbfgs", "gd"], "how to fit the models"),
-            seed(),
-            epochs(),
-        ],
-        _ => Vec::new(),
-    }
 }
 
 /// Every lab: the concept labs, then the workbook labs.
 pub fn list() -> Vec<LabEntry> {
-    let mut out: Vec<LabEntry> = gradsheet_concepts::LABS
-        .iter()
+    labs::all()
+        .into_iter()
         .map(|l| LabEntry {
             name: l.name.into(),
-            group: "concept",
+            group: l.group.name(),
             description: l.about.into(),
-            params: l.params.iter().map(|p| concept_param(l.name, p)).collect(),
+            params: l.params.iter().map(param).collect(),
         })
-        .collect();
-    out.extend(view::names().iter().map(|(n, about)| LabEntry {
-        name: n.to_string(),
-        group: "workbook",
-        description: about.to_string(),
-        params: workbook_params(n),
-    }));
-    out
+        .collect()
 }
 
 /// `GET /api/labs`.
 pub fn labs(_: &(), _: &Limits) -> Result<Vec<LabEntry>, ApiError> {
     Ok(list())
-}
-
-fn json_num(x: f64) -> serde_json::Value {
-    serde_json::to_value(Num(x)).unwrap_or(serde_json::Value::Null)
-}
-
-fn table(
-    name: &str,
-    title: &str,
-    headers: &[String],
-    rows: Vec<Vec<serde_json::Value>>,
-) -> LabTable {
-    LabTable {
-        name: name.into(),
-        title: title.into(),
-        headers: headers.to_vec(),
-        total_rows: rows.len(),
-        rows: rows.into_iter().take(MAX_ROWS_SENT).collect(),
-    }
-}
-
-/// Checks the settings against the lab's web parameters; text values by name.
-fn settings(spec: &LabSpec, params: &[LabParam]) -> Result<BTreeMap<String, String>, ApiError> {
-    let mut out = BTreeMap::new();
-    for (k, v) in &spec.params {
-        let Some(p) = params.iter().find(|p| p.name == *k) else {
-            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-            let list = if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            };
-            return Err(ApiError::bad(
-                format!(
-                    "the {} lab has no parameter '{k}' (its parameters are {list})",
-                    spec.name
-                ),
-                k,
-            ));
-        };
-        let text = match v {
-            serde_json::Value::String(s) => s.trim().to_string(),
-            serde_json::Value::Number(n) => n.to_string(),
-            _ => return Err(ApiError::bad(format!("{k}: give a number or a text"), k)),
-        };
-        if text.len() > 200 {
-            return Err(ApiError::bad(format!("{k}: the value is too long"), k));
-        }
-        if let (Some(max), "integer" | "number") = (p.max, p.kind) {
-            if let Ok(x) = text.parse::<f64>() {
-                if x > max {
-                    return Err(ApiError::bad(
-                        format!("{k}: {text} is above the web page's limit of {max}"),
-                        k,
-                    ));
-                }
-            }
-        }
-        if p.kind == "choice" && !p.choices.contains(&text) {
-            return Err(ApiError::bad(
-                format!("{k}: '{text}' is not one of {}", p.choices.join(", ")),
-                k,
-            ));
-        }
-        out.insert(k.clone(), text);
-    }
-    for p in params {
-        out.entry(p.name.clone())
-            .or_insert_with(|| p.default.clone());
-    }
-    Ok(out)
 }
 
 /// `POST /api/lab`.
@@ -346,157 +237,155 @@ pub fn lab(spec: &LabSpec, _: &Limits) -> Result<LabResult, ApiError> {
     Ok(out)
 }
 
-fn run(spec: &LabSpec) -> Result<LabResult, ApiError> {
-    if let Some(info) = gradsheet_concepts::LABS
-        .iter()
-        .find(|l| l.name == spec.name)
-    {
-        let web: Vec<LabParam> = info
-            .params
-            .iter()
-            .map(|p| concept_param(info.name, p))
-            .collect();
-        let values = settings(spec, &web)?;
-        let typed: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let params = Params::parse(info.params, &typed).map_err(|e| {
-            let field = match &e {
-                gradsheet_concepts::LabError::BadValue { name, .. } => name.clone(),
-                _ => "params".into(),
-            };
-            ApiError::bad(format!("{}: {e}", info.name), &field)
-        })?;
-        let out = (info.run)(&params, None)
-            .map_err(|e| ApiError::bad(format!("{}: {e}", info.name), "params"))?;
-        let tables = out
-            .tables
-            .iter()
-            .map(|t| {
-                let rows = t
-                    .rows
-                    .iter()
-                    .map(|r| {
-                        r.iter()
-                            .map(|v| match v {
-                                Value::Num(x) => json_num(*x),
-                                Value::Text(s) => serde_json::Value::String(s.clone()),
-                            })
-                            .collect()
-                    })
-                    .collect();
-                table(&t.name, &t.title, &t.headers, rows)
-            })
-            .collect();
-        return Ok(LabResult {
-            lab: out.lab,
-            params: values,
-            notes: out.notes,
-            tables,
-            figures: out
-                .figures
-                .into_iter()
-                .map(|f| LabFigure {
-                    name: f.name,
-                    title: f.title,
-                    svg: f.svg,
-                })
-                .collect(),
-            images: out
-                .images
-                .into_iter()
-                .map(|(name, img)| LabImage {
-                    name,
-                    width: img.width,
-                    height: img.height,
-                    pixels: img.pixels.iter().copied().map(Num).collect(),
-                })
-                .collect(),
-            compute_ms: 0.0,
-        });
+/// A lab's error as the API answers it: a setting the user can fix is a 400 naming its
+/// field; a computation that failed is a 422.
+fn api_error(lab: &str, e: &LabError) -> ApiError {
+    if e.is_usage() {
+        ApiError::bad(format!("{lab}: {e}"), e.field().unwrap_or("params"))
+    } else {
+        ApiError::status(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{lab}: {e}"),
+        )
     }
-    if !view::names().iter().any(|(n, _)| *n == spec.name) {
-        let names: Vec<String> = list().into_iter().map(|l| l.name).collect();
-        return Err(ApiError::bad(
-            format!(
-                "no lab named '{}' (the labs are {})",
-                spec.name,
-                names.join(", ")
-            ),
-            "name",
-        ));
-    }
-    let web = workbook_params(&spec.name);
-    let values = settings(spec, &web)?;
-    let get = |k: &str| values.get(k).cloned();
-    let num = |k: &str| -> Result<Option<u64>, ApiError> {
-        match get(k) {
-            None => Ok(None),
-            Some(s) => s
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad(format!("{k}: '{s}' is not a whole number"), k)),
+}
+
+/// The settings as `name=value` items, each checked against the web's bound first.
+fn settings(lab: &Lab, spec: &LabSpec) -> Result<Vec<String>, ApiError> {
+    let defaults = Params::defaults(lab.params);
+    let mut items = Vec::new();
+    for (k, v) in &spec.params {
+        let p = defaults.spec(k).map_err(|e| api_error(lab.name, &e))?;
+        let text = match v {
+            serde_json::Value::String(s) => s.trim().to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return Err(ApiError::bad(format!("{k}: give a number or a text"), k)),
+        };
+        if text.len() > 200 {
+            return Err(ApiError::bad(format!("{k}: the value is too long"), k));
         }
-    };
-    let epochs = num("epochs")?;
-    if epochs == Some(0) {
-        return Err(ApiError::bad("epochs: give at least 1", "epochs"));
+        let numeric = matches!(p.kind, Kind::Number { .. } | Kind::Integer { .. });
+        if let (Some(max), true, Ok(x)) = (p.web_max, numeric, text.parse::<f64>()) {
+            if x > max {
+                return Err(ApiError::bad(
+                    format!("{k}: {text} is above the web page's limit of {max}"),
+                    k,
+                ));
+            }
+        }
+        items.push(format!("{k}={text}"));
     }
-    let opts = Options {
-        train: get("train"),
-        fit: get("fit"),
-        seed: num("seed")?,
-        epochs: epochs.map(|e| e as usize),
-        png: false,
-    };
-    let as_api = |e: ViewError| match e {
-        ViewError::Usage(m) => ApiError::bad(m, "params"),
-        ViewError::Failed(m) => ApiError::status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, m),
-    };
-    let version = view::parse_version(&spec.name, get("version").as_deref()).map_err(as_api)?;
-    let shown = view::compute(&spec.name, version, &opts, true).map_err(as_api)?;
-    let tables = shown
-        .tables
-        .iter()
-        .map(|t| {
-            let rows = t
-                .rows
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|v| match v {
-                            V::N(x) => json_num(*x),
-                            V::T(s) => serde_json::Value::String(s.clone()),
-                        })
-                        .collect()
-                })
-                .collect();
-            table(t.name, &t.title, &t.headers, rows)
-        })
-        .collect();
-    let figures = shown
-        .pictures
-        .into_iter()
-        .filter_map(|(file, bytes)| {
-            let stem = file.strip_suffix(".svg")?.to_string();
-            // `titanic-training` → `training`; `emb_sizing` stays itself.
-            let short = stem
-                .strip_prefix(spec.name.as_str())
-                .map(|s| s.trim_start_matches('-'))
-                .filter(|s| !s.is_empty())
-                .unwrap_or(&stem);
-            Some(LabFigure {
-                title: short.replace(['-', '_'], " "),
-                name: stem,
-                svg: String::from_utf8(bytes).ok()?,
-            })
-        })
-        .collect();
+    Ok(items)
+}
+
+fn run(spec: &LabSpec) -> Result<LabResult, ApiError> {
+    let lab = labs::find(&spec.name).map_err(|e| ApiError::bad(e.to_string(), "name"))?;
+    let params =
+        Params::parse(lab.params, &settings(lab, spec)?).map_err(|e| api_error(lab.name, &e))?;
+    let out = (lab.run)(&params, None).map_err(|e| api_error(lab.name, &e))?;
     Ok(LabResult {
-        lab: spec.name.clone(),
-        params: values,
-        notes: shown.notes,
-        tables,
-        figures,
-        images: Vec::new(),
+        lab: out.lab,
+        params: params
+            .pairs()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        notes: out.notes,
+        tables: out.tables.iter().map(table).collect(),
+        figures: out.figures.iter().map(lab_figure).collect(),
+        images: out
+            .images
+            .into_iter()
+            .map(|(name, img)| LabImage {
+                name,
+                width: img.width,
+                height: img.height,
+                pixels: nums(&img.pixels),
+            })
+            .collect(),
         compute_ms: 0.0,
     })
+}
+
+fn json_num(x: f64) -> serde_json::Value {
+    serde_json::to_value(Num(x)).unwrap_or(serde_json::Value::Null)
+}
+
+/// A table's first rows, numbers as JSON numbers (NaN and infinities as text).
+fn table(t: &Table) -> LabTable {
+    let rows = t
+        .rows
+        .iter()
+        .take(MAX_ROWS_SENT)
+        .map(|r| {
+            r.iter()
+                .map(|v| match v {
+                    Value::Num(x) => json_num(*x),
+                    Value::Text(s) => serde_json::Value::String(s.clone()),
+                })
+                .collect()
+        })
+        .collect();
+    LabTable {
+        name: t.name.clone(),
+        title: t.title.clone(),
+        headers: t.headers.clone(),
+        rows,
+        total_rows: t.rows.len(),
+    }
+}
+
+fn lab_figure(f: &Figure) -> LabFigure {
+    LabFigure {
+        name: f.name.clone(),
+        title: f.title.clone(),
+        columns: f.columns,
+        panels: f
+            .panels
+            .iter()
+            .map(|p| match p {
+                Panel::Lines(c) => lines(c),
+                Panel::Heatmap(h) => heatmap(h),
+            })
+            .collect(),
+    }
+}
+
+fn lines(c: &Lines) -> LabPanel {
+    LabPanel::Lines {
+        title: c.title.clone(),
+        x_label: c.x_label.clone(),
+        y_label: c.y_label.clone(),
+        log_x: c.log_x,
+        log_y: c.log_y,
+        x_range: c.x_range.map(|(a, b)| [a, b]),
+        y_range: c.y_range.map(|(a, b)| [a, b]),
+        series: c
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| LabSeries {
+                name: s.name.clone(),
+                style: s.style.name(),
+                color: figure::hex(s.color_index(i)),
+                x: s.points.iter().map(|p| Num(p.0)).collect(),
+                y: s.points.iter().map(|p| Num(p.1)).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn heatmap(h: &Heatmap) -> LabPanel {
+    let (lo, hi) = h.extent();
+    LabPanel::Heatmap {
+        title: h.title.clone(),
+        rows: h.rows,
+        cols: h.cols,
+        values: nums(&h.values),
+        map: h.map.name(),
+        range: [lo, hi],
+        annotate: h.annotate,
+        x_label: h.labels.0.clone(),
+        y_label: h.labels.1.clone(),
+    }
 }

@@ -15,6 +15,7 @@
 //! | `POST /api/step` | one step of a run as formulas with its numbers: prediction, error, derivatives, update |
 //! | `POST /api/sheet` | a graddesc workbook sheet replayed with its macros (Reset, onestep), cell for cell |
 //! | `POST /api/sweep` | a grid of two settings, the final error of each run (the stability map) |
+//! | `GET /api/optimizers` | every optimizer rule of `gradsheet_train::rules`: name, label, settings with meaning, default, range and slider slot, state |
 //! | `GET /api/labs` | every lab (concept and workbook labs): name, description, parameters with defaults, ranges, choices |
 //! | `POST /api/lab` | one lab run by name with its settings: notes, tables, SVG figures, grayscale images |
 //! | `GET /api/export/{file}?spec=JSON` | downloads: `run.xlsx` (live formulas), `trace.csv`, `path.svg`, `recipe.toml` |

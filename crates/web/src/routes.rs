@@ -66,6 +66,10 @@ pub fn router_with(limits: Limits) -> Router {
                 )
             }),
         )
+        .route(
+            "/api/optimizers",
+            get(|| async { axum::Json(compute::optimizers()) }),
+        )
         .route("/api/export/{file}", get(export))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "no such page") })
         .with_state(app)

@@ -3,7 +3,9 @@
 
 use anyhow::Result;
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
-use gradsheet_train::{Generator, Gradient, Hyper, Optimizer, Record, TrainConfig};
+use gradsheet_train::{
+    rules, Generator, Gradient, Hyper, Optimizer, OptimizerError, Record, TrainConfig, RULES,
+};
 
 use super::{formula_error, usage};
 
@@ -11,9 +13,10 @@ use super::{formula_error, usage};
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
     /// The model, in spreadsheet syntax, e.g. "c*MAX(a*x+b,0)+d".
+    #[arg(allow_hyphen_values = true)]
     pub model: String,
     /// The loss: squared, absolute, huber, bce, bce10, or a formula in `pred` and the data columns.
-    #[arg(long, default_value = "squared")]
+    #[arg(long, default_value = "squared", allow_hyphen_values = true)]
     pub loss: String,
     /// Data from a CSV file or a workbook (.xlsx) with a header row (default: fast.ai's graddesc data, y = 2x + 30).
     #[arg(long, value_name = "FILE")]
@@ -28,10 +31,15 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N", default_value_t = 0, requires = "data")]
     pub skip_rows: usize,
     /// Generate the data: y = TARGET(x), e.g. "2*x+30".
-    #[arg(long, value_name = "FORMULA")]
+    #[arg(long, value_name = "FORMULA", allow_hyphen_values = true)]
     pub target: Option<String>,
-    /// Range of generated x, e.g. 1..100 (whole numbers when both ends are).
-    #[arg(long, value_name = "LO..HI", default_value = "1..100")]
+    /// Range of generated x, e.g. 1..100 or -5..5 (whole numbers when both ends are).
+    #[arg(
+        long,
+        value_name = "LO..HI",
+        default_value = "1..100",
+        allow_hyphen_values = true
+    )]
     pub x: String,
     /// Number of generated rows.
     #[arg(long, default_value_t = 29)]
@@ -40,7 +48,7 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Standard deviation of noise added to generated y.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = number)]
     pub noise: f64,
     /// A constant, e.g. --const delta=1 (repeatable).
     #[arg(long = "const", value_name = "NAME=VALUE")]
@@ -56,43 +64,11 @@ pub struct ModelArgs {
 /// How to train.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// The optimizer: sgd, momentum, rmsprop, adam, adagrad (workbook conventions), or
-    /// torch-sgd, torch-adagrad, torch-rmsprop, torch-adam, torch-adamw.
-    #[arg(long, default_value = "sgd")]
+    /// The optimizer (see --help for each one's settings and defaults).
+    #[arg(long, default_value = "sgd", long_help = optimizer_help())]
     pub optimizer: String,
-    /// Learning rate (default: the convention's).
-    #[arg(long)]
-    pub lr: Option<f64>,
-    /// β (workbook momentum/RMSProp) or β1 (Adam).
-    #[arg(long, alias = "beta")]
-    pub beta1: Option<f64>,
-    /// β2 (Adam).
-    #[arg(long)]
-    pub beta2: Option<f64>,
-    /// ε (torch optimizers).
-    #[arg(long)]
-    pub eps: Option<f64>,
-    /// Momentum factor (torch-sgd, torch-rmsprop).
-    #[arg(long)]
-    pub momentum: Option<f64>,
-    /// Dampening (torch-sgd).
-    #[arg(long)]
-    pub dampening: Option<f64>,
-    /// Weight decay (torch optimizers).
-    #[arg(long)]
-    pub weight_decay: Option<f64>,
-    /// Nesterov momentum (torch-sgd).
-    #[arg(long)]
-    pub nesterov: bool,
-    /// α (torch-rmsprop).
-    #[arg(long)]
-    pub alpha: Option<f64>,
-    /// Centred RMSprop (torch-rmsprop).
-    #[arg(long)]
-    pub centered: bool,
-    /// AMSGrad (torch-adam, torch-adamw).
-    #[arg(long)]
-    pub amsgrad: bool,
+    #[command(flatten)]
+    pub hyper: HyperArgs,
     /// Epochs (passes over the data).
     #[arg(long, default_value_t = 1)]
     pub epochs: usize,
@@ -106,11 +82,160 @@ pub struct TrainArgs {
     #[arg(long, default_value = "auto")]
     pub gradient: String,
     /// Step of finite differences.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = number, allow_negative_numbers = true)]
     pub h: f64,
     /// Also show finite-difference estimates (forward, backward or central) beside the gradient.
     #[arg(long, value_name = "SCHEME")]
     pub show_fd: Option<String>,
+}
+
+/// The optimizers' settings as flags: one per name in the optimizer table
+/// ([`gradsheet_train::rules`]), `--lr`, `--beta1`, `--weight-decay`, `--nesterov`, ...;
+/// each is checked against the chosen optimizer when it is built.
+#[derive(Debug, Clone, Default)]
+pub struct HyperArgs(pub Hyper);
+
+/// A flag's name for a table key: `weight_decay` → `weight-decay`, made `'static` for
+/// clap once per process (the table's names are a fixed handful).
+fn flag_name(key: &'static str) -> &'static str {
+    if key.contains('_') {
+        Box::leak(key.replace('_', "-").into_boxed_str())
+    } else {
+        key
+    }
+}
+
+/// The help of a setting's flag: what it means for each rule that has it.
+fn hyper_help(name: &str) -> String {
+    let mut parts: Vec<(String, Vec<&str>)> = Vec::new();
+    for r in RULES {
+        if let Some(h) = r.hyper(name) {
+            let what = h.meaning.to_string();
+            match parts.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, rules)) => rules.push(r.name),
+                None => parts.push((what, vec![r.name])),
+            }
+        }
+    }
+    if let [(what, rules)] = parts.as_slice() {
+        if rules.len() == RULES.len() {
+            return format!("The {what} (every optimizer; defaults under --optimizer)");
+        }
+    }
+    parts
+        .iter()
+        .map(|(w, rules)| format!("{w} ({})", rules.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A default as the help shows it: `1e-8` rather than `0.00000001`.
+fn short(v: f64) -> String {
+    if v != 0.0 && !(1e-3..1e5).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        gradsheet_train::fmt_num(v)
+    }
+}
+
+/// `--optimizer`'s long help: every rule of the table with its settings.
+fn optimizer_help() -> String {
+    let mut s = String::from("The optimizer, in the workbooks' conventions or PyTorch's:\n");
+    for r in RULES {
+        let settings: Vec<String> = r
+            .hypers
+            .iter()
+            .map(|h| {
+                if h.switch {
+                    format!("--{}", flag_name(h.key))
+                } else {
+                    format!("--{} {}", flag_name(h.key), short(h.default))
+                }
+            })
+            .collect();
+        s.push_str(&format!(
+            "\n  {}: {}\n      {}",
+            r.name,
+            r.summary,
+            settings.join(", ")
+        ));
+    }
+    s
+}
+
+impl clap::FromArgMatches for HyperArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let mut h = HyperArgs::default();
+        h.update_from_arg_matches(m)?;
+        Ok(h)
+    }
+
+    fn update_from_arg_matches(
+        &mut self,
+        m: &clap::ArgMatches,
+    ) -> std::result::Result<(), clap::Error> {
+        for name in rules::hyper_names() {
+            if rules::is_switch(name) {
+                if m.get_flag(name) {
+                    self.0.set(name, true);
+                }
+            } else if let Some(v) = m.get_one::<f64>(name) {
+                self.0.set(name, *v);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for HyperArgs {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for name in rules::hyper_names() {
+            let arg = clap::Arg::new(name)
+                .long(flag_name(name))
+                .help(hyper_help(name));
+            let arg = if rules::is_switch(name) {
+                arg.action(clap::ArgAction::SetTrue)
+            } else {
+                arg.value_name("NUMBER")
+                    .value_parser(number)
+                    .allow_negative_numbers(true)
+            };
+            cmd = cmd.arg(arg);
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// A number as typed: a finite decimal that does not round to infinity (`1e400`) or,
+/// being nonzero, to zero (`1e-400`); `inf` and `NaN` spelled out are numbers too, for
+/// the checks that follow to refuse with their own reason.
+///
+/// # Errors
+///
+/// A message naming the text and what is wrong with it.
+pub fn number(s: &str) -> std::result::Result<f64, String> {
+    let t = s.trim();
+    let v: f64 = t.parse().map_err(|_| format!("'{t}' is not a number"))?;
+    let spelled = |w: &[&str]| {
+        w.iter()
+            .any(|x| t.trim_start_matches(['+', '-']).eq_ignore_ascii_case(x))
+    };
+    if v.is_infinite() && !spelled(&["inf", "infinity"]) {
+        return Err(format!(
+            "'{t}' is too large: the largest number is about 1.8e308"
+        ));
+    }
+    let mantissa = t.split(['e', 'E']).next().unwrap_or("");
+    if v == 0.0 && mantissa.chars().any(|c| ('1'..='9').contains(&c)) {
+        return Err(format!(
+            "'{t}' is too small: it would be 0 (the smallest number is about 5e-324)"
+        ));
+    }
+    Ok(v)
 }
 
 /// Splits `a=1,b=2` (or repeated `a=1`) into pairs, with errors that name the fault.
@@ -124,10 +249,7 @@ pub fn parse_assignments(items: &[String], what: &str) -> Result<Vec<(String, f6
         let Some((k, v)) = item.split_once('=') else {
             return Err(usage(format!("{what} '{item}' must look like name=value")));
         };
-        let v: f64 = v
-            .trim()
-            .parse()
-            .map_err(|_| usage(format!("{what} '{item}': '{}' is not a number", v.trim())))?;
+        let v = number(v).map_err(|e| usage(format!("{what} '{item}': {e}")))?;
         out.push((k.trim().to_string(), v));
     }
     Ok(out)
@@ -211,35 +333,22 @@ pub fn parse_range(s: &str) -> Result<(f64, f64)> {
             "the range '{s}' must look like LO..HI, e.g. 1..100"
         ))
     })?;
-    let p = |t: &str| {
-        t.trim().parse::<f64>().map_err(|_| {
-            usage(format!(
-                "in the range '{s}', '{}' is not a number",
-                t.trim()
-            ))
-        })
-    };
+    let p = |t: &str| number(t).map_err(|e| usage(format!("in the range '{s}', {e}")));
     Ok((p(a)?, p(b)?))
 }
 
 impl TrainArgs {
     /// The optimizer named by the flags.
     pub fn optimizer(&self) -> Result<Optimizer> {
-        let h = Hyper {
-            lr: self.lr,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            eps: self.eps,
-            momentum: self.momentum,
-            dampening: self.dampening,
-            weight_decay: self.weight_decay,
-            nesterov: self.nesterov.then_some(true),
-            alpha: self.alpha,
-            centered: self.centered.then_some(true),
-            amsgrad: self.amsgrad.then_some(true),
-            ..Hyper::default()
-        };
-        Optimizer::from_name(&self.optimizer, &h).map_err(usage)
+        Optimizer::from_name(&self.optimizer, &self.hyper.0).map_err(|e| match &e {
+            // Named as typed: `--weight-decay`, not `weight_decay`.
+            OptimizerError::NotApplicable { setting, .. } => usage(e.to_string().replacen(
+                setting.as_str(),
+                &format!("--{}", setting.replace('_', "-")),
+                1,
+            )),
+            _ => usage(e),
+        })
     }
 
     /// The training configuration.
@@ -305,7 +414,7 @@ pub fn install_ctrlc() {
             if INTERRUPTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 std::process::exit(130);
             }
-            eprintln!("\nstopping after this step (Ctrl-C again to quit at once)");
+            eprintln!("\nstopping after this step; the outputs will hold every step computed (Ctrl-C again to quit at once)");
         });
     });
 }
@@ -324,14 +433,20 @@ pub fn progress_bar(len: u64, template: &str) -> Option<indicatif::ProgressBar> 
 }
 
 /// Runs `trainer` with Ctrl-C handling and, for long runs on a terminal, a progress bar
-/// on stderr (one tick per epoch). Runs the compiler supports go native (BENCHMARKS.md: the same
-/// trace, bit for bit); the others, and those that record every step, on the interpreter.
+/// on stderr (one tick per epoch), handing the run to `sink` as it goes. The way of
+/// running (native or interpreted: the same numbers, bit for bit) is chosen by
+/// [`gradsheet_jit::train_into`].
+///
+/// # Errors
+///
+/// Those of [`gradsheet_train::Trainer::run`].
 pub fn run_live(
     trainer: &gradsheet_train::Trainer,
     init: &[f64],
     cfg: &TrainConfig,
     label: &str,
-) -> std::result::Result<gradsheet_train::Trace, gradsheet_train::TrainError> {
+    sink: &mut dyn gradsheet_train::Sink,
+) -> std::result::Result<gradsheet_train::RunEnd, gradsheet_train::TrainError> {
     install_ctrlc();
     let long = cfg.epochs.saturating_mul(trainer.n_rows) >= 50_000 && cfg.epochs > 1;
     let bar = long
@@ -351,10 +466,7 @@ pub fn run_live(
         should_stop: &interrupted,
         progress: &mut progress,
     };
-    let result = match gradsheet_jit::run_fast_with(trainer, init, cfg, &mut hooks) {
-        Some(r) => r,
-        None => trainer.run(init, cfg, &mut hooks),
-    };
+    let result = gradsheet_jit::train_into(trainer, init, cfg, &mut hooks, sink, None);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

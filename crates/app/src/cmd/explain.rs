@@ -2,7 +2,10 @@
 //! its error stays high, in plain words with the numbers.
 
 use anyhow::Result;
-use gradsheet_diagnose::explain::{explain, Diagnosis, ExplainOptions, RemedyKind, StepCurvature};
+use gradsheet_diagnose::explain::{
+    explain, Collapse, Diagnosis, Divergence, ExplainOptions, Remedy, RemedyKind, StepCurvature,
+    UnitsReport,
+};
 use gradsheet_train::{Record, Stop, Trainer};
 use serde_json::{json, Value};
 
@@ -73,82 +76,6 @@ fn to_json(d: &Diagnosis) -> Value {
         }
         Stop::Interrupted { steps } => json!({ "kind": "interrupted", "steps": steps }),
     };
-    let divergence = d.divergence.as_ref().map(|v| {
-        json!({
-            "step": v.step,
-            "row": v.row + 1,
-            "reason": v.reason,
-            "finite_steps": v.finite_steps,
-            "cause": v.cause,
-            "unstable_steps": v.unstable_steps,
-            "first_unstable": v.first_unstable.as_ref().map(curvature_json),
-            "onset": v.onset.as_ref().map(curvature_json),
-            "growth": v.growth.iter().map(curvature_json).collect::<Vec<_>>(),
-        })
-    });
-    let remedies: Vec<Value> = d
-        .remedies
-        .iter()
-        .map(|r| {
-            let kind = match &r.kind {
-                RemedyKind::LearningRate { lr, converges, fails } => {
-                    json!({ "kind": "learning_rate", "lr": lr, "converges": converges, "fails": fails })
-                }
-                RemedyKind::RescaleInputs { columns, factor, effective } => json!({
-                    "kind": "rescale_inputs", "columns": columns, "factor": factor,
-                    "effective": effective.as_ref().map(|(s, b)| json!({ "slopes": s, "intercept": b })),
-                }),
-                RemedyKind::Init { values } => json!({
-                    "kind": "init",
-                    "values": values.iter().map(|(n, v)| json!({ "name": n, "value": v })).collect::<Vec<_>>(),
-                }),
-                RemedyKind::Optimizer { optimizer, lr } => {
-                    json!({ "kind": "optimizer", "optimizer": optimizer, "lr": lr })
-                }
-            };
-            json!({
-                "change": kind,
-                "class": r.verdict.class.name(),
-                "initial_error": r.verdict.initial_error,
-                "final_error": r.verdict.final_error,
-                "final_params": r.verdict.final_params,
-                "epochs": r.epochs,
-                "text": r.text,
-            })
-        })
-        .collect();
-    let collapse = d.collapse.as_ref().map(|c| {
-        json!({
-            "slopes": c.linear.slopes.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
-            "intercept": c.linear.intercept.to_string(),
-            "inputs": c.linear.inputs,
-            "while_units_on": c.while_units_on,
-            "at_init": { "slopes": c.at_init.0, "intercept": c.at_init.1 },
-            "along": c.along.iter().map(|(s, sl, t)| json!({ "step": s, "slopes": sl, "intercept": t })).collect::<Vec<_>>(),
-            "curvature": c.linear.curvature.iter().map(|(p, e)| json!({ "param": p, "d2e": e.to_string() })).collect::<Vec<_>>(),
-            "at_fit": c.at_fit.as_ref().map(|f| json!({
-                "row": f.row + 1, "params": f.params, "error": f.error,
-                "lambda_model": f.lambda_model, "lambda_simple": f.lambda_simple,
-            })),
-        })
-    });
-    let units = d.units.as_ref().map(|u| {
-        json!({
-            "units": u.histories.iter().map(|h| json!({
-                "unit": h.unit,
-                "arg": h.arg,
-                "on_at_init": h.on_at_init,
-                "rows_on": h.rows_on,
-                "dead_from": h.dead_from,
-                "frozen": h.frozen,
-                "learning": h.learning,
-            })).collect::<Vec<_>>(),
-            "twin": u.twin.as_ref().map(|(f, s)| json!({ "model": f, "diverges_at": s })),
-            "off_prediction": u.off_prediction,
-            "best_when_off": u.best_when_off,
-            "simple_error": u.simple_error,
-        })
-    });
     json!({
         "model": d.model,
         "params": d.params,
@@ -160,16 +87,102 @@ fn to_json(d: &Diagnosis) -> Value {
         "at_init": d.at_init.iter().map(|b| json!({
             "row": b.row + 1, "inputs": b.inputs, "lambda_max": b.lambda_max, "max_lr": b.max_lr,
         })).collect::<Vec<_>>(),
-        "divergence": divergence,
+        "divergence": d.divergence.as_ref().map(divergence_json),
         "verdict": {
             "class": d.verdict.class.name(),
             "epochs": d.verify_epochs,
             "initial_error": d.verdict.initial_error,
             "final_error": d.verdict.final_error,
         },
-        "remedies": remedies,
-        "collapse": collapse,
-        "units": units,
+        "remedies": d.remedies.iter().map(remedy_json).collect::<Vec<_>>(),
+        "collapse": d.collapse.as_ref().map(collapse_json),
+        "units": d.units.as_ref().map(units_json),
         "text": d.sections.iter().map(|(t, l)| json!({ "title": t, "lines": l })).collect::<Vec<_>>(),
+    })
+}
+
+fn divergence_json(v: &Divergence) -> Value {
+    json!({
+        "step": v.step,
+        "row": v.row + 1,
+        "reason": v.reason,
+        "finite_steps": v.finite_steps,
+        "cause": v.cause,
+        "unstable_steps": v.unstable_steps,
+        "first_unstable": v.first_unstable.as_ref().map(curvature_json),
+        "onset": v.onset.as_ref().map(curvature_json),
+        "growth": v.growth.iter().map(curvature_json).collect::<Vec<_>>(),
+    })
+}
+
+fn remedy_json(r: &Remedy) -> Value {
+    let kind = match &r.kind {
+        RemedyKind::LearningRate {
+            lr,
+            converges,
+            fails,
+            fails_shown,
+        } => json!({
+            "kind": "learning_rate", "lr": lr, "converges": converges, "fails": fails,
+            "fails_shown": fails_shown,
+        }),
+        RemedyKind::RescaleInputs {
+            columns,
+            factor,
+            effective,
+        } => json!({
+            "kind": "rescale_inputs", "columns": columns, "factor": factor,
+            "effective": effective.as_ref().map(|(s, b)| json!({ "slopes": s, "intercept": b })),
+        }),
+        RemedyKind::Init { values } => json!({
+            "kind": "init",
+            "values": values.iter().map(|(n, v)| json!({ "name": n, "value": v })).collect::<Vec<_>>(),
+        }),
+        RemedyKind::Optimizer { optimizer, lr } => {
+            json!({ "kind": "optimizer", "optimizer": optimizer, "lr": lr })
+        }
+    };
+    json!({
+        "change": kind,
+        "class": r.verdict.class.name(),
+        "initial_error": r.verdict.initial_error,
+        "final_error": r.verdict.final_error,
+        "final_params": r.verdict.final_params,
+        "epochs": r.epochs,
+        "text": r.text,
+    })
+}
+
+fn collapse_json(c: &Collapse) -> Value {
+    json!({
+        "slopes": c.linear.slopes.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+        "intercept": c.linear.intercept.to_string(),
+        "inputs": c.linear.inputs,
+        "while_units_on": c.while_units_on,
+        "at_init": { "slopes": c.at_init.0, "intercept": c.at_init.1 },
+        "along": c.along.iter().map(|(s, sl, t)| json!({ "step": s, "slopes": sl, "intercept": t })).collect::<Vec<_>>(),
+        "curvature": c.linear.curvature.iter().map(|(p, e)| json!({ "param": p, "d2e": e.to_string() })).collect::<Vec<_>>(),
+        "at_fit": c.at_fit.as_ref().map(|f| json!({
+            "row": f.row + 1, "params": f.params, "error": f.error,
+            "lambda_model": f.lambda_model, "lambda_simple": f.lambda_simple,
+        })),
+    })
+}
+
+fn units_json(u: &UnitsReport) -> Value {
+    json!({
+        "units": u.histories.iter().map(|h| json!({
+            "unit": h.unit,
+            "arg": h.arg,
+            "on_at_init": h.on_at_init,
+            "rows_on": h.rows_on,
+            "dead_from": h.dead_from,
+            "frozen": h.frozen,
+            "learning": h.learning,
+        })).collect::<Vec<_>>(),
+        "twin": u.twin.as_ref().map(|(f, s)| json!({ "model": f, "diverges_at": s })),
+        "off_prediction": u.off_prediction,
+        "best_when_off": u.best_when_off,
+        "simple_error": u.simple_error,
     })
 }

@@ -4,9 +4,10 @@
 //! asked for, printing what it wrote instead of the trace.
 
 use anyhow::{Context, Result};
+use gradsheet_report::xlsx::RunSetup;
 use gradsheet_train::{Record, Stop, Trainer};
 
-use super::common::{run_live, ModelArgs, OutputArgs, TrainArgs};
+use super::common::{interrupted, run_live, ModelArgs, OutputArgs, TrainArgs};
 use super::usage;
 
 /// Export a run as xlsx (live formulas), CSV, JSON or charts.
@@ -37,16 +38,18 @@ pub fn run(a: Args) -> Result<()> {
     let init = a.model.init(&model)?;
     let cfg = a.train.config(a.model.seed, Record::Steps)?;
     let trainer = Trainer::new(&model, &data).map_err(usage)?;
-    let trace = run_live(&trainer, &init, &cfg, "training").map_err(usage)?;
-    let run = crate::export::RunOutputs {
+    let setup = RunSetup {
         model: &model,
         data: &data,
-        optimizer: &cfg.optimizer,
+        config: &cfg,
         init: &init,
-        trace: &trace,
-        config: Some(&cfg),
     };
-    crate::export::write_outputs(o, &run).context("cannot export the run")?;
+    let mut outs = crate::export::Outputs::open(o, setup, &trainer.plan(&cfg))?;
+    let trace = run_live(&trainer, &init, &cfg, "training", &mut outs).map_err(usage)?;
+    let written = outs.commit().context("cannot export the run")?;
+    if matches!(trace.stop, Stop::Interrupted { .. }) && interrupted() {
+        return Err(super::interrupted(&trace, &written));
+    }
     println!("{} steps of {}", trace.steps_taken, cfg.optimizer);
     if let Stop::Diverged { step, reason, .. } = &trace.stop {
         println!("the run diverged at step {step}: {reason}");

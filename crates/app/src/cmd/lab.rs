@@ -1,16 +1,17 @@
-//! `gradsheet lab`: the labs, by name, with `name=value` settings.
+//! `gradsheet lab`: every lab, by name, with `name=value` settings.
 //!
-//! The command is a registry: every lab is a [`LabInfo`] (name, one line, declared
-//! parameters, and a pure function from checked parameters to a [`LabOutput`] of tables,
-//! SVG figures and images). This file only parses, prints and writes; adding a lab is
-//! adding an entry to [`registry`].
+//! A lab is a [`Lab`] (`gradsheet-labs`): its parameters with one set of defaults (the
+//! web page's too), and a pure run that returns notes, tables and figures as data. This
+//! file parses, prints and writes: the tables to the terminal, CSV and JSON, the
+//! workbook of live formulas and the figures through `gradsheet_report::labs`.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use gradsheet_concepts::{Image, LabError, LabInfo, LabOutput, Params, Table, Value};
-use gradsheet_report::concepts;
+use gradsheet_concepts::Image;
+use gradsheet_labs::{Group, Lab, LabError, Output, Params, Table, Value};
+use gradsheet_report::labs::{self, gradsheet_labs};
 use serde_json::{json, Map};
 
 use crate::cmd::usage;
@@ -24,7 +25,8 @@ use crate::output::{cell, table, write_atomic};
   gradsheet lab upsampling kernel=3 stride=2 --plot out/
   gradsheet lab upsampling --image digit.png --plot out/
   gradsheet lab gradients depth=50 activation=relu init=kaiming --csv layers.csv
-  gradsheet lab focal gammas=0,1,2 --xlsx focal.xlsx  (live formulas; any concept lab)")]
+  gradsheet lab focal gammas=0,1,2 --xlsx focal.xlsx  (live formulas; every lab)
+  gradsheet lab collab train=lbfgs seed=3 --plot out/ (or --train lbfgs --seed 3)")]
 pub struct Args {
     /// The lab to run; without one, lists the labs and their settings.
     pub name: Option<String>,
@@ -37,7 +39,10 @@ pub struct Args {
     /// Write everything (settings, notes, tables) as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write the pictures into this directory: LAB-FIGURE.svg, and LAB-IMAGE.png.
+    /// Write the lab as an xlsx workbook with live formulas.
+    #[arg(long, value_name = "FILE")]
+    pub xlsx: Option<PathBuf>,
+    /// Write the pictures into this directory: LAB-FIGURE.svg and .png, LAB-IMAGE.png.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
     /// A PNG picture for labs that take one (upsampling); scaled down to at most 64×64.
@@ -46,66 +51,79 @@ pub struct Args {
     /// Print every row of every table (by default at most 20 rows each).
     #[arg(long)]
     pub all: bool,
-    /// Options of the fast.ai workbook labs (cmd/lab_workbooks.rs).
-    #[command(flatten)]
-    pub workbook: crate::cmd::lab_workbooks::Flags,
+    /// The same as the setting version=VERSION (entropy, conv, collab).
+    #[arg(long = "version", value_name = "VERSION")]
+    pub sheet_version: Option<String>,
+    /// The same as the setting train=METHOD (collab).
+    #[arg(long, value_name = "METHOD")]
+    pub train: Option<String>,
+    /// The same as the setting fit=METHOD (titanic).
+    #[arg(long, value_name = "METHOD")]
+    pub fit: Option<String>,
+    /// The same as the setting seed=N.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The same as the setting epochs=N.
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
 }
 
-/// Every lab the command knows, in the order they are listed.
-///
-/// The concept labs come from `gradsheet-concepts`; another crate's labs join
-/// by appending their [`LabInfo`] entries here.
-pub fn registry() -> Vec<LabInfo> {
-    gradsheet_concepts::LABS.to_vec()
+impl Args {
+    /// The settings, with the options that stand for settings appended as `name=value`.
+    fn items(&self, lab: &Lab) -> Result<Vec<String>> {
+        let mut items = self.settings.clone();
+        let flags = [
+            ("version", self.sheet_version.clone()),
+            ("train", self.train.clone()),
+            ("fit", self.fit.clone()),
+            ("seed", self.seed.map(|v| v.to_string())),
+            ("epochs", self.epochs.map(|v| v.to_string())),
+        ];
+        for (name, value) in flags {
+            let Some(v) = value else { continue };
+            if !lab.params.iter().any(|p| p.name == name) {
+                let why = if name == "version" {
+                    " (it has one version only)"
+                } else {
+                    ""
+                };
+                return Err(usage(format!(
+                    "the {} lab does not take --{name}{why}",
+                    lab.name
+                )));
+            }
+            items.push(format!("{name}={v}"));
+        }
+        Ok(items)
+    }
 }
 
 /// Runs the command.
-pub fn run(mut a: Args) -> Result<()> {
-    let labs = registry();
+pub fn run(a: Args) -> Result<()> {
     let Some(name) = a.name.as_deref() else {
-        print!("{}", listing(&labs));
-        print!("{}", crate::cmd::lab_workbooks::listing());
+        print!("{}", listing());
         return Ok(());
     };
-    let (csv, plot) = (a.csv.as_deref(), a.plot.as_deref());
-    if crate::cmd::lab_workbooks::run(name, &a.settings, csv, plot, a.all, &a.workbook)? {
-        return Ok(());
-    }
-    // --xlsx is shared with the workbook labs: the concept labs export a workbook too.
-    let xlsx = a.workbook.xlsx.take();
-    if a.workbook.any() {
-        return Err(usage(format!("the {name} lab does not take the workbook options (--version, --train, --fit, --seed, --epochs)")));
-    }
-    let lab = labs.iter().find(|l| l.name == name).ok_or_else(|| {
-        usage(LabError::UnknownLab(
-            name.to_string(),
-            labs.iter()
-                .map(|l| l.name)
-                .chain(crate::cmd::lab_workbooks::names().iter().map(|(n, _)| *n))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ))
-    })?;
-    if xlsx.is_some() && !concepts::NAMES.contains(&name) {
-        return Err(usage(format!("the {name} lab has no xlsx export")));
-    }
+    let lab = labs::find(name).map_err(usage)?;
     let params =
-        Params::parse(lab.params, &a.settings).map_err(|e| usage(format!("{name}: {e}")))?;
+        Params::parse(lab.params, &a.items(lab)?).map_err(|e| usage(format!("{name}: {e}")))?;
     let image = match &a.image {
         Some(path) if lab.takes_image => Some(read_image(path)?),
         Some(_) => return Err(usage(format!("the {name} lab does not take --image"))),
         None => None,
     };
-    let out = (lab.run)(&params, image.as_ref().map(|(img, _)| img))
-        .map_err(|e| usage(format!("{name}: {e}")))?;
+    let img = image.as_ref().map(|(img, _)| img);
+    let out = (lab.run)(&params, img).map_err(|e| lab_error(name, e))?;
 
     println!("lab {name}: {}", lab.about);
-    let settings: Vec<String> = params
-        .pairs()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    println!("settings: {}", settings.join(" "));
+    if !params.pairs().is_empty() {
+        let settings: Vec<String> = params
+            .pairs()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("settings: {}", settings.join(" "));
+    }
     if let Some((_, note)) = &image {
         println!("{note}");
     }
@@ -116,17 +134,28 @@ pub fn run(mut a: Args) -> Result<()> {
         println!("\n{}:", t.title);
         print!("{}", render(t, a.all));
     }
+    write_files(&a, lab, &params, img, &out)
+}
+
+/// The files asked for: CSV, JSON, the workbook and the pictures.
+fn write_files(
+    a: &Args,
+    lab: &Lab,
+    params: &Params,
+    image: Option<&Image>,
+    out: &Output,
+) -> Result<()> {
+    let name = lab.name;
     if let Some(path) = &a.csv {
-        write_csvs(path, &out)?;
+        write_csvs(path, out)?;
     }
     if let Some(path) = &a.json {
-        let text = serde_json::to_string_pretty(&to_json(&out, &params))?;
+        let text = serde_json::to_string_pretty(&to_json(out, params))?;
         write_atomic(path, text.as_bytes())?;
         println!("wrote {}", path.display());
     }
-    if let Some(path) = &xlsx {
-        let book = concepts::workbook(name, &params, image.as_ref().map(|(img, _)| img))
-            .map_err(|e| usage(format!("{name}: {e}")))?;
+    if let Some(path) = &a.xlsx {
+        let book = labs::workbook(lab, params, image).map_err(|e| lab_error(name, e))?;
         let bytes = book
             .to_xlsx(false)
             .map_err(|e| anyhow::anyhow!("cannot build the {name} workbook: {e}"))?;
@@ -134,39 +163,52 @@ pub fn run(mut a: Args) -> Result<()> {
         println!(
             "wrote {} ({} live formulas)",
             path.display(),
-            book.book.formulas().count()
+            book.formulas().count()
         );
     }
     if let Some(dir) = &a.plot {
+        let files = labs::files(out, true).with_context(|| format!("the {name} lab's pictures"))?;
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for f in &out.figures {
-            let p = dir.join(format!("{}-{}.svg", out.lab, f.name));
-            write_atomic(&p, f.svg.as_bytes())?;
-            println!("wrote {}", p.display());
-        }
-        for (n, img) in &out.images {
-            let p = dir.join(format!("{}-{n}.png", out.lab));
-            write_atomic(&p, &img.to_png())?;
+        for (file, bytes) in &files {
+            let p = dir.join(file);
+            write_atomic(&p, bytes)?;
             println!("wrote {}", p.display());
         }
     }
     Ok(())
 }
 
+/// A setting the user can fix stays a usage error (exit status 2); a computation that
+/// failed is an ordinary error.
+fn lab_error(name: &str, e: LabError) -> anyhow::Error {
+    if e.is_usage() {
+        usage(format!("{name}: {e}"))
+    } else {
+        anyhow::anyhow!("{name}: {e}")
+    }
+}
+
 /// The labs and their settings, as `gradsheet lab` prints them.
-fn listing(labs: &[LabInfo]) -> String {
+fn listing() -> String {
     let mut s = String::from("labs (run one with: gradsheet lab NAME [NAME=VALUE ...]):\n");
-    for l in labs {
-        s.push_str(&format!("\n  {:<12} {}\n", l.name, l.about));
-        for p in l.params {
-            let setting = format!("{}={}", p.name, p.default);
-            s.push_str(&format!(
-                "      {setting:<26} {} [{}]\n",
-                p.help,
-                p.kind.describe()
-            ));
+    for (group, title) in [
+        (Group::Concept, "concept labs"),
+        (Group::Workbook, "fast.ai workbooks"),
+    ] {
+        s.push_str(&format!("\n{title}:\n"));
+        for l in labs::all().into_iter().filter(|l| l.group == group) {
+            s.push_str(&format!("\n  {:<12} {}\n", l.name, l.about));
+            for p in l.params {
+                let setting = format!("{}={}", p.name, p.default);
+                s.push_str(&format!(
+                    "      {setting:<26} {} [{}]\n",
+                    p.help,
+                    p.kind.describe()
+                ));
+            }
         }
     }
+    s.push_str("\n  --version, --train, --fit, --seed and --epochs stand for the settings of the same names\n");
     s
 }
 
@@ -214,7 +256,7 @@ fn csv_bytes(t: &Table) -> Result<Vec<u8>> {
         .map_err(|e| anyhow::anyhow!("cannot write CSV: {e}"))
 }
 
-fn write_csvs(path: &Path, out: &LabOutput) -> Result<()> {
+fn write_csvs(path: &Path, out: &Output) -> Result<()> {
     for (i, t) in out.tables.iter().enumerate() {
         let p = if i == 0 {
             path.to_path_buf()
@@ -231,7 +273,7 @@ fn write_csvs(path: &Path, out: &LabOutput) -> Result<()> {
     Ok(())
 }
 
-fn to_json(out: &LabOutput, params: &Params) -> serde_json::Value {
+fn to_json(out: &Output, params: &Params) -> serde_json::Value {
     let settings: Map<String, serde_json::Value> = params
         .pairs()
         .iter()

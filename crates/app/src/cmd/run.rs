@@ -2,44 +2,29 @@
 //! values, one or more optimizers, epochs, batch and seed — replayed the same way every
 //! time. Several optimizers run side by side and are summarised in one table.
 //!
-//! The format (every key but `model.formula` and `[[optimizer]]` is optional):
-//!
-//! ```toml
-//! name = "momentum vs adam"
-//! epochs = 5          # passes over the data (an optimizer may override it)
-//! batch = 1           # rows per update: 1 = per sample, as the sheets; 0 = full batch
-//! seed = 7            # for generated data and shuffling
-//! shuffle = false
-//! gradient = "auto"   # or forward, backward, central (with h = 0.01)
-//!
-//! [data]
-//! source = "graddesc" # or file = "points.csv" (relative to the recipe), or
-//!                     # generate = { target = "2*x+30", x = "1..100", n = 29, noise = 0 }
-//! [model]
-//! formula = "a*x+b"
-//! loss = "squared"
-//! init = { a = 1, b = 1 }
-//!
-//! [[optimizer]]
-//! name = "momentum"
-//! lr = 1e-4
-//! ```
+//! The format is `gradsheet_recipe::Recipe`'s (documented there).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
+use gradsheet_recipe::{line_column, Recipe};
 use gradsheet_train::{
-    Generator, Gradient, Hyper, Optimizer, Record, Stop, Trace, TrainConfig, Trainer,
+    EpochSummary, Generator, Gradient, Optimizer, Plan, Record, RunEnd, Sink, StepView, Stop,
+    TrainConfig, Trainer,
 };
-use serde::Deserialize;
-use toml::Spanned;
 
 use super::common::{interrupted, page, run_live};
 use super::usage;
+use crate::output::AtomicFile;
 use crate::output::{cell, table};
+use crate::shown::{self, Ends};
+use crate::trace_io;
+
+/// Epochs the rmse table shows at each end of a long run.
+const SHOWN: usize = 50;
 
 /// Run an experiment recipe (TOML): data, model, loss, optimizers, epochs, seed.
 #[derive(clap::Args, Debug)]
@@ -59,113 +44,6 @@ pub struct Args {
     pub epochs: bool,
 }
 
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct Recipe {
-    name: Option<String>,
-    #[serde(default = "one")]
-    epochs: usize,
-    #[serde(default = "one")]
-    batch: usize,
-    #[serde(default = "seven")]
-    seed: u64,
-    #[serde(default)]
-    shuffle: bool,
-    gradient: Option<Spanned<String>>,
-    h: Option<f64>,
-    #[serde(default)]
-    data: Data,
-    model: ModelSpec,
-    optimizer: Vec<OptSpec>,
-}
-
-fn one() -> usize {
-    1
-}
-fn seven() -> u64 {
-    7
-}
-
-#[derive(Deserialize, Debug, Default)]
-#[serde(deny_unknown_fields)]
-struct Data {
-    source: Option<Spanned<String>>,
-    file: Option<Spanned<String>>,
-    generate: Option<Generate>,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct Generate {
-    target: Spanned<String>,
-    #[serde(default = "default_x")]
-    x: Spanned<String>,
-    #[serde(default = "n29")]
-    n: usize,
-    #[serde(default)]
-    noise: f64,
-}
-
-fn default_x() -> Spanned<String> {
-    Spanned::new(0..0, "1..100".to_string())
-}
-fn n29() -> usize {
-    29
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct ModelSpec {
-    formula: Spanned<String>,
-    #[serde(default = "squared")]
-    loss: Spanned<String>,
-    #[serde(default)]
-    init: BTreeMap<String, Spanned<f64>>,
-    #[serde(default)]
-    constants: BTreeMap<String, f64>,
-    #[serde(default)]
-    params: Vec<String>,
-}
-
-fn squared() -> Spanned<String> {
-    Spanned::new(0..0, "squared".to_string())
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-struct OptSpec {
-    name: Spanned<String>,
-    label: Option<String>,
-    epochs: Option<usize>,
-    lr: Option<f64>,
-    beta: Option<f64>,
-    beta1: Option<f64>,
-    beta2: Option<f64>,
-    eps: Option<f64>,
-    momentum: Option<f64>,
-    dampening: Option<f64>,
-    weight_decay: Option<f64>,
-    nesterov: Option<bool>,
-    alpha: Option<f64>,
-    centered: Option<bool>,
-    amsgrad: Option<bool>,
-    lr_decay: Option<f64>,
-    initial: Option<f64>,
-}
-
-/// Where a span starts, as "line L, column C" of `src`.
-fn at(src: &str, span: std::ops::Range<usize>) -> String {
-    let before = &src[..span.start.min(src.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    format!("line {line}, column {col}")
-}
-
 /// An error at a key of the recipe.
 fn key_error(
     path: &Path,
@@ -180,25 +58,136 @@ fn key_error(
         usage(format!(
             "{}: {key} ({}): {msg}",
             path.display(),
-            at(src, span)
+            line_column(src, span)
         ))
     }
 }
 
+/// One optimizer's run, as the tables need it: the ends of its epochs and its end.
 struct Entry {
     label: String,
     optimizer: Optimizer,
-    trace: Trace,
+    epochs: Ends<EpochSummary>,
+    end: RunEnd,
+}
+
+impl Sink for Ends<EpochSummary> {
+    fn epoch(&mut self, e: &EpochSummary) -> ControlFlow<()> {
+        self.push_with(e, EpochSummary::clone, |t, e| t.clone_from(e));
+        ControlFlow::Continue(())
+    }
+}
+
+/// `--csv-dir`: each optimizer's steps as `<label>.csv`, and every epoch of all of them
+/// in `epochs.csv`, written as the runs go.
+struct CsvDir {
+    dir: PathBuf,
+    epochs: AtomicFile,
+    label: String,
+    steps: Option<AtomicFile>,
+    line: String,
+    err: Option<std::io::Error>,
+    written: Vec<PathBuf>,
+}
+
+impl CsvDir {
+    fn open(dir: &Path, params: &[String]) -> Result<CsvDir> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        let mut epochs = AtomicFile::create(&dir.join("epochs.csv"))?;
+        use std::io::Write;
+        write!(epochs, "label,{}", trace_io::epochs_csv_header(params))?;
+        Ok(CsvDir {
+            dir: dir.to_path_buf(),
+            epochs,
+            label: String::new(),
+            steps: None,
+            line: String::new(),
+            err: None,
+            written: Vec::new(),
+        })
+    }
+
+    /// The next optimizer's file.
+    fn begin(&mut self, label: &str) -> Result<()> {
+        let safe: String = label
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.steps = Some(AtomicFile::create(&self.dir.join(format!("{safe}.csv")))?);
+        self.label = safe;
+        Ok(())
+    }
+
+    /// Completes the current optimizer's file.
+    fn end(&mut self) -> Result<()> {
+        if let Some(e) = self.err.take() {
+            return Err(e.into());
+        }
+        if let Some(f) = self.steps.take() {
+            let path = self.dir.join(format!("{}.csv", self.label));
+            f.commit()?;
+            self.written.push(path);
+        }
+        Ok(())
+    }
+
+    fn commit(mut self) -> Result<Vec<PathBuf>> {
+        self.end()?;
+        self.epochs.commit()?;
+        self.written.push(self.dir.join("epochs.csv"));
+        Ok(self.written)
+    }
+
+    fn write(&mut self, to_steps: bool) -> ControlFlow<()> {
+        use std::io::Write;
+        let w: &mut AtomicFile = if to_steps {
+            match self.steps.as_mut() {
+                Some(f) => f,
+                None => return ControlFlow::Continue(()),
+            }
+        } else {
+            &mut self.epochs
+        };
+        match w.write_all(self.line.as_bytes()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.err.get_or_insert(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+impl Sink for CsvDir {
+    fn start(&mut self, plan: &Plan) {
+        self.line = trace_io::csv_header(&plan.layout);
+        let _ = self.write(true);
+    }
+    fn step(&mut self, s: &StepView<'_>) -> ControlFlow<()> {
+        self.line.clear();
+        trace_io::push_csv_line(&mut self.line, s);
+        self.write(true)
+    }
+    fn epoch(&mut self, e: &EpochSummary) -> ControlFlow<()> {
+        self.line = format!("{},{}", self.label, trace_io::epoch_csv_line(e));
+        self.write(false)
+    }
 }
 
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
     let src = super::common::read_to_string(&a.recipe)?;
-    let recipe: Recipe =
-        toml::from_str(&src).map_err(|e| usage(format!("{}: {e}", a.recipe.display())))?;
+    let recipe = Recipe::parse(&src).map_err(|e| usage(format!("{}: {e}", a.recipe.display())))?;
     let dir = a.recipe.parent().unwrap_or(Path::new("."));
     let p = &a.recipe;
-    if recipe.optimizer.is_empty() {
+    if recipe.optimizers.is_empty() {
         return Err(usage(format!(
             "{}: the recipe needs at least one [[optimizer]]",
             p.display()
@@ -268,26 +257,18 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         Record::Epochs
     };
-    let mut entries = Vec::new();
-    for (i, o) in recipe.optimizer.iter().enumerate() {
-        let key = format!("optimizer[{i}]");
-        let h = Hyper {
-            lr: o.lr,
-            beta1: o.beta1.or(o.beta),
-            beta2: o.beta2,
-            eps: o.eps,
-            momentum: o.momentum,
-            dampening: o.dampening,
-            weight_decay: o.weight_decay,
-            nesterov: o.nesterov,
-            alpha: o.alpha,
-            centered: o.centered,
-            amsgrad: o.amsgrad,
-            lr_decay: o.lr_decay,
-            initial: o.initial,
-        };
-        let optimizer = Optimizer::from_name(o.name.get_ref(), &h)
-            .map_err(|e| key_error(p, &src, o.name.span(), &format!("{key}.name"), e))?;
+    // Every optimizer is checked before any runs.
+    let mut runs = Vec::new();
+    for (i, o) in recipe.optimizers.iter().enumerate() {
+        let optimizer = o.optimizer().map_err(|e| {
+            key_error(
+                p,
+                &src,
+                e.span.clone(),
+                &format!("optimizer[{i}].{}", e.key),
+                &e,
+            )
+        })?;
         let mut cfg = TrainConfig::new(optimizer.clone(), o.epochs.unwrap_or(recipe.epochs));
         cfg.batch_size = recipe.batch;
         cfg.shuffle = recipe.shuffle.then_some(recipe.seed);
@@ -297,20 +278,49 @@ pub fn run(a: Args) -> Result<()> {
             .label
             .clone()
             .unwrap_or_else(|| optimizer.name().to_string());
+        runs.push((i, label, cfg));
+    }
+    let mut csv = match &a.csv_dir {
+        Some(d) => Some(CsvDir::open(d, &model.params)?),
+        None => None,
+    };
+    let mut entries = Vec::new();
+    for (i, label, cfg) in runs {
         if interrupted() {
             break;
         }
-        let trace = run_live(&trainer, &init, &cfg, &label)
-            .map_err(|e| key_error(p, &src, o.name.span(), &key, e))?;
+        let mut epochs = Ends::new(SHOWN);
+        if let Some(c) = csv.as_mut() {
+            c.begin(&label)?;
+        }
+        let end = match csv.as_mut() {
+            Some(c) => run_live(
+                &trainer,
+                &init,
+                &cfg,
+                &label,
+                &mut gradsheet_train::Fanout(vec![&mut epochs, c]),
+            ),
+            None => run_live(&trainer, &init, &cfg, &label, &mut epochs),
+        }
+        .map_err(|e| {
+            let o = &recipe.optimizers[i];
+            key_error(p, &src, o.name.span(), &format!("optimizer[{i}]"), e)
+        })?;
+        if let Some(c) = csv.as_mut() {
+            c.end()?;
+        }
         entries.push(Entry {
             label,
-            optimizer,
-            trace,
+            optimizer: cfg.optimizer,
+            epochs,
+            end,
         });
     }
-    if let Some(d) = &a.csv_dir {
-        write_csvs(d, &entries)?;
-    }
+    let written = match csv {
+        Some(c) => c.commit()?,
+        None => Vec::new(),
+    };
     let mut out = String::new();
     let title = recipe
         .name
@@ -331,18 +341,22 @@ pub fn run(a: Args) -> Result<()> {
             .join(",")
     );
     out.push('\n');
-    let max_epochs = entries
-        .iter()
-        .map(|e| e.trace.epochs.len())
-        .max()
-        .unwrap_or(0);
+    let max_epochs = entries.iter().map(|e| e.epochs.seen()).max().unwrap_or(0);
     if a.epochs || max_epochs <= 50 {
-        out.push_str(&epoch_table(&entries, max_epochs));
+        out.push_str(&epoch_table(&entries));
         out.push('\n');
     }
     out.push_str(&summary_table(&model, &entries));
     out.push_str("(sheet rmse = the workbooks' SQRT(SUM(err)), the square root of the sum; rmse = sqrt(mean err))\n");
     page(&out);
+    if let Some(e) = entries
+        .iter()
+        .find(|e| matches!(e.end.stop, Stop::Interrupted { .. }))
+    {
+        if interrupted() {
+            return Err(super::interrupted(&e.end, &written));
+        }
+    }
     Ok(())
 }
 
@@ -395,23 +409,59 @@ fn dataset(r: &Recipe, dir: &Path, p: &Path, src: &str) -> Result<Dataset> {
     }
 }
 
-fn epoch_table(entries: &[Entry], n: usize) -> String {
+/// Every optimizer's rmse by epoch: the epochs each kept (the first and last), with a
+/// row of `…` where some are left out.
+fn epoch_table(entries: &[Entry]) -> String {
     let mut headers = vec!["epoch".to_string()];
     headers.extend(entries.iter().map(|e| format!("{} rmse", e.label)));
-    let rows: Vec<Vec<String>> = (0..n)
-        .map(|i| {
-            let mut v = vec![(i + 1).to_string()];
-            v.extend(entries.iter().map(|e| {
-                e.trace
-                    .epochs
-                    .get(i)
-                    .map(|x| cell(x.rmse, 7))
-                    .unwrap_or_default()
-            }));
-            v
+    let mut shown: Vec<usize> = entries
+        .iter()
+        .flat_map(|e| {
+            e.epochs
+                .head()
+                .iter()
+                .chain(e.epochs.tail())
+                .map(|x| x.epoch)
         })
         .collect();
-    format!("rmse by epoch:\n{}", table(&headers, &rows))
+    shown.sort_unstable();
+    shown.dedup();
+    let find = |e: &Entry, n: usize| {
+        e.epochs
+            .head()
+            .iter()
+            .chain(e.epochs.tail())
+            .find(|x| x.epoch == n)
+            .map(|x| cell(x.rmse, 7))
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut prev = 0;
+    for n in shown {
+        if n > prev + 1 {
+            let mut gap = vec![String::new(); headers.len()];
+            gap[0] = "…".into();
+            rows.push(gap);
+        }
+        let mut v = vec![n.to_string()];
+        v.extend(entries.iter().map(|e| find(e, n)));
+        rows.push(v);
+        prev = n;
+    }
+    let mut s = format!("rmse by epoch:\n{}", table(&headers, &rows));
+    let skipped: usize = entries
+        .iter()
+        .map(|e| e.epochs.skipped())
+        .max()
+        .unwrap_or(0);
+    if skipped > 0 {
+        let _ = writeln!(
+            s,
+            "({} epochs of each run not shown: --csv-dir DIR writes every epoch)",
+            shown::grouped(skipped)
+        );
+    }
+    s
 }
 
 fn summary_table(model: &Model, entries: &[Entry]) -> String {
@@ -424,16 +474,16 @@ fn summary_table(model: &Model, entries: &[Entry]) -> String {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|e| {
-            let last = e.trace.last_epoch();
+            let last = e.epochs.last();
             let mut v = vec![
                 e.label.clone(),
                 e.optimizer.to_string(),
-                e.trace.steps_taken.to_string(),
+                e.end.steps_taken.to_string(),
                 last.map(|x| cell(x.sheet_rmse, 7)).unwrap_or_default(),
                 last.map(|x| cell(x.rmse, 7)).unwrap_or_default(),
             ];
-            v.extend(e.trace.final_params.iter().map(|x| cell(*x, 7)));
-            v.push(match &e.trace.stop {
+            v.extend(e.end.final_params.iter().map(|x| cell(*x, 7)));
+            v.push(match &e.end.stop {
                 Stop::Completed => "completed".into(),
                 Stop::Diverged { step, .. } => format!("diverged at step {step}"),
                 Stop::Interrupted { steps } => format!("interrupted after {steps} steps"),
@@ -442,38 +492,4 @@ fn summary_table(model: &Model, entries: &[Entry]) -> String {
         })
         .collect();
     table(&headers, &rows)
-}
-
-fn write_csvs(dir: &Path, entries: &[Entry]) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let mut all = String::new();
-    for (i, e) in entries.iter().enumerate() {
-        let safe: String = e
-            .label
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        crate::output::write_atomic(
-            &dir.join(format!("{safe}.csv")),
-            crate::trace_io::csv(&e.trace).as_bytes(),
-        )?;
-        let ep = crate::trace_io::epochs_csv(&e.trace);
-        for (k, line) in ep.lines().enumerate() {
-            if k == 0 {
-                if i == 0 {
-                    let _ = writeln!(all, "label,{line}");
-                }
-            } else {
-                let _ = writeln!(all, "{safe},{line}");
-            }
-        }
-    }
-    crate::output::write_atomic(&dir.join("epochs.csv"), all.as_bytes())
 }

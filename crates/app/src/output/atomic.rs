@@ -10,7 +10,8 @@
 //!   name of an open file descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`): the
 //!   bytes are written through to it, appended, never renamed over it.
 //!
-//! The temporary file is `.NAME.gradsheet-PID.tmp` beside the target. It is removed when
+//! The temporary file is `.NAME.gradsheet-PID.tmp` beside the target (and a streamed
+//! output's scratch parts `.NAME.gradsheet-PID.PART`, see `export.rs`). It is removed when
 //! writing fails or is abandoned; only a process killed outright (SIGKILL, a power cut)
 //! leaves one, and the next write of the same target removes those whose process is gone.
 
@@ -252,8 +253,9 @@ fn remove_stale(dest: &Path) {
         let Some(pid) = name
             .to_str()
             .and_then(|n| n.strip_prefix(&prefix))
-            .and_then(|n| n.strip_suffix(".tmp"))
-            .and_then(|n| n.parse::<u32>().ok())
+            // `.tmp`, or the part of a streamed output kept beside it (`.epochs`, `.xlsx`).
+            .and_then(|n| n.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
         else {
             continue;
         };

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{gradsheet, stderr, stdout};
+use crate::common::{gradsheet, interrupted, stderr, stdout};
 
 fn recipes() -> &'static Path {
     Path::new(concat!(
@@ -242,34 +242,21 @@ fn bad_flags_exit_2_with_a_precise_message() {
 }
 
 /// A long native run stops cleanly on Ctrl-C (a real SIGINT): the summary of what was
-/// computed, exit code 0.
+/// computed, a line saying where it stopped, and the shell's code for SIGINT, 130.
 #[test]
 fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
-    let child = Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args([
-            "train",
-            "c*MAX(a*x+b,0)+d",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.01",
-            "--epochs",
-            "1000000000",
-            "--quiet",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Time to start and install the handler; then the run is in its native loop.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    let o = interrupted(&[
+        "train",
+        "c*MAX(a*x+b,0)+d",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--epochs",
+        "1000000000",
+        "--quiet",
+    ]);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     let out = stdout(&o);
     let steps: u64 = out
         .lines()
@@ -285,6 +272,11 @@ fn ctrl_c_stops_a_native_run_and_keeps_its_steps() {
     );
     assert!(
         stderr(&o).contains("stopping after this step"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(&format!("interrupted by Ctrl-C after step {steps} (epoch ")),
         "{}",
         stderr(&o)
     );
@@ -308,6 +300,145 @@ fn train_names_a_division_by_zero_state() {
     assert!(
         out.contains("DIVERGED    at step 1 (data row 1): a became +infinity\n            Step 1 divided a's update by √s"),
         "{out}"
+    );
+}
+
+/// Ctrl-C (a real SIGINT) in a run writing CSV, JSON and a workbook as it goes: every
+/// file is whole and holds the same steps, no temporary file is left, and the process
+/// says where it stopped and exits 130.
+#[test]
+fn outputs_stream_and_survive_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+    let (csv, json, xlsx) = (p("o.csv"), p("o.json"), p("o.xlsx"));
+    let o = interrupted(&[
+        "train", "a*x+b", "--epochs", "30000", "--quiet", "--csv", &csv, "--json", &json, "--xlsx",
+        &xlsx,
+    ]);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let e = stderr(&o);
+    let steps: usize = e
+        .split("interrupted by Ctrl-C after step ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(steps > 0 && steps < 30000 * 29, "{e}");
+    for f in ["o.csv", "o.json", "o.xlsx"] {
+        assert!(e.contains(&p(f)), "{f}: {e}");
+    }
+    let csv = std::fs::read_to_string(p("o.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + steps);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("o.json")).unwrap()).unwrap();
+    assert_eq!(json["steps"].as_array().unwrap().len(), steps);
+    assert_eq!(json["steps_taken"], steps);
+    assert_eq!(json["stop"]["kind"], "interrupted");
+    let last = json["steps"][steps - 1][0].as_u64().unwrap() as usize;
+    assert_eq!(last, steps);
+    use calamine::Reader;
+    let mut wb = calamine::open_workbook_auto(p("o.xlsx")).unwrap();
+    let sheet = wb.worksheet_range("Steps").unwrap();
+    assert_eq!(sheet.height(), 2 + steps);
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+}
+
+/// A workbook past Excel's row limit is refused before the run starts.
+#[test]
+fn a_workbook_past_the_row_limit_is_refused_up_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("o.xlsx");
+    let t0 = std::time::Instant::now();
+    let o = gradsheet(&[
+        "train",
+        "a*x+b",
+        "--epochs",
+        "5000000",
+        "--xlsx",
+        x.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("past Excel's limit of 1,048,576; export at most 36157 epochs"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!x.exists());
+    assert!(t0.elapsed() < std::time::Duration::from_secs(20));
+}
+
+/// Numbers and formulas as typed: negative values are values, a learning rate below 0
+/// gets its own reason, 1e-400 is refused like 1e400, and a flag the optimizer does not
+/// have names the optimizers that do.
+#[test]
+fn values_are_taken_as_typed() {
+    let o = gradsheet(&["train", "-a*x+b", "--epochs", "1", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = gradsheet(&[
+        "train", "a*x+b", "--target", "-2*x", "--x", "-5..5", "--init", "a=-1", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "a*x+b", "--lr", "-1"],
+            "learning rate = -1 is invalid: it must be a finite number >= 0",
+        ),
+        (
+            &["train", "a*x+b", "--lr", "1e-400"],
+            "'1e-400' is too small: it would be 0",
+        ),
+        (&["train", "a*x+b", "--lr", "1e400"], "'1e400' is too large"),
+        (
+            &["train", "a*x+b", "--optimizer", "adam", "--nesterov"],
+            "--nesterov does not apply to adam (it applies to torch-sgd)",
+        ),
+        (
+            &[
+                "train",
+                "a*x+b",
+                "--optimizer",
+                "momentum",
+                "--weight-decay",
+                "0.1",
+            ],
+            "--weight-decay does not apply to momentum (it applies to torch-sgd, torch-adagrad",
+        ),
+        (
+            &["train", "a*x+b", "--init", "a=1e-400"],
+            "'1e-400' is too small",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = gradsheet(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// A built-in loss keeps its own constants (huber's delta is 1, not a parameter), and
+/// data without the target it compares with is an error naming the columns found.
+#[test]
+fn builtin_losses_bring_their_constants_and_need_their_target() {
+    let o = gradsheet(&[
+        "train", "a*x+b", "--loss", "huber", "--epochs", "2", "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let params = out.lines().find(|l| l.starts_with("parameters")).unwrap();
+    assert!(!params.contains("delta"), "{out}");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("xt.csv");
+    std::fs::write(&csv, "x,t\n1,2\n2,4\n").unwrap();
+    let o = gradsheet(&["train", "a*x+b", "--data", csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("the data has no column `y`, which the squared loss compares the prediction with (its columns are x, t)"),
+        "{}",
+        stderr(&o)
     );
 }
 

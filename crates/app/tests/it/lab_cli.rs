@@ -115,7 +115,15 @@ fn upsampling_takes_a_user_png_and_scales_it_down() {
     let file = dir.path().join("in.png");
     let (w, h) = (100usize, 80usize);
     let px: Vec<u8> = (0..w * h).map(|i| ((i % w) * 255 / w) as u8).collect();
-    std::fs::write(&file, gradsheet_concepts::svg::gray_png(w, h, &px)).unwrap();
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, w as u32, h as u32);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut wr = enc.write_header().unwrap();
+        wr.write_image_data(&px).unwrap();
+    }
+    std::fs::write(&file, bytes).unwrap();
     let out = ok(&["lab", "upsampling", "--image", &file.to_string_lossy()]);
     assert!(out.contains("(100×80), scaled down by 2 to 50×40"), "{out}");
     let nearest = out
@@ -193,6 +201,19 @@ fn l1_l2_and_dropout_run_with_small_settings() {
     assert!(!out.contains("more rows"));
 }
 
+/// One set of defaults: the command line runs what the page runs (the same numbers the
+/// web's parameter list gives as defaults).
+#[test]
+fn the_defaults_are_the_pages() {
+    let out = ok(&["lab", "focal", "gammas=0,2"]);
+    assert!(
+        out.contains(" negatives=2000 ") && out.contains(" epochs=200 "),
+        "{out}"
+    );
+    let listing = ok(&["lab"]);
+    assert!(listing.contains("steps=500") && listing.contains("ensemble=200"));
+}
+
 #[test]
 fn usage_errors_exit_with_2() {
     for (args, msg) in [
@@ -244,5 +265,10 @@ fn concept_labs_export_xlsx_with_live_formulas() {
     }
     let o = gradsheet(&["lab", "focal", "--version", "course22"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("does not take the workbook options"));
+    // --version stands for the setting version=, which focal does not have.
+    assert!(
+        stderr(&o).contains("the focal lab does not take --version"),
+        "{}",
+        stderr(&o)
+    );
 }

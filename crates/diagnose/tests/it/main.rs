@@ -57,6 +57,11 @@ fn issue_4_linear_two_neurons_diverge_with_the_bound() {
     assert!((worst.lambda_max * 1e-4 - 2.515).abs() < 0.01);
     let text = d.text();
     assert!(text.contains("DIVERGED at step 28"), "{text}");
+    // The best so far is the best mean error of an epoch (here the one at the start).
+    assert!(
+        text.contains("is more than 1000000 times the best epoch mean so far (5655.4483)"),
+        "{text}"
+    );
     assert!(text.contains("lr·λ_max = 2.54 > 2"), "{text}");
     assert!(text.contains("(c·a)·x + (c·b + d)"), "{text}");
 }
@@ -94,6 +99,45 @@ fn issue_4_proposed_learning_rate_converges_when_rerun() {
         .remedies
         .iter()
         .any(|r| matches!(r.kind, RemedyKind::Optimizer { .. })));
+}
+
+/// The learning rates the remedy names do what its sentence says when re-run as printed:
+/// the proposal converges and the rate said not to converge does not. (The boundary lies
+/// near 4.1105e-5; printed to three digits as 4.11e-5 it converged.)
+#[test]
+fn the_learning_rates_in_the_words_do_what_they_say() {
+    let t = trainer("c*(a*x+b)+d");
+    let d = explain(&t, &[1.0; 4], &learner_cfg(), &ExplainOptions::default()).unwrap();
+    let r = d
+        .remedies
+        .iter()
+        .find(|r| matches!(r.kind, RemedyKind::LearningRate { .. }))
+        .expect("a learning-rate remedy");
+    let text = &r.text;
+    assert!(d.text().contains(text.as_str()));
+    let number = |s: &str| -> f64 {
+        s.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{s:?} in {text}"))
+    };
+    let proposal = number(
+        text.strip_prefix("lower the learning rate to ")
+            .and_then(|s| s.split_once(" (from"))
+            .map(|(x, _)| x)
+            .expect("the proposal"),
+    );
+    let fails = number(
+        text.rsplit_once("; ")
+            .and_then(|(_, s)| s.strip_suffix(" does not converge"))
+            .expect("the failing rate"),
+    );
+    let rerun = |lr: f64| {
+        let cfg = TrainConfig::new(Optimizer::sgd(lr), d.verify_epochs);
+        judge(&t, &[1.0; 4], &cfg).unwrap().class
+    };
+    assert_eq!(rerun(proposal), Class::Converged, "{text}");
+    assert_ne!(rerun(fails), Class::Converged, "{text}");
+    assert!(proposal < fails, "{text}");
 }
 
 #[test]

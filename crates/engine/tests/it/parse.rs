@@ -82,6 +82,14 @@ fn functions_and_numbers() {
         relu(u) + σ(−v)"#]],
     );
     check(
+        "SOFTPLUS(-u)*2",
+        expect![[r#"
+        (* (SOFTPLUS (neg u)) 2)
+        SOFTPLUS(-u)*2
+        LN(1+EXP(-u))*2
+        softplus(−u)·2"#]],
+    );
+    check(
         "LOG(p)+LOG(p,2)+LN(p)+POWER(x,3)",
         expect![[r#"
         (+ (+ (+ (LOG10 p) (LOG p 2)) (LN p)) (^ x 3))
@@ -112,4 +120,9 @@ fn values_follow_excel() {
     assert_eq!(v("IF(0,1)"), 0.0);
     assert!(v("SQRT(-1)").is_nan());
     assert_eq!(v("LN(0)"), f64::NEG_INFINITY);
+    // SOFTPLUS neither overflows nor loses its small values.
+    assert_eq!(v("SOFTPLUS(1000)"), 1000.0);
+    assert_eq!(v("SOFTPLUS(-800)"), 0.0);
+    assert_eq!(v("SOFTPLUS(-40)"), (-40f64).exp());
+    assert!((v("SOFTPLUS(0)") - 2f64.ln()).abs() < 1e-16);
 }

@@ -1,7 +1,7 @@
 //! Property tests over random formulas: printing round-trips, the three derivatives agree,
 //! and no input — formula text or values — makes anything panic.
 
-use gradsheet_engine::{derivative, parse, Expr, Op, Tape};
+use gradsheet_engine::{derivative, parse, Binary, Cmp, Expr, Fold, Op, Tape, Unary};
 use proptest::prelude::*;
 
 const NAMES: [&str; 3] = ["a", "b", "x"];
@@ -17,38 +17,46 @@ fn formula() -> impl Strategy<Value = Expr> {
     leaf.prop_recursive(4, 24, 3, |inner| {
         let pos = |u: Expr| {
             Expr::bin(
-                Op::Add,
+                Binary::Add,
                 Expr::Num(1.0),
-                Expr::bin(Op::Pow, u, Expr::Num(2.0)),
+                Expr::bin(Binary::Pow, u, Expr::Num(2.0)),
             )
         };
         prop_oneof![
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::bin(Op::Add, a, b)),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::bin(Op::Sub, a, b)),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::bin(Op::Mul, a, b)),
-            (inner.clone(), inner.clone()).prop_map(move |(a, b)| Expr::bin(Op::Div, a, pos(b))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::bin(Binary::Add, a, b)),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::bin(Binary::Sub, a, b)),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::bin(Binary::Mul, a, b)),
+            (inner.clone(), inner.clone()).prop_map(move |(a, b)| Expr::bin(
+                Binary::Div,
+                a,
+                pos(b)
+            )),
             inner
                 .clone()
-                .prop_map(|a| Expr::bin(Op::Pow, a, Expr::Num(2.0))),
+                .prop_map(|a| Expr::bin(Binary::Pow, a, Expr::Num(2.0))),
             inner
                 .clone()
-                .prop_map(|a| Expr::bin(Op::Pow, a, Expr::Num(3.0))),
+                .prop_map(|a| Expr::bin(Binary::Pow, a, Expr::Num(3.0))),
             inner
                 .clone()
-                .prop_map(|a| Expr::un(Op::Neg, Expr::un(Op::Tanh, a))),
+                .prop_map(|a| Expr::un(Unary::Neg, Expr::un(Unary::Tanh, a))),
             inner
                 .clone()
-                .prop_map(|a| Expr::un(Op::Exp, Expr::un(Op::Tanh, a))),
-            inner.clone().prop_map(|a| Expr::un(Op::Sigmoid, a)),
-            inner.clone().prop_map(move |a| Expr::un(Op::Ln, pos(a))),
-            inner.clone().prop_map(move |a| Expr::un(Op::Sqrt, pos(a))),
-            inner.clone().prop_map(|a| Expr::un(Op::Abs, a)),
-            inner.clone().prop_map(|a| Expr::un(Op::Relu, a)),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::apply(Op::Max, vec![a, b])),
+                .prop_map(|a| Expr::un(Unary::Exp, Expr::un(Unary::Tanh, a))),
+            inner.clone().prop_map(|a| Expr::un(Unary::Sigmoid, a)),
+            inner.clone().prop_map(move |a| Expr::un(Unary::Ln, pos(a))),
+            inner
+                .clone()
+                .prop_map(move |a| Expr::un(Unary::Sqrt, pos(a))),
+            inner.clone().prop_map(|a| Expr::un(Unary::Abs, a)),
+            inner.clone().prop_map(|a| Expr::un(Unary::Relu, a)),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::fold(Fold::Max, vec![a, b])),
             (inner.clone(), inner.clone(), inner.clone())
-                .prop_map(|(a, b, c)| Expr::apply(Op::Min, vec![a, b, c])),
+                .prop_map(|(a, b, c)| Expr::fold(Fold::Min, vec![a, b, c])),
             (inner.clone(), inner.clone(), inner.clone(), inner.clone()).prop_map(
-                |(p, q, a, b)| { Expr::apply(Op::If, vec![Expr::bin(Op::Gt, p, q), a, b]) }
+                |(p, q, a, b)| {
+                    Expr::apply(Op::If, vec![Expr::bin(Binary::Cmp(Cmp::Gt), p, q), a, b])
+                }
             ),
         ]
     })
@@ -61,7 +69,7 @@ fn kink_margin(e: &Expr, env: &dyn Fn(&str) -> Option<f64>) -> f64 {
         if let Expr::Apply(op, args) = n {
             let v = |k: usize| args[k].eval(env).unwrap_or(f64::NAN);
             let d = match op {
-                Op::Max | Op::Min => {
+                Op::Fold(_) => {
                     let mut best = f64::INFINITY;
                     for i in 0..args.len() {
                         for j in i + 1..args.len() {
@@ -70,14 +78,14 @@ fn kink_margin(e: &Expr, env: &dyn Fn(&str) -> Option<f64>) -> f64 {
                     }
                     best
                 }
-                Op::Abs | Op::Relu => v(0).abs(),
+                Op::Unary(Unary::Abs | Unary::Relu) => v(0).abs(),
                 Op::If => match &args[0] {
                     Expr::Apply(_, c) if c.len() == 2 => {
                         (c[0].eval(env).unwrap_or(0.0) - c[1].eval(env).unwrap_or(0.0)).abs()
                     }
                     _ => f64::INFINITY,
                 },
-                _ => f64::INFINITY,
+                Op::Unary(_) | Op::Binary(_) => f64::INFINITY,
             };
             m = m.min(d);
         }

@@ -364,6 +364,7 @@ fn formula() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|l| format!("SQRT({l})")),
             inner.clone().prop_map(|l| format!("TANH({l})")),
             inner.clone().prop_map(|l| format!("SIGMOID({l})")),
+            inner.clone().prop_map(|l| format!("SOFTPLUS({l})")),
             inner.clone().prop_map(|l| format!("RELU({l})")),
             inner.clone().prop_map(|l| format!("ABS({l})")),
             inner.clone().prop_map(|l| format!("SIGN({l})")),

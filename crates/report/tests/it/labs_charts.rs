@@ -59,3 +59,84 @@ fn empty_layers_are_refused() {
     let empty: Vec<Vec<f64>> = vec![vec![]];
     assert!(heatmap_svg("x", &[("e", &empty)], 2).is_err());
 }
+
+/// Small settings so that every lab runs in a moment in a debug build.
+fn small(name: &str) -> Vec<&'static str> {
+    match name {
+        "dropout" => vec!["hidden=8", "steps=50", "ps=0,0.5", "ensemble=10"],
+        "focal" => vec!["epochs=20", "negatives=100", "positives=10"],
+        "l1-l2" => vec!["samples=20"],
+        "gradients" => vec!["depth=5", "width=8", "batch=4"],
+        "collab" | "titanic" => vec!["epochs=10"],
+        _ => vec![],
+    }
+}
+
+/// Every figure of every lab is drawn: an SVG document with the figure's title and its
+/// charts' titles, a PNG that decodes (per panel too for heatmaps), and the images.
+#[test]
+fn every_lab_figure_is_drawn_as_svg_and_png() {
+    use gradsheet_report::labs;
+    let all = labs::all();
+    assert_eq!(all.len(), 15);
+    for lab in all {
+        let p = lab.params(&small(lab.name)).unwrap();
+        let out = (lab.run)(&p, None).unwrap();
+        assert!(!out.figures.is_empty(), "{}", lab.name);
+        let files = labs::files(&out, true).unwrap();
+        for f in &out.figures {
+            let stem = f.stem(lab.name);
+            let svg = files
+                .iter()
+                .find(|(n, _)| *n == format!("{stem}.svg"))
+                .map(|(_, b)| String::from_utf8(b.clone()).unwrap())
+                .unwrap_or_else(|| panic!("{stem}.svg"));
+            assert!(svg.starts_with("<svg"), "{stem}");
+            assert!(svg.trim_end().ends_with("</svg>"), "{stem}");
+            assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
+            let title = if f.panels.len() > 1 {
+                f.title.clone()
+            } else {
+                match &f.panels[0] {
+                    gradsheet_labs::figure::Panel::Lines(c) => c.title.clone(),
+                    gradsheet_labs::figure::Panel::Heatmap(_) => f.title.clone(),
+                }
+            };
+            let text = svg
+                .replace("&apos;", "'")
+                .replace("&#39;", "'")
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            assert!(text.contains(&title), "{stem}: no title {title:?}");
+            let png = files
+                .iter()
+                .find(|(n, _)| *n == format!("{stem}.png"))
+                .unwrap_or_else(|| panic!("{stem}.png"));
+            let (w, h, px) = decode(&png.1);
+            assert!(
+                w > 0 && h > 0 && px.iter().any(|&v| v < 200),
+                "{stem}.png is blank"
+            );
+        }
+        for (name, _) in &out.images {
+            assert!(files
+                .iter()
+                .any(|(n, _)| *n == format!("{}-{name}.png", lab.name)));
+        }
+    }
+}
+
+/// A lab's grayscale image is a well-formed PNG: the signature, and the IEND chunk every
+/// PNG ends with (length 0, type, CRC AE 42 60 82).
+#[test]
+fn images_are_well_formed_pngs() {
+    let img = gradsheet_labs::Image::new(3, 2, vec![0.0, 0.5, 1.0, 0.1, 0.2, 0.3]).unwrap();
+    let png = gradsheet_report::chart::image_png(&img).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&png[png.len() - 12..], b"\0\0\0\0IEND\xae\x42\x60\x82");
+    let (w, h, px) = decode(&png);
+    assert_eq!((w, h), (3, 2));
+    assert_eq!(px, [0, 128, 255, 26, 51, 77]);
+}

@@ -169,68 +169,43 @@ fn workbooks_recalculate_to_the_engines_numbers() {
     ));
 
     // Every other update rule, with their options.
-    let h = Hyper::default;
+    let h = Hyper::new;
     let each: Vec<(&str, Optimizer)> = vec![
         ("momentum", opt("momentum", h())),
         ("rmsprop", opt("rmsprop", h())),
         ("adam", opt("adam", h())),
-        (
-            "adagrad",
-            opt(
-                "adagrad",
-                Hyper {
-                    lr: Some(0.5),
-                    ..h()
-                },
-            ),
-        ),
+        ("adagrad", opt("adagrad", h().with("lr", 0.5))),
         (
             "torch_sgd",
             opt(
                 "torch-sgd",
-                Hyper {
-                    lr: Some(1e-4),
-                    momentum: Some(0.9),
-                    weight_decay: Some(0.01),
-                    nesterov: Some(true),
-                    ..h()
-                },
+                h().with("lr", 1e-4)
+                    .with("momentum", 0.9)
+                    .with("weight_decay", 0.01)
+                    .with("nesterov", true),
             ),
         ),
         (
             "torch_adagrad",
             opt(
                 "torch-adagrad",
-                Hyper {
-                    lr: Some(0.5),
-                    lr_decay: Some(0.01),
-                    weight_decay: Some(0.001),
-                    ..h()
-                },
+                h().with("lr", 0.5)
+                    .with("lr_decay", 0.01)
+                    .with("weight_decay", 0.001),
             ),
         ),
         (
             "torch_rmsprop",
             opt(
                 "torch-rmsprop",
-                Hyper {
-                    momentum: Some(0.5),
-                    centered: Some(true),
-                    weight_decay: Some(0.001),
-                    ..h()
-                },
+                h().with("momentum", 0.5)
+                    .with("centered", true)
+                    .with("weight_decay", 0.001),
             ),
         ),
         (
             "torch_adamw",
-            opt(
-                "torch-adamw",
-                Hyper {
-                    lr: Some(0.05),
-                    amsgrad: Some(true),
-                    ..h()
-                },
-            ),
+            opt("torch-adamw", h().with("lr", 0.05).with("amsgrad", true)),
         ),
     ];
     for (name, o) in each {
@@ -239,14 +214,7 @@ fn workbooks_recalculate_to_the_engines_numbers() {
 
     // Shuffled mini-batches of 4, trained on central differences, with a Huber loss.
     let mut cfg = TrainConfig::new(
-        opt(
-            "torch-sgd",
-            Hyper {
-                lr: Some(1e-4),
-                momentum: Some(0.5),
-                ..h()
-            },
-        ),
+        opt("torch-sgd", h().with("lr", 1e-4).with("momentum", 0.5)),
         3,
     );
     cfg.batch_size = 4;

@@ -34,32 +34,21 @@ fn nums(s: &str) -> Vec<f64> {
 }
 
 fn optimizer(name: &str, args: &[&str]) -> Optimizer {
-    let mut h = Hyper::default();
+    let mut h = Hyper::new();
     for a in args {
         let (k, v) = a.split_once('=').unwrap();
-        let f = || v.parse::<f64>().unwrap();
-        let b = || v == "True";
-        match k {
-            "lr" => h.lr = Some(f()),
-            "momentum" => h.momentum = Some(f()),
-            "dampening" => h.dampening = Some(f()),
-            "nesterov" => h.nesterov = Some(b()),
-            "weight_decay" => h.weight_decay = Some(f()),
-            "lr_decay" => h.lr_decay = Some(f()),
-            "initial_accumulator_value" => h.initial = Some(f()),
-            "alpha" => h.alpha = Some(f()),
-            "eps" => h.eps = Some(f()),
-            "centered" => h.centered = Some(b()),
-            "amsgrad" => h.amsgrad = Some(b()),
-            "betas" => {
-                let (b1, b2) = v.split_once('/').unwrap();
-                h.beta1 = Some(b1.parse().unwrap());
-                h.beta2 = Some(b2.parse().unwrap());
-            }
-            other => panic!("unknown torch argument {other}"),
+        // torch's keyword arguments are the table's keys, but for the pair `betas`.
+        if k == "betas" {
+            let (b1, b2) = v.split_once('/').unwrap();
+            h.set("beta1", b1.parse::<f64>().unwrap());
+            h.set("beta2", b2.parse::<f64>().unwrap());
+        } else if v == "True" || v == "False" {
+            h.set(k, v == "True");
+        } else {
+            h.set(k, v.parse::<f64>().unwrap());
         }
     }
-    Optimizer::from_name(name, &h).unwrap()
+    Optimizer::from_name(name, &h).unwrap_or_else(|e| panic!("{name} {args:?}: {e}"))
 }
 
 fn cases() -> Vec<Case> {

@@ -249,10 +249,7 @@ mod tests {
     fn graddesc_run_has_sheet_rows_and_contours() {
         let spec = TrainSpec {
             epochs: 100,
-            hyper: HyperSpec {
-                lr: Some(1e-4),
-                ..HyperSpec::default()
-            },
+            hyper: HyperSpec::default().with("lr", 1e-4),
             contours: Some(ContourSpec::default()),
             ..TrainSpec::default()
         };
@@ -273,10 +270,7 @@ mod tests {
         };
         assert_eq!(run(&big).unwrap_err().body.field.as_deref(), Some("epochs"));
         let neg = TrainSpec {
-            hyper: HyperSpec {
-                lr: Some(-1.0),
-                ..HyperSpec::default()
-            },
+            hyper: HyperSpec::default().with("lr", -1.0),
             ..TrainSpec::default()
         };
         let e = run(&neg).unwrap_err();
@@ -294,10 +288,7 @@ mod tests {
     fn divergence_is_reported_with_its_epoch() {
         let spec = TrainSpec {
             epochs: 20,
-            hyper: HyperSpec {
-                lr: Some(1e-2),
-                ..HyperSpec::default()
-            },
+            hyper: HyperSpec::default().with("lr", 1e-2),
             ..TrainSpec::default()
         };
         let out = run(&spec).unwrap();

@@ -378,11 +378,9 @@ fn sweep_cells_are_the_interpreters_runs() {
     let mut ws = t.compiled.workspace();
     for (j, y) in v["y"].as_array().unwrap().iter().enumerate() {
         for (i, x) in v["x"].as_array().unwrap().iter().enumerate() {
-            let h = Hyper {
-                lr: x.as_f64(),
-                momentum: y.as_f64(),
-                ..Hyper::default()
-            };
+            let h = Hyper::new()
+                .with("lr", x.as_f64().unwrap())
+                .with("momentum", y.as_f64().unwrap());
             let mut cfg = TrainConfig::new(Optimizer::from_name("torch-sgd", &h).unwrap(), 20);
             cfg.record = Record::Final;
             let trace = t.run(&[1.0; 4], &cfg, &mut Hooks::none()).unwrap();
@@ -395,6 +393,36 @@ fn sweep_cells_are_the_interpreters_runs() {
             assert_eq!(got.to_bits(), want.to_bits(), "cell ({i}, {j}): {v}");
         }
     }
+}
+
+/// The page's list of optimizers is the optimizer table, served: names, labels, and
+/// which setting each of the two β sliders moves.
+#[test]
+fn optimizers_are_the_tables() {
+    let r = get("/api/optimizers");
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let list = v.as_array().unwrap();
+    let names: Vec<&str> = list.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let table: Vec<&str> = gradsheet_train::RULES.iter().map(|r| r.name).collect();
+    assert_eq!(names, table);
+    let rms = list.iter().find(|o| o["name"] == "torch-rmsprop").unwrap();
+    let slot = |k: u64| {
+        rms["hypers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["slot"] == k)
+            .map(|h| h["key"].as_str().unwrap().to_string())
+    };
+    assert_eq!(slot(1).as_deref(), Some("momentum"));
+    assert_eq!(slot(2).as_deref(), Some("alpha"));
+    assert_eq!(rms["label"], "torch RMSprop");
+    let lr = &list[0]["hypers"][0];
+    assert_eq!(
+        (lr["key"].as_str(), lr["min"].as_f64(), lr["max"].is_null()),
+        (Some("lr"), Some(0.0), true)
+    );
 }
 
 /// The pages insert text as text: no module but the labs page's (its own helper's, still

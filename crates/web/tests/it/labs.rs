@@ -59,6 +59,8 @@ fn every_lab_is_listed_with_its_parameters() {
         .and_then(|a| a.iter().find(|p| p["name"] == "steps"))
         .expect("steps");
     assert_eq!(steps["max"], 500.0);
+    // One set of defaults: the command line's (`gradsheet lab` lists the same).
+    assert_eq!(steps["default"], "500");
     let collab = v
         .as_array()
         .and_then(|a| a.iter().find(|l| l["name"] == "collab"))
@@ -87,13 +89,32 @@ fn every_lab_runs_with_its_defaults() {
             tables[0]["rows"].as_array().is_some_and(|r| !r.is_empty()),
             "{name}'s table has rows"
         );
+        // Figures come as data for the page to draw: every panel has something in it.
         let figures = v["figures"].as_array().expect("figures");
-        assert!(
-            figures
-                .iter()
-                .any(|f| f["svg"].as_str().is_some_and(|s| s.contains("<svg"))),
-            "{name} has an SVG figure"
-        );
+        assert!(!figures.is_empty(), "{name} has a figure");
+        for f in figures {
+            let panels = f["panels"].as_array().expect("panels");
+            assert!(!panels.is_empty(), "{name}: {f}");
+            for p in panels {
+                match p["kind"].as_str() {
+                    Some("lines") => assert!(
+                        p["series"].as_array().is_some_and(|s| s
+                            .iter()
+                            .any(|s| s["x"].as_array().is_some_and(|x| !x.is_empty()))),
+                        "{name}: a line chart with no point"
+                    ),
+                    Some("heatmap") => assert_eq!(
+                        p["values"].as_array().map(Vec::len),
+                        Some(
+                            (p["rows"].as_u64().unwrap_or(0) * p["cols"].as_u64().unwrap_or(0))
+                                as usize
+                        ),
+                        "{name}: a heatmap's values are rows × cols"
+                    ),
+                    other => panic!("{name}: a panel of kind {other:?}"),
+                }
+            }
+        }
     }
 }
 
