@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd;
+mod course22;
 mod error;
 mod export;
 mod output;
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
         }
     };
     output::term::set_wide(cli.wide);
+    course22::install();
     let result = match cli.command {
         None => cmd::serve::run_default(),
         Some(Command::Eval(a)) => cmd::eval::run(a),

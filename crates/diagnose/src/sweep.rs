@@ -397,6 +397,15 @@ impl Map {
         &self.cells[j * self.x.values.len() + i]
     }
 
+    /// Each cell's final mean error, `None` where its run diverged: what a drawing of the
+    /// map shades (`report::chart::stability_map`), row by row as `cells`.
+    pub fn drawn_errors(&self) -> Vec<Option<f64>> {
+        self.cells
+            .iter()
+            .map(|c| (c.class != Class::Diverged).then_some(c.final_error))
+            .collect()
+    }
+
     /// How many cells of each class: converged, slow, oscillating, diverged.
     pub fn counts(&self) -> [usize; 4] {
         let mut c = [0; 4];

@@ -124,38 +124,76 @@ impl FormulaError {
         }
     }
 
-    /// The formula on one line and, under it, carets marking the fault followed by the message.
-    pub fn render(&self) -> String {
-        let (line, col_start, col_len) = self.caret_columns();
-        let carets = "^".repeat(col_len.max(1));
-        format!("{line}\n{}{carets} {}", " ".repeat(col_start), self.kind)
+    /// The fault as character positions `[start, end)` of the formula's text (the span
+    /// counts bytes): where an editor or a page puts its marks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = gradsheet_engine::parse("é+MAXX(a)").unwrap_err();
+    /// assert_eq!(e.char_span(), (2, 6));
+    /// ```
+    pub fn char_span(&self) -> (usize, usize) {
+        let src = &self.source;
+        let start = char_floor(src, self.span.start);
+        let end = char_floor(src, self.span.end.max(self.span.start));
+        let col = src[..start].chars().count();
+        (col, col + src[start..end].chars().count())
     }
 
-    /// The formula's text, the column of the fault in characters, and its width, with any
-    /// line breaks or tabs shown as spaces so that the caret lines up.
-    fn caret_columns(&self) -> (String, usize, usize) {
-        let src = &self.source;
-        let (start, end) = (
-            char_floor(src, self.span.start),
-            char_floor(src, self.span.end.max(self.span.start)),
-        );
-        let line: String = src
+    /// The formula on one line and, under it, carets marking the fault followed by the
+    /// message. A long formula is shown as the stretch around its fault, with `…` for
+    /// what is left out, so that the caret stays on the screen.
+    pub fn render(&self) -> String {
+        let (start, end) = self.char_span();
+        // Line breaks and tabs as spaces, so that the caret lines up.
+        let line: Vec<char> = self
+            .source
             .chars()
             .map(|c| if c.is_whitespace() { ' ' } else { c })
             .collect();
-        let col_start = src[..start].chars().count();
-        let col_len = src[start..end].chars().count();
-        (line, col_start, col_len)
+        let from = start.saturating_sub(SHOWN_BEFORE);
+        let to = line
+            .len()
+            .min(end.clamp(start + 1, start + SHOWN_AFTER) + SHOWN_AFTER);
+        let mut shown: String = line[from..to].iter().collect();
+        let mut col = start - from;
+        if from > 0 {
+            shown.insert(0, '…');
+            col += 1;
+        }
+        if to < line.len() {
+            shown.push('…');
+        }
+        let width = end.min(to).saturating_sub(start).max(1);
+        format!(
+            "{shown}\n{}{} {}",
+            " ".repeat(col),
+            "^".repeat(width),
+            self.kind
+        )
     }
 }
 
+/// How many characters of a long formula [`FormulaError::render`] shows before the fault.
+const SHOWN_BEFORE: usize = 40;
+/// … and after its start.
+const SHOWN_AFTER: usize = 40;
+
 impl fmt::Display for FormulaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let col = self.source[..char_floor(&self.source, self.span.start)]
-            .chars()
-            .count()
-            + 1;
-        write!(f, "{} (at column {col} of `{}`)", self.kind, self.source)
+        let col = self.char_span().0 + 1;
+        let n = self.source.chars().count();
+        if n <= 2 * SHOWN_BEFORE + SHOWN_AFTER {
+            write!(f, "{} (at column {col} of `{}`)", self.kind, self.source)
+        } else {
+            let head: String = self.source.chars().take(SHOWN_BEFORE).collect();
+            write!(
+                f,
+                "{} (at column {col} of `{head}…`, {n} characters)",
+                self.kind
+            )
+        }
     }
 }
 

@@ -46,6 +46,7 @@ pub mod error;
 pub mod eval;
 pub mod expr;
 pub mod fd;
+pub mod gradcheck;
 pub mod model;
 pub mod op;
 pub mod parse;

@@ -276,6 +276,18 @@ impl Model {
         crate::diff::derivative(&self.error, name)
     }
 
+    /// The symbolic derivative of the per-row error with respect to `name`, or `None`
+    /// when it grows past `max_nodes` nodes ([`crate::diff::derivative_within`]).
+    pub fn derivative_within(&self, name: &str, max_nodes: usize) -> Option<Expr> {
+        crate::diff::derivative_within(&self.error, name, max_nodes)
+    }
+
+    /// The symbolic derivative of the prediction with respect to `name`, or `None` when
+    /// it grows past `max_nodes` nodes.
+    pub fn prediction_derivative_within(&self, name: &str, max_nodes: usize) -> Option<Expr> {
+        crate::diff::derivative_within(&self.prediction, name, max_nodes)
+    }
+
     /// The symbolic derivative of the loss with respect to the prediction (`∂e/∂pred`).
     pub fn loss_derivative(&self) -> Expr {
         crate::diff::derivative(&self.loss, PRED)

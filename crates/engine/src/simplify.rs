@@ -139,8 +139,18 @@ fn split_coefficient(e: &Expr) -> (f64, Expr) {
         return (1.0, e.clone());
     }
     let p = Product::of(e);
-    if p.num == 0.0 || !p.num.is_finite() || p.den != 1.0 {
+    if p.num == 0.0 || !p.num.is_finite() || !p.den.is_finite() || p.den == 0.0 {
         return (1.0, e.clone());
+    }
+    if p.den != 1.0 {
+        // A fraction keeps its constants together (`x/3`, not `0.333…*x`), but gives up
+        // its sign, so that a sum subtracts it: `a-b^2/3` rather than `a+-(b^2)/3`.
+        let negative = (p.num < 0.0) != (p.den < 0.0);
+        if !negative {
+            return (1.0, e.clone());
+        }
+        let (num, den) = (p.num.abs(), p.den.abs());
+        return (-1.0, Product { num, den, ..p }.build());
     }
     let coef = p.num;
     let rest = Product { num: 1.0, ..p }.build();
@@ -223,6 +233,11 @@ impl Product {
     fn build(mut self) -> Expr {
         if self.num == 0.0 {
             return Expr::Num(0.0);
+        }
+        // A negative divisor (`x/-3`) gives its sign to the numerator, so the rules below
+        // that keep only |den| and the sign of `num` keep the value.
+        if self.den < 0.0 {
+            (self.num, self.den) = (-self.num, -self.den);
         }
         let ratio = self.num / self.den;
         if ratio.fract() == 0.0 && ratio.is_finite() {

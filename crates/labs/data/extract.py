@@ -3,6 +3,10 @@
 folder beside the repository (../../../../shared/golden). Every file written here is an
 *input* range of a workbook (typed constants, pasted randoms, pasted records), never a
 formula output. Format: plain CSV of the range, one sheet row per line, blank cell = empty.
+
+fastai/course22 carries no licence, so none of its ranges is written here: the labs read
+them at run time from the user's copy (src/material.rs lists each range, as this script
+lists the others).
 """
 import csv, os, re
 
@@ -56,7 +60,7 @@ for other in ["courses__conv-example__conv-example", "course-v3__conv-example__c
     assert rng(load(other), "A2:AB29") == digit, other
 write("conv_digit", digit)
 # Filters: six 3x3 blocks stacked (1/1, 2/1, 1/2 on ch1, 1/2 on ch2, 2/2 on ch1, 2/2 on ch2).
-for tag, name in [("v3", "course-v3__conv-example__conv-example"), ("c22", "course22__conv-example__conv-example")]:
+for tag, name in [("v3", "course-v3__conv-example__conv-example")]:
     g = load(name)
     write(f"conv_{tag}_filters", stack(rng(g, "AD11:AF13"), rng(g, "AD38:AF40"), rng(g, "BI11:BK13"),
                                        rng(g, "BI15:BK17"), rng(g, "BI38:BK40"), rng(g, "BI42:BK44")))
@@ -64,16 +68,9 @@ for tag, name in [("v3", "course-v3__conv-example__conv-example"), ("c22", "cour
 assert rng(load("courses__conv-example__conv-example"), "AD11:AF13") == rng(v3, "AD11:AF13")
 g = load("course-v3__conv-example__conv-example_2")
 write("conv_v3_2_filters", stack(rng(g, "AD11:AF13"), rng(g, "BI11:BK13")))
-g = load("course22__conv-example__conv-example_dropout")
-write("conv_drop_filters", stack(rng(g, "AD11:AF13"), rng(g, "AD42:AF44"), rng(g, "BK11:BM13"),
-                                 rng(g, "BK15:BM17"), rng(g, "BK42:BM44"), rng(g, "BK46:BM48")))
-write("conv_drop_dense", stack(rng(g, "HI4:IG26"), rng(g, "HI37:IG59")))
-# The cached RAND() values of the dropout "filter" are inputs of the mask formulas.
-write("conv_drop_rand", stack(rng(g, "CU4:DS27"), rng(g, "CU37:DS60")))
-
 # collab_filter
-for tag in ["course-v3", "courses", "course22"]:
-    short = {"course-v3": "v3", "courses": "c16", "course22": "c22"}[tag]
+for tag in ["course-v3", "courses"]:
+    short = {"course-v3": "v3", "courses": "c16"}[tag]
     g = load(f"{tag}__collab_filter__dotprod")
     write(f"collab_{short}_ratings", rng(g, "G1:V16"))
     write(f"collab_{short}_dotprod_movies", rng(g, "H19:V23"))
@@ -86,8 +83,7 @@ for tag in ["course-v3", "courses", "course22"]:
     write(f"collab_{short}_emb_users", rng(g, "B4:G18"))
     write(f"collab_{short}_emb_movies", rng(g, "B22:G36"))
     g = load(f"{tag}__collab_filter__word_emb")
-    # course22 moved the vocabulary up one row (B3:G16).
-    write(f"collab_{short}_word_vocab", rng(g, "B3:G16" if tag == "course22" else "B4:G17"))
+    write(f"collab_{short}_word_vocab", rng(g, "B4:G17"))
     write(f"collab_{short}_word_text", rng(g, "I3:I50"))
 g = load("course-v3__collab_filter__movielens_1hot")
 write("collab_v3_1hot_records", rng(g, "I3:M208"))
@@ -100,22 +96,3 @@ write("mom_bias_ewvar_x", rng(g, "B4:B56"))
 with open(os.path.join(G, "../course-v3__mom_bias__Sheet1_3__pivot_cache_records.csv")) as fh:
     r = list(csv.reader(fh))[1:]
 write("mom_bias_pivot_records", [row[1:] for row in r])
-
-# titanic: the raw Kaggle rows and the saved Solver parameters.
-g = load("course22__titanic__all_rows")
-write("titanic_all_rows", rng(g, "A2:H892"))
-write("titanic_linear_params", rng(load("course22__titanic__linear"), "R4:AA4"))
-write("titanic_nnet_params", rng(load("course22__titanic__nnet"), "R4:AA5"))
-write("titanic_mmult_params", rng(load("course22__titanic__mmult"), "S4:T13"))
-
-# layers_example (2016): inputs, targets and weights (fixed values; cached NORM.INV(RAND()) in random).
-g = load("courses__layers_example__fixed")
-write("layers_fixed", stack(rng(g, "B3:E3"), rng(g, "G3:H3"), rng(g, "B5:E7"), rng(g, "B14:D17"), rng(g, "B24:C26")))
-g = load("courses__layers_example__random")
-write("layers_random", stack(rng(g, "B2:E2"), rng(g, "G2:H2"), rng(g, "B5:E7"), rng(g, "B14:D17"), rng(g, "B24:C26")))
-
-# emb_results: flags and the 10 pasted epoch scores of the 16 runs.
-write("emb_results_runs", rng(load("course-v3__emb_results__Sheet1"), "A20:N35"))
-# emb_results summary: the flags and the pasted minscore E2:E17 (from another source);
-# F2:F17 (varscore) equals the computed P20:P35 and is not embedded.
-write("emb_results_summary", rng(load("course-v3__emb_results__Sheet1"), "A2:E17"))

@@ -397,9 +397,15 @@ pub fn course_v3() -> ConvNet {
     net(embed!("conv_v3_filters"), embed!("conv_v3_dense"), false)
 }
 
-/// course22 "conv-example": ReLU in both conv layers, edge-detector filters.
-pub fn course22() -> ConvNet {
-    net(embed!("conv_c22_filters"), embed!("conv_c22_dense"), true)
+/// course22 "conv-example": ReLU in both conv layers, edge-detector filters; read from
+/// the user's copy of course22 ([`crate::material`]).
+///
+/// # Errors
+///
+/// [`LabError::Missing`] without it.
+pub fn course22() -> Result<ConvNet, LabError> {
+    use crate::material::get;
+    Ok(net(get("conv_c22_filters")?, get("conv_c22_dense")?, true))
 }
 
 /// course22 "conv-example (dropout)": the sheet's layers plus its dropout statistics.
@@ -421,17 +427,26 @@ pub struct DropoutSheet {
     pub actual_dropout: [f64; 2],
 }
 
-/// The course22 dropout sheet, from its cached random values.
+/// The course22 dropout sheet, from its cached random values (read from the user's copy
+/// of course22, [`crate::material`]).
+///
+/// # Errors
+///
+/// [`LabError::Missing`] without it.
 ///
 /// # Examples
 ///
 /// ```
-/// let s = gradsheet_labs::conv::course22_dropout();
-/// assert_eq!(s.zero_counts[0], 540.0);
+/// // Without the user's copy of course22 installed, the error says where to get it.
+/// match gradsheet_labs::conv::course22_dropout() {
+///     Ok(s) => assert_eq!(s.zero_counts[0], 540.0),
+///     Err(e) => assert!(e.to_string().contains("GRADSHEET_COURSE22")),
+/// }
 /// ```
-pub fn course22_dropout() -> DropoutSheet {
+pub fn course22_dropout() -> Result<DropoutSheet, LabError> {
+    use crate::material::get;
     let p = 0.9;
-    let r = opt_matrix(embed!("conv_drop_rand"));
+    let r = opt_matrix(get("conv_drop_rand")?);
     let grid = |r0: usize| -> Grid {
         (0..24)
             .map(|i| {
@@ -465,13 +480,13 @@ pub fn course22_dropout() -> DropoutSheet {
             .map(|row| row.iter().map(|x| *x != 0.0).collect())
             .collect()
     });
-    let mut net = net(embed!("conv_drop_filters"), embed!("conv_drop_dense"), true);
+    let mut net = net(get("conv_drop_filters")?, get("conv_drop_dense")?, true);
     net.keep = Some(keep);
     let total_pixels = 26.0 * 26.0;
     let zero_counts =
         [0, 1].map(|c| mask[c].iter().flatten().filter(|x| **x == 0.0).count() as f64);
     let actual_dropout = zero_counts.map(|z| z / total_pixels);
-    DropoutSheet {
+    Ok(DropoutSheet {
         net,
         p,
         rand,
@@ -479,7 +494,7 @@ pub fn course22_dropout() -> DropoutSheet {
         total_pixels,
         zero_counts,
         actual_dropout,
-    }
+    })
 }
 
 /// course-v3 "conv-example (2)": one channel, and a single 22×22 conv2 whose window

@@ -35,6 +35,15 @@ pub enum LabError {
         /// What is wrong with it.
         message: String,
     },
+    /// Material gradsheet does not ship and this run was not given
+    /// ([`crate::material`]): what is missing and where to get it.
+    #[error("{what} is not available: {hint}")]
+    Missing {
+        /// The workbook and sheet (and why it could not be read, when it was there).
+        what: String,
+        /// Where the user gets it.
+        hint: &'static str,
+    },
     /// Arrays whose shapes must agree do not.
     #[error("shape mismatch: {0}")]
     Shape(String),

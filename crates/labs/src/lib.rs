@@ -52,6 +52,7 @@ pub mod excel;
 pub mod figure;
 pub mod lab;
 pub mod layers;
+pub mod material;
 pub mod mom_bias;
 pub mod optim;
 pub mod small;

@@ -3,7 +3,7 @@
 //! feature columns computed from the raw Kaggle rows, and their fitting by gradient
 //! descent and by L-BFGS (the stand-in for Excel Solver).
 
-use crate::data::{cells, embed, matrix};
+use crate::data::matrix;
 use crate::excel::{average, sumproduct};
 use crate::optim::{lbfgs, AdamConfig, AdamState, LbfgsConfig};
 use crate::LabError;
@@ -42,7 +42,7 @@ pub struct Passenger {
 /// # Examples
 ///
 /// ```
-/// let p = gradsheet_labs::titanic::parse_rows("0,3,male,22,1,0,7.25,S\n1,1,female,,0,0,30,").unwrap();
+/// let p = gradsheet_labs::titanic::parse_rows("0,3,male,30,1,0,8,S\n1,1,female,,0,0,30,").unwrap();
 /// assert_eq!(p[1].age, None);
 /// assert_eq!(p[1].embarked, None);
 /// ```
@@ -91,13 +91,14 @@ pub fn parse_rows(text: &str) -> Result<Vec<Passenger>, LabError> {
     Ok(out)
 }
 
-/// The 891 embedded raw rows (all_rows!A2:H892).
-pub fn all_rows() -> Vec<Passenger> {
-    let text: String = cells(embed!("titanic_all_rows"))
-        .iter()
-        .map(|r| r.join(",") + "\n")
-        .collect();
-    parse_rows(&text).unwrap_or_default()
+/// The 891 raw rows (all_rows!A2:H892), from the user's copy of course22
+/// ([`crate::material`]).
+///
+/// # Errors
+///
+/// [`LabError::Missing`] without it; [`LabError::Parse`] for a row that cannot be read.
+pub fn all_rows() -> Result<Vec<Passenger>, LabError> {
+    parse_rows(crate::material::get("titanic_all_rows")?)
 }
 
 /// The names of the ten features (G:P), in parameter order.
@@ -127,9 +128,12 @@ pub struct Table {
 /// # Examples
 ///
 /// ```
-/// let t = gradsheet_labs::titanic::table(&gradsheet_labs::titanic::all_rows());
-/// assert_eq!(t.rows.len(), 712);
-/// assert_eq!(t.x[0][2], 22.0 / 80.0);
+/// use gradsheet_labs::titanic::{parse_rows, table};
+/// // Survived, Pclass, Sex, Age, SibSp, Parch, Fare, Embarked: the third has no age.
+/// let raw = "0,3,male,30,1,0,8,S\n1,1,female,40,1,0,70,C\n1,3,female,,0,0,9,S";
+/// let t = table(&parse_rows(raw).unwrap());
+/// assert_eq!(t.rows.len(), 2);
+/// assert_eq!(t.x[0][2], 30.0 / 40.0);
 /// ```
 pub fn table(all: &[Passenger]) -> Table {
     let rows: Vec<Passenger> = all
@@ -168,15 +172,27 @@ pub fn table(all: &[Passenger]) -> Table {
     }
 }
 
+/// The saved Solver parameters of the three models: linear, nnet, mmult.
+pub type SavedParams = (Vec<f64>, Vec<f64>, Vec<f64>);
+
 /// The saved Solver parameters: linear R4:AA4 (10), nnet R4:AA5 (2×10 → 20, unit 1
-/// then unit 2), mmult S4:T13 (10×2, stored here as unit 1 then unit 2).
-pub fn saved_params() -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-    let lin = matrix(embed!("titanic_linear_params")).concat();
-    let nnet = matrix(embed!("titanic_nnet_params")).concat();
-    let mm = matrix(embed!("titanic_mmult_params"));
-    let mut mmult: Vec<f64> = mm.iter().map(|r| r[0]).collect();
-    mmult.extend(mm.iter().map(|r| r[1]));
-    (lin, nnet, mmult)
+/// then unit 2), mmult S4:T13 (10×2, stored here as unit 1 then unit 2), from the
+/// user's copy of course22 ([`crate::material`]).
+///
+/// # Errors
+///
+/// [`LabError::Missing`] without it.
+pub fn saved_params() -> Result<SavedParams, LabError> {
+    use crate::material::get;
+    let lin = matrix(get("titanic_linear_params")?).concat();
+    let nnet = matrix(get("titanic_nnet_params")?).concat();
+    let mm = matrix(get("titanic_mmult_params")?);
+    let mut mmult: Vec<f64> = mm
+        .iter()
+        .map(|r| r.first().copied().unwrap_or(0.0))
+        .collect();
+    mmult.extend(mm.iter().map(|r| r.get(1).copied().unwrap_or(0.0)));
+    Ok((lin, nnet, mmult))
 }
 
 /// The linear sheet: AC = `SUMPRODUCT(features, params)`, AD = (AC − Survived)²,
@@ -406,10 +422,12 @@ pub fn fit_lbfgs(t: &Table, m: Model, p0: &[f64], cfg: &LbfgsConfig) -> Result<F
 /// ```
 /// use gradsheet_labs::titanic::*;
 /// use gradsheet_labs::LbfgsConfig;
-/// let t = table(&all_rows());
+/// let raw = "0,3,male,30,1,0,8,S\n1,1,female,40,1,0,70,C\n\
+///            1,3,female,20,0,0,9,S\n0,3,male,50,0,0,10,S";
+/// let t = table(&parse_rows(raw).unwrap());
 /// let cfg = LbfgsConfig { max_iter: 50, ..Default::default() };
-/// let best = multistart(Model::Linear, 0..2, |p0| fit_lbfgs(&t, Model::Linear, p0, &cfg)).unwrap();
-/// assert!(best.1.losses.last().unwrap() < &0.145);
+/// let (_, fit) = multistart(Model::Linear, 0..2, |p0| fit_lbfgs(&t, Model::Linear, p0, &cfg)).unwrap();
+/// assert!(fit.losses.last().unwrap() < &fit.losses[0]);
 /// ```
 pub fn multistart<I, F>(m: Model, seeds: I, mut fit: F) -> Result<(u64, Fit), LabError>
 where

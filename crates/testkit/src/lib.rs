@@ -112,6 +112,13 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     None
 }
 
+/// The folder of course22's golden grids (fast.ai's course22 workbooks, which gradsheet
+/// does not ship: `gradsheet_labs::material`), as `GRADSHEET_COURSE22` takes it, or
+/// `None` after [`missing`] when it is not there.
+pub fn course22() -> Option<PathBuf> {
+    shared("golden/grid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -262,7 +262,8 @@ export const playground = {
     if (!c || c.error) { $("pg-check").textContent = c ? c.error : ""; return; }
     const params = c.params;
     // Per parameter: the largest relative gaps over all rows.
-    const rel = (a, b) => { a = num(a); b = num(b); return a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300); };
+    // A side that is not finite is never agreement (an infinite gap), even -inf beside -inf.
+    const rel = (a, b) => { a = num(a); b = num(b); if (!Number.isFinite(a) || !Number.isFinite(b)) return Infinity; return a === b ? 0 : Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300); };
     params.forEach((p, k) => {
       let s = 0, ce = 0;
       for (const r of c.rows) { s = Math.max(s, rel(r.symbolic[k], r.automatic[k])); ce = Math.max(ce, rel(r.central[k], r.automatic[k])); }
@@ -290,6 +291,9 @@ export const playground = {
       h("label", { class: "inline", for: "pg-check-param" }, "∂e/∂", sel, " on the first rows"),
       h("div", { class: "table-scroll" }, h("table", { class: "check" }, h("thead", {}, head), h("tbody", {}, rows))),
       h("p", { class: "hint" }, `largest relative gap to the automatic derivative, over all ${c.rows.length} rows and parameters: symbolic ${fmt(c.max_rel_symbolic, 2)}, ` +
-        `central difference (h = ${c.h}) ${fmt(c.max_rel_central, 2)}`));
+        `central difference (h = ${c.h}) ${fmt(c.max_rel_central, 2)}`),
+      // Where and why a side is not finite, in the server's words.
+      [c.symbolic_not_finite, c.central_not_finite].filter((t, i, a) => t && a.indexOf(t) === i)
+        .map((t) => h("p", { class: "warn" }, `No agreement: ${t}.`)));
   },
 };

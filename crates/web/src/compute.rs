@@ -128,13 +128,16 @@ const MAX_SECOND_DERIVATIVES_SIZE: usize = 400;
 /// derivatives grow large (nested EXPs, long products), differentiating twice alone
 /// takes seconds to minutes. The size of the first derivatives predicts the second's.
 fn second_derivatives_are_cheap(m: &Model) -> bool {
+    let mut left = MAX_SECOND_DERIVATIVES_SIZE;
     m.params.len() <= 12
         && m.error.size() <= MAX_SECOND_DERIVATIVES_SIZE
-        && m.params
-            .iter()
-            .map(|p| m.derivative(p).size())
-            .sum::<usize>()
-            <= MAX_SECOND_DERIVATIVES_SIZE
+        && m.params.iter().all(|p| match m.derivative_within(p, left) {
+            Some(d) => {
+                left -= d.size();
+                true
+            }
+            None => false,
+        })
 }
 
 /// Parses the model and loss against the data's columns, with formula errors located.
@@ -211,9 +214,18 @@ fn derivatives(m: &Model, lim: &Limits, dl: &Deadline) -> Result<Vec<DerivativeO
         .iter()
         .map(|p| {
             dl.check()?;
+            // Past a spreadsheet formula's length a derivative is said to be too large,
+            // found in bounded time, rather than built whole and cut.
+            let formula = match gradsheet_engine::diff::shown_derivative(&m.error, p) {
+                Ok(d) => show(&d, lim),
+                Err(e) => Formula {
+                    excel: e.to_string(),
+                    math: e.to_string(),
+                },
+            };
             Ok(DerivativeOut {
                 param: p.clone(),
-                formula: show(&m.derivative(p), lim),
+                formula,
             })
         })
         .collect()

@@ -806,10 +806,16 @@ pub struct CheckOut {
     pub h: f64,
     /// Per row (the first few hundred).
     pub rows: Vec<CheckRow>,
-    /// Largest relative gap between symbolic and automatic.
+    /// Largest relative gap between symbolic and automatic (NaN when a side is not
+    /// finite somewhere).
     pub max_rel_symbolic: Num,
-    /// Largest relative gap between central differences and automatic.
+    /// Where and why the symbolic or the automatic derivative is not finite, if it is not.
+    pub symbolic_not_finite: Option<String>,
+    /// Largest relative gap between central differences and automatic (NaN when a side
+    /// is not finite somewhere).
     pub max_rel_central: Num,
+    /// Where and why the central difference or the automatic derivative is not finite.
+    pub central_not_finite: Option<String>,
     /// What the typed derivative is, when one was given.
     pub claimed: Option<String>,
     /// Its kind, when one was given.

@@ -101,22 +101,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The fault of a formula error as character positions `[start, end)` of its text (the
-/// span counts bytes).
-//
-// TODO(engine): the one place that recomputes the caret's columns; `engine::error` keeps
-// them private (`caret_columns`). Call its public form here once it is on main.
+/// The fault of a formula error as character positions `[start, end)` of its text.
 fn char_span(e: &FormulaError) -> [usize; 2] {
-    let floor = |mut i: usize| {
-        i = i.min(e.source.len());
-        while !e.source.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    };
-    let start = e.source[..floor(e.span.start)].chars().count();
-    let end = e.source[..floor(e.span.end.max(e.span.start))]
-        .chars()
-        .count();
+    let (start, end) = e.char_span();
     [start, end]
 }

@@ -1,9 +1,8 @@
 //! `gradsheet check "<model>" [--derivative p="<formula>" ...]`
 
 use anyhow::Result;
-use gradsheet_engine::{
-    check_derivative, fd, parse, CheckOptions, DerivativeCheck, Finding, Scheme,
-};
+use gradsheet_engine::gradcheck::{Gap, GradientChecker, GradientRow};
+use gradsheet_engine::{check_derivative, parse, CheckOptions, DerivativeCheck, Finding};
 
 use super::common::ModelArgs;
 use super::diff::json_num;
@@ -164,16 +163,21 @@ fn print_check(c: &DerivativeCheck, columns: &[String]) {
     );
 }
 
-/// The three derivatives side by side on every row.
+/// The three derivatives side by side on every row, and how far the symbolic and the
+/// central difference stray from the automatic one ([`gradsheet_engine::gradcheck`]).
 pub struct GradientCheck {
     /// Central-difference step.
     pub h: f64,
-    /// Per row, per parameter: (symbolic, automatic, central difference).
-    pub rows: Vec<Vec<(f64, f64, f64)>>,
+    /// Per row: the three derivatives per parameter.
+    pub rows: Vec<GradientRow>,
     /// Per row: the data values.
     pub inputs: Vec<Vec<f64>>,
     /// Data column names.
     pub columns: Vec<String>,
+    /// Symbolic against automatic.
+    pub symbolic: Gap,
+    /// Central difference against automatic.
+    pub central: Gap,
 }
 
 /// Computes the gradient check table.
@@ -183,46 +187,16 @@ pub fn gradient_check(
     params: &[f64],
     h: f64,
 ) -> Result<GradientCheck> {
-    let compiled = model.compile();
     let rows = data
         .project(&model.columns)
         .map_err(|c| usage(format!("the data has no column {c}")))?;
     let w = model.columns.len();
-    let symbolic: Vec<_> = model.params.iter().map(|p| model.derivative(p)).collect();
-    let mut ws = compiled.workspace();
-    let mut grad = vec![0.0; params.len()];
-    let mut scratch = vec![0.0; params.len()];
-    let mut out = Vec::new();
-    let mut inputs = Vec::new();
+    let mut checker = GradientChecker::new(model, params, h);
+    let mut out = Vec::with_capacity(data.len());
+    let mut inputs = Vec::with_capacity(data.len());
     for i in 0..data.len() {
         let row = &rows[i * w..(i + 1) * w];
-        compiled.row_grad(&mut ws, row, params, &mut grad);
-        let env = |n: &str| {
-            model
-                .columns
-                .iter()
-                .position(|c| c == n)
-                .map(|j| row[j])
-                .or_else(|| model.params.iter().position(|p| p == n).map(|j| params[j]))
-                .or_else(|| {
-                    model
-                        .constants
-                        .iter()
-                        .find(|(c, _)| c == n)
-                        .map(|(_, v)| *v)
-                })
-        };
-        let mut per = Vec::new();
-        for (k, s) in symbolic.iter().enumerate() {
-            let sv = s.eval(&env).unwrap_or(f64::NAN);
-            let mut f = |p: &[f64]| {
-                let mut ws2 = compiled.workspace();
-                compiled.row(&mut ws2, row, p).1
-            };
-            let c = fd::estimate(&mut f, params, k, h, Scheme::Central, &mut scratch);
-            per.push((sv, grad[k], c));
-        }
-        out.push(per);
+        out.push(checker.row(i, row));
         inputs.push(row.to_vec());
     }
     Ok(GradientCheck {
@@ -230,39 +204,52 @@ pub fn gradient_check(
         rows: out,
         inputs,
         columns: model.columns.clone(),
+        symbolic: checker.symbolic_gap().clone(),
+        central: checker.central_gap().clone(),
     })
 }
 
-fn rel(a: f64, b: f64) -> f64 {
-    if a == b {
-        0.0
-    } else {
-        (a - b).abs() / a.abs().max(b.abs()).max(1e-300)
+/// A gap as JSON: the largest relative gap (null when a side is not finite) and, then,
+/// where and why.
+fn gap_json(g: &Gap) -> (serde_json::Value, serde_json::Value) {
+    match g {
+        Gap::Finite(v) => (serde_json::json!(v), serde_json::Value::Null),
+        Gap::NotFinite(n) => (
+            serde_json::Value::Null,
+            serde_json::json!({
+                "row": n.row + 1,
+                "param": n.param,
+                "side": n.side.name(),
+                "value": json_num(n.value),
+                "why": n.why(),
+            }),
+        ),
+    }
+}
+
+/// A gap as a line of the report.
+fn gap_line(what: &str, g: &Gap, note: &str) -> String {
+    match g {
+        Gap::Finite(v) => format!("{what}: max relative gap {}{note}", cell(*v, 3)),
+        Gap::NotFinite(n) => format!("{what}: no agreement: {}", n.sentence()),
     }
 }
 
 impl GradientCheck {
-    fn max_rel(&self, pick: impl Fn(&(f64, f64, f64)) -> (f64, f64)) -> f64 {
-        self.rows
-            .iter()
-            .flatten()
-            .map(|t| {
-                let (a, b) = pick(t);
-                rel(a, b)
-            })
-            .fold(0.0, f64::max)
-    }
-
     fn json(&self) -> serde_json::Value {
+        let (sym, sym_bad) = gap_json(&self.symbolic);
+        let (cen, cen_bad) = gap_json(&self.central);
         serde_json::json!({
             "h": self.h,
-            "max_rel_symbolic_vs_auto": self.max_rel(|t| (t.0, t.1)),
-            "max_rel_central_vs_auto": self.max_rel(|t| (t.2, t.1)),
+            "max_rel_symbolic_vs_auto": sym,
+            "symbolic_not_finite": sym_bad,
+            "max_rel_central_vs_auto": cen,
+            "central_not_finite": cen_bad,
             "rows": self.rows.iter().zip(&self.inputs).map(|(r, x)| serde_json::json!({
                 "inputs": x,
-                "symbolic": r.iter().map(|t| json_num(t.0)).collect::<Vec<_>>(),
-                "automatic": r.iter().map(|t| json_num(t.1)).collect::<Vec<_>>(),
-                "central": r.iter().map(|t| json_num(t.2)).collect::<Vec<_>>(),
+                "symbolic": r.symbolic.iter().map(|v| json_num(*v)).collect::<Vec<_>>(),
+                "automatic": r.automatic.iter().map(|v| json_num(*v)).collect::<Vec<_>>(),
+                "central": r.central.iter().map(|v| json_num(*v)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
     }
@@ -284,18 +271,19 @@ impl GradientCheck {
             .map(|(i, (r, x))| {
                 let mut v = vec![(i + 1).to_string()];
                 v.extend(x.iter().map(|x| cell(*x, 6)));
-                v.extend(r.iter().map(|t| cell(t.1, 8)));
+                v.extend(r.automatic.iter().map(|t| cell(*t, 8)));
                 v
             })
             .collect();
         print!("{}", table(&headers, &rows));
+        println!("{}", gap_line("symbolic vs automatic", &self.symbolic, ""));
         println!(
-            "symbolic vs automatic: max relative gap {}",
-            cell(self.max_rel(|t| (t.0, t.1)), 3)
-        );
-        println!(
-            "central difference vs automatic: max relative gap {} (truncation ≈ h²/6·∂³e/∂p³, rounding ≈ ε·|e|/h)",
-            cell(self.max_rel(|t| (t.2, t.1)), 3)
+            "{}",
+            gap_line(
+                "central difference vs automatic",
+                &self.central,
+                " (truncation ≈ h²/6·∂³e/∂p³, rounding ≈ ε·|e|/h)"
+            )
         );
     }
 }

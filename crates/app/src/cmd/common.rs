@@ -276,7 +276,7 @@ impl ModelArgs {
                 )));
             }
             let (lo, hi) = parse_range(&self.x)?;
-            let integer_x = lo.fract() == 0.0 && hi.fract() == 0.0 && !self.x.contains('.');
+            let integer_x = whole_range(&self.x, lo, hi);
             let g = Generator {
                 target: target.clone(),
                 x_lo: lo,
@@ -335,6 +335,16 @@ pub fn parse_range(s: &str) -> Result<(f64, f64)> {
     })?;
     let p = |t: &str| number(t).map_err(|e| usage(format!("in the range '{s}', {e}")));
     Ok((p(a)?, p(b)?))
+}
+
+/// Whether a `LO..HI` range draws whole numbers (as the workbooks' `RANDBETWEEN(1,100)`):
+/// both ends whole and written without a decimal point (`1.0..100` draws reals). The
+/// `..` between the ends is not a decimal point.
+pub fn whole_range(s: &str, lo: f64, hi: f64) -> bool {
+    let ends_whole = s
+        .split_once("..")
+        .is_some_and(|(a, b)| !a.contains('.') && !b.contains('.'));
+    lo.fract() == 0.0 && hi.fract() == 0.0 && ends_whole
 }
 
 impl TrainArgs {

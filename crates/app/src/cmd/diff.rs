@@ -1,6 +1,7 @@
 //! `gradsheet diff "<model>" [--loss ...] [--wrt a,b]`
 
 use anyhow::Result;
+use gradsheet_engine::diff::shown_derivative;
 use gradsheet_engine::{Dataset, Model, PRED};
 
 use super::common::ModelArgs;
@@ -53,16 +54,25 @@ pub fn run(a: Args) -> Result<()> {
     if a.json {
         let ds: Vec<_> = names
             .iter()
-            .map(|n| {
-                let d = model.derivative(n);
-                let dp = model.prediction_derivative(n);
-                serde_json::json!({
+            .map(|n| match shown_derivative(&model.error, n) {
+                Ok(d) => {
+                    let dp = shown_derivative(&model.prediction, n);
+                    serde_json::json!({
+                        "wrt": n,
+                        "formula": d.to_string(),
+                        "excel": format!("={}", d.to_excel()),
+                        "math": d.to_math(),
+                        "prediction_derivative": dp.map(|d| d.to_string()).ok(),
+                    })
+                }
+                Err(e) => serde_json::json!({
                     "wrt": n,
-                    "formula": d.to_string(),
-                    "excel": format!("={}", d.to_excel()),
-                    "math": d.to_math(),
-                    "prediction_derivative": dp.to_string(),
-                })
+                    "formula": null,
+                    "excel": null,
+                    "math": null,
+                    "prediction_derivative": null,
+                    "too_large": e.to_string(),
+                }),
             })
             .collect();
         let out = serde_json::json!({
@@ -95,14 +105,24 @@ pub fn run(a: Args) -> Result<()> {
         loss_d.to_math()
     );
     for n in &names {
-        let d = model.derivative(n);
         println!();
         println!("∂e/∂{n}");
+        // A derivative past a spreadsheet formula's length is said to be so, not printed
+        // as text nobody can read or paste (training computes it on the tape all the same).
+        let d = match shown_derivative(&model.error, n) {
+            Ok(d) => d,
+            Err(e) => {
+                println!("  {e}");
+                continue;
+            }
+        };
         println!("  Excel  ={}", d.to_excel());
         println!("  math   {}", d.to_math());
-        let dp = model.prediction_derivative(n);
         if model.params.contains(n) {
-            println!("  where  ∂{PRED}/∂{n} = {}", dp.to_math());
+            match shown_derivative(&model.prediction, n) {
+                Ok(dp) => println!("  where  ∂{PRED}/∂{n} = {}", dp.to_math()),
+                Err(e) => println!("  where  ∂{PRED}/∂{n} is {e}"),
+            }
         }
     }
     Ok(())

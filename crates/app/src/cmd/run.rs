@@ -384,7 +384,7 @@ fn dataset(r: &Recipe, dir: &Path, p: &Path, src: &str) -> Result<Dataset> {
             target: g.target.get_ref().clone(),
             x_lo: lo,
             x_hi: hi,
-            integer_x: lo.fract() == 0.0 && hi.fract() == 0.0 && !g.x.get_ref().contains('.'),
+            integer_x: super::common::whole_range(g.x.get_ref(), lo, hi),
             n: g.n,
             seed: r.seed,
             noise: g.noise,

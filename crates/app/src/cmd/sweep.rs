@@ -83,17 +83,12 @@ pub fn run(a: Args) -> Result<()> {
         )?;
     }
     if let Some(path) = &a.plot {
-        let cells = map
-            .cells
-            .iter()
-            .map(|c| (c.class != Class::Diverged).then_some(c.final_error))
-            .collect();
         let ch = chart::stability_map(
             map.x.setting.name(),
             map.y.setting.name(),
             x.values.clone(),
             y.values.clone(),
-            cells,
+            map.drawn_errors(),
         );
         crate::output::write_chart(path, &ch, "map")?;
     }

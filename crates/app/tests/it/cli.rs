@@ -477,3 +477,37 @@ fn serving_beyond_loopback_says_so() {
         );
     }
 }
+
+/// `--x 1..100` draws whole numbers as the workbooks' RANDBETWEEN(1,100) does (the `..`
+/// is not a decimal point); `1.0..100` draws reals.
+#[test]
+fn generated_x_is_whole_unless_an_end_has_a_decimal_point() {
+    let xs = |range: &str| -> Vec<f64> {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("steps.csv");
+        let csv_s = csv.to_str().unwrap();
+        let args = [
+            "train", "a*x+b", "--target", "2*x+30", "--x", range, "--n", "20", "--epochs", "1",
+            "--quiet", "--csv", csv_s,
+        ];
+        crate::common::ok(&args);
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let col = head.iter().position(|h| *h == "x").unwrap();
+        lines
+            .map(|l| l.split(',').nth(col).unwrap().parse().unwrap())
+            .collect()
+    };
+    let whole = xs("1..100");
+    assert_eq!(whole.len(), 20);
+    assert!(
+        whole
+            .iter()
+            .all(|x| x.fract() == 0.0 && (1.0..=100.0).contains(x)),
+        "{whole:?}"
+    );
+    let real = xs("1.0..100");
+    assert!(real.iter().any(|x| x.fract() != 0.0), "{real:?}");
+    assert!(real.iter().all(|x| (1.0..=100.0).contains(x)), "{real:?}");
+}

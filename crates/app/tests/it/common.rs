@@ -5,10 +5,23 @@ use std::process::{Command, Output};
 
 /// Runs `gradsheet` with `args` and waits for it.
 pub fn gradsheet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gradsheet"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    command().args(args).output().expect("the binary runs")
+}
+
+/// The binary, given course22's numbers (which gradsheet does not ship) from the shared
+/// folder when it is there.
+pub fn command() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gradsheet"));
+    if let Some(dir) = course22() {
+        c.env("GRADSHEET_COURSE22", dir);
+    }
+    c
+}
+
+/// The folder of course22's golden grids, looked for (and its absence reported) once.
+pub fn course22() -> Option<&'static Path> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(gradsheet_testkit::course22).as_deref()
 }
 
 /// Runs `gradsheet`: (exit code, stdout, stderr), with -1 for a death by signal.

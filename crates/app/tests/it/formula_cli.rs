@@ -1,6 +1,6 @@
 //! End-to-end tests of the formula commands: eval, diff, check.
 
-use crate::common::{gradsheet, stderr, stdout};
+use crate::common::{gradsheet, ok, stderr, stdout};
 
 #[test]
 fn eval_follows_excel() {
@@ -105,5 +105,31 @@ fn check_recognises_the_learners_forward_differences() {
             .as_f64()
             .unwrap()
             < 1e-8
+    );
+}
+
+/// A derivative that is not finite on either side is never agreement: `SQRT(c-1)` at
+/// c = 1 has an infinite slope, which once printed "max relative gap 0".
+#[test]
+fn check_never_passes_a_derivative_that_is_not_finite() {
+    let s = ok(&["check", "SQRT(c-1)+b", "--init", "c=1,b=1"]);
+    assert!(!s.contains("max relative gap 0"), "{s}");
+    assert!(
+        s.contains("symbolic vs automatic: no agreement: the automatic (reverse-mode) derivative of e with respect to c is -inf on row 1: the slope is infinite"),
+        "{s}"
+    );
+    let o = gradsheet(&["check", "SQRT(c-1)+b", "--init", "c=1,b=1", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let g = &v["gradient_check"];
+    assert!(g["max_rel_symbolic_vs_auto"].is_null(), "{g}");
+    assert_eq!(g["symbolic_not_finite"]["side"], "automatic");
+    assert_eq!(g["symbolic_not_finite"]["row"], 1);
+    assert_eq!(g["symbolic_not_finite"]["param"], "c");
+    // Just inside the domain the slope is finite, but a central difference steps out.
+    let s = ok(&["check", "SQRT(c-1)+b", "--init", "c=1.000001,b=1"]);
+    assert!(s.contains("symbolic vs automatic: max relative gap"), "{s}");
+    assert!(
+        s.contains("no agreement: the central difference of e with respect to c is NaN on row 1"),
+        "{s}"
     );
 }

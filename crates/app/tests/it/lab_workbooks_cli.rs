@@ -1,7 +1,17 @@
 //! End-to-end tests of the workbook labs of `gradsheet lab`: every lab prints its
 //! table; --csv, --xlsx and --plot write their files; bad names and options exit 2.
 
-use crate::common::{ok, path as p, usage_error};
+use crate::common::{course22, ok, path as p, usage_error};
+
+/// Without course22's numbers (not shipped; the shared folder has them) a lab that needs
+/// them exits 2 saying where to get them; with them, `then` checks its output.
+fn needs_course22(args: &[&str]) -> bool {
+    if course22().is_some() {
+        return true;
+    }
+    assert!(usage_error(args).contains("GRADSHEET_COURSE22"), "{args:?}");
+    false
+}
 
 const LABS: [&str; 10] = [
     "entropy",
@@ -42,6 +52,9 @@ fn every_lab_prints_its_table() {
         ("emb_results", "pivot"),
     ];
     for (name, text) in expect {
+        if name == "titanic" && !needs_course22(&["lab", name]) {
+            continue;
+        }
         let out = ok(&["lab", name]);
         assert!(out.starts_with(&format!("lab {name}: ")), "{out}");
         assert!(out.contains(text), "{name}: no '{text}' in\n{out}");
@@ -53,21 +66,29 @@ fn every_lab_prints_its_table() {
 fn versions_and_training_options() {
     let out = ok(&["lab", "entropy", "--version", "course22"]);
     assert!(out.contains("version: course22") && out.contains("cross-entropy:"));
-    let out = ok(&["lab", "conv", "--version", "course22"]);
-    assert!(out.contains("output 258.7376267"));
+    if needs_course22(&["lab", "conv", "--version", "course22"]) {
+        let out = ok(&["lab", "conv", "--version", "course22"]);
+        assert!(out.contains("output 258.7376267"));
+    }
     let out = ok(&[
         "lab", "collab", "--train", "lbfgs", "--seed", "3", "--epochs", "50",
     ]);
     assert!(out.contains("lbfgs from seed 3"), "{out}");
-    let out = ok(&["lab", "titanic", "--fit", "gd", "--epochs", "20"]);
-    assert!(out.contains("gd from seed 0"), "{out}");
+    let titanic = ["lab", "titanic", "--fit", "gd", "--epochs", "20"];
+    if needs_course22(&titanic) {
+        assert!(ok(&titanic).contains("gd from seed 0"));
+    }
 }
 
 #[test]
 fn files_csv_xlsx_and_pictures() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let have22 = course22().is_some();
     for name in LABS {
+        if name == "titanic" && !have22 {
+            continue;
+        }
         let csv = p(d, &format!("{name}.csv"));
         let xlsx = p(d, &format!("{name}.xlsx"));
         let plots = p(d, "plots");
@@ -113,6 +134,9 @@ fn files_csv_xlsx_and_pictures() {
         "emb_sizing.png",
         "emb_results.svg",
     ] {
+        if f.starts_with("titanic") && !have22 {
+            continue;
+        }
         let bytes = std::fs::read(plots.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         if f.ends_with(".png") {
             let dec = png::Decoder::new(std::io::Cursor::new(bytes));

@@ -109,3 +109,36 @@ fn limits_are_errors_not_crashes() {
     let negs = format!("{}x", "-".repeat(10_000));
     assert!(parse(&negs).is_err());
 }
+
+/// A long formula's error shows the stretch around the fault, the caret under it, so that
+/// an 18,000-character formula does not print an 18,000-character caret line.
+#[test]
+fn a_long_formulas_error_shows_the_stretch_around_the_fault() {
+    let src = format!(
+        "{}+MAXX(1)+{}",
+        vec!["a"; 100].join("+"),
+        vec!["b"; 100].join("+")
+    );
+    let e = gradsheet_engine::parse(&src).unwrap_err();
+    assert_eq!(e.char_span(), (200, 204));
+    let r = e.render();
+    let (line, carets) = r.split_once('\n').unwrap();
+    assert!(
+        line.starts_with('…') && line.ends_with('…') && line.chars().count() < 100,
+        "{r}"
+    );
+    let col = carets.find('^').unwrap();
+    assert_eq!(line.chars().skip(col).take(4).collect::<String>(), "MAXX");
+    assert!(
+        carets.ends_with("^^^^ unknown function MAXX (did you mean MAX?)"),
+        "{r}"
+    );
+    assert!(
+        e.to_string().contains(&format!("{} characters", src.len())),
+        "{e}"
+    );
+    // Whole-formula faults are cut too.
+    let big = format!("MAX({})", vec!["x"; 300].join(","));
+    let r = gradsheet_engine::parse(&big).unwrap_err().render();
+    assert!(r.lines().all(|l| l.chars().count() < 160), "{r}");
+}

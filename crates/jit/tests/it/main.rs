@@ -6,6 +6,8 @@ use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel};
 use gradsheet_train::{Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
+mod fuzz;
+
 /// A number's bits, with every NaN as one value: IEEE 754 leaves the sign and payload
 /// of a NaN produced from two NaNs to the order of the operands, which compilers commute.
 fn key(x: f64) -> u64 {

@@ -28,6 +28,7 @@ pub(super) const LAB: Lab = Lab {
 
 fn run(p: &Params, _: Option<&Image>) -> Result<Output, LabError> {
     let v = version(p);
+    v.available()?;
     let ct = collab::crosstab(v);
     let dot = collab::dotprod_sheet(v);
     let bias = collab::bias_sheet(v);

@@ -17,16 +17,16 @@ pub(super) const LAB: Lab = Lab {
 };
 
 /// The version's network (course-v3 and courses share one).
-pub(crate) fn net(v: Version) -> ConvNet {
+pub(crate) fn net(v: Version) -> Result<ConvNet, LabError> {
     match v {
         Version::Course22 => conv::course22(),
-        _ => conv::course_v3(),
+        _ => Ok(conv::course_v3()),
     }
 }
 
 fn run(p: &Params, _: Option<&Image>) -> Result<Output, LabError> {
     let v = version(p);
-    let net = net(v);
+    let net = net(v)?;
     let f = net.forward()?;
     let g = net.filter_grads()?;
     let mut layers = Table::new(

@@ -26,8 +26,8 @@ pub(super) const LAB: Lab = Lab {
 };
 
 fn run(p: &Params, _: Option<&Image>) -> Result<Output, LabError> {
-    let tb = titanic::table(&titanic::all_rows());
-    let (lin_p, net_p, _) = titanic::saved_params();
+    let tb = titanic::table(&titanic::all_rows()?);
+    let (lin_p, net_p, _) = titanic::saved_params()?;
     let lin = titanic::linear(&tb, &lin_p)?;
     let net = titanic::nnet(&tb, &net_p)?;
     let mut headers = vec!["survived"];

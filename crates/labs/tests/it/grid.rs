@@ -33,6 +33,24 @@ fn golden_file(name: &str, rel: &str) -> Option<PathBuf> {
     }
 }
 
+/// Gives the labs course22's numbers (which gradsheet does not ship:
+/// `gradsheet_labs::material`) from the shared golden grids, once per test binary;
+/// `false` after a loud skip (a failure in CI) when they are not there.
+pub fn course22() -> bool {
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let Some(dir) = gradsheet_testkit::course22() else {
+            return false;
+        };
+        let m = gradsheet_labs::material::Material::from_folder(|rel| {
+            std::fs::read(dir.join(rel)).ok()
+        });
+        assert_eq!(m.len(), gradsheet_labs::material::COURSE22.len(), "{m:?}");
+        gradsheet_labs::material::install(m);
+        true
+    })
+}
+
 /// The tolerance of the golden README: a few ulps.
 pub fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-12 * b.abs().max(1.0)

@@ -100,9 +100,14 @@ fn collab_sheet(v: Version, with_bias: bool) -> Sheet {
 /// collab_filter.xlsx of a version: the dotprod sheet
 /// (`=IF(H2="",0,MMULT($B25:$F25,H$19:H$23))` and
 /// `=SQRT(SUMXMY2(ratings,preds)/COUNT(ratings))`) and the bias sheet.
-pub fn collab(v: Version) -> Book {
-    Book::new(
+///
+/// # Errors
+///
+/// For course22, that its numbers are not here ([`gradsheet_labs::material`]).
+pub fn collab(v: Version) -> Result<Book, gradsheet_labs::LabError> {
+    v.available()?;
+    Ok(Book::new(
         "collab",
         vec![collab_sheet(v, false), collab_sheet(v, true)],
-    )
+    ))
 }

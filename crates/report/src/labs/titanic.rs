@@ -4,17 +4,19 @@ use gradsheet_labs::titanic;
 
 use super::{a1, abs, abs_block, block, row_values, Book, Builder};
 
-/// titanic.xlsx from the embedded passengers: the kept rows' raw fields (A:H), the ten
+/// titanic.xlsx from the passengers of the user's copy of course22
+/// ([`gradsheet_labs::material`]): the kept rows' raw fields (A:H), the ten
 /// derived features (I:R, e.g. `=D2/$AB$2`, `=LOG(G2+1)`, `=IF(H2="S",1,0)`), the linear
 /// model `=SUMPRODUCT(I2:R2,params)` and the two-ReLU net with its squared errors and
 /// mean loss, from the saved Solver parameters.
 ///
 /// # Errors
 ///
-/// A shape error from the lab (the saved parameters have fixed sizes, so none in practice).
+/// [`gradsheet_labs::LabError::Missing`] without the user's copy of course22; a parse
+/// error for a row of it that cannot be read.
 pub fn titanic() -> Result<Book, gradsheet_labs::LabError> {
-    let tb = titanic::table(&titanic::all_rows());
-    let (lin_p, net_p, _) = titanic::saved_params();
+    let tb = titanic::table(&titanic::all_rows()?);
+    let (lin_p, net_p, _) = titanic::saved_params()?;
     let lin = titanic::linear(&tb, &lin_p)?;
     let net = titanic::nnet(&tb, &net_p)?;
     let mut b = Builder::new("titanic");

@@ -112,6 +112,17 @@ pub enum XlsxError {
     /// The trace does not match the configuration (a different batch order or size).
     #[error("the trace does not match the run's settings: {0}")]
     Mismatch(String),
+    /// An exact derivative too large for a spreadsheet formula.
+    #[error(
+        "the derivative ∂e/∂{param} is {reason}, so the workbook cannot hold it as a live \
+         formula; export a run with finite-difference gradients, or a smaller model"
+    )]
+    DerivativeTooLarge {
+        /// The parameter.
+        param: String,
+        /// How large it is.
+        reason: gradsheet_engine::diff::TooLarge,
+    },
     /// The xlsx writer failed.
     #[error("cannot write the workbook: {0}")]
     Writer(#[from] rust_xlsxwriter::XlsxError),

@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use gradsheet_engine::{Model, Notation, Scheme, Workspace};
+use gradsheet_engine::diff::shown_derivative;
+use gradsheet_engine::{Expr, Model, Notation, Scheme, Workspace};
 use gradsheet_train::{rng, Gradient, Optimizer, State, StepView, Trainer};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -237,6 +238,7 @@ fn write_eval(
     r: usize,
     cols: EvalCols,
     v: &EvalValues<'_>,
+    derivatives: &[Expr],
 ) -> Result<(), XlsxError> {
     let model = run.model;
     let pred_cell = a1(r, cols.pred);
@@ -260,7 +262,10 @@ fn write_eval(
     cells.formula(ws, r, cols.err, &err_f, v.err, &f.value)?;
     for (i, p) in model.params.iter().enumerate() {
         let gf = match run.config.gradient {
-            Gradient::Auto => format!("={}", model.derivative(p).render(Notation::Excel, &name)),
+            Gradient::Auto => match derivatives.get(i) {
+                Some(d) => format!("={}", d.render(Notation::Excel, &name)),
+                None => format!("={}", model.derivative(p).render(Notation::Excel, &name)),
+            },
             Gradient::Fd { scheme, .. } => fd_formula(model, p, scheme, "grad_h", &err_cell, &name),
         };
         cells.formula(ws, r, cols.grads + i, &gf, v.grads[i], &f.value)?;
@@ -295,6 +300,9 @@ pub(crate) struct StepsWriter {
     prev_epoch: usize,
     /// The new parameters of the last step written.
     pub last_new_params: Vec<f64>,
+    /// ∂e/∂p per parameter, for the gradient columns' formulas (exact gradients only),
+    /// derived once rather than on every row.
+    derivatives: Vec<Expr>,
 }
 
 impl StepsWriter {
@@ -308,6 +316,21 @@ impl StepsWriter {
         f: &Formats,
     ) -> Result<StepsWriter, XlsxError> {
         let model = run.model;
+        let derivatives = match run.config.gradient {
+            Gradient::Auto => model
+                .params
+                .iter()
+                .map(|p| {
+                    shown_derivative(&model.error, p).map_err(|reason| {
+                        XlsxError::DerivativeTooLarge {
+                            param: p.clone(),
+                            reason,
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Gradient::Fd { .. } => Vec::new(),
+        };
         let (np, nc) = (model.params.len(), model.columns.len());
         let nv = layout.state_vars.len();
         let batches = Batches::new(run);
@@ -385,6 +408,7 @@ impl StepsWriter {
             written: 0,
             prev_epoch: 0,
             last_new_params: run.init.to_vec(),
+            derivatives,
         })
     }
 
@@ -475,7 +499,17 @@ impl StepsWriter {
                         grads: &self.g_row,
                         fd,
                     };
-                    write_eval(rows_ws, cells, f, run, consts, rr, rcols, &v)?;
+                    write_eval(
+                        rows_ws,
+                        cells,
+                        f,
+                        run,
+                        consts,
+                        rr,
+                        rcols,
+                        &v,
+                        &self.derivatives,
+                    )?;
                     self.rows_r += 1;
                 }
                 let last = self.rows_r - 1;
@@ -533,7 +567,17 @@ impl StepsWriter {
                     grads: s.grads,
                     fd: s.fd,
                 };
-                write_eval(ws, cells, f, run, consts, r, cols.eval, &v)?;
+                write_eval(
+                    ws,
+                    cells,
+                    f,
+                    run,
+                    consts,
+                    r,
+                    cols.eval,
+                    &v,
+                    &self.derivatives,
+                )?;
             }
         }
         // The optimizer's update.

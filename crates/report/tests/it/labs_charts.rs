@@ -79,7 +79,11 @@ fn every_lab_figure_is_drawn_as_svg_and_png() {
     use gradsheet_report::labs;
     let all = labs::all();
     assert_eq!(all.len(), 15);
+    let course22 = crate::course22();
     for lab in all {
+        if lab.name == "titanic" && !course22 {
+            continue;
+        }
         let p = lab.params(&small(lab.name)).unwrap();
         let out = (lab.run)(&p, None).unwrap();
         assert!(!out.figures.is_empty(), "{}", lab.name);

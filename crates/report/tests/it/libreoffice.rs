@@ -226,6 +226,17 @@ fn workbooks_recalculate_to_the_engines_numbers() {
     cfg.show_fd = Some((Scheme::Backward, 0.01));
     cases.push(case("minibatch_huber", line, "huber", &g, cfg));
 
+    // A division by a negative constant: the derivative columns' formulas are the
+    // simplifier's text, which once dropped the sign (x/3 for x/-3) and so recalculated
+    // to another model's derivative.
+    cases.push(case(
+        "negative_divisor",
+        "a*x/-3+b*(b+0.1)/-3",
+        "squared",
+        &g,
+        TrainConfig::new(Optimizer::sgd(1e-5), 2),
+    ));
+
     run_cases(&cases);
 }
 

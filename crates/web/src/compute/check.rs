@@ -1,9 +1,8 @@
 //! `/api/check`: symbolic, reverse-mode and central-difference derivatives on every
 //! row, and what a typed derivative is (exact, a finite difference, a lost factor...).
 
-use gradsheet_engine::{
-    check_derivative, fd, parse, CheckOptions, Dataset, Finding, Model, Scheme,
-};
+use gradsheet_engine::gradcheck::{Gap, GradientChecker};
+use gradsheet_engine::{check_derivative, parse, CheckOptions, Dataset, Finding, Model};
 
 use super::{dataset, init_values, light_formulas, model, rows_of, trainer, LIGHT_FORMULA_CHARS};
 use crate::dto::*;
@@ -24,14 +23,6 @@ impl Work for CheckSpec {
     }
 }
 
-fn rel(a: f64, b: f64) -> f64 {
-    if a == b {
-        0.0
-    } else {
-        (a - b).abs() / a.abs().max(b.abs()).max(1e-300)
-    }
-}
-
 /// The answer of `/api/check`: symbolic, automatic and central-difference derivatives on
 /// every row, and what a typed derivative is.
 pub fn check(spec: &CheckSpec, lim: &Limits, dl: &Deadline) -> Result<CheckOut, ApiError> {
@@ -45,45 +36,29 @@ pub fn check(spec: &CheckSpec, lim: &Limits, dl: &Deadline) -> Result<CheckOut, 
         ));
     }
     let trainer = trainer(&m, &data)?;
-    let symbolic: Vec<_> = m.params.iter().map(|p| m.derivative(p)).collect();
-    let mut ws = trainer.compiled.workspace();
-    let mut grad = vec![0.0; params.len()];
-    let mut scratch = vec![0.0; params.len()];
-    let (mut max_s, mut max_c) = (0.0f64, 0.0f64);
+    let mut checker = GradientChecker::new(&m, &params, spec.h);
     let mut rows = Vec::new();
     for i in 0..trainer.n_rows {
         dl.check()?;
         let row = trainer.row(i).to_vec();
-        trainer.compiled.row_grad(&mut ws, &row, &params, &mut grad);
-        let env = |name: &str| {
-            m.columns
-                .iter()
-                .position(|c| c == name)
-                .map(|j| row[j])
-                .or_else(|| m.params.iter().position(|p| p == name).map(|j| params[j]))
-                .or_else(|| m.constants.iter().find(|(c, _)| c == name).map(|(_, v)| *v))
-        };
-        let mut out = CheckRow {
-            inputs: nums(&row),
-            symbolic: Vec::new(),
-            automatic: Vec::new(),
-            central: Vec::new(),
-        };
-        for (k, s) in symbolic.iter().enumerate() {
-            let sv = s.eval(&env).unwrap_or(f64::NAN);
-            let mut ws2 = trainer.compiled.workspace();
-            let mut f = |p: &[f64]| trainer.compiled.row(&mut ws2, &row, p).1;
-            let c = fd::estimate(&mut f, &params, k, spec.h, Scheme::Central, &mut scratch);
-            max_s = max_s.max(rel(sv, grad[k]));
-            max_c = max_c.max(rel(c, grad[k]));
-            out.symbolic.push(Num(sv));
-            out.automatic.push(Num(grad[k]));
-            out.central.push(Num(c));
-        }
+        let r = checker.row(i, &row);
         if rows.len() < lim.max_rows_shown {
-            rows.push(out);
+            rows.push(CheckRow {
+                inputs: nums(&row),
+                symbolic: nums(&r.symbolic),
+                automatic: nums(&r.automatic),
+                central: nums(&r.central),
+            });
         }
     }
+    // A side that is not finite is never agreement: the gap is NaN and a sentence says
+    // which side, where and why.
+    let gap = |g: &Gap| match g {
+        Gap::Finite(v) => (Num(*v), None),
+        Gap::NotFinite(n) => (Num(f64::NAN), Some(n.sentence())),
+    };
+    let (max_rel_symbolic, symbolic_not_finite) = gap(checker.symbolic_gap());
+    let (max_rel_central, central_not_finite) = gap(checker.central_gap());
     let (claimed, claimed_kind) = match &spec.claimed {
         Some((param, text)) if !text.trim().is_empty() => {
             let (sentence, kind) = verdict(&m, &data, &params, param, text, lim)?;
@@ -96,8 +71,10 @@ pub fn check(spec: &CheckSpec, lim: &Limits, dl: &Deadline) -> Result<CheckOut, 
         columns: m.columns.clone(),
         h: spec.h,
         rows,
-        max_rel_symbolic: Num(max_s),
-        max_rel_central: Num(max_c),
+        max_rel_symbolic,
+        symbolic_not_finite,
+        max_rel_central,
+        central_not_finite,
         claimed,
         claimed_kind,
     })

@@ -165,10 +165,7 @@ mod tests {
             run: TrainSpec {
                 model: "b+a*x".into(),
                 epochs: 3,
-                hyper: HyperSpec {
-                    lr: Some(1e-4),
-                    ..HyperSpec::default()
-                },
+                hyper: HyperSpec::default().with("lr", 1e-4),
                 ..TrainSpec::default()
             },
             step,

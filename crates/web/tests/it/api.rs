@@ -172,6 +172,20 @@ fn check_compare_and_sweep() {
             .contains("forward difference"),
         "{v}"
     );
+    // A side that is not finite is never agreement.
+    let v = post(
+        "/api/check",
+        &json!({"model": "SQRT(c-1)+b", "at": {"c": 1, "b": 1}}),
+    )
+    .json();
+    assert_eq!(v["max_rel_symbolic"], "NaN", "{v}");
+    assert!(
+        v["symbolic_not_finite"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("-inf on row 1"),
+        "{v}"
+    );
     let v = post("/api/compare", &json!({"epochs": 5, "runs": [{"optimizer": "sgd", "hyper": {"lr": 1e-4}}, {"optimizer": "adam", "hyper": {"lr": 0.1}}], "contours": {}})).json();
     assert_eq!(v["runs"].as_array().map(Vec::len), Some(2));
     assert_eq!(v["runs"][0]["curve"].as_array().map(Vec::len), Some(5));
