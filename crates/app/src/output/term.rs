@@ -1,6 +1,6 @@
 //! The terminal's width, and prose and numbers laid out for it: sentences wrapped to the
 //! width, long numbers rounded as a person reads them (the exact values are in `--json`
-//! and the files), tables narrowed to fit (see [`super::table::Table`]).
+//! and the files), tables narrowed to fit (see [`super::table::fit`]).
 //!
 //! The width is `COLUMNS` when set, else the terminal's own, else 80 (a pipe, a file, a
 //! test). `--wide` lifts it: tables keep every column and every digit, as before.
@@ -99,7 +99,7 @@ pub fn readable(text: &str) -> String {
                 while k < b.len() && b[k].is_ascii_digit() {
                     k += 1;
                 }
-                if k - j - 1 >= 8 && !(k < b.len() && b[k].is_ascii_alphanumeric()) {
+                if k - j > 8 && !(k < b.len() && b[k].is_ascii_alphanumeric()) {
                     if let Ok(v) = text[i..k].parse::<f64>() {
                         out.push_str(&gradsheet_report::cell(v, 7));
                         i = k;

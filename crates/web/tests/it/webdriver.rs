@@ -232,15 +232,6 @@ impl Session {
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
-    /// Resizes the window (its content, headless).
-    pub fn resize(&self, width: u32, height: u32) {
-        self.cmd(
-            "POST",
-            "/window/rect",
-            Some(json!({ "width": width, "height": height })),
-        );
-    }
-
     /// Shows pages as a phone of this size does (CSS pixels, a touch screen's mobile
     /// layout): Chromium's windows are at least 500 pixels wide, so the size is emulated
     /// through the DevTools protocol rather than set on the window.
