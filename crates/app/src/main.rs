@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod cmd;
 mod course22;
@@ -21,6 +21,10 @@ mod trace_io;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Print tables with every column and digit, however wide (by default they are fitted
+    /// to the terminal: fewer digits, then the less essential columns, left out).
+    #[arg(long, global = true)]
+    wide: bool,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -67,7 +71,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Help wraps to the terminal's width (80 in a pipe), as the rest of the output does.
+    let command = Cli::command().term_width(output::term::width());
+    let cli = match command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => {
             // clap prints help and version to stdout with success; usage errors get code 2.
@@ -76,6 +85,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    output::term::set_wide(cli.wide);
     course22::install();
     let result = match cli.command {
         None => cmd::serve::run_default(),

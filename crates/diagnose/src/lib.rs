@@ -27,6 +27,8 @@ pub mod collapse;
 pub mod explain;
 pub mod fmt;
 pub mod hessian;
+pub mod minimum;
+pub mod summary;
 pub mod sweep;
 
 pub use explain::{explain, Diagnosis, ExplainOptions};

@@ -5,7 +5,7 @@
 // `load(params)` (state from the URL), `init()` (bind the controls once), `showAll()`
 // (controls from the state) and `schedule()` (save the state and ask for an update).
 
-import { $ } from "./dom.js";
+import { $, h } from "./dom.js";
 import { compare } from "./compare.js";
 import { lab } from "./lab.js";
 import { labsPage } from "./labs.js";
@@ -26,13 +26,43 @@ function route() {
     ctl.showAll();
   }
   for (const k of Object.keys(PAGES)) $("page-" + k).hidden = k !== name;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === name);
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.page === name);
+    if (a.dataset.page === name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  menu(false);
   ctl.schedule();
 }
 
+/** On a narrow screen the pages' links fold into a menu; `open` unfolds it. */
+function menu(open) {
+  $("menu").setAttribute("aria-expanded", open ? "true" : "false");
+  $("nav").classList.toggle("open", open);
+}
+
+/**
+ * On a phone a page's settings can be folded away (a button under the page's title), so
+ * that the results take the screen; on a wider screen they stay beside the results.
+ */
+function foldableControls() {
+  for (const aside of document.querySelectorAll("aside.controls")) {
+    const title = aside.querySelector("h1");
+    const b = h("button", { type: "button", class: "fold", "aria-expanded": "true" }, "hide the settings");
+    b.addEventListener("click", () => {
+      const folded = aside.classList.toggle("folded");
+      b.setAttribute("aria-expanded", folded ? "false" : "true");
+      b.textContent = folded ? "show the settings" : "hide the settings";
+    });
+    title.after(b);
+  }
+}
+
 fillOptimizers();
+foldableControls();
 Object.values(PAGES).forEach((p) => p.init());
 // Following a link or pressing back reloads a page's state from the URL; the pages' own
 // edits use replaceState, which fires no event.
 window.addEventListener("hashchange", route);
+$("menu").addEventListener("click", () => menu($("menu").getAttribute("aria-expanded") !== "true"));
+document.addEventListener("keydown", (e) => { if (e.key === "Escape" && $("nav").classList.contains("open")) { menu(false); $("menu").focus(); } });
 route();

@@ -1,9 +1,11 @@
 // The optimizer comparison: several optimizers from the same start on the same model.
 
-import { PALETTE, contourChart, fmt, lineChart } from "./charts.js";
+import { PALETTE, contourChart, lineChart } from "./charts.js";
 import { caret, message, showTiming, slider } from "./controls.js";
 import { $, fill, h } from "./dom.js";
+import { exact, fmt } from "./numbers.js";
 import { label } from "./optimizers.js";
+import { player } from "./player.js";
 import { api, runner } from "./server.js";
 import { numParam, writeHash } from "./url.js";
 
@@ -32,6 +34,12 @@ export const compare = {
     this.schedule = () => { this.save(); upd(); };
     $("cmp-model").addEventListener("input", (e) => { this.s.model = e.target.value; clearTimeout(timer); timer = setTimeout(this.schedule, 120); });
     this.epochs = slider("cmp-epochs", () => this.s.epochs, (v) => { this.s.epochs = v; }, this.schedule);
+    // Played an epoch at a time: the curves and the paths grow together.
+    this.player = player("cmp-player", {
+      unit: "epoch",
+      describe: (c, t) => (c >= t ? `the whole runs: ${t} epochs` : c === 0 ? "the start" : `after epoch ${c} of ${t}`),
+      onMove: (c) => this.draw(c),
+    });
     fill("cmp-runs", DEFAULTS.map(([o]) => {
       const on = h("input", { type: "checkbox", id: `cmp-on-${o}` });
       const lr = h("input", { type: "number", class: "num", step: "any", id: `cmp-lr-${o}`, title: "learning rate", "aria-label": `learning rate of ${label(o)}` });
@@ -59,19 +67,32 @@ export const compare = {
     caret("cmp-model", r.field === "model" ? r : null);
     if (r.error) { message("cmp-msg", r.error, true); return; }
     message("cmp-msg", "");
-    const series = r.runs.map((run, k) => ({ name: active[k], color: colors[active[k]], x: run.curve.map((_, i) => i + 1), y: run.curve }));
-    lineChart($("cmp-chart-error"), series, { logY: true, xLabel: "epoch", yLabel: "mean error" });
-    const c = r.contours;
-    const paths = c ? r.runs.map((run, k) => ({ name: active[k], color: colors[active[k]], points: run.path, ix: r.params.indexOf(c.params[0]), iy: r.params.indexOf(c.params[1]) })) : [];
-    contourChart($("cmp-chart-path"), c, paths);
+    this.r = r; this.colors = colors; this.active = active;
+    this.player.set(this.s.epochs, 0);
+    this.draw(this.player.cursor);
     const swatch = (color) => { const s = h("span", { class: "swatch" }); s.style.background = color; return s; };
     fill("cmp-table",
       h("thead", {}, h("tr", {}, ["optimizer", "final error", "result"].map((x) => h("th", {}, x)), r.params.map((p) => h("th", {}, p)))),
       h("tbody", {}, r.runs.map((run, k) => h("tr", {},
         h("td", { style: "text-align:left" }, swatch(colors[active[k]]), run.label),
-        h("td", {}, fmt(run.final_error, 5)),
+        h("td", { title: exact(run.final_error) }, fmt(run.final_error, 5)),
         h("td", {}, run.stop.kind === "diverged" ? `diverged at step ${run.stop.step}` : run.stop.kind),
-        run.final_params.map((v) => h("td", {}, fmt(v)))))));
+        run.final_params.map((v) => h("td", { title: exact(v) }, fmt(v)))))));
     showTiming(`${active.length} runs × ${this.s.epochs} epochs`, t0, r.compute_ms);
+  },
+  /** The curves and paths up to epoch `c` (all of them when the whole runs are shown). */
+  draw(c) {
+    const r = this.r;
+    if (!r) return;
+    const { colors, active } = this;
+    const upTo = c < this.s.epochs ? c : Infinity;
+    const series = r.runs.map((run, k) => ({ name: active[k], color: colors[active[k]], x: run.curve.map((_, i) => i + 1), y: run.curve }));
+    lineChart($("cmp-chart-error"), series, { logY: true, xLabel: "epoch", yLabel: "mean error", upTo, xName: (x) => `end of epoch ${x}` });
+    const ct = r.contours;
+    const paths = ct ? r.runs.map((run, k) => ({
+      name: active[k], color: colors[active[k]], points: run.path, ix: r.params.indexOf(ct.params[0]), iy: r.params.indexOf(ct.params[1]),
+      upTo: upTo + 1, label: (i) => `${label(active[k])}: ${i === 0 ? "the start" : `end of epoch ${i}`}`,
+    })) : [];
+    contourChart($("cmp-chart-path"), ct, paths);
   },
 };

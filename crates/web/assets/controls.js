@@ -1,8 +1,8 @@
 // The controls every page uses: sliders with their number boxes, status messages, the
 // caret under a formula's fault, the timing in the header.
 
-import { fmt } from "./charts.js";
 import { $, fill, h } from "./dom.js";
+import { fmt } from "./numbers.js";
 
 /** Shows the round trip of the last update in the header (and as `data-ms` for tests). */
 export function showTiming(label, t0, serverMs) {
@@ -44,6 +44,9 @@ export function slider(rangeId, get, set, changed) {
   const range = $(rangeId), box = $(rangeId + "-num"), div = range.closest(".slider");
   const log = div.dataset.log === "1", int = div.dataset.int === "1";
   range.min = div.dataset.min; range.max = div.dataset.max;
+  // The number box says what it holds to a screen reader, as the slider's label does.
+  const named = () => box.setAttribute("aria-label", `${div.querySelector("label").textContent} (typed)`);
+  named();
   const toRange = (v) => (log ? Math.log10(Math.max(v, 1e-300)) : v);
   const fromRange = (r) => {
     let v = log ? Math.pow(10, r) : r;
@@ -61,9 +64,25 @@ export function slider(rangeId, get, set, changed) {
   return {
     show,
     setMax(m) { range.max = m; },
+    hide(flag) { div.hidden = !!flag; },
     enable(on, label) {
       div.classList.toggle("disabled", !on); range.disabled = !on; box.disabled = !on;
-      if (label) div.querySelector("label").textContent = label;
+      if (label) { div.querySelector("label").textContent = label; named(); }
     },
   };
+}
+
+/**
+ * A "copy link" button: the page's URL (which holds its whole state) to the clipboard,
+ * or selected in a box to copy by hand where the clipboard is not available.
+ */
+export function share(button, msgId) {
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      message(msgId, "the link to this page, with every setting, is copied");
+    } catch (_) {
+      message(msgId, `the link to this page, with every setting: ${location.href}`);
+    }
+  });
 }

@@ -2,6 +2,8 @@
 // attributes set one by one), never as markup; SVG documents the server draws are parsed
 // as SVG and inserted as nodes.
 
+import { readablePieces } from "./numbers.js";
+
 /** The element with this id. */
 export const $ = (id) => document.getElementById(id);
 
@@ -48,6 +50,14 @@ export function svgFrom(markup) {
   }
   for (const s of root.querySelectorAll("script, foreignObject")) s.remove();
   return document.importNode(root, true);
+}
+
+/**
+ * A sentence as nodes, its long numbers rounded as a person reads them with the exact
+ * value on hover (see `readablePieces`).
+ */
+export function readable(sentence) {
+  return readablePieces(sentence).map(([t, exactText]) => (exactText ? h("span", { class: "rounded", title: exactText }, t) : t));
 }
 
 /** Escapes text for markup (for code that still writes markup: the labs page). */

@@ -19,8 +19,10 @@ use crate::{ApiError, Limits};
 mod check;
 mod compare;
 mod contours;
+mod diagnosis;
 mod export;
 mod sheet;
+mod step;
 mod sweep;
 mod train;
 
@@ -28,6 +30,7 @@ pub use check::check;
 pub use compare::compare;
 pub use export::{csv, svg, xlsx};
 pub use sheet::sheet;
+pub use step::step;
 pub use sweep::sweep;
 pub use train::train;
 
@@ -114,6 +117,27 @@ fn light_surface(c: Option<&ContourSpec>, rows: usize) -> bool {
 /// if `contours` asks for one.
 fn run_lane(m: ModelRef<'_>, steps: usize, rows: usize, contours: Option<&ContourSpec>) -> Lane {
     Lane::light_if(light_formulas(m) && steps <= LIGHT_STEPS && light_surface(contours, rows))
+}
+
+/// The largest per-row error formula, and sum of its derivatives, in tree nodes, whose
+/// second derivatives are computed (`c*MAX(a*x+b,0)+d` with a squared error: 14 and 70).
+const MAX_SECOND_DERIVATIVES_SIZE: usize = 400;
+
+/// Whether the model's second derivatives (the diagnosis's Hessians, the error surface's
+/// minimum) are cheap: they are symbolic, and for a large formula, or one whose
+/// derivatives grow large (nested EXPs, long products), differentiating twice alone
+/// takes seconds to minutes. The size of the first derivatives predicts the second's.
+fn second_derivatives_are_cheap(m: &Model) -> bool {
+    let mut left = MAX_SECOND_DERIVATIVES_SIZE;
+    m.params.len() <= 12
+        && m.error.size() <= MAX_SECOND_DERIVATIVES_SIZE
+        && m.params.iter().all(|p| match m.derivative_within(p, left) {
+            Some(d) => {
+                left -= d.size();
+                true
+            }
+            None => false,
+        })
 }
 
 /// Parses the model and loss against the data's columns, with formula errors located.

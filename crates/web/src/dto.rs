@@ -562,16 +562,49 @@ pub struct StopOut {
     pub reason: Option<String>,
 }
 
-/// An explanation of a run that went wrong.
+/// An explanation of a run that went wrong, or of a model whose parameters collapse.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct DiagnosisOut {
-    /// One-line headline.
+    /// What the first finding is about: `diverged`, `dead_unit`, `worse_than_start`,
+    /// `stalled` or `collapse` (the last informs; the others are failures).
+    pub kind: String,
+    /// What happened in plain words, one sentence per finding, the most important first.
+    pub summary: Vec<String>,
+    /// How the run ended, in a line.
     pub headline: String,
-    /// The explanation: sections of a title and sentences.
+    /// The remedies, each verified by a re-run.
+    pub remedies: Vec<RemedyOut>,
+    /// The explanation with its numbers: sections of a title and sentences.
     pub sections: Vec<SectionOut>,
     /// Where it came from: `diagnose` (gradsheet-diagnose), or `trace` (the stop reason
     /// alone, when the analysis itself could not run).
     pub source: String,
+}
+
+/// A remedy verified by a re-run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RemedyOut {
+    /// The label of the button that applies it (`use lr = 3.4e-5`); `None` when the page
+    /// cannot apply it (a change of the data).
+    pub label: Option<String>,
+    /// The remedy and its re-run, in a sentence.
+    pub text: String,
+    /// The settings that apply it.
+    pub apply: ApplyOut,
+}
+
+/// Settings a remedy changes; those not given stay.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ApplyOut {
+    /// The learning rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
+    /// The optimizer's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimizer: Option<String>,
+    /// Initial values by parameter.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub init: BTreeMap<String, f64>,
 }
 
 /// A section of a diagnosis.
@@ -635,6 +668,19 @@ pub struct ContoursOut {
     pub fixed: Vec<(String, Num)>,
     /// Where the mean error is smallest on the grid.
     pub min: [f64; 2],
+    /// The bottom of the valley: the minimum of the mean error over the two parameters
+    /// (the others held), found by Newton's method from where the run ended, when it
+    /// converged to one. It may lie outside the grid.
+    pub minimum: Option<MinimumOut>,
+}
+
+/// A minimum of the mean error over the two parameters of an error surface.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MinimumOut {
+    /// The two parameters' values there.
+    pub at: [f64; 2],
+    /// The mean error there.
+    pub error: Num,
 }
 
 /// The answer of `/api/train`.
@@ -684,6 +730,58 @@ pub struct TrainOut {
     pub contours: Option<ContoursOut>,
 }
 
+/// One step of a run, asked for as formulas with its numbers (`/api/step`).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StepSpec {
+    /// The run, as `/api/train` takes it (its `view_epoch` and `contours` are not used).
+    pub run: TrainSpec,
+    /// The step (1-based, counted from the start of the run).
+    pub step: usize,
+}
+
+/// A formula of a step: `name = formula = filled = value`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FormulaLine {
+    /// What it computes (`pred`, `∂e/∂a`, `new a`).
+    pub name: String,
+    /// The formula in mathematical notation.
+    pub formula: String,
+    /// The same formula with the step's numbers in place of the names (rounded as a
+    /// person reads them; `value` is exact).
+    pub filled: Option<String>,
+    /// The value the run computed.
+    pub value: Num,
+    /// A remark, when the line needs one.
+    pub note: Option<String>,
+}
+
+/// A group of a step's formulas.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FormulaSection {
+    /// Its title.
+    pub title: String,
+    /// Its formulas.
+    pub lines: Vec<FormulaLine>,
+}
+
+/// The answer of `/api/step`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StepOut {
+    /// The step (1-based).
+    pub step: usize,
+    /// Its epoch (1-based).
+    pub epoch: usize,
+    /// Its data row (1-based).
+    pub row: usize,
+    /// The row's values, by column.
+    pub inputs: Vec<(String, Num)>,
+    /// The prediction and error, the derivatives, the update.
+    pub sections: Vec<FormulaSection>,
+    /// Server-side compute time in milliseconds.
+    pub compute_ms: f64,
+}
+
 /// One row of a gradient check.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CheckRow {
@@ -720,6 +818,21 @@ pub struct CheckOut {
     pub central_not_finite: Option<String>,
     /// What the typed derivative is, when one was given.
     pub claimed: Option<String>,
+    /// Its kind, when one was given.
+    pub claimed_kind: Option<VerdictKind>,
+}
+
+/// What a typed derivative is, in the three kinds the page shows in three colours.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictKind {
+    /// The exact derivative (to rounding).
+    Exact,
+    /// An approximation of it: a finite difference, right up to its truncation error.
+    Approximation,
+    /// Not the derivative: a lost factor, another parameter's, the prediction's alone, or
+    /// none of these.
+    Wrong,
 }
 
 /// One run of a comparison.
@@ -799,6 +912,9 @@ pub struct SheetSpec {
     pub b: Option<f64>,
     /// How many times `onestep` runs after Reset (each is one epoch).
     pub onesteps: usize,
+    /// After how many of those onesteps the sheet is shown (default: all of them; 0 shows
+    /// the sheet as Reset and the typed cells leave it).
+    pub view: Option<usize>,
     /// Compute the error surface of `a*x+b` around the passes' parameters.
     pub contours: Option<ContourSpec>,
 }
@@ -814,6 +930,7 @@ impl Default for SheetSpec {
             a: None,
             b: None,
             onesteps: 5,
+            view: None,
             contours: None,
         }
     }
@@ -835,7 +952,7 @@ pub struct SheetColumn {
 /// A displayed pass of a replay.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct SheetEpoch {
-    /// 1-based.
+    /// The onesteps before it: 0 for the sheet as Reset leaves it.
     pub epoch: usize,
     /// What led to it (`Reset`, `onestep 3`).
     pub after: String,
@@ -858,13 +975,15 @@ pub struct SheetOut {
     pub columns: Vec<SheetColumn>,
     /// Excel row number of the first row.
     pub first_row: u32,
+    /// The onesteps after which the sheet is shown (0: as Reset leaves it).
+    pub view: usize,
     /// The rows, one value per column.
     pub rows: Vec<Vec<Num>>,
     /// Inputs and summaries: (address, label, value).
     pub cells: Vec<(String, String, Num)>,
     /// The quirks that matter here, in sentences.
     pub notes: Vec<String>,
-    /// Every displayed pass.
+    /// Every displayed pass: as Reset leaves the sheet, then after each onestep.
     pub epochs: Vec<SheetEpoch>,
     /// The error surface of `a*x+b` (parameters `a`, `b`) around the passes.
     pub contours: Option<ContoursOut>,

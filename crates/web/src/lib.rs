@@ -12,6 +12,7 @@
 //! | `POST /api/check` | symbolic, reverse-mode and central-difference derivatives on every row; recognises a typed derivative |
 //! | `POST /api/train` | a training run: one epoch's step rows, the path, epoch summaries, how it stopped, the diagnosis, the error surface |
 //! | `POST /api/compare` | several optimizers from one start: error curves and paths |
+//! | `POST /api/step` | one step of a run as formulas with its numbers: prediction, error, derivatives, update |
 //! | `POST /api/sheet` | a graddesc workbook sheet replayed with its macros (Reset, onestep), cell for cell |
 //! | `POST /api/sweep` | a grid of two settings, the final error of each run (the stability map) |
 //! | `GET /api/optimizers` | every optimizer rule of `gradsheet_train::rules`: name, label, settings with meaning, default, range and slider slot, state |

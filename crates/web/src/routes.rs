@@ -48,6 +48,7 @@ pub fn router_with(limits: Limits) -> Router {
         .route("/api/compare", post(|s, r| json(s, r, compute::compare)))
         .route("/api/sweep", post(|s, r| json(s, r, compute::sweep)))
         .route("/api/sheet", post(|s, r| json(s, r, compute::sheet)))
+        .route("/api/step", post(|s, r| json(s, r, compute::step)))
         .route(
             "/api/lab",
             post(|s, r| json(s, r, |q, l, _| labs::lab(q, l))),

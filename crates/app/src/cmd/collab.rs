@@ -130,7 +130,7 @@ pub fn run(a: Args) -> Result<()> {
         train.triples.len(),
         valid.triples.len()
     );
-    println!(
+    let model = format!(
         "rating = u·m ({} factors) + user bias + item bias; batches of {}, torch Adam lr {}{}",
         a.k,
         a.batch,
@@ -141,6 +141,7 @@ pub fn run(a: Args) -> Result<()> {
             String::new()
         }
     );
+    println!("{}", crate::output::term::para(&model, ""));
     let cfg = CollabConfig {
         k: a.k,
         batch: a.batch,
@@ -192,7 +193,11 @@ pub fn run(a: Args) -> Result<()> {
         .collect();
     print!("{}", crate::output::table(&headers, &table));
     println!(
-        "(train mse: the mean of the batches' errors during the epoch; valid mse: at its end)"
+        "{}",
+        crate::output::term::para(
+            "(train mse: the mean of the batches' errors during the epoch; valid mse: at its end)",
+            ""
+        )
     );
     if let Some(path) = &a.csv {
         let mut out = String::from("epoch,train_mse,valid_mse,seconds\n");

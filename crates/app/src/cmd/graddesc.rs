@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 use super::common::{page, parse_assignments};
 use super::usage;
-use crate::output::{cell, table};
+use crate::output::term::{item, para, readable};
+use crate::output::{cell, fitted, table, Cell, Column};
 use crate::trace_io::json_number;
 
 /// Replay a sheet of fast.ai's graddesc workbook, as the sheet shows it.
@@ -150,17 +151,17 @@ pub fn run(a: Args) -> Result<()> {
             describe_actions(reached)
         )
     };
-    let _ = writeln!(
-        out,
+    let title = format!(
         "graddesc.xlsm ({}), sheet '{}' — {how}",
         wb.year(),
         r.view.name
     );
+    let _ = writeln!(out, "{}", para(&title, ""));
     out.push('\n');
     out.push_str(&sheet_text(&r.view));
     out.push_str("\nWhat to notice:\n");
     for n in &r.view.notes {
-        let _ = writeln!(out, "  - {}", wrap(n, 92, "    "));
+        let _ = writeln!(out, "{}", item(n));
     }
     if a.history {
         out.push('\n');
@@ -171,7 +172,11 @@ pub fn run(a: Args) -> Result<()> {
             out.push('\n');
             out.push_str(&clean_text(c, k));
         }
-        _ => out.push_str("\n(--clean shows the clean version beside it: every update applied, state starting at zero)\n"),
+        _ => {
+            out.push('\n');
+            out.push_str(&para("(--clean shows the clean version beside it: every update applied, state starting at zero)", ""));
+            out.push('\n');
+        }
     }
     page(&out);
     Ok(())
@@ -194,6 +199,21 @@ fn describe_actions(actions: &[Action]) -> String {
         .join(", ")
 }
 
+/// How much a sheet's column matters when the terminal is too narrow for all of them:
+/// the updated b and a reappear as the next row's, and pred and err² follow from a row's
+/// other cells; the data, the parameters, the derivatives and the first state (J:K)
+/// always show, a second state (Adam's squares, L:M) when it fits. `state` counts the
+/// state columns before this one.
+fn rank(header: &str, state: usize) -> u8 {
+    match header {
+        h if h.starts_with("new ") => 3,
+        "pred" => 2,
+        h if h.starts_with("err") => 1,
+        h if h.len() == 1 && state >= 2 => 1,
+        _ => 0,
+    }
+}
+
 /// The sheet as a table: input cells, row 3's carried state, rows 4–32, the summaries.
 pub fn sheet_text(v: &SheetView) -> String {
     let mut out = String::new();
@@ -201,60 +221,56 @@ pub fn sheet_text(v: &SheetView) -> String {
         .cells
         .iter()
         .filter(|c| row_of(&c.addr) < 3)
-        .map(|c| {
-            format!(
-                "{} {} = {}",
-                c.addr,
-                c.label,
-                gradsheet_engine::format_number(c.value)
-            )
-        })
+        .map(|c| format!("{} {} = {}", c.addr, c.label, number(c.value)))
         .collect();
-    let _ = writeln!(out, "inputs: {}", inputs.join(", "));
-    let mut headers = vec!["row".to_string()];
-    headers.extend(v.columns.iter().map(|c| c.header.to_string()));
-    let mut rows = Vec::new();
-    // Row 3 holds the carried-in state above the state columns.
-    let row3: Vec<String> = v
-        .columns
-        .iter()
-        .map(|c| {
-            v.cells
-                .iter()
-                .find(|x| x.addr == format!("{}3", c.letter))
-                .map(|x| cell(x.value, 8))
-                .unwrap_or_default()
-        })
-        .collect();
-    if row3.iter().any(|s| !s.is_empty()) {
-        let mut r = vec!["3".to_string()];
-        r.extend(row3);
-        rows.push(r);
-    }
-    for (i, row) in v.rows.iter().enumerate() {
-        let mut r = vec![(v.first_row as usize + i).to_string()];
-        r.extend(row.iter().map(|x| cell(*x, 8)));
-        rows.push(r);
-    }
-    for sr in [33u32, 34] {
-        let cells: Vec<String> = v
-            .columns
+    let _ = writeln!(
+        out,
+        "{}",
+        para(&format!("inputs: {}", inputs.join(", ")), "")
+    );
+    // The cell of a summary row (row 3's carried state, rows 33 and 34) in column `letter`.
+    let at = |letter: &str, row: u32| -> Option<f64> {
+        v.cells
             .iter()
-            .map(|c| {
-                v.cells
-                    .iter()
-                    .find(|x| x.addr == format!("{}{sr}", c.letter))
-                    .map(|x| cell(x.value, 8))
-                    .unwrap_or_default()
-            })
-            .collect();
-        if cells.iter().any(|s| !s.is_empty()) {
-            let mut r = vec![sr.to_string()];
-            r.extend(cells);
-            rows.push(r);
+            .find(|x| x.addr == format!("{letter}{row}"))
+            .map(|x| x.value)
+    };
+    let extra: Vec<u32> = [3u32, 33, 34]
+        .into_iter()
+        .filter(|&r| v.columns.iter().any(|c| at(c.letter, r).is_some()))
+        .collect();
+    let cell_of = |x: Option<f64>| x.map_or(Cell::Text(String::new()), Cell::Num);
+    let mut row_numbers: Vec<Cell> = Vec::new();
+    let top = extra.iter().filter(|&&r| r == 3).count();
+    row_numbers.extend((0..top).map(|_| Cell::from("3")));
+    row_numbers.extend((0..v.rows.len()).map(|i| Cell::from(v.first_row as usize + i)));
+    row_numbers.extend(
+        extra
+            .iter()
+            .filter(|&&r| r > 3)
+            .map(|r| Cell::from(r.to_string())),
+    );
+    let mut columns = vec![Column::new("row", 0, row_numbers)];
+    let mut states = 0;
+    for (k, c) in v.columns.iter().enumerate() {
+        let rank = rank(c.header, states);
+        if c.header == c.letter {
+            states += 1;
         }
+        let mut cells: Vec<Cell> = Vec::new();
+        if top > 0 {
+            cells.push(cell_of(at(c.letter, 3)));
+        }
+        cells.extend(v.rows.iter().map(|r| Cell::Num(r[k])));
+        cells.extend(
+            extra
+                .iter()
+                .filter(|&&r| r > 3)
+                .map(|&r| cell_of(at(c.letter, r))),
+        );
+        columns.push(Column::new(c.header, rank, cells));
     }
-    out.push_str(&table(&headers, &rows));
+    out.push_str(&fitted(&columns));
     let legend: Vec<String> = v
         .columns
         .iter()
@@ -262,7 +278,11 @@ pub fn sheet_text(v: &SheetView) -> String {
         .map(|c| format!("{} = {}", c.letter, c.meaning))
         .collect();
     if !legend.is_empty() {
-        let _ = writeln!(out, "state columns: {}", legend.join("; "));
+        let _ = writeln!(
+            out,
+            "{}",
+            para(&format!("state columns: {}", legend.join("; ")), "")
+        );
     }
     let summary: Vec<String> = v
         .cells
@@ -274,17 +294,22 @@ pub fn sheet_text(v: &SheetView) -> String {
             } else {
                 format!(" {}", c.label)
             };
-            format!(
-                "{}{label} = {}",
-                c.addr,
-                gradsheet_engine::format_number(c.value)
-            )
+            format!("{}{label} = {}", c.addr, number(c.value))
         })
         .collect();
     if !summary.is_empty() {
-        let _ = writeln!(out, "summary cells: {}", summary.join(", "));
+        let _ = writeln!(
+            out,
+            "{}",
+            para(&format!("summary cells: {}", summary.join(", ")), "")
+        );
     }
     out
+}
+
+/// A cell's value in a sentence: rounded as a person reads it (`--json` has it exact).
+fn number(v: f64) -> String {
+    readable(&gradsheet_engine::format_number(v))
 }
 
 /// The row of a view's cell address (`F33` → 33): the views write every address as
@@ -296,49 +321,66 @@ fn row_of(addr: &str) -> u32 {
 }
 
 fn history_text(r: &Replay) -> String {
-    let mut headers = vec![
-        "epoch".to_string(),
-        "after".into(),
-        "b".into(),
-        "a".into(),
-        "lr".into(),
-        "sqrt(Σerr²)".into(),
+    let mut columns = vec![
+        Column::new(
+            "epoch",
+            0,
+            r.epochs.iter().map(|e| Cell::from(e.epoch)).collect(),
+        ),
+        Column::new(
+            "after",
+            3,
+            r.epochs
+                .iter()
+                .map(|e| Cell::from(e.after.clone()))
+                .collect(),
+        ),
+        Column::new("b", 0, r.epochs.iter().map(|e| Cell::Num(e.b)).collect()),
+        Column::new("a", 0, r.epochs.iter().map(|e| Cell::Num(e.a)).collect()),
+        Column::new("lr", 0, r.epochs.iter().map(|e| Cell::Num(e.lr)).collect()),
+        Column::new(
+            "sqrt(Σerr²)",
+            0,
+            r.epochs.iter().map(|e| Cell::Num(e.sheet_rmse)).collect(),
+        ),
     ];
-    headers.extend(r.view.sheet.state_names().iter().map(|s| s.to_string()));
-    let rows: Vec<Vec<String>> = r
-        .epochs
-        .iter()
-        .map(|e| {
-            let mut v = vec![
-                e.epoch.to_string(),
-                e.after.clone(),
-                cell(e.b, 10),
-                cell(e.a, 10),
-                cell(e.lr, 6),
-                cell(e.sheet_rmse, 8),
-            ];
-            v.extend(e.state.iter().map(|x| cell(*x, 8)));
-            v
-        })
-        .collect();
+    for (k, name) in r.view.sheet.state_names().iter().enumerate() {
+        columns.push(Column::new(
+            *name,
+            2,
+            r.epochs
+                .iter()
+                .map(|e| e.state.get(k).map_or(Cell::from(""), |v| Cell::Num(*v)))
+                .collect(),
+        ));
+    }
     format!(
-        "The replay, epoch by epoch (each row is the start of a displayed pass):\n{}",
-        table(&headers, &rows)
+        "{}\n{}",
+        para(
+            "The replay, epoch by epoch (each row is the start of a displayed pass):",
+            ""
+        ),
+        fitted(&columns)
     )
 }
 
 fn clean_text(c: &Clean, k: &Comparison) -> String {
-    let mut out = String::from(
-        "The clean version: every update applied, state starting at zero, same learning rates:\n",
+    let mut out = para(
+        "The clean version: every update applied, state starting at zero, same learning rates:",
+        "",
     );
+    out.push('\n');
     for n in &c.notes {
-        let _ = writeln!(out, "  - {}", wrap(n, 92, "    "));
+        let _ = writeln!(out, "{}", item(n));
     }
     out.push('\n');
     out.push_str(&sheet_text(&c.view));
-    out.push_str(
-        "\nFaithful replay vs clean version, epoch by epoch (b and a at the start of each pass):\n",
-    );
+    out.push('\n');
+    out.push_str(&para(
+        "Faithful replay vs clean version, epoch by epoch (b and a at the start of each pass):",
+        "",
+    ));
+    out.push('\n');
     let headers: Vec<String> = [
         "epoch",
         "sheet b",
@@ -362,25 +404,7 @@ fn clean_text(c: &Clean, k: &Comparison) -> String {
         .collect();
     out.push_str(&table(&headers, &rows));
     for n in &k.notes {
-        let _ = writeln!(out, "  - {}", wrap(n, 92, "    "));
-    }
-    out
-}
-
-fn wrap(s: &str, width: usize, indent: &str) -> String {
-    let mut out = String::new();
-    let mut len = 0;
-    for w in s.split_whitespace() {
-        if len > 0 && len + 1 + w.chars().count() > width {
-            out.push('\n');
-            out.push_str(indent);
-            len = 0;
-        } else if len > 0 {
-            out.push(' ');
-            len += 1;
-        }
-        out.push_str(w);
-        len += w.chars().count();
+        let _ = writeln!(out, "{}", item(n));
     }
     out
 }

@@ -98,7 +98,7 @@ pub fn run(a: Args) -> Result<()> {
         print!("{}", map_text(&map));
     }
     let c = map.counts();
-    println!(
+    let said = format!(
         "{} runs of {} in {:.2} s: {} converged, {} slow, {} oscillating, {} diverged",
         map.cells.len(),
         cfg.optimizer,
@@ -108,6 +108,7 @@ pub fn run(a: Args) -> Result<()> {
         c[Class::Oscillating as usize],
         c[Class::Diverged as usize]
     );
+    println!("{}", crate::output::term::para(&said, ""));
     Ok(())
 }
 

@@ -70,9 +70,11 @@ fn sweep_prints_and_writes_the_map() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = stdout(&o);
     assert!(out.contains("\n   1  +#x\n 0.5  +#x\n"), "{out}");
-    assert!(out.contains("6 runs of sgd (lr 0.0001) in"), "{out}");
+    // The summary is prose, wrapped to the terminal: read it with its breaks as spaces.
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("6 runs of sgd (lr 0.0001) in"), "{out}");
     assert!(
-        out.contains("2 converged, 2 slow, 0 oscillating, 2 diverged"),
+        flat.contains("2 converged, 2 slow, 0 oscillating, 2 diverged"),
         "{out}"
     );
     let text = std::fs::read_to_string(&csv).unwrap();

@@ -64,8 +64,10 @@ fn typed_cells_replay_the_sheet_with_them() {
         .contains("then lr = 0.05, then b = 10, then a = -2"));
 
     let text = ok(&["graddesc", "--sheet", "adam", "--lr", "0.05", "--runs", "1"]);
+    // Prose wraps to the terminal: compare it with its line breaks as spaces.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        text.contains("replayed with typed cells: Reset, lr = 0.05 + 1 more Run(s)"),
+        flat.contains("replayed with typed cells: Reset, lr = 0.05 + 1 more Run(s)"),
         "{text}"
     );
 }

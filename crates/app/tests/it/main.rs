@@ -12,3 +12,4 @@ mod graddesc_cli;
 mod import;
 mod lab_cli;
 mod lab_workbooks_cli;
+mod terminal;

@@ -59,11 +59,12 @@ pub fn check(spec: &CheckSpec, lim: &Limits, dl: &Deadline) -> Result<CheckOut, 
     };
     let (max_rel_symbolic, symbolic_not_finite) = gap(checker.symbolic_gap());
     let (max_rel_central, central_not_finite) = gap(checker.central_gap());
-    let claimed = match &spec.claimed {
+    let (claimed, claimed_kind) = match &spec.claimed {
         Some((param, text)) if !text.trim().is_empty() => {
-            Some(verdict(&m, &data, &params, param, text, lim)?)
+            let (sentence, kind) = verdict(&m, &data, &params, param, text, lim)?;
+            (Some(sentence), Some(kind))
         }
-        _ => None,
+        _ => (None, None),
     };
     Ok(CheckOut {
         params: m.params.clone(),
@@ -75,11 +76,24 @@ pub fn check(spec: &CheckSpec, lim: &Limits, dl: &Deadline) -> Result<CheckOut, 
         max_rel_central,
         central_not_finite,
         claimed,
+        claimed_kind,
     })
 }
 
-/// What a typed derivative of the error with respect to `param` is, in a sentence, with
-/// the exact derivative when it is not that.
+/// The kind of a finding, as the page colours it: the exact derivative, an approximation
+/// of it (a finite difference: right up to its truncation error), or not the derivative.
+fn kind(f: &Finding) -> VerdictKind {
+    match f {
+        Finding::Exact => VerdictKind::Exact,
+        Finding::FiniteDifference { .. } => VerdictKind::Approximation,
+        Finding::Scaled(_) | Finding::OtherName(_) | Finding::PredictionOnly | Finding::Unknown => {
+            VerdictKind::Wrong
+        }
+    }
+}
+
+/// What a typed derivative of the error with respect to `param` is, in a sentence (with
+/// the exact derivative when it is not that), and its kind.
 fn verdict(
     m: &Model,
     data: &Dataset,
@@ -87,7 +101,7 @@ fn verdict(
     param: &str,
     text: &str,
     lim: &Limits,
-) -> Result<String, ApiError> {
+) -> Result<(String, VerdictKind), ApiError> {
     if text.chars().count() > lim.max_formula_len {
         return Err(ApiError::bad("the typed derivative is too long", "claimed"));
     }
@@ -101,5 +115,5 @@ fn verdict(
             c.exact.to_excel()
         ));
     }
-    Ok(s)
+    Ok((s, kind(&c.finding)))
 }

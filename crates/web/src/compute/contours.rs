@@ -1,6 +1,7 @@
 //! The error surface of two parameters around a run's path, for the contour charts (on
 //! `jit::surface`, native code across the cores).
 
+use gradsheet_diagnose::minimum::minimum_2d;
 use gradsheet_jit::surface;
 use gradsheet_train::Trainer;
 
@@ -32,8 +33,16 @@ pub(super) fn contours(
     while n > 8 && n * n * trainer.n_rows > lim.max_surface {
         n -= 1;
     }
-    let [x0, x1] = window(paths, ix, spec.x);
-    let [y0, y1] = window(paths, iy, spec.y);
+    // The bottom of the valley, searched from where the run ended (the other parameters
+    // held there): the window grows to show it when it is near enough to be drawn with
+    // the path, as the learner needs to see where the path is heading.
+    let minimum = if super::second_derivatives_are_cheap(m) {
+        minimum_2d(trainer, at, (ix, iy), [at[ix], at[iy]]).filter(|m| m.converged)
+    } else {
+        None
+    };
+    let [x0, x1] = reach(window(paths, ix, spec.x), spec.x, minimum.map(|m| m.at[0]));
+    let [y0, y1] = reach(window(paths, iy, spec.y), spec.y, minimum.map(|m| m.at[1]));
     let xs: Vec<f64> = (0..n)
         .map(|i| x0 + (x1 - x0) * i as f64 / (n - 1) as f64)
         .collect();
@@ -70,7 +79,34 @@ pub(super) fn contours(
         z,
         fixed,
         min: best.1,
+        minimum: minimum.map(|m| MinimumOut {
+            at: m.at,
+            error: Num(m.error),
+        }),
     })
+}
+
+/// How far beyond the path's window the minimum may lie and still be brought into view,
+/// in widths of that window: farther, the path would shrink to a few pixels, and the
+/// chart points at the minimum from the edge instead.
+const REACH: f64 = 10.0;
+
+/// The window `[lo, hi]`, grown to include `target` (with a margin) when the range was
+/// not given and the target is within [`REACH`] widths of it.
+fn reach([lo, hi]: [f64; 2], given: Option<[f64; 2]>, target: Option<f64>) -> [f64; 2] {
+    let (Some(t), None) = (target, given) else {
+        return [lo, hi];
+    };
+    let w = hi - lo;
+    if !t.is_finite() || (t >= lo && t <= hi) || t < lo - REACH * w || t > hi + REACH * w {
+        return [lo, hi];
+    }
+    let (nlo, nhi) = (lo.min(t), hi.max(t));
+    let m = 0.08 * (nhi - nlo);
+    [
+        if t < lo { nlo - m } else { lo },
+        if t > hi { nhi + m } else { hi },
+    ]
 }
 
 /// The indices of the two parameters on the axes.

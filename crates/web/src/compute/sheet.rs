@@ -25,6 +25,7 @@ pub fn sheet(spec: &SheetSpec, lim: &Limits, dl: &Deadline) -> Result<SheetOut, 
     let t0 = Instant::now();
     let (wb, sh) = checked(spec, lim)?;
     let (view, epochs) = replay(wb, sh, spec)?;
+    let shown = spec.view.unwrap_or(spec.onesteps).min(spec.onesteps);
     dl.check()?;
     let contours = match &spec.contours {
         Some(c) => {
@@ -51,6 +52,7 @@ pub fn sheet(spec: &SheetSpec, lim: &Limits, dl: &Deadline) -> Result<SheetOut, 
             })
             .collect(),
         first_row: view.first_row,
+        view: shown,
         rows: view.rows.iter().map(|r| nums(r)).collect(),
         cells: view
             .cells
@@ -62,7 +64,7 @@ pub fn sheet(spec: &SheetSpec, lim: &Limits, dl: &Deadline) -> Result<SheetOut, 
             .iter()
             .enumerate()
             .map(|(i, e)| SheetEpoch {
-                epoch: i + 1,
+                epoch: i,
                 after: e.after.clone(),
                 a: Num(e.a),
                 b: Num(e.b),
@@ -111,8 +113,9 @@ fn settings(spec: &SheetSpec) -> graddesc::Settings {
     }
 }
 
-/// Reset, then the cells a learner types, then one onestep per epoch: the sheet as the
-/// last pass leaves it, and every pass.
+/// Reset, then the cells a learner types, then one onestep per epoch: the sheet after
+/// `spec.view` onesteps (default: all of them; 0 is the sheet as Reset and the typed
+/// cells leave it), and every pass from that state on, the first being that state.
 fn replay(
     wb: Workbook,
     sh: Sheet,
@@ -125,23 +128,38 @@ fn replay(
     settings(spec).before_reset(&mut start);
     let reset = graddesc::replay_actions(wb, sh, start, &[Action::Reset]).map_err(bad_sheet)?;
     let mut st = reset.state.clone();
-    if let Some(v) = spec.lr {
-        st.lr = v;
+    let mut typed = Vec::new();
+    for (name, given, cell) in [
+        ("lr", spec.lr, &mut st.lr),
+        ("a", spec.a, &mut st.a),
+        ("b", spec.b, &mut st.b),
+    ] {
+        if let Some(v) = given {
+            if *cell != v {
+                typed.push(format!("{name} = {}", gradsheet_train::fmt_num(v)));
+            }
+            *cell = v;
+        }
     }
-    if let Some(v) = spec.a {
-        st.a = v;
+    let all = graddesc::replay_actions(wb, sh, st.clone(), &vec![Action::Onestep; spec.onesteps])
+        .map_err(bad_sheet)?;
+    let mut epochs = all.epochs;
+    // The replay from a typed state records that state as its first pass: the sheet as
+    // Reset (and the cells typed after it) leave it.
+    if let Some(first) = epochs.first_mut() {
+        first.after = if typed.is_empty() {
+            "Reset".into()
+        } else {
+            format!("Reset, then {}", typed.join(", "))
+        };
     }
-    if let Some(v) = spec.b {
-        st.b = v;
-    }
-    let mut epochs = reset.epochs.clone();
-    let view = if spec.onesteps == 0 {
-        graddesc::view(wb, sh, &st).map_err(bad_sheet)?
-    } else {
-        let r = graddesc::replay_actions(wb, sh, st, &vec![Action::Onestep; spec.onesteps])
-            .map_err(bad_sheet)?;
-        epochs.extend(r.epochs);
-        r.view
+    let view = match spec.view {
+        Some(k) if k < spec.onesteps => {
+            graddesc::replay_actions(wb, sh, st, &vec![Action::Onestep; k])
+                .map_err(bad_sheet)?
+                .view
+        }
+        _ => all.view,
     };
     Ok((view, epochs))
 }

@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use gradsheet_diagnose::{explain, ExplainOptions};
 use gradsheet_engine::{Dataset, Scheme};
 use gradsheet_train::{Record, Stop, Trace, TrainConfig, Trainer};
 
@@ -14,10 +13,6 @@ use super::{
 use crate::dto::*;
 use crate::work::{Deadline, Lane, Work};
 use crate::{ApiError, Limits};
-
-/// The largest per-row error formula, and sum of its derivatives, in tree nodes, whose
-/// divergence gets the full analysis (`c*MAX(a*x+b,0)+d` with a squared error: 14 and 70).
-const MAX_DIAGNOSED_SIZE: usize = 400;
 
 /// Runs up to this many steps record every step (a graddesc-size run is 2,900); longer
 /// runs record epoch summaries and replay only the epoch shown.
@@ -118,7 +113,7 @@ pub fn train(spec: &TrainSpec, lim: &Limits, dl: &Deadline) -> Result<TrainOut, 
         _ => None,
     };
     dl.check()?;
-    let diagnosis = diagnosis(trainer, &p.init, &cfg, &stop);
+    let diagnosis = super::diagnosis::diagnosis(trainer, &p.init, &cfg, &trace, &stop, dl);
     let m = &trainer.model;
     Ok(TrainOut {
         params: m.params.clone(),
@@ -235,87 +230,6 @@ fn epochs_out(trace: &Trace) -> Vec<EpochOut> {
             }
         })
         .collect()
-}
-
-/// Why a diverged run went wrong: gradsheet-diagnose's explanation (the curvature at the
-/// bad step, the stability bound, remedies verified by re-running), or the trace's stop
-/// reason alone if the analysis cannot run.
-fn diagnosis(
-    trainer: &Trainer,
-    init: &[f64],
-    cfg: &TrainConfig,
-    stop: &StopOut,
-) -> Option<DiagnosisOut> {
-    if stop.kind != "diverged" {
-        return None;
-    }
-    let headline = format!(
-        "the run diverged at step {} (epoch {}, data row {})",
-        stop.step.unwrap_or(0),
-        stop.epoch.unwrap_or(0),
-        stop.row.unwrap_or(0)
-    );
-    // The analysis evaluates the Hessian at every step up to the bad one and verifies each
-    // remedy by re-running (a bisection is a dozen re-runs): bound both so that a request's
-    // work stays within the same order as the run's.
-    let verify = (200_000 / trainer.n_rows.max(1))
-        .clamp(1, 100)
-        .min(cfg.epochs.max(1));
-    let opts = ExplainOptions {
-        verify_epochs: verify,
-        max_steps: 20_000,
-        remedies: true,
-    };
-    // The analysis differentiates the error twice symbolically and evaluates the Hessian
-    // at every step; for a large formula, or one whose derivatives grow large (nested
-    // EXPs, long products), that alone takes seconds to minutes. Such models get the stop
-    // reason only; the size of the first derivatives predicts the second's.
-    let m = &trainer.model;
-    let mut left = MAX_DIAGNOSED_SIZE;
-    let small = m.params.len() <= 12
-        && m.error.size() <= MAX_DIAGNOSED_SIZE
-        && m.params.iter().all(|p| match m.derivative_within(p, left) {
-            Some(d) => {
-                left -= d.size();
-                true
-            }
-            None => false,
-        });
-    let analysis = if small {
-        explain(trainer, init, cfg, &opts).ok()
-    } else {
-        None
-    };
-    match analysis {
-        Some(d) if !d.sections.is_empty() => Some(DiagnosisOut {
-            headline,
-            sections: d
-                .sections
-                .into_iter()
-                .map(|(title, lines)| SectionOut { title, lines })
-                .collect(),
-            source: "diagnose".into(),
-        }),
-        _ => Some(DiagnosisOut {
-            headline,
-            sections: vec![SectionOut {
-                title: "What happened".into(),
-                lines: vec![
-                    stop.reason
-                        .clone()
-                        .unwrap_or_else(|| "a value stopped being finite".into()),
-                    if small {
-                        "the detailed analysis could not run for this model".into()
-                    } else {
-                        "the detailed analysis (curvature, stability bound, remedies) is skipped for a formula this large; \
-                         `gradsheet explain` runs it"
-                            .into()
-                    },
-                ],
-            }],
-            source: "trace".into(),
-        }),
-    }
 }
 
 #[cfg(test)]

@@ -298,6 +298,49 @@ fn a_graddesc_sheet_replayed_with_its_macros() {
     );
 }
 
+/// A replay counts its passes from the sheet as Reset leaves it (0), once each, and can
+/// show the sheet after any of its onesteps: after 0, J3:K3 hold momentum's first −18.33
+/// and 98.25.
+#[test]
+fn a_replay_shows_the_sheet_after_any_onestep() {
+    let v = post(
+        "/api/sheet",
+        &json!({"sheet": "momentum", "onesteps": 100, "view": 0}),
+    )
+    .json();
+    let epochs = v["epochs"].as_array().expect("epochs");
+    assert_eq!(
+        epochs.len(),
+        101,
+        "Reset's state, then one pass per onestep"
+    );
+    assert_eq!(epochs[0]["epoch"], 0);
+    assert_eq!(epochs[0]["after"], "Reset");
+    assert_eq!(epochs[100]["after"], "onestep 100");
+    assert_eq!(v["view"], 0);
+    let cell = |v: &serde_json::Value, addr: &str| {
+        v["cells"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c[0] == addr))
+            .map(|c| c[2].as_f64().unwrap_or(f64::NAN))
+    };
+    assert_eq!(cell(&v, "J3"), Some(-18.33392669020789));
+    assert_eq!(cell(&v, "K3"), Some(98.24583039212854));
+    // The first data row then uses Reset's a = b = 1.
+    assert_eq!(v["rows"][0][2], 1.0);
+    let last = post("/api/sheet", &json!({"sheet": "momentum", "onesteps": 100})).json();
+    assert_eq!(last["view"], 100);
+    assert_ne!(last["rows"][0][2], 1.0, "after 100 onesteps b has moved");
+    // Typed cells are named in the first pass's label.
+    let typed = post(
+        "/api/sheet",
+        &json!({"sheet": "basic", "a": 2, "onesteps": 1}),
+    )
+    .json();
+    assert_eq!(typed["epochs"][0]["after"], "Reset, then a = 2");
+    assert_eq!(typed["epochs"][0]["a"], 2.0);
+}
+
 /// β is typed like lr, a and b: before Reset, which keeps it. Momentum with β = 0 has
 /// each row's gradient as its momentum; a β the sheet lacks is refused by field.
 #[test]

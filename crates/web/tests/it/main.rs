@@ -6,5 +6,6 @@ mod api;
 mod browser;
 mod http;
 mod labs;
+mod learner;
 mod load;
 mod webdriver;

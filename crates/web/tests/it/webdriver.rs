@@ -232,12 +232,39 @@ impl Session {
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})));
     }
 
-    /// Resizes the window (its content, headless).
-    pub fn resize(&self, width: u32, height: u32) {
+    /// Shows pages as a phone of this size does (CSS pixels, a touch screen's mobile
+    /// layout): Chromium's windows are at least 500 pixels wide, so the size is emulated
+    /// through the DevTools protocol rather than set on the window.
+    pub fn phone(&self, width: u32, height: u32) {
         self.cmd(
             "POST",
-            "/window/rect",
-            Some(json!({ "width": width, "height": height })),
+            "/goog/cdp/execute",
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true,
+                }}),
+            ),
+        );
+    }
+
+    /// Back to the window's own size after [`Session::phone`].
+    pub fn desktop(&self) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}})),
+        );
+    }
+
+    /// Moves the mouse to a point of an element (relative to its centre).
+    pub fn hover(&self, css: &str, dx: i64, dy: i64) {
+        let mut origin = serde_json::Map::new();
+        origin.insert(ELEMENT.into(), Value::String(self.find(css)));
+        self.cmd(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+                "actions": [{"type": "pointerMove", "origin": origin, "x": dx, "y": dy}]}]})),
         );
     }
 
