@@ -20,12 +20,14 @@
 //! ```
 
 pub mod formula;
+pub mod judge;
 pub mod read;
 
 use std::collections::HashMap;
 
 use gradsheet_engine::graph::{CompiledGraph, Graph, GraphError};
 
+pub use judge::ColumnVerdict;
 pub use read::{Cell, Sheet, Value, Workbook};
 
 /// A cell: (sheet index, zero-based row, zero-based column).

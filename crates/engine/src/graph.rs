@@ -78,6 +78,11 @@ impl Graph {
         self.index.get(name).map(|&i| &self.cells[i].1)
     }
 
+    /// The name of the cell at `index` (the indices [`Graph::order`] gives).
+    pub fn name(&self, index: usize) -> &str {
+        &self.cells[index].0
+    }
+
     /// How many cells it has.
     pub fn len(&self) -> usize {
         self.cells.len()

@@ -62,6 +62,7 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     let r = book.recalculate();
+    let cols = book.derivative_columns();
     let wb = book.workbook();
     if a.json {
         let out = serde_json::json!({
@@ -79,6 +80,17 @@ pub fn run(a: Args) -> Result<()> {
                     "cell": s.cell, "reason": s.reason,
                 })).collect::<Vec<_>>(),
             },
+            "derivative_columns": cols.iter().map(|c| serde_json::json!({
+                "sheet": c.sheet,
+                "range": c.range,
+                "header": c.header,
+                "of": c.of,
+                "wrt": c.wrt,
+                "verdict": c.verdict,
+                "h": c.h,
+                "max_abs_error": super::diff::json_num(c.max_abs_error),
+                "note": c.note,
+            })).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -117,6 +129,18 @@ pub fn run(a: Args) -> Result<()> {
     let more = r.differ.len().saturating_sub(a.list) + r.skipped.len().saturating_sub(a.list);
     if more > 0 {
         println!("  … {more} more (--list N, or --json for all)");
+    }
+    if !cols.is_empty() {
+        println!();
+        println!("typed derivative columns:");
+    }
+    for c in &cols {
+        let verdict = match c.h {
+            Some(h) => format!("{} (h = {h})", c.verdict),
+            None => c.verdict.to_string(),
+        };
+        println!("  {}!{} {:?}: {verdict}", c.sheet, c.range, c.header);
+        println!("      {}", c.note);
     }
     Ok(())
 }

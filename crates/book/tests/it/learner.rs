@@ -123,3 +123,74 @@ fn bytes_that_are_not_a_workbook_are_refused() {
     assert!(e.contains("not an .xlsx or .xlsm workbook"), "{e}");
     assert!(Book::open(b"").is_err());
 }
+
+/// A sheet of typed derivatives of e = (a·x − y)²: exact, a forward difference, and one
+/// missing its factor 2.
+#[test]
+fn typed_derivative_columns_get_their_verdicts() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("typed").unwrap();
+    for (c, h) in ["x", "y", "a", "e", "de/da", "est de/da", "my de/da"]
+        .iter()
+        .enumerate()
+    {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    for (i, (x, y, a)) in [(1.0f64, 3.0f64, 2.0f64), (4.0, 7.0, 1.5), (9.0, 2.0, 0.5)]
+        .iter()
+        .enumerate()
+    {
+        let r = i as u32 + 1;
+        let n = r + 1;
+        ws.write(r, 0, *x).unwrap();
+        ws.write(r, 1, *y).unwrap();
+        ws.write(r, 2, *a).unwrap();
+        let e = (a * x - y).powi(2);
+        let exact = 2.0 * (a * x - y) * x;
+        let fwd = (((a + 0.01) * x - y).powi(2) - e) / 0.01;
+        ws.write(
+            r,
+            3,
+            Formula::new(format!("=(C{n}*A{n}-B{n})^2")).set_result(e.to_string()),
+        )
+        .unwrap();
+        ws.write(
+            r,
+            4,
+            Formula::new(format!("=2*(C{n}*A{n}-B{n})*A{n}")).set_result(exact.to_string()),
+        )
+        .unwrap();
+        ws.write(
+            r,
+            5,
+            Formula::new(format!("=(((C{n}+0.01)*A{n}-B{n})^2-D{n})/0.01"))
+                .set_result(fwd.to_string()),
+        )
+        .unwrap();
+        ws.write(
+            r,
+            6,
+            Formula::new(format!("=(C{n}*A{n}-B{n})*A{n}")).set_result((exact / 2.0).to_string()),
+        )
+        .unwrap();
+    }
+    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
+    let v = book.derivative_columns();
+    let by = |r: &str| {
+        v.iter()
+            .find(|c| c.range == r)
+            .unwrap_or_else(|| panic!("{r}: {v:?}"))
+    };
+    let e = by("E2:E4");
+    assert_eq!(
+        (e.verdict, e.of.as_str(), e.wrt.as_str()),
+        ("exact", "D2", "C2")
+    );
+    let f = by("F2:F4");
+    assert_eq!((f.verdict, f.h), ("forward difference", Some(0.01)));
+    // A forward difference of (ax − y)² errs by h·x² exactly: 0.01·81 at x = 9.
+    assert!((f.max_abs_error - 0.81).abs() < 1e-9, "{f:?}");
+    let g = by("G2:G4");
+    assert_eq!(g.verdict, "wrong");
+    assert!(g.note.starts_with("0.5 times ∂D2/∂C2"), "{g:?}");
+}

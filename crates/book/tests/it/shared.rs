@@ -112,3 +112,39 @@ fn graddesc_recalculates_bit_for_bit_and_differentiates() {
         );
     }
 }
+
+/// The typed derivative columns of graddesc's basic sheet: H and J are forward
+/// differences with h = 0.01 (est de/db, est de/da), K and L exact.
+#[test]
+fn graddesc_typed_derivative_columns_get_their_verdicts() {
+    let Some(b) = open("graddesc-2018.xlsm") else {
+        return;
+    };
+    let cols = b.derivative_columns();
+    for c in &cols {
+        eprintln!(
+            "{}!{} {:?}: {} (h {:?}) of {} wrt {}; {}",
+            c.sheet, c.range, c.header, c.verdict, c.h, c.of, c.wrt, c.note
+        );
+    }
+    let basic: Vec<_> = cols.iter().filter(|c| c.sheet == "basic").collect();
+    let find = |r: &str| {
+        basic
+            .iter()
+            .find(|c| c.range == r)
+            .unwrap_or_else(|| panic!("{r}: {basic:?}"))
+    };
+    let h = find("H4:H32");
+    assert_eq!(
+        (h.verdict, h.h, h.of.as_str(), h.wrt.as_str()),
+        ("forward difference", Some(0.01), "F4", "C4")
+    );
+    let j = find("J4:J32");
+    assert_eq!(
+        (j.verdict, j.h, j.of.as_str(), j.wrt.as_str()),
+        ("forward difference", Some(0.01), "F4", "D4")
+    );
+    assert!(j.max_abs_error > 1.0, "{j:?}");
+    assert_eq!(find("K4:K32").verdict, "exact");
+    assert_eq!(find("L4:L32").verdict, "exact");
+}
