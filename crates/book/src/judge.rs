@@ -40,8 +40,10 @@ fn is_derivative_header(h: &str) -> bool {
     // The last word before the slash (`est de`, `d err`) and what follows it.
     let mut words = top.split_whitespace().rev();
     let last = words.next().unwrap_or("");
-    let top = if last == "d" || last == "∂" {
-        format!("{last}{}", "x")
+    let prev = words.next().unwrap_or("");
+    // `de`, `∂e`, or `d err` (the d apart from what it differentiates).
+    let top = if (prev == "d" || prev == "∂") && !last.is_empty() {
+        format!("d{last}")
     } else {
         last.to_string()
     };
