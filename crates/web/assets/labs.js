@@ -7,7 +7,7 @@
 import { fmt, num } from "./charts.js";
 import { message, showTiming, slider } from "./controls.js";
 import { $, fill, h } from "./dom.js";
-import { api, runner } from "./server.js";
+import { api, fetchDownload, runner } from "./server.js";
 import { writeHash } from "./url.js";
 
 // ───────────── figures ─────────────
@@ -225,7 +225,7 @@ function tableNode(t) {
   const head = h("tr", { class: "names" }, t.headers.map((hd, j) => h("th", { class: cls(j) }, hd)));
   const body = t.rows.map((row) => h("tr", {}, row.map((v) => { const [str, txt] = labCell(v); return h("td", { class: txt ? "txt" : null }, str); })));
   const more = t.total_rows > t.rows.length
-    ? h("p", { class: "more" }, `the first ${t.rows.length} of ${t.total_rows} rows (the command line's --csv writes every one)`)
+    ? h("p", { class: "more" }, `the first ${t.rows.length} of ${t.total_rows} rows (its CSV download has every one)`)
     : null;
   return h("div", { class: "lab-table", "data-name": t.name },
     h("h3", {}, t.title),
@@ -348,6 +348,17 @@ const labsPage = {
     fill("labs-figures", r.figures.map(figureNode));
     fill("labs-images", r.images.map(imageNode));
     fill("labs-tables", r.tables.map(tableNode));
+    // The command line's files, for these settings: the workbook with live formulas,
+    // every row of each table, each figure.
+    const spec = encodeURIComponent(JSON.stringify({ name: info.name, params }));
+    const files = [`${info.name}.xlsx`,
+      ...r.tables.map((t, i) => (i === 0 ? `${info.name}.csv` : `${info.name}-${t.name}.csv`)),
+      ...r.figures.map((f) => `${f.name === info.name ? info.name : `${info.name}-${f.name}`}.svg`)];
+    fill("labs-files", files.map((f) => {
+      const b = h("button", { type: "button", "data-file": f }, f);
+      b.addEventListener("click", () => fetchDownload(`/api/lab/file/${f}?spec=${spec}`, f, "labs-msg"));
+      return b;
+    }));
     showTiming(`lab ${info.name}`, t0, r.compute_ms);
     window.__labShown = info.name;
   },

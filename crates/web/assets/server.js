@@ -40,7 +40,11 @@ export const currentSpec = {};
 async function download(page, file, msgId) {
   const spec = currentSpec[page];
   if (!spec) return;
-  const url = `/api/export/${file}?spec=${encodeURIComponent(JSON.stringify(spec))}`;
+  await fetchDownload(`/api/export/${file}?spec=${encodeURIComponent(JSON.stringify(spec))}`, file, msgId);
+}
+
+/** Fetches a download and saves it as `gradsheet-<file>`, saying so (or why not) in `msgId`. */
+export async function fetchDownload(url, file, msgId) {
   const r = await fetch(url);
   if (!r.ok) {
     let e = `the download failed (${r.status})`;

@@ -307,6 +307,63 @@ fn run(spec: &LabSpec) -> Result<LabResult, ApiError> {
     })
 }
 
+/// `GET /api/lab/file/{file}`: a lab's download, as the command line writes it —
+/// `<lab>.xlsx` (the workbook with live formulas), `<lab>.csv` (its main table, every row),
+/// `<lab>-<table>.csv` (another table), `<lab>-<figure>.svg` (a figure). Answers the bytes
+/// and their type.
+///
+/// # Errors
+///
+/// 404 for a file the lab does not have; the lab's own errors as [`lab`] answers them.
+pub fn file(spec: &LabSpec, file: &str) -> Result<(Vec<u8>, &'static str), ApiError> {
+    let lab = labs::find(&spec.name).map_err(|e| ApiError::bad(e.to_string(), "name"))?;
+    let params =
+        Params::parse(lab.params, &settings(lab, spec)?).map_err(|e| api_error(lab.name, &e))?;
+    let missing = || {
+        ApiError::status(
+            axum::http::StatusCode::NOT_FOUND,
+            format!("the {} lab has no file {file}", lab.name),
+        )
+    };
+    if file == format!("{}.xlsx", lab.name) {
+        let book = labs::workbook(lab, &params, None).map_err(|e| api_error(lab.name, &e))?;
+        let bytes = book.to_xlsx(false).map_err(|e| {
+            ApiError::status(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot build the {} workbook: {e}", lab.name),
+            )
+        })?;
+        return Ok((
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ));
+    }
+    let out = (lab.run)(&params, None).map_err(|e| api_error(lab.name, &e))?;
+    if let Some(stem) = file.strip_suffix(".csv") {
+        let table = out.tables.iter().enumerate().find(|(i, t)| {
+            (*i == 0 && stem == lab.name) || stem == format!("{}-{}", lab.name, t.name)
+        });
+        return match table {
+            Some((_, t)) => Ok((labs::table_csv(t), "text/csv; charset=utf-8")),
+            None => Err(missing()),
+        };
+    }
+    if file.ends_with(".svg") {
+        let files = labs::files(&out, false).map_err(|e| {
+            ApiError::status(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{}: {e}", lab.name),
+            )
+        })?;
+        return files
+            .into_iter()
+            .find(|(n, _)| n == file)
+            .map(|(_, b)| (b, "image/svg+xml"))
+            .ok_or_else(missing);
+    }
+    Err(missing())
+}
+
 fn json_num(x: f64) -> serde_json::Value {
     serde_json::to_value(Num(x)).unwrap_or(serde_json::Value::Null)
 }

@@ -71,6 +71,7 @@ pub fn router_with(limits: Limits) -> Router {
             get(|| async { axum::Json(compute::optimizers()) }),
         )
         .route("/api/export/{file}", get(export))
+        .route("/api/lab/file/{file}", get(lab_file))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "no such page") })
         .with_state(app)
 }
@@ -112,23 +113,9 @@ async fn export(
     RawQuery(q): RawQuery,
 ) -> Response {
     let deadline = Deadline::after(app.limits.budget);
-    let raw = q.unwrap_or_default();
-    if raw.len() > app.limits.max_body {
-        return ApiError::status(StatusCode::URI_TOO_LONG, "the export request is too long")
-            .into_response();
-    }
-    let spec_json = raw
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("spec="))
-        .map(percent_decode)
-        .unwrap_or_default();
-    let spec: dto::TrainSpec = if spec_json.is_empty() {
-        dto::TrainSpec::default()
-    } else {
-        match parse_json(spec_json.as_bytes()) {
-            Ok(s) => s,
-            Err(e) => return e.into_response(),
-        }
+    let spec: dto::TrainSpec = match query_spec(q, &app.limits) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => return e.into_response(),
     };
     let (mime, f): (&str, Compute<dto::TrainSpec, Vec<u8>>) = match file.as_str() {
         "trace.csv" => ("text/csv; charset=utf-8", |s, l, d| {
@@ -154,16 +141,70 @@ async fn export(
         })
         .await;
     match result {
-        Ok(bytes) => {
-            let disposition = format!("attachment; filename=\"gradsheet-{file}\"");
-            let mut r = bytes.into_response();
-            let h = r.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-            if let Ok(v) = HeaderValue::from_str(&disposition) {
-                h.insert(header::CONTENT_DISPOSITION, v);
-            }
-            r
+        Ok(bytes) => attachment(bytes, mime, &file),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A download: the bytes with their type, saved as `gradsheet-<file>`.
+fn attachment(bytes: Vec<u8>, mime: &'static str, file: &str) -> Response {
+    let disposition = format!("attachment; filename=\"gradsheet-{file}\"");
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+/// The JSON of a download's `spec=` query value, or `None` when there is none.
+fn query_spec<T: serde::de::DeserializeOwned>(
+    raw: Option<String>,
+    limits: &Limits,
+) -> Result<Option<T>, ApiError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > limits.max_body {
+        return Err(ApiError::status(
+            StatusCode::URI_TOO_LONG,
+            "the download request is too long",
+        ));
+    }
+    let json = raw
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("spec="))
+        .map(percent_decode)
+        .unwrap_or_default();
+    if json.is_empty() {
+        return Ok(None);
+    }
+    parse_json(json.as_bytes()).map(Some)
+}
+
+/// `GET /api/lab/file/{file}?spec=<LabSpec as JSON>`: a lab's download (see
+/// [`labs::file`]).
+async fn lab_file(
+    State(app): State<Shared>,
+    Path(file): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let deadline = Deadline::after(app.limits.budget);
+    let spec: labs::LabSpec = match query_spec(q, &app.limits) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return ApiError::bad("give the lab as spec={\"name\": …}", "spec").into_response()
         }
+        Err(e) => return e.into_response(),
+    };
+    let name = file.clone();
+    let result = app
+        .lanes
+        .run(Lane::Heavy, &app.limits, deadline, move |_, _| {
+            labs::file(&spec, &name)
+        })
+        .await;
+    match result {
+        Ok((bytes, mime)) => attachment(bytes, mime, &file),
         Err(e) => e.into_response(),
     }
 }

@@ -238,24 +238,6 @@ fn render(t: &Table, all: bool) -> String {
     s
 }
 
-/// Numbers as the shortest text that reads back the same, so CSV keeps every digit.
-fn csv_text(v: &Value) -> String {
-    match v {
-        Value::Num(x) => gradsheet_engine::format_number(*x),
-        Value::Text(t) => t.clone(),
-    }
-}
-
-fn csv_bytes(t: &Table) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&t.headers)?;
-    for r in &t.rows {
-        w.write_record(r.iter().map(csv_text))?;
-    }
-    w.into_inner()
-        .map_err(|e| anyhow::anyhow!("cannot write CSV: {e}"))
-}
-
 fn write_csvs(path: &Path, out: &Output) -> Result<()> {
     for (i, t) in out.tables.iter().enumerate() {
         let p = if i == 0 {
@@ -267,7 +249,7 @@ fn write_csvs(path: &Path, out: &Output) -> Result<()> {
                 .unwrap_or_else(|| out.lab.clone());
             path.with_file_name(format!("{stem}-{}.csv", t.name))
         };
-        write_atomic(&p, &csv_bytes(t)?)?;
+        write_atomic(&p, &labs::table_csv(t))?;
         println!("wrote {}", p.display());
     }
     Ok(())

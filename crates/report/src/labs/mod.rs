@@ -109,6 +109,48 @@ pub fn workbook(lab: &Lab, p: &Params, image: Option<&Image>) -> Result<Book, La
     })
 }
 
+/// A lab's table as CSV, every row: numbers as the shortest text that reads back the
+/// same (so no digit is lost), text quoted where it holds a comma, a quote or a line break.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_report::labs::{gradsheet_labs::{Table, Value}, table_csv};
+/// let t = Table {
+///     name: "t".into(),
+///     title: "t".into(),
+///     headers: vec!["x".into(), "note".into()],
+///     rows: vec![vec![Value::Num(0.1), Value::Text("a, b".into())]],
+/// };
+/// assert_eq!(String::from_utf8(table_csv(&t)).unwrap(), "x,note\n0.1,\"a, b\"\n");
+/// ```
+pub fn table_csv(t: &gradsheet_labs::Table) -> Vec<u8> {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<String>, out: &mut String| {
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    };
+    line(t.headers.iter().map(|h| field(h)).collect(), &mut out);
+    for r in &t.rows {
+        let cells = r
+            .iter()
+            .map(|v| match v {
+                gradsheet_labs::Value::Num(x) => gradsheet_engine::format_number(*x),
+                gradsheet_labs::Value::Text(s) => field(s),
+            })
+            .collect();
+        line(cells, &mut out);
+    }
+    out.into_bytes()
+}
+
 /// A lab's pictures as files `(name, bytes)`: each figure as `<lab>-<figure>.svg` (see
 /// [`gradsheet_labs::Figure::stem`]) and, with `png`, as `<lab>-<figure>.png` too, with
 /// each heatmap panel also alone at its own resolution (`<lab>-<figure>-<panel>.png`, a

@@ -231,6 +231,11 @@ fn labs_page_in_the_browser() {
         "return document.querySelectorAll('#labs-tables .lab-table').length > 0 && document.querySelector('#labs-figures svg') !== null",
     );
     assert!(attr(&s, "#nav a[data-page=labs]", "class").contains("active"));
+    // The command line's files are offered for the settings shown.
+    s.wait(
+        "the focal lab's downloads",
+        "return [...document.querySelectorAll('#labs-files button')].map((b) => b.dataset.file).join(' ').startsWith('focal.xlsx focal.csv')",
+    );
     let names: Vec<String> = s
         .js("return [...document.querySelectorAll('#labs-name option')].map((o) => o.value)")
         .as_array()
@@ -309,4 +314,60 @@ fn labs_page_in_the_browser() {
         "{}",
         text(&s, "#labs-msg")
     );
+}
+
+/// Each lab page offers the command line's files: the workbook with live formulas, every
+/// row of each table as CSV, each figure as SVG.
+#[test]
+fn a_labs_files_download_as_the_command_line_writes_them() {
+    let spec = json!({"name": "mom_bias", "params": {}}).to_string();
+    let q: String = spec
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let lab = post("/api/lab", &json!({"name": "mom_bias"})).json();
+    let r = get(&format!("/api/lab/file/mom_bias.xlsx?spec={q}"));
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..2], b"PK");
+    assert!(r
+        .header("content-disposition")
+        .unwrap_or_default()
+        .contains("gradsheet-mom_bias.xlsx"));
+    let r = get(&format!("/api/lab/file/mom_bias.csv?spec={q}"));
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    let main = &lab["tables"][0];
+    assert_eq!(
+        text.lines().count(),
+        main["total_rows"].as_u64().unwrap() as usize + 1
+    );
+    assert_eq!(
+        text.lines().next().unwrap(),
+        main["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let fig = lab["figures"][0]["name"].as_str().unwrap();
+    let r = get(&format!("/api/lab/file/mom_bias-{fig}.svg?spec={q}"));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(String::from_utf8_lossy(&r.body).contains("</svg>"));
+    assert_eq!(
+        get(&format!("/api/lab/file/mom_bias.pdf?spec={q}")).status,
+        404
+    );
+    assert_eq!(
+        get(&format!("/api/lab/file/other.csv?spec={q}")).status,
+        404
+    );
+    assert_eq!(get("/api/lab/file/mom_bias.csv").status, 400);
 }
