@@ -423,7 +423,13 @@ impl Gradients {
                 l.layer.into(),
                 l.act_rms.into(),
                 l.grad_rms.into(),
-                l.weight_grad_rms.into(),
+                // Layer 0 is the input: no weights feed it, so the cell says so rather
+                // than show a NaN.
+                if l.layer == 0 {
+                    Value::Text("(the input: no weights)".into())
+                } else {
+                    l.weight_grad_rms.into()
+                },
             ]);
         }
         let mut summary = Table::new(

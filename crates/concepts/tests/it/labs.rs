@@ -101,3 +101,27 @@ fn settings_are_checked() {
     );
     assert!(Params::parse(f.params, &["gammas=0,x"]).is_err());
 }
+
+/// No lab shows a NaN in its tables: a cell without a number says why in words (the
+/// gradients lab's input layer has no weights to differentiate).
+#[test]
+fn no_table_shows_nan() {
+    for lab in LABS {
+        let out = (lab.run)(&lab.params(&small(lab.name)).unwrap(), None).unwrap();
+        for t in &out.tables {
+            for (i, row) in t.rows.iter().enumerate() {
+                for (j, v) in row.iter().enumerate() {
+                    if let gradsheet_labs::Value::Num(x) = v {
+                        assert!(
+                            !x.is_nan(),
+                            "{}: table {} row {i} column {}",
+                            lab.name,
+                            t.name,
+                            t.headers[j]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
