@@ -86,6 +86,9 @@ fn main() -> ExitCode {
         }
     };
     output::term::set_wide(cli.wide);
+    if !matches!(cli.command, None | Some(Command::Serve(_))) {
+        quiet_on_closed_pipe();
+    }
     course22::install();
     let result = match cli.command {
         None => cmd::serve::run_default(),
@@ -119,5 +122,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// `gradsheet … | head` ends quietly when the reader stops, as every Unix filter does,
+/// instead of panicking on the write that fails: the default disposition of SIGPIPE, which
+/// Rust's runtime sets to "ignore". Not for the server, whose writes to a client that went
+/// away must fail as errors, not end the process.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with a valid signal number and SIG_DFL has no preconditions; it runs
+    // before this process starts any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -511,3 +511,23 @@ fn generated_x_is_whole_unless_an_end_has_a_decimal_point() {
     assert!(real.iter().any(|x| x.fract() != 0.0), "{real:?}");
     assert!(real.iter().all(|x| (1.0..=100.0).contains(x)), "{real:?}");
 }
+
+/// `gradsheet … | head`: when the reader stops, the command ends quietly as Unix filters
+/// do (SIGPIPE), not with a panic on the failed write.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::process::Stdio;
+    let mut child = crate::common::command()
+        .args(["lab", "gradients"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read nothing: the pipe closes at once.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.status.success());
+}

@@ -92,6 +92,11 @@ fn run(p: &Params, _: Option<&Image>) -> Result<Output, LabError> {
                 cell(net.loss, 10)
             ),
             format!(
+                "accuracy (survived predicted where the model says more than 0.5): linear {}, nnet {}",
+                accuracy(&lin.preds, &tb.y),
+                accuracy(&net.preds, &tb.y)
+            ),
+            format!(
                 "{method} from seed {seed}: linear loss {}, nnet loss {}",
                 last(&fl),
                 last(&fnet)
@@ -101,4 +106,18 @@ fn run(p: &Params, _: Option<&Image>) -> Result<Output, LabError> {
         figures: vec![figure],
         images: Vec::new(),
     })
+}
+
+/// The share of rows where `pred > 0.5` says what `y` says, as a percentage and a count.
+fn accuracy(pred: &[f64], y: &[f64]) -> String {
+    let right = pred
+        .iter()
+        .zip(y)
+        .filter(|(p, y)| (**p > 0.5) == (**y > 0.5))
+        .count();
+    format!(
+        "{:.1}% ({right} of {})",
+        100.0 * right as f64 / y.len().max(1) as f64,
+        y.len()
+    )
 }
