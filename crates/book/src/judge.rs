@@ -5,6 +5,8 @@
 
 use std::collections::HashMap;
 
+use gradsheet_engine::graph::GraphError;
+
 use crate::{cell_name, var, Book, Key, Value};
 
 /// What a typed derivative column turned out to be.
@@ -88,28 +90,31 @@ fn rel(a: f64, b: f64) -> f64 {
 
 impl Book {
     /// Every formula cell's recalculated value (cells not computed: their saved values).
-    pub(crate) fn values(&self) -> HashMap<Key, f64> {
+    ///
+    /// # Errors
+    ///
+    /// The graph's, when it cannot be compiled.
+    pub(crate) fn values(&self) -> Result<HashMap<Key, f64>, GraphError> {
         let mut out: HashMap<Key, f64> = HashMap::new();
         for k in self.input_keys() {
             if let Some(Value::Num(v)) = self.cell(k).map(|c| &c.value) {
                 out.insert(k, *v);
             }
         }
-        if let Ok((c, keys)) = self.compile(&self.computed) {
-            let vals = c.values(&self.input_values(&keys));
-            let by_name: HashMap<&str, f64> = c
-                .cells
-                .iter()
-                .zip(&vals)
-                .map(|((n, _), v)| (n.as_str(), *v))
-                .collect();
-            for k in &self.computed {
-                if let Some(v) = by_name.get(var(*k).as_str()) {
-                    out.insert(*k, *v);
-                }
+        let (c, keys) = self.compile(&self.computed)?;
+        let vals = c.values(&self.input_values(&keys));
+        let by_name: HashMap<&str, f64> = c
+            .cells
+            .iter()
+            .zip(&vals)
+            .map(|((n, _), v)| (n.as_str(), *v))
+            .collect();
+        for k in &self.computed {
+            if let Some(v) = by_name.get(var(*k).as_str()) {
+                out.insert(*k, *v);
             }
         }
-        out
+        Ok(out)
     }
 
     /// `of` as a function of `wrt` alone (every other number as it is): its value at
@@ -152,7 +157,9 @@ impl Book {
 
     /// The typed derivative columns of every sheet, judged.
     pub fn derivative_columns(&self) -> Vec<ColumnVerdict> {
-        let values = self.values();
+        let Ok(values) = self.values() else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (s, sh) in self.wb.sheets.iter().enumerate() {
             for head in &sh.cells {

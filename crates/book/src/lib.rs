@@ -362,20 +362,13 @@ impl Book {
             .collect();
         let mut agree = 0;
         let mut differ = Vec::new();
-        match self.compile(&self.computed) {
-            Ok((c, keys)) => {
-                let vals = c.values(&self.input_values(&keys));
-                let slot: HashMap<&str, f64> = c
-                    .cells
-                    .iter()
-                    .zip(&vals)
-                    .map(|((n, _), v)| (n.as_str(), *v))
-                    .collect();
+        match self.values() {
+            Ok(values) => {
                 for k in &self.computed {
                     let Some(Value::Num(cached)) = self.cell(*k).map(|c| &c.value) else {
                         continue;
                     };
-                    let computed = slot.get(var(*k).as_str()).copied().unwrap_or(f64::NAN);
+                    let computed = values.get(k).copied().unwrap_or(f64::NAN);
                     if close(*cached, computed) {
                         agree += 1;
                     } else {

@@ -205,16 +205,7 @@ fn check_compare_and_sweep() {
 #[test]
 fn exports() {
     let spec = r#"{"optimizer":"momentum","epochs":2}"#;
-    let q: String = spec
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let q = crate::http::encode(spec);
     let r = get(&format!("/api/export/trace.csv?spec={q}"));
     assert_eq!(r.status, 200);
     assert!(r

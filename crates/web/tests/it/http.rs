@@ -194,3 +194,17 @@ pub fn post(path: &str, body: &serde_json::Value) -> Response {
 pub fn get(path: &str) -> Response {
     request(server(), "GET", path, None, Duration::from_secs(30)).expect("request")
 }
+
+/// A query value with every byte but letters and digits percent-encoded, as a page's
+/// `encodeURIComponent` (and more) does.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -321,16 +321,7 @@ fn labs_page_in_the_browser() {
 #[test]
 fn a_labs_files_download_as_the_command_line_writes_them() {
     let spec = json!({"name": "mom_bias", "params": {}}).to_string();
-    let q: String = spec
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let q = crate::http::encode(&spec);
     let lab = post("/api/lab", &json!({"name": "mom_bias"})).json();
     let r = get(&format!("/api/lab/file/mom_bias.xlsx?spec={q}"));
     assert_eq!(r.status, 200);
