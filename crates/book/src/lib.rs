@@ -500,6 +500,106 @@ impl Book {
     }
 }
 
+/// One epoch of a sheet's loop: the values copied back and the cells watched, after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epoch {
+    /// 1 for the first.
+    pub epoch: usize,
+    /// Each copy's target cell and the value it received.
+    pub copied: Vec<(String, f64)>,
+    /// Each watched cell and its value once the sheet is recalculated with them.
+    pub watched: Vec<(String, f64)>,
+}
+
+impl Book {
+    /// The sheet's loop as its Run macro plays it: `epochs` times, copy the values of
+    /// each `(from, to)` pair into `to` (a number typed in: the parameters at the top),
+    /// recalculate, and read the `watch` cells. The graph is compiled once; each epoch
+    /// is one evaluation of the workbook. `visit` sees each epoch as it ends, so a long
+    /// run keeps nothing but its last state.
+    ///
+    /// # Errors
+    ///
+    /// [`BookError::Address`] for an address that cannot be read or a `to` that is not
+    /// a number typed in; [`BookError::Cell`] when a `from` or `watch` cell is not
+    /// recalculated or the workbook's graph cannot be compiled.
+    pub fn run(
+        &self,
+        copies: &[(String, String)],
+        watch: &[String],
+        epochs: usize,
+        mut visit: impl FnMut(&Epoch),
+    ) -> Result<(), BookError> {
+        let (c, keys) = self
+            .compile(&self.computed)
+            .map_err(|e| BookError::Cell(e.to_string()))?;
+        let slot_of: HashMap<&str, usize> = c
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.as_str(), i))
+            .collect();
+        // Where a cell's value is read after an evaluation: a computed cell's slot, or an
+        // input's own value.
+        let read = |addr: &str| -> Result<(String, Result<usize, usize>), BookError> {
+            let k = self.key(addr)?;
+            if let Some(i) = slot_of.get(var(k).as_str()) {
+                return Ok((self.address(k), Ok(*i)));
+            }
+            match keys.iter().position(|x| *x == k) {
+                Some(i) => Ok((self.address(k), Err(i))),
+                None => Err(BookError::Cell(format!(
+                    "{}: not a number gradsheet recalculates",
+                    self.address(k)
+                ))),
+            }
+        };
+        let mut pairs = Vec::with_capacity(copies.len());
+        for (from, to) in copies {
+            let (_, src) = read(from)?;
+            let tk = self.key(to)?;
+            let ti = keys.iter().position(|x| *x == tk).ok_or_else(|| {
+                BookError::Address(format!(
+                    "{}: the value is copied into a number typed in, and this cell is not one",
+                    self.address(tk)
+                ))
+            })?;
+            pairs.push((self.address(tk), src, ti));
+        }
+        let watched: Vec<(String, Result<usize, usize>)> =
+            watch.iter().map(|w| read(w)).collect::<Result<_, _>>()?;
+        let mut inputs = self.input_values(&keys);
+        let mut vals = c.values(&inputs);
+        for epoch in 1..=epochs {
+            let get = |at: &Result<usize, usize>, vals: &[f64], inputs: &[f64]| match at {
+                Ok(i) => vals[*i],
+                Err(i) => inputs[*i],
+            };
+            let new: Vec<f64> = pairs
+                .iter()
+                .map(|(_, src, _)| get(src, &vals, &inputs))
+                .collect();
+            for ((_, _, ti), v) in pairs.iter().zip(&new) {
+                inputs[*ti] = *v;
+            }
+            vals = c.values(&inputs);
+            visit(&Epoch {
+                epoch,
+                copied: pairs
+                    .iter()
+                    .zip(&new)
+                    .map(|((n, _, _), v)| (n.clone(), *v))
+                    .collect(),
+                watched: watched
+                    .iter()
+                    .map(|(n, at)| (n.clone(), get(at, &vals, &inputs)))
+                    .collect(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Equal within a few ulps (Excel's own arithmetic, reordered, stays this close).
 fn close(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 8.0 * f64::EPSILON * a.abs().max(b.abs())

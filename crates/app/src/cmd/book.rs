@@ -21,6 +21,16 @@ pub struct Args {
     /// A cell to differentiate, as Excel writes it: Sheet!A1, or 'Sheet name'!A1.
     #[arg(long, value_name = "CELL")]
     pub grad: Option<String>,
+    /// Run the sheet's loop this many epochs (its Run button): copy each --copy's values,
+    /// recalculate, print the --watch cells.
+    #[arg(long, value_name = "EPOCHS", requires = "copy")]
+    pub run: Option<usize>,
+    /// What the loop copies back each epoch, FROM=TO, e.g. basic!D32=basic!C2 (repeatable).
+    #[arg(long, value_name = "FROM=TO")]
+    pub copy: Vec<String>,
+    /// A cell to print each epoch of --run, e.g. basic!F33 (repeatable).
+    #[arg(long, value_name = "CELL")]
+    pub watch: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -33,6 +43,9 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let bytes = read_bounded(&a.file)?;
     let book = Book::open(&bytes).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
+    if let Some(epochs) = a.run {
+        return run_loop(&book, &a, epochs);
+    }
     if let Some(cell) = &a.grad {
         let g = book.gradient(cell).map_err(usage)?;
         if a.json {
@@ -142,5 +155,63 @@ pub fn run(a: Args) -> Result<()> {
         println!("  {}!{} {:?}: {verdict}", c.sheet, c.range, c.header);
         println!("      {}", c.note);
     }
+    Ok(())
+}
+
+/// The most epochs `--run` plays.
+const MAX_EPOCHS: usize = 10_000_000;
+
+/// `--run`: the loop, one line (or JSON object) per epoch, streamed.
+fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
+    if epochs > MAX_EPOCHS {
+        return Err(usage(format!(
+            "--run {epochs}: at most {MAX_EPOCHS} epochs"
+        )));
+    }
+    let copies: Vec<(String, String)> = a
+        .copy
+        .iter()
+        .map(|c| {
+            c.split_once('=')
+                .map(|(f, t)| (f.trim().to_string(), t.trim().to_string()))
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--copy {c}: write FROM=TO, e.g. basic!D32=basic!C2"
+                    ))
+                })
+        })
+        .collect::<Result<_>>()?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    use std::io::Write;
+    let mut failed = None;
+    book.run(&copies, &a.watch, epochs, |e| {
+        if failed.is_some() {
+            return;
+        }
+        let line = if a.json {
+            let mut m = serde_json::Map::new();
+            m.insert("epoch".into(), e.epoch.into());
+            for (c, v) in e.copied.iter().chain(&e.watched) {
+                m.insert(c.clone(), super::diff::json_num(*v));
+            }
+            serde_json::Value::Object(m).to_string()
+        } else {
+            let cells: Vec<String> = e
+                .copied
+                .iter()
+                .chain(&e.watched)
+                .map(|(c, v)| format!("{c} = {}", gradsheet_engine::format_number(*v)))
+                .collect();
+            format!("epoch {}: {}", e.epoch, cells.join(", "))
+        };
+        if let Err(err) = writeln!(out, "{line}") {
+            failed = Some(err);
+        }
+    })
+    .map_err(usage)?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    out.flush()?;
     Ok(())
 }

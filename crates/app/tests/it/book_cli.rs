@@ -74,3 +74,71 @@ fn a_learners_workbook_from_the_command_line() {
         stderr(&o)
     );
 }
+
+/// The Run button of graddesc's basic sheet, played by `book --run` on the workbook
+/// itself (its formulas recalculated as a graph), gives `gradsheet graddesc`'s replay
+/// (an independent implementation of the sheet) bit for bit, epoch by epoch.
+#[test]
+fn the_basic_sheets_loop_is_the_graddesc_replay() {
+    let Some(file) = gradsheet_testkit::shared("workbooks/graddesc-2018.xlsm") else {
+        return;
+    };
+    let file = file.to_string_lossy().into_owned();
+    let o = gradsheet(&[
+        "book",
+        &file,
+        "--run",
+        "10",
+        "--copy",
+        "basic!C32=basic!C1",
+        "--copy",
+        "basic!D32=basic!C2",
+        "--watch",
+        "basic!F33",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let epochs: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(epochs.len(), 10);
+    // The replay from the sheet's saved parameters.
+    let o = gradsheet(&[
+        "graddesc",
+        "--sheet",
+        "basic",
+        "--init",
+        "a=2.569996469807525,b=1.2754625002528799",
+        "--runs",
+        "2",
+        "--json",
+    ]);
+    let replay: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = replay["replay"]["epochs"].as_array().unwrap();
+    for (mine, theirs) in epochs.iter().zip(&steps[1..]) {
+        assert_eq!(
+            mine["basic!C1"].as_f64(),
+            theirs["b"].as_f64(),
+            "{mine} {theirs}"
+        );
+        assert_eq!(
+            mine["basic!C2"].as_f64(),
+            theirs["a"].as_f64(),
+            "{mine} {theirs}"
+        );
+        assert_eq!(
+            mine["basic!F33"].as_f64(),
+            theirs["sheet_rmse"].as_f64(),
+            "{mine} {theirs}"
+        );
+    }
+    // A copy into a formula cell is refused, naming it.
+    let o = gradsheet(&["book", &file, "--run", "1", "--copy", "basic!C32=basic!F33"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("basic!F33: the value is copied into a number typed in"),
+        "{}",
+        stderr(&o)
+    );
+}
