@@ -132,10 +132,11 @@ impl Book {
         }
         // Cut the graph at `wrt`: as an input, the cells it is computed from stay out.
         let mut keys = self.input_keys();
+        let mut names = self.input_names();
         if !keys.contains(&wrt) {
             keys.push(wrt);
+            names.push(var(wrt));
         }
-        let names: Vec<String> = keys.iter().map(|k| var(*k)).collect();
         let c = self.graph.compile(&names, &[var(of)]).ok()?;
         let w = keys.iter().position(|k| *k == wrt)?;
         let uses = c
@@ -225,28 +226,41 @@ impl Book {
         // A cell the sheet holds is preferred to an error it does not.
         ofs.extend(squared);
         let probe: Vec<usize> = (0..rows.len()).step_by((rows.len() / 4).max(1)).collect();
-        let mut candidates: Vec<(f64, Of, u32)> = Vec::new();
+        // The gap between the typed column and the exact derivative of (of, w) on the
+        // rows `at`.
+        let gap_on = |of: Of, w: u32, at: &[usize]| -> f64 {
+            let mut gap = 0.0f64;
+            for &i in at {
+                let r = rows[i];
+                let x = values.get(&(s, r, w)).copied().unwrap_or(0.0);
+                match self.of_at(of, s, r, w, x, values) {
+                    Some((_, d)) if d.is_finite() => gap = gap.max(rel(typed[i], d)),
+                    _ => return f64::INFINITY,
+                }
+            }
+            gap
+        };
+        // Every pair on the first row (one evaluation each), then the closest dozen on a
+        // few rows spread over the column: one row can agree by accident (c = 1 hides a
+        // missing factor c).
+        let mut first_row: Vec<(f64, Of, u32)> = Vec::new();
         for of in &ofs {
             for &w in &row_cells {
-                if w == of.cell() {
-                    continue;
-                }
-                // The pair whose exact derivative is closest to the typed one on a few of
-                // its rows (one row can agree by accident: c = 1 hides a missing c).
-                let mut gap = 0.0f64;
-                for &i in &probe {
-                    let r = rows[i];
-                    let at = values.get(&(s, r, w)).copied().unwrap_or(0.0);
-                    match self.of_at(*of, s, r, w, at, values) {
-                        Some((_, d)) if d.is_finite() => gap = gap.max(rel(typed[i], d)),
-                        _ => gap = f64::INFINITY,
+                if w != of.cell() {
+                    let g = gap_on(*of, w, &[0]);
+                    if g.is_finite() {
+                        first_row.push((g, *of, w));
                     }
-                }
-                if gap.is_finite() {
-                    candidates.push((gap, *of, w));
                 }
             }
         }
+        first_row.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut candidates: Vec<(f64, Of, u32)> = first_row
+            .into_iter()
+            .take(12)
+            .map(|(_, of, w)| (gap_on(of, w, &probe), of, w))
+            .filter(|c| c.0.is_finite())
+            .collect();
         // The closest pairs, each judged in full: a finite difference can stray from the
         // exact derivative by several percent (0.01·x² at x = 99), so the closest exact
         // derivative is not always the one it approximates.

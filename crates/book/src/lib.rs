@@ -135,6 +135,8 @@ pub struct Book {
     /// Formula cells in the graph, in the workbook's order.
     computed: Vec<Key>,
     skipped: Vec<(Key, String)>,
+    /// The inputs (cells the graph reads but does not compute) and their engine names.
+    inputs: (Vec<Key>, Vec<String>),
 }
 
 impl Lookup for Book {
@@ -220,6 +222,7 @@ impl Book {
             graph: Graph::new(),
             computed: Vec::new(),
             skipped: Vec::new(),
+            inputs: (Vec::new(), Vec::new()),
         };
         book.build();
         book
@@ -286,6 +289,7 @@ impl Book {
     fn settle(&mut self) {
         for _ in 0..1000 {
             let outputs: Vec<String> = self.computed.iter().map(|k| var(*k)).collect();
+            self.inputs = self.find_inputs();
             let inputs = self.input_names();
             match self.graph.order(&inputs, &outputs) {
                 Err(GraphError::Cycle(cycle)) => {
@@ -305,11 +309,17 @@ impl Book {
                 _ => break,
             }
         }
+        self.inputs = self.find_inputs();
     }
 
     /// Every number a formula reads that the graph does not compute: typed numbers and
     /// formula cells left out (their saved values).
     fn input_keys(&self) -> Vec<Key> {
+        self.inputs.0.clone()
+    }
+
+    /// [`Book::input_keys`] found again, once the graph is settled.
+    fn find_inputs(&self) -> (Vec<Key>, Vec<String>) {
         let computed: std::collections::HashSet<Key> = self.computed.iter().copied().collect();
         let mut out = Vec::new();
         for (s, sh) in self.wb.sheets.iter().enumerate() {
@@ -320,11 +330,12 @@ impl Book {
                 }
             }
         }
-        out
+        let names = out.iter().map(|k| var(*k)).collect();
+        (out, names)
     }
 
     fn input_names(&self) -> Vec<String> {
-        self.input_keys().into_iter().map(var).collect()
+        self.inputs.1.clone()
     }
 
     fn input_values(&self, keys: &[Key]) -> Vec<f64> {
