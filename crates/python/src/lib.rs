@@ -18,6 +18,7 @@ pub mod formulas;
 pub mod run;
 pub mod setup;
 pub mod sheets;
+pub mod workbook;
 
 /// The module's contents.
 #[pymodule]
@@ -34,6 +35,7 @@ fn _gradsheet(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<setup::Setup>()?;
     m.add_class::<run::Run>()?;
     m.add_class::<run::Config>()?;
+    m.add_class::<workbook::Book>()?;
     m.add_function(wrap_pyfunction!(setup::generate, m)?)?;
     m.add_function(wrap_pyfunction!(run::train_run, m)?)?;
     m.add_function(wrap_pyfunction!(diagnosis::explain_run, m)?)?;

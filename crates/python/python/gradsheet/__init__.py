@@ -34,6 +34,8 @@ __all__ = [
     "surface",
     "lab",
     "generate",
+    "book",
+    "Book",
     "Run",
     "FormulaError",
     "SettingError",
@@ -279,3 +281,62 @@ def generate(target="2*x+30", x=(1, 100), n=29, seed=7, noise=0.0):
     names, block = native.generate(target, float(lo), float(hi), whole, int(n), int(seed), float(noise))
     values = np.asarray(block)
     return {c: values[k] for k, c in enumerate(names)}
+
+
+class Book:
+    """A learner's own workbook (.xlsx/.xlsm), as ``gradsheet book`` opens it: every formula
+    cell recalculated against the value Excel saved, any cell differentiated exactly with
+    respect to every number it depends on, the derivative columns typed by hand judged,
+    and the sheet's loop played.
+
+    >>> b = gs.book("graddesc.xlsm")
+    >>> b.recalculation()["agree"]                 # formula cells equal to Excel's values
+    >>> value, d = b.grad("basic!F33")             # d["basic!C2"]: ∂F33/∂(initial a)
+    >>> b.derivative_columns()                      # [{'range': 'H4:H32', 'verdict': 'forward difference', ...}]
+    >>> b.run([("basic!C32", "basic!C1"), ("basic!D32", "basic!C2")], watch=["basic!F33"], epochs=5)
+    """
+
+    def __init__(self, path):
+        with open(path, "rb") as f:
+            data = f.read()
+        self.path = str(path)
+        self._b = native.Book(data)
+
+    @property
+    def sheets(self):
+        """The sheets' names."""
+        return self._b.sheets()
+
+    def recalculation(self):
+        """{formula_cells, agree, differ: [(cell, saved, computed)], not_recalculated: [(cell, why)]}."""
+        return self._b.recalculation()
+
+    def derivative_columns(self):
+        """The typed derivative columns, each with its verdict."""
+        return self._b.derivative_columns()
+
+    def grad(self, cell):
+        """(value, {input cell: ∂cell/∂input}) for a cell written as Excel writes it."""
+        return self._b.grad(str(cell))
+
+    def run(self, copies, watch=(), epochs=1):
+        """The sheet's loop: each epoch copies each (from, to) pair's value and recalculates;
+        one dict per epoch with the copied and watched cells."""
+        return self._b.run([(str(a), str(b)) for a, b in copies], [str(w) for w in watch], int(epochs))
+
+    def _repr_html_(self):
+        r = self.recalculation()
+        rows = "".join(
+            f"<tr><td>{c['sheet']}!{c['range']}</td><td>{c['header']}</td><td>{c['verdict']}</td></tr>"
+            for c in self.derivative_columns()
+        )
+        return (
+            f"<p>{self.path}: {r['agree']} of {r['formula_cells']} formula cells recalculate to "
+            f"Excel's values, {len(r['differ'])} differ, {len(r['not_recalculated'])} not recalculated</p>"
+            + (f"<table><tr><th>column</th><th>header</th><th>verdict</th></tr>{rows}</table>" if rows else "")
+        )
+
+
+def book(path):
+    """Opens a workbook: see :class:`Book`."""
+    return Book(path)
