@@ -62,8 +62,13 @@ fn show(s: &Session, css: &str) {
     std::thread::sleep(std::time::Duration::from_millis(150));
 }
 
-/// Clicks an element by script (a sticky header may cover it where WebDriver would click).
+/// Clicks an element by script (a sticky header may cover it where WebDriver would click),
+/// once it is there: a page redrawing after a navigation replaces its rows.
 fn press(s: &Session, css: &str) {
+    s.wait(
+        &format!("{css} to press"),
+        &format!("return document.querySelector({css:?}) !== null"),
+    );
     let found = s.js(&format!(
         "const e = document.querySelector({css:?}); if (!e) return false; e.scrollIntoView({{block: 'center'}}); e.click(); return true;"
     ));
