@@ -6,7 +6,7 @@ import { message, share, showTiming, slider } from "./controls.js";
 import { $, fill, h, readable } from "./dom.js";
 import { exact, fmt, num, readablePieces, rounded } from "./numbers.js";
 import { BETAS, SLIDER_OF, hyper } from "./optimizers.js";
-import { player } from "./player.js";
+import { cursorWords, player } from "./player.js";
 import { api, bindDownloads, currentSpec, runner } from "./server.js";
 import { numParam, writeHash } from "./url.js";
 import { markCursor, renderCharts, renderDiagnosis, renderSheet, renderSummary, showStepDetail, stat } from "./views.js";
@@ -154,12 +154,8 @@ export const lab = {
   },
   /** The position of the cursor in words. */
   where(c, total) {
-    const r = this.r;
-    if (!r) return "";
-    if (c >= total) return `the whole run: ${total} steps`;
-    if (c === 0) return "before the first step";
-    const spe = r.steps_per_epoch, e = Math.ceil(c / spe), k = c - (e - 1) * spe;
-    return `step ${c} of ${total} · epoch ${e}, its row ${k} (sheet row ${k + 3})`;
+    if (!this.r) return "";
+    return cursorWords(c, total, this.r.steps_per_epoch, (k) => `its row ${k} (sheet row ${k + 3})`);
   },
   /** The cursor moved: the charts grow to it, the table lights its row (fetching its epoch). */
   moved(c) {

@@ -110,3 +110,14 @@ export function player(id, opts) {
 function fmtSpeed(v) {
   return v >= 10 ? String(Math.round(v)) : String(+v.toPrecision(2));
 }
+
+/**
+ * The cursor's position in words, as both training pages say it: `step c of total · epoch e,`
+ * then `row(k)`, the step's place within its epoch in the page's own numbering.
+ */
+export function cursorWords(c, total, stepsPerEpoch, row) {
+  if (c >= total) return `the whole run: ${total} steps`;
+  if (c === 0) return "before the first step";
+  const e = Math.ceil(c / stepsPerEpoch), k = c - (e - 1) * stepsPerEpoch;
+  return `step ${c} of ${total} · epoch ${e}, ${row(k)}`;
+}

@@ -6,7 +6,7 @@ import { caret, message, share, showTiming, slider } from "./controls.js";
 import { $, fill, h } from "./dom.js";
 import { exact, fmt, num } from "./numbers.js";
 import { BETAS, SLIDER_OF, hyper } from "./optimizers.js";
-import { player } from "./player.js";
+import { cursorWords, player } from "./player.js";
 import { api, bindDownloads, currentSpec, runner } from "./server.js";
 import { numParam, writeHash } from "./url.js";
 import { markCursor, renderCharts, renderDiagnosis, renderSheet, renderSummary, showStepDetail } from "./views.js";
@@ -139,12 +139,8 @@ export const playground = {
     sel.value = this.s.claimp;
   },
   where(c, total) {
-    const r = this.r;
-    if (!r) return "";
-    if (c >= total) return `the whole run: ${total} steps`;
-    if (c === 0) return "before the first step";
-    const spe = r.steps_per_epoch, e = Math.ceil(c / spe), k = c - (e - 1) * spe;
-    return `step ${c} of ${total} · epoch ${e}, its step ${k}`;
+    if (!this.r) return "";
+    return cursorWords(c, total, this.r.steps_per_epoch, (k) => `its step ${k}`);
   },
   moved(c) {
     const r = this.r;
