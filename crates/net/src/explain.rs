@@ -1,0 +1,1 @@
+//! What a trained network did, layer by layer.
