@@ -11,6 +11,8 @@
 //! - [`network`]: the cells compiled cell by cell to one tape (`engine::graph`) with the
 //!   loss (squared, or logistic computed stably from the logit) and L1/L2 penalties, as
 //!   a training loop's `Trainer`, with accuracy and each neuron's value and adjoint;
+//! - [`record`]: train and test metrics per epoch, gradient norms per layer, the step
+//!   table with every neuron's value and adjoint;
 //! - [`explain`]: what a trained network did, layer by layer.
 //!
 //! The crate is pure: no files, terminal or clock; a seed gives the same numbers anywhere.
@@ -35,6 +37,7 @@ pub mod data;
 pub mod explain;
 pub mod init;
 pub mod network;
+pub mod record;
 pub mod spec;
 
 /// An error setting up data or a network.

@@ -13,9 +13,11 @@ use crate::cells::Cell;
 use crate::spec::Loss;
 use crate::NetError;
 
-/// The largest network written out as one formula ([`Model::prediction`]): past this many
-/// nodes, a network is refused rather than held in memory as a tree.
-pub const MAX_INLINE_NODES: usize = 1_000_000;
+/// The largest network written out as one formula ([`Model::prediction`], what the
+/// symbolic derivative, `explain` and the xlsx export of a formula model read): past this
+/// many nodes its formulas name the cells instead (see [`Network::written_out`]). The
+/// tape is compiled cell by cell either way, so training does not depend on it.
+pub const MAX_INLINE_NODES: usize = 200_000;
 
 /// The constant names of the regularisation strengths.
 pub const L1: &str = "lambda_l1";
@@ -76,6 +78,7 @@ pub struct Network {
     inspect: CompiledGraph,
     /// Where each cell's slot is in `inspect`'s tape.
     slots: Vec<u32>,
+    written_out: bool,
 }
 
 impl Network {
@@ -87,7 +90,7 @@ impl Network {
     ///
     /// [`NetError::Model`] for a circular definition, a cell named as the network's own
     /// (`loss`, `penalty`, `err`), a logistic loss on a `pred` that is not `SIGMOID(…)`,
-    /// no `y` column, or a network too large to write as one formula.
+    /// or no `y` column.
     pub fn new(
         cells: Vec<Cell>,
         loss: Loss,
@@ -197,8 +200,12 @@ impl Network {
             .map_err(|e| NetError::Model(e.to_string()))?;
         let slots = inspect.tape.outputs().to_vec();
 
-        let prediction = inline(&g, PRED, &inputs)?;
-        let error = inline(&g, ERR, &inputs)?;
+        let written = inline(&g, PRED, &inputs)?.zip(inline(&g, ERR, &inputs)?);
+        let written_out = written.is_some();
+        let (prediction, error) = written.unwrap_or_else(|| {
+            let own = |n: &str| g.formula(n).cloned().unwrap_or_else(|| Expr::var(n));
+            (own(PRED), own(ERR))
+        });
         let loss_src = match loss {
             Loss::Squared => "(pred-y)^2",
             Loss::Logistic => "-(y*LN(pred)+(1-y)*LN(1-pred))",
@@ -248,7 +255,17 @@ impl Network {
             trainer,
             inspect,
             slots,
+            written_out,
         })
+    }
+
+    /// Whether `trainer.model`'s prediction and error are written out as single formulas
+    /// (a network within [`MAX_INLINE_NODES`]); if not, they are the `pred` and `err`
+    /// cells' own formulas, naming other cells, and only the compiled tape (which
+    /// training uses) knows the cells: do not hand that model to code that compiles or
+    /// differentiates its formulas.
+    pub fn written_out(&self) -> bool {
+        self.written_out
     }
 
     /// The parameters, in the order of the initial values and the trace.
@@ -362,16 +379,17 @@ impl Network {
     }
 }
 
-/// The cell `name` written out as one formula: every cell it uses substituted in.
-fn inline(g: &Graph, name: &str, inputs: &[String]) -> Result<Expr, NetError> {
+/// The cell `name` written out as one formula (every cell it uses substituted in), or
+/// `None` past [`MAX_INLINE_NODES`] nodes.
+fn inline(g: &Graph, name: &str, inputs: &[String]) -> Result<Option<Expr>, NetError> {
     let order = g
         .order(inputs, &[name.to_string()])
         .map_err(|e| NetError::Model(e.to_string()))?;
-    // Sizes first, so that a network too large is refused before its tree is built.
+    // Sizes first, so that a network too large is never built as a tree.
     let mut size: HashMap<&str, usize> = HashMap::new();
     for &i in &order {
         let cell = g.name(i);
-        let f = g.formula(cell).expect("order lists cells of the graph");
+        let Some(f) = g.formula(cell) else { continue };
         let mut s = 0usize;
         f.visit(&mut |e| {
             s = s.saturating_add(match e {
@@ -380,19 +398,18 @@ fn inline(g: &Graph, name: &str, inputs: &[String]) -> Result<Expr, NetError> {
             });
         });
         if s > MAX_INLINE_NODES {
-            return Err(NetError::Model(format!(
-                "the network is too large to write as one formula ({cell} alone would be over {MAX_INLINE_NODES} nodes): use fewer or narrower layers"
-            )));
+            return Ok(None);
         }
         size.insert(cell, s);
     }
     let mut done: HashMap<&str, Expr> = HashMap::new();
     for &i in &order {
         let cell = g.name(i);
-        let f = g.formula(cell).expect("order lists cells of the graph");
-        done.insert(cell, substitute_all(f, &done));
+        if let Some(f) = g.formula(cell) {
+            done.insert(cell, substitute_all(f, &done));
+        }
     }
-    Ok(done.remove(name).unwrap_or_else(|| Expr::var(name)))
+    Ok(done.remove(name))
 }
 
 /// `e` with every name in `with` replaced by its expression, in one walk.

@@ -1,6 +1,7 @@
 //! gradsheet-net's tests: data, the shorthand, model texts, compiled networks, training.
 
 mod data;
+mod explain;
 mod model;
 mod train;
 
