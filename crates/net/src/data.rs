@@ -305,7 +305,7 @@ impl DataSpec {
             let ones = train.iter().filter(|(_, y)| *y == 1.0).count();
             if ones == 0 || ones == train.len() {
                 return Err(NetError::Data(format!(
-                    "the {} training rows are all of class {}: there is nothing to separate",
+                    "every training row ({} of them) is of class {}: there is nothing to separate",
                     train.len(),
                     if ones == 0 { 0 } else { 1 }
                 )));

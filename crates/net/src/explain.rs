@@ -152,7 +152,7 @@ pub fn explain(net: &Network, params: &[f64], train: &Dataset, epochs: &[EpochRo
                     c.matrix
                         .iter()
                         .flatten()
-                        .map(|v| gradsheet_engine::format_number(*v))
+                        .map(|v| gradsheet_engine::format_number(significant(*v, 4)))
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
@@ -195,6 +195,15 @@ pub fn explain(net: &Network, params: &[f64], train: &Dataset, epochs: &[EpochRo
         gradient_ratio,
         findings,
     }
+}
+
+/// `v` rounded to `digits` significant digits, for a sentence.
+fn significant(v: f64, digits: i32) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let p = 10f64.powi(digits - 1 - v.abs().log10().floor() as i32);
+    (v * p).round() / p
 }
 
 fn ratio_words(r: f64) -> String {
