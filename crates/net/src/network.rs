@@ -79,6 +79,8 @@ pub struct Network {
     /// Where each cell's slot is in `inspect`'s tape.
     slots: Vec<u32>,
     written_out: bool,
+    loss_formula: Expr,
+    penalty_formula: Option<Expr>,
 }
 
 impl Network {
@@ -138,7 +140,7 @@ impl Network {
         for c in &cells {
             g.cell(&c.name, c.formula.clone());
         }
-        g.cell(LOSS, data_loss);
+        g.cell(LOSS, data_loss.clone());
         let cell_names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
         let mut params: Vec<String> = Vec::new();
         for c in &cells {
@@ -256,6 +258,8 @@ impl Network {
             inspect,
             slots,
             written_out,
+            loss_formula: data_loss,
+            penalty_formula: g.formula(PENALTY).cloned(),
         })
     }
 
@@ -266,6 +270,18 @@ impl Network {
     /// differentiates its formulas.
     pub fn written_out(&self) -> bool {
         self.written_out
+    }
+
+    /// The data loss of one row as a formula over the cells and `y` (for the logistic
+    /// loss, of the logit: `SOFTPLUS(z)-z*y`).
+    pub fn loss_formula(&self) -> &Expr {
+        &self.loss_formula
+    }
+
+    /// The penalty `λ₁·Σ|w| + λ₂·Σw²` as a formula over the weights and the constants
+    /// [`L1`], [`L2`], if there is one.
+    pub fn penalty_formula(&self) -> Option<&Expr> {
+        self.penalty_formula.as_ref()
     }
 
     /// The parameters, in the order of the initial values and the trace.
