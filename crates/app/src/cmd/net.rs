@@ -31,7 +31,8 @@ use crate::shown::{self, Ends};
   gradsheet net --dataset spiral --features x1,x2,sinx1,sinx2 --net 4-8-8-8-1 --epochs 200
   gradsheet net --model-file mine.txt --dataset moons    your own cells (h1 = TANH(...); pred = SIGMOID(...))
   gradsheet net --net 2-8-8-1 --activation linear --loss squared   linear layers collapse into one matrix
-  gradsheet net --csv steps.csv --epochs 2               every neuron's value and adjoint, step by step")]
+  gradsheet net --csv steps.csv --epochs 2               every neuron's value and adjoint, step by step
+  gradsheet net --xlsx net.xlsx                          the trained network as live formulas, backprop columns included")]
 pub struct Args {
     /// The dataset: circle, xor, gauss, spiral, moons (classes), plane, sine (regression).
     #[arg(long, default_value = "circle")]
@@ -95,6 +96,11 @@ pub struct Args {
     /// Write the step table (every neuron's value and adjoint, per step) as CSV.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Write the trained network as a workbook of live formulas: its weights as named
+    /// cells, and for each training row every neuron, the loss and every backprop column
+    /// (up to 100,000 rows and about 8,000 cells).
+    #[arg(long, value_name = "FILE")]
+    pub xlsx: Option<PathBuf>,
 }
 
 /// The learning rate of TensorFlow Playground's start, for networks.
@@ -232,13 +238,21 @@ pub fn run(a: Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| ends.head().iter().chain(ends.tail()).cloned().collect());
     let ex = explain(&net, &end.final_params, &s.split.train, &epochs_for_explain);
+    if let Some(path) = &a.xlsx {
+        let book = gradsheet_report::net::workbook(&net, &end.final_params, &s.split.train)
+            .map_err(|e| usage(format!("--xlsx: {e}")))?;
+        let bytes = book
+            .to_xlsx(false)
+            .map_err(|e| anyhow::anyhow!("cannot write the workbook: {e}"))?;
+        crate::output::write_atomic(path, &bytes)?;
+    }
     if a.json {
         print_json(&a, &s, &net, &init, &end, &all.unwrap_or_default(), &ex)?;
     } else {
         print_text(&a, &s, &net, &end, &ends, &ex);
     }
     if matches!(end.stop, Stop::Interrupted { .. }) && interrupted() {
-        let written: Vec<PathBuf> = a.csv.iter().cloned().collect();
+        let written: Vec<PathBuf> = a.csv.iter().chain(&a.xlsx).cloned().collect();
         return Err(super::interrupted(&end, &written));
     }
     Ok(())

@@ -256,3 +256,48 @@ fn bad_input_is_refused_naming_the_setting() {
         "{e}"
     );
 }
+
+/// The workbook holds the trained weights by name and a live formula per neuron and per
+/// backprop column, cached with the engine's values.
+#[test]
+fn the_workbook_holds_the_trained_network() {
+    use calamine::{open_workbook, Data, DataType, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.xlsx");
+    let run = json(&[
+        "net",
+        "--net",
+        "2-3-1",
+        "--n",
+        "20",
+        "--epochs",
+        "3",
+        "--xlsx",
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    let mut wb: Xlsx<_> = open_workbook(&path).unwrap();
+    assert_eq!(wb.sheet_names(), ["Network", "Weights"]);
+    let w = wb.worksheet_range("Weights").unwrap();
+    let fin = run["network"]["final"].as_array().unwrap();
+    assert_eq!(w.get_value((1, 0)), Some(&Data::String("w1_1_1".into())));
+    assert_eq!(
+        w.get_value((1, 1)).and_then(|d| d.as_f64()),
+        fin[0].as_f64()
+    );
+    let f = wb.worksheet_formula("Network").unwrap();
+    let text: Vec<String> = f
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("TANH(w1_1_1*B2+w1_1_2*C2+b1_1)")),
+        "{text:?}"
+    );
+    let n = wb.worksheet_range("Network").unwrap();
+    assert_eq!(n.height(), 1 + 10);
+}
