@@ -394,3 +394,22 @@ fn point(kind: Kind, i: usize, n: usize, noise: f64, r: &mut ChaCha8Rng) -> ([f6
         }
     }
 }
+
+/// The half-width of the plane pictures cover: [−6, 6]², the Playground's.
+pub const PLANE: f64 = 6.0;
+
+/// A `size`×`size` grid over the plane [−6, 6]², row by row from the top (x2 = 6) down,
+/// each row from x1 = −6 rightwards, at the centres of its squares: each point's feature
+/// values, in the order of `features`.
+pub fn grid(features: &[Feature], size: usize) -> Vec<Vec<f64>> {
+    let step = 2.0 * PLANE / size.max(1) as f64;
+    let mut out = Vec::with_capacity(size * size);
+    for i in 0..size {
+        let x2 = PLANE - (i as f64 + 0.5) * step;
+        for j in 0..size {
+            let x1 = -PLANE + (j as f64 + 0.5) * step;
+            out.push(features.iter().map(|f| f.value(x1, x2)).collect());
+        }
+    }
+    out
+}

@@ -132,3 +132,34 @@ pub fn step_row(net: &Network, s: &StepView<'_>) -> Vec<f64> {
     r.push(s.error);
     r
 }
+
+/// Each cell's gradient size in an epoch: √(Σ g²) over the weights and bias coming into
+/// it (`h2_3` ← `w2_3_*`, `b2_3`; `z` ← the output layer's), from the epoch's per-parameter
+/// norms; 0 for a cell without parameters of its own (`pred`).
+pub fn cell_grad_norms(net: &Network, grad_norms: &[f64]) -> Vec<f64> {
+    let out_layer = layers(net.params()).last().map_or(0, |l| l.0);
+    let own = |cell: &str| -> Option<(usize, usize)> {
+        if cell == "z" {
+            return Some((out_layer, 1));
+        }
+        let (l, j) = cell.strip_prefix('h')?.split_once('_')?;
+        Some((l.parse().ok()?, j.parse().ok()?))
+    };
+    net.cells
+        .iter()
+        .map(|c| {
+            let Some((l, j)) = own(&c.name) else {
+                return 0.0;
+            };
+            let prefix_w = format!("w{l}_{j}_");
+            let bias = format!("b{l}_{j}");
+            net.params()
+                .iter()
+                .zip(grad_norms)
+                .filter(|(p, _)| p.starts_with(&prefix_w) || **p == bias)
+                .map(|(_, g)| g * g)
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect()
+}

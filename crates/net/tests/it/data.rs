@@ -167,3 +167,13 @@ fn one_class_is_refused() {
     let e = found.expect("some seed leaves one class");
     assert!(e.to_string().contains("nothing to separate"), "{e}");
 }
+
+#[test]
+fn the_grid_covers_the_plane_from_the_top_left() {
+    use gradsheet_net::data::grid;
+    let g = grid(&[Feature::X1, Feature::X2, Feature::X1X2], 4);
+    assert_eq!(g.len(), 16);
+    assert_eq!(g[0], [-4.5, 4.5, -20.25]);
+    assert_eq!(g[3], [4.5, 4.5, 20.25]);
+    assert_eq!(g[15], [4.5, -4.5, -20.25]);
+}

@@ -151,3 +151,21 @@ fn a_deep_network_is_not_written_out_but_trains() {
         deep.trainer.compiled.tape.code().len()
     );
 }
+
+/// A neuron's gradient size is that of the weights and bias coming into it.
+#[test]
+fn each_neuron_has_the_gradient_size_of_its_own_parameters() {
+    use gradsheet_net::record::cell_grad_norms;
+    let split = DataSpec::default().draw().unwrap();
+    let net = Network::new(
+        cells_of(&split, "2-2-1", "tanh", Loss::Logistic),
+        Loss::Logistic,
+        Reg::default(),
+        &split.train,
+    )
+    .unwrap();
+    // w1_1_1 w1_1_2 b1_1 w1_2_1 w1_2_2 b1_2 w2_1_1 w2_1_2 b2_1
+    assert_eq!(net.params()[3], "w1_2_1");
+    let g = [1.0, 2.0, 2.0, 0.0, 3.0, 4.0, 1.0, 0.0, 0.0];
+    assert_eq!(cell_grad_norms(&net, &g), [3.0, 5.0, 1.0, 0.0]);
+}
