@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::assets::asset;
 use crate::work::{answer, parse_json, read_body, Deadline, Lane, Lanes, Work};
-use crate::{compute, dto, labs, ApiError, Limits};
+use crate::{compute, dto, labs, net, ApiError, Limits};
 
 struct App {
     limits: Limits,
@@ -49,6 +49,7 @@ pub fn router_with(limits: Limits) -> Router {
         .route("/api/sweep", post(|s, r| json(s, r, compute::sweep)))
         .route("/api/sheet", post(|s, r| json(s, r, compute::sheet)))
         .route("/api/step", post(|s, r| json(s, r, compute::step)))
+        .route("/api/net", post(|s, r| json(s, r, net::net)))
         .route(
             "/api/lab",
             post(|s, r| json(s, r, |q, l, _| labs::lab(q, l))),

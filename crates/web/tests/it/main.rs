@@ -8,4 +8,5 @@ mod http;
 mod labs;
 mod learner;
 mod load;
+mod net_page;
 mod webdriver;
