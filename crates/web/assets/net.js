@@ -1,6 +1,7 @@
 // The networks page: a network of neurons on a 2-D dataset, as TensorFlow Playground shows
 // one, with what it lacks: every neuron is a named cell whose formula, weights and
 // gradient a click shows; the seed and every setting live in the URL; the run exports as
+// a workbook of live formulas (the trained network, every neuron and backprop column),
 // its model text, its epochs as CSV and the command line that reproduces it.
 //
 // The server trains the whole run (POST /api/net) and answers frames: the weights at
@@ -12,7 +13,7 @@ import { $, fill, h } from "./dom.js";
 import { fmt, lineChart, num } from "./charts.js";
 import { message, share, showTiming } from "./controls.js";
 import { player } from "./player.js";
-import { api, runner } from "./server.js";
+import { api, fetchDownload, runner } from "./server.js";
 import { numParam, writeHash } from "./url.js";
 
 const DATASETS = [["circle", "circle"], ["xor", "exclusive or"], ["gauss", "two Gaussians"], ["spiral", "spiral"], ["moons", "moons"], ["plane", "plane (regression)"], ["sine", "sine (regression)"]];
@@ -62,6 +63,7 @@ function build() {
       field("epochs", number("net-epochs", { min: 1, max: 2000, step: 1 })),
       h("div", { class: "downloads", role: "group", "aria-label": "export the run" },
         h("span", {}, "export"),
+        h("button", { type: "button", id: "net-dl-xlsx" }, "xlsx"),
         h("button", { type: "button", id: "net-dl-text" }, "model text"),
         h("button", { type: "button", id: "net-dl-csv" }, "epochs CSV"),
         h("button", { type: "button", id: "net-dl-cmd" }, "command line"),
@@ -163,6 +165,7 @@ export const netPage = {
     }
     on("net-add-layer", "click", () => { const l = this.layers(); if (l.length < MAX_LAYERS) { l.push(4); this.setLayers(l); } });
     on("net-remove-layer", "click", () => { const l = this.layers(); if (l.length) { l.pop(); this.setLayers(l); } });
+    on("net-dl-xlsx", "click", () => fetchDownload(`/api/net/file/net.xlsx?spec=${encodeURIComponent(JSON.stringify(this.request()))}`, "net.xlsx", "net-msg"));
     on("net-dl-text", "click", () => this.r && save(this.r.text, "gradsheet-net.txt", "text/plain"));
     on("net-dl-csv", "click", () => this.r && save(epochsCsv(this.r), "gradsheet-net-epochs.csv", "text/csv"));
     on("net-dl-cmd", "click", () => message("net-msg", this.command()));

@@ -234,6 +234,36 @@ fn bad(e: NetError) -> ApiError {
     ApiError::bad(e.to_string(), field)
 }
 
+/// The trained network of `q` as a workbook of live formulas at its final weights over
+/// the training rows (`gradsheet net --xlsx`).
+///
+/// # Errors
+///
+/// As [`net`], and a 400 when the network does not fit a sheet.
+pub fn xlsx(q: &NetRequest, lim: &Limits, dl: &Deadline) -> Result<Vec<u8>, ApiError> {
+    let r = trained(q, lim, dl)?;
+    let book = gradsheet_report::net::workbook(&r.network, &r.end.final_params, &r.split.train)
+        .map_err(|e| ApiError::bad(e.to_string(), "hidden"))?;
+    book.to_xlsx(false).map_err(|e| {
+        ApiError::status(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot write the workbook: {e}"),
+        )
+    })
+}
+
+/// A request's run: its data, network, frames and end.
+struct Trained {
+    text: String,
+    kind: Kind,
+    spec: DataSpec,
+    split: data::Split,
+    network: Network,
+    rows: Vec<EpochRow>,
+    snaps: Vec<(usize, Vec<f64>, Vec<f64>)>,
+    end: gradsheet_train::RunEnd,
+}
+
 /// Runs the request.
 ///
 /// # Errors
@@ -243,6 +273,99 @@ fn bad(e: NetError) -> ApiError {
 /// too many steps or picture values); a 503 past the deadline.
 pub fn net(q: &NetRequest, lim: &Limits, dl: &Deadline) -> Result<NetOut, ApiError> {
     let t0 = std::time::Instant::now();
+    let Trained {
+        text,
+        kind,
+        spec,
+        split,
+        network,
+        rows,
+        snaps,
+        end,
+    } = trained(q, lim, dl)?;
+    let grid = data::grid(&spec.features, q.grid);
+    let mut frames_out = Vec::with_capacity(snaps.len());
+    for (epoch, params, grads) in &snaps {
+        dl.check()?;
+        let values = network.cell_values(params, &grid);
+        let names = network.params();
+        let filled = |n: &str| {
+            names
+                .iter()
+                .position(|p| p == n)
+                .map_or(n.to_string(), |k| {
+                    gradsheet_engine::format_number(params[k])
+                })
+        };
+        frames_out.push(FrameOut {
+            epoch: *epoch,
+            params: nums(params),
+            formulas: network
+                .cells
+                .iter()
+                .map(|c| {
+                    c.formula
+                        .render(gradsheet_engine::Notation::Formula, &filled)
+                })
+                .collect(),
+            grads: nums(&cell_grad_norms(&network, grads)),
+            pictures: values.iter().map(|v| picture(v)).collect(),
+        });
+    }
+    let ex = explain(&network, &end.final_params, &split.train, &rows);
+    let out_layer = network
+        .cells
+        .iter()
+        .filter_map(|c| unit_layer(&c.name))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let points = |d: &gradsheet_engine::Dataset, pts: &[[f64; 2]]| -> Vec<[Num; 3]> {
+        let ys = d.column("y").unwrap_or_default();
+        pts.iter()
+            .zip(ys)
+            .map(|(p, y)| [Num(p[0]), Num(p[1]), Num(y)])
+            .collect()
+    };
+    Ok(NetOut {
+        text,
+        cells: network
+            .cells
+            .iter()
+            .map(|c| CellOut {
+                name: c.name.clone(),
+                layer: unit_layer(&c.name).unwrap_or(out_layer),
+                formula: c.formula.to_string(),
+            })
+            .collect(),
+        params: network.params().to_vec(),
+        train: points(&split.train, &split.train_points),
+        test: points(&split.test, &split.test_points),
+        classes: kind.is_classification(),
+        epochs: rows
+            .iter()
+            .map(|r| EpochOut {
+                epoch: r.epoch,
+                train_loss: Num(r.train.loss),
+                train_accuracy: r.train.accuracy.map(Num),
+                test_loss: Num(r.test.loss),
+                test_accuracy: r.test.accuracy.map(Num),
+                grad_norms: r.grad_norms.iter().map(|g| Num(g.1)).collect(),
+            })
+            .collect(),
+        frames: frames_out,
+        grid: q.grid,
+        stop: match &end.stop {
+            Stop::Completed => "completed".into(),
+            Stop::Diverged { step, reason, .. } => format!("diverged at step {step}: {reason}"),
+            Stop::Interrupted { .. } => "interrupted".into(),
+        },
+        findings: ex.findings,
+        ms: t0.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+fn trained(q: &NetRequest, lim: &Limits, dl: &Deadline) -> Result<Trained, ApiError> {
     if q.n > MAX_POINTS {
         return Err(ApiError::bad(
             format!(
@@ -374,86 +497,16 @@ pub fn net(q: &NetRequest, lim: &Limits, dl: &Deadline) -> Result<NetOut, ApiErr
     if matches!(end.stop, Stop::Interrupted { .. }) {
         return Err(dl.exceeded());
     }
-    let grid = data::grid(&spec.features, q.grid);
-    let mut frames_out = Vec::with_capacity(sink.snaps.len());
-    for (epoch, params, grads) in &sink.snaps {
-        dl.check()?;
-        let values = network.cell_values(params, &grid);
-        let names = network.params();
-        let filled = |n: &str| {
-            names
-                .iter()
-                .position(|p| p == n)
-                .map_or(n.to_string(), |k| {
-                    gradsheet_engine::format_number(params[k])
-                })
-        };
-        frames_out.push(FrameOut {
-            epoch: *epoch,
-            params: nums(params),
-            formulas: network
-                .cells
-                .iter()
-                .map(|c| {
-                    c.formula
-                        .render(gradsheet_engine::Notation::Formula, &filled)
-                })
-                .collect(),
-            grads: nums(&cell_grad_norms(&network, grads)),
-            pictures: values.iter().map(|v| picture(v)).collect(),
-        });
-    }
-    let ex = explain(&network, &end.final_params, &split.train, &sink.rows);
-    let out_layer = network
-        .cells
-        .iter()
-        .filter_map(|c| unit_layer(&c.name))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    let points = |d: &gradsheet_engine::Dataset, pts: &[[f64; 2]]| -> Vec<[Num; 3]> {
-        let ys = d.column("y").unwrap_or_default();
-        pts.iter()
-            .zip(ys)
-            .map(|(p, y)| [Num(p[0]), Num(p[1]), Num(y)])
-            .collect()
-    };
-    Ok(NetOut {
+    let Frames { rows, snaps, .. } = sink;
+    Ok(Trained {
         text,
-        cells: network
-            .cells
-            .iter()
-            .map(|c| CellOut {
-                name: c.name.clone(),
-                layer: unit_layer(&c.name).unwrap_or(out_layer),
-                formula: c.formula.to_string(),
-            })
-            .collect(),
-        params: network.params().to_vec(),
-        train: points(&split.train, &split.train_points),
-        test: points(&split.test, &split.test_points),
-        classes: kind.is_classification(),
-        epochs: sink
-            .rows
-            .iter()
-            .map(|r| EpochOut {
-                epoch: r.epoch,
-                train_loss: Num(r.train.loss),
-                train_accuracy: r.train.accuracy.map(Num),
-                test_loss: Num(r.test.loss),
-                test_accuracy: r.test.accuracy.map(Num),
-                grad_norms: r.grad_norms.iter().map(|g| Num(g.1)).collect(),
-            })
-            .collect(),
-        frames: frames_out,
-        grid: q.grid,
-        stop: match &end.stop {
-            Stop::Completed => "completed".into(),
-            Stop::Diverged { step, reason, .. } => format!("diverged at step {step}: {reason}"),
-            Stop::Interrupted { .. } => "interrupted".into(),
-        },
-        findings: ex.findings,
-        ms: t0.elapsed().as_secs_f64() * 1e3,
+        kind,
+        spec,
+        split,
+        network,
+        rows,
+        snaps,
+        end,
     })
 }
 

@@ -73,6 +73,7 @@ pub fn router_with(limits: Limits) -> Router {
         )
         .route("/api/export/{file}", get(export))
         .route("/api/lab/file/{file}", get(lab_file))
+        .route("/api/net/file/{file}", get(net_file))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "no such page") })
         .with_state(app)
 }
@@ -206,6 +207,38 @@ async fn lab_file(
         .await;
     match result {
         Ok((bytes, mime)) => attachment(bytes, mime, &file),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/net/file/net.xlsx?spec=<NetRequest as JSON>`: the trained network as a
+/// workbook of live formulas (see [`net::xlsx`]).
+async fn net_file(
+    State(app): State<Shared>,
+    Path(file): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let deadline = Deadline::after(app.limits.budget);
+    if file != "net.xlsx" {
+        return ApiError::status(StatusCode::NOT_FOUND, format!("no export named {file}"))
+            .into_response();
+    }
+    let spec: net::NetRequest = match query_spec(q, &app.limits) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => return e.into_response(),
+    };
+    let result = app
+        .lanes
+        .run(Lane::Heavy, &app.limits, deadline, move |l, d| {
+            net::xlsx(&spec, l, d)
+        })
+        .await;
+    match result {
+        Ok(bytes) => attachment(
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &file,
+        ),
         Err(e) => e.into_response(),
     }
 }
