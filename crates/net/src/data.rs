@@ -413,3 +413,92 @@ pub fn grid(features: &[Feature], size: usize) -> Vec<Vec<f64>> {
     }
     out
 }
+
+/// The learner's own rows split for training and testing: every column but `y` is a
+/// feature, the rows are shuffled with the seed's stream and the last `test_fraction` of
+/// them held out. Labels that are all 0 or 1 are classes, which must both occur in the
+/// training rows.
+///
+/// # Errors
+///
+/// [`NetError::Data`] naming the fault: no `y` column, no feature column, a value that is
+/// not finite (by row and column, the header being row 1), fewer than 4 rows, one class;
+/// [`NetError::Setting`] for a test fraction out of range.
+pub fn split(data: &Dataset, test_fraction: f64, seed: u64) -> Result<Split, NetError> {
+    let Some(yi) = data.column_index("y") else {
+        return Err(NetError::Data(format!(
+            "the data has no column y, the target (its columns are {})",
+            data.columns.join(", ")
+        )));
+    };
+    if data.columns.len() < 2 {
+        return Err(NetError::Data(
+            "the data has no feature column besides y".into(),
+        ));
+    }
+    if !(test_fraction.is_finite() && (0.0..0.95).contains(&test_fraction)) {
+        return Err(NetError::setting(
+            "test_fraction",
+            format!("test fraction = {test_fraction} must be at least 0 and below 0.95"),
+        ));
+    }
+    if data.len() < 4 {
+        return Err(NetError::Data(format!(
+            "{} rows: a network needs at least 4",
+            data.len()
+        )));
+    }
+    for i in 0..data.len() {
+        for (j, v) in data.row(i).iter().enumerate() {
+            if !v.is_finite() {
+                return Err(NetError::Data(format!(
+                    "row {}, column {}: {v} is not a number a network can read",
+                    i + 2,
+                    data.columns[j]
+                )));
+            }
+        }
+    }
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    rng::shuffle(&mut ChaCha8Rng::seed_from_u64(seed), &mut order);
+    let n_test = (data.len() as f64 * test_fraction).round() as usize;
+    let (train_idx, test_idx) = order.split_at(data.len() - n_test);
+    let mut columns: Vec<String> = data.columns.iter().filter(|c| *c != "y").cloned().collect();
+    columns.push("y".into());
+    let pick = |idx: &[usize]| {
+        let mut v = Vec::with_capacity(idx.len() * columns.len());
+        let mut pts = Vec::with_capacity(idx.len());
+        for &i in idx {
+            let r = data.row(i);
+            let feats: Vec<f64> = r
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != yi)
+                .map(|(_, x)| *x)
+                .collect();
+            pts.push([feats[0], feats.get(1).copied().unwrap_or(0.0)]);
+            v.extend(feats);
+            v.push(r[yi]);
+        }
+        (Dataset::new(columns.clone(), v), pts)
+    };
+    let (train, train_points) = pick(train_idx);
+    let (test, test_points) = pick(test_idx);
+    let ys = train.column("y").unwrap_or_default();
+    if ys.iter().all(|&y| y == 0.0 || y == 1.0) {
+        let ones = ys.iter().filter(|&&y| y == 1.0).count();
+        if ones == 0 || ones == ys.len() {
+            return Err(NetError::Data(format!(
+                "every training row ({} of them) is of class {}: there is nothing to separate",
+                ys.len(),
+                if ones == 0 { 0 } else { 1 }
+            )));
+        }
+    }
+    Ok(Split {
+        train,
+        test,
+        train_points,
+        test_points,
+    })
+}

@@ -35,8 +35,18 @@ use crate::shown::{self, Ends};
   gradsheet net --xlsx net.xlsx                          the trained network as live formulas, backprop columns included")]
 pub struct Args {
     /// The dataset: circle, xor, gauss, spiral, moons (classes), plane, sine (regression).
-    #[arg(long, default_value = "circle")]
+    #[arg(long, default_value = "circle", conflicts_with = "data")]
     pub dataset: String,
+    /// Your own rows instead: a CSV file or a workbook whose column y is the target (0/1
+    /// for classes) and whose other columns are the features.
+    #[arg(long, value_name = "FILE")]
+    pub data: Option<PathBuf>,
+    /// The sheet of an xlsx --data file (default: the first).
+    #[arg(long, value_name = "NAME", requires = "data")]
+    pub sheet: Option<String>,
+    /// The --data columns to use, e.g. x1,x2,y or x1=Size,x2=Age,y=C.
+    #[arg(long, value_name = "NAME[=SOURCE],...", requires = "data")]
+    pub columns: Option<String>,
     /// How many points (train and test together).
     #[arg(long, default_value_t = 500)]
     pub n: usize,
@@ -49,8 +59,8 @@ pub struct Args {
     /// Seed of the data, the initial weights and the shuffle.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Feature columns: x1, x2, x1sq, x2sq, x1x2, sinx1, sinx2.
-    #[arg(long, default_value = "x1,x2")]
+    /// Feature columns of a built-in dataset: x1, x2, x1sq, x2sq, x1x2, sinx1, sinx2.
+    #[arg(long, default_value = "x1,x2", conflicts_with = "data")]
     pub features: String,
     /// Layers: inputs, hidden layers, one output (2-8-8-1).
     #[arg(long, default_value = "2-8-8-1")]
@@ -115,7 +125,9 @@ fn setting(e: NetError) -> anyhow::Error {
 
 /// Everything a run needs, from the flags.
 struct Setup {
-    kind: Kind,
+    /// The dataset's name, or the file's.
+    name: String,
+    classes: bool,
     split: data::Split,
     cells: Vec<Cell>,
     text: String,
@@ -124,28 +136,50 @@ struct Setup {
 }
 
 fn setup(a: &Args) -> Result<Setup> {
-    let kind = Kind::from_name(&a.dataset).map_err(setting)?;
-    let spec = DataSpec {
-        kind,
-        n: a.n,
-        noise: a.noise,
-        test_fraction: a.test_fraction,
-        seed: a.seed,
-        features: data::features(&a.features).map_err(setting)?,
+    let (name, classes, split, columns) = match &a.data {
+        Some(path) => {
+            let opts = crate::output::DataOptions {
+                sheet: a.sheet.clone(),
+                columns: a.columns.clone(),
+                skip_rows: 0,
+            };
+            let data = crate::output::read_data(path, &opts)?;
+            let split = data::split(&data, a.test_fraction, a.seed)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            let ys = split.train.column("y").unwrap_or_default();
+            let classes = ys.iter().all(|&y| y == 0.0 || y == 1.0);
+            let columns = split.train.columns.clone();
+            (path.display().to_string(), classes, Some(split), columns)
+        }
+        None => {
+            let kind = Kind::from_name(&a.dataset).map_err(setting)?;
+            let spec = DataSpec {
+                kind,
+                n: a.n,
+                noise: a.noise,
+                test_fraction: a.test_fraction,
+                seed: a.seed,
+                features: data::features(&a.features).map_err(setting)?,
+            };
+            spec.validate().map_err(setting)?;
+            (
+                kind.name().to_string(),
+                kind.is_classification(),
+                None,
+                spec.columns(),
+            )
+        }
     };
-    spec.validate().map_err(setting)?;
     let loss = match &a.loss {
         Some(l) => Loss::from_name(l).map_err(setting)?,
-        None if kind.is_classification() => Loss::Logistic,
+        None if classes => Loss::Logistic,
         None => Loss::Squared,
     };
-    if loss == Loss::Logistic && !kind.is_classification() {
+    if loss == Loss::Logistic && !classes {
         return Err(usage(format!(
-            "--loss logistic needs classes 0 and 1, but {} is a regression dataset: use --loss squared",
-            kind.name()
+            "--loss logistic needs classes 0 and 1, but {name} is regression data: use --loss squared"
         )));
     }
-    let columns = spec.columns();
     let inputs: Vec<String> = columns[..columns.len() - 1].to_vec();
     let (text, described) = match (&a.model, &a.model_file) {
         (Some(t), _) => (t.clone(), "the model text given".to_string()),
@@ -168,9 +202,22 @@ fn setup(a: &Args) -> Result<Setup> {
     let cells =
         parse_cells(&text, &reserved).map_err(|e| super::formula_error("model text", &e))?;
     // Data last: drawing a million points is the slow part, after every cheap check.
-    let split = spec.draw().map_err(setting)?;
+    let split = match split {
+        Some(s) => s,
+        None => DataSpec {
+            kind: Kind::from_name(&a.dataset).map_err(setting)?,
+            n: a.n,
+            noise: a.noise,
+            test_fraction: a.test_fraction,
+            seed: a.seed,
+            features: data::features(&a.features).map_err(setting)?,
+        }
+        .draw()
+        .map_err(setting)?,
+    };
     Ok(Setup {
-        kind,
+        name,
+        classes,
         split,
         cells,
         text,
@@ -313,13 +360,17 @@ fn print_text(
     ends: &Ends<EpochRow>,
     ex: &Explanation,
 ) {
+    let noise = if a.data.is_none() {
+        format!(", noise {}", format_number(a.noise))
+    } else {
+        String::new()
+    };
     println!(
-        "{}: {} points ({} train, {} test), noise {}, seed {}, features {}",
-        s.kind.name(),
-        a.n,
+        "{}: {} points ({} train, {} test){noise}, seed {}, features {}",
+        s.name,
+        s.split.train.len() + s.split.test.len(),
         s.split.train.len(),
         s.split.test.len(),
-        format_number(a.noise),
         a.seed,
         net.columns()[..net.columns().len() - 1].join(", ")
     );
@@ -410,7 +461,7 @@ fn print_json(
     let metrics = |m: &gradsheet_net::network::Metrics| serde_json::json!({"loss": j(m.loss), "accuracy": m.accuracy.map(j), "rows": m.rows});
     let out = serde_json::json!({
         "dataset": {
-            "name": s.kind.name(), "n": a.n, "noise": a.noise, "test_fraction": a.test_fraction,
+            "name": s.name, "classes": s.classes, "n": s.split.train.len() + s.split.test.len(), "noise": a.noise, "test_fraction": a.test_fraction,
             "seed": a.seed, "train_rows": s.split.train.len(), "test_rows": s.split.test.len(),
             "columns": s.split.train.columns,
         },

@@ -177,3 +177,47 @@ fn the_grid_covers_the_plane_from_the_top_left() {
     assert_eq!(g[3], [4.5, 4.5, 20.25]);
     assert_eq!(g[15], [4.5, -4.5, -20.25]);
 }
+
+#[test]
+fn the_learners_rows_are_split_with_the_seed() {
+    use gradsheet_engine::Dataset;
+    use gradsheet_net::data::split;
+    let rows: Vec<f64> = (0..20)
+        .flat_map(|i| [i as f64, (i % 2) as f64, -(i as f64)])
+        .collect();
+    let d = Dataset::new(vec!["a".into(), "y".into(), "b".into()], rows);
+    let s = split(&d, 0.25, 3).unwrap();
+    assert_eq!(s.train.columns, ["a", "b", "y"]);
+    assert_eq!((s.train.len(), s.test.len()), (15, 5));
+    assert_eq!(s, split(&d, 0.25, 3).unwrap());
+    assert_ne!(s.train.values, split(&d, 0.25, 4).unwrap().train.values);
+    let mut seen: Vec<f64> = (0..15)
+        .map(|i| s.train.row(i)[0])
+        .chain((0..5).map(|i| s.test.row(i)[0]))
+        .collect();
+    seen.sort_by(f64::total_cmp);
+    assert_eq!(seen, (0..20).map(|i| i as f64).collect::<Vec<_>>());
+    for i in 0..15 {
+        let r = s.train.row(i);
+        assert_eq!((r[1], r[2]), (-r[0], r[0] % 2.0));
+    }
+    let mut nan = d.clone();
+    nan.values[6] = f64::NAN;
+    assert_eq!(
+        split(&nan, 0.25, 3).unwrap_err().to_string(),
+        "row 4, column a: NaN is not a number a network can read"
+    );
+    let no_y = Dataset::new(vec!["a".into(), "t".into()], vec![0.0; 8]);
+    assert!(split(&no_y, 0.25, 3)
+        .unwrap_err()
+        .to_string()
+        .starts_with("the data has no column y"));
+    let one_class = Dataset::new(
+        vec!["a".into(), "y".into()],
+        vec![1.0, 1.0, 2.0, 1.0, 3.0, 1.0, 4.0, 1.0],
+    );
+    assert!(split(&one_class, 0.0, 3)
+        .unwrap_err()
+        .to_string()
+        .contains("nothing to separate"));
+}
