@@ -34,7 +34,8 @@ const EXAMPLES: &str = "Examples:
   gradsheet check \"c*(a*x+b)+d\" --derivative a=\"((((a+0.01)*x+b)*c+d-y)^2-((a*x+b)*c+d-y)^2)/0.01\"
   gradsheet train \"a*x+b\" --optimizer momentum --lr 1e-4 --epochs 5
   gradsheet surface \"a*x+b\" --x-axis a=-4..8:512 --y-axis b=-40..80:512 --plot surface.png
-  gradsheet book graddesc.xlsm --grad basic!F33   the exact derivative of a cell of your workbook";
+  gradsheet book graddesc.xlsm --grad basic!F33   the exact derivative of a cell of your workbook
+  gradsheet net --dataset xor --net 2-8-8-1       a network of neurons, every neuron a named cell";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -68,6 +69,8 @@ enum Command {
     Bench(cmd::bench::Args),
     /// Your own workbook: recalculate every formula cell, differentiate any cell.
     Book(cmd::book::Args),
+    /// A network of neurons on a 2-D dataset, every neuron a named cell.
+    Net(cmd::net::Args),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Some(Command::Lab(a)) => cmd::lab::run(a),
         Some(Command::Bench(a)) => cmd::bench::run(a),
         Some(Command::Book(a)) => cmd::book::run(a),
+        Some(Command::Net(a)) => cmd::net::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

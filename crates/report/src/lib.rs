@@ -13,6 +13,7 @@ pub mod chart;
 pub mod concepts;
 pub mod graddesc;
 pub mod labs;
+pub mod net;
 pub mod xlsx;
 
 pub use chart::{ChartError, Series};

@@ -9,12 +9,13 @@ import { $, h } from "./dom.js";
 import { compare } from "./compare.js";
 import { lab } from "./lab.js";
 import { labsPage } from "./labs.js";
+import { netPage } from "./net.js";
 import { fillOptimizers } from "./optimizers.js";
 import { playground } from "./playground.js";
 import { stability } from "./stability.js";
 import { readHash } from "./url.js";
 
-const PAGES = { lab, playground, compare, stability, labs: labsPage };
+const PAGES = { lab, playground, compare, stability, labs: labsPage, net: netPage };
 
 function route() {
   const { page, params } = readHash();

@@ -28,6 +28,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     embed!("compare.js", JS),
     embed!("stability.js", JS),
     embed!("labs.js", JS),
+    embed!("net.js", JS),
+    embed!("net.css", "text/css; charset=utf-8"),
     // What they share.
     embed!("charts.js", JS),
     embed!("controls.js", JS),

@@ -53,6 +53,7 @@ pub mod compute;
 pub mod dto;
 pub mod error;
 pub mod labs;
+pub mod net;
 mod routes;
 pub mod server;
 pub mod work;

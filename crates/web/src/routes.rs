@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::assets::asset;
 use crate::work::{answer, parse_json, read_body, Deadline, Lane, Lanes, Work};
-use crate::{compute, dto, labs, ApiError, Limits};
+use crate::{compute, dto, labs, net, ApiError, Limits};
 
 struct App {
     limits: Limits,
@@ -49,6 +49,7 @@ pub fn router_with(limits: Limits) -> Router {
         .route("/api/sweep", post(|s, r| json(s, r, compute::sweep)))
         .route("/api/sheet", post(|s, r| json(s, r, compute::sheet)))
         .route("/api/step", post(|s, r| json(s, r, compute::step)))
+        .route("/api/net", post(|s, r| json(s, r, net::net)))
         .route(
             "/api/lab",
             post(|s, r| json(s, r, |q, l, _| labs::lab(q, l))),
@@ -72,6 +73,7 @@ pub fn router_with(limits: Limits) -> Router {
         )
         .route("/api/export/{file}", get(export))
         .route("/api/lab/file/{file}", get(lab_file))
+        .route("/api/net/file/{file}", get(net_file))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "no such page") })
         .with_state(app)
 }
@@ -205,6 +207,38 @@ async fn lab_file(
         .await;
     match result {
         Ok((bytes, mime)) => attachment(bytes, mime, &file),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /api/net/file/net.xlsx?spec=<NetRequest as JSON>`: the trained network as a
+/// workbook of live formulas (see [`net::xlsx`]).
+async fn net_file(
+    State(app): State<Shared>,
+    Path(file): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let deadline = Deadline::after(app.limits.budget);
+    if file != "net.xlsx" {
+        return ApiError::status(StatusCode::NOT_FOUND, format!("no export named {file}"))
+            .into_response();
+    }
+    let spec: net::NetRequest = match query_spec(q, &app.limits) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => return e.into_response(),
+    };
+    let result = app
+        .lanes
+        .run(Lane::Heavy, &app.limits, deadline, move |l, d| {
+            net::xlsx(&spec, l, d)
+        })
+        .await;
+    match result {
+        Ok(bytes) => attachment(
+            bytes,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &file,
+        ),
         Err(e) => e.into_response(),
     }
 }

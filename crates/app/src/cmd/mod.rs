@@ -11,6 +11,7 @@ pub mod explain;
 pub mod export;
 pub mod graddesc;
 pub mod lab;
+pub mod net;
 pub mod run;
 pub mod serve;
 pub mod surface;

@@ -12,4 +12,5 @@ mod graddesc_cli;
 mod import;
 mod lab_cli;
 mod lab_workbooks_cli;
+mod net_cli;
 mod terminal;

@@ -8,6 +8,7 @@ mod concepts_libreoffice;
 mod labs_charts;
 mod labs_libreoffice;
 mod libreoffice;
+mod net_libreoffice;
 
 /// Gives the labs course22's numbers (which gradsheet does not ship:
 /// `gradsheet_labs::material`) from the shared folder, once; whether they are there (after

@@ -8,4 +8,6 @@ mod http;
 mod labs;
 mod learner;
 mod load;
+mod net_api;
+mod net_page;
 mod webdriver;
