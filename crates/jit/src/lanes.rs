@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Type, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, Inst, InstBuilder, MemFlags, StackSlotData, StackSlotKind, Type, Value,
+};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::Module;
 use gradsheet_engine::arith::{Slopes, Values};
@@ -117,54 +119,95 @@ impl LaneKernel {
         for a in &acc {
             b.def_var(*a, zeros);
         }
-        b.ins().jump(header, &[]);
-        b.switch_to_block(header);
-        let i = b.use_var(v_i);
-        let more = b.ins().icmp(IntCC::SignedLessThan, i, n);
-        b.ins().brif(more, body, &[], exit, &[]);
-
-        b.switch_to_block(body);
         let mut ir = Ir {
             b: &mut b,
             calls: &calls,
         };
-        let off = ir.b.ins().imul_imm(i, (8 * n_cols) as i64);
-        let rp = ir.b.ins().iadd(rows, off);
-        // Shared values: the row's columns and the uniform variables (read in the loop,
-        // see `EpochKernel` on why), then the constants.
+        // Every shared value (the same in all lanes) has a scalar form, for the Rust
+        // functions, and a vector form, for the lanes; Cranelift drops whichever is not
+        // used. A splat of a value in a register is a shuffle, which competes with the
+        // additions for their execution ports (W4 lost 15% to two per row): so the rows
+        // come with each value twice ([`LaneRows`]) and a column's vector is one load;
+        // the uniform variables, the lanes' values and their splats are made once, before
+        // the loop.
         let mut shared: Vec<Option<Value>> = vec![None; tape.n_slots()];
-        for (k, s) in shared.iter_mut().enumerate().take(n_cols) {
-            *s = Some(ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32));
-        }
-        for (k, s) in shared.iter_mut().enumerate().take(nv).skip(n_cols) {
-            if !lane_slots.contains(&(k as u32)) {
-                *s = Some(ir.b.ins().load(types::F64, mem, up, (8 * k) as i32));
+        let mut vshared: Vec<Option<Value>> = vec![None; tape.n_slots()];
+        // (A uniform's vector is stored twice and loaded back: Cranelift would place a
+        // splat in the loop, where its value is used.)
+        let uniform: Vec<usize> = (n_cols..nv)
+            .filter(|&k| !lane_slots.contains(&(k as u32)))
+            .collect();
+        let slot = ir.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (16 * uniform.len()) as u32,
+            4,
+        ));
+        for (j, &k) in uniform.iter().enumerate() {
+            let s = ir.b.ins().load(types::F64, mem, up, (8 * k) as i32);
+            shared[k] = Some(s);
+            for h in 0..VEC {
+                ir.b.ins().stack_store(s, slot, (16 * j + 8 * h) as i32);
             }
+            vshared[k] = Some(ir.b.ins().stack_load(V, slot, (16 * j) as i32));
+        }
+        let lane_vals: Vec<Vec<Value>> = (0..GROUPS)
+            .map(|g| {
+                (0..lane_slots.len())
+                    .map(|j| {
+                        let at = 8 * (j * Self::WIDTH + g * VEC);
+                        ir.b.ins().load(V, mem, lp, at as i32)
+                    })
+                    .collect()
+            })
+            .collect();
+        ir.b.ins().jump(header, &[]);
+        ir.b.switch_to_block(header);
+        let i = ir.b.use_var(v_i);
+        let more = ir.b.ins().icmp(IntCC::SignedLessThan, i, n);
+        ir.b.ins().brif(more, body, &[], exit, &[]);
+
+        ir.b.switch_to_block(body);
+        let off = ir.b.ins().imul_imm(i, (8 * VEC * n_cols) as i64);
+        let rp = ir.b.ins().iadd(rows, off);
+        for k in 0..n_cols {
+            let v = ir.b.ins().load(V, mem, rp, (8 * VEC * k) as i32);
+            vshared[k] = Some(v);
+            shared[k] = Some(ir.b.ins().extractlane(v, 0));
         }
         for &(s, v) in tape.constants() {
-            shared[s as usize] = Some(ir.c(v));
+            let c = ir.c(v);
+            shared[s as usize] = Some(c);
+            vshared[s as usize] = Some(ir.b.ins().splat(V, c));
         }
-        // Instructions whose operands are all shared are computed once per row.
+        // Instructions whose operands are all shared are computed once per row: on
+        // vectors, or, if they call a Rust function, on scalars (once, not per lane).
         let mut is_lane = vec![false; tape.n_slots()];
         for &s in lane_slots {
             is_lane[s as usize] = true;
         }
         for ins in tape.code() {
             is_lane[ins.dst as usize] = ins.reads().any(|s| is_lane[s as usize]);
-            if !is_lane[ins.dst as usize] {
-                let nan = ir.c(f64::NAN);
-                let get = |s: u32| shared.get(s as usize).copied().flatten().unwrap_or(nan);
-                let v = scalar_op(&mut ir, ins.code, get(ins.a), get(ins.b), get(ins.c));
-                shared[ins.dst as usize] = Some(v);
+            if is_lane[ins.dst as usize] {
+                continue;
             }
+            let nan = ir.c(f64::NAN);
+            let get = |s: u32| shared.get(s as usize).copied().flatten().unwrap_or(nan);
+            let before = ir.b.func.layout.last_inst(body);
+            let v = scalar_op(&mut ir, ins.code, get(ins.a), get(ins.b), get(ins.c));
+            shared[ins.dst as usize] = Some(v);
+            let vget = |s: u32| vshared.get(s as usize).copied().flatten().map(Lv::V);
+            let vv = match (vget(ins.a), vget(ins.b), vget(ins.c)) {
+                (Some(a), Some(b), Some(c)) if !emitted_call(&ir, body, before) => {
+                    lane_op(&mut ir, ins.code, a, b, c)
+                }
+                _ => ir.b.ins().splat(V, v),
+            };
+            vshared[ins.dst as usize] = Some(vv);
         }
         let out_slot = tape.output(which) as usize;
         for (g, a) in acc.iter().enumerate() {
-            let mut vals: Vec<Option<Lv>> = shared.iter().map(|v| v.map(Lv::S)).collect();
-            for (j, &s) in lane_slots.iter().enumerate() {
-                let v =
-                    ir.b.ins()
-                        .load(V, mem, lp, (8 * (j * Self::WIDTH + g * VEC)) as i32);
+            let mut vals: Vec<Option<Lv>> = vshared.iter().map(|v| v.map(Lv::V)).collect();
+            for (&s, &v) in lane_slots.iter().zip(&lane_vals[g]) {
                 vals[s as usize] = Some(Lv::V(v));
             }
             for ins in tape.code() {
@@ -219,29 +262,100 @@ impl LaneKernel {
     ///
     /// # Panics
     ///
-    /// If a buffer is too short (checked before the native code runs).
-    pub fn sum(&self, rows: &[f64], lanes: &[f64], uniform: &[f64], sums: &mut [f64; Self::WIDTH]) {
-        let n_rows = rows.len() / self.n_cols.max(1);
+    /// If a buffer is too short, or `rows` has another number of columns than the
+    /// kernel (checked before the native code runs).
+    pub fn sum(
+        &self,
+        rows: &LaneRows,
+        lanes: &[f64],
+        uniform: &[f64],
+        sums: &mut [f64; Self::WIDTH],
+    ) {
         assert!(
             lanes.len() >= self.n_lane_slots * Self::WIDTH && uniform.len() >= self.n_vars,
             "buffers too short"
         );
-        assert!(self.n_cols > 0, "rows need columns");
+        assert!(
+            self.n_cols > 0 && rows.n_cols == self.n_cols,
+            "rows need the kernel's columns"
+        );
         // SAFETY: `entry` is a `LaneFn` compiled by `compile` and kept alive by
-        // `self.native`. It reads `n_rows * n_cols` values of `rows` (at most
-        // `rows.len()`), `n_lane_slots * WIDTH` of `lanes` and `n_vars` of `uniform`,
-        // and writes `WIDTH` values of `sums`: the lengths checked above.
+        // `self.native`. It reads `n_rows * n_cols * VEC` values of `rows.wide` (its
+        // length), `n_lane_slots * WIDTH` of `lanes` and `n_vars` of `uniform`, and writes
+        // `WIDTH` values of `sums`: the lengths checked above.
         unsafe {
             let f: LaneFn = std::mem::transmute::<*const u8, LaneFn>(self.native.entry);
             f(
-                rows.as_ptr(),
-                n_rows as i64,
+                rows.wide.as_ptr(),
+                rows.n_rows as i64,
                 lanes.as_ptr(),
                 uniform.as_ptr(),
                 sums.as_mut_ptr(),
             );
         }
     }
+}
+
+/// A dataset laid out for [`LaneKernel::sum`]: each value twice, side by side, so that
+/// one load puts a row's value in both lanes of a vector (instead of a load and a
+/// shuffle). Twice the memory of the rows, made once per grid.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_jit::LaneRows;
+/// let rows = LaneRows::new(&[1.0, 2.0, 3.0, 4.0, 5.0], 2);
+/// assert_eq!((rows.n_rows(), rows.n_cols()), (2, 2));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LaneRows {
+    wide: Vec<f64>,
+    n_rows: usize,
+    n_cols: usize,
+}
+
+impl LaneRows {
+    /// The whole rows of `rows` (`n_cols` values each, row after row; a partial last row
+    /// is left out).
+    pub fn new(rows: &[f64], n_cols: usize) -> LaneRows {
+        let n_rows = rows.len().checked_div(n_cols).unwrap_or(0);
+        let wide = rows[..n_rows * n_cols]
+            .iter()
+            .flat_map(|&v| [v; VEC])
+            .collect();
+        LaneRows {
+            wide,
+            n_rows,
+            n_cols,
+        }
+    }
+
+    /// The number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// The number of values in a row.
+    pub fn n_cols(&self) -> usize {
+        self.n_cols
+    }
+}
+
+/// Whether an instruction emitted in `block` after `before` (from its start for `None`)
+/// is a call.
+fn emitted_call(ir: &Ir<'_, '_>, block: Block, before: Option<Inst>) -> bool {
+    let layout = &ir.b.func.layout;
+    let mut at = match before {
+        Some(i) => layout.next_inst(i),
+        None => layout.first_inst(block),
+    };
+    while let Some(i) = at {
+        if ir.b.func.dfg.insts[i].opcode().is_call() {
+            return true;
+        }
+        at = layout.next_inst(i);
+    }
+    false
 }
 
 /// One instruction over a vector of lanes, lane by lane what `scalar_op` computes: the

@@ -36,7 +36,7 @@ pub mod workloads;
 
 pub use epoch::{EpochKernel, OptKind};
 pub use grad::GradKernel;
-pub use lanes::LaneKernel;
+pub use lanes::{LaneKernel, LaneRows};
 pub use run::{train, train_into, unsupported};
 
 /// The rayon this crate runs its parallel workloads on (for callers that build their own

@@ -10,7 +10,7 @@
 use gradsheet_engine::CompiledModel;
 use rayon::prelude::*;
 
-use crate::{CompileError, LaneKernel};
+use crate::{CompileError, LaneKernel, LaneRows};
 
 /// Where a grid's axes are and what they hold.
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +104,9 @@ pub fn mean_error_grid_with(
     uniform[c0..c0 + model.constants.len()].copy_from_slice(&model.constants);
     let kernel = match nc {
         0 => None,
-        _ => LaneKernel::compile(&model.tape, nc, 1, &[(nc + ix) as u32]).ok(),
+        _ => LaneKernel::compile(&model.tape, nc, 1, &[(nc + ix) as u32])
+            .ok()
+            .map(|k| (k, LaneRows::new(rows, nc))),
     };
     let w = LaneKernel::WIDTH;
     out.par_chunks_mut(xs.len())
@@ -113,7 +115,7 @@ pub fn mean_error_grid_with(
             let mut u = uniform.clone();
             u[nc + iy] = y;
             match &kernel {
-                Some(k) => {
+                Some((k, wide)) => {
                     let mut sums = [0.0; LaneKernel::WIDTH];
                     let mut block = [0.0; LaneKernel::WIDTH];
                     for (j0, dst) in (0..xs.len()).step_by(w).zip(line.chunks_mut(w)) {
@@ -121,7 +123,7 @@ pub fn mean_error_grid_with(
                         for (k, b) in block.iter_mut().enumerate() {
                             *b = xs[(j0 + k).min(xs.len() - 1)];
                         }
-                        k.sum(rows, &block, &u, &mut sums);
+                        k.sum(wide, &block, &u, &mut sums);
                         for (d, s) in dst.iter_mut().zip(&sums) {
                             *d = s / n_rows as f64;
                         }

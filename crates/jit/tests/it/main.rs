@@ -2,7 +2,7 @@
 //! compiled update rule must give the interpreter's trace bit for bit.
 
 use gradsheet_engine::{Dataset, Model, Roles};
-use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel};
+use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel, LaneRows};
 use gradsheet_train::{Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
@@ -445,7 +445,7 @@ proptest! {
         uniform[nc] = a;
         uniform[nc + 2] = c;
         let mut sums = [0.0; LaneKernel::WIDTH];
-        k.sum(&rows, &bs, &uniform, &mut sums);
+        k.sum(&LaneRows::new(&rows, nc), &bs, &uniform, &mut sums);
         let mut ws = compiled.workspace();
         for (w, b) in bs.iter().enumerate() {
             let mut s = 0.0;
