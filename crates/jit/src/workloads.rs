@@ -312,3 +312,164 @@ pub fn w5_map(n: usize, epochs: usize) -> Result<Vec<f64>, CompileError> {
         })
         .collect())
 }
+
+/// The hidden width of W6's network.
+pub const NET_WIDTH: usize = 8;
+
+/// W6's parameters laid out for the hand-written loop: `w1[j] = [w1_j_1, w1_j_2]`,
+/// `w2[k][j] = w2_k_j`, `w3[k] = w3_1_k`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Net2881 {
+    w1: [[f64; 2]; NET_WIDTH],
+    b1: [f64; NET_WIDTH],
+    w2: [[f64; NET_WIDTH]; NET_WIDTH],
+    b2: [f64; NET_WIDTH],
+    w3: [f64; NET_WIDTH],
+    b3: f64,
+}
+
+impl Net2881 {
+    /// From the parameters in the order `gradsheet net --net 2-8-8-1` names them (order
+    /// of first use: each neuron's weights then its bias, layer by layer).
+    fn from_params(p: &[f64]) -> Net2881 {
+        let mut it = p.iter().copied();
+        let mut next = || it.next().unwrap_or(f64::NAN);
+        let mut n = Net2881 {
+            w1: [[0.0; 2]; NET_WIDTH],
+            b1: [0.0; NET_WIDTH],
+            w2: [[0.0; NET_WIDTH]; NET_WIDTH],
+            b2: [0.0; NET_WIDTH],
+            w3: [0.0; NET_WIDTH],
+            b3: 0.0,
+        };
+        for j in 0..NET_WIDTH {
+            n.w1[j] = [next(), next()];
+            n.b1[j] = next();
+        }
+        for k in 0..NET_WIDTH {
+            for j in 0..NET_WIDTH {
+                n.w2[k][j] = next();
+            }
+            n.b2[k] = next();
+        }
+        for k in 0..NET_WIDTH {
+            n.w3[k] = next();
+        }
+        n.b3 = next();
+        n
+    }
+
+    fn to_params(self) -> Vec<f64> {
+        let mut p = Vec::with_capacity(NET_PARAMS);
+        for j in 0..NET_WIDTH {
+            p.extend_from_slice(&self.w1[j]);
+            p.push(self.b1[j]);
+        }
+        for k in 0..NET_WIDTH {
+            p.extend_from_slice(&self.w2[k]);
+            p.push(self.b2[k]);
+        }
+        p.extend_from_slice(&self.w3);
+        p.push(self.b3);
+        p
+    }
+}
+
+/// The number of weights and biases of a 2-8-8-1 network.
+pub const NET_PARAMS: usize = NET_WIDTH * 3 + NET_WIDTH * (NET_WIDTH + 1) + NET_WIDTH + 1;
+
+/// W6 hand-written: per-sample SGD on a 2-8-8-1 network (tanh hidden layers, a sigmoid
+/// output with the logistic loss `softplus(z) − z·y`), rows `(x1, x2, y)`, `params` in
+/// the order [`NET_PARAMS`] describes. The arithmetic is the tape's, operation for
+/// operation: sums left to right, `tanh' = 1 − h·h`, `∂loss/∂z = σ(z) − y`, and each
+/// first-layer neuron's adjoint gathered from the second layer's neurons last to first,
+/// as the reverse sweep visits them — so equal results are equal bits. Returns the final
+/// parameters and the last epoch's sum of losses.
+///
+/// Written as a person tuning it would: fixed-size arrays the compiler unrolls, every
+/// row's forward and backward pass in registers and L1, no allocation in the loop.
+pub fn net_reference(rows: &[f64], params: &[f64], lr: f64, epochs: usize) -> (Vec<f64>, f64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host has AVX2 (checked just above); the function is the
+            // portable one compiled again with the host's wider vectors allowed.
+            return unsafe { net_reference_avx2(rows, params, lr, epochs) };
+        }
+    }
+    net_reference_portable(rows, params, lr, epochs)
+}
+
+/// [`net_reference`] compiled with AVX2 enabled (no FMA: Rust never fuses on its own,
+/// so the bits are the portable version's).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn net_reference_avx2(
+    rows: &[f64],
+    params: &[f64],
+    lr: f64,
+    epochs: usize,
+) -> (Vec<f64>, f64) {
+    net_reference_portable(rows, params, lr, epochs)
+}
+
+// Indices, not iterators: `w2[k][j]` reads as the neuron names `w2_k_j` do, and the
+// order of every sum is then plain to see.
+#[allow(clippy::needless_range_loop)]
+#[inline(always)]
+fn net_reference_portable(rows: &[f64], params: &[f64], lr: f64, epochs: usize) -> (Vec<f64>, f64) {
+    use gradsheet_engine::op::{sigmoid, softplus};
+    const W: usize = NET_WIDTH;
+    let mut n = Net2881::from_params(params);
+    let mut sum = 0.0;
+    for _ in 0..epochs {
+        sum = 0.0;
+        for r in rows.chunks_exact(3) {
+            let (x1, x2, y) = (r[0], r[1], r[2]);
+            let mut h1 = [0.0; W];
+            for j in 0..W {
+                h1[j] = (n.w1[j][0] * x1 + n.w1[j][1] * x2 + n.b1[j]).tanh();
+            }
+            let mut h2 = [0.0; W];
+            for k in 0..W {
+                let mut u = n.w2[k][0] * h1[0];
+                for j in 1..W {
+                    u += n.w2[k][j] * h1[j];
+                }
+                h2[k] = (u + n.b2[k]).tanh();
+            }
+            let mut z = n.w3[0] * h2[0];
+            for k in 1..W {
+                z += n.w3[k] * h2[k];
+            }
+            z += n.b3;
+            sum += softplus(z) - z * y;
+            let dz = sigmoid(z) - y;
+            let mut du2 = [0.0; W];
+            for k in 0..W {
+                du2[k] = dz * n.w3[k] * (1.0 - h2[k] * h2[k]);
+            }
+            let mut dh1 = [0.0; W];
+            for k in (0..W).rev() {
+                for j in 0..W {
+                    dh1[j] += du2[k] * n.w2[k][j];
+                }
+            }
+            for k in 0..W {
+                n.w3[k] -= dz * h2[k] * lr;
+                for j in 0..W {
+                    n.w2[k][j] -= du2[k] * h1[j] * lr;
+                }
+                n.b2[k] -= du2[k] * lr;
+            }
+            n.b3 -= dz * lr;
+            for j in 0..W {
+                let du1 = dh1[j] * (1.0 - h1[j] * h1[j]);
+                n.w1[j][0] -= du1 * x1 * lr;
+                n.w1[j][1] -= du1 * x2 * lr;
+                n.b1[j] -= du1 * lr;
+            }
+        }
+    }
+    (n.to_params(), sum)
+}

@@ -22,7 +22,7 @@ pub struct Args {
     /// Smaller workloads: a few seconds in all, for a smoke test.
     #[arg(long)]
     pub quick: bool,
-    /// Run only these (comma-separated): W1, W2, W3, W4, W5, compile.
+    /// Run only these (comma-separated): W1, W2, W3, W4, W5, W6, compile.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Repetitions of each measurement; the best is reported (W3 uses at most 2).
@@ -70,6 +70,9 @@ pub fn run(a: Args) -> Result<()> {
     }
     if wants("W5") {
         lines.extend(w5(if q { 40 } else { 100 }, 100, reps)?);
+    }
+    if wants("W6") {
+        lines.push(w6(if q { 20 } else { 200 }, reps)?);
     }
     let headers: Vec<String> = [
         "workload",
@@ -203,6 +206,52 @@ fn w2(epochs: usize, reps: usize) -> Result<Line> {
             .0
             .to_vec()
     })
+}
+
+/// W6: a 2-8-8-1 tanh network (sigmoid output, logistic loss) on the 500 points of the
+/// circle dataset, per-sample SGD at lr 0.03 from seeded Xavier weights — the networks
+/// page's default, compiled cell by cell as `gradsheet net` does.
+fn w6(epochs: usize, reps: usize) -> Result<Line> {
+    use gradsheet_net::{cells, data, init, network, spec};
+    let split = data::DataSpec {
+        kind: data::Kind::Circle,
+        n: 500,
+        test_fraction: 0.0,
+        ..Default::default()
+    }
+    .draw()?;
+    let inputs = vec!["x1".to_string(), "x2".to_string()];
+    let net = spec::NetSpec::parse("2-8-8-1", "tanh", spec::Loss::Logistic, &inputs)?;
+    let cells = cells::parse_cells(&net.text(), &["x1", "x2", "y"])?;
+    let n = network::Network::new(
+        cells,
+        spec::Loss::Logistic,
+        Default::default(),
+        &split.train,
+    )?;
+    anyhow::ensure!(
+        n.params().len() == workloads::NET_PARAMS,
+        "W6: {} parameters, the reference has {}",
+        n.params().len(),
+        workloads::NET_PARAMS
+    );
+    let lr = 0.03;
+    let mut cfg = gradsheet_train::TrainConfig::new(Optimizer::sgd(lr), epochs);
+    cfg.record = gradsheet_train::Record::Final;
+    let kernel =
+        EpochKernel::compile_with(&n.trainer.compiled, &cfg.optimizer, false).context("W6")?;
+    let ps = PerSample {
+        trainer: n.trainer.clone(),
+        cfg,
+        init: init::initial(n.params(), init::Scheme::Xavier, 1),
+        kernel,
+    };
+    let what = format!("net 2-8-8-1 tanh, 500 points, sgd, {epochs} epochs");
+    let mut line = per_sample("W6", what, &ps, reps, || {
+        workloads::net_reference(&ps.trainer.rows, &ps.init, lr, epochs).0
+    })?;
+    line.target = 2.0 / 3.0;
+    Ok(line)
 }
 
 /// A per-sample workload's line: the engine and `reference` (its final parameters)

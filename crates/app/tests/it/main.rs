@@ -3,6 +3,7 @@
 
 mod common;
 
+mod bench_cli;
 mod book_cli;
 mod cli;
 mod diagnose;
