@@ -44,8 +44,16 @@ pub const KINDS: &[(Kind, &str, &str)] = &[
         "a disc of class 1 inside a ring of class 0",
     ),
     (Kind::Xor, "xor", "quadrants: class 1 where x1·x2 > 0"),
-    (Kind::Gauss, "gauss", "two Gaussian clouds"),
-    (Kind::Spiral, "spiral", "two interleaved spiral arms"),
+    (
+        Kind::Gauss,
+        "gauss",
+        "two Gaussian clouds (or more: classes)",
+    ),
+    (
+        Kind::Spiral,
+        "spiral",
+        "two interleaved spiral arms (or more: classes)",
+    ),
     (Kind::Moons, "moons", "two interleaved half circles"),
     (Kind::Plane, "plane", "regression: y = (x1+x2)/10"),
     (Kind::Sine, "sine", "regression: y = sin(x1)·cos(x2/2)"),
@@ -192,6 +200,9 @@ pub struct DataSpec {
     pub seed: u64,
     /// The feature columns, in order.
     pub features: Vec<Feature>,
+    /// How many classes: 2, or up to [`crate::spec::MAX_CLASSES`] for spiral (one arm
+    /// each) and gauss (clouds around a circle), labelled 0 … classes−1.
+    pub classes: usize,
 }
 
 impl Default for DataSpec {
@@ -204,6 +215,7 @@ impl Default for DataSpec {
             test_fraction: 0.5,
             seed: 1,
             features: vec![Feature::X1, Feature::X2],
+            classes: 2,
         }
     }
 }
@@ -256,6 +268,27 @@ impl DataSpec {
         if self.features.is_empty() {
             return Err(NetError::setting("features", "no feature columns"));
         }
+        if self.classes != 2 {
+            if !matches!(self.kind, Kind::Spiral | Kind::Gauss) {
+                return Err(NetError::setting(
+                    "classes",
+                    format!(
+                        "{} has two classes; spiral and gauss can have more",
+                        self.kind.name()
+                    ),
+                ));
+            }
+            if !(2..=crate::spec::MAX_CLASSES).contains(&self.classes) {
+                return Err(NetError::setting(
+                    "classes",
+                    format!(
+                        "{} classes: between 2 and {}",
+                        self.classes,
+                        crate::spec::MAX_CLASSES
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -286,7 +319,7 @@ impl DataSpec {
         self.validate()?;
         let mut r = ChaCha8Rng::seed_from_u64(self.seed);
         let mut pts: Vec<([f64; 2], f64)> = (0..self.n)
-            .map(|i| point(self.kind, i, self.n, self.noise, &mut r))
+            .map(|i| point(self.kind, i, self.n, self.noise, self.classes, &mut r))
             .collect();
         rng::shuffle(&mut r, &mut pts);
         let n_test = (self.n as f64 * self.test_fraction).round() as usize;
@@ -302,12 +335,12 @@ impl DataSpec {
         };
         let (train, test) = pts.split_at(n_train);
         if self.kind.is_classification() {
-            let ones = train.iter().filter(|(_, y)| *y == 1.0).count();
-            if ones == 0 || ones == train.len() {
+            let ones = train.iter().filter(|(_, y)| *y == train[0].1).count();
+            if ones == train.len() {
                 return Err(NetError::Data(format!(
                     "every training row ({} of them) is of class {}: there is nothing to separate",
                     train.len(),
-                    if ones == 0 { 0 } else { 1 }
+                    train[0].1
                 )));
             }
         }
@@ -325,9 +358,18 @@ fn uniform(r: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * rng::unit(r)
 }
 
-/// Point `i` of `n` and its label. Classes alternate with `i`, so each holds half.
-fn point(kind: Kind, i: usize, n: usize, noise: f64, r: &mut ChaCha8Rng) -> ([f64; 2], f64) {
-    let class = (i % 2) as f64;
+/// Point `i` of `n` and its label. Classes take turns with `i`, so each holds an equal
+/// share.
+fn point(
+    kind: Kind,
+    i: usize,
+    n: usize,
+    noise: f64,
+    classes: usize,
+    r: &mut ChaCha8Rng,
+) -> ([f64; 2], f64) {
+    let k = classes.max(2);
+    let class = (i % k) as f64;
     match kind {
         Kind::Circle => {
             // Class 1 inside radius 2.5, class 0 in the ring 3.5–5: uniform in radius and
@@ -354,16 +396,26 @@ fn point(kind: Kind, i: usize, n: usize, noise: f64, r: &mut ChaCha8Rng) -> ([f6
         }
         Kind::Gauss => {
             let sd = 0.5 + 3.5 * noise;
-            let c = if class == 1.0 { 2.0 } else { -2.0 };
-            let x = c + sd * rng::normal(r);
-            let y = c + sd * rng::normal(r);
+            // Two clouds at (2, 2) and (−2, −2); more, evenly around the circle through them.
+            let (cx, cy) = if k == 2 {
+                let c = if class == 1.0 { 2.0 } else { -2.0 };
+                (c, c)
+            } else {
+                let a = std::f64::consts::FRAC_PI_4 + class * std::f64::consts::TAU / k as f64;
+                let rad = 8f64.sqrt();
+                (rad * a.cos(), rad * a.sin())
+            };
+            let x = cx + sd * rng::normal(r);
+            let y = cy + sd * rng::normal(r);
             ([x, y], class)
         }
         Kind::Spiral => {
-            let half = n.div_ceil(2).max(1);
-            let k = (i / 2) as f64 / half as f64;
-            let rad = k * RADIUS;
-            let t = 1.75 * k * std::f64::consts::TAU + class * std::f64::consts::PI;
+            let arm = n.div_ceil(k).max(1);
+            let along = (i / k) as f64 / arm as f64;
+            let rad = along * RADIUS;
+            // Arms evenly apart: π for two, as the Playground draws them.
+            let t =
+                1.75 * along * std::f64::consts::TAU + class * (std::f64::consts::TAU / k as f64);
             let nx = uniform(r, -1.0, 1.0) * noise;
             let ny = uniform(r, -1.0, 1.0) * noise;
             ([rad * t.sin() + nx, rad * t.cos() + ny], class)
@@ -412,6 +464,28 @@ pub fn grid(features: &[Feature], size: usize) -> Vec<Vec<f64>> {
         }
     }
     out
+}
+
+/// How many classes the labels `ys` are: k when every label is one of 0, 1, …, k−1 with
+/// k ≤ [`crate::spec::MAX_CLASSES`] (2 for 0/1 labels), 0 when they are real targets.
+///
+/// ```
+/// use gradsheet_net::data::class_count;
+/// assert_eq!(class_count(&[0.0, 1.0, 1.0]), 2);
+/// assert_eq!(class_count(&[0.0, 2.0, 1.0]), 3);
+/// assert_eq!(class_count(&[0.0, 0.5]), 0);
+/// ```
+pub fn class_count(ys: &[f64]) -> usize {
+    let classes = crate::spec::MAX_CLASSES as f64;
+    if ys.is_empty()
+        || !ys
+            .iter()
+            .all(|&y| y.fract() == 0.0 && (0.0..classes).contains(&y))
+    {
+        return 0;
+    }
+    let top = ys.iter().fold(0.0f64, |m, &y| m.max(y)) as usize;
+    (top + 1).max(2)
 }
 
 /// The learner's own rows split for training and testing: every column but `y` is a

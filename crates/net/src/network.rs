@@ -24,8 +24,10 @@ pub const L1: &str = "lambda_l1";
 /// See [`L1`].
 pub const L2: &str = "lambda_l2";
 
-/// The cells the network adds to the model's: the data loss, the penalty and the error.
+/// The cells the network adds to the model's: the data loss, the penalty and the error
+/// (and, for the softmax loss, the largest score).
 const LOSS: &str = "loss";
+const ZMAX: &str = "zmax";
 const PENALTY: &str = "penalty";
 const ERR: &str = "err";
 
@@ -94,7 +96,7 @@ impl Network {
     /// (`loss`, `penalty`, `err`), a logistic loss on a `pred` that is not `SIGMOID(…)`,
     /// or no `y` column.
     pub fn new(
-        cells: Vec<Cell>,
+        mut cells: Vec<Cell>,
         loss: Loss,
         reg: Reg,
         train: &Dataset,
@@ -107,14 +109,14 @@ impl Network {
             )));
         }
         for c in &cells {
-            if [LOSS, PENALTY, ERR, L1, L2].contains(&c.name.as_str()) {
+            if [LOSS, PENALTY, ERR, L1, L2, ZMAX].contains(&c.name.as_str()) {
                 return Err(NetError::Model(format!(
                     "{} is the name of the network's own cell; call yours something else",
                     c.name
                 )));
             }
         }
-        let pred = &cells[cells.len() - 1].formula;
+        let pred = cells[cells.len() - 1].formula.clone();
         let data_loss = match loss {
             Loss::Squared => parse("(pred-y)^2").map_err(|e| NetError::Model(e.to_string()))?,
             Loss::Logistic => {
@@ -134,6 +136,24 @@ impl Network {
                 let stable =
                     parse("SOFTPLUS(u)-u*y").map_err(|e| NetError::Model(e.to_string()))?;
                 stable.substitute("u", &args[0])
+            }
+            Loss::Softmax => {
+                // The largest score is a cell of its own, shown and exported like the
+                // others, just before `pred`.
+                let k = scores(&cells)?;
+                let all: Vec<String> = (1..=k).map(|i| format!("z_{i}")).collect();
+                let zmax = parse(&format!("MAX({})", all.join(",")))
+                    .map_err(|e| NetError::Model(e.to_string()))?;
+                let at = cells.len() - 1;
+                cells.insert(
+                    at,
+                    Cell {
+                        name: ZMAX.into(),
+                        formula: zmax,
+                        span: cells[at].span,
+                    },
+                );
+                softmax_loss(k)?
             }
         };
         let mut g = Graph::new();
@@ -208,17 +228,25 @@ impl Network {
             let own = |n: &str| g.formula(n).cloned().unwrap_or_else(|| Expr::var(n));
             (own(PRED), own(ERR))
         });
-        let loss_src = match loss {
-            Loss::Squared => "(pred-y)^2",
-            Loss::Logistic => "-(y*LN(pred)+(1-y)*LN(1-pred))",
-        };
         // The loss in `pred` as the textbook writes it, with the penalty added, so that
         // `Model::compile` gives the same error as the cells (the logistic loss there in
-        // its textbook form, equal in value).
-        let mut loss_expr = parse(loss_src).map_err(|e| NetError::Model(e.to_string()))?;
-        if let Some(pen) = penalty_expr {
-            loss_expr = Expr::bin(gradsheet_engine::Binary::Add, loss_expr, pen);
-        }
+        // its textbook form, equal in value). The softmax loss reads the scores, not
+        // `pred` (a class), so its loss is the error itself.
+        let loss_expr = match loss {
+            Loss::Softmax => error.clone(),
+            Loss::Squared | Loss::Logistic => {
+                let src = if loss == Loss::Squared {
+                    "(pred-y)^2"
+                } else {
+                    "-(y*LN(pred)+(1-y)*LN(1-pred))"
+                };
+                let l = parse(src).map_err(|e| NetError::Model(e.to_string()))?;
+                match penalty_expr {
+                    Some(pen) => Expr::bin(gradsheet_engine::Binary::Add, l, pen),
+                    None => l,
+                }
+            }
+        };
         let model = Model {
             prediction,
             loss: loss_expr,
@@ -339,15 +367,23 @@ impl Network {
         let ys = data.column("y").unwrap_or_default();
         let n = p.len();
         let loss = p.iter().map(|x| x.1).sum::<f64>() / n.max(1) as f64;
-        let classes = ys.iter().all(|&y| y == 0.0 || y == 1.0);
-        let accuracy = (classes && n > 0).then(|| {
-            let right = p
-                .iter()
-                .zip(&ys)
-                .filter(|((pred, _), &y)| (*pred > 0.5) == (y == 1.0))
-                .count();
-            right as f64 / n as f64
-        });
+        let accuracy = if self.loss == Loss::Softmax {
+            // `pred` is the class of the largest score.
+            (n > 0).then(|| {
+                let right = p.iter().zip(&ys).filter(|((c, _), &y)| *c == y).count();
+                right as f64 / n as f64
+            })
+        } else {
+            let classes = ys.iter().all(|&y| y == 0.0 || y == 1.0);
+            (classes && n > 0).then(|| {
+                let right = p
+                    .iter()
+                    .zip(&ys)
+                    .filter(|((pred, _), &y)| (*pred > 0.5) == (y == 1.0))
+                    .count();
+                right as f64 / n as f64
+            })
+        };
         Ok(Metrics {
             loss,
             accuracy,
@@ -393,6 +429,40 @@ impl Network {
         }
         out
     }
+}
+
+/// How many class scores `z_1`, `z_2`, … the cells define (consecutively from 1).
+///
+/// # Errors
+///
+/// [`NetError::Model`] when there are fewer than two.
+fn scores(cells: &[Cell]) -> Result<usize, NetError> {
+    let k = (1..)
+        .take_while(|i| cells.iter().any(|c| c.name == format!("z_{i}")))
+        .count();
+    if k < 2 {
+        return Err(NetError::Model(
+            "the softmax loss needs a score cell per class, z_1, z_2, … (at least two): \
+             z_1 is class 0's"
+                .into(),
+        ));
+    }
+    Ok(k)
+}
+
+/// The softmax cross-entropy of `k` scores against the class `y`, shifted by the largest
+/// score so that no exponential overflows and the logarithm's argument is at least 1:
+/// `LN(EXP(z_1-zmax)+…)+zmax-((y=0)*z_1+…)`. Its slope with respect to `z_i` is the
+/// softmax's `p_i` minus 1 for the true class; the shift's own slope cancels (1 − Σ p).
+fn softmax_loss(k: usize) -> Result<Expr, NetError> {
+    let exps: Vec<String> = (1..=k).map(|i| format!("EXP(z_{i}-{ZMAX})")).collect();
+    let picks: Vec<String> = (1..=k).map(|i| format!("(y={})*z_{i}", i - 1)).collect();
+    parse(&format!(
+        "LN({})+{ZMAX}-({})",
+        exps.join("+"),
+        picks.join("+")
+    ))
+    .map_err(|e| NetError::Model(e.to_string()))
 }
 
 /// The cell `name` written out as one formula (every cell it uses substituted in), or

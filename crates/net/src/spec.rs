@@ -3,7 +3,8 @@
 //!
 //! Names: `h2_3` is layer 2's neuron 3; `w2_3_1` its weight on input 1 of the layer
 //! before, `b2_3` its bias; the output layer's weighted sum is `z`, and `pred` its
-//! activation.
+//! activation. With the softmax loss the output layer has one score per class, `z_1` …
+//! `z_K` (class 0 … K−1), and `pred` is the class of the largest score.
 
 use crate::NetError;
 
@@ -13,6 +14,8 @@ pub const MAX_LAYERS: usize = 8;
 pub const MAX_WIDTH: usize = 256;
 /// The most weights and biases in all.
 pub const MAX_PARAMS: usize = 20_000;
+/// The most classes (outputs) the softmax loss takes.
+pub const MAX_CLASSES: usize = 10;
 
 /// A neuron's activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +100,10 @@ pub enum Loss {
     /// Binary cross-entropy of `pred = SIGMOID(z)` against y ∈ {0, 1}, computed from the
     /// logit z as ln(1+e^z) − z·y, which never takes the log of 0.
     Logistic,
+    /// Softmax cross-entropy of the scores `z_1` … `z_K` against the class y ∈ {0, …,
+    /// K−1}: ln Σ e^(z_k − m) + m − z_(y+1) with m the largest score, which never
+    /// overflows nor takes the log of 0.
+    Softmax,
 }
 
 impl Loss {
@@ -109,14 +116,10 @@ impl Loss {
         match name.trim().to_ascii_lowercase().as_str() {
             "squared" | "mse" => Ok(Loss::Squared),
             "logistic" | "bce" | "log" => Ok(Loss::Logistic),
-            "softmax" | "cross_entropy" | "softmax_cross_entropy" => Err(NetError::setting(
-                "loss",
-                "softmax cross-entropy needs several outputs; gradsheet's networks have one \
-                 output (pred), so use logistic for two classes",
-            )),
+            "softmax" | "cross_entropy" | "softmax_cross_entropy" | "ce" => Ok(Loss::Softmax),
             _ => Err(NetError::setting(
                 "loss",
-                format!("unknown loss {name:?}; the losses are squared and logistic"),
+                format!("unknown loss {name:?}; the losses are squared, logistic and softmax"),
             )),
         }
     }
@@ -126,6 +129,7 @@ impl Loss {
         match self {
             Loss::Squared => "squared",
             Loss::Logistic => "logistic",
+            Loss::Softmax => "softmax",
         }
     }
 }
@@ -141,6 +145,8 @@ pub struct NetSpec {
     pub activations: Vec<Activation>,
     /// The output neuron's activation.
     pub output: Activation,
+    /// The outputs: 1, or one score per class for the softmax loss.
+    pub outputs: usize,
 }
 
 impl NetSpec {
@@ -152,9 +158,10 @@ impl NetSpec {
     /// # Errors
     ///
     /// [`NetError::Setting`] naming the fault: a layer of 0 neurons, too many, an input
-    /// count that is not the number of features, an output count other than 1, an unknown
-    /// activation or the wrong number of them, a logistic loss on an output that is not
-    /// a sigmoid.
+    /// count that is not the number of features, an output count other than 1 (2 to
+    /// [`MAX_CLASSES`] for the softmax loss), an unknown activation or the wrong number of
+    /// them, a logistic loss on an output that is not a sigmoid, a softmax loss on an
+    /// output that is not linear.
     ///
     /// # Examples
     ///
@@ -217,14 +224,29 @@ impl NetSpec {
                 ),
             ));
         }
-        if *sizes.last().unwrap_or(&1) != 1 {
-            return Err(NetError::setting(
-                "net",
-                format!(
-                    "{layers:?} ends with {} outputs; gradsheet's networks have one output, pred",
-                    sizes[sizes.len() - 1]
-                ),
-            ));
+        let outputs = sizes[sizes.len() - 1];
+        match loss {
+            Loss::Softmax if !(2..=MAX_CLASSES).contains(&outputs) => {
+                return Err(NetError::setting(
+                    "net",
+                    format!(
+                        "{layers:?} ends with {outputs} output{}; the softmax loss needs one score \
+                         per class, 2 to {MAX_CLASSES} (as 2-8-3 for three classes)",
+                        if outputs == 1 { "" } else { "s" }
+                    ),
+                ))
+            }
+            Loss::Squared | Loss::Logistic if outputs != 1 => {
+                return Err(NetError::setting(
+                    "net",
+                    format!(
+                        "{layers:?} ends with {outputs} outputs; the {} loss reads one output, \
+                         pred (several outputs, one per class, are for --loss softmax)",
+                        loss.name()
+                    ),
+                ))
+            }
+            _ => {}
         }
         let hidden: Vec<usize> = sizes[1..sizes.len() - 1].to_vec();
         if hidden.len() > MAX_LAYERS {
@@ -249,7 +271,7 @@ impl NetSpec {
             .collect::<Result<Vec<_>, _>>()?;
         let default_out = match loss {
             Loss::Logistic => Activation::Sigmoid,
-            Loss::Squared => Activation::Linear,
+            Loss::Squared | Loss::Softmax => Activation::Linear,
         };
         let (activations, output) = match acts.len() {
             1 => (vec![acts[0]; hidden.len()], default_out),
@@ -274,11 +296,21 @@ impl NetSpec {
                 ),
             ));
         }
+        if loss == Loss::Softmax && output != Activation::Linear {
+            return Err(NetError::setting(
+                "activation",
+                format!(
+                    "the softmax loss turns the output scores into probabilities itself: the output activation must be linear, not {}",
+                    output.name()
+                ),
+            ));
+        }
         Ok(NetSpec {
             inputs: inputs.to_vec(),
             hidden,
             activations,
             output,
+            outputs,
         })
     }
 
@@ -306,8 +338,15 @@ impl NetSpec {
             prev = names;
         }
         let out_layer = self.hidden.len() + 1;
-        cells.push(("z".into(), sum(out_layer, 1, &prev)));
-        cells.push(("pred".into(), self.output.apply("z")));
+        if self.outputs == 1 {
+            cells.push(("z".into(), sum(out_layer, 1, &prev)));
+            cells.push(("pred".into(), self.output.apply("z")));
+        } else {
+            for k in 1..=self.outputs {
+                cells.push((format!("z_{k}"), sum(out_layer, k, &prev)));
+            }
+            cells.push(("pred".into(), argmax_class(self.outputs)));
+        }
         cells
     }
 
@@ -319,4 +358,27 @@ impl NetSpec {
             .map(|(n, f)| format!("{n} = {f}\n"))
             .collect()
     }
+}
+
+/// The class (0 … k−1) of the largest of the scores `z_1` … `z_k`, the first on a tie, as
+/// a formula of comparisons (each 1 or 0, as in a spreadsheet): class c counts when
+/// `z_(c+1)` beats every score before it and equals or beats every score after it.
+///
+/// ```
+/// assert_eq!(gradsheet_net::spec::argmax_class(3), "1*(z_2>z_1)*(z_2>=z_3)+2*(z_3>z_1)*(z_3>z_2)");
+/// ```
+pub fn argmax_class(k: usize) -> String {
+    let mut terms = Vec::new();
+    for c in 2..=k {
+        let mut t = format!("{}", c - 1);
+        for j in 1..=k {
+            if j < c {
+                t.push_str(&format!("*(z_{c}>z_{j})"));
+            } else if j > c {
+                t.push_str(&format!("*(z_{c}>=z_{j})"));
+            }
+        }
+        terms.push(t);
+    }
+    terms.join("+")
 }

@@ -400,6 +400,7 @@ fn trained(q: &NetRequest, lim: &Limits, dl: &Deadline) -> Result<Trained, ApiEr
         test_fraction: q.test_fraction,
         seed: q.seed,
         features,
+        classes: 2,
     };
     spec.validate().map_err(bad)?;
     let loss = match &q.loss {
@@ -407,6 +408,14 @@ fn trained(q: &NetRequest, lim: &Limits, dl: &Deadline) -> Result<Trained, ApiEr
         None if kind.is_classification() => Loss::Logistic,
         None => Loss::Squared,
     };
+    if loss == Loss::Softmax {
+        // The page colours the plane by one output, the probability of class 1.
+        return Err(ApiError::bad(
+            "the networks page draws two classes with the logistic loss; \
+             several classes with the softmax loss are for `gradsheet net --classes K`",
+            "loss",
+        ));
+    }
     if loss == Loss::Logistic && !kind.is_classification() {
         return Err(ApiError::bad(
             format!(

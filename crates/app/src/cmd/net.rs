@@ -62,9 +62,13 @@ pub struct Args {
     /// Feature columns of a built-in dataset: x1, x2, x1sq, x2sq, x1x2, sinx1, sinx2.
     #[arg(long, default_value = "x1,x2", conflicts_with = "data")]
     pub features: String,
-    /// Layers: inputs, hidden layers, one output (2-8-8-1).
-    #[arg(long, default_value = "2-8-8-1")]
-    pub net: String,
+    /// Layers: inputs, hidden layers, outputs (default: the features, 8, 8, and one output,
+    /// or one score per class with --loss softmax: 2-8-8-1, 2-8-8-3).
+    #[arg(long)]
+    pub net: Option<String>,
+    /// Classes of spiral or gauss: 2, or up to 10 (trained with the softmax loss).
+    #[arg(long, default_value_t = 2, conflicts_with = "data")]
+    pub classes: usize,
     /// Activation: one for every hidden layer, or one per layer (relu,relu,sigmoid).
     #[arg(long, default_value = "tanh")]
     pub activation: String,
@@ -127,7 +131,8 @@ fn setting(e: NetError) -> anyhow::Error {
 struct Setup {
     /// The dataset's name, or the file's.
     name: String,
-    classes: bool,
+    /// How many classes the labels are (0 for regression).
+    classes: usize,
     split: data::Split,
     cells: Vec<Cell>,
     text: String,
@@ -147,24 +152,21 @@ fn setup(a: &Args) -> Result<Setup> {
             let split = data::split(&data, a.test_fraction, a.seed)
                 .map_err(|e| usage(format!("{}: {e}", path.display())))?;
             let ys = split.train.column("y").unwrap_or_default();
-            let classes = ys.iter().all(|&y| y == 0.0 || y == 1.0);
+            let classes = data::class_count(&ys);
             let columns = split.train.columns.clone();
             (path.display().to_string(), classes, Some(split), columns)
         }
         None => {
             let kind = Kind::from_name(&a.dataset).map_err(setting)?;
-            let spec = DataSpec {
-                kind,
-                n: a.n,
-                noise: a.noise,
-                test_fraction: a.test_fraction,
-                seed: a.seed,
-                features: data::features(&a.features).map_err(setting)?,
-            };
+            let spec = builtin(a)?;
             spec.validate().map_err(setting)?;
             (
                 kind.name().to_string(),
-                kind.is_classification(),
+                if kind.is_classification() {
+                    a.classes
+                } else {
+                    0
+                },
                 None,
                 spec.columns(),
             )
@@ -172,12 +174,23 @@ fn setup(a: &Args) -> Result<Setup> {
     };
     let loss = match &a.loss {
         Some(l) => Loss::from_name(l).map_err(setting)?,
-        None if classes => Loss::Logistic,
+        // A file's labels 0, 1, 2, … may as well be counts or ratings: they are classes
+        // when the learner says so.
+        None if classes > 2 && a.data.is_none() => Loss::Softmax,
+        None if classes == 2 => Loss::Logistic,
+        None if classes > 2 => Loss::Squared,
         None => Loss::Squared,
     };
-    if loss == Loss::Logistic && !classes {
+    if loss == Loss::Logistic && classes != 2 {
+        return Err(usage(if classes == 0 {
+            format!("--loss logistic needs classes 0 and 1, but {name} is regression data: use --loss squared")
+        } else {
+            format!("--loss logistic separates two classes, but {name} has {classes}: use --loss softmax")
+        }));
+    }
+    if loss == Loss::Softmax && classes == 0 {
         return Err(usage(format!(
-            "--loss logistic needs classes 0 and 1, but {name} is regression data: use --loss squared"
+            "--loss softmax needs classes 0, 1, 2, … as y, but {name} is regression data: use --loss squared"
         )));
     }
     let inputs: Vec<String> = columns[..columns.len() - 1].to_vec();
@@ -188,13 +201,24 @@ fn setup(a: &Args) -> Result<Setup> {
             format!("the model text of {}", f.display()),
         ),
         (None, None) => {
-            let net = NetSpec::parse(&a.net, &a.activation, loss, &inputs).map_err(setting)?;
+            let outputs = if loss == Loss::Softmax { classes } else { 1 };
+            let layers = a
+                .net
+                .clone()
+                .unwrap_or_else(|| format!("{}-8-8-{outputs}", inputs.len()));
+            let net = NetSpec::parse(&layers, &a.activation, loss, &inputs).map_err(setting)?;
+            if loss == Loss::Softmax && net.outputs != classes {
+                return Err(usage(format!(
+                    "--net {layers} ends with {} scores, but {name} has {classes} classes: end it with {classes}",
+                    net.outputs
+                )));
+            }
             let acts: Vec<&str> = net.activations.iter().map(|x| x.name()).collect();
             let mut acts_shown = acts.clone();
             acts_shown.dedup();
             (
                 net.text(),
-                format!("{} {} → {}", a.net, acts_shown.join(","), net.output.name()),
+                format!("{layers} {} → {}", acts_shown.join(","), net.output.name()),
             )
         }
     };
@@ -204,16 +228,7 @@ fn setup(a: &Args) -> Result<Setup> {
     // Data last: drawing a million points is the slow part, after every cheap check.
     let split = match split {
         Some(s) => s,
-        None => DataSpec {
-            kind: Kind::from_name(&a.dataset).map_err(setting)?,
-            n: a.n,
-            noise: a.noise,
-            test_fraction: a.test_fraction,
-            seed: a.seed,
-            features: data::features(&a.features).map_err(setting)?,
-        }
-        .draw()
-        .map_err(setting)?,
+        None => builtin(a)?.draw().map_err(setting)?,
     };
     Ok(Setup {
         name,
@@ -223,6 +238,19 @@ fn setup(a: &Args) -> Result<Setup> {
         text,
         loss,
         described,
+    })
+}
+
+/// The built-in dataset the flags describe.
+fn builtin(a: &Args) -> Result<DataSpec> {
+    Ok(DataSpec {
+        kind: Kind::from_name(&a.dataset).map_err(setting)?,
+        n: a.n,
+        noise: a.noise,
+        test_fraction: a.test_fraction,
+        seed: a.seed,
+        features: data::features(&a.features).map_err(setting)?,
+        classes: a.classes,
     })
 }
 

@@ -345,3 +345,58 @@ fn a_network_trains_on_the_learners_own_file() {
         "{e}"
     );
 }
+
+/// Several classes: `--classes 4` on gauss trains a 2-8-8-4 network (the default shape
+/// for the softmax loss) to the README's accuracy; the cells show a score per class, the
+/// largest, and the class of the largest; wrong shapes and losses are refused by name.
+#[test]
+fn several_classes_train_with_the_softmax_loss() {
+    let out = json(&[
+        "net",
+        "--dataset",
+        "gauss",
+        "--classes",
+        "4",
+        "--epochs",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(out["network"]["loss"], "softmax");
+    let names: Vec<&str> = out["network"]["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(&names[16..], ["z_1", "z_2", "z_3", "z_4", "zmax", "pred"]);
+    let last = out["epochs"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["test"]["accuracy"].as_f64().unwrap() >= 0.95, "{last}");
+
+    let e = usage_error(&["net", "--dataset", "circle", "--classes", "3"]);
+    assert!(e.contains("--classes: circle has two classes"), "{e}");
+    let e = usage_error(&[
+        "net",
+        "--dataset",
+        "spiral",
+        "--classes",
+        "3",
+        "--net",
+        "2-8-2",
+    ]);
+    assert!(
+        e.contains("ends with 2 scores, but spiral has 3 classes"),
+        "{e}"
+    );
+    let e = usage_error(&[
+        "net",
+        "--dataset",
+        "spiral",
+        "--classes",
+        "3",
+        "--loss",
+        "logistic",
+    ]);
+    assert!(e.contains("use --loss softmax"), "{e}");
+    let e = usage_error(&["net", "--dataset", "sine", "--loss", "softmax"]);
+    assert!(e.contains("regression data"), "{e}");
+}

@@ -3,6 +3,7 @@
 mod data;
 mod explain;
 mod model;
+mod softmax;
 mod train;
 
 use gradsheet_net::cells::{parse_cells, Cell};

@@ -18,6 +18,7 @@ fn book(kind: Kind, feats: &str, layers: &str, act: &str, loss: Loss, reg: Reg) 
         n: 60,
         noise: 0.1,
         features: features(feats).unwrap(),
+        classes: if loss == Loss::Softmax { 3 } else { 2 },
         ..DataSpec::default()
     }
     .draw()
@@ -61,6 +62,17 @@ fn books() -> Vec<Book> {
             "leaky_relu,softplus,sigmoid",
             Loss::Squared,
             Reg { l1: 0.0, l2: 0.02 },
+        )
+        .0,
+        // Three classes: scores, their largest, the class of the largest (comparisons)
+        // and the shifted log-sum-exp, all as spreadsheet formulas.
+        book(
+            Kind::Gauss,
+            "x1,x2",
+            "2-3-3",
+            "tanh",
+            Loss::Softmax,
+            Reg { l1: 0.0, l2: 0.01 },
         )
         .0,
     ]

@@ -97,6 +97,11 @@ fn bad_networks_are_400s_naming_the_field() {
         "regression dataset",
     );
     bad(
+        json!({"dataset": "spiral", "loss": "softmax"}),
+        "loss",
+        "gradsheet net --classes K",
+    );
+    bad(
         json!({"hidden": [16, 16, 16, 16, 16], "frames": 200, "grid": 60}),
         "frames",
         "the page takes",
