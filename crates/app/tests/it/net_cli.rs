@@ -245,12 +245,14 @@ fn bad_input_is_refused_naming_the_setting() {
     );
     let e = usage_error(&["net", "--dataset", "plane", "--loss", "logistic"]);
     assert!(e.contains("plane is regression data"), "{e}");
-    let e = usage_error(&["net", "--loss", "softmax"]);
+    // Softmax over one output has nothing to normalise.
+    let e = usage_error(&["net", "--loss", "softmax", "--net", "2-8-1"]);
     assert!(
-        e.contains("softmax cross-entropy needs several outputs"),
+        e.contains("the softmax loss needs one score per class, 2 to 10"),
         "{e}"
     );
-    let e = usage_error(&["net", "--features", "x1,x2,sinx1"]);
+    // Without --net the shape follows the features (3-8-8-1); a given one is checked.
+    let e = usage_error(&["net", "--features", "x1,x2,sinx1", "--net", "2-8-8-1"]);
     assert!(
         e.contains("\"2-8-8-1\" starts with 2 inputs, but there are 3 features"),
         "{e}"
