@@ -189,6 +189,40 @@ pub fn explain(net: &Network, params: &[f64], train: &Dataset, epochs: &[EpochRo
             }
         }
     }
+    // A ratio that only collapses later: saturated units stop passing the gradient back.
+    let flagged = findings
+        .iter()
+        .any(|f| f.starts_with("vanishing gradients"));
+    if !flagged {
+        if let Some((e, r)) = epochs
+            .iter()
+            .zip(&gradient_ratio)
+            .skip(1)
+            .find(|(_, r)| r.is_finite() && **r < 1e-2)
+        {
+            let (l0, lz) = (e.grad_norms[0].0, e.grad_norms[e.grad_norms.len() - 1].0);
+            findings.push(format!(
+                "vanishing gradients from epoch {}: layer {l0}'s gradient is {} of layer {lz}'s; its units are saturated (tanh or sigmoid near ±1, where the slope is 0), most often from steps too large for the network.",
+                e.epoch,
+                ratio_words(*r)
+            ));
+        }
+    }
+    if let (Some(f), Some(l)) = (epochs.first(), epochs.last()) {
+        if l.epoch > f.epoch
+            && f.train.loss.is_finite()
+            && l.train.loss.is_finite()
+            && l.train.loss > 1.5 * f.train.loss
+        {
+            findings.push(format!(
+                "the training loss ended at {} after epoch {}, worse than the {} of epoch {}: the steps overshoot; a smaller learning rate settles it.",
+                short(l.train.loss),
+                l.epoch,
+                short(f.train.loss),
+                f.epoch
+            ));
+        }
+    }
     Explanation {
         layers,
         collapses,
@@ -208,7 +242,7 @@ fn significant(v: f64, digits: i32) -> f64 {
 
 fn ratio_words(r: f64) -> String {
     if r > 0.0 {
-        format!("1/{}", gradsheet_engine::format_number((1.0 / r).round()))
+        format!("1/{}", short((1.0 / r).round()))
     } else {
         "0".into()
     }
@@ -292,4 +326,76 @@ fn collapses(net: &Network, params: &[f64], layers: &[LayerUnits]) -> Vec<Collap
         i = j + 1;
     }
     out
+}
+
+/// Where a diverging step starts: on the data `row` of the step that diverged, at the
+/// parameters the run reached, the cell through which the largest gradient flows back
+/// (its adjoint ∂err/∂cell), by layer. `None` when the parameters are no longer finite.
+pub fn divergence_at(net: &Network, params: &[f64], row: &[f64]) -> Option<String> {
+    if !params.iter().all(|p| p.is_finite()) {
+        return None;
+    }
+    let cells = net.neurons(params, row);
+    let out_layer = net
+        .cells
+        .iter()
+        .filter_map(|c| unit_index(&c.name))
+        .map(|(l, _)| l)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    // Hidden units by their layer; the output's cells (z, z_k) as the layer after.
+    let layer = |name: &str| {
+        unit_index(name)
+            .map(|(l, _)| l)
+            .or_else(|| (name == "z" || name.starts_with("z_")).then_some(out_layer))
+    };
+    let mut by_layer: Vec<(usize, &str, f64)> = Vec::new();
+    for c in &cells {
+        let Some(l) = layer(&c.name) else { continue };
+        let a = c.adjoint.abs();
+        match by_layer.iter_mut().find(|x| x.0 == l) {
+            Some(x) if a > x.2 || !a.is_finite() => {
+                x.1 = &c.name;
+                x.2 = a;
+            }
+            Some(_) => {}
+            None => by_layer.push((l, &c.name, a)),
+        }
+    }
+    by_layer.sort_by_key(|x| x.0);
+    let top = by_layer
+        .iter()
+        .copied()
+        .max_by(|a, b| a.2.total_cmp(&b.2))?;
+    let per_layer: Vec<String> = by_layer
+        .iter()
+        .map(|(l, n, a)| format!("layer {l} {n} {}", short(*a)))
+        .collect();
+    Some(format!(
+        "where it starts: on that row the largest gradient flows back through {} (layer {}), |∂err/∂{}| = {} (the largest per layer: {}).",
+        top.1,
+        top.0,
+        top.1,
+        short(top.2),
+        per_layer.join(", ")
+    ))
+}
+
+/// `v` to 3 significant digits as a person reads it: `0.0123`, `4.56`, `9.68e8`,
+/// `2.26e-47` (powers of ten past a million or below 10⁻⁴).
+///
+/// ```
+/// use gradsheet_net::explain::short;
+/// assert_eq!(short(968_012_345.0), "9.68e8");
+/// assert_eq!(short(2.2649999e-47), "2.26e-47");
+/// assert_eq!(short(0.012345), "0.0123");
+/// ```
+pub fn short(v: f64) -> String {
+    let a = v.abs();
+    if v != 0.0 && a.is_finite() && !(1e-4..1e6).contains(&a) {
+        format!("{v:.2e}")
+    } else {
+        gradsheet_engine::format_number(significant(v, 3))
+    }
 }

@@ -28,6 +28,22 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme as [`Scheme::parse`] reads it.
+    ///
+    /// ```
+    /// use gradsheet_net::init::Scheme;
+    /// assert_eq!(Scheme::Uniform(0.5).name(), "uniform:0.5");
+    /// assert_eq!(Scheme::parse(&Scheme::He.name()).unwrap(), Scheme::He);
+    /// ```
+    pub fn name(&self) -> String {
+        match self {
+            Scheme::Xavier => "xavier".into(),
+            Scheme::He => "he".into(),
+            Scheme::Uniform(a) => format!("uniform:{a}"),
+            Scheme::Normal(sd) => format!("normal:{sd}"),
+        }
+    }
+
     /// Reads `xavier`, `he`, `uniform:0.5` or `normal:0.1`.
     ///
     /// # Errors

@@ -13,7 +13,8 @@
 //!   a training loop's `Trainer`, with accuracy and each neuron's value and adjoint;
 //! - [`record`]: train and test metrics per epoch, gradient norms per layer, the step
 //!   table with every neuron's value and adjoint;
-//! - [`explain`]: what a trained network did, layer by layer.
+//! - [`explain`]: what a trained network did, layer by layer;
+//! - [`remedy`]: each finding's remedy re-run and judged against the original run.
 //!
 //! The crate is pure: no files, terminal or clock; a seed gives the same numbers anywhere.
 //!
@@ -38,6 +39,7 @@ pub mod explain;
 pub mod init;
 pub mod network;
 pub mod record;
+pub mod remedy;
 pub mod spec;
 
 /// An error setting up data or a network.

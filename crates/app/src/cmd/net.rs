@@ -10,10 +10,11 @@ use anyhow::Result;
 use gradsheet_engine::{format_number, Notation};
 use gradsheet_net::cells::{parse_cells, Cell};
 use gradsheet_net::data::{self, DataSpec, Kind};
-use gradsheet_net::explain::{explain, Explanation};
+use gradsheet_net::explain::{divergence_at, explain, short, Explanation};
 use gradsheet_net::init::{initial, Scheme};
 use gradsheet_net::network::{Network, Reg};
 use gradsheet_net::record::{step_header, step_row, EpochMetrics, EpochRow};
+use gradsheet_net::remedy::{outcome_of, try_remedies, RunSetup, Tried};
 use gradsheet_net::spec::{Loss, NetSpec};
 use gradsheet_net::NetError;
 use gradsheet_train::{EpochSummary, Optimizer, Record, RunEnd, Sink, Stop, TrainConfig};
@@ -313,6 +314,8 @@ pub fn run(a: Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| ends.head().iter().chain(ends.tail()).cloned().collect());
     let ex = explain(&net, &end.final_params, &s.split.train, &epochs_for_explain);
+    let remedies = remedies(&s, &net, &end, &ex, reg, &init_scheme_of(&a)?, a.seed, &cfg);
+    let told = Explained { ex, remedies };
     if let Some(path) = &a.xlsx {
         let book = gradsheet_report::net::workbook(&net, &end.final_params, &s.split.train)
             .map_err(|e| usage(format!("--xlsx: {e}")))?;
@@ -322,9 +325,9 @@ pub fn run(a: Args) -> Result<()> {
         crate::output::write_atomic(path, &bytes)?;
     }
     if a.json {
-        print_json(&a, &s, &net, &init, &end, &all.unwrap_or_default(), &ex)?;
+        print_json(&a, &s, &net, &init, &end, &all.unwrap_or_default(), &told)?;
     } else {
-        print_text(&a, &s, &net, &end, &ends, &ex);
+        print_text(&a, &s, &net, &end, &ends, &told);
     }
     if matches!(end.stop, Stop::Interrupted { .. }) && interrupted() {
         let written: Vec<PathBuf> = a.csv.iter().chain(&a.xlsx).cloned().collect();
@@ -386,8 +389,9 @@ fn print_text(
     net: &Network,
     end: &RunEnd,
     ends: &Ends<EpochRow>,
-    ex: &Explanation,
+    told: &Explained,
 ) {
+    let (ex, remedies) = (&told.ex, &told.remedies);
     let noise = if a.data.is_none() {
         format!(", noise {}", format_number(a.noise))
     } else {
@@ -429,16 +433,21 @@ fn print_text(
             num(r.test.loss),
             acc(r.test.accuracy),
         ];
-        v.extend(r.grad_norms.iter().map(|g| format_number(round_sig(g.1))));
+        v.extend(r.grad_norms.iter().map(|g| short(g.1)));
         v
     });
     print!("{}", table(&headers, &rows));
     match &end.stop {
         Stop::Completed | Stop::Interrupted { .. } => {}
-        Stop::Diverged { step, row, reason } => println!(
-            "diverged at step {step} (data row {}): {reason}; a smaller --lr keeps it finite",
-            row + 1
-        ),
+        Stop::Diverged { step, row, reason } => {
+            println!(
+                "diverged at step {step} (data row {}): {reason}; a smaller --lr keeps it finite",
+                row + 1
+            );
+            if let Some(w) = divergence_at(net, &end.final_params, net.trainer.row(*row)) {
+                println!("{}", indent(&w).trim_start());
+            }
+        }
     }
     if let Some(last) = ends.last() {
         println!(
@@ -451,19 +460,86 @@ fn print_text(
             num(last.test.loss)
         );
     }
-    for f in &ex.findings {
+    for (i, f) in ex.findings.iter().enumerate() {
         println!("{}", indent(f).trim_start());
+        for t in remedies.tried.iter().filter(|t| t.finding == i) {
+            println!("{}", indent(&format!("  tried {}", t.words)).trim_end());
+        }
+    }
+    for t in remedies.tried.iter().filter(|t| t.finding == usize::MAX) {
+        println!("{}", indent(&format!("tried {}", t.words)).trim_start());
+    }
+    if let Some(why) = &remedies.skipped {
+        println!("{}", indent(why).trim_start());
     }
 }
 
-/// `v` to 4 significant digits, for a table of magnitudes.
-fn round_sig(v: f64) -> f64 {
-    if v == 0.0 || !v.is_finite() {
-        return v;
+/// What the run's explanation found and what its remedies did.
+struct Explained {
+    ex: Explanation,
+    remedies: Remedies,
+}
+
+/// The remedies tried for a run's findings.
+struct Remedies {
+    tried: Vec<Tried>,
+    /// Why none was re-run, when there were findings.
+    skipped: Option<String>,
+}
+
+/// The most steps a remedy is re-run for (about a second on the interpreter for a
+/// 2-8-8-1 network): past it the findings keep their advice, untried.
+const REMEDY_BUDGET: usize = 500_000;
+
+fn init_scheme_of(a: &Args) -> Result<Scheme> {
+    Scheme::parse(&a.init_scheme).map_err(setting)
+}
+
+/// Each finding's remedy re-run with the same data, seed and settings (see
+/// `gradsheet_net::remedy`), when the run is small enough to repeat.
+#[allow(clippy::too_many_arguments)]
+fn remedies(
+    s: &Setup,
+    net: &Network,
+    end: &RunEnd,
+    ex: &Explanation,
+    reg: Reg,
+    scheme: &Scheme,
+    seed: u64,
+    cfg: &TrainConfig,
+) -> Remedies {
+    let diverged = matches!(end.stop, Stop::Diverged { .. });
+    let none = Remedies {
+        tried: Vec::new(),
+        skipped: None,
+    };
+    if ex.findings.is_empty() && !diverged {
+        return none;
     }
-    let d = 3 - v.abs().log10().floor() as i32;
-    let p = 10f64.powi(d);
-    (v * p).round() / p
+    let steps = cfg.epochs.saturating_mul(s.split.train.len());
+    if steps > REMEDY_BUDGET {
+        return Remedies {
+            tried: Vec::new(),
+            skipped: Some(format!(
+                "(the remedies were not re-run: {steps} steps is past the {REMEDY_BUDGET} a remedy is tried for)"
+            )),
+        };
+    }
+    let Ok(before) = outcome_of(net, &end.final_params, &s.split, diverged) else {
+        return none;
+    };
+    let setup = RunSetup {
+        cells: s.cells.clone(),
+        loss: s.loss,
+        reg,
+        scheme: *scheme,
+        seed,
+        cfg: cfg.clone(),
+    };
+    Remedies {
+        tried: try_remedies(&setup, &s.split, ex, &before, REMEDY_BUDGET),
+        skipped: None,
+    }
 }
 
 fn print_json(
@@ -473,8 +549,9 @@ fn print_json(
     init: &[f64],
     end: &RunEnd,
     epochs: &[EpochRow],
-    ex: &Explanation,
+    told: &Explained,
 ) -> Result<()> {
+    let (ex, remedies) = (&told.ex, &told.remedies);
     use super::diff::json_num as j;
     let params = net.params();
     let value_of = |v: &[f64]| {
@@ -516,7 +593,7 @@ fn print_json(
         })).collect::<Vec<_>>(),
         "stop": match &end.stop {
             Stop::Completed => serde_json::json!("completed"),
-            Stop::Diverged { step, row, reason } => serde_json::json!({"diverged": {"step": step, "row": row + 1, "reason": reason}}),
+            Stop::Diverged { step, row, reason } => serde_json::json!({"diverged": {"step": step, "row": row + 1, "reason": reason, "where": divergence_at(net, &end.final_params, net.trainer.row(*row))}}),
             Stop::Interrupted { steps } => serde_json::json!({"interrupted": {"steps": steps}}),
         },
         "steps": end.steps_taken,
@@ -533,6 +610,19 @@ fn print_json(
                 "matrix": c.matrix,
             })).collect::<Vec<_>>(),
             "findings": ex.findings,
+            "remedies": remedies.tried.iter().map(|t| serde_json::json!({
+                "finding": (t.finding != usize::MAX).then_some(t.finding),
+                "change": t.change,
+                "helps": t.helps,
+                "words": t.words,
+                "after": {
+                    "diverged": t.outcome.diverged,
+                    "accuracy": t.outcome.accuracy.map(j),
+                    "loss": j(t.outcome.loss),
+                    "dead_units": t.outcome.dead,
+                },
+            })).collect::<Vec<_>>(),
+            "remedies_skipped": remedies.skipped,
         },
     });
     println!("{}", serde_json::to_string_pretty(&out)?);

@@ -402,3 +402,78 @@ fn several_classes_train_with_the_softmax_loss() {
     let e = usage_error(&["net", "--dataset", "sine", "--loss", "softmax"]);
     assert!(e.contains("regression data"), "{e}");
 }
+
+/// Each finding's remedy is re-run, not merely suggested: dead ReLU units come back with
+/// leaky_relu, a linear stack learns the circle with tanh, a diverging run is finite at a
+/// tenth of its learning rate — and a diverging step names the cell it starts from.
+#[test]
+fn remedies_are_re_run_and_judged() {
+    let remedy = |out: &serde_json::Value, change: &str| {
+        out["explain"]["remedies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["change"] == change)
+            .unwrap_or_else(|| panic!("no {change} in {}", out["explain"]))
+            .clone()
+    };
+    let relu = json(&[
+        "net",
+        "--activation",
+        "relu",
+        "--lr",
+        "0.3",
+        "--epochs",
+        "30",
+        "--json",
+    ]);
+    assert!(relu["explain"]["findings"][0]
+        .as_str()
+        .unwrap()
+        .contains("ReLU units are dead"));
+    let leaky = remedy(&relu, "--activation leaky_relu");
+    assert_eq!(leaky["helps"], true, "{leaky}");
+    assert_eq!(leaky["after"]["dead_units"], 0, "{leaky}");
+    assert!(
+        leaky["after"]["accuracy"].as_f64().unwrap() >= 0.95,
+        "{leaky}"
+    );
+
+    let linear = json(&["net", "--activation", "linear", "--epochs", "20", "--json"]);
+    let tanh = remedy(&linear, "--activation tanh");
+    assert_eq!(tanh["helps"], true, "{tanh}");
+    assert!(
+        tanh["after"]["accuracy"].as_f64().unwrap() >= 0.95,
+        "{tanh}"
+    );
+
+    let wild = json(&[
+        "net",
+        "--dataset",
+        "sine",
+        "--lr",
+        "1",
+        "--epochs",
+        "20",
+        "--json",
+    ]);
+    let d = &wild["stop"]["diverged"];
+    assert!(
+        d["where"]
+            .as_str()
+            .unwrap()
+            .starts_with("where it starts: on that row the largest gradient flows back through h"),
+        "{d}"
+    );
+    let calm = remedy(&wild, "--lr 0.1");
+    assert_eq!(calm["finding"], serde_json::Value::Null, "{calm}");
+    assert_eq!(
+        (calm["helps"].clone(), calm["after"]["diverged"].clone()),
+        (true.into(), false.into())
+    );
+    let text = ok(&["net", "--dataset", "sine", "--lr", "1", "--epochs", "20"]);
+    assert!(
+        text.contains("tried --lr 0.1: helps (re-run: diverged → loss "),
+        "{text}"
+    );
+}
