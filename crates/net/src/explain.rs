@@ -63,6 +63,10 @@ pub struct Explanation {
 /// The activation a cell's formula applies last.
 pub fn activation_of(e: &Expr) -> &'static str {
     match e {
+        // A dropout mask (`TANH(…)*m2_3`) leaves the unit's activation as it is.
+        Expr::Apply(Op::Binary(Binary::Mul), args) if matches!(&args[1], Expr::Var(m) if crate::dropout::is_mask(m)) => {
+            activation_of(&args[0])
+        }
         Expr::Apply(Op::Unary(Unary::Relu), _) => "relu",
         Expr::Apply(Op::Unary(Unary::Tanh), _) => "tanh",
         Expr::Apply(Op::Unary(Unary::Sigmoid), _) => "sigmoid",

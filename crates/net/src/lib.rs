@@ -7,6 +7,8 @@
 //!   (`h1_3` = layer 1, neuron 3) printed as a model text;
 //! - [`cells`]: a model text of named cells read back, errors pointing at the definition
 //!   and the character;
+//! - [`dropout`]: dropout as a mask column per hidden unit, drawn afresh each epoch in
+//!   training and 1 everywhere else;
 //! - [`init`]: seeded initial weights (xavier, he, uniform:A, normal:SD);
 //! - [`network`]: the cells compiled cell by cell to one tape (`engine::graph`) with the
 //!   loss (squared, or logistic computed stably from the logit) and L1/L2 penalties, as
@@ -35,6 +37,7 @@
 
 pub mod cells;
 pub mod data;
+pub mod dropout;
 pub mod explain;
 pub mod init;
 pub mod network;

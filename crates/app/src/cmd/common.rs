@@ -457,6 +457,19 @@ pub fn run_live(
     label: &str,
     sink: &mut dyn gradsheet_train::Sink,
 ) -> std::result::Result<gradsheet_train::RunEnd, gradsheet_train::TrainError> {
+    run_live_on(trainer, init, cfg, label, sink, None)
+}
+
+/// [`run_live`] on `backend` when one is given (dropout's, which draws its masks before
+/// each epoch), else as [`run_live`] chooses.
+pub fn run_live_on(
+    trainer: &gradsheet_train::Trainer,
+    init: &[f64],
+    cfg: &TrainConfig,
+    label: &str,
+    sink: &mut dyn gradsheet_train::Sink,
+    backend: Option<&mut dyn gradsheet_train::Backend>,
+) -> std::result::Result<gradsheet_train::RunEnd, gradsheet_train::TrainError> {
     install_ctrlc();
     let long = cfg.epochs.saturating_mul(trainer.n_rows) >= 50_000 && cfg.epochs > 1;
     let bar = long
@@ -476,7 +489,10 @@ pub fn run_live(
         should_stop: &interrupted,
         progress: &mut progress,
     };
-    let result = gradsheet_jit::train_into(trainer, init, cfg, &mut hooks, sink, None);
+    let result = match backend {
+        Some(b) => trainer.run_on(b, init, cfg, &mut hooks, sink),
+        None => gradsheet_jit::train_into(trainer, init, cfg, &mut hooks, sink, None),
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -10,6 +10,7 @@ use anyhow::Result;
 use gradsheet_engine::{format_number, Notation};
 use gradsheet_net::cells::{parse_cells, Cell};
 use gradsheet_net::data::{self, DataSpec, Kind};
+use gradsheet_net::dropout::{unmasked, with_masks, DropoutBackend, MAX_P};
 use gradsheet_net::explain::{divergence_at, explain, short, Explanation};
 use gradsheet_net::init::{initial, Scheme};
 use gradsheet_net::network::{Network, Reg};
@@ -17,9 +18,9 @@ use gradsheet_net::record::{step_header, step_row, EpochMetrics, EpochRow};
 use gradsheet_net::remedy::{outcome_of, try_remedies, RunSetup, Tried};
 use gradsheet_net::spec::{Loss, NetSpec};
 use gradsheet_net::NetError;
-use gradsheet_train::{EpochSummary, Optimizer, Record, RunEnd, Sink, Stop, TrainConfig};
+use gradsheet_train::{Backend, EpochSummary, Optimizer, Record, RunEnd, Sink, Stop, TrainConfig};
 
-use super::common::{interrupted, number, run_live, HyperArgs};
+use super::common::{interrupted, number, run_live_on, HyperArgs};
 use super::{indent, usage};
 use crate::output::{table, AtomicFile};
 use crate::shown::{self, Ends};
@@ -91,6 +92,10 @@ pub struct Args {
     /// L2 strength on the weights.
     #[arg(long, default_value_t = 0.0, value_parser = number)]
     pub l2: f64,
+    /// Dropout: the probability of dropping each hidden unit at each training step (0 to
+    /// 0.95). Each unit gets a mask column (m1_3), 0 or 1/(1-p) in training, 1 otherwise.
+    #[arg(long, default_value_t = 0.0, value_parser = number)]
+    pub dropout: f64,
     /// The optimizer (as `gradsheet train`; the learning rate defaults to 0.03 here).
     #[arg(long, default_value = "sgd")]
     pub optimizer: String,
@@ -257,11 +262,28 @@ fn builtin(a: &Args) -> Result<DataSpec> {
 
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
-    let s = setup(&a)?;
+    let mut s = setup(&a)?;
     if a.print {
         print!("{}", s.text);
         return Ok(());
     }
+    // Dropout after --print: the masks are an option of training, not of the model a
+    // learner edits and pastes back.
+    let masks = if a.dropout > 0.0 {
+        let cols: Vec<&str> = s.split.train.columns.iter().map(String::as_str).collect();
+        let (cells, masks) = with_masks(&s.cells, a.dropout, &cols).map_err(setting)?;
+        s.cells = cells;
+        s.split.train = unmasked(&s.split.train, &masks);
+        s.split.test = unmasked(&s.split.test, &masks);
+        masks
+    } else if a.dropout == 0.0 {
+        Vec::new()
+    } else {
+        return Err(usage(format!(
+            "--dropout {}: the probability of dropping a unit is between 0 and {MAX_P}",
+            a.dropout
+        )));
+    };
     let reg = Reg { l1: a.l1, l2: a.l2 };
     if !(reg.l1.is_finite() && reg.l1 >= 0.0 && reg.l2.is_finite() && reg.l2 >= 0.0) {
         return Err(usage("--l1 and --l2 must be numbers ≥ 0"));
@@ -302,7 +324,20 @@ pub fn run(a: Args) -> Result<()> {
         csv: csv.as_mut(),
         failed: None,
     };
-    let end = run_live(&net.trainer, &init, &cfg, "net", &mut sink).map_err(usage)?;
+    let mut dropout = if masks.is_empty() {
+        None
+    } else {
+        Some(DropoutBackend::new(&net.trainer, &cfg, &masks, a.dropout, a.seed).map_err(usage)?)
+    };
+    let end = run_live_on(
+        &net.trainer,
+        &init,
+        &cfg,
+        "net",
+        &mut sink,
+        dropout.as_mut().map(|d| d as &mut dyn Backend),
+    )
+    .map_err(usage)?;
     if let Some(e) = sink.failed.take() {
         return Err(e);
     }
@@ -314,7 +349,15 @@ pub fn run(a: Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| ends.head().iter().chain(ends.tail()).cloned().collect());
     let ex = explain(&net, &end.final_params, &s.split.train, &epochs_for_explain);
-    let remedies = remedies(&s, &net, &end, &ex, reg, &init_scheme_of(&a)?, a.seed, &cfg);
+    let remedies = if masks.is_empty() {
+        remedies(&s, &net, &end, &ex, reg, &init_scheme_of(&a)?, a.seed, &cfg)
+    } else {
+        Remedies {
+            tried: Vec::new(),
+            skipped: (!ex.findings.is_empty())
+                .then(|| "(the remedies are not re-run with dropout)".to_string()),
+        }
+    };
     let told = Explained { ex, remedies };
     if let Some(path) = &a.xlsx {
         let book = gradsheet_report::net::workbook(&net, &end.final_params, &s.split.train)

@@ -477,3 +477,40 @@ fn remedies_are_re_run_and_judged() {
         "{text}"
     );
 }
+
+/// `--dropout 0.5`: the step table shows each unit's mask (0 or 2) beside its value, which
+/// is 0 where the unit was dropped; the probability is checked.
+#[test]
+fn dropout_masks_are_columns_of_the_step_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("steps.csv");
+    ok(&[
+        "net",
+        "--dropout",
+        "0.5",
+        "--epochs",
+        "2",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    let mut r = csv::Reader::from_path(&csv).unwrap();
+    let head: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+    let (m, h) = (col("m1_3"), col("h1_3"));
+    let (mut dropped, mut rows) = (0, 0);
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let mask: f64 = rec[m].parse().unwrap();
+        let value: f64 = rec[h].parse().unwrap();
+        assert!(mask == 0.0 || mask == 2.0, "{mask}");
+        if mask == 0.0 {
+            assert_eq!(value, 0.0);
+            dropped += 1;
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 500);
+    assert!((150..350).contains(&dropped), "{dropped} of {rows}");
+    let e = usage_error(&["net", "--dropout", "0.99"]);
+    assert!(e.contains("between 0 and 0.95"), "{e}");
+}

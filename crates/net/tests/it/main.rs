@@ -1,6 +1,7 @@
 //! gradsheet-net's tests: data, the shorthand, model texts, compiled networks, training.
 
 mod data;
+mod dropout;
 mod explain;
 mod model;
 mod softmax;
