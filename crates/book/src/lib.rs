@@ -22,6 +22,7 @@
 pub mod formula;
 pub mod judge;
 pub mod read;
+pub mod structure;
 
 use std::collections::HashMap;
 
@@ -75,10 +76,32 @@ pub trait Lookup {
     fn numeric(&self, k: Key) -> bool;
     /// Whether the cell holds text.
     fn is_text(&self, k: Key) -> bool;
-    /// A defined name: the cell it refers to, or its constant.
-    fn name(&self, n: &str) -> Option<Result<Key, f64>>;
+    /// A defined name, as read by a formula on `sheet` (whose own name of that spelling
+    /// comes first): the cell it refers to, or its constant.
+    fn name(&self, n: &str, sheet: usize) -> Option<Result<Key, f64>>;
     /// The cell as Excel writes it.
     fn address(&self, k: Key) -> String;
+    /// The number Excel saved in the cell, if any.
+    fn cached(&self, _k: Key) -> Option<f64> {
+        None
+    }
+    /// The text the cell holds, if it holds text.
+    fn text(&self, _k: Key) -> Option<String> {
+        None
+    }
+    /// The table of this name (case-insensitive, as Excel reads names).
+    fn table(&self, _name: &str) -> Option<&structure::Table> {
+        None
+    }
+    /// A defined name that refers to a range of several cells, as read on `sheet`: its
+    /// corners.
+    fn name_range(&self, _n: &str, _sheet: usize) -> Option<(Key, Key)> {
+        None
+    }
+    /// The table whose data rows hold the cell.
+    fn table_at(&self, _k: Key) -> Option<&structure::Table> {
+        None
+    }
 }
 
 /// A formula cell gradsheet did not recompute, and why.
@@ -137,6 +160,10 @@ pub struct Book {
     skipped: Vec<(Key, String)>,
     /// The inputs (cells the graph reads but does not compute) and their engine names.
     inputs: (Vec<Key>, Vec<String>),
+    /// The workbook's tables, for structured references.
+    tables: Vec<structure::Table>,
+    /// The ranges array formulas fill: (sheet, top-left, bottom-right).
+    arrays: Vec<(usize, structure::Pos, structure::Pos)>,
 }
 
 impl Lookup for Book {
@@ -152,12 +179,41 @@ impl Lookup for Book {
     fn is_text(&self, k: Key) -> bool {
         matches!(self.cell(k).map(|c| &c.value), Some(Value::Text(_)))
     }
-    fn name(&self, n: &str) -> Option<Result<Key, f64>> {
-        let (_, to) = self
-            .wb
-            .names
+    fn cached(&self, k: Key) -> Option<f64> {
+        match self.cell(k).map(|c| &c.value) {
+            Some(Value::Num(v)) => Some(*v),
+            Some(Value::Bool(b)) => Some(f64::from(u8::from(*b))),
+            _ => None,
+        }
+    }
+    fn text(&self, k: Key) -> Option<String> {
+        match self.cell(k).map(|c| &c.value) {
+            Some(Value::Text(t)) => Some(t.clone()),
+            _ => None,
+        }
+    }
+    fn table(&self, name: &str) -> Option<&structure::Table> {
+        self.tables
             .iter()
-            .find(|(m, _)| m.eq_ignore_ascii_case(n))?;
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+    fn name_range(&self, n: &str, on: usize) -> Option<(Key, Key)> {
+        let to = self.name_target(n, on)?;
+        let (sheet, cells) = to.trim_start_matches('=').rsplit_once('!')?;
+        let (a, b) = cells.split_once(':')?;
+        let s = self.sheet(&sheet.trim_matches('\'').replace("''", "'"))?;
+        let (a, b) = (parse_a1(a)?, parse_a1(b)?);
+        Some(((s, a.0, a.1), (s, b.0, b.1)))
+    }
+    fn table_at(&self, k: Key) -> Option<&structure::Table> {
+        self.tables.iter().find(|t| {
+            self.sheet(&t.sheet) == Some(k.0)
+                && (t.rows.0..=t.rows.1).contains(&k.1)
+                && (t.first_col..t.first_col + t.columns.len() as u32).contains(&k.2)
+        })
+    }
+    fn name(&self, n: &str, on: usize) -> Option<Result<Key, f64>> {
+        let to = self.name_target(n, on)?;
         let to = to.trim_start_matches('=');
         if let Ok(v) = to.parse::<f64>() {
             return Some(Err(v));
@@ -202,11 +258,34 @@ impl Book {
     ///
     /// As [`Workbook::from_bytes`].
     pub fn open(bytes: &[u8]) -> Result<Book, BookError> {
-        Ok(Book::from_workbook(Workbook::from_bytes(bytes)?))
+        let mut wb = Workbook::from_bytes(bytes)?;
+        let scan = structure::scan(bytes);
+        for c in scan.corrected {
+            let Some(sh) = wb.sheets.iter_mut().find(|s| s.name == c.sheet) else {
+                continue;
+            };
+            if let Some(cell) = sh
+                .cells
+                .iter_mut()
+                .find(|x| (x.row, x.col) == c.cell && x.formula.is_some())
+            {
+                cell.formula = Some(c.formula);
+            }
+        }
+        Ok(Book::from_parts(wb, structure::tables(bytes), scan.arrays))
     }
 
-    /// The graph of a workbook already read.
+    /// The graph of a workbook already read (without its tables and array ranges, which
+    /// only its bytes hold: see [`Book::open`]).
     pub fn from_workbook(wb: Workbook) -> Book {
+        Book::from_parts(wb, Vec::new(), Vec::new())
+    }
+
+    fn from_parts(
+        wb: Workbook,
+        tables: Vec<structure::Table>,
+        arrays: Vec<structure::ArrayFormula>,
+    ) -> Book {
         let mut at = HashMap::new();
         let mut sheet_index = HashMap::new();
         for (s, sh) in wb.sheets.iter().enumerate() {
@@ -223,9 +302,44 @@ impl Book {
             computed: Vec::new(),
             skipped: Vec::new(),
             inputs: (Vec::new(), Vec::new()),
+            tables,
+            arrays: Vec::new(),
         };
+        book.arrays = arrays
+            .iter()
+            .filter_map(|a| Some((book.sheet(&a.sheet)?, a.range.0, a.range.1)))
+            .collect();
         book.build();
         book
+    }
+
+    /// What the defined name `n` refers to, as read on sheet `on`. calamine lists a
+    /// sheet's own names beside the workbook's without their scope; graddesc (2016) has
+    /// `histgrad` on several sheets, each its own sheet's cells: a definition pointing
+    /// into `on` is taken first.
+    fn name_target(&self, n: &str, on: usize) -> Option<&str> {
+        let all: Vec<&str> = self
+            .wb
+            .names
+            .iter()
+            .filter(|(m, _)| m.eq_ignore_ascii_case(n))
+            .map(|(_, t)| t.as_str())
+            .collect();
+        let own = all.iter().copied().find(|t| {
+            t.trim_start_matches('=')
+                .rsplit_once('!')
+                .and_then(|(sh, _)| self.sheet(&sh.trim_matches('\'').replace("''", "'")))
+                == Some(on)
+        });
+        own.or_else(|| all.first().copied())
+    }
+
+    /// The array formula range holding `k`, if any.
+    fn array_of(&self, k: Key) -> Option<(usize, structure::Pos, structure::Pos)> {
+        self.arrays
+            .iter()
+            .copied()
+            .find(|(s, a, b)| *s == k.0 && (a.0..=b.0).contains(&k.1) && (a.1..=b.1).contains(&k.2))
     }
 
     fn cell(&self, k: Key) -> Option<&Cell> {
@@ -241,15 +355,62 @@ impl Book {
         let mut graph = Graph::new();
         let mut computed = Vec::new();
         let mut skipped = Vec::new();
+        // Array formulas first: written once at their anchor, they fill every cell of
+        // their range (the other cells hold only Excel's values).
+        for &(s, a, b) in &self.arrays {
+            let anchor = (s, a.0, a.1);
+            let Some(f) = self.cell(anchor).and_then(|c| c.formula.clone()) else {
+                continue;
+            };
+            let (rows, cols) = ((b.0 - a.0 + 1) as usize, (b.1 - a.1 + 1) as usize);
+            let keys: Vec<Key> = (a.0..=b.0)
+                .flat_map(|r| (a.1..=b.1).map(move |c| (s, r, c)))
+                .collect();
+            match formula::translate_array(&f, anchor, (rows, cols), self) {
+                Ok((texts, aux)) => {
+                    let mut parts = Vec::with_capacity(aux.len() + texts.len());
+                    let mut fault = None;
+                    let named = keys.iter().map(|k| var(*k)).zip(texts);
+                    for (name, t) in aux.into_iter().chain(named) {
+                        match gradsheet_engine::parse(&t) {
+                            Ok(e) => parts.push((name, e)),
+                            Err(e) => fault = Some(e.kind.to_string()),
+                        }
+                    }
+                    match fault {
+                        None => {
+                            for (name, e) in parts {
+                                graph.cell(&name, e);
+                            }
+                            computed.extend(keys);
+                        }
+                        Some(why) => skipped.extend(
+                            keys.into_iter()
+                                .map(|k| (k, format!("cannot compute it: {why}"))),
+                        ),
+                    }
+                }
+                Err(formula::Untranslated::Volatile(f)) => skipped.extend(
+                    keys.into_iter()
+                        .map(|k| (k, format!("volatile ({f}): its saved value is used"))),
+                ),
+                Err(formula::Untranslated::Unsupported(w)) => {
+                    skipped.extend(keys.into_iter().map(|k| (k, format!("not supported: {w}"))))
+                }
+            }
+        }
         for (s, sh) in self.wb.sheets.iter().enumerate() {
             for c in &sh.cells {
                 let k = (s, c.row, c.col);
+                if self.array_of(k).is_some() {
+                    continue;
+                }
                 let Some(f) = &c.formula else { continue };
                 if !matches!(c.value, Value::Num(_)) {
                     skipped.push((k, "its value is not a number".to_string()));
                     continue;
                 }
-                match formula::translate(f, s, &var(k), self) {
+                match formula::translate(f, k, self) {
                     Ok((text, aux)) => {
                         let mut parts = Vec::with_capacity(aux.len() + 1);
                         let mut fault = None;
@@ -357,11 +518,18 @@ impl Book {
 
     /// Recalculates every formula cell it computes and compares with the saved values.
     pub fn recalculate(&self) -> Recalculation {
+        // Cells with a formula of their own, and the other cells array formulas fill.
         let formula_cells = self
             .wb
             .sheets
             .iter()
-            .map(|s| s.cells.iter().filter(|c| c.formula.is_some()).count())
+            .enumerate()
+            .map(|(i, s)| {
+                s.cells
+                    .iter()
+                    .filter(|c| c.formula.is_some() || self.array_of((i, c.row, c.col)).is_some())
+                    .count()
+            })
             .sum();
         let mut skipped: Vec<Skipped> = self
             .skipped
