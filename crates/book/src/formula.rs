@@ -653,7 +653,7 @@ impl Parser {
 }
 
 /// The cells of a range, row by row (Excel's order for SUM and friends).
-fn cells(a: Key, b: Key) -> Vec<Key> {
+pub(crate) fn cells(a: Key, b: Key) -> Vec<Key> {
     let (r0, r1) = (a.1.min(b.1), a.1.max(b.1));
     let (c0, c1) = (a.2.min(b.2), a.2.max(b.2));
     let mut out = Vec::new();

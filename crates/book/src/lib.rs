@@ -23,6 +23,7 @@ pub mod formula;
 pub mod judge;
 pub mod read;
 pub mod structure;
+pub mod vba;
 
 use std::collections::HashMap;
 
@@ -162,6 +163,8 @@ pub struct Book {
     inputs: (Vec<Key>, Vec<String>),
     /// The workbook's tables, for structured references.
     tables: Vec<structure::Table>,
+    /// The VBA modules of an .xlsm, read.
+    modules: Vec<vba::Module>,
     /// The ranges array formulas fill: (sheet, top-left, bottom-right).
     arrays: Vec<(usize, structure::Pos, structure::Pos)>,
 }
@@ -272,7 +275,9 @@ impl Book {
                 cell.formula = Some(c.formula);
             }
         }
-        Ok(Book::from_parts(wb, structure::tables(bytes), scan.arrays))
+        let mut book = Book::from_parts(wb, structure::tables(bytes), scan.arrays);
+        book.modules = vba::modules(bytes);
+        Ok(book)
     }
 
     /// The graph of a workbook already read (without its tables and array ranges, which
@@ -303,6 +308,7 @@ impl Book {
             skipped: Vec::new(),
             inputs: (Vec::new(), Vec::new()),
             tables,
+            modules: Vec::new(),
             arrays: Vec::new(),
         };
         book.arrays = arrays

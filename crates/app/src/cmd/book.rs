@@ -14,17 +14,26 @@ use crate::output::import::read_bounded;
 #[command(after_help = "Examples:
   gradsheet book graddesc.xlsm                      sheets, and how many formula cells recalculate to Excel's values
   gradsheet book graddesc.xlsm --grad basic!F33     the exact derivative of a cell with respect to every number it depends on
-  gradsheet book mine.xlsx --grad \"'basic SGD 2 neurons'!H33\" --json")]
+  gradsheet book mine.xlsx --grad \"'basic SGD 2 neurons'!H33\" --json
+  gradsheet book graddesc.xlsm --sheet adam --run 20 --reset   Reset, then the Run button's loop 20 times, replayed from the sheet's own VBA
+  gradsheet book mine.xlsx --run 100 --copy basic!D32=basic!C2 --copy basic!C32=basic!C1 --watch basic!F33   a loop without a macro")]
 pub struct Args {
     /// The workbook (.xlsx or .xlsm).
     pub file: PathBuf,
     /// A cell to differentiate, as Excel writes it: Sheet!A1, or 'Sheet name'!A1.
     #[arg(long, value_name = "CELL")]
     pub grad: Option<String>,
-    /// Run the sheet's loop this many epochs (its Run button): copy each --copy's values,
-    /// recalculate, print the --watch cells.
-    #[arg(long, value_name = "EPOCHS", requires = "copy")]
+    /// Run the sheet's loop this many epochs (its Run button): the --sheet's own VBA macro
+    /// (its loop body once per epoch), or, given --copy, copy each FROM's values to TO and
+    /// recalculate; print what changes and the --watch cells.
+    #[arg(long, value_name = "EPOCHS")]
     pub run: Option<usize>,
+    /// The sheet whose Run macro --run plays.
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// Press the sheet's Reset button (its `reset` macro) before --run.
+    #[arg(long, requires = "sheet")]
+    pub reset: bool,
     /// What the loop copies back each epoch, FROM=TO, e.g. basic!D32=basic!C2 (repeatable).
     #[arg(long, value_name = "FROM=TO")]
     pub copy: Vec<String>,
@@ -93,6 +102,15 @@ pub fn run(a: Args) -> Result<()> {
                     "cell": s.cell, "reason": s.reason,
                 })).collect::<Vec<_>>(),
             },
+            "loops": book.loops().iter().map(|l| serde_json::json!({
+                "sheet": l.sheet,
+                "source": l.source,
+                "what": l.what,
+                "copies": l.copies,
+                "unknown": l.unknown.iter().map(|u| serde_json::json!({
+                    "module": u.module, "line": u.line, "text": u.text,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "derivative_columns": cols.iter().map(|c| serde_json::json!({
                 "sheet": c.sheet,
                 "range": c.range,
@@ -117,8 +135,16 @@ pub fn run(a: Args) -> Result<()> {
             s.cells.len()
         );
     }
-    if wb.has_macros {
-        println!("  VBA macros: yes (their loops are not replayed yet)");
+    for l in book.loops() {
+        let what = if l.source == "macro" {
+            format!("Run macro {} copies {}", l.what, l.copies.join(", "))
+        } else {
+            format!("Excel Solver: {}, changing {}", l.what, l.copies.join(", "))
+        };
+        println!("  loop of {:?}: {what}", l.sheet);
+        for u in &l.unknown {
+            println!("    not replayed: {} line {}: {}", u.module, u.line, u.text);
+        }
     }
     println!();
     println!(
@@ -184,7 +210,7 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     use std::io::Write;
     let mut failed = None;
-    book.run(&copies, &a.watch, epochs, |e| {
+    let mut visit = |e: &gradsheet_book::Epoch| {
         if failed.is_some() {
             return;
         }
@@ -207,8 +233,18 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
         if let Err(err) = writeln!(out, "{line}") {
             failed = Some(err);
         }
-    })
-    .map_err(usage)?;
+    };
+    match (&a.sheet, copies.is_empty()) {
+        (Some(sheet), true) => book
+            .run_macro(sheet, epochs, a.reset, &a.watch, &mut visit)
+            .map_err(usage)?,
+        (_, false) => book.run(&copies, &a.watch, epochs, &mut visit).map_err(usage)?,
+        (None, true) => {
+            return Err(usage(
+                "--run needs --sheet NAME (to play that sheet's Run macro) or --copy FROM=TO (what the loop copies back)",
+            ))
+        }
+    }
     if let Some(e) = failed {
         return Err(e.into());
     }

@@ -142,3 +142,83 @@ fn the_basic_sheets_loop_is_the_graddesc_replay() {
         stderr(&o)
     );
 }
+
+/// `--sheet basic --run 10 --reset`: the sheet's own VBA (Reset, then its Run loop) gives
+/// the same epochs as `gradsheet graddesc`'s replay from Reset, bit for bit; the summary
+/// names each sheet's loop; --run without a sheet or a copy says what it needs.
+#[test]
+fn the_run_macro_is_replayed_from_the_workbooks_vba() {
+    let Some(file) = gradsheet_testkit::shared("workbooks/graddesc-2018.xlsm") else {
+        return;
+    };
+    let file = file.to_string_lossy().into_owned();
+    let o = gradsheet(&[
+        "book",
+        &file,
+        "--sheet",
+        "basic",
+        "--run",
+        "10",
+        "--reset",
+        "--watch",
+        "basic!F33",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let epochs: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(epochs.len(), 10);
+    let o = gradsheet(&[
+        "graddesc",
+        "--sheet",
+        "basic",
+        "--history",
+        "--runs",
+        "1",
+        "--json",
+    ]);
+    let replay: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let steps = replay["replay"]["epochs"].as_array().unwrap();
+    assert_eq!(steps[0]["after"], "Reset");
+    for (mine, theirs) in epochs.iter().zip(&steps[1..]) {
+        assert_eq!(
+            mine["basic!C1"].as_f64(),
+            theirs["b"].as_f64(),
+            "{mine} {theirs}"
+        );
+        assert_eq!(
+            mine["basic!C2"].as_f64(),
+            theirs["a"].as_f64(),
+            "{mine} {theirs}"
+        );
+        assert_eq!(
+            mine["basic!F33"].as_f64(),
+            theirs["sheet_rmse"].as_f64(),
+            "{mine} {theirs}"
+        );
+    }
+    assert_eq!(
+        epochs[4]["rmsestart (pasted)"].as_f64(),
+        Some(103.99322533093216)
+    );
+    let o = gradsheet(&["book", &file, "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let adam = summary["loops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["sheet"] == "adam")
+        .unwrap()
+        .clone();
+    assert_eq!(adam["source"], "macro");
+    assert_eq!(adam["what"], "adam.somesteps");
+    let o = gradsheet(&["book", &file, "--run", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--run needs --sheet NAME"),
+        "{}",
+        stderr(&o)
+    );
+}

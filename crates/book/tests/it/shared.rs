@@ -165,3 +165,115 @@ fn graddesc_typed_derivative_columns_get_their_verdicts() {
     assert_eq!(find("K4:K32").verdict, "exact");
     assert_eq!(find("L4:L32").verdict, "exact");
 }
+
+/// The sheet's Run button replayed from its own VBA: Reset, then the loop of `somesteps`.
+fn replay(book: &Book, sheet: &str, epochs: usize) -> Vec<gradsheet_book::Epoch> {
+    let mut out = Vec::new();
+    book.run_macro(sheet, epochs, true, &[], |e| out.push(e.clone()))
+        .unwrap_or_else(|e| panic!("{sheet}: {e}"));
+    out
+}
+
+fn value(e: &gradsheet_book::Epoch, cell: &str) -> f64 {
+    e.copied
+        .iter()
+        .chain(&e.watched)
+        .find(|(c, _)| c == cell)
+        .unwrap_or_else(|| panic!("no {cell} in {e:?}"))
+        .1
+}
+
+/// Reset and one Run (5 loops of `somesteps`) of graddesc's basic and rmsprop sheets land
+/// bit for bit on the state Excel saved (docs/workbooks.md: each saved state is Reset +
+/// one Run), and basic's pasted error history is the one saved in C38:C42.
+#[test]
+fn the_run_macro_replays_to_the_saved_state() {
+    let Some(b) = open("graddesc-2018.xlsm") else {
+        return;
+    };
+    let loops = b.loops();
+    let basic = loops.iter().find(|l| l.sheet == "basic").unwrap();
+    assert_eq!(basic.what, "basic.somesteps");
+    assert_eq!(
+        basic.copies,
+        [
+            "lastslope → slope",
+            "lastconst → const",
+            "rmse → under rmsestart"
+        ]
+    );
+    assert!(loops.iter().all(|l| l.unknown.is_empty()), "{loops:?}");
+    let run = replay(&b, "basic", 5);
+    let saved = |c: &str| b.gradient(c).map(|g| g.value);
+    let history: Vec<f64> = run.iter().map(|e| value(e, "rmsestart (pasted)")).collect();
+    let cells: Vec<f64> = (38..43)
+        .map(|r| {
+            let k = b.key(&format!("basic!C{r}")).unwrap();
+            b.workbook().sheets[k.0]
+                .cells
+                .iter()
+                .find(|c| (c.row, c.col) == (k.1, k.2))
+                .and_then(|c| match c.value {
+                    gradsheet_book::Value::Num(v) => Some(v),
+                    _ => None,
+                })
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(history, cells);
+    assert_eq!(history[4], 103.99322533093216);
+    assert_eq!(value(&run[4], "basic!C2"), saved("basic!D4").unwrap());
+    for sheet in ["rmsprop"] {
+        let run = replay(&b, sheet, 5);
+        let last = &run[4];
+        for (param, first_row) in [("C1", "C4"), ("C2", "D4")] {
+            // Row 4 reads the parameters at the top: their saved values.
+            assert_eq!(
+                value(last, &format!("{sheet}!{param}")),
+                saved(&format!("{sheet}!{first_row}")).unwrap(),
+                "{sheet}!{param}"
+            );
+        }
+    }
+    // rmsprop's saved parameters, as docs/workbooks.md records them.
+    let last = &replay(&b, "rmsprop", 5)[4];
+    assert_eq!(value(last, "rmsprop!C1"), 3.1890676512613103);
+    assert_eq!(value(last, "rmsprop!C2"), 2.4036203537069443);
+}
+
+/// adam_ann's loop anneals: each time the gradient ratio passes 2 the macro quarters the
+/// learning rate (four times in 5 Runs, to 1/256), as `gradsheet graddesc` replays it —
+/// equal to the bit through the first two loops (the third is where Excel's own
+/// arithmetic is one unit in the last place off, docs/workbooks.md).
+#[test]
+fn adam_anns_macro_anneals_the_learning_rate() {
+    let Some(b) = open("graddesc-2018.xlsm") else {
+        return;
+    };
+    let run = replay(&b, "adam_ann", 25);
+    assert_eq!(value(&run[0], "adam_ann!C2"), 2.5016441758878205);
+    assert_eq!(value(&run[1], "adam_ann!C1"), 14.95335812878105);
+    assert_eq!(value(&run[1], "adam_ann!M33"), 6244692.350717849);
+    assert_eq!(value(&run[0], "adam_ann!D2"), 1.0);
+    assert_eq!(value(&run[24], "adam_ann!D2"), 1.0 / 256.0);
+    assert!((value(&run[24], "adam_ann!C1") - 29.990939773126538).abs() < 1e-10);
+}
+
+/// graddesc (2016): sheet "basic SGD" plays module `basic`; adagrad_ann, whose Run button
+/// calls the standard module `annealing`, has no module of its own and says so.
+#[test]
+fn a_sheet_without_its_own_module_names_the_modules_there_are() {
+    let Some(b) = open("graddesc-2016.xlsm") else {
+        return;
+    };
+    let run = replay(&b, "basic SGD", 1);
+    assert!(value(&run[0], "rmsestart (pasted)").is_finite());
+    let e = b
+        .run_macro("adagrad_ann", 1, false, &[], |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no macro module of its own") && e.contains("annealing"),
+        "{e}"
+    );
+}
