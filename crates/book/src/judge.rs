@@ -425,7 +425,7 @@ impl Book {
     }
 
     /// Whether the formula of `cell` reads `other`, directly or through other cells.
-    fn depends_on(&self, cell: Key, other: Key) -> bool {
+    pub(crate) fn depends_on(&self, cell: Key, other: Key) -> bool {
         let names = self
             .input_keys()
             .iter()

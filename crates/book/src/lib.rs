@@ -19,6 +19,7 @@
 //! println!("{} = {}", g.cell, g.value);
 //! ```
 
+pub mod exact;
 pub mod formula;
 pub mod judge;
 pub mod read;
@@ -338,6 +339,11 @@ impl Book {
                 == Some(on)
         });
         own.or_else(|| all.first().copied())
+    }
+
+    /// Whether the cell is filled by an array formula (`{=MMULT(…)}` over a range).
+    pub fn in_array(&self, sheet: usize, row: u32, col: u32) -> bool {
+        self.array_of((sheet, row, col)).is_some()
     }
 
     /// The array formula range holding `k`, if any.

@@ -9,6 +9,7 @@
 //! The crate never touches the filesystem: every function returns bytes or a string, and
 //! the app writes them.
 
+pub mod book;
 pub mod chart;
 pub mod concepts;
 pub mod graddesc;

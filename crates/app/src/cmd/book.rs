@@ -40,6 +40,11 @@ pub struct Args {
     /// A cell to print each epoch of --run, e.g. basic!F33 (repeatable).
     #[arg(long, value_name = "CELL")]
     pub watch: Vec<String>,
+    /// Write the workbook again with, beside each typed derivative column, the exact
+    /// derivative as live formulas in the sheet's own cells, and a sheet of the verdicts
+    /// (an .xlsx: formatting, charts and macros are not carried over).
+    #[arg(long, value_name = "OUT")]
+    pub xlsx: Option<PathBuf>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -86,6 +91,20 @@ pub fn run(a: Args) -> Result<()> {
     let r = book.recalculate();
     let cols = book.derivative_columns();
     let wb = book.workbook();
+    if let Some(out) = &a.xlsx {
+        let bytes = gradsheet_report::book::with_exact_columns(&book, &cols)
+            .to_xlsx(false)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+        crate::output::write_atomic(out, &bytes)?;
+        if !a.json {
+            println!(
+                "wrote {}: {} exact derivative columns beside the typed ones, and the sheet \"{}\"",
+                out.display(),
+                cols.len(),
+                gradsheet_report::book::VERDICTS
+            );
+        }
+    }
     if a.json {
         let out = serde_json::json!({
             "sheets": wb.sheets.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),

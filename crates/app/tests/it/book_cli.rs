@@ -222,3 +222,34 @@ fn the_run_macro_is_replayed_from_the_workbooks_vba() {
         stderr(&o)
     );
 }
+
+/// `--xlsx OUT` writes the workbook again, its formulas kept and a sheet of verdicts
+/// added; graddesc's 12 typed columns each get an exact column, `-2*(B4-E4)` beside
+/// basic's est de/db.
+#[test]
+fn the_workbook_is_written_back_with_exact_columns() {
+    use calamine::{open_workbook, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    let file = workbook(dir.path());
+    let out = path(dir.path(), "out.xlsx");
+    ok(&["book", &file, "--xlsx", &out]);
+    let mut x: Xlsx<_> = open_workbook(&out).unwrap();
+    assert_eq!(x.sheet_names(), ["basic SGD", "gradsheet verdicts"]);
+    let f = x.worksheet_formula("basic SGD").unwrap();
+    assert_eq!(f.get_value((2, 0)).map(String::as_str), Some("A1*A2+B1"));
+    let Some(shared) = gradsheet_testkit::shared("workbooks/graddesc-2018.xlsm") else {
+        return;
+    };
+    let out = path(dir.path(), "graddesc.xlsx");
+    let text = ok(&["book", &shared.to_string_lossy(), "--xlsx", &out]);
+    assert!(
+        text.starts_with(&format!("wrote {out}: 12 exact derivative columns")),
+        "{text}"
+    );
+    let mut x: Xlsx<_> = open_workbook(&out).unwrap();
+    let f = x.worksheet_formula("basic").unwrap();
+    let row4: Vec<&str> = (0..30)
+        .filter_map(|c| f.get_value((3, c)).map(String::as_str))
+        .collect();
+    assert!(row4.contains(&"-2*(B4-E4)"), "{row4:?}");
+}

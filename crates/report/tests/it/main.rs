@@ -3,6 +3,7 @@
 
 mod soffice;
 
+mod book_libreoffice;
 mod charts;
 mod concepts_libreoffice;
 mod labs_charts;

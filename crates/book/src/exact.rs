@@ -1,0 +1,138 @@
+//! The exact derivative beside a typed one, as a live formula in the sheet's own cells.
+//!
+//! For a judged column (say `J4:J32`, a forward difference of `F4` in `D4`), each row's
+//! exact derivative is the engine's symbolic derivative of that row's `F` with respect to
+//! its `D`: the cells between them (`E`, the prediction) written out, differentiated,
+//! simplified, then each written-out cell folded back into its own reference, so the
+//! formula reads as a learner would type it: `-2*(B4-E4)*A4`.
+
+use std::collections::HashMap;
+
+use gradsheet_engine::{diff, Expr, Notation};
+
+use crate::{formula, judge::ColumnVerdict, var, Book, Key, Lookup};
+
+/// One row of an exact derivative column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExactCell {
+    /// The row (0-based).
+    pub row: u32,
+    /// The exact derivative's value there.
+    pub value: f64,
+    /// Its formula (without `=`), in the sheet's references; `None` when the engine
+    /// cannot write it within a spreadsheet's limits.
+    pub formula: Option<String>,
+}
+
+/// `s0r4c2` → its key.
+fn key_of(name: &str) -> Option<Key> {
+    let rest = name.strip_prefix('s')?;
+    let (s, rest) = rest.split_once('r')?;
+    let (r, c) = rest.split_once('c')?;
+    Some((s.parse().ok()?, r.parse().ok()?, c.parse().ok()?))
+}
+
+/// The most cells one row's derivative passes through.
+const MAX_INLINED: usize = 64;
+
+impl Book {
+    /// ∂e/∂wrt by the chain rule over the cells: each name `e` reads that is `wrt`, or a
+    /// computed cell depending on it, contributes ∂e/∂name (in terms of the cells, so
+    /// it reads `-2*(B4-E4)`, not the prediction written out again) times the name's own
+    /// derivative.
+    fn chain(&self, e: &Expr, wrt: Key, budget: &mut usize) -> Option<Expr> {
+        let target = var(wrt);
+        let mut terms: Vec<Expr> = Vec::new();
+        for n in e.names_in_order() {
+            let inner = if n == target {
+                None
+            } else if self.graph.formula(&n).is_some()
+                && key_of(&n).is_none_or(|k| self.depends_on(k, wrt))
+            {
+                if *budget == 0 {
+                    return None;
+                }
+                *budget -= 1;
+                let f = self.graph.formula(&n)?.clone();
+                Some(self.chain(&f, wrt, budget)?)
+            } else {
+                continue;
+            };
+            let outer = diff::derivative_within(e, &n, diff::SHOWN_MAX_NODES)?;
+            terms.push(match inner {
+                None => outer,
+                Some(d) => Expr::bin(gradsheet_engine::Binary::Mul, outer, d),
+            });
+        }
+        Some(
+            terms
+                .into_iter()
+                .reduce(|a, b| Expr::bin(gradsheet_engine::Binary::Add, a, b))
+                .unwrap_or(Expr::Num(0.0)),
+        )
+    }
+
+    /// The exact derivative of each row of a judged column, with its formula.
+    pub fn exact_column(&self, v: &ColumnVerdict) -> Vec<ExactCell> {
+        let Some(s) = self.sheet(&v.sheet) else {
+            return Vec::new();
+        };
+        let Some((first, last)) = v.range.split_once(':') else {
+            return Vec::new();
+        };
+        let (Some(a), Some(b)) = (crate::parse_a1(first), crate::parse_a1(last)) else {
+            return Vec::new();
+        };
+        let Some(w) = crate::parse_a1(&v.wrt) else {
+            return Vec::new();
+        };
+        let values = self.values().unwrap_or_default();
+        (a.0..=b.0)
+            .filter_map(|r| {
+                let dr = i64::from(r) - i64::from(a.0);
+                let of = crate::structure::shift(&v.of, dr, 0)?;
+                let wrt = (s, r, w.1);
+                self.exact_cell(s, r, &of, wrt, &values)
+            })
+            .collect()
+    }
+
+    fn exact_cell(
+        &self,
+        s: usize,
+        r: u32,
+        of: &str,
+        wrt: Key,
+        values: &HashMap<Key, f64>,
+    ) -> Option<ExactCell> {
+        // The differentiated expression over the row's cells.
+        let (text, aux) = formula::translate(of, (s, r, u32::MAX >> 8), self).ok()?;
+        if !aux.is_empty() {
+            return None;
+        }
+        let e = gradsheet_engine::parse(&text).ok()?;
+        let mut budget = MAX_INLINED;
+        let d = self.chain(&e, wrt, &mut budget)?;
+        let d = gradsheet_engine::simplify(&d);
+        let value = d
+            .eval(&|n| key_of(n).map(|k| values.get(&k).copied().unwrap_or(0.0)))
+            .ok()?;
+        // A name that is no cell (a partial sum's) leaves the formula unwritable.
+        let unknown = std::cell::Cell::new(false);
+        let text = d.render(Notation::Excel, &|n: &str| match key_of(n) {
+            Some(k) if k.0 == s => crate::cell_name(k.1, k.2),
+            Some(k) => self.address(k),
+            None => {
+                unknown.set(true);
+                n.to_string()
+            }
+        });
+        let formula =
+            (!unknown.get() && text.chars().count() < diff::EXCEL_FORMULA_CHARS).then_some(text);
+        Some(ExactCell {
+            row: r,
+            value,
+            formula,
+        })
+    }
+}
