@@ -240,7 +240,7 @@ impl Lookup for Book {
 }
 
 /// `$F$1` → (0, 5).
-fn parse_a1(s: &str) -> Option<(u32, u32)> {
+pub(crate) fn parse_a1(s: &str) -> Option<(u32, u32)> {
     let s = s.replace('$', "");
     let split = s.find(|c: char| c.is_ascii_digit())?;
     let (l, d) = s.split_at(split);

@@ -71,23 +71,9 @@ pub fn tables(bytes: &[u8]) -> Vec<Table> {
 }
 
 /// `B9:E9` → ((8, 1), (8, 4)); one cell `B9` is a range of one.
-fn parse_ref(r: &str) -> Option<((u32, u32), (u32, u32))> {
+fn parse_ref(r: &str) -> Option<Area> {
     let (a, b) = r.split_once(':').unwrap_or((r, r));
-    let one = |s: &str| {
-        let s = s.replace('$', "");
-        let split = s.find(|c: char| c.is_ascii_digit())?;
-        let (l, d) = s.split_at(split);
-        if l.is_empty() || l.len() > 3 || !l.bytes().all(|b| b.is_ascii_uppercase()) {
-            return None;
-        }
-        let col = l
-            .bytes()
-            .fold(0u32, |n, b| n * 26 + u32::from(b - b'A' + 1))
-            - 1;
-        let row: u32 = d.parse().ok()?;
-        (row >= 1).then_some((row - 1, col))
-    };
-    Some((one(a)?, one(b)?))
+    Some((crate::parse_a1(a)?, crate::parse_a1(b)?))
 }
 
 /// The most bytes of one worksheet's XML scanned for array formulas.

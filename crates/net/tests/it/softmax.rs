@@ -7,7 +7,7 @@ use gradsheet_net::data::{features, DataSpec, Kind};
 use gradsheet_net::init::{initial, Scheme};
 use gradsheet_net::network::{Network, Reg};
 use gradsheet_net::spec::{Loss, NetSpec};
-use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig};
+use gradsheet_train::Optimizer;
 
 use crate::cells_of;
 
@@ -111,7 +111,7 @@ fn the_loss_is_the_textbook_cross_entropy_and_its_derivatives_are_exact() {
     let np = p.len();
     let mut g = vec![0.0; np];
     let predictions = n.predictions(&p, &split.train).unwrap();
-    for i in 0..t.n_rows {
+    for (i, &(class, loss)) in predictions.iter().enumerate() {
         let row = t.row(i);
         let y = row[row.len() - 1];
         let shown = n.neurons(&p, row);
@@ -121,7 +121,6 @@ fn the_loss_is_the_textbook_cross_entropy_and_its_derivatives_are_exact() {
             .collect();
         let total: f64 = z.iter().map(|v| v.exp()).sum();
         let textbook = -(z[y as usize].exp() / total).ln();
-        let (class, loss) = predictions[i];
         assert!(
             (loss - textbook).abs() <= 1e-12 * textbook.max(1.0),
             "row {i}: {loss} {textbook}"
@@ -130,13 +129,13 @@ fn the_loss_is_the_textbook_cross_entropy_and_its_derivatives_are_exact() {
         assert_eq!(class, argmax as f64, "row {i}: {z:?}");
         // ∂loss/∂z_k = p_k − [k = y], the adjoint the network shows (the penalty does not
         // read the scores).
-        for k in 0..3 {
+        for (k, zk) in z.iter().enumerate() {
             let adj = shown
                 .iter()
                 .find(|s| s.name == format!("z_{}", k + 1))
                 .unwrap()
                 .adjoint;
-            let want = z[k].exp() / total - if k == y as usize { 1.0 } else { 0.0 };
+            let want = zk.exp() / total - if k == y as usize { 1.0 } else { 0.0 };
             assert!(
                 (adj - want).abs() <= 1e-12,
                 "row {i} z_{}: {adj} {want}",
@@ -185,19 +184,9 @@ fn the_softmax_loss_stays_finite_however_confident() {
 }
 
 fn trained_accuracy(data: DataSpec, layers: &str, opt: Optimizer, epochs: usize) -> f64 {
-    let split = data.draw().unwrap();
-    let cells = cells_of(&split, layers, "tanh", Loss::Softmax);
-    let net = Network::new(cells, Loss::Softmax, Reg::default(), &split.train).unwrap();
-    let init = initial(net.params(), Scheme::Xavier, data.seed);
-    let cfg = TrainConfig {
-        record: Record::Final,
-        shuffle: Some(data.seed),
-        ..TrainConfig::new(opt, epochs)
-    };
-    let trace = net.trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-    let m = net.metrics(&trace.final_params, &split.test).unwrap();
-    eprintln!("{layers} {:?} ×{}: test {m:?}", data.kind, data.classes);
-    m.accuracy.unwrap()
+    crate::trained(&data, layers, Loss::Softmax, opt, epochs)
+        .accuracy
+        .unwrap()
 }
 
 #[test]

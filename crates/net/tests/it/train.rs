@@ -2,30 +2,13 @@
 //! the documented settings (README's example states the same figures).
 
 use gradsheet_net::data::{features, DataSpec, Kind};
-use gradsheet_net::init::{initial, Scheme};
-use gradsheet_net::network::{Metrics, Network, Reg};
+use gradsheet_net::network::Metrics;
 use gradsheet_net::spec::Loss;
-use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig};
+use gradsheet_train::Optimizer;
 
-use crate::cells_of;
-
-/// Trains `layers` of tanh on `data` with per-sample SGD (shuffled with the seed) and
-/// returns the test metrics.
+/// Trains `layers` of tanh with the logistic loss (see [`crate::trained`]).
 fn train(data: &DataSpec, layers: &str, opt: Optimizer, epochs: usize) -> Metrics {
-    let split = data.draw().unwrap();
-    let cells = cells_of(&split, layers, "tanh", Loss::Logistic);
-    let net = Network::new(cells, Loss::Logistic, Reg::default(), &split.train).unwrap();
-    let init = initial(net.params(), Scheme::Xavier, data.seed);
-    let cfg = TrainConfig {
-        record: Record::Final,
-        shuffle: Some(data.seed),
-        ..TrainConfig::new(opt, epochs)
-    };
-    let trace = net.trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-    let train = net.metrics(&trace.final_params, &split.train).unwrap();
-    let test = net.metrics(&trace.final_params, &split.test).unwrap();
-    eprintln!("{layers} {:?}: train {train:?} test {test:?}", data.kind);
-    test
+    crate::trained(data, layers, Loss::Logistic, opt, epochs)
 }
 
 #[test]
