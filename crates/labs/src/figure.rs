@@ -71,10 +71,13 @@ pub enum Style {
     Rings,
     /// A line with dots.
     LinePoints,
+    /// A bar from 0 to each point (with [`Lines::categories`], one bar per class; several
+    /// bar series share each class's place side by side).
+    Bars,
 }
 
 impl Style {
-    /// `line`, `dashed`, `faint`, `points`, `rings` or `line-points`.
+    /// `line`, `dashed`, `faint`, `points`, `rings`, `line-points` or `bars`.
     pub fn name(self) -> &'static str {
         match self {
             Style::Line => "line",
@@ -83,6 +86,7 @@ impl Style {
             Style::Points => "points",
             Style::Rings => "rings",
             Style::LinePoints => "line-points",
+            Style::Bars => "bars",
         }
     }
 
@@ -171,11 +175,47 @@ pub struct Lines {
     pub x_range: Option<(f64, f64)>,
     /// A fixed y range; the data's otherwise.
     pub y_range: Option<(f64, f64)>,
+    /// Names for the x positions 1, 2, …, n (classes): the x axis is labelled with them
+    /// instead of numbers, and spans 0.5 to n + 0.5.
+    pub categories: Vec<String>,
     /// The series.
     pub series: Vec<Series>,
 }
 
 impl Lines {
+    /// The x range drawn: the fixed one, or around the categories when there are some.
+    pub fn x_extent(&self) -> Option<(f64, f64)> {
+        self.x_range.or_else(|| {
+            (!self.categories.is_empty()).then(|| (0.5, self.categories.len() as f64 + 0.5))
+        })
+    }
+
+    /// The y range drawn: the fixed one; with bars, the data's stretched to take in 0
+    /// (a bar starts there); `None` to fit the data.
+    pub fn y_extent(&self) -> Option<(f64, f64)> {
+        if self.y_range.is_some() {
+            return self.y_range;
+        }
+        if !self.series.iter().any(|s| s.style == Style::Bars) {
+            return None;
+        }
+        let ys = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1));
+        let (lo, hi) = ys
+            .filter(|v| v.is_finite())
+            .fold((0.0f64, 0.0f64), |(a, b), v| (a.min(v), b.max(v)));
+        let pad = (hi - lo).max(1e-12) * 0.06;
+        Some((if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad))
+    }
+
+    /// Where the `k`-th of `n` bar series puts the bar of the point at `x`: its centre
+    /// and its width, in x units (the bars of a place share 0.7 of it, side by side).
+    pub fn bar(x: f64, k: usize, n: usize) -> (f64, f64) {
+        let width = 0.7 / n.max(1) as f64;
+        (x - 0.35 + width * (k as f64 + 0.5), width)
+    }
     /// An empty chart.
     pub fn new(
         title: impl Into<String>,

@@ -97,9 +97,12 @@ function linesPanel(p) {
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const X = (v) => m.l + ((v - x0) / (x1 - x0)) * pw;
   const Y = (v) => m.t + ph - ((v - y0) / (y1 - y0)) * ph;
-  for (const t of ticks(x0, x1, 6, p.log_x)) {
+  // Named classes label their positions 1…n; numbers label the other axes.
+  const cats = p.categories || [];
+  const xticks = cats.length ? cats.map((_, i) => i + 1) : ticks(x0, x1, 6, p.log_x);
+  for (const t of xticks) {
     s("line", { x1: X(t), x2: X(t), y1: m.t, y2: m.t + ph, stroke: "#e4e4e4" }, svg);
-    label(svg, X(t), m.t + ph + 15, tickText(t, p.log_x), { "text-anchor": "middle", "font-size": 11 });
+    label(svg, X(t), m.t + ph + 15, cats.length ? cats[t - 1] : tickText(t, p.log_x), { "text-anchor": "middle", "font-size": 11 });
   }
   for (const t of ticks(y0, y1, 6, p.log_y)) {
     s("line", { x1: m.l, x2: m.l + pw, y1: Y(t), y2: Y(t), stroke: "#e4e4e4" }, svg);
@@ -114,8 +117,24 @@ function linesPanel(p) {
   const id = `lab-clip-${++clipIds}`;
   s("rect", { x: m.l, y: m.t, width: pw, height: ph }, s("clipPath", { id }, svg));
   const g = s("g", { "clip-path": `url(#${id})` }, svg);
+  // Bars of several series share each place side by side (as `Lines::bar` in Rust).
+  const bars = p.series.map((se, k) => (se.style === "bars" ? k : -1)).filter((k) => k >= 0);
   p.series.forEach((se, k) => {
     const ok = (q) => Number.isFinite(q[0]) && Number.isFinite(q[1]);
+    if (se.style === "bars") {
+      const n = bars.length, j = bars.indexOf(k), w = 0.7 / n;
+      const base = Y(Math.min(Math.max(0, y0), y1));
+      pts[k].forEach((q, i) => {
+        if (!ok(q)) return;
+        const cx = q[0] - 0.35 + w * (j + 0.5), top = Y(q[1]);
+        const r = s("rect", {
+          x: X(cx - w / 2), width: X(cx + w / 2) - X(cx - w / 2),
+          y: Math.min(top, base), height: Math.abs(base - top), fill: se.color, class: "bar", "data-name": se.name,
+        }, g);
+        tip(r, `${se.name ? se.name + ": " : ""}${cats.length ? cats[i] : p.x_label + " = " + fmt(se.x[i])}, ${p.y_label} = ${fmt(se.y[i])}`);
+      });
+      return;
+    }
     const line = se.style !== "points" && se.style !== "rings";
     if (line) {
       let d = "", pen = false;
@@ -145,7 +164,7 @@ function linesPanel(p) {
   const named = p.series.filter((se) => se.name);
   const legend = named.length ? h("ul", { class: "lab-legend", style: "list-style:none;margin:2px 0 6px;padding:0 8px;display:flex;flex-wrap:wrap;gap:2px 14px;font-size:12px" },
     named.map((se) => h("li", {},
-      h("span", { style: `display:inline-block;width:22px;height:0;vertical-align:middle;margin-right:5px;border-top:${se.style === "points" || se.style === "rings" ? 6 : 3}px ${se.style === "dashed" ? "dashed" : se.style === "points" ? "dotted" : "solid"} ${se.color};opacity:${se.style === "faint" ? 0.5 : 1}` }),
+      h("span", { style: se.style === "bars" ? `display:inline-block;width:12px;height:10px;vertical-align:middle;margin-right:5px;background:${se.color}` : `display:inline-block;width:22px;height:0;vertical-align:middle;margin-right:5px;border-top:${se.style === "points" || se.style === "rings" ? 6 : 3}px ${se.style === "dashed" ? "dashed" : se.style === "points" ? "dotted" : "solid"} ${se.color};opacity:${se.style === "faint" ? 0.5 : 1}` }),
       se.name))) : null;
   return [svg, legend];
 }

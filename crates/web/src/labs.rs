@@ -114,6 +114,9 @@ pub enum LabPanel {
         /// A fixed y range.
         #[serde(skip_serializing_if = "Option::is_none")]
         y_range: Option<[f64; 2]>,
+        /// Names of the x positions 1…n (classes), when the axis has them.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        categories: Vec<String>,
         /// The series.
         series: Vec<LabSeries>,
     },
@@ -145,7 +148,7 @@ pub enum LabPanel {
 pub struct LabSeries {
     /// The legend's label (empty: no entry).
     pub name: String,
-    /// `line`, `dashed`, `faint`, `points`, `rings` or `line-points`.
+    /// `line`, `dashed`, `faint`, `points`, `rings`, `line-points` or `bars`.
     pub style: &'static str,
     /// Its colour, `#rrggbb`.
     pub color: String,
@@ -415,8 +418,9 @@ fn lines(c: &Lines) -> LabPanel {
         y_label: c.y_label.clone(),
         log_x: c.log_x,
         log_y: c.log_y,
-        x_range: c.x_range.map(|(a, b)| [a, b]),
-        y_range: c.y_range.map(|(a, b)| [a, b]),
+        x_range: c.x_extent().map(|(a, b)| [a, b]),
+        y_range: c.y_extent().map(|(a, b)| [a, b]),
+        categories: c.categories.clone(),
         series: c
             .series
             .iter()

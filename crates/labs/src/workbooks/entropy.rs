@@ -3,7 +3,7 @@
 use super::{nums, one_based, t, version, version_name, VERSION};
 use crate::collab::Version;
 use crate::entropy::{self, SoftmaxTable};
-use crate::figure::{Figure, Lines, Series};
+use crate::figure::{colour, Figure, Lines, Series, Style};
 use crate::lab::{Group, Image, Lab, Output, Params, Table, Value};
 use crate::{cell, LabError};
 
@@ -129,11 +129,21 @@ fn softmax_figure(v: Version) -> Figure {
         Version::Courses => (entropy::softmax_table(&entropy::COURSES_LOGITS).probs, None),
         Version::Course22 => (entropy::course22().softmax.probs, None),
     };
-    let title = "softmax (and sigmoid) by class: cat, dog, plane, fish, building";
-    let mut chart =
-        Lines::new(title, "class", "probability").with(Series::line("softmax", one_based(&probs)));
+    let title = "softmax (and sigmoid) by class";
+    let mut chart = Lines::new(title, "class", "probability").with(Series::new(
+        "softmax",
+        one_based(&probs),
+        Style::Bars,
+        colour::BLUE,
+    ));
+    chart.categories = entropy::CLASSES.iter().map(|c| c.to_string()).collect();
     if let Some(sg) = sig {
-        chart.series.push(Series::line("sigmoid", one_based(&sg)));
+        chart.series.push(Series::new(
+            "sigmoid",
+            one_based(&sg),
+            Style::Bars,
+            colour::VERMILLION,
+        ));
     }
     Figure::lines("softmax", title, vec![chart])
 }

@@ -40,8 +40,8 @@ where
         r.map(|(a, b)| (t(a), t(b)))
             .filter(|(a, b)| a.is_finite() && b.is_finite() && a < b)
     };
-    let xr = fixed(c.x_range, &tx);
-    let yr = fixed(c.y_range, &ty);
+    let xr = fixed(c.x_extent(), &tx);
+    let yr = fixed(c.y_extent(), &ty);
     let (x0, x1) = xr.or_else(|| span(all().map(|p| p.0))).ok_or_else(empty)?;
     let (y0, y1) = yr.or_else(|| span(all().map(|p| p.1))).ok_or_else(empty)?;
     let mut ctx = ChartBuilder::on(root)
@@ -51,7 +51,21 @@ where
         .y_label_area_size(80)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(draw_err)?;
-    let fx = |v: &f64| tick(if c.log_x { 10f64.powf(*v) } else { *v });
+    // Categories name the whole positions 1…n; the ticks between them stay blank.
+    let fx = |v: &f64| {
+        if c.categories.is_empty() {
+            return tick(if c.log_x { 10f64.powf(*v) } else { *v });
+        }
+        let k = v.round();
+        if (v - k).abs() < 1e-9 && k >= 1.0 {
+            c.categories
+                .get(k as usize - 1)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
     let fy = |v: &f64| tick(if c.log_y { 10f64.powf(*v) } else { *v });
     let scaled = |label: &str, log: bool| {
         if log {
@@ -64,6 +78,11 @@ where
         .x_desc(scaled(&c.x_label, c.log_x))
         .y_desc(scaled(&c.y_label, c.log_y))
         .x_label_formatter(&fx)
+        .x_labels(if c.categories.is_empty() {
+            10
+        } else {
+            2 * c.categories.len() + 1
+        })
         .y_label_formatter(&fy)
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 16))
@@ -72,7 +91,24 @@ where
         .map_err(draw_err)?;
     // Only a fixed range can leave points outside the plot: cut the lines at its edges.
     let clip = (xr.is_some() || yr.is_some()).then_some(((x0, x1), (y0, y1)));
+    let bars: Vec<usize> = (0..c.series.len())
+        .filter(|&i| c.series[i].style == Style::Bars)
+        .collect();
     for (i, (s, r)) in c.series.iter().zip(&runs).enumerate() {
+        if s.style == Style::Bars {
+            let k = bars.iter().position(|&b| b == i).unwrap_or(0);
+            let col = colour(s.color_index(i));
+            let base = 0f64.clamp(y0, y1);
+            let rects = r.iter().flatten().map(|&(x, y)| {
+                let (cx, w) = Lines::bar(x, k, bars.len());
+                Rectangle::new([(cx - w / 2.0, base), (cx + w / 2.0, y)], col.filled())
+            });
+            let anno = ctx.draw_series(rects).map_err(draw_err)?;
+            if !s.name.is_empty() {
+                name(anno, s, col);
+            }
+            continue;
+        }
         let r = match clip {
             Some(rect) => clip_runs(r, rect),
             None => r.clone(),
@@ -153,6 +189,7 @@ fn legend_mark<'b, DB: DrawingBackend>(
             DashedPathElement::new(vec![(x, y), (x + 24, y)], 7, 4, col.stroke_width(3)).into_dyn()
         }
         Style::Line => path(3, col.into()).into_dyn(),
+        Style::Bars => Rectangle::new([(x + 6, y - 5), (x + 18, y + 5)], col.filled()).into_dyn(),
     }
 }
 

@@ -319,6 +319,7 @@ where
                 log_y: *log_y,
                 x_range: None,
                 y_range: None,
+                categories: Vec::new(),
                 series: series.clone(),
             };
             lines::draw(root, &lines, 24)

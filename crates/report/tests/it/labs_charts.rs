@@ -144,3 +144,30 @@ fn images_are_well_formed_pngs() {
     assert_eq!((w, h), (3, 2));
     assert_eq!(px, [0, 128, 255, 26, 51, 77]);
 }
+
+/// Entropy's softmax as bars over the class names: one filled rectangle per class and
+/// series, the names under the axis.
+#[test]
+fn the_softmax_is_bars_over_named_classes() {
+    let lab = gradsheet_report::labs::find("entropy").unwrap();
+    let params = lab.params::<&str>(&[]).unwrap();
+    let out = (lab.run)(&params, None).unwrap();
+    let files = gradsheet_report::labs::files(&out, false).unwrap();
+    let (_, svg) = files
+        .iter()
+        .find(|(n, _)| n.ends_with("softmax.svg"))
+        .expect("the softmax chart");
+    let svg = String::from_utf8_lossy(svg);
+    for class in ["cat", "dog", "plane", "fish", "building"] {
+        assert!(
+            svg.contains(&format!("\n{class}\n</text>")),
+            "{class} not on the axis"
+        );
+    }
+    // Two series (softmax, sigmoid) of five bars, and the legend's two swatches.
+    assert!(
+        svg.matches("<rect").count() >= 12,
+        "{}",
+        svg.matches("<rect").count()
+    );
+}

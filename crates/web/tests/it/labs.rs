@@ -362,3 +362,33 @@ fn a_labs_files_download_as_the_command_line_writes_them() {
     );
     assert_eq!(get("/api/lab/file/mom_bias.csv").status, 400);
 }
+
+/// Entropy's softmax is bars over its named classes (the page labels the axis with
+/// them), not a line over the positions 1.5 and 2.5.
+#[test]
+fn the_softmax_is_drawn_as_bars_over_named_classes() {
+    let r = post("/api/lab", &json!({ "name": "entropy" }));
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let panel = v["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["panels"].as_array().unwrap().iter())
+        .find(|p| {
+            p["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("softmax"))
+        })
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert_eq!(
+        panel["categories"],
+        json!(["cat", "dog", "plane", "fish", "building"])
+    );
+    assert_eq!(panel["x_range"], json!([0.5, 5.5]));
+    assert_eq!(panel["y_range"][0], 0.0);
+    for s in panel["series"].as_array().unwrap() {
+        assert_eq!(s["style"], "bars", "{s}");
+    }
+}
