@@ -205,9 +205,13 @@ function heatmapPanel(p, widthPx) {
   }
   const axes = [p.x_label && `across: ${p.x_label}`, p.y_label && `down: ${p.y_label}`].filter(Boolean).join(", ");
   const range = `${fmt(lo, 3)} … ${fmt(hi, 3)}`;
+  // The colour scale: the lowest value's colour to the highest's.
+  const stops = Array.from({ length: 9 }, (_, k) => cellColour(p.map, lo + ((hi - lo) * k) / 8, lo, hi));
+  const strip = h("div", { class: "lab-scale", title: range, style: `height:8px;max-width:160px;margin-top:3px;border-radius:2px;background:linear-gradient(to right,${stops.join(",")})` });
   return h("div", { class: "lab-panel", style: `flex:0 1 ${widthPx}px;min-width:0;max-width:${widthPx}px;font-size:12px` },
     h("div", { style: "font-weight:600;margin-bottom:3px;overflow-wrap:anywhere" }, p.title),
     svg,
+    strip,
     h("div", { style: "color:#555;font-size:11px" }, axes ? `${axes} (${range})` : range));
 }
 

@@ -34,9 +34,13 @@ fn grids(lab: &str, grids: &[(&str, &str, &[Vec<f64>])]) -> (Vec<Table>, Figure)
         .iter()
         .map(|(name, title, g)| Table::grid(name, title, g))
         .collect();
+    // Small grids: each cell shows its value, as the sheet does.
     let maps = grids
         .iter()
-        .map(|(name, _, g)| Heatmap::grid(*name, g))
+        .map(|(name, _, g)| Heatmap {
+            annotate: true,
+            ..Heatmap::grid(*name, g)
+        })
         .collect();
     (tables, Figure::heatmaps("grids", lab, maps, grids.len()))
 }

@@ -110,14 +110,17 @@ where
     }
     let inner = area.titled(&h.title, (FONT, 14)).map_err(draw_err)?;
     let (w, ht) = inner.dim_in_pixel();
+    // Room under the cells for the colour scale and its range.
+    let below = 34;
     let cell = ((w.saturating_sub(16)) as usize / h.cols)
-        .min((ht.saturating_sub(16)) as usize / h.rows)
+        .min((ht.saturating_sub(16 + below)) as usize / h.rows)
         .max(1) as i32;
     let (x0, y0) = (8, 4);
     let (lo, hi) = h.extent();
     for i in 0..h.rows {
         for j in 0..h.cols {
-            let (r, g, b) = h.map.rgb(h.at(i, j), lo, hi);
+            let v = h.at(i, j);
+            let (r, g, b) = h.map.rgb(v, lo, hi);
             let (x, y) = (x0 + j as i32 * cell, y0 + i as i32 * cell);
             inner
                 .draw(&Rectangle::new(
@@ -125,8 +128,49 @@ where
                     RGBColor(r, g, b).filled(),
                 ))
                 .map_err(draw_err)?;
+            if h.annotate && cell >= 18 && v.is_finite() {
+                let luma = 0.2126 * r as f64 + 0.7152 * g as f64 + 0.0722 * b as f64;
+                let ink = if luma < 115.0 { WHITE } else { BLACK };
+                let size = (cell as f64 * 0.3).clamp(10.0, 16.0);
+                let style = TextStyle::from((FONT, size).into_font()).color(&ink).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Center,
+                    ),
+                );
+                inner
+                    .draw(&Text::new(
+                        gradsheet_labs::cell(v, 3),
+                        (x + cell / 2, y + cell / 2),
+                        style,
+                    ))
+                    .map_err(draw_err)?;
+            }
         }
     }
+    // The colour scale: a strip from the lowest value's colour to the highest's, labelled.
+    let top = y0 + h.rows as i32 * cell + 6;
+    let strip = (h.cols as i32 * cell).clamp(80, 200);
+    let steps = 16;
+    for k in 0..steps {
+        let v = lo + (hi - lo) * (k as f64 + 0.5) / steps as f64;
+        let (r, g, b) = h.map.rgb(v, lo, hi);
+        let (a, z) = (x0 + strip * k / steps, x0 + strip * (k + 1) / steps);
+        inner
+            .draw(&Rectangle::new(
+                [(a, top), (z, top + 9)],
+                RGBColor(r, g, b).filled(),
+            ))
+            .map_err(draw_err)?;
+    }
+    let label = format!(
+        "{} … {}",
+        gradsheet_labs::cell(lo, 3),
+        gradsheet_labs::cell(hi, 3)
+    );
+    inner
+        .draw(&Text::new(label, (x0, top + 12), (FONT, 12).into_font()))
+        .map_err(draw_err)?;
     Ok(())
 }
 

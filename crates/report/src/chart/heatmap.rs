@@ -50,7 +50,7 @@ pub(super) fn svg(
         ));
     }
     let columns = columns.max(1);
-    let (pad, head, name_band, caption_band) = (12.0, 30.0, 18.0, 20.0);
+    let (pad, head, name_band, caption_band) = (12.0, 30.0, 18.0, 34.0);
     let side = |m: &Heatmap| if m.labels.1.is_empty() { 0.0 } else { 16.0 };
     let width = |m: &Heatmap| side(m) + m.cols as f64 * cell;
     let rows: Vec<&[&Heatmap]> = maps.chunks(columns).collect();
@@ -114,6 +114,21 @@ fn panel(s: &mut String, m: &Heatmap, (x0, y0): (f64, f64), cell: f64, name_band
         }
     }
     let bottom = top + m.rows as f64 * cell;
+    // The colour scale: a strip from the lowest value's colour to the highest's.
+    let strip = (m.cols as f64 * cell).clamp(60.0, 160.0);
+    for k in 0..STRIP {
+        let v = lo + (hi - lo) * (k as f64 + 0.5) / STRIP as f64;
+        let (r, g, b) = m.map.rgb(v, lo, hi);
+        let w = strip / STRIP as f64;
+        let _ = writeln!(
+            s,
+            "<rect class=\"scale\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.2}\" height=\"8\" fill=\"#{r:02x}{g:02x}{b:02x}\"/>",
+            left + k as f64 * w,
+            bottom + 4.0,
+            w + 0.3
+        );
+    }
+    let bottom = bottom + 12.0;
     let scale = format!("{} … {}", short(lo), short(hi));
     let caption = if m.labels.0.is_empty() {
         scale
@@ -144,6 +159,9 @@ fn esc(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
+
+/// Steps of a colour scale's strip.
+const STRIP: usize = 16;
 
 /// A value to three significant digits, for captions and cells.
 fn short(v: f64) -> String {

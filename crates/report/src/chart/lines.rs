@@ -116,9 +116,43 @@ where
         series(&mut ctx, s, &r, colour(s.color_index(i)))?;
     }
     if c.series.iter().any(|s| !s.name.is_empty()) {
-        legend(&mut ctx)?;
+        let corner = emptiest_corner(runs.iter().flatten().flatten().copied(), (x0, x1), (y0, y1));
+        let corner = [
+            SeriesLabelPosition::UpperRight,
+            SeriesLabelPosition::UpperLeft,
+            SeriesLabelPosition::LowerRight,
+            SeriesLabelPosition::LowerLeft,
+        ][corner]
+            .clone();
+        legend_at(&mut ctx, corner)?;
     }
     Ok(())
+}
+
+/// The corner of the plot (0 upper right, 1 upper left, 2 lower right, 3 lower left) with
+/// the fewest points in its corner box, the upper right first on a tie: where a legend
+/// covers no data (emb_sizing's points climb to the upper right).
+fn emptiest_corner(
+    points: impl Iterator<Item = (f64, f64)>,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> usize {
+    let (w, h) = (x1 - x0, y1 - y0);
+    let mut counts = [0usize; 4];
+    for (x, y) in points {
+        let (fx, fy) = ((x - x0) / w, (y - y0) / h);
+        let right = fx >= 0.6;
+        let left = fx <= 0.4;
+        let top = fy >= 0.7;
+        let bottom = fy <= 0.3;
+        for (i, inside) in [top && right, top && left, bottom && right, bottom && left]
+            .into_iter()
+            .enumerate()
+        {
+            counts[i] += usize::from(inside);
+        }
+    }
+    (0..4).min_by_key(|&i| (counts[i], i)).unwrap_or(0)
 }
 
 /// One series, in its style: `runs` are its unbroken stretches of drawable points.
@@ -200,8 +234,19 @@ pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
 where
     DB::ErrorType: 'static,
 {
+    legend_at(c, SeriesLabelPosition::UpperRight)
+}
+
+/// The legend of the series drawn on `c`, in `corner`.
+fn legend_at<'a, DB: DrawingBackend + 'a>(
+    c: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    corner: SeriesLabelPosition,
+) -> Result<(), ChartError>
+where
+    DB::ErrorType: 'static,
+{
     c.configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(corner)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(120, 120, 120))
         .label_font((FONT, 14))
@@ -335,6 +380,18 @@ mod tests {
         assert!((got[1][0].0 - entry).abs() < 1e-15 && got[1][0].1 == 1.0);
         assert_eq!(got[1][1], (0.75, 0.5));
         assert_eq!(clip_segment((2.0, 2.0), (3.0, 3.0), rect), None);
+    }
+
+    #[test]
+    fn the_legend_goes_where_there_are_no_points() {
+        // A curve climbing to the upper right leaves the upper left free.
+        let rising = (0..20).map(|i| (i as f64, (i * i) as f64));
+        assert_eq!(emptiest_corner(rising, (0.0, 19.0), (0.0, 361.0)), 1);
+        // No points: the upper right, as before.
+        assert_eq!(
+            emptiest_corner(std::iter::empty(), (0.0, 1.0), (0.0, 1.0)),
+            0
+        );
         assert_eq!(
             finite_runs([(0.0, 1.0), (1.0, f64::NAN), (2.0, 3.0)].into_iter()),
             [vec![(0.0, 1.0)], vec![(2.0, 3.0)]]

@@ -171,3 +171,31 @@ fn the_softmax_is_bars_over_named_classes() {
         svg.matches("<rect").count()
     );
 }
+
+/// broadcasting's and style_loss's grids show each cell's value and a colour scale (a
+/// strip from the lowest value's colour to the highest's, with the range).
+#[test]
+fn small_grids_show_their_values_and_a_colour_scale() {
+    for name in ["broadcasting", "style_loss"] {
+        let lab = gradsheet_report::labs::find(name).unwrap();
+        let params = lab.params::<&str>(&[]).unwrap();
+        let out = (lab.run)(&params, None).unwrap();
+        let files = gradsheet_report::labs::files(&out, false).unwrap();
+        let (_, svg) = files.iter().find(|(n, _)| n.ends_with(".svg")).unwrap();
+        let svg = String::from_utf8_lossy(svg);
+        assert!(
+            svg.matches("class=\"scale\"").count() >= 16,
+            "{name}: no colour scale"
+        );
+        assert!(svg.contains(" … "), "{name}: no range under the scale");
+        if name == "broadcasting" {
+            // c + m: 11 … 39, every value written in its cell.
+            for v in ["11", "25", "39"] {
+                assert!(
+                    svg.contains(&format!(">{v}</text>")),
+                    "{name}: {v} not shown"
+                );
+            }
+        }
+    }
+}
