@@ -186,7 +186,7 @@ impl Lines {
     /// The x range drawn: the fixed one, or around the categories when there are some.
     pub fn x_extent(&self) -> Option<(f64, f64)> {
         self.x_range.or_else(|| {
-            (!self.categories.is_empty()).then(|| (0.5, self.categories.len() as f64 + 0.5))
+            (!self.categories.is_empty()).then_some((0.5, self.categories.len() as f64 + 0.5))
         })
     }
 
