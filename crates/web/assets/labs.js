@@ -78,9 +78,13 @@ function extent(values) {
   return [lo - pad, hi + pad];
 }
 
-/** A line chart panel: its series in their styles, the legend under it as text. */
-function linesPanel(p) {
-  const W = 560, H = 340, m = { l: 64, r: 14, t: 28, b: 44 };
+/**
+ * A line chart panel: its series in their styles, the legend under it as text. `W` is the
+ * width it will be shown at, so that its 11-pixel text stays 11 pixels on screen (a
+ * 560-wide drawing squeezed into a 340-pixel panel printed its ticks at 7 pixels).
+ */
+function linesPanel(p, W = 560) {
+  const H = Math.round(Math.max(240, W * 0.61)), m = { l: 64, r: 14, t: 28, b: 44 };
   const tx = (v) => (p.log_x ? (v > 0 ? Math.log10(v) : NaN) : v);
   const ty = (v) => (p.log_y ? (v > 0 ? Math.log10(v) : NaN) : v);
   const pts = p.series.map((se) => se.x.map((x, i) => [tx(num(x)), ty(num(se.y[i]))]));
@@ -222,8 +226,10 @@ function figureNode(f, i) {
   const cellPx = Math.min(28, Math.max(3, Math.floor(240 / Math.max(1, longest))));
   const panels = f.panels.map((p) => {
     if (p.kind === "heatmap") return heatmapPanel(p, Math.max(p.cols * cellPx, 60));
-    const [svg, legend] = linesPanel(p);
     const [basis, max] = f.panels.length > 1 ? [340, 760] : [560, 680];
+    // Drawn at about the width it gets: the panel's basis, or the screen's on a phone.
+    const W = Math.round(Math.min(basis + 40, Math.max(300, (window.innerWidth || basis) - 40)));
+    const [svg, legend] = linesPanel(p, W);
     return h("div", { class: "lab-panel", style: `flex:1 1 ${basis}px;min-width:0;max-width:${max}px` }, svg, legend);
   });
   return h("figure", { "data-name": f.name },

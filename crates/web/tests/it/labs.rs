@@ -392,3 +392,71 @@ fn the_softmax_is_drawn_as_bars_over_named_classes() {
         assert_eq!(s["style"], "bars", "{s}");
     }
 }
+
+/// L1/L2's fitted line: no fixed range cuts the outliers off (the page fits the axes to
+/// every point, the outliers included).
+#[test]
+fn the_outliers_of_l1_l2_are_inside_the_axes() {
+    let r = post("/api/lab", &json!({ "name": "l1-l2" }));
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    let panel = v["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["panels"].as_array().unwrap().iter())
+        .find(|p| p["title"] == "a line through outliers")
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    let outliers = panel["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "outliers")
+        .unwrap()
+        .clone();
+    assert!(!outliers["y"].as_array().unwrap().is_empty());
+    if let Some(r) = panel["y_range"].as_array() {
+        let (lo, hi) = (r[0].as_f64().unwrap(), r[1].as_f64().unwrap());
+        for y in outliers["y"].as_array().unwrap() {
+            let y = y.as_f64().unwrap();
+            assert!(lo <= y && y <= hi, "outlier at {y} outside {lo}..{hi}");
+        }
+    }
+}
+
+/// On a phone the focal lab's two charts stack; their text is drawn at the size it is
+/// shown, readable (a 560-wide drawing squeezed into the screen printed 7-pixel ticks).
+#[test]
+fn lab_chart_text_is_readable_on_a_phone() {
+    let Some(Page {
+        s,
+        base,
+        shots: _,
+        lock: _lock,
+    }) = page()
+    else {
+        return;
+    };
+    s.phone(390, 844);
+    s.goto(&format!("{base}#labs?lab=focal"));
+    s.wait(
+        "the focal lab's charts",
+        "return document.querySelectorAll('#labs-figures svg.lab-chart').length > 1",
+    );
+    let heights = s.js(
+        "return [...document.querySelectorAll('#labs-figures svg.lab-chart text')].map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)",
+    );
+    let heights: Vec<f64> = heights
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h.as_f64())
+        .collect();
+    s.desktop();
+    assert!(heights.len() > 10, "{heights:?}");
+    assert!(
+        heights.iter().all(|h| *h >= 9.0),
+        "text too small to read: {heights:?}"
+    );
+}
