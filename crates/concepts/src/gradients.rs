@@ -206,11 +206,15 @@ pub fn normal_mat(rows: usize, cols: usize, std: f64, rng: &mut ChaCha8Rng) -> M
 pub fn orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Mat {
     let mut m = normal_mat(n, n, 1.0, rng);
     for i in 0..n {
+        // Row i against the rows above it, as slices (no index check per element).
+        let (done, rest) = m.data.split_at_mut(i * n);
+        let row = &mut rest[..n];
         for _ in 0..2 {
             for j in 0..i {
-                let d: f64 = (0..n).map(|c| m.at(i, c) * m.at(j, c)).sum();
-                for c in 0..n {
-                    m.data[i * n + c] -= d * m.data[j * n + c];
+                let other = &done[j * n..(j + 1) * n];
+                let d = crate::la::dot(row, other);
+                for (a, b) in row.iter_mut().zip(other) {
+                    *a -= d * b;
                 }
             }
         }
@@ -376,12 +380,15 @@ pub fn run(p: &Params) -> Result<Gradients, LabError> {
         act,
         seed: p.u64("seed"),
     };
-    let mut runs = vec![run_stack(&stack, chosen)];
+    let mut inits = vec![chosen];
     for init in [Init::Kaiming(1.0), Init::Xavier(1.0), Init::Orthogonal(1.0)] {
         if init != chosen {
-            runs.push(run_stack(&stack, init));
+            inits.push(init);
         }
     }
+    // Each stack draws from its own seeded streams: in parallel, the same numbers.
+    use rayon::prelude::*;
+    let runs = inits.par_iter().map(|i| run_stack(&stack, *i)).collect();
     Ok(Gradients { stack, runs })
 }
 
