@@ -25,8 +25,10 @@ fn conv_layers_as_one_svg_with_every_cell() {
     ];
     let svg = heatmap_svg("the digit through each layer", &panels, 4).unwrap();
     let cells = 28 * 28 + 26 * 26 + 24 * 25 + 12 * 13;
-    // One background rectangle, then one per cell.
-    assert_eq!(svg.matches("<rect").count(), 1 + cells);
+    // One background rectangle, one per cell, and each panel's colour scale of 16 steps.
+    let scale = svg.matches("<rect class=\"scale\"").count();
+    assert_eq!(scale, 16 * panels.len());
+    assert_eq!(svg.matches("<rect").count(), 1 + cells + scale);
     assert_eq!(svg.matches("<title>").count(), cells);
     for (name, _) in panels {
         assert!(svg.contains(&format!(">{name}</text>")), "{name}");
