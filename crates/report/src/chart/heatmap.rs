@@ -25,7 +25,9 @@ pub type Panel<'a> = (&'a str, &'a [Vec<f64>]);
 /// ```
 /// let g = vec![vec![0.0, 1.0], vec![2.0, 3.0]];
 /// let svg = gradsheet_report::chart::heatmap_svg("layers", &[("input", &g)], 10).unwrap();
-/// assert_eq!(svg.matches("<rect").count(), 1 + 4);
+/// // One rectangle per cell, each with its value as a title (and a colour scale below).
+/// assert_eq!(svg.matches("<title>").count(), 4);
+/// assert_eq!(svg.matches("<rect").count(), 1 + 4 + 16);
 /// ```
 pub fn heatmap_svg(title: &str, panels: &[Panel<'_>], cell: usize) -> Result<String, ChartError> {
     let maps: Vec<Heatmap> = panels.iter().map(|(n, g)| Heatmap::grid(*n, g)).collect();
