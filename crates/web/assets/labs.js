@@ -353,12 +353,50 @@ const labsPage = {
       this.s.params[q.name] = v;
       if (typed) { clearTimeout(timer); timer = setTimeout(this.schedule, 250); } else this.schedule();
     }));
-    fill("labs-params", info.params.length ? controls : h("p", { class: "note" }, "This workbook has no settings: its numbers are the sheet's."));
+    const picture = info.takes_image ? this.pictureControl() : null;
+    fill("labs-params", info.params.length ? [...controls, picture].filter(Boolean) : h("p", { class: "note" }, "This workbook has no settings: its numbers are the sheet's."));
     for (const q of info.params.filter((q) => q.kind === "number" || q.kind === "integer")) {
       const sl = slider("labs-p-" + q.name, () => parseFloat(val(q)), (v) => { this.s.params[q.name] = String(+(+v).toPrecision(6)); }, this.schedule);
       sl.show();
       this.sliders.push(sl);
     }
+  },
+  /**
+   * The learner's own picture: decoded by the browser (any format it reads), scaled down
+   * by a whole factor to fit the lab's 64×64 as the command line's `--image` does, and
+   * sent as grey levels (luma, over black where transparent).
+   */
+  pictureControl() {
+    const input = h("input", { type: "file", id: "labs-image", accept: "image/*" });
+    const said = h("span", { class: "hint", id: "labs-image-said" },
+      this.s.image ? `your picture, ${this.s.image.width}×${this.s.image.height}` : "the lab's own digit");
+    input.addEventListener("change", async () => {
+      const file = input.files && input.files[0];
+      if (!file) return;
+      try {
+        const bmp = await createImageBitmap(file);
+        const f = Math.max(1, Math.ceil(Math.max(bmp.width, bmp.height) / 64));
+        const w = Math.floor(bmp.width / f), hgt = Math.floor(bmp.height / f);
+        if (!w || !hgt) throw new Error(`the picture (${bmp.width}×${bmp.height}) is too thin to scale down to 64×64`);
+        const c = document.createElement("canvas");
+        c.width = w; c.height = hgt;
+        const ctx = c.getContext("2d");
+        ctx.drawImage(bmp, 0, 0, w, hgt);
+        const d = ctx.getImageData(0, 0, w, hgt).data;
+        const pixels = [];
+        for (let k = 0; k < w * hgt; k++) {
+          const luma = (0.299 * d[4 * k] + 0.587 * d[4 * k + 1] + 0.114 * d[4 * k + 2]) / 255;
+          pixels.push(+(luma * (d[4 * k + 3] / 255)).toFixed(6));
+        }
+        this.s.image = { width: w, height: hgt, pixels };
+        said.textContent = `your picture, ${w}×${hgt}` + (f > 1 ? ` (${bmp.width}×${bmp.height} scaled down ${f}×)` : "");
+        this.schedule();
+      } catch (e) {
+        message("labs-msg", `${file.name}: not a picture the browser can read (${e.message || e})`, true);
+      }
+    });
+    return h("div", { class: "param" }, h("label", { for: "labs-image" }, "your picture"), input, said,
+      h("p", { class: "note" }, "Used on this page; the downloads use the lab's own digit."));
   },
   async update() {
     await this.ready;
@@ -368,7 +406,9 @@ const labsPage = {
     const t0 = performance.now();
     const params = {};
     for (const q of info.params) if (this.s.params[q.name] !== undefined) params[q.name] = String(this.s.params[q.name]);
-    const r = await api("/api/lab", { name: info.name, params });
+    const body = { name: info.name, params };
+    if (info.takes_image && this.s.image) body.image = this.s.image;
+    const r = await api("/api/lab", body);
     if (info.name !== this.s.name) return; // the lab changed meanwhile: its own update follows
     $("labs-work").classList.toggle("stale", !!r.error);
     if (r.error) { message("labs-msg", r.error, true); window.__labShown = null; return; }

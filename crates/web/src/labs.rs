@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use gradsheet_labs::figure::{self, Figure, Heatmap, Lines, Panel};
-use gradsheet_labs::{Kind, Lab, LabError, ParamSpec, Params, Table, Value};
+use gradsheet_labs::{Image, Kind, Lab, LabError, ParamSpec, Params, Table, Value};
 use gradsheet_report::labs::{self, gradsheet_labs};
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +52,8 @@ pub struct LabEntry {
     pub description: String,
     /// Its parameters.
     pub params: Vec<LabParam>,
+    /// Whether it takes the learner's own picture (`image` in the request).
+    pub takes_image: bool,
 }
 
 /// `POST /api/lab`: a lab and its settings (numbers or text; missing ones take defaults).
@@ -62,6 +64,21 @@ pub struct LabSpec {
     pub name: String,
     /// Its settings by name.
     pub params: BTreeMap<String, serde_json::Value>,
+    /// The learner's picture, for a lab that takes one: grey levels in [0, 1], row by
+    /// row (the page decodes the file and scales it down to the lab's size first).
+    pub image: Option<LabImageSpec>,
+}
+
+/// A picture sent with a lab's request.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LabImageSpec {
+    /// Columns.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+    /// `height × width` grey levels in [0, 1], row after row.
+    pub pixels: Vec<f64>,
 }
 
 /// A table of a lab's answer.
@@ -223,6 +240,7 @@ pub fn list() -> Vec<LabEntry> {
             group: l.group.name(),
             description: l.about.into(),
             params: l.params.iter().map(param).collect(),
+            takes_image: l.takes_image,
         })
         .collect()
 }
@@ -285,7 +303,8 @@ fn run(spec: &LabSpec) -> Result<LabResult, ApiError> {
     let lab = labs::find(&spec.name).map_err(|e| ApiError::bad(e.to_string(), "name"))?;
     let params =
         Params::parse(lab.params, &settings(lab, spec)?).map_err(|e| api_error(lab.name, &e))?;
-    let out = (lab.run)(&params, None).map_err(|e| api_error(lab.name, &e))?;
+    let image = picture(lab, spec.image.as_ref())?;
+    let out = (lab.run)(&params, image.as_ref()).map_err(|e| api_error(lab.name, &e))?;
     Ok(LabResult {
         lab: out.lab,
         params: params
@@ -308,6 +327,39 @@ fn run(spec: &LabSpec) -> Result<LabResult, ApiError> {
             .collect(),
         compute_ms: 0.0,
     })
+}
+
+/// The request's picture checked: only for a lab that takes one, at most
+/// [`gradsheet_concepts::upsampling::MAX_SIDE`] on a side, grey levels in [0, 1].
+fn picture(lab: &Lab, image: Option<&LabImageSpec>) -> Result<Option<Image>, ApiError> {
+    let Some(im) = image else {
+        return Ok(None);
+    };
+    if !lab.takes_image {
+        return Err(ApiError::bad(
+            format!("the {} lab does not take a picture", lab.name),
+            "image",
+        ));
+    }
+    let max = gradsheet_concepts::upsampling::MAX_SIDE;
+    if im.width > max || im.height > max {
+        return Err(ApiError::bad(
+            format!(
+                "a picture of {}×{}: at most {max}×{max} (the page scales yours down to fit)",
+                im.width, im.height
+            ),
+            "image",
+        ));
+    }
+    if let Some(p) = im.pixels.iter().find(|p| !(0.0..=1.0).contains(*p)) {
+        return Err(ApiError::bad(
+            format!("a grey level of {p}: each is between 0 and 1"),
+            "image",
+        ));
+    }
+    Image::new(im.width, im.height, im.pixels.clone())
+        .map(Some)
+        .map_err(|e| ApiError::bad(e.to_string(), "image"))
 }
 
 /// `GET /api/lab/file/{file}`: a lab's download, as the command line writes it —

@@ -460,3 +460,79 @@ fn lab_chart_text_is_readable_on_a_phone() {
         "text too small to read: {heights:?}"
     );
 }
+
+/// The upsampling lab takes the learner's own picture: over the API as grey levels, with
+/// bad pictures refused naming the field; in the page from a file the browser decodes.
+#[test]
+fn the_upsampling_lab_takes_the_learners_picture() {
+    let list = get("/api/labs").json();
+    let takes: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["takes_image"] == true)
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(takes, ["upsampling"]);
+    // A plus sign, 8×8.
+    let pixels: Vec<f64> = (0..64)
+        .map(|k| if k / 8 == 3 || k % 8 == 3 { 1.0 } else { 0.0 })
+        .collect();
+    let picture = json!({"width": 8, "height": 8, "pixels": pixels});
+    let r = post("/api/lab", &json!({"name": "upsampling", "image": picture}));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    let input = &v["images"][0];
+    assert_eq!((input["name"].as_str(), input["width"].as_u64(), input["height"].as_u64()), (Some("input"), Some(8), Some(8)));
+    assert_eq!(input["pixels"][3].as_f64(), Some(1.0));
+    for (body, says) in [
+        (json!({"name": "focal", "image": picture}), "does not take a picture"),
+        (
+            json!({"name": "upsampling", "image": {"width": 100, "height": 100, "pixels": vec![0.0; 10_000]}}),
+            "at most 64×64",
+        ),
+        (
+            json!({"name": "upsampling", "image": {"width": 2, "height": 1, "pixels": [0.5, 2.0]}}),
+            "a grey level of 2",
+        ),
+        (
+            json!({"name": "upsampling", "image": {"width": 2, "height": 2, "pixels": [0.5]}}),
+            "needs 4 pixels",
+        ),
+    ] {
+        let r = post("/api/lab", &body);
+        assert_eq!(r.status, 400, "{body}");
+        let e = r.json();
+        assert_eq!(e["field"], "image", "{e}");
+        assert!(e["error"].as_str().unwrap().contains(says), "{e}");
+    }
+    let Some(Page {
+        s,
+        base,
+        shots: _,
+        lock: _lock,
+    }) = page()
+    else {
+        return;
+    };
+    s.goto(&format!("{base}#labs?lab=upsampling"));
+    s.wait(
+        "the upsampling lab",
+        "return document.getElementById('labs-image') !== null && window.__labShown === 'upsampling'",
+    );
+    // A picture made in the page (a white square on black, 20×12) given to the file input.
+    s.js(
+        "const c = document.createElement('canvas'); c.width = 20; c.height = 12; \
+         const x = c.getContext('2d'); x.fillStyle = '#000'; x.fillRect(0, 0, 20, 12); \
+         x.fillStyle = '#fff'; x.fillRect(5, 3, 8, 6); \
+         c.toBlob((b) => { const dt = new DataTransfer(); \
+           dt.items.add(new File([b], 'mine.png', { type: 'image/png' })); \
+           const i = document.getElementById('labs-image'); i.files = dt.files; \
+           i.dispatchEvent(new Event('change')); }); return true;",
+    );
+    s.wait(
+        "the lab run on the picture",
+        "return [...document.querySelectorAll('#labs-images figcaption')].some((c) => c.textContent.startsWith('input 20×12'))",
+    );
+    assert!(text(&s, "#labs-image-said").starts_with("your picture, 20×12"));
+}
