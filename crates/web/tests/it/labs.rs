@@ -483,10 +483,20 @@ fn the_upsampling_lab_takes_the_learners_picture() {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v = r.json();
     let input = &v["images"][0];
-    assert_eq!((input["name"].as_str(), input["width"].as_u64(), input["height"].as_u64()), (Some("input"), Some(8), Some(8)));
+    assert_eq!(
+        (
+            input["name"].as_str(),
+            input["width"].as_u64(),
+            input["height"].as_u64()
+        ),
+        (Some("input"), Some(8), Some(8))
+    );
     assert_eq!(input["pixels"][3].as_f64(), Some(1.0));
     for (body, says) in [
-        (json!({"name": "focal", "image": picture}), "does not take a picture"),
+        (
+            json!({"name": "focal", "image": picture}),
+            "does not take a picture",
+        ),
         (
             json!({"name": "upsampling", "image": {"width": 100, "height": 100, "pixels": vec![0.0; 10_000]}}),
             "at most 64×64",
