@@ -2,5 +2,6 @@
 //! repository: skipped loudly without them, mandatory in CI) and against learner-style
 //! workbooks built here.
 
+mod hostile;
 mod learner;
 mod shared;
