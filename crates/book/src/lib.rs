@@ -21,6 +21,7 @@
 
 pub mod formula;
 pub mod judge;
+pub mod live;
 pub mod read;
 
 use std::collections::HashMap;
