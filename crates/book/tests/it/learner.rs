@@ -226,3 +226,15 @@ fn live_values_follow_a_changed_input() {
         .unwrap()
         .contains("VLOOKUP"));
 }
+
+/// Row 0 does not exist: an address error, not an overflow (the subtraction was
+/// evaluated before its guard).
+#[test]
+fn row_zero_is_an_address_error() {
+    let book = Book::open(&learner_book()).unwrap();
+    for a in ["'my model'!A0", "'my model'!B00"] {
+        let e = book.key(a).unwrap_err().to_string();
+        assert!(e.contains("is not a cell like A1"), "{a}: {e}");
+    }
+    assert_eq!(book.key("'my model'!$B$1").unwrap(), (0, 0, 1));
+}

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod api;
+mod book_api;
 mod browser;
 mod http;
 mod labs;
