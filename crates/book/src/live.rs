@@ -21,7 +21,19 @@ pub struct Live {
 }
 
 impl Book {
-    /// Whether the cell at `k` is an input: a number the graph reads but does not compute.
+    /// The inputs: the numbers the graph reads but does not compute, in the workbook's
+    /// order.
+    pub fn inputs(&self) -> &[Key] {
+        &self.inputs.0
+    }
+
+    /// The formula cells not recalculated, and why (volatile, unsupported, circular).
+    pub fn skipped(&self) -> impl Iterator<Item = (Key, &str)> {
+        self.skipped.iter().map(|(k, r)| (*k, r.as_str()))
+    }
+
+    /// Whether the cell at `k` is an input (a search: for many cells, collect
+    /// [`Book::inputs`] into a set).
     pub fn is_input(&self, k: Key) -> bool {
         self.inputs.0.contains(&k)
     }

@@ -411,6 +411,8 @@ pub fn open(name: &str, bytes: &[u8], id: &str) -> Result<Opened, ApiError> {
     let computed: HashMap<Key, f64> = live.values(&[]).unwrap_or_default().into_iter().collect();
     let r = book.recalculate();
     let differs: HashSet<&str> = r.differ.iter().map(|d| d.cell.as_str()).collect();
+    let inputs: HashSet<Key> = book.inputs().iter().copied().collect();
+    let skipped: HashMap<Key, &str> = book.skipped().collect();
     let wb = book.workbook();
     let mut budget = MAX_SHOWN_CELLS;
     let mut cells = 0;
@@ -438,9 +440,11 @@ pub fn open(name: &str, bytes: &[u8], id: &str) -> Result<Opened, ApiError> {
                         formula: c.formula.as_ref().map(|f| format!("={f}")),
                         value,
                         cached: is_formula.then(|| CellValue::from(&c.value)),
-                        input: book.is_input(k),
-                        differs: is_formula && differs.contains(book.address_of(k).as_str()),
-                        not_recalculated: book.skipped_reason(k).map(str::to_string),
+                        input: inputs.contains(&k),
+                        differs: is_formula
+                            && !differs.is_empty()
+                            && differs.contains(book.address_of(k).as_str()),
+                        not_recalculated: skipped.get(&k).map(|r| r.to_string()),
                     }
                 })
                 .collect();
@@ -486,13 +490,7 @@ pub fn open(name: &str, bytes: &[u8], id: &str) -> Result<Opened, ApiError> {
         name: name.chars().take(MAX_NAME).collect(),
         macros: wb.has_macros,
         sheets,
-        inputs: wb
-            .sheets
-            .iter()
-            .enumerate()
-            .flat_map(|(s, sh)| sh.cells.iter().map(move |c| (s, c.row, c.col)))
-            .filter(|k| book.is_input(*k))
-            .count(),
+        inputs: inputs.len(),
         recalculation: RecalcOut {
             formula_cells: r.formula_cells,
             agree: r.agree,

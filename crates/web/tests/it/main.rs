@@ -4,6 +4,7 @@
 mod abuse;
 mod api;
 mod book_api;
+mod book_page;
 mod browser;
 mod http;
 mod labs;
