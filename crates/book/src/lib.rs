@@ -22,6 +22,7 @@
 pub mod exact;
 pub mod formula;
 pub mod judge;
+pub mod live;
 pub mod read;
 pub mod structure;
 pub mod vba;
@@ -252,7 +253,7 @@ pub(crate) fn parse_a1(s: &str) -> Option<(u32, u32)> {
         .fold(0u32, |n, b| n * 26 + u32::from(b - b'A' + 1))
         - 1;
     let row: u32 = d.parse().ok()?;
-    (row >= 1).then_some((row - 1, col))
+    (row >= 1).then(|| (row - 1, col))
 }
 
 impl Book {

@@ -4,6 +4,17 @@
 //! The reader streams cell by cell, so a file's memory is bounded by the cells that
 //! exist (a 3 KB file with one cell at XFD1048576 is one cell), and refuses past
 //! [`MAX_CELLS`] cells or a formula longer than Excel's 8,192 characters.
+//!
+//! A file is hostile until read (an upload to the web app, a download opened on the
+//! command line): before calamine sees it, [`check_container`] reads the zip's directory
+//! and streams every part once through a fixed buffer, refusing a decompression bomb
+//! (more than [`MAX_UNPACKED`] bytes in all, a part that inflates more than
+//! [`MAX_RATIO`] times, a part longer than its directory says), a part that declares a
+//! DOCTYPE (an Office Open XML part never has one; its entities are how a billion-laughs
+//! file grows), an encrypted part, and an encrypted workbook (which Excel saves as an OLE
+//! compound file, as it saves an old .xls).
+
+use std::io::Read as _;
 
 use calamine::{DataRef, Reader, Xlsx};
 
@@ -14,6 +25,132 @@ pub const MAX_CELLS: usize = 2_000_000;
 
 /// The longest formula Excel writes, in characters.
 pub const MAX_FORMULA_CHARS: usize = 8192;
+
+/// The most bytes a workbook's parts may unpack to, in all (graddesc.xlsm unpacks to
+/// about 1 MB, titanic.xlsx to a few).
+pub const MAX_UNPACKED: u64 = 256 * 1024 * 1024;
+
+/// The largest ratio of a part's unpacked size to its packed size, for a part that
+/// unpacks past [`RATIO_FLOOR`] bytes. A sheet's XML packs 10 to 30 times; a bomb's
+/// zeros pack a thousand times.
+pub const MAX_RATIO: u64 = 200;
+
+/// Parts smaller than this unpacked are not judged by their ratio (a small part of
+/// repeated text packs well and is harmless).
+pub const RATIO_FLOOR: u64 = 1024 * 1024;
+
+/// The most parts read from a workbook's zip (an .xlsx has tens).
+pub const MAX_PARTS: usize = 10_000;
+
+/// The first bytes of an OLE compound file: an encrypted .xlsx, or an .xls.
+const CFB_MAGIC: [u8; 8] = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// How much of each XML part is searched for a DOCTYPE: it can stand only before the
+/// root element, after the XML declaration.
+const PROLOGUE: usize = 64 * 1024;
+
+/// Checks a workbook's bytes before they are parsed (see the module's docs).
+///
+/// # Errors
+///
+/// [`BookError::Read`] for an encrypted file, an .xls, bytes that are not a zip, a part
+/// that cannot be unpacked or declares a DOCTYPE; [`BookError::TooLarge`] for a
+/// decompression bomb, naming the part.
+pub fn check_container(bytes: &[u8]) -> Result<(), BookError> {
+    check_container_within(bytes, MAX_UNPACKED)
+}
+
+/// [`check_container`] with `max_unpacked` bytes in all.
+fn check_container_within(bytes: &[u8], max_unpacked: u64) -> Result<(), BookError> {
+    if bytes.starts_with(&CFB_MAGIC) {
+        return Err(BookError::Read(
+            "the file is encrypted or an old .xls (an OLE compound file, not a zip): \
+             gradsheet reads .xlsx and .xlsm; save it from Excel as an .xlsx without a password"
+                .into(),
+        ));
+    }
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        BookError::Read(format!(
+            "not an .xlsx or .xlsm workbook (its zip cannot be read: {e})"
+        ))
+    })?;
+    if zip.len() > MAX_PARTS {
+        return Err(BookError::TooLarge(format!(
+            "the zip has {} parts, more than the {MAX_PARTS} gradsheet reads",
+            zip.len()
+        )));
+    }
+    // The directory first: what each part says it is, before anything is unpacked.
+    let mut declared = 0u64;
+    let mut parts = Vec::with_capacity(zip.len());
+    for i in 0..zip.len() {
+        let f = zip
+            .by_index_raw(i)
+            .map_err(|e| BookError::Read(format!("the zip's part {i} cannot be read: {e}")))?;
+        let name = f
+            .name()
+            .map(|n| n.into_owned())
+            .unwrap_or_else(|_| format!("part {i}"));
+        if f.encrypted() {
+            return Err(BookError::Read(format!(
+                "the part {name} is encrypted: gradsheet reads workbooks without a password"
+            )));
+        }
+        let (size, packed) = (f.size(), f.compressed_size());
+        declared = declared.saturating_add(size);
+        if declared > max_unpacked {
+            return Err(BookError::TooLarge(format!(
+                "the workbook unpacks to more than {} (at the part {name}, of {}): \
+                 a decompression bomb, or more than gradsheet reads",
+                bytes_text(max_unpacked),
+                bytes_text(size)
+            )));
+        }
+        if size > RATIO_FLOOR && size / packed.max(1) > MAX_RATIO {
+            return Err(BookError::TooLarge(format!(
+                "the part {name} unpacks {} times ({} from {}): a decompression bomb \
+                 (a workbook's parts pack at most about {MAX_RATIO} times)",
+                size / packed.max(1),
+                bytes_text(size),
+                bytes_text(packed)
+            )));
+        }
+        parts.push((name, size));
+    }
+    // Then every part unpacked through a fixed buffer, held to the size its directory
+    // entry declared (the directory can lie), its prologue searched for a DOCTYPE.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut prologue = Vec::with_capacity(PROLOGUE);
+    for (i, (name, size)) in parts.iter().enumerate() {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            BookError::Read(format!("the part {name} cannot be unpacked: {e}"))
+        };
+        let mut f = zip.by_index(i).map_err(|e| unreadable(&e))?;
+        let mut seen = 0u64;
+        prologue.clear();
+        loop {
+            let n = f.read(&mut buf).map_err(|e| unreadable(&e))?;
+            if n == 0 {
+                break;
+            }
+            seen += n as u64;
+            if seen > *size {
+                return Err(BookError::TooLarge(format!(
+                    "the part {name} unpacks to more than the {} its zip directory declares: \
+                     a decompression bomb",
+                    bytes_text(*size)
+                )));
+            }
+            let room = PROLOGUE - prologue.len();
+            prologue.extend_from_slice(&buf[..n.min(room)]);
+        }
+        let lower = name.to_ascii_lowercase();
+        if [".xml", ".rels", ".vml"].iter().any(|x| lower.ends_with(x)) {
+            doctype(name, &prologue)?;
+        }
+    }
+    Ok(())
+}
 
 /// A cell's value as saved: a number, text, a truth value, an error, or nothing.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,10 +205,12 @@ impl Workbook {
     ///
     /// # Errors
     ///
-    /// [`BookError::Read`] when the bytes are not a workbook (or are encrypted);
-    /// [`BookError::TooLarge`] past [`MAX_CELLS`] cells or a formula past
+    /// [`BookError::Read`] when the bytes are not a workbook, are encrypted, or a part
+    /// declares a DOCTYPE; [`BookError::TooLarge`] for a decompression bomb (see
+    /// [`check_container`]), past [`MAX_CELLS`] cells or a formula past
     /// [`MAX_FORMULA_CHARS`] characters.
     pub fn from_bytes(bytes: &[u8]) -> Result<Workbook, BookError> {
+        check_container(bytes)?;
         let mut x: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
             .map_err(|e| BookError::Read(format!("not an .xlsx or .xlsm workbook: {e}")))?;
         let names: Vec<(String, String)> = x.defined_names().to_vec();
@@ -124,6 +263,42 @@ impl Workbook {
     }
 }
 
+/// Refuses a part whose prologue declares a DOCTYPE, saying whether it declares entities.
+fn doctype(name: &str, prologue: &[u8]) -> Result<(), BookError> {
+    let Some(at) = find(prologue, b"<!DOCTYPE") else {
+        return Ok(());
+    };
+    let entities = find(&prologue[at..], b"<!ENTITY").is_some();
+    Err(BookError::Read(format!(
+        "the part {name} declares a DOCTYPE{}: a workbook's XML never has one, and \
+         gradsheet refuses it rather than expand its entities (a billion-laughs file)",
+        if entities {
+            " with ENTITY declarations"
+        } else {
+            ""
+        }
+    )))
+}
+
+/// Where `needle` first occurs in `hay`, ASCII case ignored.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// `256 MB`, `1.5 KB`, `12 bytes`.
+fn bytes_text(n: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    let x = n as f64;
+    if x >= MB {
+        format!("{} MB", (x / MB * 10.0).round() / 10.0)
+    } else if x >= 1024.0 {
+        format!("{} KB", (x / 1024.0 * 10.0).round() / 10.0)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 fn value(d: &DataRef<'_>) -> Value {
     match d {
         DataRef::Int(i) => Value::Num(*i as f64),
@@ -135,5 +310,74 @@ fn value(d: &DataRef<'_>) -> Value {
         DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Value::Text(s.clone()),
         DataRef::Error(e) => Value::Error(e.to_string()),
         DataRef::Empty => Value::Empty,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A zip of `parts` (name, bytes), deflated.
+    fn zip_of(parts: &[(&str, Vec<u8>)]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in parts {
+            w.start_file(*name, o).unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn the_sum_of_the_parts_is_bounded() {
+        // Four parts of 300 KB that pack badly (no ratio to object to): 1.2 MB in all.
+        let noise = |seed: u64| {
+            let mut x = seed;
+            (0..300_000)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (x >> 56) as u8
+                })
+                .collect::<Vec<u8>>()
+        };
+        let parts: Vec<(&str, Vec<u8>)> = ["a.bin", "b.bin", "c.bin", "d.bin"]
+            .iter()
+            .zip(1..)
+            .map(|(n, s)| (*n, noise(s)))
+            .collect();
+        let z = zip_of(&parts);
+        assert_eq!(check_container_within(&z, 2 * 1024 * 1024), Ok(()));
+        let e = check_container_within(&z, 1024 * 1024).unwrap_err();
+        assert!(matches!(e, BookError::TooLarge(_)), "{e:?}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("the workbook unpacks to more than 1 MB (at the part d.bin, of 293 KB)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn doctype_is_found_in_any_case_and_entities_named() {
+        assert!(doctype("x.xml", b"<?xml?><worksheet/>").is_ok());
+        let e = doctype("x.xml", b"<?xml?><!doctype a [<!entity b 'c'>]><a/>").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("x.xml declares a DOCTYPE with ENTITY"),
+            "{e}"
+        );
+        let e = doctype("y.rels", b"<!DOCTYPE a SYSTEM 'http://x/'><a/>").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the part y.rels declares a DOCTYPE: "),
+            "{e}"
+        );
+        assert_eq!(bytes_text(12), "12 bytes");
+        assert_eq!(bytes_text(1536), "1.5 KB");
+        assert_eq!(bytes_text(MAX_UNPACKED), "256 MB");
     }
 }

@@ -6,6 +6,7 @@
 // (controls from the state) and `schedule()` (save the state and ask for an update).
 
 import { $, h } from "./dom.js";
+import { bookPage } from "./book.js";
 import { compare } from "./compare.js";
 import { lab } from "./lab.js";
 import { labsPage } from "./labs.js";
@@ -15,7 +16,7 @@ import { playground } from "./playground.js";
 import { stability } from "./stability.js";
 import { readHash } from "./url.js";
 
-const PAGES = { lab, playground, compare, stability, labs: labsPage, net: netPage };
+const PAGES = { lab, playground, compare, stability, labs: labsPage, net: netPage, book: bookPage };
 
 function route() {
   const { page, params } = readHash();

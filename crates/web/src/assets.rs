@@ -30,6 +30,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     embed!("labs.js", JS),
     embed!("net.js", JS),
     embed!("net.css", "text/css; charset=utf-8"),
+    embed!("book.js", JS),
+    embed!("book.css", "text/css; charset=utf-8"),
     // What they share.
     embed!("charts.js", JS),
     embed!("controls.js", JS),

@@ -18,6 +18,7 @@
 //! | `GET /api/optimizers` | every optimizer rule of `gradsheet_train::rules`: name, label, settings with meaning, default, range and slider slot, state |
 //! | `GET /api/labs` | every lab (concept and workbook labs): name, description, parameters with defaults, ranges, choices |
 //! | `POST /api/lab` | one lab run by name with its settings: notes, tables, SVG figures, grayscale images |
+//! | `POST /api/book`, `/api/book/{id}/{grad,values,run}` | a learner's own workbook: its sheets, recalculation, typed derivative columns' verdicts, exact derivatives of a cell, new values after typing an input, its loop ([`book`]) |
 //! | `GET /api/export/{file}?spec=JSON` | downloads: `run.xlsx` (live formulas), `trace.csv`, `path.svg`, `recipe.toml` |
 //!
 //! Every request is bounded ([`Limits`]): body size, formula length, steps (epochs ×
@@ -34,6 +35,7 @@
 //! | [`dto`] | the JSON shapes of requests and answers |
 //! | [`compute`] | the work behind each endpoint: DTOs in, calls into the pure crates, DTOs out |
 //! | [`labs`] | the labs page's endpoints |
+//! | [`book`] | the "Your workbook" page's endpoints, and the workbooks kept open |
 //! | [`work`] | lanes, the per-request deadline, reading requests |
 //! | [`server`] | the connection loop and its timeouts |
 //! | [`error`] | error answers and the field each names |
@@ -49,6 +51,7 @@
 use std::time::Duration;
 
 mod assets;
+pub mod book;
 pub mod compute;
 pub mod dto;
 pub mod error;
@@ -59,7 +62,7 @@ pub mod server;
 pub mod work;
 
 pub use error::ApiError;
-pub use routes::{router, router_with};
+pub use routes::{router, router_with, router_with_books};
 pub use server::{serve, Server};
 
 /// The bounds on the work of one request, and on connections.
@@ -67,6 +70,8 @@ pub use server::{serve, Server};
 pub struct Limits {
     /// Largest request body in bytes.
     pub max_body: usize,
+    /// Largest workbook uploaded, in bytes (graddesc.xlsm is 300 KB, titanic.xlsx 1 MB).
+    pub max_book: usize,
     /// Longest formula, in characters.
     pub max_formula_len: usize,
     /// Most training steps (epochs × steps per epoch, summed over runs) per request.
@@ -111,6 +116,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body: 64 * 1024,
+            max_book: 16 * 1024 * 1024,
             max_formula_len: 1000,
             max_steps: 2_000_000,
             max_native_steps: 200_000_000,

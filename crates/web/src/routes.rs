@@ -13,14 +13,15 @@ use serde::Serialize;
 
 use crate::assets::asset;
 use crate::work::{answer, parse_json, read_body, Deadline, Lane, Lanes, Work};
-use crate::{compute, dto, labs, net, ApiError, Limits};
+use crate::{book, compute, dto, labs, net, ApiError, Limits};
 
-struct App {
-    limits: Limits,
-    lanes: Lanes,
+pub(crate) struct App {
+    pub(crate) limits: Limits,
+    pub(crate) lanes: Lanes,
+    pub(crate) books: book::Books,
 }
 
-type Shared = Arc<App>;
+pub(crate) type Shared = Arc<App>;
 
 /// A computation behind an endpoint.
 type Compute<Q, A> = fn(&Q, &Limits, &Deadline) -> Result<A, ApiError>;
@@ -32,9 +33,16 @@ pub fn router() -> Router {
 
 /// The app's router with the given limits.
 pub fn router_with(limits: Limits) -> Router {
+    router_with_books(limits, book::Books::new())
+}
+
+/// The app's router with the given limits and workbooks already open (`gradsheet serve
+/// --book FILE`).
+pub fn router_with_books(limits: Limits, books: book::Books) -> Router {
     let app = Arc::new(App {
         lanes: Lanes::new(&limits),
         limits,
+        books,
     });
     Router::new()
         .route("/", get(|| async { asset("index.html") }))
@@ -71,6 +79,8 @@ pub fn router_with(limits: Limits) -> Router {
             "/api/optimizers",
             get(|| async { axum::Json(compute::optimizers()) }),
         )
+        .route("/api/book", post(book::upload).get(book::preloaded))
+        .route("/api/book/{id}/{what}", post(book::ask))
         .route("/api/export/{file}", get(export))
         .route("/api/lab/file/{file}", get(lab_file))
         .route("/api/net/file/{file}", get(net_file))
@@ -244,7 +254,7 @@ async fn net_file(
 }
 
 /// Decodes `%XX` escapes and `+` (a space) of a query value; bad escapes stay as they are.
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -25,7 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 
-use crate::{router_with, Limits};
+use crate::book::Books;
+use crate::{router_with_books, Limits};
 
 /// A bound listener and the router, ready to serve.
 pub struct Server {
@@ -51,12 +52,26 @@ impl Server {
     ///
     /// The bind error.
     pub async fn bind_with(addr: SocketAddr, limits: Limits) -> io::Result<Server> {
+        Server::bind_with_books(addr, limits, Books::new()).await
+    }
+
+    /// Binds `addr` with the given limits and workbooks already open (`gradsheet serve
+    /// --book FILE`).
+    ///
+    /// # Errors
+    ///
+    /// The bind error.
+    pub async fn bind_with_books(
+        addr: SocketAddr,
+        limits: Limits,
+        books: Books,
+    ) -> io::Result<Server> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         Ok(Server {
             listener,
             addr,
-            router: router_with(limits.clone()),
+            router: router_with_books(limits.clone(), books),
             limits,
         })
     }

@@ -17,17 +17,32 @@ pub struct Args {
     /// 0.0.0.0 makes it reachable from the network (the command says so when it starts).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
+    /// A workbook (.xlsx or .xlsm) to open: the page "Your workbook" opens on it.
+    #[arg(long, value_name = "FILE")]
+    pub book: Option<std::path::PathBuf>,
 }
 
 /// Runs the command: binds, prints the URL, serves until Ctrl-C.
 pub fn run(a: Args) -> Result<()> {
     let addr = SocketAddr::new(a.host, a.port);
+    let books = gradsheet_web::book::Books::new();
+    if let Some(path) = &a.book {
+        let bytes = crate::output::import::read_bounded(path)?;
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        books
+            .preload(&name, &bytes)
+            .map_err(|e| super::usage(format!("{}: {}", path.display(), e.body.error)))?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the web server's runtime")?;
     rt.block_on(async move {
-        let server = match gradsheet_web::Server::bind(addr).await {
+        let limits = gradsheet_web::Limits::default();
+        let server = match gradsheet_web::Server::bind_with_books(addr, limits, books).await {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                 return Err(super::usage(format!(
@@ -38,6 +53,9 @@ pub fn run(a: Args) -> Result<()> {
             Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot listen on {addr}"))),
         };
         println!("gradsheet is running at {}", server.url());
+        if let Some(path) = &a.book {
+            println!("{} is open at {}#book", path.display(), server.url());
+        }
         if let Some(note) = exposure(a.host) {
             eprintln!("{note}");
         }
@@ -68,6 +86,7 @@ pub fn run_default() -> Result<()> {
     run(Args {
         port: DEFAULT_PORT,
         host: IpAddr::from([127, 0, 0, 1]),
+        book: None,
     })
 }
 

@@ -14,4 +14,5 @@ mod import;
 mod lab_cli;
 mod lab_workbooks_cli;
 mod net_cli;
+mod serve_book;
 mod terminal;

@@ -194,3 +194,47 @@ fn typed_derivative_columns_get_their_verdicts() {
     assert_eq!(g.verdict, "wrong");
     assert!(g.note.starts_with("0.5 times ∂D2/∂C2"), "{g:?}");
 }
+
+/// The compiled workbook gives every computed cell's value with inputs changed: the same
+/// numbers as `value_with`, cell by cell, and the saved values with no change.
+#[test]
+fn live_values_follow_a_changed_input() {
+    let book = Book::open(&learner_book()).unwrap();
+    let live = book.live().unwrap();
+    let a = book.key("'my model'!B1").unwrap();
+    assert!(book.is_input(a));
+    let base: std::collections::HashMap<_, _> = live.values(&[]).unwrap().into_iter().collect();
+    let e = book.key("'my model'!B5").unwrap();
+    assert!(book.is_computed(e));
+    assert_eq!(base[&e], 144.0);
+    let changed = live.values(&[(a, 2.5)]).unwrap();
+    assert_eq!(changed.len(), 7, "every computed cell, and only those");
+    for (k, v) in &changed {
+        let addr = book.address_of(*k);
+        let expect = book.value_with(&addr, &[("'my model'!B1", 2.5)]).unwrap();
+        assert_eq!(v.to_bits(), expect.to_bits(), "{addr}");
+    }
+    let cm: std::collections::HashMap<_, _> = changed.into_iter().collect();
+    assert_eq!(cm[&e], (2.5 * 9.0 - 30.0f64).powi(2));
+    assert_eq!(
+        live.values(&[(e, 1.0)]),
+        Err(e),
+        "a formula is not an input"
+    );
+    assert!(book
+        .skipped_reason(book.key("'my model'!A11").unwrap())
+        .unwrap()
+        .contains("VLOOKUP"));
+}
+
+/// Row 0 does not exist: an address error, not an overflow (the subtraction was
+/// evaluated before its guard).
+#[test]
+fn row_zero_is_an_address_error() {
+    let book = Book::open(&learner_book()).unwrap();
+    for a in ["'my model'!A0", "'my model'!B00"] {
+        let e = book.key(a).unwrap_err().to_string();
+        assert!(e.contains("is not a cell like A1"), "{a}: {e}");
+    }
+    assert_eq!(book.key("'my model'!$B$1").unwrap(), (0, 0, 1));
+}

@@ -3,5 +3,6 @@
 //! workbooks built here.
 
 mod features;
+mod hostile;
 mod learner;
 mod shared;

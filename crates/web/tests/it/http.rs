@@ -36,6 +36,11 @@ pub fn course22() -> bool {
 /// A server of its own with these limits, on an ephemeral loopback port; it runs until
 /// the test binary ends.
 pub fn start(limits: gradsheet_web::Limits) -> SocketAddr {
+    start_with(limits, gradsheet_web::book::Books::new())
+}
+
+/// [`start`] with workbooks already open (`gradsheet serve --book FILE`).
+pub fn start_with(limits: gradsheet_web::Limits, books: gradsheet_web::book::Books) -> SocketAddr {
     course22();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -45,9 +50,10 @@ pub fn start(limits: gradsheet_web::Limits) -> SocketAddr {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let server = gradsheet_web::Server::bind_with(([127, 0, 0, 1], 0).into(), limits)
-                .await
-                .expect("bind");
+            let server =
+                gradsheet_web::Server::bind_with_books(([127, 0, 0, 1], 0).into(), limits, books)
+                    .await
+                    .expect("bind");
             tx.send(server.local_addr()).expect("send addr");
             server.run().await.expect("serve");
         });

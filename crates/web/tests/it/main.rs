@@ -3,6 +3,8 @@
 
 mod abuse;
 mod api;
+mod book_api;
+mod book_page;
 mod browser;
 mod http;
 mod labs;

@@ -1,0 +1,192 @@
+//! The workbook page in Chromium, at desktop and phone sizes: a learner's workbook is
+//! uploaded, its typed derivative columns are coloured by verdict (the wrong one marked),
+//! a click on a cell shows its exact derivatives, typing an input recalculates the
+//! sheet, Run shows the loop's epochs with the book's own numbers, and nothing scrolls
+//! sideways on a phone (the grid scrolls inside its box).
+
+use std::path::Path;
+
+use gradsheet_book::Book;
+
+use crate::book_api::learner_workbook;
+use crate::browser::{attr, page, text, Page};
+use crate::webdriver::Session;
+
+#[test]
+fn workbook_page_end_to_end() {
+    let Some(Page {
+        s,
+        base,
+        shots,
+        lock: _lock,
+    }) = page()
+    else {
+        return;
+    };
+    let bytes = learner_workbook();
+    desktop(&s, &base, &shots, &bytes);
+    phone(&s, &base, &shots, &bytes);
+}
+
+/// Gives the page's file input the workbook, as choosing it in the file dialog does.
+fn choose(s: &Session, bytes: &[u8]) {
+    let list: Vec<String> = bytes.iter().map(|b| b.to_string()).collect();
+    s.wait(
+        "the page's file input",
+        "return !!document.querySelector('#book-file')",
+    );
+    s.js(&format!(
+        "const b = new Uint8Array([{}]); const dt = new DataTransfer(); \
+         dt.items.add(new File([b], 'mine.xlsx')); const i = document.querySelector('#book-file'); \
+         i.files = dt.files; i.dispatchEvent(new Event('change')); return true;",
+        list.join(",")
+    ));
+    s.wait(
+        "the workbook's sheets",
+        "return document.querySelectorAll('#book-tabs button').length === 2 \
+         && document.querySelector('#book-summary').textContent.includes('mine.xlsx')",
+    );
+}
+
+fn desktop(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
+    s.goto(&format!("{base}#book"));
+    choose(s, bytes);
+    let summary = text(s, "#book-summary");
+    assert!(
+        summary.contains("189 formula cells — 189 recalculate to Excel's values, 0 differ"),
+        "{summary}"
+    );
+    // The typed columns, coloured by verdict with the note at their head.
+    let head = |col: &str| {
+        let css = format!("#book-grid th.book-verdict[data-col='{col}']");
+        (
+            text(s, &css),
+            attr(s, &css, "class"),
+            attr(s, &css, "title"),
+        )
+    };
+    let (t, class, _) = head("E");
+    assert_eq!(t, "exact");
+    assert!(class.contains("v-exact"), "{class}");
+    let (t, class, _) = head("F");
+    assert_eq!(t, "forward diff. h = 0.01");
+    assert!(class.contains("v-diff"), "{class}");
+    let (t, class, title) = head("G");
+    assert_eq!(t, "wrong");
+    assert!(class.contains("v-wrong"), "{class}");
+    assert!(title.contains("0.5 times ∂D2/∂C2"), "{title}");
+    assert!(attr(s, "#book-grid td[data-cell='G3']", "class").contains("v-wrong"));
+    assert!(text(s, "#book-columns").contains("wrong"));
+    s.screenshot(&shots.join("book-01-verdicts.png"));
+
+    // A click on the error cell: its formula in the bar, its exact derivatives.
+    s.click("#book-grid td[data-cell='D2']");
+    s.wait(
+        "the cell's derivatives",
+        "return document.querySelectorAll('#book-derivs tbody tr').length === 3",
+    );
+    assert_eq!(text(s, "#book-formula"), "=(C2*A2-B2)^2");
+    let derivs = s.js(
+        "return [...document.querySelectorAll('#book-derivs tbody tr')].map((r) => r.textContent)",
+    );
+    // ∂e/∂x, ∂e/∂y, ∂e/∂a of e = (a·x − y)² at a = 2, x = 1, y = 3.
+    assert_eq!(
+        derivs,
+        serde_json::json!(["typed!A2-4", "typed!B22", "typed!C2-2"]),
+        "{derivs}"
+    );
+    s.screenshot(&shots.join("book-02-derivative.png"));
+
+    // An input typed on the sgd sheet: every cell recalculated.
+    s.click("#book-tabs button[data-sheet='sgd']");
+    s.click("#book-grid td[data-cell='B1']");
+    s.wait(
+        "the input's box",
+        "return !!document.querySelector('#book-edit')",
+    );
+    s.clear("#book-edit");
+    s.type_into("#book-edit", "1.5\u{E007}");
+    s.wait(
+        "the recalculated prediction",
+        "return document.querySelector(\"#book-grid td[data-cell='E5']\").textContent === '2.5'",
+    );
+    let book = Book::open(bytes).unwrap();
+    let want = book.value_with("sgd!F35", &[("sgd!B1", 1.5)]).unwrap();
+    let got = text(s, "#book-grid td[data-cell='F35']");
+    assert_eq!(got, js_fmt(want), "the summed error after the change");
+
+    // Run: five epochs of the loop, the book's own numbers.
+    s.clear("#book-epochs");
+    s.type_into("#book-epochs", "5");
+    s.type_into("#book-copies", "C34=B1\nD34=B2");
+    s.type_into("#book-watch", "F35");
+    s.click("#book-run");
+    s.wait(
+        "the run's table",
+        "return document.querySelectorAll('#book-run-table tbody tr').length === 5",
+    );
+    let last = s.js(
+        "return [...document.querySelectorAll('#book-run-table tbody tr:last-child td')].map((d) => d.title || d.textContent)",
+    );
+    let mut want = Vec::new();
+    let copies = [
+        ("sgd!C34".to_string(), "sgd!B1".to_string()),
+        ("sgd!D34".to_string(), "sgd!B2".to_string()),
+    ];
+    book.run(&copies, &["sgd!F35".to_string()], 5, |e| {
+        if e.epoch == 5 {
+            want = e.copied.iter().chain(&e.watched).map(|(_, v)| *v).collect();
+        }
+    })
+    .unwrap();
+    let got: Vec<f64> = last.as_array().unwrap()[1..]
+        .iter()
+        .map(|v| v.as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(got, want, "{last}");
+    s.screenshot(&shots.join("book-03-run.png"));
+}
+
+/// A number as the page's `fmt` shows it for these magnitudes: 7 significant digits,
+/// trailing zeros dropped.
+fn js_fmt(v: f64) -> String {
+    let digits = 7 - 1 - v.abs().log10().floor() as i32;
+    let s = format!("{:.*}", digits.max(0) as usize, v);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn phone(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
+    s.phone(390, 844);
+    // A fresh page (the query makes it a new document).
+    s.goto(&format!("{base}?phone#book"));
+    choose(s, bytes);
+    s.click("#book-tabs button[data-sheet='sgd']");
+    let widths =
+        s.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "the page scrolls sideways on a phone: {widths}"
+    );
+    // The grid is wider than the phone and scrolls inside its box.
+    let grid = s.js(
+        "const w = document.querySelector('#book-grid-wrap'); return [w.scrollWidth, w.clientWidth]",
+    );
+    assert!(grid[0].as_u64() > grid[1].as_u64(), "{grid}");
+    s.click("#book-grid td[data-cell='F35']");
+    s.wait(
+        "the summed error's derivatives",
+        "return document.querySelectorAll('#book-derivs tbody tr').length > 3",
+    );
+    let widths =
+        s.js("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]");
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "the derivatives' card scrolls the page sideways: {widths}"
+    );
+    s.screenshot(&shots.join("book-04-phone.png"));
+    s.desktop();
+}
