@@ -12,8 +12,11 @@
 //! The backprop is hand-written matrix code; the tests check it against the engine's
 //! reverse mode on a tiny stack written as a formula.
 
+use std::sync::OnceLock;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::la::Mat;
 use gradsheet_labs::figure::{Figure, Lines, Series, Style};
@@ -191,9 +194,14 @@ impl Init {
                 q.data.iter_mut().for_each(|v| *v *= g);
                 q
             }
-            Init::Identity(g) => Mat::from_fn(n, n, |r, c| if r == c { g } else { 0.0 }),
+            Init::Identity(g) => identity(n, g),
         }
     }
+}
+
+/// `g` times the `n × n` identity.
+fn identity(n: usize, g: f64) -> Mat {
+    Mat::from_fn(n, n, |r, c| if r == c { g } else { 0.0 })
 }
 
 /// A matrix of independent normal draws with this std.
@@ -204,26 +212,73 @@ pub fn normal_mat(rows: usize, cols: usize, std: f64, rng: &mut ChaCha8Rng) -> M
 /// A random orthogonal matrix: Gram–Schmidt (done twice, for accuracy) on the rows of a
 /// normal matrix.
 pub fn orthogonal(n: usize, rng: &mut ChaCha8Rng) -> Mat {
-    let mut m = normal_mat(n, n, 1.0, rng);
+    let mut m = [normal_mat(n, n, 1.0, rng)];
+    orthonormalize(&mut m);
+    let [q] = m;
+    q
+}
+
+/// Matrices orthonormalised in lockstep: the gradients lab needs one per layer.
+const LANES: usize = 8;
+
+/// Gram–Schmidt, done twice, on the rows of each square matrix, in place.
+///
+/// Each dot product is a chain of additions that must stay in its order (the lab's
+/// numbers are kept bit for bit), so one matrix at a time waits on every addition.
+/// [`LANES`] matrices are interleaved instead, value by value, and each step is taken
+/// for all of them at once: the same operations in the same order for each matrix, as
+/// independent chains that pipeline and vectorise. Groups of them run on rayon's threads.
+fn orthonormalize(ms: &mut [Mat]) {
+    ms.par_chunks_mut(LANES).for_each(orthonormalize_lanes);
+}
+
+/// [`orthonormalize`] of up to [`LANES`] matrices of one size.
+fn orthonormalize_lanes(ms: &mut [Mat]) {
+    let Some(n) = ms.first().map(|m| m.rows) else {
+        return;
+    };
+    debug_assert!(ms.iter().all(|m| m.rows == n && m.cols == n));
+    // Lanes with no matrix hold zeros; their 0/0 rows are never read back.
+    let mut b = vec![[0.0f64; LANES]; n * n];
+    for (q, m) in ms.iter().enumerate() {
+        for (e, v) in b.iter_mut().zip(&m.data) {
+            e[q] = *v;
+        }
+    }
+    // From −0, as `Iterator::sum` starts.
+    let dot = |b: &[[f64; LANES]], i: usize, j: usize| {
+        let mut d = [-0.0f64; LANES];
+        for (x, y) in b[i * n..(i + 1) * n].iter().zip(&b[j * n..(j + 1) * n]) {
+            for q in 0..LANES {
+                d[q] += x[q] * y[q];
+            }
+        }
+        d
+    };
     for i in 0..n {
-        // Row i against the rows above it, as slices (no index check per element).
-        let (done, rest) = m.data.split_at_mut(i * n);
-        let row = &mut rest[..n];
         for _ in 0..2 {
             for j in 0..i {
-                let other = &done[j * n..(j + 1) * n];
-                let d = crate::la::dot(row, other);
-                for (a, b) in row.iter_mut().zip(other) {
-                    *a -= d * b;
+                let d = dot(&b, i, j);
+                let (head, tail) = b.split_at_mut(i * n);
+                for (x, y) in tail[..n].iter_mut().zip(&head[j * n..(j + 1) * n]) {
+                    for q in 0..LANES {
+                        x[q] -= d[q] * y[q];
+                    }
                 }
             }
         }
-        let norm = m.row(i).iter().map(|v| v * v).sum::<f64>().sqrt();
-        m.data[i * n..(i + 1) * n]
-            .iter_mut()
-            .for_each(|v| *v /= norm);
+        let norm = dot(&b, i, i).map(f64::sqrt);
+        for x in &mut b[i * n..(i + 1) * n] {
+            for q in 0..LANES {
+                x[q] /= norm[q];
+            }
+        }
     }
-    m
+    for (q, m) in ms.iter_mut().enumerate() {
+        for (v, e) in m.data.iter_mut().zip(&b) {
+            *v = e[q];
+        }
+    }
 }
 
 /// Everything a forward and a backward pass computed.
@@ -243,13 +298,11 @@ pub fn forward_backward(x: &Mat, weights: &[Mat], act: Activation, top: &Mat) ->
     let mut acts = vec![x.clone()];
     let mut pre = Vec::with_capacity(weights.len());
     for w in weights {
-        let z = acts
-            .last()
-            .map(|h| h.matmul(w))
-            .unwrap_or_else(|| x.clone());
+        let z = acts.last().unwrap_or(x).matmul(w);
         let h = Mat {
+            rows: z.rows,
+            cols: z.cols,
             data: z.data.iter().map(|&v| act.apply(v)).collect(),
-            ..z.clone()
         };
         pre.push(z);
         acts.push(h);
@@ -257,9 +310,11 @@ pub fn forward_backward(x: &Mat, weights: &[Mat], act: Activation, top: &Mat) ->
     let mut grads_h = vec![top.clone()];
     let mut grads_w = Vec::with_capacity(weights.len());
     for l in (0..weights.len()).rev() {
-        let g = grads_h.last().cloned().unwrap_or_else(|| top.clone());
+        let g = grads_h.last().unwrap_or(top);
         let (z, h) = (&pre[l], &acts[l + 1]);
         let dz = Mat {
+            rows: g.rows,
+            cols: g.cols,
             data: g
                 .data
                 .iter()
@@ -267,7 +322,6 @@ pub fn forward_backward(x: &Mat, weights: &[Mat], act: Activation, top: &Mat) ->
                 .zip(&h.data)
                 .map(|((g, &z), &h)| g * act.slope(z, h))
                 .collect(),
-            ..g.clone()
         };
         grads_w.push(acts[l].t_matmul(&dz));
         grads_h.push(dz.matmul_t(&weights[l]));
@@ -329,16 +383,79 @@ pub struct Stack {
     pub seed: u64,
 }
 
+/// What every initialisation of a stack shares: the inputs, the top gradient, and the
+/// standard normal draws the weights are scaled (or orthonormalised) from. Every
+/// initialisation but the identity draws the same `depth` matrices from the stream seeded
+/// with `seed + 1`, so they are drawn once; the orthonormalised ones too, when asked.
+struct Draws {
+    x: Mat,
+    top: Mat,
+    normals: Vec<Mat>,
+    orthonormal: OnceLock<Vec<Mat>>,
+}
+
+impl Draws {
+    fn new(s: &Stack) -> Draws {
+        let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
+        let x = normal_mat(s.batch, s.width, 1.0, &mut rng);
+        let top = normal_mat(s.batch, s.width, 1.0, &mut rng);
+        // A normal draw takes two `u64`s, four words of the stream: layer l's matrix
+        // starts at word 4·l·width², so the layers are drawn in parallel, each from its
+        // own position, with the numbers a single pass would draw.
+        let n = s.width;
+        let normals = (0..s.depth)
+            .into_par_iter()
+            .map(|l| {
+                let mut r = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(1));
+                r.set_word_pos(4 * (l * n * n) as u128);
+                normal_mat(n, n, 1.0, &mut r)
+            })
+            .collect();
+        Draws {
+            x,
+            top,
+            normals,
+            orthonormal: OnceLock::new(),
+        }
+    }
+
+    /// The weights `init` gives every layer, as [`Init::weights`] draws them one after
+    /// the other.
+    fn weights(&self, init: Init, n: usize) -> Vec<Mat> {
+        let scaled = |ms: &[Mat], k: f64| -> Vec<Mat> {
+            ms.iter()
+                .map(|m| Mat {
+                    data: m.data.iter().map(|z| k * z).collect(),
+                    ..m.clone()
+                })
+                .collect()
+        };
+        match init {
+            Init::Kaiming(g) => scaled(&self.normals, g * (2.0 / n as f64).sqrt()),
+            Init::Xavier(g) => scaled(&self.normals, g * (2.0 / (2 * n) as f64).sqrt()),
+            Init::Orthogonal(g) => scaled(self.orthonormal(), g),
+            Init::Identity(g) => (0..self.normals.len()).map(|_| identity(n, g)).collect(),
+        }
+    }
+
+    /// The normal draws orthonormalised, made on first use.
+    fn orthonormal(&self) -> &[Mat] {
+        self.orthonormal.get_or_init(|| {
+            let mut q = self.normals.clone();
+            orthonormalize(&mut q);
+            q
+        })
+    }
+}
+
 /// Runs the stack with one initialisation.
 pub fn run_stack(s: &Stack, init: Init) -> Run {
-    let mut rng = ChaCha8Rng::seed_from_u64(s.seed);
-    let x = normal_mat(s.batch, s.width, 1.0, &mut rng);
-    let top = normal_mat(s.batch, s.width, 1.0, &mut rng);
-    let mut wrng = ChaCha8Rng::seed_from_u64(s.seed.wrapping_add(1));
-    let weights: Vec<Mat> = (0..s.depth)
-        .map(|_| init.weights(s.width, &mut wrng))
-        .collect();
-    let pass = forward_backward(&x, &weights, s.act, &top);
+    run_with(s, &Draws::new(s), init)
+}
+
+fn run_with(s: &Stack, d: &Draws, init: Init) -> Run {
+    let weights = d.weights(init, s.width);
+    let pass = forward_backward(&d.x, &weights, s.act, &d.top);
     let layers = (0..=s.depth)
         .map(|l| LayerStats {
             layer: l,
@@ -386,9 +503,16 @@ pub fn run(p: &Params) -> Result<Gradients, LabError> {
             inits.push(init);
         }
     }
-    // Each stack draws from its own seeded streams: in parallel, the same numbers.
-    use rayon::prelude::*;
-    let runs = inits.par_iter().map(|i| run_stack(&stack, *i)).collect();
+    // The orthonormal matrices, when needed, are made first: they take longest, and
+    // their groups share the threads; then the initialisations run side by side.
+    let draws = Draws::new(&stack);
+    if inits.iter().any(|i| matches!(i, Init::Orthogonal(_))) {
+        draws.orthonormal();
+    }
+    let runs = inits
+        .par_iter()
+        .map(|&i| run_with(&stack, &draws, i))
+        .collect();
     Ok(Gradients { stack, runs })
 }
 

@@ -12,6 +12,7 @@ use gradsheet_engine::{Model, Roles};
 use gradsheet_jit::collab::{self, CollabConfig, Ratings};
 use gradsheet_jit::workloads::{self, PerSample};
 use gradsheet_jit::EpochKernel;
+use gradsheet_report::labs::gradsheet_labs;
 use gradsheet_train::Optimizer;
 
 use crate::output::table;
@@ -22,7 +23,8 @@ pub struct Args {
     /// Smaller workloads: a few seconds in all, for a smoke test.
     #[arg(long)]
     pub quick: bool,
-    /// Run only these (comma-separated): W1, W2, W3, W4, W5, W6, compile.
+    /// Run only these (comma-separated): W1, W2, W3, W4, W5, W6, compile, labs (every
+    /// lab), or a lab's name.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Repetitions of each measurement; the best is reported (W3 uses at most 2).
@@ -54,6 +56,13 @@ pub fn run(a: Args) -> Result<()> {
     );
     if wants("compile") {
         compile_times(reps.max(20))?;
+    }
+    let labs: Vec<_> = gradsheet_report::labs::all()
+        .into_iter()
+        .filter(|l| wants("labs") || a.only.iter().any(|o| o == l.name))
+        .collect();
+    if !labs.is_empty() {
+        lab_times(&labs, reps)?;
     }
     if wants("W1") {
         lines.push(w1(if q { 10_000 } else { 100_000 }, reps)?);
@@ -179,6 +188,44 @@ fn compile_times(reps: usize) -> Result<()> {
         all[reps / 2].as_secs_f64() * 1e6,
         all[0].as_secs_f64() * 1e6,
         native[reps / 2].as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+/// Every lab once at its defaults (the web page's first answer and the command line's),
+/// best of `reps`: each must answer a change on the page in under 100 ms.
+fn lab_times(labs: &[&gradsheet_labs::Lab], reps: usize) -> Result<()> {
+    const TARGET_MS: f64 = 100.0;
+    let mut slow = Vec::new();
+    let mut line = Vec::new();
+    for lab in labs {
+        let params = gradsheet_labs::Params::defaults(lab.params);
+        let mut best = Duration::MAX;
+        let mut ran = true;
+        for _ in 0..reps {
+            let t = Instant::now();
+            // A lab whose material is not on this machine (course22's) is skipped.
+            ran = black_box((lab.run)(&params, None)).is_ok();
+            best = best.min(t.elapsed());
+        }
+        if !ran {
+            line.push(format!("{} (no material)", lab.name));
+            continue;
+        }
+        let ms = best.as_secs_f64() * 1e3;
+        if ms >= TARGET_MS {
+            slow.push(lab.name);
+        }
+        line.push(format!("{} {ms:.1}", lab.name));
+    }
+    println!(
+        "labs at their defaults, ms (target < {TARGET_MS} ms each): {}; {}",
+        line.join(", "),
+        if slow.is_empty() {
+            "all met".to_string()
+        } else {
+            format!("NOT met by {}", slow.join(", "))
+        }
     );
     Ok(())
 }

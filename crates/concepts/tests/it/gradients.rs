@@ -151,19 +151,73 @@ fn kaiming_keeps_relu_steady_and_xavier_lets_it_vanish() {
     assert!(big.act_ratio() > 1e8);
 }
 
-/// The stacks (one per initialisation) run in parallel and give the same numbers every time; the four-sum
-/// dot product equals the plain sum up to rounding (exactly, on small integers).
+/// FNV-1a over the bits of every layer's three sizes, every run: a fingerprint of the
+/// whole lab's numbers.
+fn fingerprint(g: &gradsheet_concepts::gradients::Gradients) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for r in &g.runs {
+        for l in &r.layers {
+            for v in [l.act_rms, l.grad_rms, l.weight_grad_rms] {
+                for b in v.to_bits().to_le_bytes() {
+                    h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
+    }
+    h
+}
+
 #[test]
-fn parallel_stacks_are_deterministic_and_dots_are_sums() {
-    use gradsheet_concepts::la::dot;
-    let a: Vec<f64> = (0..11).map(|i| i as f64).collect();
-    let b: Vec<f64> = (0..11).map(|i| (2 * i + 1) as f64).collect();
-    let plain: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-    assert_eq!(dot(&a, &b), plain);
-    let p = gradsheet_labs::Params::defaults(gradsheet_concepts::gradients::PARAMS);
-    let one = gradsheet_concepts::gradients::run(&p).unwrap();
-    let two = gradsheet_concepts::gradients::run(&p).unwrap();
-    // Compared as text: layer 0 has no weights, and its NaN is not equal to itself.
-    assert!(format!("{one:?}") == format!("{two:?}"), "two runs differ");
-    assert_eq!(one.runs.len(), 3);
+fn the_lab_numbers_are_bit_for_bit_those_of_the_serial_plain_loops() {
+    // Fingerprints taken from the first implementation (plain loops, one initialisation
+    // after the other, every layer's normals drawn for each), before the lab was made
+    // fast: sharing draws, interleaving matrices and threads must not change one bit.
+    let cases: [(&[&str], u64); 4] = [
+        (&[], 0x6909_80f6_189e_2c92),
+        (
+            &[
+                "activation=tanh",
+                "init=orthogonal",
+                "gain=1.5",
+                "depth=20",
+                "width=33",
+                "batch=7",
+            ],
+            0xc94a_7daa_93ea_44a3,
+        ),
+        (
+            &[
+                "activation=sigmoid",
+                "init=kaiming",
+                "depth=5",
+                "width=1",
+                "batch=1",
+                "seed=3",
+            ],
+            0x82f5_341b_bbc6_9163,
+        ),
+        (
+            &[
+                "activation=linear",
+                "init=identity",
+                "gain=0.9",
+                "depth=12",
+                "width=9",
+                "batch=5",
+            ],
+            0x0ed1_3a63_9bf1_8c4f,
+        ),
+    ];
+    let lab = gradsheet_concepts::LABS
+        .iter()
+        .find(|l| l.name == "gradients")
+        .unwrap();
+    let got: Vec<u64> = cases
+        .iter()
+        .map(|(items, _)| {
+            fingerprint(&gradsheet_concepts::gradients::run(&lab.params(items).unwrap()).unwrap())
+        })
+        .collect();
+    let want: Vec<u64> = cases.iter().map(|c| c.1).collect();
+    assert_eq!(got, want, "{got:#018x?}");
 }
