@@ -30,6 +30,11 @@ fn workbook_page_end_to_end() {
 
 /// Gives the page's file input the workbook, as choosing it in the file dialog does.
 fn choose(s: &Session, bytes: &[u8]) {
+    choose_as(s, bytes, "mine.xlsx", 2);
+}
+
+/// [`choose`] a workbook named `name` with `sheets` sheets.
+fn choose_as(s: &Session, bytes: &[u8], name: &str, sheets: usize) {
     let list: Vec<String> = bytes.iter().map(|b| b.to_string()).collect();
     s.wait(
         "the page's file input",
@@ -37,14 +42,16 @@ fn choose(s: &Session, bytes: &[u8]) {
     );
     s.js(&format!(
         "const b = new Uint8Array([{}]); const dt = new DataTransfer(); \
-         dt.items.add(new File([b], 'mine.xlsx')); const i = document.querySelector('#book-file'); \
+         dt.items.add(new File([b], '{name}')); const i = document.querySelector('#book-file'); \
          i.files = dt.files; i.dispatchEvent(new Event('change')); return true;",
         list.join(",")
     ));
     s.wait(
         "the workbook's sheets",
-        "return document.querySelectorAll('#book-tabs button').length === 2 \
-         && document.querySelector('#book-summary').textContent.includes('mine.xlsx')",
+        &format!(
+            "return document.querySelectorAll('#book-tabs button').length === {sheets} \
+             && document.querySelector('#book-summary').textContent.includes('{name}')"
+        ),
     );
 }
 
@@ -145,6 +152,17 @@ fn desktop(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
         .collect();
     assert_eq!(got, want, "{last}");
     s.screenshot(&shots.join("book-03-run.png"));
+
+    // A sheet with a cell at A1 and one at XFD1048576: the grid draws the two used rows
+    // and columns, not seventeen billion squares.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write(0, 0, 1.0).unwrap();
+    ws.write(1_048_575, 16_383, 2.0).unwrap();
+    choose_as(s, &wb.save_to_buffer().unwrap(), "far.xlsx", 1);
+    let squares = s.js("return document.querySelectorAll('#book-grid tbody td').length");
+    assert_eq!(squares, serde_json::json!(4), "{squares}");
+    assert_eq!(text(s, "#book-grid td[data-cell='XFD1048576']"), "2");
 }
 
 /// A number as the page's `fmt` shows it for these magnitudes: 7 significant digits,
