@@ -26,6 +26,7 @@ fn workbook_page_end_to_end() {
     let bytes = learner_workbook();
     desktop(&s, &base, &shots, &bytes);
     phone(&s, &base, &shots, &bytes);
+    fast_ai(&s, &base, &shots);
 }
 
 /// Gives the page's file input the workbook, as choosing it in the file dialog does.
@@ -207,4 +208,46 @@ fn phone(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
     );
     s.screenshot(&shots.join("book-04-phone.png"));
     s.desktop();
+}
+
+/// fast.ai's graddesc.xlsm and titanic.xlsx on the page (skipped loudly without them,
+/// mandatory in CI): graddesc's basic sheet with its forward-difference columns marked and
+/// basic!F33's derivatives; the time from choosing each file to its grid drawn, logged.
+fn fast_ai(s: &Session, base: &str, shots: &Path) {
+    for name in ["graddesc-2018.xlsm", "titanic.xlsx"] {
+        let Some(p) = gradsheet_testkit::shared(&format!("workbooks/{name}")) else {
+            return;
+        };
+        let bytes = std::fs::read(p).unwrap();
+        let n = Book::open(&bytes).unwrap().workbook().sheets.len();
+        s.goto(&format!("{base}?{name}#book"));
+        let t = std::time::Instant::now();
+        choose_as(s, &bytes, name, n);
+        eprintln!(
+            "workbook page: {name} chosen to its first sheet drawn in {:.0} ms (test build; the upload included)",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+        if name.starts_with("graddesc") {
+            s.click("#book-tabs button[data-sheet='basic']");
+            let h = attr(s, "#book-grid th.book-verdict[data-col='H']", "class");
+            assert!(h.contains("v-diff"), "{h}");
+            assert_eq!(
+                text(s, "#book-grid th.book-verdict[data-col='H']"),
+                "forward diff. h = 0.01"
+            );
+            s.click("#book-grid td[data-cell='F33']");
+            s.wait(
+                "basic!F33's derivatives",
+                "return document.querySelectorAll('#book-derivs tbody tr').length > 2",
+            );
+            let head = text(s, "#book-cell h2");
+            assert!(head.starts_with("basic!F33 = 103.9932"), "{head}");
+            let derivs = text(s, "#book-derivs");
+            assert!(
+                derivs.contains("basic!C1") && derivs.contains("basic!C2"),
+                "{derivs}"
+            );
+            s.screenshot(&shots.join("book-05-graddesc.png"));
+        }
+    }
 }
