@@ -139,7 +139,9 @@ export const bookPage = {
     });
     $("book-grid").addEventListener("keydown", (e) => {
       const td = e.target.closest("td[data-cell]");
-      if (td && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); this.select(td.dataset.cell); }
+      if (!td) return;
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.select(td.dataset.cell); }
+      if (e.key.startsWith("Arrow")) { e.preventDefault(); this.move(td, e.key); }
     });
     $("book-run").addEventListener("click", () => this.run());
   },
@@ -257,7 +259,7 @@ export const bookPage = {
     const body = rows.map((r) => h("tr", {}, h("th", { class: "rn", scope: "row" }, String(r + 1)), columns.map((c) => {
       const name = letters(c) + (r + 1);
       const cell = at.get(name);
-      if (!cell) return h("td", { class: "empty" });
+      if (!cell) return h("td", { class: "empty", "data-cell": name, tabindex: -1 });
       const v = cols.get(c);
       const cls = [
         cell.formula ? "f" : "", cell.input ? "in" : "", cell.differs ? "differs" : "", cell.not_recalculated ? "skipped" : "",
@@ -265,7 +267,7 @@ export const bookPage = {
         typeof cell.value === "string" && !["NaN", "Infinity", "-Infinity"].includes(cell.value) ? "text" : "",
       ].filter(Boolean).join(" ");
       const tip = [cell.formula, cell.differs ? `Excel saved ${exact(cell.cached)}` : "", cell.not_recalculated ? `not recalculated: ${cell.not_recalculated}` : ""].filter(Boolean).join(" · ");
-      return h("td", { class: cls, "data-cell": name, tabindex: cell.formula || cell.input ? 0 : null, title: tip || null }, shown(this.valueOf(cell)));
+      return h("td", { class: cls, "data-cell": name, tabindex: -1, title: tip || null }, shown(this.valueOf(cell)));
     })));
     for (const n of [note, sh.cut]) if (n) body.push(h("tr", {}, h("td", { colspan: columns.length + 1, class: "cut" }, n)));
     fill(table, h("thead", {}, head), h("tbody", {}, body));
@@ -282,10 +284,26 @@ export const bookPage = {
 
   addr(cell) { return `${quoted(this.s.sheet)}!${cell}`; },
 
+  /** Marks the selected cell; it (or the first cell) is the grid's one stop of the Tab key. */
   highlight() {
-    for (const td of document.querySelectorAll("#book-grid td.sel")) td.classList.remove("sel");
-    const td = document.querySelector(`#book-grid td[data-cell="${this.s.cell}"]`);
-    if (td) td.classList.add("sel");
+    for (const td of document.querySelectorAll("#book-grid td.sel")) { td.classList.remove("sel"); td.tabIndex = -1; }
+    const td = document.querySelector(`#book-grid td[data-cell="${this.s.cell}"]`) || document.querySelector("#book-grid td[data-cell]");
+    if (!td) return;
+    td.tabIndex = 0;
+    if (td.dataset.cell === this.s.cell) td.classList.add("sel");
+  },
+
+  /** The arrow keys move the selection a square, as in Excel. */
+  move(td, key) {
+    const tr = td.parentElement, i = [...tr.children].indexOf(td);
+    let to = null;
+    if (key === "ArrowLeft") to = td.previousElementSibling;
+    if (key === "ArrowRight") to = td.nextElementSibling;
+    if (key === "ArrowUp" && tr.previousElementSibling) to = tr.previousElementSibling.children[i];
+    if (key === "ArrowDown" && tr.nextElementSibling) to = tr.nextElementSibling.children[i];
+    if (!to || !to.dataset.cell) return;
+    to.focus();
+    this.select(to.dataset.cell);
   },
 
   async select(name) {

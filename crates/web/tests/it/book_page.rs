@@ -104,6 +104,21 @@ fn desktop(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
         "{derivs}"
     );
     s.screenshot(&shots.join("book-02-derivative.png"));
+    // The arrow keys move the selection as in Excel: right of D2 is the exact column.
+    s.type_into("#book-grid td[data-cell='D2']", "\u{E014}");
+    s.wait(
+        "E2 selected",
+        "return document.querySelector('#book-formula').textContent === '=2*(C2*A2-B2)*A2'",
+    );
+    assert_eq!(
+        s.js("return document.activeElement.dataset.cell"),
+        serde_json::json!("E2")
+    );
+    s.type_into("#book-grid td[data-cell='E2']", "\u{E015}");
+    s.wait(
+        "E3 selected",
+        "return document.querySelector('#book-addr').textContent === 'E3'",
+    );
 
     // An input typed on the sgd sheet: every cell recalculated.
     s.click("#book-tabs button[data-sheet='sgd']");
