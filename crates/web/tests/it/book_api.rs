@@ -130,6 +130,18 @@ pub fn upload_to(addr: std::net::SocketAddr, bytes: &[u8], name: &str) -> Respon
     .expect("request")
 }
 
+/// `POST /api/book/{id}/grad` of `cell` on the server at `addr`.
+fn grad_at(addr: std::net::SocketAddr, id: &str, cell: &str) -> Response {
+    request(
+        addr,
+        "POST",
+        &format!("/api/book/{id}/grad"),
+        Some(json!({ "cell": cell }).to_string().as_bytes()),
+        Duration::from_secs(30),
+    )
+    .expect("request")
+}
+
 fn upload(bytes: &[u8]) -> Value {
     let r = upload_to(server(), bytes, "mine.xlsx");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -531,18 +543,8 @@ fn a_workbook_given_on_the_command_line_is_open_at_start() {
         (v["id"].as_str(), v["name"].as_str()),
         (Some(id.as_str()), Some("mine.xlsx"))
     );
-    let g: HashMap<String, Value> = serde_json::from_value(
-        crate::http::request(
-            addr,
-            "POST",
-            &format!("/api/book/{id}/grad"),
-            Some(br#"{"cell": "typed!E2"}"#),
-            Duration::from_secs(30),
-        )
-        .unwrap()
-        .json(),
-    )
-    .unwrap();
+    let g: HashMap<String, Value> =
+        serde_json::from_value(grad_at(addr, &id, "typed!E2").json()).unwrap();
     assert_eq!(g["value"], -2.0);
     // Without one, the page is told to choose a file.
     let r = crate::http::get("/api/book");
@@ -661,16 +663,7 @@ fn the_cache_keeps_the_last_eight_books() {
     let books = gradsheet_web::book::Books::new();
     let pinned = books.preload("given.xlsx", &small(100.0)).unwrap();
     let addr = start_with(gradsheet_web::Limits::default(), books);
-    let ask = |id: &str| {
-        request(
-            addr,
-            "POST",
-            &format!("/api/book/{id}/grad"),
-            Some(br#"{"cell": "Sheet1!B1"}"#),
-            Duration::from_secs(30),
-        )
-        .unwrap()
-    };
+    let ask = |id: &str| grad_at(addr, id, "Sheet1!B1");
     let ids: Vec<String> = (0..9)
         .map(|i| {
             let r = upload_to(addr, &small(f64::from(i)), "small.xlsx");
