@@ -54,6 +54,30 @@ function shown(v) {
   return String(v);
 }
 
+/** The most rows and columns drawn as they are in the sheet, empty ones included. */
+const DENSE_ROWS = 2000, DENSE_COLS = 60;
+/** The most grid squares drawn (rows × columns). */
+const MAX_SQUARES = 300000;
+
+/**
+ * Which rows and columns the grid draws for cells at `places` ([row, column]): all of
+ * them up to the last used one, as Excel shows them, when that is small; else only the
+ * used ones (a cell at XFD1048576 is one square, not 17 billion), cut to MAX_SQUARES.
+ */
+function layout(places) {
+  const used = (i) => [...new Set(places.map((p) => p[i]))].sort((a, b) => a - b);
+  const span = (xs, max) => (xs.length && xs[xs.length - 1] < max ? Array.from({ length: xs[xs.length - 1] + 1 }, (_, i) => i) : xs);
+  let rows = span(used(0), DENSE_ROWS);
+  const columns = span(used(1), DENSE_COLS);
+  let note = "";
+  if (rows.length * columns.length > MAX_SQUARES) {
+    const keep = Math.max(1, Math.floor(MAX_SQUARES / columns.length));
+    note = `the grid shows the first ${keep} of the sheet's ${rows.length} rows in use`;
+    rows = rows.slice(0, keep);
+  }
+  return { rows, columns, note };
+}
+
 function build() {
   document.head.append(h("link", { rel: "stylesheet", href: "/assets/book.css" }));
   fill("page-book",
@@ -115,7 +139,9 @@ export const bookPage = {
     });
     $("book-grid").addEventListener("keydown", (e) => {
       const td = e.target.closest("td[data-cell]");
-      if (td && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); this.select(td.dataset.cell); }
+      if (!td) return;
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.select(td.dataset.cell); }
+      if (e.key.startsWith("Arrow")) { e.preventDefault(); this.move(td, e.key); }
     });
     $("book-run").addEventListener("click", () => this.run());
   },
@@ -217,13 +243,12 @@ export const bookPage = {
     if (!sh) { fill(table); return; }
     const cols = this.columnsHere();
     const at = new Map(sh.cells.map((c) => [c.cell, c]));
-    const nrows = sh.cells.reduce((m, c) => Math.max(m, parseCell(c.cell)[0] + 1), 0);
-    const ncols = sh.cols;
+    const { rows, columns, note } = layout(sh.cells.map((c) => parseCell(c.cell)));
     const head = [h("tr", { class: "letters" }, h("th", { class: "rn" }, ""),
-      Array.from({ length: ncols }, (_, c) => h("th", { class: cols.has(c) ? VERDICTS[cols.get(c).verdict][0] : null }, letters(c))))];
+      columns.map((c) => h("th", { class: cols.has(c) ? VERDICTS[cols.get(c).verdict][0] : null }, letters(c))))];
     if (cols.size) {
       head.push(h("tr", { class: "book-verdicts-row" }, h("th", { class: "rn" }, ""),
-        Array.from({ length: ncols }, (_, c) => {
+        columns.map((c) => {
           const v = cols.get(c);
           if (!v) return h("th", {}, "");
           const [cls, word] = VERDICTS[v.verdict];
@@ -231,25 +256,20 @@ export const bookPage = {
           return h("th", { class: "book-verdict " + cls, title: `${v.header}: ${v.verdict} — ${v.note}`, "data-col": letters(c) }, text);
         })));
     }
-    const body = [];
-    for (let r = 0; r < nrows; r++) {
-      const tds = [h("th", { class: "rn", scope: "row" }, String(r + 1))];
-      for (let c = 0; c < ncols; c++) {
-        const name = letters(c) + (r + 1);
-        const cell = at.get(name);
-        if (!cell) { tds.push(h("td", { class: "empty" })); continue; }
-        const v = cols.get(c);
-        const cls = [
-          cell.formula ? "f" : "", cell.input ? "in" : "", cell.differs ? "differs" : "", cell.not_recalculated ? "skipped" : "",
-          v && r >= v.from && r <= v.to ? VERDICTS[v.verdict][0] : "",
-          typeof cell.value === "string" && !["NaN", "Infinity", "-Infinity"].includes(cell.value) ? "text" : "",
-        ].filter(Boolean).join(" ");
-        const tip = [cell.formula, cell.differs ? `Excel saved ${exact(cell.cached)}` : "", cell.not_recalculated ? `not recalculated: ${cell.not_recalculated}` : ""].filter(Boolean).join(" · ");
-        tds.push(h("td", { class: cls, "data-cell": name, tabindex: cell.formula || cell.input ? 0 : null, title: tip || null }, shown(this.valueOf(cell))));
-      }
-      body.push(h("tr", {}, tds));
-    }
-    if (sh.cut) body.push(h("tr", {}, h("td", { colspan: ncols + 1, class: "cut" }, sh.cut)));
+    const body = rows.map((r) => h("tr", {}, h("th", { class: "rn", scope: "row" }, String(r + 1)), columns.map((c) => {
+      const name = letters(c) + (r + 1);
+      const cell = at.get(name);
+      if (!cell) return h("td", { class: "empty", "data-cell": name, tabindex: -1 });
+      const v = cols.get(c);
+      const cls = [
+        cell.formula ? "f" : "", cell.input ? "in" : "", cell.differs ? "differs" : "", cell.not_recalculated ? "skipped" : "",
+        v && r >= v.from && r <= v.to ? VERDICTS[v.verdict][0] : "",
+        typeof cell.value === "string" && !["NaN", "Infinity", "-Infinity"].includes(cell.value) ? "text" : "",
+      ].filter(Boolean).join(" ");
+      const tip = [cell.formula, cell.differs ? `Excel saved ${exact(cell.cached)}` : "", cell.not_recalculated ? `not recalculated: ${cell.not_recalculated}` : ""].filter(Boolean).join(" · ");
+      return h("td", { class: cls, "data-cell": name, tabindex: -1, title: tip || null }, shown(this.valueOf(cell)));
+    })));
+    for (const n of [note, sh.cut]) if (n) body.push(h("tr", {}, h("td", { colspan: columns.length + 1, class: "cut" }, n)));
     fill(table, h("thead", {}, head), h("tbody", {}, body));
     this.highlight();
   },
@@ -264,10 +284,26 @@ export const bookPage = {
 
   addr(cell) { return `${quoted(this.s.sheet)}!${cell}`; },
 
+  /** Marks the selected cell; it (or the first cell) is the grid's one stop of the Tab key. */
   highlight() {
-    for (const td of document.querySelectorAll("#book-grid td.sel")) td.classList.remove("sel");
-    const td = document.querySelector(`#book-grid td[data-cell="${this.s.cell}"]`);
-    if (td) td.classList.add("sel");
+    for (const td of document.querySelectorAll("#book-grid td.sel")) { td.classList.remove("sel"); td.tabIndex = -1; }
+    const td = document.querySelector(`#book-grid td[data-cell="${this.s.cell}"]`) || document.querySelector("#book-grid td[data-cell]");
+    if (!td) return;
+    td.tabIndex = 0;
+    if (td.dataset.cell === this.s.cell) td.classList.add("sel");
+  },
+
+  /** The arrow keys move the selection a square, as in Excel. */
+  move(td, key) {
+    const tr = td.parentElement, i = [...tr.children].indexOf(td);
+    let to = null;
+    if (key === "ArrowLeft") to = td.previousElementSibling;
+    if (key === "ArrowRight") to = td.nextElementSibling;
+    if (key === "ArrowUp" && tr.previousElementSibling) to = tr.previousElementSibling.children[i];
+    if (key === "ArrowDown" && tr.nextElementSibling) to = tr.nextElementSibling.children[i];
+    if (!to || !to.dataset.cell) return;
+    to.focus();
+    this.select(to.dataset.cell);
   },
 
   async select(name) {

@@ -130,6 +130,18 @@ pub fn upload_to(addr: std::net::SocketAddr, bytes: &[u8], name: &str) -> Respon
     .expect("request")
 }
 
+/// `POST /api/book/{id}/grad` of `cell` on the server at `addr`.
+fn grad_at(addr: std::net::SocketAddr, id: &str, cell: &str) -> Response {
+    request(
+        addr,
+        "POST",
+        &format!("/api/book/{id}/grad"),
+        Some(json!({ "cell": cell }).to_string().as_bytes()),
+        Duration::from_secs(30),
+    )
+    .expect("request")
+}
+
 fn upload(bytes: &[u8]) -> Value {
     let r = upload_to(server(), bytes, "mine.xlsx");
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -531,18 +543,8 @@ fn a_workbook_given_on_the_command_line_is_open_at_start() {
         (v["id"].as_str(), v["name"].as_str()),
         (Some(id.as_str()), Some("mine.xlsx"))
     );
-    let g: HashMap<String, Value> = serde_json::from_value(
-        crate::http::request(
-            addr,
-            "POST",
-            &format!("/api/book/{id}/grad"),
-            Some(br#"{"cell": "typed!E2"}"#),
-            Duration::from_secs(30),
-        )
-        .unwrap()
-        .json(),
-    )
-    .unwrap();
+    let g: HashMap<String, Value> =
+        serde_json::from_value(grad_at(addr, &id, "typed!E2").json()).unwrap();
     assert_eq!(g["value"], -2.0);
     // Without one, the page is told to choose a file.
     let r = crate::http::get("/api/book");
@@ -639,4 +641,60 @@ fn fast_ais_workbooks_upload_and_redraw() {
             );
         }
     }
+}
+
+/// The server keeps the last 8 workbooks opened (and the one given on the command line):
+/// the least recently used leaves first, and asking about it is a 404 saying to upload it
+/// again.
+#[test]
+fn the_cache_keeps_the_last_eight_books() {
+    let small = |a: f64| {
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        ws.write(0, 0, a).unwrap();
+        ws.write(
+            0,
+            1,
+            Formula::new("=A1*2").set_result((a * 2.0).to_string()),
+        )
+        .unwrap();
+        wb.save_to_buffer().unwrap()
+    };
+    let books = gradsheet_web::book::Books::new();
+    let pinned = books.preload("given.xlsx", &small(100.0)).unwrap();
+    let addr = start_with(gradsheet_web::Limits::default(), books);
+    let ask = |id: &str| grad_at(addr, id, "Sheet1!B1");
+    let ids: Vec<String> = (0..9)
+        .map(|i| {
+            let r = upload_to(addr, &small(f64::from(i)), "small.xlsx");
+            assert_eq!(r.status, 200);
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        9
+    );
+    let r = ask(&ids[0]);
+    assert_eq!(r.status, 404, "the first of nine is gone");
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("upload it again"));
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        let r = ask(id);
+        assert_eq!(r.status, 200, "{i}");
+        assert_eq!(r.json()["value"], i as f64 * 2.0);
+    }
+    // Asked in order, the second is now the least recently used: a tenth workbook sends
+    // it away, and the third stays.
+    let tenth = upload_to(addr, &small(10.0), "small.xlsx");
+    assert_eq!(tenth.status, 200);
+    assert_eq!(ask(&ids[1]).status, 404, "the least recently used leaves");
+    assert_eq!(ask(&ids[2]).status, 200);
+    assert_eq!(
+        ask(&pinned).json()["value"],
+        200.0,
+        "the given workbook stays"
+    );
 }

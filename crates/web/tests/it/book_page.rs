@@ -26,10 +26,16 @@ fn workbook_page_end_to_end() {
     let bytes = learner_workbook();
     desktop(&s, &base, &shots, &bytes);
     phone(&s, &base, &shots, &bytes);
+    fast_ai(&s, &base, &shots);
 }
 
 /// Gives the page's file input the workbook, as choosing it in the file dialog does.
 fn choose(s: &Session, bytes: &[u8]) {
+    choose_as(s, bytes, "mine.xlsx", 2);
+}
+
+/// [`choose`] a workbook named `name` with `sheets` sheets.
+fn choose_as(s: &Session, bytes: &[u8], name: &str, sheets: usize) {
     let list: Vec<String> = bytes.iter().map(|b| b.to_string()).collect();
     s.wait(
         "the page's file input",
@@ -37,14 +43,16 @@ fn choose(s: &Session, bytes: &[u8]) {
     );
     s.js(&format!(
         "const b = new Uint8Array([{}]); const dt = new DataTransfer(); \
-         dt.items.add(new File([b], 'mine.xlsx')); const i = document.querySelector('#book-file'); \
+         dt.items.add(new File([b], '{name}')); const i = document.querySelector('#book-file'); \
          i.files = dt.files; i.dispatchEvent(new Event('change')); return true;",
         list.join(",")
     ));
     s.wait(
         "the workbook's sheets",
-        "return document.querySelectorAll('#book-tabs button').length === 2 \
-         && document.querySelector('#book-summary').textContent.includes('mine.xlsx')",
+        &format!(
+            "return document.querySelectorAll('#book-tabs button').length === {sheets} \
+             && document.querySelector('#book-summary').textContent.includes('{name}')"
+        ),
     );
 }
 
@@ -96,6 +104,21 @@ fn desktop(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
         "{derivs}"
     );
     s.screenshot(&shots.join("book-02-derivative.png"));
+    // The arrow keys move the selection as in Excel: right of D2 is the exact column.
+    s.type_into("#book-grid td[data-cell='D2']", "\u{E014}");
+    s.wait(
+        "E2 selected",
+        "return document.querySelector('#book-formula').textContent === '=2*(C2*A2-B2)*A2'",
+    );
+    assert_eq!(
+        s.js("return document.activeElement.dataset.cell"),
+        serde_json::json!("E2")
+    );
+    s.type_into("#book-grid td[data-cell='E2']", "\u{E015}");
+    s.wait(
+        "E3 selected",
+        "return document.querySelector('#book-addr').textContent === 'E3'",
+    );
 
     // An input typed on the sgd sheet: every cell recalculated.
     s.click("#book-tabs button[data-sheet='sgd']");
@@ -145,6 +168,17 @@ fn desktop(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
         .collect();
     assert_eq!(got, want, "{last}");
     s.screenshot(&shots.join("book-03-run.png"));
+
+    // A sheet with a cell at A1 and one at XFD1048576: the grid draws the two used rows
+    // and columns, not seventeen billion squares.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write(0, 0, 1.0).unwrap();
+    ws.write(1_048_575, 16_383, 2.0).unwrap();
+    choose_as(s, &wb.save_to_buffer().unwrap(), "far.xlsx", 1);
+    let squares = s.js("return document.querySelectorAll('#book-grid tbody td').length");
+    assert_eq!(squares, serde_json::json!(4), "{squares}");
+    assert_eq!(text(s, "#book-grid td[data-cell='XFD1048576']"), "2");
 }
 
 /// A number as the page's `fmt` shows it for these magnitudes: 7 significant digits,
@@ -189,4 +223,46 @@ fn phone(s: &Session, base: &str, shots: &Path, bytes: &[u8]) {
     );
     s.screenshot(&shots.join("book-04-phone.png"));
     s.desktop();
+}
+
+/// fast.ai's graddesc.xlsm and titanic.xlsx on the page (skipped loudly without them,
+/// mandatory in CI): graddesc's basic sheet with its forward-difference columns marked and
+/// basic!F33's derivatives; the time from choosing each file to its grid drawn, logged.
+fn fast_ai(s: &Session, base: &str, shots: &Path) {
+    for name in ["graddesc-2018.xlsm", "titanic.xlsx"] {
+        let Some(p) = gradsheet_testkit::shared(&format!("workbooks/{name}")) else {
+            return;
+        };
+        let bytes = std::fs::read(p).unwrap();
+        let n = Book::open(&bytes).unwrap().workbook().sheets.len();
+        s.goto(&format!("{base}?{name}#book"));
+        let t = std::time::Instant::now();
+        choose_as(s, &bytes, name, n);
+        eprintln!(
+            "workbook page: {name} chosen to its first sheet drawn in {:.0} ms (test build; the upload included)",
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+        if name.starts_with("graddesc") {
+            s.click("#book-tabs button[data-sheet='basic']");
+            let h = attr(s, "#book-grid th.book-verdict[data-col='H']", "class");
+            assert!(h.contains("v-diff"), "{h}");
+            assert_eq!(
+                text(s, "#book-grid th.book-verdict[data-col='H']"),
+                "forward diff. h = 0.01"
+            );
+            s.click("#book-grid td[data-cell='F33']");
+            s.wait(
+                "basic!F33's derivatives",
+                "return document.querySelectorAll('#book-derivs tbody tr').length > 2",
+            );
+            let head = text(s, "#book-cell h2");
+            assert!(head.starts_with("basic!F33 = 103.9932"), "{head}");
+            let derivs = text(s, "#book-derivs");
+            assert!(
+                derivs.contains("basic!C1") && derivs.contains("basic!C2"),
+                "{derivs}"
+            );
+            s.screenshot(&shots.join("book-05-graddesc.png"));
+        }
+    }
 }
