@@ -41,7 +41,7 @@ const VOLATILE: &[&str] = &[
 
 /// Functions the engine computes with the same name and arguments.
 const ENGINE: &[&str] = &[
-    "EXP", "LN", "LOG", "LOG10", "SQRT", "ABS", "IF", "SIGN", "TANH",
+    "EXP", "LN", "LOG", "LOG10", "SQRT", "ABS", "IF", "SIGN", "TANH", "ROUND", "INT",
 ];
 
 /// Translates `src` (the formula without its `=`) on sheet `sheet` into engine text; the
@@ -57,6 +57,7 @@ pub fn translate(
     let mut cx = Cx {
         book,
         sheet: owner.0,
+        owner_key: owner,
         owner: crate::var(owner),
         aux: Vec::new(),
     };
@@ -81,6 +82,7 @@ pub fn translate_array(
     let mut cx = Cx {
         book,
         sheet: owner.0,
+        owner_key: owner,
         owner: format!("{}_a", crate::var(owner)),
         aux: Vec::new(),
     };
@@ -975,6 +977,8 @@ struct Cx<'a> {
     book: &'a dyn Lookup,
     /// The sheet of the cell being translated (whose names come first).
     sheet: usize,
+    /// The cell being translated (the top left one of an array formula).
+    owner_key: Key,
     /// The engine name of the cell being translated, which partial sums are named after.
     owner: String,
     aux: Vec<(String, String)>,
@@ -1200,6 +1204,37 @@ fn emit(a: &Ast, cx: &mut Cx<'_>) -> Result<String, Untranslated> {
                 "MMULT" => match arr(a, cx)? {
                     Some(x) if x.v.len() == 1 => x.v[0].clone(),
                     _ => return unsupported("MMULT of several cells where one value belongs (a multi-cell array formula)"),
+                },
+                "CEILING.MATH" | "CEILING" | "FLOOR.MATH" | "FLOOR" => {
+                    // With significance 1 (the default of the .MATH forms) these are
+                    // -INT(-x) and INT(x); CEILING.MATH's mode only matters for other
+                    // significances.
+                    let x = match args.as_slice() {
+                        [x] if f.ends_with(".MATH") => x,
+                        [x, s] | [x, s, _] if saved(s, cx) == Some(1.0) => x,
+                        _ => {
+                            return unsupported(&format!(
+                                "{f} with a significance other than 1"
+                            ))
+                        }
+                    };
+                    let x = emit(x, cx)?;
+                    if f.starts_with("CEILING") {
+                        format!("(-INT(-{x}))")
+                    } else {
+                        format!("INT({x})")
+                    }
+                }
+                "ROW" | "COLUMN" => match args.as_slice() {
+                    // The position of a cell: fixed once the formula is where it is.
+                    [Ast::Cell(k)] | [Ast::Range(k, _)] => {
+                        (if f == "ROW" { k.1 } else { k.2 } + 1).to_string()
+                    }
+                    [] => {
+                        let k = cx.owner_key;
+                        (if f == "ROW" { k.1 } else { k.2 } + 1).to_string()
+                    }
+                    _ => return unsupported(&format!("{f} of something that is not a reference")),
                 },
                 "POWER" => {
                     let [x, y] = args.as_slice() else {

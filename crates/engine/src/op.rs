@@ -219,11 +219,14 @@ pub enum Unary {
     /// `SOFTPLUS(a)` = `LN(1+EXP(a))`, a smooth ReLU with slope `SIGMOID(a)`: not an
     /// Excel function; exported as that formula.
     Softplus,
+    /// `INT(a)`: the largest integer not above `a` (Excel's INT rounds down, so
+    /// `INT(-2.5)` is -3). Flat: its slope is 0 wherever it has one.
+    Int,
 }
 
 impl Unary {
     /// Every one-argument operation.
-    pub const ALL: [Unary; 11] = [
+    pub const ALL: [Unary; 12] = [
         Unary::Neg,
         Unary::Abs,
         Unary::Sign,
@@ -235,6 +238,7 @@ impl Unary {
         Unary::Relu,
         Unary::Sigmoid,
         Unary::Softplus,
+        Unary::Int,
     ];
 
     /// How it is written.
@@ -269,6 +273,7 @@ impl Unary {
             Unary::Relu => f("RELU", "relu"),
             Unary::Sigmoid => f("SIGMOID", "σ"),
             Unary::Softplus => f("SOFTPLUS", "softplus"),
+            Unary::Int => f("INT", "floor"),
         }
     }
 
@@ -298,7 +303,8 @@ impl Unary {
             | Unary::Ln
             | Unary::Log10
             | Unary::Sqrt
-            | Unary::Tanh => None,
+            | Unary::Tanh
+            | Unary::Int => None,
         }
     }
 
@@ -339,6 +345,7 @@ impl Unary {
             }
             Unary::Sigmoid => ar.call1(Native1::Sigmoid, a),
             Unary::Softplus => ar.call1(Native1::Softplus, a),
+            Unary::Int => ar.call1(Native1::Floor, a),
         }
     }
 
@@ -354,7 +361,7 @@ impl Unary {
                 }
             };
         }
-        each!(Neg, Abs, Sign, Exp, Ln, Log10, Sqrt, Tanh, Relu, Sigmoid, Softplus)
+        each!(Neg, Abs, Sign, Exp, Ln, Log10, Sqrt, Tanh, Relu, Sigmoid, Softplus, Int)
     }
 
     /// What an adjoint `g` contributes to the argument's, where the argument is `a` and
@@ -375,7 +382,7 @@ impl Unary {
                 let s = ar.unary(Unary::Sign, a);
                 times(ar, s)
             }
-            Unary::Sign => None,
+            Unary::Sign | Unary::Int => None,
             Unary::Exp => times(ar, out),
             Unary::Ln => {
                 let one = ar.num(1.0);
@@ -435,19 +442,23 @@ pub enum Binary {
     Pow,
     /// `LOG(a, base)`.
     Log,
+    /// `ROUND(a, digits)`: `a` rounded to `digits` decimal places (to tens, hundreds… when
+    /// negative), halves away from zero as Excel does. Flat in both arguments.
+    Round,
     /// A comparison.
     Cmp(Cmp),
 }
 
 impl Binary {
     /// Every two-argument operation.
-    pub const ALL: [Binary; 12] = [
+    pub const ALL: [Binary; 13] = [
         Binary::Add,
         Binary::Sub,
         Binary::Mul,
         Binary::Div,
         Binary::Pow,
         Binary::Log,
+        Binary::Round,
         Binary::Cmp(Cmp::Lt),
         Binary::Cmp(Cmp::Le),
         Binary::Cmp(Cmp::Gt),
@@ -477,6 +488,11 @@ impl Binary {
                 math: Form::Function("log"),
                 sexpr: "LOG",
             },
+            Binary::Round => Spelling {
+                formula: Form::Function("ROUND"),
+                math: Form::Function("round"),
+                sexpr: "ROUND",
+            },
             Binary::Cmp(c) => {
                 let (f, m) = c.symbols();
                 infix(f, m)
@@ -493,6 +509,7 @@ impl Binary {
             | Binary::Mul
             | Binary::Div
             | Binary::Log
+            | Binary::Round
             | Binary::Cmp(_) => None,
         }
     }
@@ -504,7 +521,7 @@ impl Binary {
             Binary::Mul | Binary::Div => Some(prec::MUL),
             Binary::Pow => Some(prec::POW),
             Binary::Cmp(_) => Some(prec::CMP),
-            Binary::Log => None,
+            Binary::Log | Binary::Round => None,
         }
     }
 
@@ -522,6 +539,7 @@ impl Binary {
                 let lb = ar.call1(Native1::Ln, b);
                 ar.div(la, lb)
             }
+            Binary::Round => ar.call2(Native2::Round, a, b),
             Binary::Cmp(c) => {
                 let t = ar.cmp(c, a, b);
                 let (one, zero) = (ar.num(1.0), ar.num(0.0));
@@ -548,6 +566,7 @@ impl Binary {
             Binary::Div => Binary::Div,
             Binary::Pow => Binary::Pow,
             Binary::Log => Binary::Log,
+            Binary::Round => Binary::Round,
             Binary::Cmp(Cmp::Lt) => Binary::Cmp(Cmp::Lt),
             Binary::Cmp(Cmp::Le) => Binary::Cmp(Cmp::Le),
             Binary::Cmp(Cmp::Gt) => Binary::Cmp(Cmp::Gt),
@@ -616,7 +635,7 @@ impl Binary {
                     }),
                 ]
             }
-            Binary::Cmp(_) => [None, None],
+            Binary::Round | Binary::Cmp(_) => [None, None],
         }
     }
 }
@@ -972,17 +991,20 @@ pub enum Native1 {
     Sigmoid,
     /// [`softplus`].
     Softplus,
+    /// `floor`.
+    Floor,
 }
 
 impl Native1 {
     /// Every one.
-    pub const ALL: [Native1; 6] = [
+    pub const ALL: [Native1; 7] = [
         Native1::Exp,
         Native1::Ln,
         Native1::Log10,
         Native1::Tanh,
         Native1::Sigmoid,
         Native1::Softplus,
+        Native1::Floor,
     ];
 
     /// The function.
@@ -995,6 +1017,7 @@ impl Native1 {
             Native1::Tanh => x.tanh(),
             Native1::Sigmoid => sigmoid(x),
             Native1::Softplus => softplus(x),
+            Native1::Floor => x.floor(),
         }
     }
 
@@ -1007,6 +1030,7 @@ impl Native1 {
             Native1::Tanh => "gs_tanh",
             Native1::Sigmoid => "gs_sigmoid",
             Native1::Softplus => "gs_softplus",
+            Native1::Floor => "gs_floor",
         }
     }
 
@@ -1027,6 +1051,7 @@ impl Native1 {
             Native1::Tanh => shim!(Tanh),
             Native1::Sigmoid => shim!(Sigmoid),
             Native1::Softplus => shim!(Softplus),
+            Native1::Floor => shim!(Floor),
         }
     }
 }
@@ -1039,11 +1064,13 @@ pub enum Native2 {
     /// `powf`, as `torch.optim.Adam`'s bias correction `1 - β^t` computes it (the
     /// compiled optimizers call it).
     Powf,
+    /// [`round`]: Excel's `ROUND`.
+    Round,
 }
 
 impl Native2 {
     /// Every one.
-    pub const ALL: [Native2; 2] = [Native2::Pow, Native2::Powf];
+    pub const ALL: [Native2; 3] = [Native2::Pow, Native2::Powf, Native2::Round];
 
     /// The function.
     #[inline(always)]
@@ -1051,6 +1078,7 @@ impl Native2 {
         match self {
             Native2::Pow => pow(x, y),
             Native2::Powf => x.powf(y),
+            Native2::Round => round(x, y),
         }
     }
 
@@ -1059,6 +1087,7 @@ impl Native2 {
         match self {
             Native2::Pow => "gs_pow",
             Native2::Powf => "gs_powf",
+            Native2::Round => "gs_round",
         }
     }
 
@@ -1075,6 +1104,7 @@ impl Native2 {
         match self {
             Native2::Pow => shim!(Pow),
             Native2::Powf => shim!(Powf),
+            Native2::Round => shim!(Round),
         }
     }
 }
@@ -1117,6 +1147,50 @@ pub fn pow(a: f64, b: f64) -> f64 {
     }
 }
 
+/// Excel's `ROUND(x, digits)`: `digits` is truncated to an integer; halves go away from
+/// zero (`ROUND(2.5, 0)` is 3, `ROUND(-2.5, 0)` is -3), as `f64::round` does.
+///
+/// The scaling by a power of ten is the binary one, so a decimal half that is not exactly
+/// representable (2.675 is 2.67499999999999982236431605997495353221893310546875) rounds
+/// as its binary value says. Where the scaled value is not finite, or already has no
+/// fraction (a digit count past f64's precision), `x` comes back unchanged.
+///
+/// ```
+/// use gradsheet_engine::op::round;
+/// assert_eq!(round(2.5, 0.0), 3.0);
+/// assert_eq!(round(-2.5, 0.0), -3.0);
+/// assert_eq!(round(1234.5678, 2.0), 1234.57);
+/// assert_eq!(round(1234.5678, -2.0), 1200.0);
+/// ```
+#[inline(always)]
+pub fn round(x: f64, digits: f64) -> f64 {
+    if x.is_nan() || digits.is_nan() {
+        return f64::NAN;
+    }
+    let d = digits.trunc();
+    if !x.is_finite() || d == f64::INFINITY {
+        return x;
+    }
+    if d == f64::NEG_INFINITY {
+        return 0.0 * x;
+    }
+    if d == 0.0 {
+        return x.round();
+    }
+    // 10^±308 is the last finite power; past it every finite x is already rounded
+    // (digits > 0) or rounds to 0 (digits < 0).
+    let s = 10f64.powi(d.abs().min(308.0) as i32);
+    if d > 0.0 {
+        let y = x * s;
+        if !y.is_finite() || y.fract() == 0.0 {
+            return x;
+        }
+        y.round() / s
+    } else {
+        (x / s).round() * s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1137,6 +1211,7 @@ mod tests {
             Unary::Relu => 8,
             Unary::Sigmoid => 9,
             Unary::Softplus => 10,
+            Unary::Int => 11,
         };
         for (i, u) in Unary::ALL.iter().enumerate() {
             assert_eq!(index(*u), i);
@@ -1147,10 +1222,11 @@ mod tests {
             | Native1::Log10
             | Native1::Tanh
             | Native1::Sigmoid
-            | Native1::Softplus => (),
+            | Native1::Softplus
+            | Native1::Floor => (),
         };
         Native1::ALL.iter().for_each(|n| native(*n));
-        assert_eq!(Binary::ALL.len(), 6 + Cmp::ALL.len());
+        assert_eq!(Binary::ALL.len(), 7 + Cmp::ALL.len());
     }
 
     #[test]

@@ -90,6 +90,14 @@ fn functions_and_numbers() {
         softplus(−u)·2"#]],
     );
     check(
+        "ROUND(x,2)+INT(-x)",
+        expect![[r#"
+        (+ (ROUND x 2) (INT (neg x)))
+        ROUND(x,2)+INT(-x)
+        ROUND(x,2)+INT(-x)
+        round(x, 2) + floor(−x)"#]],
+    );
+    check(
         "LOG(p)+LOG(p,2)+LN(p)+POWER(x,3)",
         expect![[r#"
         (+ (+ (+ (LOG10 p) (LOG p 2)) (LN p)) (^ x 3))
@@ -125,4 +133,13 @@ fn values_follow_excel() {
     assert_eq!(v("SOFTPLUS(-800)"), 0.0);
     assert_eq!(v("SOFTPLUS(-40)"), (-40f64).exp());
     assert!((v("SOFTPLUS(0)") - 2f64.ln()).abs() < 1e-16);
+    // INT rounds down, ROUND rounds halves away from zero (emb_sizing's ROUND(…,0),
+    // mom_bias's CEILING.MATH as -INT(-x)).
+    assert_eq!(v("INT(-2.5)+INT(2.5)"), -1.0);
+    assert_eq!(v("ROUND(2.5,0)"), 3.0);
+    assert_eq!(v("ROUND(-2.5,0)"), -3.0);
+    assert_eq!(v("ROUND(0.125,2)"), 0.13);
+    assert_eq!(v("ROUND(1250,-2)"), 1300.0);
+    assert_eq!(v("ROUND(1.5,1.9)"), 1.5); // the digit count is truncated
+    assert!(v("ROUND(SQRT(-1),0)").is_nan());
 }

@@ -367,6 +367,8 @@ fn formula() -> impl Strategy<Value = String> {
             inner.clone().prop_map(|l| format!("TANH({l})")),
             inner.clone().prop_map(|l| format!("SIGMOID({l})")),
             inner.clone().prop_map(|l| format!("SOFTPLUS({l})")),
+            inner.clone().prop_map(|l| format!("INT({l})")),
+            inner.clone().prop_map(|l| format!("ROUND({l},1)")),
             inner.clone().prop_map(|l| format!("RELU({l})")),
             inner.clone().prop_map(|l| format!("ABS({l})")),
             inner.clone().prop_map(|l| format!("SIGN({l})")),
