@@ -105,21 +105,38 @@ impl Book {
         wrt: Key,
         values: &HashMap<Key, f64>,
     ) -> Option<ExactCell> {
+        let d = self.derivative_expr(s, r, of, wrt, 1)?;
+        let value = d
+            .eval(&|n| key_of(n).map(|k| values.get(&k).copied().unwrap_or(0.0)))
+            .ok()?;
+        Some(ExactCell {
+            row: r,
+            value,
+            formula: self.in_sheet(s, &d),
+        })
+    }
+
+    /// The `order`-th derivative of the formula `of` (as typed on row `r` of sheet `s`)
+    /// with respect to `wrt`, by the chain rule over the cells, simplified.
+    fn derivative_expr(&self, s: usize, r: u32, of: &str, wrt: Key, order: usize) -> Option<Expr> {
         // The differentiated expression over the row's cells.
         let (text, aux) = formula::translate(of, (s, r, u32::MAX >> 8), self).ok()?;
         if !aux.is_empty() {
             return None;
         }
-        let e = gradsheet_engine::parse(&text).ok()?;
-        let mut budget = MAX_INLINED;
-        let d = self.chain(&e, wrt, &mut budget)?;
-        let d = gradsheet_engine::simplify(&d);
-        let value = d
-            .eval(&|n| key_of(n).map(|k| values.get(&k).copied().unwrap_or(0.0)))
-            .ok()?;
-        // A name that is no cell (a partial sum's) leaves the formula unwritable.
+        let mut d = gradsheet_engine::parse(&text).ok()?;
+        for _ in 0..order {
+            let mut budget = MAX_INLINED;
+            d = gradsheet_engine::simplify(&self.chain(&d, wrt, &mut budget)?);
+        }
+        Some(d)
+    }
+
+    /// `e` as formula text in the references of sheet `s`; `None` when a name in it is no
+    /// cell (a partial sum's) or the text is past a spreadsheet's limit.
+    fn in_sheet(&self, s: usize, e: &Expr) -> Option<String> {
         let unknown = std::cell::Cell::new(false);
-        let text = d.render(Notation::Excel, &|n: &str| match key_of(n) {
+        let text = e.render(Notation::Excel, &|n: &str| match key_of(n) {
             Some(k) if k.0 == s => crate::cell_name(k.1, k.2),
             Some(k) => self.address(k),
             None => {
@@ -127,12 +144,30 @@ impl Book {
                 n.to_string()
             }
         });
-        let formula =
-            (!unknown.get() && text.chars().count() < diff::EXCEL_FORMULA_CHARS).then_some(text);
-        Some(ExactCell {
-            row: r,
-            value,
-            formula,
-        })
+        (!unknown.get() && text.chars().count() < diff::EXCEL_FORMULA_CHARS).then_some(text)
+    }
+
+    /// The leading term of a finite difference's error on row `r` (h/2·∂²of/∂wrt² for a
+    /// forward difference, −h/2·∂² backward, h²/6·∂³ central), as formula text in the
+    /// sheet's references: `0.01*A4^2` for a forward difference of `(C4*A4+D4-B4)^2`.
+    pub(crate) fn truncation_formula(
+        &self,
+        s: usize,
+        r: u32,
+        of: &str,
+        wrt: Key,
+        kind: &str,
+        h: f64,
+    ) -> Option<String> {
+        use gradsheet_engine::Binary;
+        let (order, factor) = match kind {
+            "forward difference" => (2, h / 2.0),
+            "backward difference" => (2, -h / 2.0),
+            "central difference" => (3, h * h / 6.0),
+            _ => return None,
+        };
+        let d = self.derivative_expr(s, r, of, wrt, order)?;
+        let e = gradsheet_engine::simplify(&Expr::bin(Binary::Mul, Expr::Num(factor), d));
+        self.in_sheet(s, &e)
     }
 }

@@ -233,6 +233,47 @@ pub fn format_number(v: f64) -> String {
     }
 }
 
+/// `v` to `digits` significant digits, without trailing zeros; an exponent for very
+/// large or very small magnitudes (`3.591e16`, `5.05e-5`).
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::format_sig as sig;
+/// assert_eq!(sig(39615.98, 4), "39616");
+/// assert_eq!(sig(3.9616, 3), "3.96");
+/// assert_eq!(sig(5.0485e-5, 3), "5.05e-5");
+/// assert_eq!(sig(3.59e16, 3), "3.59e16");
+/// assert_eq!(sig(f64::NAN, 3), "NaN");
+/// ```
+pub fn format_sig(v: f64, digits: usize) -> String {
+    if !v.is_finite() {
+        return format_number(v);
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let mag = v.abs().log10().floor() as i32;
+    if !(-3..7).contains(&mag) {
+        let s = format!("{:.*e}", digits.saturating_sub(1), v);
+        // Trim zeros of the mantissa: 5.00e-5 → 5e-5.
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = if m.contains('.') {
+            m.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            m
+        };
+        return format!("{m}e{e}");
+    }
+    let decimals = (digits as i32 - 1 - mag).max(0) as usize;
+    let s = format!("{:.*}", decimals, v);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
 struct Printer<'a> {
     notation: Notation,
     name: &'a dyn Fn(&str) -> String,

@@ -59,7 +59,7 @@ pub use data::Dataset;
 pub use diff::derivative;
 pub use error::{ErrorKind, FormulaError, Span};
 pub use eval::UnknownName;
-pub use expr::{format_number, Expr, Notation};
+pub use expr::{format_number, format_sig, Expr, Notation};
 pub use fd::Scheme;
 pub use model::{loss_formula, CompiledModel, Model, Role, Roles, LOSSES, PRED};
 pub use op::{Binary, Cmp, Fold, Op, Unary};

@@ -190,6 +190,21 @@ fn typed_derivative_columns_get_their_verdicts() {
     assert_eq!((f.verdict, f.h), ("forward difference", Some(0.01)));
     // A forward difference of (ax − y)² errs by h·x² exactly: 0.01·81 at x = 9.
     assert!((f.max_abs_error - 0.81).abs() < 1e-9, "{f:?}");
+    // The note names that error in the sheet's cells, and where it is largest.
+    assert!(
+        f.note.contains(
+            "its error is h/2·∂²D2/∂C2² = 0.01*A2^2 (in row 2's cells), largest at F4: 0.81 off"
+        ),
+        "{f:?}"
+    );
+    // The exact column beside it, in the sheet's cells, where the parameter is a number
+    // typed on each row (an input, not a formula).
+    let cells = book.exact_column(f);
+    assert_eq!(cells.len(), 3);
+    assert_eq!(cells[2].formula.as_deref(), Some("2*(C4*A4-B4)*A4"));
+    assert_eq!(cells[2].value, 2.0 * (0.5 * 9.0 - 2.0) * 9.0);
+    // A ratio is read as a person reads it.
+    assert!(!e.note.contains("0000000"), "{e:?}");
     let g = by("G2:G4");
     assert_eq!(g.verdict, "wrong");
     assert!(g.note.starts_with("0.5 times ∂D2/∂C2"), "{g:?}");
@@ -237,4 +252,138 @@ fn row_zero_is_an_address_error() {
         assert!(e.contains("is not a cell like A1"), "{a}: {e}");
     }
     assert_eq!(book.key("'my model'!$B$1").unwrap(), (0, 0, 1));
+}
+
+/// The forum's 2-neuron model y = c·(a·x+b)+d on a sheet where c is still 1 on every
+/// row: a de/da typed without its factor c equals the exact derivative at every number
+/// the sheet holds. Looked at again with the inputs moved, it is found wrong; the right
+/// column and the forward difference keep their verdicts.
+#[test]
+fn a_missing_factor_hidden_by_c_equal_to_1_is_found() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("2 neurons").unwrap();
+    for (c, h) in [
+        "x",
+        "y",
+        "a",
+        "b",
+        "c",
+        "d",
+        "err",
+        "de/da",
+        "de/db",
+        "est de/dc",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    let rows = [
+        (14.0f64, 58.0f64),
+        (86.0, 202.0),
+        (28.0, 86.0),
+        (51.0, 133.0),
+    ];
+    for (i, (x, y)) in rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        let n = r + 1;
+        let (a, b, c, d) = (1.0f64, 1.0f64, 1.0f64, 1.0f64);
+        for (k, v) in [x, y, &a, &b, &c, &d].iter().enumerate() {
+            ws.write(r, k as u16, **v).unwrap();
+        }
+        let pred = |a: f64, c: f64| c * (a * x + b) + d;
+        let e = (pred(a, c) - y).powi(2);
+        let g = format!("(E{n}*(C{n}*A{n}+D{n})+F{n}-B{n})");
+        let cells = [
+            (format!("={g}^2"), e),
+            // The learner's de/da: the chain rule stopped before c.
+            (format!("=2*{g}*A{n}"), 2.0 * (pred(a, c) - y) * x),
+            (format!("=2*{g}*E{n}"), 2.0 * (pred(a, c) - y) * c),
+            (
+                format!("=((((E{n}+0.01)*(C{n}*A{n}+D{n})+F{n}-B{n})^2)-G{n})/0.01"),
+                ((pred(a, c + 0.01) - y).powi(2) - e) / 0.01,
+            ),
+        ];
+        for (k, (f, v)) in cells.iter().enumerate() {
+            ws.write(r, 6 + k as u16, Formula::new(f).set_result(v.to_string()))
+                .unwrap();
+        }
+    }
+    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
+    let v = book.derivative_columns();
+    let by = |r: &str| {
+        v.iter()
+            .find(|c| c.range == r)
+            .unwrap_or_else(|| panic!("{r}: {v:?}"))
+    };
+    let h = by("H2:H5");
+    assert_eq!(h.verdict, "wrong", "{h:?}");
+    assert!(
+        h.note.starts_with(
+            "agrees at the sheet's own numbers (as exact), but not once its inputs move by 5%"
+        ),
+        "{h:?}"
+    );
+    let i = by("I2:I5");
+    assert_eq!(
+        (i.verdict, i.of.as_str(), i.wrt.as_str()),
+        ("exact", "G2", "D2"),
+        "{i:?}"
+    );
+    let j = by("J2:J5");
+    assert_eq!(
+        (j.verdict, j.h, j.wrt.as_str()),
+        ("forward difference", Some(0.01), "E2"),
+        "{j:?}"
+    );
+}
+
+/// h = 0.01 beside a parameter of 10^15: a + h is a, the forward difference is 0, and the
+/// verdict says rounding swamps it there rather than only "forward difference".
+#[test]
+fn rounding_that_swamps_a_difference_is_named() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("big").unwrap();
+    for (c, h) in ["x", "y", "a", "e", "est de/da"].iter().enumerate() {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    for (i, (x, a)) in [(2.0f64, 1.5f64), (3.0, 1e15)].iter().enumerate() {
+        let (r, n) = (i as u32 + 1, i + 2);
+        let y = 1.0;
+        ws.write(r, 0, *x).unwrap();
+        ws.write(r, 1, y).unwrap();
+        ws.write(r, 2, *a).unwrap();
+        let e = (a * x - y).powi(2);
+        ws.write(
+            r,
+            3,
+            Formula::new(format!("=(C{n}*A{n}-B{n})^2")).set_result(e.to_string()),
+        )
+        .unwrap();
+        let fwd = (((a + 0.01) * x - y).powi(2) - e) / 0.01;
+        ws.write(
+            r,
+            4,
+            Formula::new(format!("=(((C{n}+0.01)*A{n}-B{n})^2-D{n})/0.01"))
+                .set_result(fwd.to_string()),
+        )
+        .unwrap();
+    }
+    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
+    let v = book.derivative_columns();
+    let col = v
+        .iter()
+        .find(|c| c.range == "E2:E3")
+        .unwrap_or_else(|| panic!("{v:?}"));
+    assert_eq!(
+        (col.verdict, col.h),
+        ("forward difference", Some(0.01)),
+        "{col:?}"
+    );
+    assert!(
+        col.note
+            .contains("from E3 rounding swamps it: C3 = 1e15 is kept to steps of about 0.222"),
+        "{col:?}"
+    );
 }
