@@ -571,7 +571,7 @@ impl Book {
                         || self
                             .graph
                             .formula(n)
-                            .is_some_and(|f| f.names_in_order().iter().any(|m| *m == target))
+                            .is_some_and(|f| f.names_in_order().contains(&target))
                 })
             }
             Err(_) => false,
