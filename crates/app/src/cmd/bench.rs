@@ -27,6 +27,11 @@ pub struct Args {
     /// lab), or a lab's name.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// A workbook to time as `gradsheet book` opens it (repeatable): open, recalculate,
+    /// judge its typed columns, the web grid's redraw after one input changes, one
+    /// exact gradient. Only these are timed when given without --only.
+    #[arg(long, value_name = "FILE")]
+    pub book: Vec<std::path::PathBuf>,
     /// Repetitions of each measurement; the best is reported (W3 uses at most 2).
     #[arg(long, default_value_t = 5)]
     pub repeat: usize,
@@ -45,7 +50,9 @@ struct Line {
 
 /// Runs the command.
 pub fn run(a: Args) -> Result<()> {
-    let wants = |w: &str| a.only.is_empty() || a.only.iter().any(|o| o.eq_ignore_ascii_case(w));
+    let wants = |w: &str| {
+        (a.only.is_empty() && a.book.is_empty()) || a.only.iter().any(|o| o.eq_ignore_ascii_case(w))
+    };
     let reps = a.repeat.max(1);
     let q = a.quick;
     let mut lines = Vec::new();
@@ -54,6 +61,9 @@ pub fn run(a: Args) -> Result<()> {
         if q { " --quick" } else { "" },
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    for path in &a.book {
+        book_times(path, reps)?;
+    }
     if wants("compile") {
         compile_times(reps.max(20))?;
     }
@@ -188,6 +198,60 @@ fn compile_times(reps: usize) -> Result<()> {
         all[reps / 2].as_secs_f64() * 1e6,
         all[0].as_secs_f64() * 1e6,
         native[reps / 2].as_secs_f64() * 1e6
+    );
+    Ok(())
+}
+
+/// A workbook's phases as `gradsheet book` and the web page meet them, best of `reps`
+/// each (BENCHMARKS.md sets them beside LibreOffice's own recalculation of the file).
+fn book_times(path: &std::path::Path, reps: usize) -> Result<()> {
+    use gradsheet_book::Book;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let best = |f: &mut dyn FnMut()| {
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+            .as_secs_f64()
+            * 1e3
+    };
+    let book = Book::open(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let open = best(&mut || {
+        black_box(Book::open(&bytes).ok());
+    });
+    let r = book.recalculate();
+    let recalc = best(&mut || {
+        black_box(book.recalculate());
+    });
+    let judged = book.derivative_columns().len();
+    let judge = best(&mut || {
+        black_box(book.derivative_columns());
+    });
+    let live = book.live().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let compile = best(&mut || {
+        black_box(book.live().ok());
+    });
+    // The web grid's redraw: the first input moved, every computed cell again.
+    let change: Vec<_> = book
+        .inputs()
+        .first()
+        .map(|k| (*k, 1.5))
+        .into_iter()
+        .collect();
+    let redraw = best(&mut || {
+        black_box(live.values(&change).ok());
+    });
+    println!(
+        "book {}: {} formula cells ({} agree); open {open:.1} ms, recalculate and compare {recalc:.1} ms, \
+         judge {judged} typed columns {judge:.1} ms, compile every cell once {compile:.1} ms, \
+         every cell again after one input changes {redraw:.2} ms",
+        path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into()),
+        r.formula_cells,
+        r.agree
     );
     Ok(())
 }
