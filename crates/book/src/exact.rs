@@ -25,7 +25,7 @@ pub struct ExactCell {
 }
 
 /// `s0r4c2` → its key.
-fn key_of(name: &str) -> Option<Key> {
+pub(crate) fn key_of(name: &str) -> Option<Key> {
     let rest = name.strip_prefix('s')?;
     let (s, rest) = rest.split_once('r')?;
     let (r, c) = rest.split_once('c')?;
@@ -119,15 +119,22 @@ impl Book {
     /// The `order`-th derivative of the formula `of` (as typed on row `r` of sheet `s`)
     /// with respect to `wrt`, by the chain rule over the cells, simplified.
     fn derivative_expr(&self, s: usize, r: u32, of: &str, wrt: Key, order: usize) -> Option<Expr> {
+        self.derivative_by(s, r, of, &vec![wrt; order])
+    }
+
+    /// The derivative of the formula `of` (as typed on row `r` of sheet `s`) with respect
+    /// to each of `wrt` in turn (`[a, b]`: ∂²of/∂a∂b), by the chain rule over the cells,
+    /// simplified after each.
+    pub(crate) fn derivative_by(&self, s: usize, r: u32, of: &str, wrt: &[Key]) -> Option<Expr> {
         // The differentiated expression over the row's cells.
         let (text, aux) = formula::translate(of, (s, r, u32::MAX >> 8), self).ok()?;
         if !aux.is_empty() {
             return None;
         }
         let mut d = gradsheet_engine::parse(&text).ok()?;
-        for _ in 0..order {
+        for w in wrt {
             let mut budget = MAX_INLINED;
-            d = gradsheet_engine::simplify(&self.chain(&d, wrt, &mut budget)?);
+            d = gradsheet_engine::simplify(&self.chain(&d, *w, &mut budget)?);
         }
         Some(d)
     }

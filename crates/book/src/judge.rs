@@ -56,6 +56,15 @@ fn is_derivative_header(h: &str) -> bool {
         && bottom.chars().count() > 1
 }
 
+/// The name a derivative header differentiates with respect to: `de/db` → `b`,
+/// `∂e/∂w1` → `w1`, `d err / d a` → `a`.
+fn header_wrt(h: &str) -> Option<String> {
+    let (_, bottom) = h.split_once('/')?;
+    let b: String = bottom.chars().filter(|c| !c.is_whitespace()).collect();
+    let b = b.strip_prefix('d').or_else(|| b.strip_prefix('∂'))?;
+    (!b.is_empty()).then(|| b.to_string())
+}
+
 /// What a typed column differentiates: a cell of its row, or the squared error of a
 /// computed cell against a typed one (columns).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -134,10 +143,22 @@ impl Book {
     /// and `by` of itself, up or down, the same way for the same cell every time. (A 0
     /// is left alone: it is often a structural one, an initial state or a switch.)
     fn values_moved(&self, by: f64) -> Result<HashMap<Key, f64>, GraphError> {
+        self.values_with(by, &[])
+    }
+
+    /// [`Book::values_moved`] by `by` after the inputs `changes` are set.
+    pub(crate) fn values_with(
+        &self,
+        by: f64,
+        changes: &[(Key, f64)],
+    ) -> Result<HashMap<Key, f64>, GraphError> {
         let mut out: HashMap<Key, f64> = HashMap::new();
         let (c, keys) = self.compile(&self.computed)?;
         let mut inputs = self.input_values(&keys);
         for (k, v) in keys.iter().zip(&mut inputs) {
+            if let Some((_, x)) = changes.iter().find(|(c, _)| c == k) {
+                *v = *x;
+            }
             *v *= 1.0 + by * nudge(*k);
             out.insert(*k, *v);
         }
@@ -159,7 +180,7 @@ impl Book {
     /// `of` as a function of `wrt` alone (every other number as it is): its value at
     /// `at` and its exact derivative there. `None` when `of` does not depend on `wrt` or
     /// cannot be computed.
-    fn partial(
+    pub(crate) fn partial(
         &self,
         of: Key,
         wrt: Key,
@@ -296,7 +317,25 @@ impl Book {
                 }
             }
         }
-        first_row.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Equal gaps (every derivative 0 where a ReLU is off, or a = b = 1) are settled
+        // by the headers: `de/db` is with respect to the column headed `b`.
+        let named = |w: u32| -> bool {
+            let (Some(want), Some(Value::Text(h))) = (
+                header_wrt(header),
+                r0.checked_sub(1)
+                    .and_then(|hr| self.cell((s, hr, w)))
+                    .map(|c| &c.value),
+            ) else {
+                return false;
+            };
+            h.trim().eq_ignore_ascii_case(&want)
+        };
+        let rank = |c: &(f64, Of, u32)| (c.0, !named(c.2));
+        first_row.sort_by(|a, b| {
+            rank(a)
+                .partial_cmp(&rank(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         let mut candidates: Vec<(f64, Of, u32)> = first_row
             .into_iter()
             .take(12)
@@ -306,7 +345,11 @@ impl Book {
         // The closest pairs, each judged in full: a finite difference can stray from the
         // exact derivative by several percent (0.01·x² at x = 99), so the closest exact
         // derivative is not always the one it approximates.
-        candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        candidates.sort_by(|a, b| {
+            rank(a)
+                .partial_cmp(&rank(b))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
         // A pair that holds at the sheet's numbers must hold with the inputs moved too:
         // at a = b = c = d = 1, ∂e/∂b and ∂e/∂x are the same numbers.
         let mut first = None;

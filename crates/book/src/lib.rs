@@ -20,6 +20,7 @@
 //! ```
 
 pub mod exact;
+pub mod explain;
 pub mod formula;
 pub mod judge;
 pub mod live;

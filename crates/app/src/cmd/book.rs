@@ -16,6 +16,7 @@ use crate::output::import::read_bounded;
   gradsheet book graddesc.xlsm --grad basic!F33     the exact derivative of a cell with respect to every number it depends on
   gradsheet book mine.xlsx --grad \"'basic SGD 2 neurons'!H33\" --json
   gradsheet book graddesc.xlsm --sheet adam --run 20 --reset   Reset, then the Run button's loop 20 times, replayed from the sheet's own VBA
+  gradsheet book mine.xlsm --sheet basic --run 50 --explain    the loop, then why it explodes: the rows too steep for the learning rate
   gradsheet book mine.xlsx --run 100 --copy basic!D32=basic!C2 --copy basic!C32=basic!C1 --watch basic!F33   a loop without a macro")]
 pub struct Args {
     /// The workbook (.xlsx or .xlsm).
@@ -34,6 +35,12 @@ pub struct Args {
     /// Press the sheet's Reset button (its `reset` macro) before --run.
     #[arg(long, requires = "sheet")]
     pub reset: bool,
+    /// Explain the --sheet's rows: which are too steep for the learning rate the sheet
+    /// applies there (lr·λ past 2: every step overshoots), and which parameters a row
+    /// cannot move (a ReLU that is off). With --run: at the epoch the run explodes, or
+    /// after its last.
+    #[arg(long, requires = "sheet")]
+    pub explain: bool,
     /// What the loop copies back each epoch, FROM=TO, e.g. basic!D32=basic!C2 (repeatable).
     #[arg(long, value_name = "FROM=TO")]
     pub copy: Vec<String>,
@@ -59,6 +66,9 @@ pub fn run(a: Args) -> Result<()> {
     let book = Book::open(&bytes).map_err(|e| usage(format!("{}: {e}", a.file.display())))?;
     if let Some(epochs) = a.run {
         return run_loop(&book, &a, epochs);
+    }
+    if let (true, Some(sheet)) = (a.explain, &a.sheet) {
+        return explain(&book, sheet, &[], None, a.json);
     }
     if let Some(cell) = &a.grad {
         let g = book.gradient(cell).map_err(usage)?;
@@ -229,7 +239,12 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     use std::io::Write;
     let mut failed = None;
+    // For --explain: the state before the first epoch whose numbers explode, or the last.
+    let mut watch = Explode::default();
     let mut visit = |e: &gradsheet_book::Epoch| {
+        if a.explain {
+            watch.see(e);
+        }
         if failed.is_some() {
             return;
         }
@@ -268,5 +283,102 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
         return Err(e.into());
     }
     out.flush()?;
+    drop(out);
+    if let (true, Some(sheet)) = (a.explain, &a.sheet) {
+        let (epoch, state) = watch.state();
+        let changes: Vec<_> = state
+            .iter()
+            .filter_map(|(c, v)| book.key(c).ok().map(|k| (k, *v)))
+            .collect();
+        explain(book, sheet, &changes, Some((epoch, watch.bad)), a.json)?;
+    }
+    Ok(())
+}
+
+/// Where a run's numbers explode: the first epoch with a value that is not finite or has
+/// grown a million-fold since the first epoch, and the values copied back before it.
+#[derive(Default)]
+struct Explode {
+    first: Vec<f64>,
+    before: (usize, Vec<(String, f64)>),
+    last: (usize, Vec<(String, f64)>),
+    bad: Option<usize>,
+}
+
+impl Explode {
+    fn see(&mut self, e: &gradsheet_book::Epoch) {
+        if self.bad.is_some() {
+            return;
+        }
+        let now: Vec<f64> = e.copied.iter().chain(&e.watched).map(|(_, v)| *v).collect();
+        if self.first.is_empty() {
+            self.first = now.clone();
+        }
+        let exploded = now
+            .iter()
+            .zip(&self.first)
+            .any(|(v, f)| !v.is_finite() || v.abs() > 1e6 * f.abs().max(1.0));
+        if exploded {
+            self.bad = Some(e.epoch);
+            self.before = std::mem::take(&mut self.last);
+        } else {
+            self.last = (e.epoch, e.copied.clone());
+        }
+    }
+
+    /// The epoch explained and the values copied back by then.
+    fn state(&self) -> (usize, &[(String, f64)]) {
+        let (e, v) = if self.bad.is_some() {
+            &self.before
+        } else {
+            &self.last
+        };
+        (*e, v)
+    }
+}
+
+/// `--explain`: the sheet's rows at the state `changes` (after epoch `run.0` of a run that
+/// exploded at `run.1`, if it did).
+fn explain(
+    book: &Book,
+    sheet: &str,
+    changes: &[(gradsheet_book::Key, f64)],
+    run: Option<(usize, Option<usize>)>,
+    json: bool,
+) -> Result<()> {
+    let x = book.explain_sheet(sheet, changes).map_err(usage)?;
+    let when = match run {
+        None => "as the sheet was saved".to_string(),
+        Some((0, Some(_))) => {
+            "the run explodes in its first epoch; at the saved numbers".to_string()
+        }
+        Some((e, Some(b))) => format!("the run explodes in epoch {b}; after epoch {e}"),
+        Some((e, None)) => format!("after epoch {e}"),
+    };
+    if json {
+        let out = serde_json::json!({"explanation": {
+            "sheet": x.sheet,
+            "when": when,
+            "exploded_at": run.and_then(|r| r.1),
+            "findings": x.findings,
+            "rows": x.rows,
+            "steepest": x.steepest.as_ref().map(|(r, v, _)| serde_json::json!({"row": r, "lr_lambda": super::diff::json_num(*v)})),
+            "steep_rows": x.steep.iter().map(|w| serde_json::json!({
+                "row": w.row,
+                "lr_lambda": super::diff::json_num(w.lr_lambda),
+                "data": w.data.iter().map(|(c, v)| (c.clone(), super::diff::json_num(*v))).collect::<serde_json::Map<_, _>>(),
+                "rates": w.rates.iter().map(|(c, v)| (c.clone(), super::diff::json_num(*v))).collect::<serde_json::Map<_, _>>(),
+            })).collect::<Vec<_>>(),
+            "flat": x.flat.iter().map(|(c, k)| serde_json::json!({"column": c, "rows": k})).collect::<Vec<_>>(),
+        }});
+        println!("{out}");
+        return Ok(());
+    }
+    println!();
+    println!("'{}', {when}:", x.sheet);
+    let width = crate::output::term::width();
+    for f in &x.findings {
+        println!("{}", crate::output::term::wrap_with(f, width, "  ", "  "));
+    }
     Ok(())
 }

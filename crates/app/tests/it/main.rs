@@ -5,6 +5,7 @@ mod common;
 
 mod bench_cli;
 mod book_cli;
+mod book_explain;
 mod cli;
 mod diagnose;
 mod files;

@@ -2,6 +2,7 @@
 //! repository: skipped loudly without them, mandatory in CI) and against learner-style
 //! workbooks built here.
 
+mod explain;
 mod features;
 mod hostile;
 mod learner;

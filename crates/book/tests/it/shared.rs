@@ -273,3 +273,37 @@ fn a_sheet_without_its_own_module_names_the_modules_there_are() {
         "{e}"
     );
 }
+
+/// graddesc's basic sheet at its learning rate 1e-4: no row overshoots, and the steepest
+/// is x = 99 (row 21) with lr·λ = 1e-4 · 2 · (1 + 99²) = 1.9604, just under 2 — why the
+/// sheet explodes at twice the rate.
+#[test]
+fn graddesc_basic_is_explained() {
+    let Some(b) = open("graddesc-2018.xlsm") else {
+        return;
+    };
+    let x = b.explain_sheet("basic", &[]).unwrap();
+    assert_eq!(x.rows, 29);
+    assert!(x.steep.is_empty(), "{x:?}");
+    let (row, v, data) = x.steepest.clone().unwrap();
+    assert_eq!((row, data[0].1), (21, 99.0));
+    assert!((v - 1e-4 * 2.0 * (1.0 + 99.0 * 99.0)).abs() < 1e-12, "{v}");
+    assert!(
+        x.findings[0].starts_with("No row is too steep for the learning rate (basic!F1 = 1e-4)"),
+        "{:?}",
+        x.findings
+    );
+    // At twice the rate (F1 = 2e-4) the rows of x = 99, 99, 86, 84 and 72 overshoot
+    // (2e-4 · 2 · (1 + 72²) = 2.074), steepest first.
+    let lr = b.key("basic!F1").unwrap();
+    let x = b.explain_sheet("basic", &[(lr, 2e-4)]).unwrap();
+    let rows: Vec<u32> = x.steep.iter().map(|w| w.row).collect();
+    assert_eq!(rows, vec![21, 28, 5, 12, 10], "{x:?}");
+    assert!(
+        x.findings[0].starts_with(
+            "Row 21 (A21 = 99, B21 = 228) is too steep for the learning rate (basic!F1 = 2e-4)"
+        ),
+        "{:?}",
+        x.findings
+    );
+}
