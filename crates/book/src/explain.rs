@@ -51,6 +51,86 @@ pub struct SheetExplanation {
     pub rows: usize,
 }
 
+/// Where a run's numbers explode, watched epoch by epoch (keeping two epochs' values,
+/// however long the run): the first epoch with a value that is not finite or has grown a
+/// million-fold since the first epoch, and the values copied back before it — the state
+/// [`Book::explain_run`] explains.
+#[derive(Clone, Debug, Default)]
+pub struct RunWatch {
+    first: Vec<f64>,
+    before: (usize, Vec<(String, f64)>),
+    last: (usize, Vec<(String, f64)>),
+    exploded: Option<usize>,
+}
+
+impl RunWatch {
+    /// Sees one more epoch.
+    pub fn see(&mut self, e: &crate::Epoch) {
+        if self.exploded.is_some() {
+            return;
+        }
+        let now: Vec<f64> = e.copied.iter().chain(&e.watched).map(|(_, v)| *v).collect();
+        if self.first.is_empty() {
+            self.first = now.clone();
+        }
+        let exploded = now
+            .iter()
+            .zip(&self.first)
+            .any(|(v, f)| !v.is_finite() || v.abs() > 1e6 * f.abs().max(1.0));
+        if exploded {
+            self.exploded = Some(e.epoch);
+            self.before = std::mem::take(&mut self.last);
+        } else {
+            self.last = (e.epoch, e.copied.clone());
+        }
+    }
+
+    /// The epoch whose numbers exploded, if one did.
+    pub fn exploded_at(&self) -> Option<usize> {
+        self.exploded
+    }
+
+    /// The epoch to explain (the one before the explosion, or the last; 0: none ran
+    /// cleanly) and the values copied back by then.
+    pub fn state(&self) -> (usize, &[(String, f64)]) {
+        let (e, v) = if self.exploded.is_some() {
+            &self.before
+        } else {
+            &self.last
+        };
+        (*e, v)
+    }
+
+    /// When the explanation is set, in words: `the run explodes in epoch 6; after epoch 5`.
+    pub fn when(&self) -> String {
+        match (self.state().0, self.exploded) {
+            (0, Some(_)) => {
+                "the run explodes in its first epoch; at the numbers it started from".into()
+            }
+            (e, Some(b)) => format!("the run explodes in epoch {b}; after epoch {e}"),
+            (0, None) => "as the sheet was saved".into(),
+            (e, None) => format!("after epoch {e}"),
+        }
+    }
+}
+
+impl Book {
+    /// [`Book::explain_sheet`] at the state a watched run reached (see [`RunWatch`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Book::explain_sheet`].
+    pub fn explain_run(&self, sheet: &str, run: &RunWatch) -> Result<SheetExplanation, BookError> {
+        let changes: Vec<(Key, f64)> = run
+            .state()
+            .1
+            .iter()
+            .filter_map(|(c, v)| self.key(c).ok().map(|k| (k, *v)))
+            .collect();
+        self.explain_sheet(sheet, &changes)
+    }
+}
+
 /// The most rows looked at (each costs a few symbolic derivatives).
 pub const MAX_ROWS: usize = 2_000;
 

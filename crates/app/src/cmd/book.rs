@@ -68,7 +68,8 @@ pub fn run(a: Args) -> Result<()> {
         return run_loop(&book, &a, epochs);
     }
     if let (true, Some(sheet)) = (a.explain, &a.sheet) {
-        return explain(&book, sheet, &[], None, a.json);
+        let x = book.explain_sheet(sheet, &[]).map_err(usage)?;
+        return print_explanation(&x, "as the sheet was saved", None, a.json);
     }
     if let Some(cell) = &a.grad {
         let g = book.gradient(cell).map_err(usage)?;
@@ -240,7 +241,7 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
     use std::io::Write;
     let mut failed = None;
     // For --explain: the state before the first epoch whose numbers explode, or the last.
-    let mut watch = Explode::default();
+    let mut watch = gradsheet_book::explain::RunWatch::default();
     let mut visit = |e: &gradsheet_book::Epoch| {
         if a.explain {
             watch.see(e);
@@ -285,81 +286,24 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
     out.flush()?;
     drop(out);
     if let (true, Some(sheet)) = (a.explain, &a.sheet) {
-        let (epoch, state) = watch.state();
-        let changes: Vec<_> = state
-            .iter()
-            .filter_map(|(c, v)| book.key(c).ok().map(|k| (k, *v)))
-            .collect();
-        explain(book, sheet, &changes, Some((epoch, watch.bad)), a.json)?;
+        let x = book.explain_run(sheet, &watch).map_err(usage)?;
+        print_explanation(&x, &watch.when(), watch.exploded_at(), a.json)?;
     }
     Ok(())
 }
 
-/// Where a run's numbers explode: the first epoch with a value that is not finite or has
-/// grown a million-fold since the first epoch, and the values copied back before it.
-#[derive(Default)]
-struct Explode {
-    first: Vec<f64>,
-    before: (usize, Vec<(String, f64)>),
-    last: (usize, Vec<(String, f64)>),
-    bad: Option<usize>,
-}
-
-impl Explode {
-    fn see(&mut self, e: &gradsheet_book::Epoch) {
-        if self.bad.is_some() {
-            return;
-        }
-        let now: Vec<f64> = e.copied.iter().chain(&e.watched).map(|(_, v)| *v).collect();
-        if self.first.is_empty() {
-            self.first = now.clone();
-        }
-        let exploded = now
-            .iter()
-            .zip(&self.first)
-            .any(|(v, f)| !v.is_finite() || v.abs() > 1e6 * f.abs().max(1.0));
-        if exploded {
-            self.bad = Some(e.epoch);
-            self.before = std::mem::take(&mut self.last);
-        } else {
-            self.last = (e.epoch, e.copied.clone());
-        }
-    }
-
-    /// The epoch explained and the values copied back by then.
-    fn state(&self) -> (usize, &[(String, f64)]) {
-        let (e, v) = if self.bad.is_some() {
-            &self.before
-        } else {
-            &self.last
-        };
-        (*e, v)
-    }
-}
-
-/// `--explain`: the sheet's rows at the state `changes` (after epoch `run.0` of a run that
-/// exploded at `run.1`, if it did).
-fn explain(
-    book: &Book,
-    sheet: &str,
-    changes: &[(gradsheet_book::Key, f64)],
-    run: Option<(usize, Option<usize>)>,
+/// `--explain`'s answer, `when` it was taken (`as the sheet was saved`, `after epoch 9`).
+fn print_explanation(
+    x: &gradsheet_book::explain::SheetExplanation,
+    when: &str,
+    exploded_at: Option<usize>,
     json: bool,
 ) -> Result<()> {
-    let x = book.explain_sheet(sheet, changes).map_err(usage)?;
-    let when = match run {
-        None => "as the sheet was saved".to_string(),
-        Some((0, Some(_))) => {
-            "the run explodes in its first epoch; at the saved numbers".to_string()
-        }
-        Some((e, Some(b))) => format!("the run explodes in epoch {b}; after epoch {e}"),
-        Some((e, None)) => format!("after epoch {e}"),
-    };
     if json {
         let out = serde_json::json!({"explanation": {
             "sheet": x.sheet,
             "when": when,
-            "exploded_at": run.and_then(|r| r.1),
+            "exploded_at": exploded_at,
             "findings": x.findings,
             "rows": x.rows,
             "steepest": x.steepest.as_ref().map(|(r, v, _)| serde_json::json!({"row": r, "lr_lambda": super::diff::json_num(*v)})),
