@@ -293,6 +293,7 @@ impl Book {
             .map(|((p, _), k)| (col_letters(*p), *k))
             .collect();
         out.findings = self.sentences(&out, &rate_cells);
+        self.partials.clear();
         Ok(out)
     }
 

@@ -89,6 +89,47 @@ impl Of {
     }
 }
 
+/// One cell as a function of another ([`Book::partial`]), compiled.
+pub(crate) struct Partial {
+    graph: gradsheet_engine::graph::CompiledGraph,
+    /// The slot of the cell differentiated by.
+    w: usize,
+    /// Whether that cell is not an input of the workbook (a computed cell cut out).
+    extra: bool,
+}
+
+/// [`Partial`]s by (cell, cell differentiated by), compiled once each while columns
+/// are judged: a column's verdict evaluates the same pair at many points.
+#[derive(Default)]
+pub(crate) struct Partials(std::sync::Mutex<PartialMap>);
+
+type PartialMap = HashMap<(Key, Key), Option<std::sync::Arc<Partial>>>;
+
+impl Partials {
+    fn get(
+        &self,
+        of: Key,
+        wrt: Key,
+        make: impl FnOnce() -> Option<Partial>,
+    ) -> Option<std::sync::Arc<Partial>> {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.entry((of, wrt))
+            .or_insert_with(|| make().map(std::sync::Arc::new))
+            .clone()
+    }
+
+    /// Forgets them all (after a judging: they are not kept with the book).
+    pub(crate) fn clear(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+}
+
 /// A number in ±[1/2, 1] fixed by the cell: how far [`Book::values_moved`] moves it.
 /// (SplitMix64's finaliser on the cell's coordinates: a hash, not a draw, so no seed.)
 fn nudge((s, r, c): Key) -> f64 {
@@ -190,27 +231,36 @@ impl Book {
         if !self.computed.contains(&of) || of == wrt {
             return None;
         }
-        // Cut the graph at `wrt`: as an input, the cells it is computed from stay out.
-        let mut keys = self.input_keys();
-        let mut names = self.input_names();
-        if !keys.contains(&wrt) {
-            keys.push(wrt);
-            names.push(var(wrt));
-        }
-        let c = self.graph.compile(&names, &[var(of)]).ok()?;
-        let w = keys.iter().position(|k| *k == wrt)?;
-        let uses = c
-            .tape
-            .code()
-            .iter()
-            .any(|i| i.code.operands().iter().any(|o| i.slot(*o) == w as u32));
-        if !uses {
-            return None;
-        }
-        let mut vals: Vec<f64> = keys
+        let p = self.partials.get(of, wrt, || {
+            // Cut the graph at `wrt`: as an input, the cells it is computed from stay out.
+            let keys = self.input_keys();
+            let mut names = self.input_names();
+            let extra = !keys.contains(&wrt);
+            if extra {
+                names.push(var(wrt));
+            }
+            let graph = self.graph.compile(&names, &[var(of)]).ok()?;
+            let w = if extra {
+                keys.len()
+            } else {
+                keys.iter().position(|k| *k == wrt)?
+            };
+            let uses = graph
+                .tape
+                .code()
+                .iter()
+                .any(|i| i.code.operands().iter().any(|o| i.slot(*o) == w as u32));
+            uses.then_some(Partial { graph, w, extra })
+        })?;
+        let (c, w) = (&p.graph, p.w);
+        let mut vals: Vec<f64> = self
+            .input_keys()
             .iter()
             .map(|k| values.get(k).copied().unwrap_or(0.0))
             .collect();
+        if p.extra {
+            vals.push(at);
+        }
         vals[w] = at;
         let (v, g) = c.value_and_gradient(&vals, 0);
         Some((v, g[w]))
@@ -247,6 +297,7 @@ impl Book {
                 }
             }
         }
+        self.partials.clear();
         out
     }
 

@@ -170,6 +170,9 @@ pub struct Book {
     modules: Vec<vba::Module>,
     /// The ranges array formulas fill: (sheet, top-left, bottom-right).
     arrays: Vec<(usize, structure::Pos, structure::Pos)>,
+    /// One cell as a function of another, compiled once while columns are judged or a
+    /// sheet explained (emptied after each: bounded by one judging's pairs).
+    partials: judge::Partials,
 }
 
 impl Lookup for Book {
@@ -313,6 +316,7 @@ impl Book {
             tables,
             modules: Vec::new(),
             arrays: Vec::new(),
+            partials: judge::Partials::default(),
         };
         book.arrays = arrays
             .iter()

@@ -92,12 +92,16 @@ function build() {
       h("p", { class: "book-summary", id: "book-summary" }),
       h("fieldset", { class: "book-run", id: "book-run-box", hidden: true },
         h("legend", {}, "run the sheet's loop"),
-        h("p", { class: "hint" }, "Each epoch copies each FROM cell's value into its TO cell (the last row's parameters back to the top, " +
+        h("p", { class: "hint", id: "book-run-hint" }, "Each epoch copies each FROM cell's value into its TO cell (the last row's parameters back to the top, " +
           "as the sheet's Run button does), then recalculates. One copy a line, FROM=TO, on the sheet shown."),
         h("label", { class: "field" }, "epochs", h("input", { type: "number", id: "book-epochs", class: "num", min: 1, step: 1, value: 10 })),
+        h("label", { class: "field check", id: "book-reset-label", hidden: true },
+          h("input", { type: "checkbox", id: "book-reset" }), " press Reset first"),
         h("label", { class: "field wide" }, "copies", h("textarea", { id: "book-copies", rows: 3, spellcheck: "false", placeholder: "D32=C2\nE32=D2" })),
         h("label", { class: "field wide" }, "cells to watch (optional)", h("input", { type: "text", id: "book-watch", spellcheck: "false", placeholder: "F33" })),
         h("div", { class: "downloads" }, h("button", { type: "button", id: "book-run" }, "Run"))),
+      h("p", { class: "downloads", id: "book-downloads", hidden: true },
+        h("a", { id: "book-checked", href: "#", download: "checked.xlsx" }, "the workbook with an exact column beside each typed one (.xlsx)")),
       h("p", { class: "msg", id: "book-msg", role: "status" })),
     h("div", { class: "work", id: "book-work" },
       h("div", { class: "book-tabs", id: "book-tabs", role: "tablist", "aria-label": "sheets" }),
@@ -203,9 +207,11 @@ export const bookPage = {
       h("span", { class: "ok" }, `${rec.agree} recalculate to Excel's values`), ", ",
       h("span", { class: rec.differ.length ? "bad" : "" }, `${rec.differ.length} differ`), ", ",
       `${rec.not_recalculated.length} not recalculated; ${r.inputs} inputs`,
-      r.macros ? "; it has VBA macros (give the Run's copies below)" : "");
+      r.macros ? "; it has VBA macros" : "");
     message("book-msg", "");
     $("book-run-box").hidden = false;
+    $("book-downloads").hidden = !r.derivative_columns.length;
+    $("book-checked").href = `/api/book/${r.id}/checked.xlsx`;
     this.showColumns();
     this.showRecalc();
     this.tabs();
@@ -224,6 +230,18 @@ export const bookPage = {
       b.addEventListener("click", () => { this.s.sheet = s.name; this.s.cell = ""; this.tabs(); this.grid(); $("book-cell").hidden = true; writeHash("book", this.s); });
       return b;
     }));
+    this.runHint();
+  },
+
+  /** The run box says what Run will do on the sheet shown: its own macro, or the copies given. */
+  runHint() {
+    const loop = (this.r.loops || []).find((l) => l.sheet === this.s.sheet && l.source === "macro");
+    $("book-reset-label").hidden = !loop;
+    $("book-run-hint").textContent = loop
+      ? `Leave the copies empty and Run plays this sheet's own macro, ${loop.what} (it copies ${loop.copies.join(", ") || "nothing"}), ` +
+        "recalculating as Excel does; or give copies, one a line, FROM=TO."
+      : "Each epoch copies each FROM cell's value into its TO cell (the last row's parameters back to the top, " +
+        "as a sheet's Run button does), then recalculates. One copy a line, FROM=TO, on the sheet shown.";
   },
 
   /** The derivative columns of the sheet shown: column index → verdict. */
@@ -376,14 +394,20 @@ export const bookPage = {
     const epochs = parseInt($("book-epochs").value, 10);
     const t0 = performance.now();
     message("book-msg", "running…");
-    const j = await this.ask("run", { sheet: this.s.sheet, epochs: Number.isFinite(epochs) ? epochs : 0, copies, watch });
+    const reset = !copies.length && $("book-reset").checked;
+    const j = await this.ask("run", { sheet: this.s.sheet, epochs: Number.isFinite(epochs) ? epochs : 0, copies, watch, reset });
     if (j.error) { message("book-msg", j.error, true); return; }
     showTiming("run", t0, j.ms);
     message("book-msg", `${j.epochs} epochs in ${j.ms.toFixed(1)} ms on the server`);
     const card = $("book-run-card");
     card.hidden = false;
+    const x = j.explanation;
     fill(card, h("h2", {}, `the loop of ${this.s.sheet}: ${j.epochs} epochs`, j.every > 1 ? h("span", { class: "hint" }, ` (every ${j.every}th shown)`) : null),
-      h("p", { class: "hint" }, "from the workbook's saved inputs; each row is the copied values and the watched cells after that epoch"),
+      x && x.findings.length ? h("div", { class: x.exploded_at ? "banner bad" : "banner", id: "book-explain", role: "status" },
+        h("p", {}, h("strong", {}, x.findings[0])), x.findings.slice(1).map((f) => h("p", {}, f)),
+        h("p", { class: "hint" }, `the sheet's rows ${x.when}`)) : null,
+      h("p", { class: "hint" }, (j.by === "copies" ? "copying the given cells back" : `played by the sheet's own ${j.by}`) +
+        (reset ? ", after its Reset" : ", from the workbook's saved inputs") + "; each row is the values the loop wrote and the watched cells after that epoch"),
       h("div", { class: "table-scroll book-run-scroll" }, h("table", { class: "results", id: "book-run-table" },
         h("thead", {}, h("tr", {}, h("th", {}, "epoch"), j.columns.map((c) => h("th", {}, c)))),
         h("tbody", {}, j.rows.map((row) => h("tr", {}, row.map((v, i) => h("td", { class: "num", title: i ? exact(v) : null }, i ? fmt(v) : String(v)))))))));

@@ -169,6 +169,19 @@ pub struct ColumnOut {
     pub note: String,
 }
 
+/// A sheet's loop, as `gradsheet book --json` gives it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LoopOut {
+    /// The sheet.
+    pub sheet: String,
+    /// `macro` (its Run button) or `solver` (Excel Solver's settings).
+    pub source: String,
+    /// The macro's module and Sub, or Solver's objective.
+    pub what: String,
+    /// What it copies back (`lastslope → slope`), or Solver's changing cells.
+    pub copies: Vec<String>,
+}
+
 /// The answer to an upload.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BookOut {
@@ -186,6 +199,8 @@ pub struct BookOut {
     pub recalculation: RecalcOut,
     /// The typed derivative columns and their verdicts.
     pub derivative_columns: Vec<ColumnOut>,
+    /// Each sheet's loop (its Run macro, or Solver's settings).
+    pub loops: Vec<LoopOut>,
     /// The server's time to open and check it, in milliseconds.
     pub ms: f64,
 }
@@ -273,6 +288,9 @@ pub struct RunRequest {
     /// Cells read after each epoch.
     #[serde(default)]
     pub watch: Vec<String>,
+    /// Press the sheet's Reset button (its `reset` macro) first (a macro run only).
+    #[serde(default)]
+    pub reset: bool,
 }
 
 /// Its answer: one row per epoch shown.
@@ -286,8 +304,23 @@ pub struct RunOut {
     pub epochs: usize,
     /// Every how many epochs a row is shown (1: all).
     pub every: usize,
+    /// What played the loop: `macro basic.somesteps`, or `copies`.
+    pub by: String,
+    /// The sheet's rows explained at the epoch before the run exploded, or after its last.
+    pub explanation: Option<ExplanationOut>,
     /// The server's time, in milliseconds.
     pub ms: f64,
+}
+
+/// A sheet's rows explained (`gradsheet book --explain`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExplanationOut {
+    /// When: `the run explodes in epoch 6; after epoch 5`.
+    pub when: String,
+    /// The epoch whose numbers exploded.
+    pub exploded_at: Option<usize>,
+    /// The findings, plain words first.
+    pub findings: Vec<String>,
 }
 
 /// A workbook kept open: the book, its compiled cells, and the answer to its upload.
@@ -513,6 +546,16 @@ pub fn open(name: &str, bytes: &[u8], id: &str) -> Result<Opened, ApiError> {
                 .collect(),
         },
         derivative_columns,
+        loops: book
+            .loops()
+            .into_iter()
+            .map(|l| LoopOut {
+                sheet: l.sheet,
+                source: l.source.to_string(),
+                what: l.what,
+                copies: l.copies,
+            })
+            .collect(),
         ms: 0.0,
     };
     let mut o = Opened {
@@ -600,11 +643,28 @@ pub fn values(o: &Opened, q: &ValuesRequest) -> Result<ValuesOut, ApiError> {
 /// 400 naming the field: no copies, too many epochs, a cell that cannot be read.
 pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError> {
     let t = Instant::now();
-    if q.copies.is_empty() {
+    let sheet = q.sheet.as_deref();
+    // Without copies, the sheet's own Run macro plays the loop.
+    let by_macro = match (q.copies.is_empty(), sheet) {
+        (true, Some(s)) => o
+            .summary
+            .loops
+            .iter()
+            .find(|l| l.sheet.eq_ignore_ascii_case(s) && l.source == "macro")
+            .map(|l| l.what.clone()),
+        _ => None,
+    };
+    if q.copies.is_empty() && by_macro.is_none() {
         return Err(ApiError::bad(
-            "say what each epoch copies back, e.g. copies: [{from: \"D32\", to: \"C2\"}] \
-             (the last row's parameter into the one at the top), as the sheet's Run macro does",
+            "this sheet has no Run macro gradsheet can play: say what each epoch copies back, e.g. copies: [{from: \"D32\", to: \"C2\"}] \
+             (the last row's parameter into the one at the top), as a Run macro does",
             "copies",
+        ));
+    }
+    if q.reset && by_macro.is_none() {
+        return Err(ApiError::bad(
+            "reset presses the sheet's Reset macro, and only a run by the sheet's own macro has one (leave copies empty)",
+            "reset",
         ));
     }
     let cells = o.summary.recalculation.agree + o.summary.recalculation.differ.len();
@@ -618,7 +678,6 @@ pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError>
             "epochs",
         ));
     }
-    let sheet = q.sheet.as_deref();
     let copies: Vec<(String, String)> = q
         .copies
         .iter()
@@ -628,30 +687,101 @@ pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError>
     let every = q.epochs.div_ceil(lim.max_rows_shown.max(1));
     let mut columns = Vec::new();
     let mut rows = Vec::new();
-    o.book
-        .run(&copies, &watch, q.epochs, |e| {
-            if columns.is_empty() {
-                columns = e
-                    .copied
-                    .iter()
-                    .chain(&e.watched)
-                    .map(|(c, _)| c.clone())
-                    .collect();
-            }
-            if e.epoch % every == 0 || e.epoch == q.epochs || e.epoch == 1 {
-                let mut row = vec![Num(e.epoch as f64)];
-                row.extend(e.copied.iter().chain(&e.watched).map(|(_, v)| Num(*v)));
-                rows.push(row);
-            }
+    let mut watched = gradsheet_book::explain::RunWatch::default();
+    let visit = |e: &gradsheet_book::Epoch| {
+        watched.see(e);
+        if columns.is_empty() {
+            columns = e
+                .copied
+                .iter()
+                .chain(&e.watched)
+                .map(|(c, _)| c.clone())
+                .collect();
+        }
+        if e.epoch % every == 0 || e.epoch == q.epochs || e.epoch == 1 {
+            let mut row = vec![Num(e.epoch as f64)];
+            row.extend(e.copied.iter().chain(&e.watched).map(|(_, v)| Num(*v)));
+            rows.push(row);
+        }
+    };
+    match (&by_macro, sheet) {
+        (Some(_), Some(s)) => o
+            .book
+            .run_macro(s, q.epochs, q.reset, &watch, visit)
+            .map_err(|e| book_error(e, "sheet"))?,
+        _ => o
+            .book
+            .run(&copies, &watch, q.epochs, visit)
+            .map_err(|e| book_error(e, "copies"))?,
+    }
+    // Explained only where the sheet has typed derivative columns to read its shape from.
+    let explanation = sheet
+        .filter(|s| {
+            o.summary
+                .derivative_columns
+                .iter()
+                .any(|c| c.sheet.eq_ignore_ascii_case(s))
         })
-        .map_err(|e| book_error(e, "copies"))?;
+        .and_then(|s| o.book.explain_run(s, &watched).ok())
+        .map(|x| ExplanationOut {
+            when: watched.when(),
+            exploded_at: watched.exploded_at(),
+            findings: x.findings,
+        });
     Ok(RunOut {
         columns,
         rows,
         epochs: q.epochs,
         every,
+        by: by_macro.map_or_else(|| "copies".to_string(), |m| format!("macro {m}")),
+        explanation,
         ms: ms(t),
     })
+}
+
+/// `GET /api/book/{id}/checked.xlsx`: the workbook written again with the exact
+/// derivative beside each typed column, as `gradsheet book --xlsx` writes it.
+pub(crate) async fn download(
+    State(app): State<Shared>,
+    Path((id, what)): Path<(String, String)>,
+) -> Response {
+    if what != "checked.xlsx" {
+        return ApiError::status(
+            StatusCode::NOT_FOUND,
+            format!("no workbook download named {what} (checked.xlsx)"),
+        )
+        .into_response();
+    }
+    let Some(o) = app.books.get(&id) else {
+        return no_book(&id).into_response();
+    };
+    let deadline = Deadline::after(app.limits.budget);
+    let bytes = app
+        .lanes
+        .run(Lane::Heavy, &app.limits, deadline, move |_, _| {
+            let cols = o.book.derivative_columns();
+            gradsheet_report::book::with_exact_columns(&o.book, &cols)
+                .to_xlsx(false)
+                .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        })
+        .await;
+    match bytes {
+        Ok(b) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"checked.xlsx\"",
+                ),
+            ],
+            b,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 fn no_book(id: &str) -> ApiError {

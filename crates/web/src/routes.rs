@@ -80,7 +80,7 @@ pub fn router_with_books(limits: Limits, books: book::Books) -> Router {
             get(|| async { axum::Json(compute::optimizers()) }),
         )
         .route("/api/book", post(book::upload).get(book::preloaded))
-        .route("/api/book/{id}/{what}", post(book::ask))
+        .route("/api/book/{id}/{what}", post(book::ask).get(book::download))
         .route("/api/export/{file}", get(export))
         .route("/api/lab/file/{file}", get(lab_file))
         .route("/api/net/file/{file}", get(net_file))

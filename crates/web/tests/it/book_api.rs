@@ -419,6 +419,115 @@ fn the_loop_runs_as_the_book_runs_it() {
         "copies",
         "sgd!E5: the value is copied into a number typed in",
     );
+    bad(
+        json!({"sheet": "sgd", "epochs": 2, "reset": true,
+            "copies": [{"from": "C34", "to": "B1"}]}),
+        "reset",
+        "only a run by the sheet's own macro has one",
+    );
+
+    // The run is explained as `gradsheet book --explain` explains it: the sheet's rows
+    // after the last epoch (nothing exploded), from the book's own explanation.
+    let q = json!({"sheet": "sgd", "epochs": 4,
+        "copies": [{"from": "C34", "to": "B1"}, {"from": "D34", "to": "B2"}]});
+    let v = post(&format!("/api/book/{id}/run"), &q).json();
+    assert_eq!(v["by"], "copies");
+    let x = &v["explanation"];
+    assert_eq!(x["when"], "after epoch 4", "{x}");
+    assert_eq!(x["exploded_at"], Value::Null, "{x}");
+    let mut watch = gradsheet_book::explain::RunWatch::default();
+    book.run(&copies, &[], 4, |e| watch.see(e)).unwrap();
+    let want = book.explain_run("sgd", &watch).unwrap().findings;
+    assert!(!want.is_empty());
+    assert_eq!(x["findings"], json!(want), "{x}");
+}
+
+/// The workbook written back with its exact columns, as `gradsheet book --xlsx` writes it,
+/// is a download of the page.
+#[test]
+fn the_checked_workbook_downloads() {
+    let bytes = learner_workbook();
+    let id = upload(&bytes)["id"].as_str().unwrap().to_string();
+    let r = crate::http::get(&format!("/api/book/{id}/checked.xlsx"));
+    assert_eq!(r.status, 200);
+    let back = Book::open(&r.body).unwrap();
+    let names: Vec<&str> = back
+        .workbook()
+        .sheets
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(names.contains(&"gradsheet verdicts"), "{names:?}");
+    // The written-back workbook's typed columns get the same verdicts again.
+    let before: Vec<_> = Book::open(&bytes)
+        .unwrap()
+        .derivative_columns()
+        .into_iter()
+        .map(|c| (c.range, c.verdict))
+        .collect();
+    let after: Vec<_> = back
+        .derivative_columns()
+        .into_iter()
+        .map(|c| (c.range, c.verdict))
+        .collect();
+    for v in &before {
+        assert!(after.contains(v), "{v:?} not in {after:?}");
+    }
+    assert_eq!(
+        crate::http::get(&format!("/api/book/{id}/other.xlsx")).status,
+        404
+    );
+    assert_eq!(
+        crate::http::get("/api/book/0123abc/checked.xlsx").status,
+        404
+    );
+}
+
+/// Without copies, Run plays the sheet's own macro (graddesc's basic: Reset, then the
+/// loop), the same numbers as the book's replay.
+#[test]
+fn a_sheets_own_macro_runs_from_the_page() {
+    let Some(p) = gradsheet_testkit::shared("workbooks/graddesc-2018.xlsm") else {
+        return;
+    };
+    let bytes = std::fs::read(p).unwrap();
+    let v = upload(&bytes);
+    let id = v["id"].as_str().unwrap();
+    assert!(
+        v["loops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["sheet"] == "basic" && l["source"] == "macro"),
+        "{}",
+        v["loops"]
+    );
+    let q = json!({"sheet": "basic", "epochs": 3, "reset": true});
+    let r = post(&format!("/api/book/{id}/run"), &q);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert!(
+        v["by"].as_str().unwrap().starts_with("macro basic."),
+        "{}",
+        v["by"]
+    );
+    let book = Book::open(&bytes).unwrap();
+    let mut want = Vec::new();
+    book.run_macro("basic", 3, true, &[], |e| {
+        let mut row = vec![json!(e.epoch as f64)];
+        row.extend(e.copied.iter().chain(&e.watched).map(|(_, v)| json!(*v)));
+        want.push(Value::Array(row));
+    })
+    .unwrap();
+    assert_eq!(v["rows"], Value::Array(want));
+    assert!(
+        v["explanation"]["findings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("No row is too steep for the learning rate (basic!F1 = 1e-4)"),
+        "{}",
+        v["explanation"]
+    );
 }
 
 #[test]

@@ -263,6 +263,33 @@ fn fast_ai(s: &Session, base: &str, shots: &Path) {
                 "{derivs}"
             );
             s.screenshot(&shots.join("book-05-graddesc.png"));
+            // The written-back workbook is a link away.
+            let href = attr(s, "#book-checked", "href");
+            assert!(href.ends_with("/checked.xlsx"), "{href}");
+            // Run without copies plays the sheet's own macro, after its Reset, and the
+            // sheet's rows are explained above the epochs.
+            let hint = text(s, "#book-run-hint");
+            assert!(
+                hint.starts_with(
+                    "Leave the copies empty and Run plays this sheet's own macro, basic."
+                ),
+                "{hint}"
+            );
+            s.clear("#book-copies");
+            s.clear("#book-epochs");
+            s.type_into("#book-epochs", "3");
+            s.click("#book-reset");
+            s.click("#book-run");
+            s.wait(
+                "the macro's run",
+                "return document.querySelectorAll('#book-run-table tbody tr').length === 3",
+            );
+            let banner = text(s, "#book-explain p strong");
+            assert!(
+                banner.starts_with("No row is too steep for the learning rate (basic!F1 = 1e-4): the steepest, row 21 (A21 = 99, B21 = 228)"),
+                "{banner}"
+            );
+            s.screenshot(&shots.join("book-06-graddesc-run.png"));
         }
     }
 }
