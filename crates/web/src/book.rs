@@ -698,7 +698,7 @@ pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError>
                 .map(|(c, _)| c.clone())
                 .collect();
         }
-        if e.epoch % every == 0 || e.epoch == q.epochs || e.epoch == 1 {
+        if e.epoch.is_multiple_of(every) || e.epoch == q.epochs || e.epoch == 1 {
             let mut row = vec![Num(e.epoch as f64)];
             row.extend(e.copied.iter().chain(&e.watched).map(|(_, v)| Num(*v)));
             rows.push(row);
