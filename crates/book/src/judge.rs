@@ -326,8 +326,17 @@ impl Book {
         // a typed one, (pred − y)².
         let mut ofs: Vec<Of> = Vec::new();
         let mut squared: Vec<Of> = Vec::new();
+        // Another typed derivative column is not what this one differentiates.
+        let is_derivative = |e: u32| {
+            r0.checked_sub(1)
+                .and_then(|hr| self.cell((s, hr, e)))
+                .is_some_and(|c| matches!(&c.value, Value::Text(t) if is_derivative_header(t)))
+        };
         for &e in &row_cells {
-            if !self.computed.contains(&(s, r0, e)) || self.depends_on((s, r0, e), (s, r0, col)) {
+            if !self.computed.contains(&(s, r0, e))
+                || is_derivative(e)
+                || self.depends_on((s, r0, e), (s, r0, col))
+            {
                 continue;
             }
             ofs.push(Of::Cell(e));
@@ -387,9 +396,22 @@ impl Book {
                 .partial_cmp(&rank(b))
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        let mut candidates: Vec<(f64, Of, u32)> = first_row
-            .into_iter()
+        // The parameter the header names is always looked at (its wrong formula is told
+        // as wrong by that parameter), with the closest cell's error.
+        let best_of = first_row.first().map(|c| c.1);
+        let chosen: Vec<(f64, Of, u32)> = first_row
+            .iter()
             .take(12)
+            .chain(
+                first_row
+                    .iter()
+                    .skip(12)
+                    .filter(|c| named(c.2) && Some(c.1) == best_of),
+            )
+            .copied()
+            .collect();
+        let mut candidates: Vec<(f64, Of, u32)> = chosen
+            .into_iter()
             .map(|(_, of, w)| (gap_on(of, w, &probe), of, w))
             .filter(|c| c.0.is_finite())
             .collect();
@@ -405,25 +427,83 @@ impl Book {
         // at a = b = c = d = 1, ∂e/∂b and ∂e/∂x are the same numbers.
         let mut first = None;
         let mut hidden = None;
-        for &(gap, of, w) in candidates.iter().take(8) {
-            if gap > 0.25 && (first.is_some() || hidden.is_some()) {
-                break;
+        let mut by_header = None;
+        for (i, &(gap, of, w)) in candidates.iter().enumerate() {
+            if (i >= 8 || (gap > 0.25 && (first.is_some() || hidden.is_some()))) && !named(w) {
+                continue;
             }
             let Some(v) = self.classify(s, col, header, rows, &typed, values, gap, of, w) else {
                 continue;
             };
             if v.verdict != "wrong" {
                 match moved.and_then(|m| self.fails_moved(&v, (of, w), s, col, rows, m)) {
-                    None => return Some(v),
+                    None => return Some(self.wrong_parameter(v, s, r0, w, header)),
                     Some(wrong) => {
-                        hidden.get_or_insert(wrong);
+                        hidden.get_or_insert((wrong, w));
                         continue;
                     }
                 }
             }
+            if named(w) && Some(of) == best_of {
+                by_header.get_or_insert(v.clone());
+            }
             first.get_or_insert(v);
         }
-        hidden.or(first)
+        // Wrong by the parameter its header names, of the closest cell, beats a pair that
+        // only agreed where the sheet is (−∂e/∂b is ∂e/∂y at c = 1) and a closer pair.
+        by_header.or(hidden.map(|h| h.0)).or(first)
+    }
+
+    /// A column that is a derivative, but by another parameter than its header names
+    /// (`de/da` that is ∂e/∂b, where a column is headed `a`): wrong, and said so.
+    fn wrong_parameter(
+        &self,
+        v: ColumnVerdict,
+        s: usize,
+        r0: u32,
+        w: u32,
+        header: &str,
+    ) -> ColumnVerdict {
+        let Some(hr) = r0.checked_sub(1) else {
+            return v;
+        };
+        let Some(want) = header_wrt(header) else {
+            return v;
+        };
+        let head = |c: u32| match self.cell((s, hr, c)).map(|c| &c.value) {
+            Some(Value::Text(t)) => Some(t.trim().to_string()),
+            _ => None,
+        };
+        if head(w).is_some_and(|h| h.eq_ignore_ascii_case(&want)) {
+            return v;
+        }
+        let Some(named) = self.wb.sheets[s].cells.iter().find(|c| {
+            c.row == hr
+                && c.col != w
+                && matches!(&c.value, Value::Text(t) if t.trim().eq_ignore_ascii_case(&want))
+                && matches!(
+                    self.cell((s, r0, c.col)).map(|x| &x.value),
+                    Some(Value::Num(_))
+                )
+        }) else {
+            return v;
+        };
+        let got = match head(w) {
+            Some(h) => format!("{} (headed {h})", v.wrt),
+            None => v.wrt.clone(),
+        };
+        let note = format!(
+            "it is ∂{}/∂{got} ({}), but its header says ∂/∂{want}, and {} is headed {want}: the wrong parameter",
+            v.of,
+            v.verdict,
+            cell_name(r0, named.col)
+        );
+        ColumnVerdict {
+            verdict: "wrong",
+            h: None,
+            note,
+            ..v
+        }
     }
 
     /// A verdict found at the sheet's own numbers, looked at again with every input moved
@@ -559,10 +639,14 @@ impl Book {
                 if k.is_finite() && ratios.iter().all(|x| rel(*x, k) < 1e-9) {
                     // Read as a person would (0.81, not 0.8099999999999028); the
                     // exact ratio is in max_abs_error's company for whoever needs it.
-                    format!(
-                        "{} times {what} on every row: a lost or extra factor",
-                        gradsheet_engine::format_sig(k, 6)
-                    )
+                    if k == -1.0 {
+                        format!("−{what} on every row: the sign is wrong")
+                    } else {
+                        format!(
+                            "{} times {what} on every row: a lost or extra factor",
+                            gradsheet_engine::format_sig(k, 6)
+                        )
+                    }
                 } else if gap0 > 0.05 {
                     format!(
                         "matches no derivative of a cell of its row; the closest is {what}, off by {:.3}% or more",

@@ -273,6 +273,8 @@ fn a_missing_factor_hidden_by_c_equal_to_1_is_found() {
         "de/da",
         "de/db",
         "est de/dc",
+        "de/dd",
+        "my de/db",
     ]
     .iter()
     .enumerate()
@@ -304,6 +306,13 @@ fn a_missing_factor_hidden_by_c_equal_to_1_is_found() {
                 format!("=((((E{n}+0.01)*(C{n}*A{n}+D{n})+F{n}-B{n})^2)-G{n})/0.01"),
                 ((pred(a, c + 0.01) - y).powi(2) - e) / 0.01,
             ),
+            // ∂e/∂c typed under de/dd: the wrong parameter.
+            (
+                format!("=2*{g}*(C{n}*A{n}+D{n})"),
+                2.0 * (pred(a, c) - y) * (a * x + b),
+            ),
+            // ∂e/∂b with its sign lost.
+            (format!("=-2*{g}*E{n}"), -2.0 * (pred(a, c) - y) * c),
         ];
         for (k, (f, v)) in cells.iter().enumerate() {
             ws.write(r, 6 + k as u16, Formula::new(f).set_result(v.to_string()))
@@ -330,6 +339,18 @@ fn a_missing_factor_hidden_by_c_equal_to_1_is_found() {
         (i.verdict, i.of.as_str(), i.wrt.as_str()),
         ("exact", "G2", "D2"),
         "{i:?}"
+    );
+    let k = by("K2:K5");
+    assert_eq!(k.verdict, "wrong", "{k:?}");
+    assert_eq!(
+        k.note,
+        "it is ∂G2/∂E2 (headed c) (exact), but its header says ∂/∂d, and F2 is headed d: the wrong parameter"
+    );
+    let l = by("L2:L5");
+    assert_eq!(
+        (l.verdict, l.note.as_str()),
+        ("wrong", "−∂G2/∂D2 on every row: the sign is wrong"),
+        "{l:?}"
     );
     let j = by("J2:J5");
     assert_eq!(
