@@ -352,6 +352,19 @@ impl Book {
         self.array_of((sheet, row, col)).is_some()
     }
 
+    /// The range an array formula anchored at this cell fills: (top left, bottom right),
+    /// as (row, column); `None` for a cell that is not an array formula's first.
+    pub fn array_range(
+        &self,
+        sheet: usize,
+        row: u32,
+        col: u32,
+    ) -> Option<(structure::Pos, structure::Pos)> {
+        self.array_of((sheet, row, col))
+            .filter(|(_, a, _)| *a == (row, col))
+            .map(|(_, a, b)| (a, b))
+    }
+
     /// The array formula range holding `k`, if any.
     fn array_of(&self, k: Key) -> Option<(usize, structure::Pos, structure::Pos)> {
         self.arrays

@@ -3,9 +3,9 @@
 //! of the verdicts — what `gradsheet book FILE --xlsx OUT` writes.
 //!
 //! The workbook is rewritten from what was read: every sheet's numbers, text and
-//! formulas (with the values Excel saved), its defined names. Formatting, charts and
-//! macros are not carried over (the output is an .xlsx); a formula gradsheet cannot
-//! write back as a formula (a structured table reference, a cell an array formula fills)
+//! formulas (with the values Excel saved), array formulas over their ranges, its defined
+//! names. Formatting, charts and macros are not carried over (the output is an .xlsx); a
+//! formula gradsheet cannot write back as a formula (a structured table reference)
 //! keeps its saved value, as a number.
 
 use gradsheet_book::{cell_name, Book, ColumnVerdict, Value};
@@ -23,11 +23,32 @@ pub fn with_exact_columns(book: &Book, verdicts: &[ColumnVerdict]) -> Out {
     let mut sheets: Vec<Sheet> = Vec::with_capacity(wb.sheets.len() + 1);
     for (s, sh) in wb.sheets.iter().enumerate() {
         let mut cells: Vec<(u32, u16, Cell)> = Vec::with_capacity(sh.cells.len());
+        // The array formulas written back as array formulas: at their first cell, over
+        // their range, the writer filling the rest (a structured reference cannot be
+        // written back, so such an array keeps its values).
+        let arrays: Vec<((u32, u32), (u32, u32))> = sh
+            .cells
+            .iter()
+            .filter(|c| c.formula.as_deref().is_some_and(|f| !f.contains('[')))
+            .filter_map(|c| book.array_range(s, c.row, c.col))
+            .collect();
+        let written = |r: u32, c: u32| {
+            arrays
+                .iter()
+                .any(|(a, b)| (a.0..=b.0).contains(&r) && (a.1..=b.1).contains(&c))
+        };
         for c in &sh.cells {
             let Ok(col) = u16::try_from(c.col) else {
                 continue;
             };
+            let array = book.array_range(s, c.row, c.col);
             let cell = match (&c.formula, &c.value) {
+                (Some(f), Value::Num(v)) if !f.contains('[') && array.is_some() => {
+                    let (_, (r1, c1)) = array.unwrap_or_default();
+                    let Ok(c1) = u16::try_from(c1) else { continue };
+                    Cell::Array(format!("={f}"), r1, c1, *v)
+                }
+                _ if written(c.row, c.col) => continue,
                 (Some(f), Value::Num(v)) if !f.contains('[') && !book.in_array(s, c.row, c.col) => {
                     Cell::Formula(format!("={f}"), *v)
                 }

@@ -193,6 +193,9 @@ pub enum Cell {
     Text(String),
     /// A live formula (with its leading `=`) and the lab's value of it.
     Formula(String, f64),
+    /// An array formula (with its leading `=`) filling the range from this cell to
+    /// (last row, last column), and its value here (the range's other cells are its).
+    Array(String, u32, u16, f64),
 }
 
 /// One sheet: cells at 0-based (row, column).
@@ -242,7 +245,9 @@ impl Book {
     pub fn formulas(&self) -> impl Iterator<Item = (&str, u32, u16, &str, f64)> {
         self.sheets.iter().flat_map(|s| {
             s.cells.iter().filter_map(move |(r, c, cell)| match cell {
-                Cell::Formula(f, v) => Some((s.name.as_str(), *r, *c, f.as_str(), *v)),
+                Cell::Formula(f, v) | Cell::Array(f, _, _, v) => {
+                    Some((s.name.as_str(), *r, *c, f.as_str(), *v))
+                }
                 _ => None,
             })
         })
@@ -361,6 +366,20 @@ pub fn to_xlsx(
                         result_text(*v)
                     };
                     ws.write_formula(*r, *c, Formula::new(f).set_result(res))?;
+                }
+                Cell::Array(f, last_row, last_col, v) => {
+                    let res = if zero_cached_results {
+                        "0".to_string()
+                    } else {
+                        result_text(*v)
+                    };
+                    ws.write_array_formula(
+                        *r,
+                        *c,
+                        *last_row,
+                        *last_col,
+                        Formula::new(f).set_result(res),
+                    )?;
                 }
             }
         }

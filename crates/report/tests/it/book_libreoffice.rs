@@ -64,6 +64,15 @@ fn learner() -> Vec<u8> {
         ws.write(r, 9, f(&format!("=(E{n}-B{n})*A{n}"), (pred - y) * x))
             .unwrap();
     }
+    // An array formula over two cells, below the rows: twice the first two x.
+    ws.write_array_formula(
+        8,
+        0,
+        9,
+        0,
+        Formula::new("=A2:A3*2").set_result(format!("{}", 2.0 * XS[0])),
+    )
+    .unwrap();
     wb.save_to_buffer().unwrap()
 }
 
@@ -107,6 +116,18 @@ fn exact_columns_recalculate_in_libreoffice_to_the_engines_values() {
     let mut failures = Vec::new();
     let checked = check_book("learner", &out, &saved[0], &mut failures);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // 5 rows of 8 formulas, and 3 exact columns of 5.
-    assert_eq!(checked, 5 * 8 + 3 * 5);
+    // 5 rows of 8 formulas, 3 exact columns of 5, and the array formula.
+    assert_eq!(checked, 5 * 8 + 3 * 5 + 1);
+    // The array is written back as one: its second cell, which the copy holds as 0 until
+    // recalculated, is twice the second x once LibreOffice has.
+    assert!(sheet.cells.iter().any(|c| c.0 == 8
+        && c.1 == 0
+        && matches!(&c.2, gradsheet_report::labs::Cell::Array(f, 9, 0, _) if f == "=A2:A3*2")));
+    let again = Book::open(&saved[0]).unwrap();
+    let a10 = again.workbook().sheets[0]
+        .cells
+        .iter()
+        .find(|c| c.row == 9 && c.col == 0)
+        .map(|c| c.value.clone());
+    assert_eq!(a10, Some(gradsheet_book::Value::Num(2.0 * XS[1])));
 }
