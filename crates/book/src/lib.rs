@@ -24,6 +24,7 @@ pub mod explain;
 pub mod formula;
 pub mod judge;
 pub mod live;
+pub mod ods;
 pub mod read;
 pub mod structure;
 pub mod vba;
@@ -579,7 +580,7 @@ impl Book {
                         continue;
                     };
                     let computed = values.get(k).copied().unwrap_or(f64::NAN);
-                    if close(*cached, computed) {
+                    if close(*cached, computed, self.wb.saved_digits) {
                         agree += 1;
                     } else {
                         differ.push(Differ {
@@ -810,7 +811,11 @@ impl Book {
     }
 }
 
-/// Equal within a few ulps (Excel's own arithmetic, reordered, stays this close).
-fn close(a: f64, b: f64) -> bool {
-    a == b || (a - b).abs() <= 8.0 * f64::EPSILON * a.abs().max(b.abs())
+/// Equal within a few ulps (Excel's own arithmetic, reordered, stays this close), or,
+/// for a value saved in `digits` significant decimal digits, to within its last one.
+fn close(a: f64, b: f64, digits: Option<u32>) -> bool {
+    let m = a.abs().max(b.abs());
+    a == b
+        || (a - b).abs() <= 8.0 * f64::EPSILON * m
+        || digits.is_some_and(|d| (a - b).abs() <= 10f64.powi(1 - d as i32) * m)
 }

@@ -71,7 +71,7 @@ fn check_container_within(bytes: &[u8], max_unpacked: u64) -> Result<(), BookErr
     }
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
         BookError::Read(format!(
-            "not an .xlsx or .xlsm workbook (its zip cannot be read: {e})"
+            "not an .xlsx, .xlsm or .ods workbook (its zip cannot be read: {e})"
         ))
     })?;
     if zip.len() > MAX_PARTS {
@@ -117,6 +117,7 @@ fn check_container_within(bytes: &[u8], max_unpacked: u64) -> Result<(), BookErr
         }
         parts.push((name, size));
     }
+    let ods = parts.iter().any(|(n, _)| n == "mimetype") && crate::ods::is_ods(bytes);
     // Then every part unpacked through a fixed buffer, held to the size its directory
     // entry declared (the directory can lie), its prologue searched for a DOCTYPE.
     let mut buf = vec![0u8; 64 * 1024];
@@ -146,7 +147,13 @@ fn check_container_within(bytes: &[u8], max_unpacked: u64) -> Result<(), BookErr
         }
         let lower = name.to_ascii_lowercase();
         if [".xml", ".rels", ".vml"].iter().any(|x| lower.ends_with(x)) {
-            doctype(name, &prologue)?;
+            // LibreOffice writes a DTD reference atop an .ods's Basic and dialog
+            // libraries, parts nothing here reads: there a DOCTYPE without entities is
+            // let be.
+            let unread = ods
+                && !["content.xml", "styles.xml", "meta.xml", "settings.xml"]
+                    .contains(&lower.as_str());
+            doctype(name, &prologue, unread)?;
         }
     }
     Ok(())
@@ -198,10 +205,13 @@ pub struct Workbook {
     pub names: Vec<(String, String)>,
     /// Whether the file has VBA macros (an .xlsm).
     pub has_macros: bool,
+    /// The significant digits its saved values keep: `None` for every bit (an .xlsx),
+    /// 15 for an .ods (LibreOffice writes its values in 15 decimal digits).
+    pub saved_digits: Option<u32>,
 }
 
 impl Workbook {
-    /// Reads an .xlsx or .xlsm from its bytes.
+    /// Reads an .xlsx, .xlsm or .ods from its bytes.
     ///
     /// # Errors
     ///
@@ -211,8 +221,11 @@ impl Workbook {
     /// [`MAX_FORMULA_CHARS`] characters.
     pub fn from_bytes(bytes: &[u8]) -> Result<Workbook, BookError> {
         check_container(bytes)?;
+        if crate::ods::is_ods(bytes) {
+            return crate::ods::read(bytes);
+        }
         let mut x: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
-            .map_err(|e| BookError::Read(format!("not an .xlsx or .xlsm workbook: {e}")))?;
+            .map_err(|e| BookError::Read(format!("not an .xlsx, .xlsm or .ods workbook: {e}")))?;
         let names: Vec<(String, String)> = x.defined_names().to_vec();
         let has_macros = x.vba_project().is_ok_and(|v| v.is_some());
         let mut sheets = Vec::new();
@@ -259,16 +272,20 @@ impl Workbook {
             sheets,
             names,
             has_macros,
+            saved_digits: None,
         })
     }
 }
 
 /// Refuses a part whose prologue declares a DOCTYPE, saying whether it declares entities.
-fn doctype(name: &str, prologue: &[u8]) -> Result<(), BookError> {
+fn doctype(name: &str, prologue: &[u8], plain_allowed: bool) -> Result<(), BookError> {
     let Some(at) = find(prologue, b"<!DOCTYPE") else {
         return Ok(());
     };
     let entities = find(&prologue[at..], b"<!ENTITY").is_some();
+    if plain_allowed && !entities {
+        return Ok(());
+    }
     Err(BookError::Read(format!(
         "the part {name} declares a DOCTYPE{}: a workbook's XML never has one, and \
          gradsheet refuses it rather than expand its entities (a billion-laughs file)",
@@ -361,16 +378,55 @@ mod tests {
         );
     }
 
+    /// An .ods's parts nothing reads may carry LibreOffice's plain DTD reference; its
+    /// content, or any part declaring entities, may not.
+    #[test]
+    fn an_ods_is_checked_as_hostile_too() {
+        let mime = b"application/vnd.oasis.opendocument.spreadsheet".to_vec();
+        let plain = b"<?xml?><!DOCTYPE library:libraries PUBLIC 'x' 'libraries.dtd'><a/>".to_vec();
+        let bomb = b"<?xml?><!DOCTYPE a [<!ENTITY b 'c'>]><a/>".to_vec();
+        let ok = zip_of(&[
+            ("mimetype", mime.clone()),
+            ("Basic/script-lc.xml", plain.clone()),
+        ]);
+        assert_eq!(check_container(&ok), Ok(()));
+        let e = check_container(&zip_of(&[
+            ("mimetype", mime.clone()),
+            ("content.xml", plain.clone()),
+        ]))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the part content.xml declares a DOCTYPE"),
+            "{e}"
+        );
+        let e = check_container(&zip_of(&[
+            ("mimetype", mime),
+            ("Basic/script-lc.xml", bomb),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("with ENTITY declarations"), "{e}");
+        // The same plain part in an .xlsx is refused.
+        assert!(check_container(&zip_of(&[("xl/x.xml", plain)])).is_err());
+    }
+
     #[test]
     fn doctype_is_found_in_any_case_and_entities_named() {
-        assert!(doctype("x.xml", b"<?xml?><worksheet/>").is_ok());
-        let e = doctype("x.xml", b"<?xml?><!doctype a [<!entity b 'c'>]><a/>").unwrap_err();
+        assert!(doctype("x.xml", b"<?xml?><worksheet/>", false).is_ok());
+        let e = doctype("x.xml", b"<?xml?><!doctype a [<!entity b 'c'>]><a/>", true).unwrap_err();
         assert!(
             e.to_string()
                 .contains("x.xml declares a DOCTYPE with ENTITY"),
             "{e}"
         );
-        let e = doctype("y.rels", b"<!DOCTYPE a SYSTEM 'http://x/'><a/>").unwrap_err();
+        let e = doctype("y.rels", b"<!DOCTYPE a SYSTEM 'http://x/'><a/>", false).unwrap_err();
+        // An .ods's Basic library carries a plain DTD reference, let be where nothing reads it.
+        assert!(doctype(
+            "Basic/script-lc.xml",
+            b"<!DOCTYPE library:libraries PUBLIC '-//OpenOffice.org//DTD' 'libraries.dtd'><a/>",
+            true
+        )
+        .is_ok());
         assert!(
             e.to_string()
                 .starts_with("the part y.rels declares a DOCTYPE: "),

@@ -370,7 +370,7 @@ fn attributes(xml: &str, element: &str, keys: &[&str]) -> Vec<Vec<String>> {
 }
 
 /// An attribute's text with XML's five entities replaced (`&amp;` in a sheet's name).
-fn unescape(v: &str) -> String {
+pub(crate) fn unescape(v: &str) -> String {
     v.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")

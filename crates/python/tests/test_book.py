@@ -28,5 +28,5 @@ def test_a_workbook_recalculates_and_differentiates(cli, tmp_path):
 def test_bad_workbooks_and_cells_raise(tmp_path):
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"not a workbook")
-    with pytest.raises(gs.SettingError, match="not an .xlsx or .xlsm workbook"):
+    with pytest.raises(gs.SettingError, match="not an .xlsx, .xlsm or .ods workbook"):
         gs.book(junk)

@@ -1,4 +1,4 @@
-// The workbook page: the learner's own .xlsx or .xlsm, opened on the server with the same
+// The workbook page: the learner's own .xlsx, .xlsm or .ods, opened on the server with the same
 // library as `gradsheet book`. Its sheets show as a grid (column letters, row numbers, the
 // selected cell's formula in a formula bar); cells whose recalculation differs from what
 // Excel saved are marked; the derivative columns the learner typed are coloured by their
@@ -83,12 +83,12 @@ function build() {
   fill("page-book",
     h("aside", { class: "controls" },
       h("h1", {}, "your workbook"),
-      h("p", { class: "lede" }, "Open your own .xlsx or .xlsm: every formula cell is recalculated and compared with " +
+      h("p", { class: "lede" }, "Open your own .xlsx, .xlsm or .ods: every formula cell is recalculated and compared with " +
         "what Excel saved, the derivative columns you typed get a verdict, and a click on a cell gives its exact derivative " +
         "with respect to every number it depends on."),
       h("label", { class: "book-drop", id: "book-drop" },
         h("span", {}, "choose a workbook, or drop it here"),
-        h("input", { type: "file", id: "book-file", accept: ".xlsx,.xlsm,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" })),
+        h("input", { type: "file", id: "book-file", accept: ".xlsx,.xlsm,.ods,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.oasis.opendocument.spreadsheet" })),
       h("p", { class: "book-summary", id: "book-summary" }),
       h("fieldset", { class: "book-run", id: "book-run-box", hidden: true },
         h("legend", {}, "run the sheet's loop"),

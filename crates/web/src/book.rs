@@ -819,7 +819,7 @@ pub(crate) async fn upload(
     };
     if bytes.is_empty() {
         return ApiError::bad(
-            "send the workbook's bytes (.xlsx or .xlsm) as the request's body",
+            "send the workbook's bytes (.xlsx, .xlsm or .ods) as the request's body",
             "file",
         )
         .into_response();

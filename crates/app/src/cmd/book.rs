@@ -19,7 +19,7 @@ use crate::output::import::read_bounded;
   gradsheet book mine.xlsm --sheet basic --run 50 --explain    the loop, then why it explodes: the rows too steep for the learning rate
   gradsheet book mine.xlsx --run 100 --copy basic!D32=basic!C2 --copy basic!C32=basic!C1 --watch basic!F33   a loop without a macro")]
 pub struct Args {
-    /// The workbook (.xlsx or .xlsm).
+    /// The workbook (.xlsx, .xlsm or .ods).
     pub file: PathBuf,
     /// A cell to differentiate, as Excel writes it: Sheet!A1, or 'Sheet name'!A1.
     #[arg(long, value_name = "CELL")]
@@ -178,12 +178,19 @@ pub fn run(a: Args) -> Result<()> {
     }
     println!();
     println!(
-        "recalculation: {} formula cells; {} recalculate to the value Excel saved, {} differ, {} not recalculated",
+        "recalculation: {} formula cells; {} recalculate to the value {} saved, {} differ, {} not recalculated",
         r.formula_cells,
         r.agree,
+        if wb.saved_digits.is_some() { "the .ods" } else { "Excel" },
         r.differ.len(),
         r.skipped.len()
     );
+    if let Some(d) = wb.saved_digits {
+        println!(
+            "  (an .ods keeps its values in {d} digits, as the program that saved it computed them: \
+             they agree when equal to those digits)"
+        );
+    }
     for d in r.differ.iter().take(a.list) {
         println!(
             "  differs  {}: saved {}, computed {}",

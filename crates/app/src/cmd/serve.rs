@@ -17,7 +17,7 @@ pub struct Args {
     /// 0.0.0.0 makes it reachable from the network (the command says so when it starts).
     #[arg(long, default_value = "127.0.0.1")]
     pub host: IpAddr,
-    /// A workbook (.xlsx or .xlsm) to open: the page "Your workbook" opens on it.
+    /// A workbook (.xlsx, .xlsm or .ods) to open: the page "Your workbook" opens on it.
     #[arg(long, value_name = "FILE")]
     pub book: Option<std::path::PathBuf>,
 }

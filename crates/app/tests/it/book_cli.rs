@@ -69,7 +69,7 @@ fn a_learners_workbook_from_the_command_line() {
     let o = gradsheet(&["book", &junk]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("not an .xlsx or .xlsm workbook"),
+        stderr(&o).contains("not an .xlsx, .xlsm or .ods workbook"),
         "{}",
         stderr(&o)
     );

@@ -73,7 +73,7 @@ fn serve_refuses_a_file_that_is_not_a_workbook() {
     std::fs::write(&file, "not a workbook").unwrap();
     let err = usage_error(&["serve", "--port", "0", "--book", &file]);
     assert!(
-        err.contains("notes.xlsx: not an .xlsx or .xlsm workbook"),
+        err.contains("notes.xlsx: not an .xlsx, .xlsm or .ods workbook"),
         "{err}"
     );
 }

@@ -120,7 +120,7 @@ fn bytes_that_are_not_a_workbook_are_refused() {
         .err()
         .unwrap()
         .to_string();
-    assert!(e.contains("not an .xlsx or .xlsm workbook"), "{e}");
+    assert!(e.contains("not an .xlsx, .xlsm or .ods workbook"), "{e}");
     assert!(Book::open(b"").is_err());
 }
 

@@ -6,4 +6,5 @@ mod explain;
 mod features;
 mod hostile;
 mod learner;
+mod ods;
 mod shared;

@@ -579,7 +579,7 @@ fn hostile_and_broken_uploads_are_4xx() {
         b"hello",
         400,
         Some("file"),
-        "not an .xlsx or .xlsm workbook",
+        "not an .xlsx, .xlsm or .ods workbook",
     );
     let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
     ole.resize(2048, 0);
