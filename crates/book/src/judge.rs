@@ -152,6 +152,15 @@ fn nudge((s, r, c): Key) -> f64 {
 /// a ReLU's kink in most rows).
 const MOVE: f64 = 0.05;
 
+/// The fewest rows a column found by its values has.
+const SHAPE_MIN_ROWS: usize = 3;
+
+/// The most formula cells of a sheet whose columns are looked at by their values.
+const SHAPE_MAX_CELLS: usize = 5_000;
+
+/// The most columns of a sheet looked at by their values.
+const SHAPE_MAX_COLUMNS: usize = 24;
+
 /// The leading term of a scheme's error (`h/2·∂²F4/∂C4²`): the first term of the Taylor
 /// series the difference drops.
 fn leading_term(kind: &str, of: &str, wrt: &str) -> String {
@@ -297,8 +306,132 @@ impl Book {
                 }
             }
         }
+        self.by_shape(&values, &mut moved, &mut out);
         self.partials.clear();
         out
+    }
+
+    /// Columns typed as derivatives under no header that says so, found by their values:
+    /// a run of at least [`SHAPE_MIN_ROWS`] formula cells whose first value is within 5%
+    /// of the derivative of another cell of its row by a number of that row, then judged
+    /// in full (kept unless wrong). Looked for on sheets of learner size (at most
+    /// [`SHAPE_MAX_CELLS`] formula cells), in at most [`SHAPE_MAX_COLUMNS`] columns a sheet.
+    fn by_shape(
+        &self,
+        values: &HashMap<Key, f64>,
+        moved: &mut Option<Option<HashMap<Key, f64>>>,
+        out: &mut Vec<ColumnVerdict>,
+    ) {
+        let computed: std::collections::HashSet<Key> = self.computed.iter().copied().collect();
+        for (s, sh) in self.wb.sheets.iter().enumerate() {
+            let mine: Vec<Key> = self.computed.iter().copied().filter(|k| k.0 == s).collect();
+            if mine.len() > SHAPE_MAX_CELLS {
+                continue;
+            }
+            let mut cols: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+            for k in &mine {
+                cols.entry(k.2).or_default().push(k.1);
+            }
+            let mut looked = 0;
+            for (col, mut rows) in cols {
+                rows.sort_unstable();
+                // Its runs of consecutive rows.
+                let mut runs: Vec<Vec<u32>> = Vec::new();
+                for r in rows {
+                    match runs.last_mut() {
+                        Some(run) if run.last() == Some(&(r - 1)) => run.push(r),
+                        _ => runs.push(vec![r]),
+                    }
+                }
+                for run in runs.into_iter().filter(|r| r.len() >= SHAPE_MIN_ROWS) {
+                    let r0 = run[0];
+                    let head = r0
+                        .checked_sub(1)
+                        .and_then(|hr| self.cell((s, hr, col)))
+                        .map(|c| match &c.value {
+                            Value::Text(t) => t.clone(),
+                            _ => String::new(),
+                        })
+                        .unwrap_or_default();
+                    let judged = out.iter().any(|v| {
+                        v.sheet == sh.name
+                            && v.range
+                                .split_once(':')
+                                .and_then(|(a, _)| crate::parse_a1(a))
+                                == Some((r0, col))
+                    });
+                    if judged || is_derivative_header(&head) || looked >= SHAPE_MAX_COLUMNS {
+                        continue;
+                    }
+                    looked += 1;
+                    if !self.looks_like_a_derivative(s, col, r0, values, &computed) {
+                        continue;
+                    }
+                    let m = moved.get_or_insert_with(|| self.values_moved(MOVE).ok());
+                    if let Some(mut v) = self.judge(s, col, &head, &run, values, m.as_ref()) {
+                        if v.verdict != "wrong" {
+                            v.note = format!("found by its values (no header says so): {}", v.note);
+                            out.push(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the first value of column `col` (row `r0`) is within 5% of ∂e/∂w for some
+    /// computed cell e and number w of its row (a few of each: a quick look before the
+    /// full judging).
+    fn looks_like_a_derivative(
+        &self,
+        s: usize,
+        col: u32,
+        r0: u32,
+        values: &HashMap<Key, f64>,
+        computed: &std::collections::HashSet<Key>,
+    ) -> bool {
+        let typed = values.get(&(s, r0, col)).copied().unwrap_or(f64::NAN);
+        if !typed.is_finite() || typed == 0.0 {
+            return false;
+        }
+        // A derivative typed by hand reads a computed cell of its own row (the error, the
+        // prediction, a nudged copy): a column that does not is not looked at further.
+        let reads_its_row = self.graph.formula(&var((s, r0, col))).is_some_and(|f| {
+            f.names_in_order().iter().any(|n| {
+                crate::exact::key_of(n)
+                    .is_some_and(|k| k.0 == s && k.1 == r0 && computed.contains(&k))
+            })
+        });
+        if !reads_its_row {
+            return false;
+        }
+        let row: Vec<u32> = self.wb.sheets[s]
+            .cells
+            .iter()
+            .filter(|c| c.row == r0 && c.col != col && matches!(c.value, Value::Num(_)))
+            .map(|c| c.col)
+            .collect();
+        let ofs: Vec<u32> = row
+            .iter()
+            .copied()
+            .filter(|e| {
+                computed.contains(&(s, r0, *e)) && !self.depends_on((s, r0, *e), (s, r0, col))
+            })
+            .take(6)
+            .collect();
+        ofs.iter().any(|&e| {
+            row.iter().take(16).any(|&w| {
+                w != e
+                    && self
+                        .partial(
+                            (s, r0, e),
+                            (s, r0, w),
+                            values.get(&(s, r0, w)).copied().unwrap_or(0.0),
+                            values,
+                        )
+                        .is_some_and(|(_, d)| d.is_finite() && rel(typed, d) < 0.05)
+            })
+        })
     }
 
     fn judge(

@@ -408,3 +408,66 @@ fn rounding_that_swamps_a_difference_is_named() {
         "{col:?}"
     );
 }
+
+/// Derivative columns under headers that do not say so ("slope", "nudged") are found by
+/// their values: the exact one and the forward difference; a column that is no
+/// derivative (twice the prediction) is not reported.
+#[test]
+fn derivative_columns_without_a_header_are_found_by_their_values() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("plain").unwrap();
+    for (c, h) in ["x", "y", "a", "pred", "e", "slope", "nudged", "twice"]
+        .iter()
+        .enumerate()
+    {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    for (i, (x, y, a)) in [
+        (1.0f64, 3.0f64, 2.0f64),
+        (4.0, 7.0, 1.5),
+        (9.0, 2.0, 0.5),
+        (3.0, 5.0, 1.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (r, n) = (i as u32 + 1, i + 2);
+        ws.write(r, 0, *x).unwrap();
+        ws.write(r, 1, *y).unwrap();
+        ws.write(r, 2, *a).unwrap();
+        let (p, e) = (a * x, (a * x - y).powi(2));
+        let cells = [
+            (format!("=C{n}*A{n}"), p),
+            (format!("=(D{n}-B{n})^2"), e),
+            (format!("=2*(D{n}-B{n})*A{n}"), 2.0 * (p - y) * x),
+            (
+                format!("=(((C{n}+0.01)*A{n}-B{n})^2-E{n})/0.01"),
+                (((a + 0.01) * x - y).powi(2) - e) / 0.01,
+            ),
+            (format!("=2*D{n}"), 2.0 * p),
+        ];
+        for (k, (f, v)) in cells.iter().enumerate() {
+            ws.write(r, 3 + k as u16, Formula::new(f).set_result(v.to_string()))
+                .unwrap();
+        }
+    }
+    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
+    let v = book.derivative_columns();
+    let found: Vec<(&str, &str, &str, &str)> = v
+        .iter()
+        .map(|c| (c.range.as_str(), c.verdict, c.of.as_str(), c.wrt.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("F2:F5", "exact", "E2", "C2"),
+            ("G2:G5", "forward difference", "E2", "C2")
+        ],
+        "{v:?}"
+    );
+    assert!(
+        v[0].note
+            .starts_with("found by its values (no header says so): ∂E2/∂C2"),
+        "{v:?}"
+    );
+}
