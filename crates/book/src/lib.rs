@@ -26,6 +26,7 @@ pub mod judge;
 pub mod live;
 pub mod ods;
 pub mod read;
+pub mod solver;
 pub mod structure;
 pub mod vba;
 
@@ -174,6 +175,8 @@ pub struct Book {
     /// One cell as a function of another, compiled once while columns are judged or a
     /// sheet explained (emptied after each: bounded by one judging's pairs).
     partials: judge::Partials,
+    /// The defined names with their scope, as the file holds them (an .xlsx's).
+    scoped_names: Vec<(String, Option<usize>, String)>,
 }
 
 impl Lookup for Book {
@@ -284,6 +287,7 @@ impl Book {
         }
         let mut book = Book::from_parts(wb, structure::tables(bytes), scan.arrays);
         book.modules = vba::modules(bytes);
+        book.scoped_names = structure::scoped_names(bytes);
         Ok(book)
     }
 
@@ -318,6 +322,7 @@ impl Book {
             modules: Vec::new(),
             arrays: Vec::new(),
             partials: judge::Partials::default(),
+            scoped_names: Vec::new(),
         };
         book.arrays = arrays
             .iter()
@@ -332,6 +337,9 @@ impl Book {
     /// `histgrad` on several sheets, each its own sheet's cells: a definition pointing
     /// into `on` is taken first.
     fn name_target(&self, n: &str, on: usize) -> Option<&str> {
+        if let Some(t) = self.scoped_name(n, Some(on)) {
+            return Some(t);
+        }
         let all: Vec<&str> = self
             .wb
             .names
@@ -346,6 +354,35 @@ impl Book {
                 == Some(on)
         });
         own.or_else(|| all.first().copied())
+    }
+
+    /// The name `n` defined for sheet `on` (`None`: for the whole workbook), read with its
+    /// scope from the file; `None` where the file says nothing of scopes (an .ods, a
+    /// workbook built in memory) or has no such name.
+    pub(crate) fn scoped_name(&self, n: &str, on: Option<usize>) -> Option<&str> {
+        self.scoped_names
+            .iter()
+            .find(|(m, s, _)| *s == on && m.eq_ignore_ascii_case(n))
+            .map(|(_, _, t)| t.as_str())
+    }
+
+    /// The index of the sheet named `name` (any case).
+    ///
+    /// # Errors
+    ///
+    /// [`BookError::Address`] naming the sheets there are.
+    pub fn sheet_index(&self, name: &str) -> Result<usize, BookError> {
+        self.sheet(name).ok_or_else(|| {
+            BookError::Address(format!(
+                "no sheet named '{name}' (its sheets: {})",
+                self.wb
+                    .sheets
+                    .iter()
+                    .map(|s| format!("'{}'", s.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
     }
 
     /// Whether the cell is filled by an array formula (`{=MMULT(…)}` over a range).

@@ -369,6 +369,54 @@ fn attributes(xml: &str, element: &str, keys: &[&str]) -> Vec<Vec<String>> {
     out
 }
 
+/// The defined names of an .xlsx with their scope, which calamine's list leaves out:
+/// (name, the index of the sheet it belongs to — `None` for the workbook's —, what it
+/// refers to). Several sheets of one workbook each have their own `solver_typ`.
+pub fn scoped_names(bytes: &[u8]) -> Vec<(String, Option<usize>, String)> {
+    let mut out = Vec::new();
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return out;
+    };
+    let Ok(f) = zip.by_name("xl/workbook.xml") else {
+        return out;
+    };
+    let mut xml = String::new();
+    if f.take(MAX_SHEET_XML).read_to_string(&mut xml).is_err() {
+        return out;
+    }
+    let mut r = quick_xml::Reader::from_str(&xml);
+    let mut open: Option<(String, Option<usize>)> = None;
+    let mut text = String::new();
+    loop {
+        match r.read_event() {
+            Ok(Event::Start(e)) if e.local_name().as_ref() == "definedName" => {
+                let (mut name, mut scope) = (String::new(), None);
+                for a in e.attributes().flatten() {
+                    match a.key.as_ref() {
+                        "name" => name = unescape(&a.value),
+                        "localSheetId" => scope = a.value.parse().ok(),
+                        _ => {}
+                    }
+                }
+                open = Some((name, scope));
+                text.clear();
+            }
+            Ok(Event::Text(t)) if open.is_some() => text.push_str(&unescape(t.as_ref())),
+            Ok(Event::GeneralRef(g)) if open.is_some() => {
+                text.push_str(&unescape(&format!("&{};", g.as_ref() as &str)));
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == "definedName" => {
+                if let Some((n, scope)) = open.take() {
+                    out.push((n, scope, text.clone()));
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    out
+}
+
 /// An attribute's text with XML's five entities replaced (`&amp;` in a sheet's name).
 pub(crate) fn unescape(v: &str) -> String {
     v.replace("&lt;", "<")

@@ -794,34 +794,29 @@ impl Book {
                     continue;
                 }
             }
-            let own = |n: &str| {
-                self.name_target(n, s).filter(|t| {
-                    t.trim_start_matches('=')
-                        .rsplit_once('!')
-                        .and_then(|(x, _)| self.sheet(&x.trim_matches('\'').replace("''", "'")))
-                        == Some(s)
-                })
-            };
-            if let Some(opt) = own("solver_opt") {
-                let typ = match own("solver_typ").map(|t| t.trim_start_matches('=')) {
-                    Some("1") => "maximise",
-                    Some("3") => "reach a value of",
-                    _ => "minimise",
-                };
-                out.push(Loop {
+            match self.solver(s) {
+                Some(Ok(sv)) => {
+                    let goal = match sv.goal {
+                        crate::solver::Goal::Max => "maximise".to_string(),
+                        crate::solver::Goal::Min => "minimise".to_string(),
+                        crate::solver::Goal::Value(v) => format!("bring to {v}"),
+                    };
+                    out.push(Loop {
+                        sheet: sh.name.clone(),
+                        source: "solver",
+                        what: format!("{goal} {}", sv.objective_text),
+                        copies: sv.changing_text.split(',').map(String::from).collect(),
+                        unknown: Vec::new(),
+                    });
+                }
+                Some(Err(e)) => out.push(Loop {
                     sheet: sh.name.clone(),
                     source: "solver",
-                    what: format!("{typ} {}", opt.trim_start_matches('=')),
-                    copies: own("solver_adj")
-                        .map(|a| {
-                            a.trim_start_matches('=')
-                                .split(',')
-                                .map(String::from)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    what: e,
+                    copies: Vec::new(),
                     unknown: Vec::new(),
-                });
+                }),
+                None => {}
             }
         }
         out

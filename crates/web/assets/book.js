@@ -236,8 +236,12 @@ export const bookPage = {
   /** The run box says what Run will do on the sheet shown: its own macro, or the copies given. */
   runHint() {
     const loop = (this.r.loops || []).find((l) => l.sheet === this.s.sheet && l.source === "macro");
+    const solver = (this.r.loops || []).find((l) => l.sheet === this.s.sheet && l.source === "solver");
     $("book-reset-label").hidden = !loop;
-    $("book-run-hint").textContent = loop
+    $("book-run-hint").textContent = solver && !loop
+      ? `Leave the copies empty and Run solves this sheet's Excel Solver problem (${solver.what}, changing ${solver.copies.join(", ")}) ` +
+        "by L-BFGS on the exact gradient, one row an iteration (epochs: iterations)."
+      : loop
       ? `Leave the copies empty and Run plays this sheet's own macro, ${loop.what} (it copies ${loop.copies.join(", ") || "nothing"}), ` +
         "recalculating as Excel does; or give copies, one a line, FROM=TO."
       : "Each epoch copies each FROM cell's value into its TO cell (the last row's parameters back to the top, " +
@@ -406,7 +410,8 @@ export const bookPage = {
       x && x.findings.length ? h("div", { class: x.exploded_at ? "banner bad" : "banner", id: "book-explain", role: "status" },
         h("p", {}, h("strong", {}, x.findings[0])), x.findings.slice(1).map((f) => h("p", {}, f)),
         h("p", { class: "hint" }, `the sheet's rows ${x.when}`)) : null,
-      h("p", { class: "hint" }, (j.by === "copies" ? "copying the given cells back" : `played by the sheet's own ${j.by}`) +
+      h("p", { class: "hint" }, j.by.startsWith("Excel Solver") ? j.by + "; each row is the objective after that iteration" :
+        (j.by === "copies" ? "copying the given cells back" : `played by the sheet's own ${j.by}`) +
         (reset ? ", after its Reset" : ", from the workbook's saved inputs") + "; each row is the values the loop wrote and the watched cells after that epoch"),
       h("div", { class: "table-scroll book-run-scroll" }, h("table", { class: "results", id: "book-run-table" },
         h("thead", {}, h("tr", {}, h("th", {}, "epoch"), j.columns.map((c) => h("th", {}, c)))),

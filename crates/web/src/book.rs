@@ -654,6 +654,14 @@ pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError>
             .map(|l| l.what.clone()),
         _ => None,
     };
+    // Without copies or a macro, a sheet's Excel Solver problem, solved.
+    if let (true, None, Some(s)) = (q.copies.is_empty(), &by_macro, sheet) {
+        if let Ok(i) = o.book.sheet_index(s) {
+            if o.book.solver(i).is_some() {
+                return solve(o, i, q, lim, t);
+            }
+        }
+    }
     if q.copies.is_empty() && by_macro.is_none() {
         return Err(ApiError::bad(
             "this sheet has no Run macro gradsheet can play: say what each epoch copies back, e.g. copies: [{from: \"D32\", to: \"C2\"}] \
@@ -738,6 +746,71 @@ pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError>
         ms: ms(t),
     })
 }
+
+/// The sheet's Solver problem: `q.epochs` L-BFGS iterations, one row each (the objective
+/// and the largest |gradient|), then the changing cells as the last row's columns.
+fn solve(
+    o: &Opened,
+    s: usize,
+    q: &RunRequest,
+    lim: &Limits,
+    t: Instant,
+) -> Result<RunOut, ApiError> {
+    if q.epochs == 0 || q.epochs > MAX_SOLVER_ITERATIONS {
+        return Err(ApiError::bad(
+            format!(
+                "epochs: Solver's iterations, between 1 and {MAX_SOLVER_ITERATIONS} on the page"
+            ),
+            "epochs",
+        ));
+    }
+    if q.reset {
+        return Err(ApiError::bad(
+            "reset: a Solver sheet has no Reset macro",
+            "reset",
+        ));
+    }
+    let every = q.epochs.div_ceil(lim.max_rows_shown.max(1));
+    let mut rows = Vec::new();
+    let solved = o
+        .book
+        .solve(s, q.epochs, gradsheet_book::solver::Method::Lbfgs, |st| {
+            if st.iteration.is_multiple_of(every) || st.iteration == q.epochs {
+                rows.push(vec![
+                    Num(st.iteration as f64),
+                    Num(st.objective),
+                    Num(st.gradient_max),
+                ]);
+            }
+        })
+        .map_err(|e| book_error(e, "sheet"))?;
+    let sv = &solved.solver;
+    Ok(RunOut {
+        columns: vec![sv.objective_text.clone(), "largest |∂/∂changing cell|".into()],
+        rows,
+        epochs: q.epochs,
+        every,
+        by: format!(
+            "Excel Solver's problem ({} {} by changing {}), solved by L-BFGS on the exact gradient in {} evaluations{}",
+            match sv.goal {
+                gradsheet_book::solver::Goal::Max => "maximise".to_string(),
+                gradsheet_book::solver::Goal::Min => "minimise".to_string(),
+                gradsheet_book::solver::Goal::Value(v) => format!("bring to {v}"),
+            },
+            sv.objective_text,
+            sv.changing_text,
+            solved.evaluations,
+            sv.saved
+                .map(|v| format!("; Excel's Solver saved {}", gradsheet_engine::format_number(v)))
+                .unwrap_or_default()
+        ),
+        explanation: None,
+        ms: ms(t),
+    })
+}
+
+/// The most Solver iterations the page runs.
+const MAX_SOLVER_ITERATIONS: usize = 10_000;
 
 /// `GET /api/book/{id}/checked.xlsx`: the workbook written again with the exact
 /// derivative beside each typed column, as `gradsheet book --xlsx` writes it.

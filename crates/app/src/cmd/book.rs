@@ -17,6 +17,7 @@ use crate::output::import::read_bounded;
   gradsheet book mine.xlsx --grad \"'basic SGD 2 neurons'!H33\" --json
   gradsheet book graddesc.xlsm --sheet adam --run 20 --reset   Reset, then the Run button's loop 20 times, replayed from the sheet's own VBA
   gradsheet book mine.xlsm --sheet basic --run 50 --explain    the loop, then why it explodes: the rows too steep for the learning rate
+  gradsheet book collab_filter.xlsx --sheet dotprod --run 100  the sheet's Excel Solver problem: 100 L-BFGS iterations on the exact gradient
   gradsheet book mine.xlsx --run 100 --copy basic!D32=basic!C2 --copy basic!C32=basic!C1 --watch basic!F33   a loop without a macro")]
 pub struct Args {
     /// The workbook (.xlsx, .xlsm or .ods).
@@ -29,12 +30,20 @@ pub struct Args {
     /// recalculate; print what changes and the --watch cells.
     #[arg(long, value_name = "EPOCHS")]
     pub run: Option<usize>,
-    /// The sheet whose Run macro --run plays.
+    /// The sheet whose loop --run plays: its Run macro, or its Excel Solver problem.
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
     /// Press the sheet's Reset button (its `reset` macro) before --run.
     #[arg(long, requires = "sheet")]
     pub reset: bool,
+    /// On a Solver sheet, Adam at this learning rate instead of L-BFGS.
+    #[arg(
+        long,
+        value_name = "LR",
+        requires = "sheet",
+        allow_negative_numbers = true
+    )]
+    pub adam: Option<f64>,
     /// Explain the --sheet's rows: which are too steep for the learning rate the sheet
     /// applies there (lr·λ past 2: every step overshoots), and which parameters a row
     /// cannot move (a ReLU that is off). With --run: at the epoch the run explodes, or
@@ -276,6 +285,18 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
             failed = Some(err);
         }
     };
+    // A sheet whose loop is Excel Solver's: solved, one row an iteration.
+    if let (Some(sheet), true) = (&a.sheet, copies.is_empty()) {
+        let s = book.sheet_index(sheet).map_err(usage)?;
+        if book.solver(s).is_some()
+            && !book
+                .loops()
+                .iter()
+                .any(|l| l.sheet == book.workbook().sheets[s].name && l.source == "macro")
+        {
+            return solve(book, a, s, epochs);
+        }
+    }
     match (&a.sheet, copies.is_empty()) {
         (Some(sheet), true) => book
             .run_macro(sheet, epochs, a.reset, &a.watch, &mut visit)
@@ -296,6 +317,96 @@ fn run_loop(book: &Book, a: &Args, epochs: usize) -> Result<()> {
         let x = book.explain_run(sheet, &watch).map_err(usage)?;
         print_explanation(&x, &watch.when(), watch.exploded_at(), a.json)?;
     }
+    Ok(())
+}
+
+/// `--run N` on a Solver sheet: N iterations, a row each, then the changing cells.
+fn solve(book: &Book, a: &Args, s: usize, iterations: usize) -> Result<()> {
+    use std::io::Write;
+    let method = match a.adam {
+        Some(lr) if lr > 0.0 && lr.is_finite() => gradsheet_book::solver::Method::Adam(lr),
+        Some(lr) => {
+            return Err(usage(format!(
+                "--adam {lr}: the learning rate is a positive number"
+            )))
+        }
+        None => gradsheet_book::solver::Method::Lbfgs,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = None;
+    let json = a.json;
+    let solved = book
+        .solve(s, iterations, method, |st| {
+            let line = if json {
+                serde_json::json!({
+                    "iteration": st.iteration,
+                    "objective": super::diff::json_num(st.objective),
+                    "gradient_max": super::diff::json_num(st.gradient_max),
+                })
+                .to_string()
+            } else {
+                format!(
+                    "iteration {}: {} (largest |∂/∂changing cell| {})",
+                    st.iteration,
+                    gradsheet_engine::format_number(st.objective),
+                    gradsheet_engine::format_sig(st.gradient_max, 4)
+                )
+            };
+            if failed.is_none() {
+                if let Err(e) = writeln!(out, "{line}") {
+                    failed = Some(e);
+                }
+            }
+        })
+        .map_err(usage)?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let sv = &solved.solver;
+    if json {
+        let cells: serde_json::Map<String, serde_json::Value> = solved
+            .changing
+            .iter()
+            .map(|(c, v)| (c.clone(), super::diff::json_num(*v)))
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"solved": {
+                "objective": sv.objective_text,
+                "saved": sv.saved.map(super::diff::json_num),
+                "method": match method { gradsheet_book::solver::Method::Lbfgs => "lbfgs", gradsheet_book::solver::Method::Adam(_) => "adam" },
+                "evaluations": solved.evaluations,
+                "changing": cells,
+            }})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} changing cells ({}), {} evaluations of the workbook with its exact gradient{}",
+            solved.changing.len(),
+            sv.changing_text,
+            solved.evaluations,
+            sv.saved
+                .map(|v| format!(
+                    "; Excel's Solver saved {} = {}",
+                    sv.objective_text,
+                    gradsheet_engine::format_number(v)
+                ))
+                .unwrap_or_default()
+        )?;
+        for (c, v) in solved.changing.iter().take(8) {
+            writeln!(out, "  {c} = {}", gradsheet_engine::format_number(*v))?;
+        }
+        if solved.changing.len() > 8 {
+            writeln!(
+                out,
+                "  … {} more (--json for all)",
+                solved.changing.len() - 8
+            )?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ mod common;
 mod bench_cli;
 mod book_cli;
 mod book_explain;
+mod book_solver;
 mod cli;
 mod diagnose;
 mod files;

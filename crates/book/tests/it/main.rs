@@ -8,3 +8,4 @@ mod hostile;
 mod learner;
 mod ods;
 mod shared;
+mod solver;

@@ -807,3 +807,49 @@ fn the_cache_keeps_the_last_eight_books() {
         "the given workbook stays"
     );
 }
+
+/// Run on a sheet whose loop is Excel Solver's solves its problem, one row an iteration,
+/// the same numbers as the book's own solving.
+#[test]
+fn a_solver_sheet_is_solved_from_the_page() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("bowl").unwrap();
+    ws.write(0, 0, 0.0).unwrap();
+    ws.write(0, 1, Formula::new("=(A1-3)^2+1").set_result("10"))
+        .unwrap();
+    wb.define_name("bowl!solver_opt", "=bowl!$B$1").unwrap();
+    wb.define_name("bowl!solver_adj", "=bowl!$A$1").unwrap();
+    let bytes = wb.save_to_buffer().unwrap();
+    let v = upload(&bytes);
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(v["loops"][0]["source"], "solver", "{}", v["loops"]);
+    let r = post(
+        &format!("/api/book/{id}/run"),
+        &json!({"sheet": "bowl", "epochs": 10}),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert!(
+        v["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("Excel Solver's problem (minimise bowl!B1 by changing A1)"),
+        "{}",
+        v["by"]
+    );
+    let book = Book::open(&bytes).unwrap();
+    let mut want = Vec::new();
+    book.solve(0, 10, gradsheet_book::solver::Method::Lbfgs, |st| {
+        want.push(json!([st.iteration as f64, st.objective, st.gradient_max]));
+    })
+    .unwrap();
+    assert_eq!(v["rows"], Value::Array(want));
+    let r = post(
+        &format!("/api/book/{id}/run"),
+        &json!({"sheet": "bowl", "epochs": 0}),
+    );
+    assert_eq!(
+        (r.status, r.json()["field"].clone()),
+        (400, json!("epochs"))
+    );
+}
