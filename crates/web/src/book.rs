@@ -801,7 +801,7 @@ fn solve(
             sv.changing_text,
             solved.evaluations,
             sv.saved
-                .map(|v| format!("; Excel's Solver saved {}", gradsheet_engine::format_number(v)))
+                .map(|v| format!("; the workbook saved {}", gradsheet_engine::format_number(v)))
                 .unwrap_or_default()
         ),
         explanation: None,

@@ -389,7 +389,7 @@ fn solve(book: &Book, a: &Args, s: usize, iterations: usize) -> Result<()> {
             solved.evaluations,
             sv.saved
                 .map(|v| format!(
-                    "; Excel's Solver saved {} = {}",
+                    "; the workbook saved {} = {}",
                     sv.objective_text,
                     gradsheet_engine::format_number(v)
                 ))

@@ -284,7 +284,7 @@ def generate(target="2*x+30", x=(1, 100), n=29, seed=7, noise=0.0):
 
 
 class Book:
-    """A learner's own workbook (.xlsx/.xlsm), as ``gradsheet book`` opens it: every formula
+    """A learner's own workbook (.xlsx/.xlsm/.ods), as ``gradsheet book`` opens it: every formula
     cell recalculated against the value Excel saved, any cell differentiated exactly with
     respect to every number it depends on, the derivative columns typed by hand judged,
     and the sheet's loop played.
@@ -294,6 +294,9 @@ class Book:
     >>> value, d = b.grad("basic!F33")             # d["basic!C2"]: ∂F33/∂(initial a)
     >>> b.derivative_columns()                      # [{'range': 'H4:H32', 'verdict': 'forward difference', ...}]
     >>> b.run([("basic!C32", "basic!C1"), ("basic!D32", "basic!C2")], watch=["basic!F33"], epochs=5)
+    >>> b.run_macro("basic", epochs=5, reset=True)   # the sheet's own Run button
+    >>> b.explain("basic")["findings"][0]            # 'No row is too steep for the learning rate (basic!F1 = 1e-4): ...'
+    >>> rows, cells, n = gs.book("collab_filter.xlsx").solve("dotprod", 50)   # its Excel Solver problem
     """
 
     def __init__(self, path):
@@ -323,6 +326,21 @@ class Book:
         """The sheet's loop: each epoch copies each (from, to) pair's value and recalculates;
         one dict per epoch with the copied and watched cells."""
         return self._b.run([(str(a), str(b)) for a, b in copies], [str(w) for w in watch], int(epochs))
+
+    def run_macro(self, sheet, epochs=1, reset=False, watch=()):
+        """The sheet's own Run macro (its VBA replayed), ``epochs`` times round its loop,
+        after its Reset when ``reset``; one dict per epoch with the cells it wrote."""
+        return self._b.run_macro(str(sheet), int(epochs), bool(reset), [str(w) for w in watch])
+
+    def solve(self, sheet, iterations=100, adam=None):
+        """The sheet's Excel Solver problem, solved by L-BFGS (or Adam at the rate ``adam``)
+        on the exact gradient: (one dict per iteration, {changing cell: value}, evaluations)."""
+        return self._b.solve(str(sheet), int(iterations), None if adam is None else float(adam))
+
+    def explain(self, sheet):
+        """The sheet's rows explained: the rows too steep for the learning rate the sheet
+        applies there (lr·λ past 2), the parameters a row cannot move, in plain words."""
+        return self._b.explain(str(sheet))
 
     def _repr_html_(self):
         r = self.recalculation()
