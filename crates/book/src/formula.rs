@@ -143,7 +143,7 @@ fn a1(s: &str) -> Option<(u32, u32)> {
         .fold(0u32, |n, b| n * 26 + u32::from(b - b'A' + 1))
         - 1;
     let row: u32 = digits.parse().ok()?;
-    (row >= 1 && col < 16_384).then_some((row - 1, col))
+    (row >= 1 && col < 16_384).then(|| (row - 1, col))
 }
 
 fn lex(src: &str, owner: Key, book: &dyn Lookup) -> Result<Vec<Tok>, Untranslated> {

@@ -7,5 +7,6 @@ mod features;
 mod hostile;
 mod learner;
 mod ods;
+mod props;
 mod shared;
 mod solver;
