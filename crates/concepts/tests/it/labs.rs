@@ -125,3 +125,55 @@ fn no_table_shows_nan() {
         }
     }
 }
+
+/// FNV-1a over the Debug text of a lab's whole result (every f64 printed to round-trip):
+/// a fingerprint of every number it computes.
+fn fingerprint_text(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The dropout and focal labs' numbers, bit for bit as the serial loops computed them
+/// before the trainings ran once each on rayon's threads: fingerprints taken from that
+/// code, at the defaults and at one other setting each.
+#[test]
+fn dropout_and_focal_numbers_are_those_of_the_serial_loops() {
+    let lab = |name: &str| -> &gradsheet_labs::Lab {
+        gradsheet_concepts::LABS
+            .iter()
+            .find(|l| l.name == name)
+            .unwrap()
+    };
+    let got = [
+        fingerprint_text(&format!(
+            "{:?}",
+            gradsheet_concepts::dropout::run(&lab("dropout").params::<&str>(&[]).unwrap()).unwrap()
+        )),
+        fingerprint_text(&format!(
+            "{:?}",
+            gradsheet_concepts::dropout::run(
+                &lab("dropout")
+                    .params(&["p=0.3", "ps=0.3,0,0.6", "seed=4"])
+                    .unwrap()
+            )
+            .unwrap()
+        )),
+        fingerprint_text(&format!(
+            "{:?}",
+            gradsheet_concepts::focal::run(&lab("focal").params::<&str>(&[]).unwrap()).unwrap()
+        )),
+        fingerprint_text(&format!(
+            "{:?}",
+            gradsheet_concepts::focal::run(&lab("focal").params(&["gamma=1", "seed=9"]).unwrap())
+                .unwrap()
+        )),
+    ];
+    let want: [u64; 4] = [
+        0x9b35_5b15_59cd_8d76,
+        0xeff7_8a2c_44d7_a018,
+        0x971c_e84a_52d8_386a,
+        0x174e_399a_9a14_0392,
+    ];
+    assert_eq!(got, want, "{got:#018x?}");
+}
