@@ -19,6 +19,7 @@ use crate::la::Mat;
 use gradsheet_labs::figure::{colour, ColorMap, Figure, Heatmap, Lines, Series, Style};
 use gradsheet_labs::{Image, Kind, LabError, Output, ParamSpec, Params, Table};
 use gradsheet_train::{rng, Optimizer, State};
+use rayon::prelude::*;
 
 /// The lab's parameters.
 pub const PARAMS: &[ParamSpec] = &[
@@ -513,18 +514,39 @@ impl Setup {
         train(&self.sizes, &tx, &ty, &self.spec(p, scaled)).0
     }
 
+    /// Every network the lab trains — each p of the sweep with and without the scaling,
+    /// the p shown, and none — once each, on rayon's threads: each training draws from
+    /// its own seeded streams, so the order they run in changes no number.
+    fn trained(&self, ps: &[f64]) -> Trained {
+        let mut keys: Vec<(f64, bool)> = Vec::new();
+        let mut want = |q: f64, scaled: bool| {
+            if !keys.iter().any(|k| k.0.to_bits() == q.to_bits() && k.1 == scaled) {
+                keys.push((q, scaled));
+            }
+        };
+        for &q in ps {
+            want(q, true);
+            if q > 0.0 {
+                want(q, false);
+            }
+        }
+        want(self.p, true);
+        want(0.0, true);
+        let nets = keys
+            .par_iter()
+            .map(|&(q, scaled)| self.train(q, scaled))
+            .collect();
+        Trained { keys, nets }
+    }
+
     /// The error across drop probabilities, with and without the scaling.
-    fn sweep(&self, ps: &[f64]) -> Vec<SweepRow> {
+    fn sweep(&self, ps: &[f64], nets: &Trained) -> Vec<SweepRow> {
         let (tx, ty): (Vec<f64>, Vec<f64>) = self.train.iter().copied().unzip();
         let (vx, vy): (Vec<f64>, Vec<f64>) = self.val.iter().copied().unzip();
         ps.iter()
             .map(|&q| {
-                let a = self.train(q, true);
-                let b = if q > 0.0 {
-                    self.train(q, false)
-                } else {
-                    a.clone()
-                };
+                let a = nets.get(q, true);
+                let b = if q > 0.0 { nets.get(q, false) } else { a };
                 SweepRow {
                     p: q,
                     train: a.mse(&tx, &ty),
@@ -614,6 +636,23 @@ fn ensembles(
     (out, last)
 }
 
+/// The networks a run trains, by (p, scaled).
+struct Trained {
+    keys: Vec<(f64, bool)>,
+    nets: Vec<Net>,
+}
+
+impl Trained {
+    fn get(&self, p: f64, scaled: bool) -> &Net {
+        let i = self
+            .keys
+            .iter()
+            .position(|k| k.0.to_bits() == p.to_bits() && k.1 == scaled)
+            .unwrap_or(0);
+        &self.nets[i]
+    }
+}
+
 /// Runs the lab.
 ///
 /// # Errors
@@ -622,10 +661,11 @@ fn ensembles(
 pub fn run(pp: &Params) -> Result<Dropout, LabError> {
     let setup = Setup::new(pp);
     let p = setup.p;
-    let sweep = setup.sweep(&pp.list("ps"));
-    let steps = setup.first_steps();
-    let net = setup.train(p, true);
-    let plain = setup.train(0.0, true);
+    let ps = pp.list("ps");
+    let (nets, steps) = rayon::join(|| setup.trained(&ps), || setup.first_steps());
+    let sweep = setup.sweep(&ps, &nets);
+    let net = nets.get(p, true).clone();
+    let plain = nets.get(0.0, true).clone();
     let em = 10_000;
     let expectation = setup.expectation(&net, em);
     let mut ensrng = ChaCha8Rng::seed_from_u64(setup.seed ^ 0x0065_6e73);

@@ -368,14 +368,21 @@ pub fn train(
 /// [`LabError::Invalid`] if training is rejected.
 pub fn run(p: &Params) -> Result<Focal, LabError> {
     let gammas = p.list("gammas");
-    let c = curves(&gammas, p.num("alpha"));
     let data = toy_data(p.int("negatives"), p.int("positives"), p.u64("seed"));
     let (ta, tg) = (p.num("train_alpha"), p.num("gamma"));
     let (epochs, lr) = (p.int("epochs"), p.num("lr"));
-    let fits = vec![
-        train("cross-entropy", BINARY_CE, &data, ta, tg, epochs, lr)?,
-        train("focal", BINARY_FOCAL, &data, ta, tg, epochs, lr)?,
-    ];
+    // The two fits are independent (each its own trainer from w = b = 0): on rayon's
+    // threads, with the curves, they compute the same numbers as one after the other.
+    let (c, (ce, focal)) = rayon::join(
+        || curves(&gammas, p.num("alpha")),
+        || {
+            rayon::join(
+                || train("cross-entropy", BINARY_CE, &data, ta, tg, epochs, lr),
+                || train("focal", BINARY_FOCAL, &data, ta, tg, epochs, lr),
+            )
+        },
+    );
+    let fits = vec![ce?, focal?];
     Ok(Focal {
         curves: c,
         data,
