@@ -234,19 +234,24 @@ impl Net {
                 out = z;
                 break;
             }
+            // (Rows and columns named, not `..z.clone()`: that copied the whole matrix
+            // to take two numbers from it.)
+            let (rows, cols) = (z.rows, z.cols);
             let a = Mat {
+                rows,
+                cols,
                 data: z.data.iter().map(|v| v.max(0.0)).collect(),
-                ..z.clone()
             };
             let fed = match masks {
                 Some(m) => Mat {
+                    rows,
+                    cols,
                     data: a
                         .data
                         .iter()
                         .zip(&m.masks[l].data)
                         .map(|(v, k)| v * k * m.scale)
                         .collect(),
-                    ..a.clone()
                 },
                 None => a.clone(),
             };
