@@ -47,6 +47,10 @@ pub struct SheetExplanation {
     /// Each parameter column's rows on which the error does not depend on it at all
     /// (`C`, 29): a ReLU that is off, or a branch without it.
     pub flat: Vec<(String, usize)>,
+    /// When the parameters collapse: (how many, the parameter columns, how many
+    /// independent ways they change the error on these rows). `c·(a·x+b)+d` has four
+    /// that act as two numbers, a slope and an intercept.
+    pub collapse: Option<(usize, Vec<String>, usize)>,
     /// How many rows were looked at.
     pub rows: usize,
 }
@@ -156,6 +160,7 @@ impl Book {
             steep: Vec::new(),
             steepest: None,
             flat: Vec::new(),
+            collapse: None,
             rows: 0,
         };
         let cols: Vec<_> = self
@@ -203,6 +208,10 @@ impl Book {
         let get = |k: Key| values.get(&k).copied().unwrap_or(0.0);
         let eval = |e: &gradsheet_engine::Expr| e.eval(&|n| key_of(n).map(get)).unwrap_or(f64::NAN);
         let mut flat = vec![0usize; params.len()];
+        // Σ over rows of ∂e/∂p ∂e/∂pᵀ: its rank is how many independent ways the
+        // parameters change the error (∂e/∂p is 2(pred − y)·∂pred/∂p, a row's own scale
+        // times the prediction's direction).
+        let mut gram = vec![0.0; params.len() * params.len()];
         let param_cols: Vec<u32> = params.iter().map(|p| p.0).collect();
         let mut rate_cells: Vec<String> = Vec::new();
         let mut last_rates: Option<Vec<f64>> = None;
@@ -224,6 +233,16 @@ impl Book {
             for (i, g) in grad.iter().enumerate() {
                 if *g == 0.0 {
                     flat[i] += 1;
+                }
+            }
+            // The row's error as a function of its parameters, at the first row's
+            // parameter values: how the model itself, not where a run has taken each
+            // row, lets the parameters move the error.
+            if let Some(g) = self.gradient_at(s, r, &of_r, &params_cols_of(&params), r0.0, &get) {
+                for i in 0..n {
+                    for j in 0..n {
+                        gram[i * n + j] += g[i] * g[j];
+                    }
                 }
             }
             // The learning rates the sheet applies on this row.
@@ -286,6 +305,23 @@ impl Book {
         }
         out.steep
             .sort_by(|a, b| b.lr_lambda.total_cmp(&a.lr_lambda));
+        let k = params.len();
+        if k > 1 && out.rows > k {
+            // As correlations, so that no parameter's scale hides another.
+            let d: Vec<f64> = (0..k).map(|i| gram[i * k + i].sqrt()).collect();
+            if d.iter().all(|x| *x > 0.0 && x.is_finite()) {
+                let mut c: Vec<f64> = (0..k * k)
+                    .map(|ij| gram[ij] / (d[ij / k] * d[ij % k]))
+                    .collect();
+                let ev = eigenvalues(&mut c, k);
+                let top = ev.iter().copied().fold(0.0, f64::max);
+                let rank = ev.iter().filter(|v| **v > 1e-9 * top).count();
+                if rank < k {
+                    out.collapse =
+                        Some((k, params.iter().map(|p| col_letters(p.0)).collect(), rank));
+                }
+            }
+        }
         out.flat = params
             .iter()
             .zip(&flat)
@@ -335,6 +371,64 @@ impl Book {
             }
         }
         out
+    }
+
+    /// ∂(row `r`'s `of`)/∂(its parameter cells), the parameters taken at row `at`'s
+    /// values: the row's computed cells between are written out (their formulas, down to
+    /// the parameters and the row's data), differentiated symbolically and evaluated
+    /// there. `None` when the row reads cells of other rows that are not parameters, or
+    /// is too large to write out.
+    fn gradient_at(
+        &self,
+        s: usize,
+        r: u32,
+        of: &str,
+        params: &[u32],
+        at: u32,
+        value: &dyn Fn(Key) -> f64,
+    ) -> Option<Vec<f64>> {
+        let (text, aux) = crate::formula::translate(of, (s, r, u32::MAX >> 8), self).ok()?;
+        if !aux.is_empty() {
+            return None;
+        }
+        let mut e = gradsheet_engine::parse(&text).ok()?;
+        // Write out the row's computed cells that are not parameters.
+        for _ in 0..16 {
+            let inner: Vec<(String, Key)> = e
+                .names()
+                .into_iter()
+                .filter_map(|n| key_of(&n).map(|k| (n, k)))
+                .filter(|(_, k)| {
+                    k.0 == s && k.1 == r && !params.contains(&k.2) && self.computed.contains(k)
+                })
+                .collect();
+            if inner.is_empty() {
+                break;
+            }
+            for (n, _) in inner {
+                let f = self.graph.formula(&n)?.clone();
+                e = e.substitute(&n, &f);
+            }
+            if e.size() > 20_000 {
+                return None;
+            }
+        }
+        let env = |n: &str| {
+            key_of(n).map(|k| {
+                if k.0 == s && k.1 == r && params.contains(&k.2) {
+                    value((s, at, k.2))
+                } else {
+                    value(k)
+                }
+            })
+        };
+        params
+            .iter()
+            .map(|p| {
+                let d = gradsheet_engine::derivative(&e, &var((s, r, *p)));
+                d.eval(&env).ok().filter(|v| v.is_finite())
+            })
+            .collect()
     }
 
     /// The row's typed numbers that are not parameters: its data (`A21 = 99`).
@@ -397,6 +491,15 @@ impl Book {
                 sig(2.0 / v)
             ));
         }
+        if let Some((k, cols, r)) = &x.collapse {
+            out.push(format!(
+                "The {k} parameters (columns {}) change the error in only {r} independent way{} on these {} rows: together they act as {r} number{}, as c·(a·x+b)+d is only a slope and an intercept. The others add no power to fit, only more ways to overshoot; a nonlinearity between them (a ReLU) is what more neurons need.",
+                cols.join(", "),
+                if *r == 1 { "" } else { "s" },
+                x.rows,
+                if *r == 1 { "" } else { "s" },
+            ));
+        }
         for (p, k) in &x.flat {
             if *k == x.rows {
                 out.push(format!(
@@ -417,18 +520,30 @@ fn sig(v: f64) -> String {
     gradsheet_engine::format_sig(v, 4)
 }
 
+/// The parameter columns of (parameter, derivative columns) pairs.
+fn params_cols_of(params: &[(u32, Vec<u32>)]) -> Vec<u32> {
+    params.iter().map(|p| p.0).collect()
+}
+
 /// `2` → `C`.
 fn col_letters(c: u32) -> String {
     let name = cell_name(0, c);
     name.trim_end_matches('1').to_string()
 }
 
-/// The largest eigenvalue of the symmetric `n`×`n` matrix `m` (row-major; overwritten),
-/// by Jacobi rotations: exact to rounding for the handful of parameters a row has.
+/// The largest eigenvalue of the symmetric `n`×`n` matrix `m` (row-major; overwritten).
 fn largest_eigenvalue(m: &mut [f64], n: usize) -> f64 {
     if n == 0 || m.iter().any(|x| !x.is_finite()) {
         return f64::NAN;
     }
+    eigenvalues(m, n)
+        .into_iter()
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The eigenvalues of the symmetric `n`×`n` matrix `m` (row-major; overwritten), by
+/// Jacobi rotations: exact to rounding for the handful of parameters a row has.
+fn eigenvalues(m: &mut [f64], n: usize) -> Vec<f64> {
     for _sweep in 0..64 {
         let off: f64 = (0..n)
             .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
@@ -462,9 +577,7 @@ fn largest_eigenvalue(m: &mut [f64], n: usize) -> f64 {
             }
         }
     }
-    (0..n)
-        .map(|i| m[i * n + i])
-        .fold(f64::NEG_INFINITY, f64::max)
+    (0..n).map(|i| m[i * n + i]).collect()
 }
 
 #[cfg(test)]

@@ -525,7 +525,10 @@ impl Setup {
     fn trained(&self, ps: &[f64]) -> Trained {
         let mut keys: Vec<(f64, bool)> = Vec::new();
         let mut want = |q: f64, scaled: bool| {
-            if !keys.iter().any(|k| k.0.to_bits() == q.to_bits() && k.1 == scaled) {
+            if !keys
+                .iter()
+                .any(|k| k.0.to_bits() == q.to_bits() && k.1 == scaled)
+            {
                 keys.push((q, scaled));
             }
         };

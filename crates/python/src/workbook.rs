@@ -174,7 +174,7 @@ impl Book {
 
     /// The sheet's rows explained (`gradsheet book --explain`): {findings, steep_rows:
     /// [{row, lr_lambda, data}], steepest: (row, lr_lambda) or None, flat: [(column,
-    /// rows)], rows}.
+    /// rows)], collapse: (parameters, columns, independent ways) or None, rows}.
     fn explain<'py>(&self, py: Python<'py>, sheet: &str) -> PyResult<Bound<'py, PyDict>> {
         let x = py
             .detach(|| self.book.explain_sheet(sheet, &[]))
@@ -192,6 +192,7 @@ impl Book {
         d.set_item("steep_rows", steep)?;
         d.set_item("steepest", x.steepest.map(|(r, v, _)| (r, v)))?;
         d.set_item("flat", x.flat)?;
+        d.set_item("collapse", x.collapse)?;
         d.set_item("rows", x.rows)?;
         Ok(d)
     }

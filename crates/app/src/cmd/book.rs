@@ -432,6 +432,7 @@ fn print_explanation(
                 "rates": w.rates.iter().map(|(c, v)| (c.clone(), super::diff::json_num(*v))).collect::<serde_json::Map<_, _>>(),
             })).collect::<Vec<_>>(),
             "flat": x.flat.iter().map(|(c, k)| serde_json::json!({"column": c, "rows": k})).collect::<Vec<_>>(),
+            "collapse": x.collapse.as_ref().map(|(k, cols, r)| serde_json::json!({"parameters": k, "columns": cols, "independent": r})),
         }});
         println!("{out}");
         return Ok(());

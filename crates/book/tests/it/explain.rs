@@ -149,3 +149,65 @@ fn a_relu_off_on_every_row_is_found() {
     assert!(x.flat.is_empty(), "{x:?}");
     assert!(book.explain_sheet("nope", &[]).is_err());
 }
+
+/// The forum's y = c·(a·x+b)+d, its four derivatives typed exactly: the four parameters
+/// move the error in only two ways (a slope and an intercept), and the explanation says so.
+#[test]
+fn four_parameters_that_act_as_two_are_found() {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet().set_name("2 neurons").unwrap();
+    for (c, h) in [
+        "x", "y", "a", "b", "c", "d", "pred", "err", "de/da", "de/db", "de/dc", "de/dd",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    for (i, x) in [14.0f64, 86.0, 28.0, 51.0, 28.0, 29.0].iter().enumerate() {
+        let (r, n) = (i as u32 + 1, i + 2);
+        let y = 2.0 * x + 30.0;
+        // Each row's parameters a little apart, as a run leaves them.
+        let (a, b, c, d) = (1.0 + 0.01 * i as f64, 0.5, 2.0 - 0.02 * i as f64, -1.0);
+        for (k, v) in [*x, y, a, b, c, d].iter().enumerate() {
+            ws.write(r, k as u16, *v).unwrap();
+        }
+        let pred = c * (a * x + b) + d;
+        let g = 2.0 * (pred - y);
+        let cells = [
+            (format!("=E{n}*(C{n}*A{n}+D{n})+F{n}"), pred),
+            (format!("=(G{n}-B{n})^2"), (pred - y).powi(2)),
+            (format!("=2*(G{n}-B{n})*E{n}*A{n}"), g * c * x),
+            (format!("=2*(G{n}-B{n})*E{n}"), g * c),
+            (format!("=2*(G{n}-B{n})*(C{n}*A{n}+D{n})"), g * (a * x + b)),
+            (format!("=2*(G{n}-B{n})"), g),
+        ];
+        for (k, (f, v)) in cells.iter().enumerate() {
+            ws.write(r, 6 + k as u16, Formula::new(f).set_result(v.to_string()))
+                .unwrap();
+        }
+    }
+    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
+    let cols = book.derivative_columns();
+    assert!(cols.iter().all(|c| c.verdict == "exact"), "{cols:?}");
+    let x = book.explain_sheet("2 neurons", &[]).unwrap();
+    assert_eq!(
+        x.collapse,
+        Some((
+            4,
+            vec!["C".to_string(), "D".into(), "E".into(), "F".into()],
+            2
+        )),
+        "{x:?}"
+    );
+    assert!(
+        x.findings.iter().any(|f| f.starts_with(
+            "The 4 parameters (columns C, D, E, F) change the error in only 2 independent ways on these 6 rows"
+        )),
+        "{:?}",
+        x.findings
+    );
+    // a·x + b alone does not collapse (graddesc's two parameters are two numbers).
+    let lin = Book::open(&sgd_sheet(1e-4, 1.0, false)).unwrap();
+    assert_eq!(lin.explain_sheet("sgd", &[]).unwrap().collapse, None);
+}
