@@ -125,10 +125,38 @@ pub fn run(a: Args) -> Result<()> {
             );
         }
     }
+    // `--sheet NAME` alone: that sheet's part of the summary.
+    let (r, cols, loops, inputs) = {
+        let (mut r, mut cols, mut loops) = (r, cols, book.loops());
+        let mut inputs = book.inputs().len();
+        if let Some(name) = &a.sheet {
+            let s = book.sheet_index(name).map_err(usage)?;
+            let name = &wb.sheets[s].name;
+            let on = |addr: &str| {
+                addr.rsplit_once('!')
+                    .is_some_and(|(x, _)| x.trim_matches('\'').replace("''", "'") == *name)
+            };
+            r.differ.retain(|d| on(&d.cell));
+            r.skipped.retain(|d| on(&d.cell));
+            r.formula_cells = wb.sheets[s]
+                .cells
+                .iter()
+                .filter(|c| c.formula.is_some() || book.in_array(s, c.row, c.col))
+                .count();
+            r.agree = r
+                .formula_cells
+                .saturating_sub(r.differ.len() + r.skipped.len());
+            cols.retain(|c| c.sheet == *name);
+            loops.retain(|l| l.sheet == *name);
+            inputs = book.inputs().iter().filter(|k| k.0 == s).count();
+        }
+        (r, cols, loops, inputs)
+    };
     if a.json {
         let out = serde_json::json!({
             "sheets": wb.sheets.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
             "macros": wb.has_macros,
+            "inputs": inputs,
             "recalculation": {
                 "formula_cells": r.formula_cells,
                 "agree": r.agree,
@@ -141,7 +169,7 @@ pub fn run(a: Args) -> Result<()> {
                     "cell": s.cell, "reason": s.reason,
                 })).collect::<Vec<_>>(),
             },
-            "loops": book.loops().iter().map(|l| serde_json::json!({
+            "loops": loops.iter().map(|l| serde_json::json!({
                 "sheet": l.sheet,
                 "source": l.source,
                 "what": l.what,
@@ -166,7 +194,11 @@ pub fn run(a: Args) -> Result<()> {
         return Ok(());
     }
     println!("{}", a.file.display());
-    for s in &wb.sheets {
+    for s in wb.sheets.iter().filter(|s| {
+        a.sheet
+            .as_ref()
+            .is_none_or(|n| s.name.eq_ignore_ascii_case(n))
+    }) {
         let formulas = s.cells.iter().filter(|c| c.formula.is_some()).count();
         println!(
             "  sheet {:?}: {} cells, {formulas} formulas",
@@ -174,7 +206,7 @@ pub fn run(a: Args) -> Result<()> {
             s.cells.len()
         );
     }
-    for l in book.loops() {
+    for l in &loops {
         let what = if l.source == "macro" {
             format!("Run macro {} copies {}", l.what, l.copies.join(", "))
         } else {
@@ -185,8 +217,10 @@ pub fn run(a: Args) -> Result<()> {
             println!("    not replayed: {} line {}: {}", u.module, u.line, u.text);
         }
     }
+    println!("  inputs: {inputs} numbers typed in that the formulas read");
     println!();
-    println!(
+    let width = crate::output::term::width();
+    let recalc = format!(
         "recalculation: {} formula cells; {} recalculate to the value {} saved, {} differ, {} not recalculated",
         r.formula_cells,
         r.agree,
@@ -194,10 +228,18 @@ pub fn run(a: Args) -> Result<()> {
         r.differ.len(),
         r.skipped.len()
     );
+    println!(
+        "{}",
+        crate::output::term::wrap_with(&recalc, width, "", "  ")
+    );
     if let Some(d) = wb.saved_digits {
-        println!(
-            "  (an .ods keeps its values in {d} digits, as the program that saved it computed them: \
+        let note = format!(
+            "(an .ods keeps its values in {d} digits, as the program that saved it computed them: \
              they agree when equal to those digits)"
+        );
+        println!(
+            "{}",
+            crate::output::term::wrap_with(&note, width, "  ", "  ")
         );
     }
     for d in r.differ.iter().take(a.list) {
@@ -225,7 +267,15 @@ pub fn run(a: Args) -> Result<()> {
             None => c.verdict.to_string(),
         };
         println!("  {}!{} {:?}: {verdict}", c.sheet, c.range, c.header);
-        println!("      {}", c.note);
+        println!(
+            "{}",
+            crate::output::term::wrap_with(
+                &c.note,
+                crate::output::term::width(),
+                "      ",
+                "      "
+            )
+        );
     }
     Ok(())
 }

@@ -106,3 +106,28 @@ fn a_loop_that_explodes_is_explained_at_the_epoch_before() {
     assert!(out.contains("'my sgd', as the sheet was saved:"), "{out}");
     assert!(out.contains("No row is too steep for the learning rate ('my sgd'!J1 = 1e-5): the steepest, row 3 (A3 = 99, B3 = 228), has lr·λ = 0.196"), "{out}");
 }
+
+/// `book FILE --sheet NAME` alone: that sheet's part of the summary, its inputs counted;
+/// an unknown sheet is named with the sheets there are (exit 2).
+#[test]
+fn one_sheets_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = sgd(dir.path(), 3e-4);
+    let out = ok(&["book", &f, "--sheet", "my sgd", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Three rows of x, y, and the first row's b and a, and the rate: 9 numbers typed in.
+    assert_eq!(v["inputs"], 9, "{v}");
+    assert_eq!(v["recalculation"]["formula_cells"], 3 * 4 + 2 * 2);
+    let text = ok(&["book", &f, "--sheet", "my sgd"]);
+    assert!(
+        text.contains("inputs: 9 numbers typed in that the formulas read"),
+        "{text}"
+    );
+    // Every line fits 80 columns (the notes are wrapped).
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    let e = crate::common::usage_error(&["book", &f, "--sheet", "nope"]);
+    assert!(
+        e.contains("no sheet named 'nope' (its sheets: 'my sgd')"),
+        "{e}"
+    );
+}
