@@ -387,19 +387,28 @@ pub fn mask_mean(a: f64, p: f64, m: usize, scaled: bool, rng: &mut ChaCha8Rng) -
 /// The average prediction of `m` masked networks: each net is one mask, the same for
 /// every input.
 pub fn ensemble(net: &Net, x: &[f64], p: f64, m: usize, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    // The masks drawn in order from the one stream, the thinned nets run on rayon's
+    // threads, their outputs added in the same order: the numbers of the serial loop.
+    let ones: Vec<Masks> = (0..m)
+        .map(|_| Masks::draw(&net.sizes, 1, p, true, rng))
+        .collect();
+    let outs: Vec<Vec<f64>> = ones
+        .par_iter()
+        .map(|one| {
+            let masks = Masks {
+                masks: one
+                    .masks
+                    .iter()
+                    .map(|k| Mat::from_fn(x.len(), k.cols, |_, c| k.at(0, c)))
+                    .collect(),
+                scale: one.scale,
+            };
+            net.forward(x, Some(&masks)).out.data
+        })
+        .collect();
     let mut acc = vec![0.0; x.len()];
-    for _ in 0..m {
-        let one = Masks::draw(&net.sizes, 1, p, true, rng);
-        let masks = Masks {
-            masks: one
-                .masks
-                .iter()
-                .map(|k| Mat::from_fn(x.len(), k.cols, |_, c| k.at(0, c)))
-                .collect(),
-            scale: one.scale,
-        };
-        let f = net.forward(x, Some(&masks));
-        for (a, o) in acc.iter_mut().zip(&f.out.data) {
+    for out in &outs {
+        for (a, o) in acc.iter_mut().zip(out) {
             *a += o;
         }
     }
