@@ -281,7 +281,7 @@ impl Book {
                     m[j * n + i] = v;
                 }
             }
-            let lr_lambda = largest_eigenvalue(&mut m, n);
+            let lr_lambda = largest_eigenvalue(&m, n);
             if !lr_lambda.is_finite() {
                 continue;
             }
@@ -310,10 +310,10 @@ impl Book {
             // As correlations, so that no parameter's scale hides another.
             let d: Vec<f64> = (0..k).map(|i| gram[i * k + i].sqrt()).collect();
             if d.iter().all(|x| *x > 0.0 && x.is_finite()) {
-                let mut c: Vec<f64> = (0..k * k)
+                let c: Vec<f64> = (0..k * k)
                     .map(|ij| gram[ij] / (d[ij / k] * d[ij % k]))
                     .collect();
-                let ev = eigenvalues(&mut c, k);
+                let ev = eigenvalues(&c, k);
                 let top = ev.iter().copied().fold(0.0, f64::max);
                 let rank = ev.iter().filter(|v| **v > 1e-9 * top).count();
                 if rank < k {
@@ -531,53 +531,17 @@ fn col_letters(c: u32) -> String {
     name.trim_end_matches('1').to_string()
 }
 
-/// The largest eigenvalue of the symmetric `n`×`n` matrix `m` (row-major; overwritten).
-fn largest_eigenvalue(m: &mut [f64], n: usize) -> f64 {
-    if n == 0 || m.iter().any(|x| !x.is_finite()) {
+/// The largest eigenvalue of the symmetric `n`×`n` matrix `m` (row-major).
+fn largest_eigenvalue(m: &[f64], n: usize) -> f64 {
+    if n == 0 {
         return f64::NAN;
     }
-    eigenvalues(m, n)
-        .into_iter()
-        .fold(f64::NEG_INFINITY, f64::max)
+    gradsheet_engine::linalg::symmetric_eigen(m, n).0[0]
 }
 
-/// The eigenvalues of the symmetric `n`×`n` matrix `m` (row-major; overwritten), by
-/// Jacobi rotations: exact to rounding for the handful of parameters a row has.
-fn eigenvalues(m: &mut [f64], n: usize) -> Vec<f64> {
-    for _sweep in 0..64 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| m[i * n + j] * m[i * n + j])
-            .sum();
-        let diag: f64 = (0..n).map(|i| m[i * n + i] * m[i * n + i]).sum();
-        if off <= 1e-30 * diag.max(f64::MIN_POSITIVE) {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = m[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akq) = (m[k * n + p], m[k * n + q]);
-                    m[k * n + p] = c * akp - s * akq;
-                    m[k * n + q] = s * akp + c * akq;
-                }
-                for k in 0..n {
-                    let (apk, aqk) = (m[p * n + k], m[q * n + k]);
-                    m[p * n + k] = c * apk - s * aqk;
-                    m[q * n + k] = s * apk + c * aqk;
-                }
-            }
-        }
-    }
-    (0..n).map(|i| m[i * n + i]).collect()
+/// The eigenvalues of the symmetric `n`×`n` matrix `m` (row-major).
+fn eigenvalues(m: &[f64], n: usize) -> Vec<f64> {
+    gradsheet_engine::linalg::symmetric_eigen(m, n).0
 }
 
 #[cfg(test)]
@@ -587,12 +551,12 @@ mod tests {
     #[test]
     fn eigenvalues_of_small_symmetric_matrices() {
         // [[2, 1], [1, 2]] has 3 and 1; a rank-one 2·g·gᵀ has 2·|g|².
-        assert!((largest_eigenvalue(&mut [2.0, 1.0, 1.0, 2.0], 2) - 3.0).abs() < 1e-12);
+        assert!((largest_eigenvalue(&[2.0, 1.0, 1.0, 2.0], 2) - 3.0).abs() < 1e-12);
         let g = [14.0, 1.0, 3.0];
-        let mut m: Vec<f64> = (0..9).map(|k| 2.0 * g[k / 3] * g[k % 3]).collect();
+        let m: Vec<f64> = (0..9).map(|k| 2.0 * g[k / 3] * g[k % 3]).collect();
         let want = 2.0 * g.iter().map(|x| x * x).sum::<f64>();
-        assert!((largest_eigenvalue(&mut m, 3) - want).abs() < 1e-9 * want);
-        assert_eq!(largest_eigenvalue(&mut [-4.0], 1), -4.0);
-        assert!(largest_eigenvalue(&mut [f64::NAN], 1).is_nan());
+        assert!((largest_eigenvalue(&m, 3) - want).abs() < 1e-9 * want);
+        assert_eq!(largest_eigenvalue(&[-4.0], 1), -4.0);
+        assert!(largest_eigenvalue(&[f64::NAN], 1).is_nan());
     }
 }

@@ -48,6 +48,7 @@ pub mod expr;
 pub mod fd;
 pub mod gradcheck;
 pub mod graph;
+pub mod linalg;
 pub mod model;
 pub mod op;
 pub mod parse;

@@ -47,6 +47,23 @@ fn learner_book() -> Vec<u8> {
     wb.save_to_buffer().unwrap()
 }
 
+/// The workbook opened, and its typed columns judged.
+fn judged(mut wb: Workbook) -> (Book, Vec<gradsheet_book::ColumnVerdict>) {
+    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
+    let v = book.derivative_columns();
+    (book, v)
+}
+
+/// The judged column of range `r`.
+fn column<'a>(
+    v: &'a [gradsheet_book::ColumnVerdict],
+    r: &str,
+) -> &'a gradsheet_book::ColumnVerdict {
+    v.iter()
+        .find(|c| c.range == r)
+        .unwrap_or_else(|| panic!("{r}: {v:?}"))
+}
+
 #[test]
 fn a_learners_sheet_recalculates_and_differentiates() {
     let book = Book::open(&learner_book()).unwrap();
@@ -174,13 +191,8 @@ fn typed_derivative_columns_get_their_verdicts() {
         )
         .unwrap();
     }
-    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
-    let v = book.derivative_columns();
-    let by = |r: &str| {
-        v.iter()
-            .find(|c| c.range == r)
-            .unwrap_or_else(|| panic!("{r}: {v:?}"))
-    };
+    let (book, v) = judged(wb);
+    let by = |r: &str| column(&v, r);
     let e = by("E2:E4");
     assert_eq!(
         (e.verdict, e.of.as_str(), e.wrt.as_str()),
@@ -319,13 +331,8 @@ fn a_missing_factor_hidden_by_c_equal_to_1_is_found() {
                 .unwrap();
         }
     }
-    let book = Book::open(&wb.save_to_buffer().unwrap()).unwrap();
-    let v = book.derivative_columns();
-    let by = |r: &str| {
-        v.iter()
-            .find(|c| c.range == r)
-            .unwrap_or_else(|| panic!("{r}: {v:?}"))
-    };
+    let (_, v) = judged(wb);
+    let by = |r: &str| column(&v, r);
     let h = by("H2:H5");
     assert_eq!(h.verdict, "wrong", "{h:?}");
     assert!(

@@ -809,23 +809,20 @@ fn the_cache_keeps_the_last_eight_books() {
 }
 
 /// Run on a sheet whose loop is Excel Solver's solves its problem, one row an iteration,
-/// the same numbers as the book's own solving.
+/// the same numbers as the book's own solving (book's test data: a least-squares line).
 #[test]
 fn a_solver_sheet_is_solved_from_the_page() {
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet().set_name("bowl").unwrap();
-    ws.write(0, 0, 0.0).unwrap();
-    ws.write(0, 1, Formula::new("=(A1-3)^2+1").set_result("10"))
-        .unwrap();
-    wb.define_name("bowl!solver_opt", "=bowl!$B$1").unwrap();
-    wb.define_name("bowl!solver_adj", "=bowl!$A$1").unwrap();
-    let bytes = wb.save_to_buffer().unwrap();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../book/tests/data/solver-fit.xlsx"
+    ))
+    .unwrap();
     let v = upload(&bytes);
     let id = v["id"].as_str().unwrap();
     assert_eq!(v["loops"][0]["source"], "solver", "{}", v["loops"]);
     let r = post(
         &format!("/api/book/{id}/run"),
-        &json!({"sheet": "bowl", "epochs": 10}),
+        &json!({"sheet": "fit", "epochs": 10}),
     );
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let v = r.json();
@@ -833,7 +830,7 @@ fn a_solver_sheet_is_solved_from_the_page() {
         v["by"]
             .as_str()
             .unwrap()
-            .starts_with("Excel Solver's problem (minimise bowl!B1 by changing A1)"),
+            .starts_with("Excel Solver's problem (minimise fit!E3 by changing E1:E2)"),
         "{}",
         v["by"]
     );
@@ -846,7 +843,7 @@ fn a_solver_sheet_is_solved_from_the_page() {
     assert_eq!(v["rows"], Value::Array(want));
     let r = post(
         &format!("/api/book/{id}/run"),
-        &json!({"sheet": "bowl", "epochs": 0}),
+        &json!({"sheet": "fit", "epochs": 0}),
     );
     assert_eq!(
         (r.status, r.json()["field"].clone()),
