@@ -13,7 +13,7 @@
 //! parameter, the eigenvalues of D^½·H·D^½, D the rates). Past lr·λ = 2 that factor is
 //! above 1: every visit to the row overshoots further, and the run explodes from there.
 
-use crate::{cell_name, exact::key_of, var, Book, BookError, Key, Lookup, Value};
+use crate::{cell_name, exact::key_of, var, Book, BookError, ColumnVerdict, Key, Lookup, Value};
 
 /// A row's typed numbers that are not parameters, by address: `[("A21", 99.0), ("B21", 228.0)]`.
 pub type RowData = Vec<(String, f64)>;
@@ -125,13 +125,27 @@ impl Book {
     ///
     /// As [`Book::explain_sheet`].
     pub fn explain_run(&self, sheet: &str, run: &RunWatch) -> Result<SheetExplanation, BookError> {
+        self.explain_run_with(sheet, run, &self.derivative_columns())
+    }
+
+    /// [`Book::explain_run`] with the workbook's columns already judged.
+    ///
+    /// # Errors
+    ///
+    /// As [`Book::explain_sheet`].
+    pub fn explain_run_with(
+        &self,
+        sheet: &str,
+        run: &RunWatch,
+        columns: &[ColumnVerdict],
+    ) -> Result<SheetExplanation, BookError> {
         let changes: Vec<(Key, f64)> = run
             .state()
             .1
             .iter()
             .filter_map(|(c, v)| self.key(c).ok().map(|k| (k, *v)))
             .collect();
-        self.explain_sheet(sheet, &changes)
+        self.explain_sheet_with(sheet, &changes, columns)
     }
 }
 
@@ -151,6 +165,21 @@ impl Book {
         sheet: &str,
         changes: &[(Key, f64)],
     ) -> Result<SheetExplanation, BookError> {
+        self.explain_sheet_with(sheet, changes, &self.derivative_columns())
+    }
+
+    /// [`Book::explain_sheet`] with the workbook's columns already judged (as
+    /// [`Book::derivative_columns`] gives them: judging is the larger part of the work).
+    ///
+    /// # Errors
+    ///
+    /// As [`Book::explain_sheet`].
+    pub fn explain_sheet_with(
+        &self,
+        sheet: &str,
+        changes: &[(Key, f64)],
+        columns: &[ColumnVerdict],
+    ) -> Result<SheetExplanation, BookError> {
         let s = Lookup::sheet(self, sheet)
             .ok_or_else(|| BookError::Address(format!("no sheet named '{sheet}'")))?;
         let name = self.wb.sheets[s].name.clone();
@@ -163,11 +192,7 @@ impl Book {
             collapse: None,
             rows: 0,
         };
-        let cols: Vec<_> = self
-            .derivative_columns()
-            .into_iter()
-            .filter(|c| c.sheet == name)
-            .collect();
+        let cols: Vec<&ColumnVerdict> = columns.iter().filter(|c| c.sheet == name).collect();
         let Some(first) = cols.first() else {
             out.findings.push(format!(
                 "'{name}' has no typed derivative columns (headed de/da, ∂e/∂b…): gradsheet finds a sheet's error and parameters from them"

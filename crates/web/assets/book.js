@@ -407,7 +407,7 @@ export const bookPage = {
     card.hidden = false;
     const x = j.explanation;
     fill(card, h("h2", {}, `the loop of ${this.s.sheet}: ${j.epochs} epochs`, j.every > 1 ? h("span", { class: "hint" }, ` (every ${j.every}th shown)`) : null),
-      x && x.findings.length ? h("div", { class: x.exploded_at ? "banner bad" : "banner", id: "book-explain", role: "status" },
+      x && x.findings.length ? h("div", { class: x.calm ? "banner calm" : "banner", id: "book-explain", role: "status" },
         h("p", {}, h("strong", {}, x.findings[0])), x.findings.slice(1).map((f) => h("p", {}, f)),
         h("p", { class: "hint" }, `the sheet's rows ${x.when}`)) : null,
       h("p", { class: "hint" }, j.by.startsWith("Excel Solver") ? j.by + "; each row is the objective after that iteration" :

@@ -321,6 +321,9 @@ pub struct ExplanationOut {
     pub exploded_at: Option<usize>,
     /// The findings, plain words first.
     pub findings: Vec<String>,
+    /// Whether they found nothing wrong (no row too steep, no collapse, no parameter a
+    /// row cannot move).
+    pub calm: bool,
 }
 
 /// A workbook kept open: the book, its compiled cells, and the answer to its upload.
@@ -331,6 +334,8 @@ pub struct Opened {
     pub live: Live,
     /// What its upload answered.
     pub summary: BookOut,
+    /// Its typed derivative columns, judged once when it was opened.
+    pub columns: Vec<gradsheet_book::ColumnVerdict>,
     cells: usize,
 }
 
@@ -503,9 +508,10 @@ pub fn open(name: &str, bytes: &[u8], id: &str) -> Result<Opened, ApiError> {
             }
         })
         .collect();
-    let derivative_columns = book
-        .derivative_columns()
-        .into_iter()
+    let columns = book.derivative_columns();
+    let derivative_columns = columns
+        .iter()
+        .cloned()
         .map(|c| ColumnOut {
             sheet: c.sheet,
             range: c.range,
@@ -562,6 +568,7 @@ pub fn open(name: &str, bytes: &[u8], id: &str) -> Result<Opened, ApiError> {
         book,
         live,
         summary,
+        columns,
         cells,
     };
     o.summary.ms = ms(t);
@@ -730,10 +737,11 @@ pub fn run(o: &Opened, q: &RunRequest, lim: &Limits) -> Result<RunOut, ApiError>
                 .iter()
                 .any(|c| c.sheet.eq_ignore_ascii_case(s))
         })
-        .and_then(|s| o.book.explain_run(s, &watched).ok())
+        .and_then(|s| o.book.explain_run_with(s, &watched, &o.columns).ok())
         .map(|x| ExplanationOut {
             when: watched.when(),
             exploded_at: watched.exploded_at(),
+            calm: x.steep.is_empty() && x.collapse.is_none() && x.flat.is_empty(),
             findings: x.findings,
         });
     Ok(RunOut {

@@ -289,6 +289,7 @@ fn fast_ai(s: &Session, base: &str, shots: &Path) {
                 banner.starts_with("No row is too steep for the learning rate (basic!F1 = 1e-4): the steepest, row 21 (A21 = 99, B21 = 228)"),
                 "{banner}"
             );
+            s.js("document.querySelector('#book-run-card').scrollIntoView(); return true;");
             s.screenshot(&shots.join("book-06-graddesc-run.png"));
         }
     }
