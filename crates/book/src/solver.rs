@@ -74,6 +74,11 @@ pub struct Solved {
 /// The most changing cells gradsheet solves for.
 pub const MAX_CHANGING: usize = 1_000_000;
 
+/// The most iterations one solving runs: L-BFGS keeps each iteration's loss (and this
+/// module each evaluation's numbers, to give every iteration its row), so the memory of
+/// a solving grows with its iterations; Solver's problems converge in hundreds.
+pub const MAX_ITERATIONS: usize = 100_000;
+
 impl Book {
     /// The Solver settings of sheet `s`, if it has any; `Err` names what cannot be read
     /// (an objective that is not one cell, changing cells that are not cells).
@@ -196,6 +201,11 @@ impl Book {
         mut visit: impl FnMut(&SolverStep),
     ) -> Result<Solved, BookError> {
         let sheet = &self.wb.sheets[s].name;
+        if iterations > MAX_ITERATIONS {
+            return Err(BookError::Cell(format!(
+                "{iterations} iterations: at most {MAX_ITERATIONS} (Solver's problems converge in hundreds)"
+            )));
+        }
         let sv = self
             .solver(s)
             .ok_or_else(|| {

@@ -131,6 +131,13 @@ fn a_value_to_reach_and_unreadable_settings() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("solver_typ 7 is not 1, 2 or 3"), "{e}");
+    // A solving's memory grows with its iterations: their number is bounded.
+    let book = Book::open(&fit("=2", None)).unwrap();
+    let e = book
+        .solve(0, 100_001, Method::Lbfgs, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("100001 iterations: at most 100000"), "{e}");
 }
 
 /// fast.ai's Solver sheets, from where Excel's Solver left them: the objective never
