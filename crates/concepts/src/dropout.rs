@@ -211,6 +211,18 @@ impl Net {
         )
     }
 
+    /// The weights of layer `l` transposed (outputs × inputs), read straight from the flat
+    /// vector: what the backward pass multiplies by.
+    fn layer_t(&self, l: usize) -> Mat {
+        let mut off = 0;
+        for w in self.sizes.windows(2).take(l) {
+            off += w[0] * w[1] + w[1];
+        }
+        let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+        let w = &self.params[off..off + n_in * n_out];
+        Mat::from_fn(n_out, n_in, |r, c| w[c * n_out + r])
+    }
+
     /// The forward pass of the column of inputs `x`, with dropout masks or without
     /// (`None`: the full network, as at inference).
     pub fn forward(&self, x: &[f64], masks: Option<&Masks>) -> Forward {
@@ -267,6 +279,39 @@ impl Net {
         }
     }
 
+    /// The outputs of the network thinned by `one`'s masks (one row each, the same units
+    /// dropped for every input): [`Net::forward`]'s arithmetic, keeping nothing but the
+    /// layer being computed.
+    fn thinned(&self, x: &[f64], one: &Masks) -> Vec<f64> {
+        let n_layers = self.sizes.len() - 1;
+        let mut fed = Mat {
+            rows: x.len(),
+            cols: 1,
+            data: x.to_vec(),
+        };
+        for l in 0..n_layers {
+            let (w, b) = self.layer(l);
+            let mut z = fed.matmul(&w);
+            for r in 0..z.rows {
+                for (v, bi) in z.data[r * z.cols..(r + 1) * z.cols].iter_mut().zip(b) {
+                    *v += bi;
+                }
+            }
+            if l + 1 == n_layers {
+                return z.data;
+            }
+            // As forward's `v * k * scale`, with k the row's mask entry of the column.
+            let keep = &one.masks[l].data;
+            for r in 0..z.rows {
+                for (v, k) in z.data[r * z.cols..(r + 1) * z.cols].iter_mut().zip(keep) {
+                    *v = v.max(0.0) * k * one.scale;
+                }
+            }
+            fed = z;
+        }
+        fed.data
+    }
+
     /// The mean squared error on `(x, y)` and its gradient with respect to every parameter.
     pub fn loss_grad(&self, x: &[f64], y: &[f64], masks: Option<&Masks>) -> (f64, Vec<f64>) {
         let f = self.forward(x, masks);
@@ -294,7 +339,6 @@ impl Net {
         let n_layers = self.sizes.len() - 1;
         let mut grads: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
         for l in (0..n_layers).rev() {
-            let (w, _) = self.layer(l);
             let gw = f.inputs[l].t_matmul(&g);
             let gb: Vec<f64> = (0..g.cols)
                 .map(|c| (0..g.rows).map(|r| g.at(r, c)).sum())
@@ -307,7 +351,7 @@ impl Net {
             }
             // ∂/∂(fed input) → through the mask and scale → through the ReLU (slope 1 at 0,
             // the engine's rule).
-            let gin = g.matmul_t(&w);
+            let gin = g.matmul_by_t(&self.layer_t(l));
             let (z, k) = (&f.pre[l - 1], masks.map(|m| (&m.masks[l - 1], m.scale)));
             g = Mat {
                 data: gin
@@ -394,17 +438,7 @@ pub fn ensemble(net: &Net, x: &[f64], p: f64, m: usize, rng: &mut ChaCha8Rng) ->
         .collect();
     let outs: Vec<Vec<f64>> = ones
         .par_iter()
-        .map(|one| {
-            let masks = Masks {
-                masks: one
-                    .masks
-                    .iter()
-                    .map(|k| Mat::from_fn(x.len(), k.cols, |_, c| k.at(0, c)))
-                    .collect(),
-                scale: one.scale,
-            };
-            net.forward(x, Some(&masks)).out.data
-        })
+        .map(|one| net.thinned(x, one))
         .collect();
     let mut acc = vec![0.0; x.len()];
     for out in &outs {

@@ -85,6 +85,13 @@ impl Mat {
         matmul_t(self, &b.transpose())
     }
 
+    /// [`Mat::matmul_t`] given `bᵀ` itself (`bt`), for a caller that holds it already: the
+    /// same sums in the same order, without transposing `b` again.
+    pub fn matmul_by_t(&self, bt: &Mat) -> Mat {
+        assert_eq!(self.cols, bt.rows, "matmul_by_t: inner sizes differ");
+        matmul_t(self, bt)
+    }
+
     /// `selfᵀ`.
     pub fn transpose(&self) -> Mat {
         Mat::from_fn(self.cols, self.rows, |r, c| self.at(c, r))
