@@ -436,10 +436,7 @@ pub fn ensemble(net: &Net, x: &[f64], p: f64, m: usize, rng: &mut ChaCha8Rng) ->
     let ones: Vec<Masks> = (0..m)
         .map(|_| Masks::draw(&net.sizes, 1, p, true, rng))
         .collect();
-    let outs: Vec<Vec<f64>> = ones
-        .par_iter()
-        .map(|one| net.thinned(x, one))
-        .collect();
+    let outs: Vec<Vec<f64>> = ones.par_iter().map(|one| net.thinned(x, one)).collect();
     let mut acc = vec![0.0; x.len()];
     for out in &outs {
         for (a, o) in acc.iter_mut().zip(out) {
