@@ -102,8 +102,11 @@ proptest! {
                 Ok(d) => {
                     let printed = parse(&d.to_excel()).unwrap().eval(&env).unwrap();
                     let scale = g.iter().filter(|x| x.is_finite()).fold(1.0f64, |s, x| s.max(x.abs()));
+                    // As for the value above: where the formula passes through an
+                    // infinity, algebra's `0/a` = 0 loses the sign that decides it
+                    // (`(0/a)^-1` is −∞ for a < 0, and a comparison with it flips).
                     prop_assert!(
-                        !printed.is_finite() || !auto.is_finite() || close(printed, auto, scale * 1e3),
+                        !printed.is_finite() || !auto.is_finite() || through_infinity || close(printed, auto, scale * 1e3),
                         "d/d{} of {}: printed {} vs reverse mode {}", p, f, printed, auto
                     );
                 }
