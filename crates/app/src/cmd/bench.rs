@@ -171,18 +171,46 @@ fn same_bits(a: &[f64], b: &[f64]) -> bool {
 }
 
 fn compile_times(reps: usize) -> Result<()> {
+    compile_time("c*MAX(a*x+b,0)+d", "c*MAX(a*x+b,0)+d", 1000.0, reps)?;
+    // 43 ReLU units and an intercept: 130 parameters, the size the performance issue
+    // asks to compile in under 5 ms, and whose derivatives it asks printed in under 20.
+    let wide: String = (0..43)
+        .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)"))
+        .collect::<Vec<_>>()
+        .join("+")
+        + "+d";
+    compile_time("43 ReLU units (130 parameters)", &wide, 5000.0, reps.min(5))?;
+    let roles = Roles::with_columns(&["x", "y"]);
+    let model = Model::new(&wide, "squared", &roles).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut best = Duration::MAX;
+    for _ in 0..reps.min(3) {
+        let t = Instant::now();
+        for p in &model.params {
+            black_box(gradsheet_engine::diff::shown_derivative(&model.error, p).ok());
+        }
+        best = best.min(t.elapsed());
+    }
+    println!(
+        "derivative text: every one of the 130 parameters' printed derivative, best {:.0} ms; target < 20 ms",
+        best.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// Parse + tape + native code of `formula` with Adam, `reps` times: median and best.
+fn compile_time(label: &str, formula: &str, target_us: f64, reps: usize) -> Result<()> {
     let roles = Roles::with_columns(&["x", "y"]);
     let opt = Optimizer::Adam {
         lr: 0.01,
         beta1: 0.9,
         beta2: 0.99,
     };
+    let reps = reps.max(1);
     let mut all = Vec::with_capacity(reps);
     let mut native = Vec::with_capacity(reps);
     for _ in 0..reps {
         let t = Instant::now();
-        let model = Model::new("c*MAX(a*x+b,0)+d", "squared", &roles)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let model = Model::new(formula, "squared", &roles).map_err(|e| anyhow::anyhow!("{e}"))?;
         let compiled = model.compile();
         let t2 = Instant::now();
         let k = EpochKernel::compile(&compiled, &opt).context("compiling")?;
@@ -193,8 +221,8 @@ fn compile_times(reps: usize) -> Result<()> {
     all.sort();
     native.sort();
     println!(
-        "compile: c*MAX(a*x+b,0)+d with adam, parse + tape + native code: median {:.0} µs, best {:.0} µs \
-         (native code alone: median {:.0} µs); target < 1000 µs",
+        "compile: {label} with adam, parse + tape + native code: median {:.0} µs, best {:.0} µs \
+         (native code alone: median {:.0} µs); target < {target_us:.0} µs",
         all[reps / 2].as_secs_f64() * 1e6,
         all[0].as_secs_f64() * 1e6,
         native[reps / 2].as_secs_f64() * 1e6
