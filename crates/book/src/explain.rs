@@ -263,7 +263,7 @@ impl Book {
             // The row's error as a function of its parameters, at the first row's
             // parameter values: how the model itself, not where a run has taken each
             // row, lets the parameters move the error.
-            if let Some(g) = self.gradient_at(s, r, &of_r, &params_cols_of(&params), r0.0, &get) {
+            if let Some(g) = self.gradient_at(s, r, &of_r, &param_cols, r0.0, &get) {
                 for i in 0..n {
                     for j in 0..n {
                         gram[i * n + j] += g[i] * g[j];
@@ -543,11 +543,6 @@ impl Book {
 
 fn sig(v: f64) -> String {
     gradsheet_engine::format_sig(v, 4)
-}
-
-/// The parameter columns of (parameter, derivative columns) pairs.
-fn params_cols_of(params: &[(u32, Vec<u32>)]) -> Vec<u32> {
-    params.iter().map(|p| p.0).collect()
 }
 
 /// `2` → `C`.

@@ -22,6 +22,17 @@ pub enum Goal {
     Value(f64),
 }
 
+impl Goal {
+    /// In words, before the objective's address: `minimise`, `bring to 50`.
+    pub fn words(self) -> String {
+        match self {
+            Goal::Max => "maximise".to_string(),
+            Goal::Min => "minimise".to_string(),
+            Goal::Value(v) => format!("bring to {v}"),
+        }
+    }
+}
+
 /// A sheet's Solver settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Solver {

@@ -796,11 +796,7 @@ impl Book {
             }
             match self.solver(s) {
                 Some(Ok(sv)) => {
-                    let goal = match sv.goal {
-                        crate::solver::Goal::Max => "maximise".to_string(),
-                        crate::solver::Goal::Min => "minimise".to_string(),
-                        crate::solver::Goal::Value(v) => format!("bring to {v}"),
-                    };
+                    let goal = sv.goal.words();
                     out.push(Loop {
                         sheet: sh.name.clone(),
                         source: "solver",

@@ -800,11 +800,7 @@ fn solve(
         every,
         by: format!(
             "Excel Solver's problem ({} {} by changing {}), solved by L-BFGS on the exact gradient in {} evaluations{}",
-            match sv.goal {
-                gradsheet_book::solver::Goal::Max => "maximise".to_string(),
-                gradsheet_book::solver::Goal::Min => "minimise".to_string(),
-                gradsheet_book::solver::Goal::Value(v) => format!("bring to {v}"),
-            },
+            sv.goal.words(),
             sv.objective_text,
             sv.changing_text,
             solved.evaluations,
