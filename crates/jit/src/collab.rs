@@ -12,6 +12,7 @@ use gradsheet_engine::{Model, Roles};
 use gradsheet_train::{rng, Optimizer, State};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 use crate::{CompileError, GradKernel};
 
@@ -153,16 +154,16 @@ impl Tables {
         sum / data.triples.len() as f64
     }
 
-    fn user(&self, u: usize) -> usize {
+    pub(crate) fn user(&self, u: usize) -> usize {
         u * self.k
     }
-    fn item(&self, i: usize) -> usize {
+    pub(crate) fn item(&self, i: usize) -> usize {
         (self.n_users + i) * self.k
     }
-    fn user_bias(&self, u: usize) -> usize {
+    pub(crate) fn user_bias(&self, u: usize) -> usize {
         (self.n_users + self.n_items) * self.k + u
     }
-    fn item_bias(&self, i: usize) -> usize {
+    pub(crate) fn item_bias(&self, i: usize) -> usize {
         (self.n_users + self.n_items) * self.k + self.n_users + i
     }
 }
@@ -207,7 +208,7 @@ pub struct CollabRun {
 }
 
 /// The batches of an epoch: the shuffled rating order (ChaCha8, our own Fisher–Yates).
-fn epoch_order(n: usize, r: &mut ChaCha8Rng, order: &mut Vec<u32>) {
+pub(crate) fn epoch_order(n: usize, r: &mut ChaCha8Rng, order: &mut Vec<u32>) {
     order.clear();
     order.extend(0..n as u32);
     rng::shuffle(r, order);
@@ -274,7 +275,21 @@ pub fn train_engine_with(
         },
         other => other,
     };
-    let mut st = State::new(&opt, tables.params.len());
+    // The dense update is most of an epoch (Adam over every entry of the tables after
+    // each batch): it is split into one part per thread, each with its own state. Every
+    // rule is elementwise, so the parts give the bits of one whole step, for any split.
+    let parts = rayon::current_num_threads().max(1);
+    let chunk = tables
+        .params
+        .len()
+        .div_ceil(parts)
+        .next_multiple_of(8)
+        .max(8);
+    let mut states: Vec<State> = tables
+        .params
+        .chunks(chunk)
+        .map(|c| State::new(&opt, c.len()))
+        .collect();
     let mut grad = vec![0.0; tables.params.len()];
     // The entries a batch touched, to divide and clear only those (a bit per entry,
     // since a sum may come back to exactly zero).
@@ -319,7 +334,16 @@ pub fn train_engine_with(
             for &p in &touched {
                 grad[p] /= m;
             }
-            opt.step(&mut tables.params, &grad, &mut st);
+            if states.len() == 1 {
+                opt.step(&mut tables.params, &grad, &mut states[0]);
+            } else {
+                tables
+                    .params
+                    .par_chunks_mut(chunk)
+                    .zip(grad.par_chunks(chunk))
+                    .zip(states.par_iter_mut())
+                    .for_each(|((p, g), st)| opt.step(p, g, st));
+            }
             for &p in &touched {
                 grad[p] = 0.0;
                 mark[p] = false;

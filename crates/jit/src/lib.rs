@@ -24,6 +24,7 @@
 //! it generated (`EpochKernel::call`, `GradKernel::call`) and freeing it
 //! (`native::Native`), each with the argument for its soundness.
 
+pub mod best;
 pub mod collab;
 pub mod emit;
 pub mod epoch;
