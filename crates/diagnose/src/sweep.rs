@@ -18,7 +18,7 @@
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
 use gradsheet_jit::{EpochKernel, Kernels};
-use gradsheet_train::{rules, Hooks, Record, TrainConfig, TrainError, Trainer};
+use gradsheet_train::{rules, Hooks, Record, Sink, Stop, TrainConfig, TrainError, Trainer};
 use rayon::prelude::*;
 
 /// A run converged when its final mean error is at most this fraction of its initial one.
@@ -110,25 +110,30 @@ fn judge_hooked(
     kernel: Option<&EpochKernel>,
     hooks: &mut Hooks<'_>,
 ) -> Result<Verdict, TrainError> {
+    // Only the epochs' mean errors are read: the run keeps nothing else of an epoch, so
+    // the native kernel takes many epochs per call.
     let mut cfg = cfg.clone();
-    cfg.record = Record::Epochs;
-    let trace = gradsheet_jit::train(trainer, init, &cfg, hooks, kernel)?;
+    cfg.record = Record::Final;
+    let mut means = EpochMeans::default();
+    let end = gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?;
     let mut ws = trainer.compiled.workspace();
     let initial_error = trainer.mean_error(&mut ws, init);
-    let final_error = trainer.mean_error(&mut ws, &trace.final_params);
-    let diverged_at = trace.first_bad_step();
+    let final_error = trainer.mean_error(&mut ws, &end.final_params);
+    let diverged_at = match end.stop {
+        Stop::Diverged { step, .. } => Some(step),
+        _ => None,
+    };
     let class = if diverged_at.is_some() || !final_error.is_finite() {
         Class::Diverged
     } else {
-        let means: Vec<f64> = trace.epochs.iter().map(|e| e.mean_error).collect();
-        let best = means.iter().copied().fold(f64::INFINITY, f64::min);
-        let last = means.last().copied().unwrap_or(final_error);
-        let tail = &means[means.len().saturating_sub(11)..];
-        let rises = tail
-            .windows(2)
-            .filter(|w| w[1] > w[0] * (1.0 + 1e-9))
+        let last = means.tail.back().copied().unwrap_or(final_error);
+        let rises = means
+            .tail
+            .iter()
+            .zip(means.tail.iter().skip(1))
+            .filter(|(a, b)| **b > **a * (1.0 + 1e-9))
             .count();
-        if means.len() > 1 && (last > OSCILLATION_RATIO * best || rises >= 3) {
+        if means.count > 1 && (last > OSCILLATION_RATIO * means.best || rises >= 3) {
             Class::Oscillating
         } else if final_error <= CONVERGED_RATIO * initial_error {
             Class::Converged
@@ -140,10 +145,43 @@ fn judge_hooked(
         class,
         initial_error,
         final_error,
-        final_params: trace.final_params,
+        final_params: end.final_params,
         diverged_at,
-        steps: trace.steps_taken,
+        steps: end.steps_taken,
     })
+}
+
+/// What a verdict reads of a run's epochs, in constant memory: how many there were, the
+/// best mean error, and the last [`TAIL`] means.
+struct EpochMeans {
+    count: usize,
+    best: f64,
+    tail: std::collections::VecDeque<f64>,
+}
+
+/// The epochs whose rises make a run oscillating: the last ten rises.
+const TAIL: usize = 11;
+
+impl Default for EpochMeans {
+    fn default() -> EpochMeans {
+        EpochMeans {
+            count: 0,
+            best: f64::INFINITY,
+            tail: std::collections::VecDeque::with_capacity(TAIL),
+        }
+    }
+}
+
+impl Sink for EpochMeans {
+    fn epoch_mean(&mut self, _epoch: usize, mean: f64) {
+        self.count += 1;
+        // (`min` passes over a NaN mean, as the best of a list of means did.)
+        self.best = self.best.min(mean);
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(mean);
+    }
 }
 
 /// A setting a map can vary.

@@ -1,13 +1,18 @@
-//! The best hand-written code for this machine, for `gradsheet bench`'s second ratio.
+//! The best hand-written code for this machine: `gradsheet bench`'s yardsticks.
 //!
-//! [`crate::workloads`] holds references written in the engine's operation order, so
-//! that equal results are equal bits; they are compiled for the x86-64 baseline. The
-//! references here are what a person tuning each workload for the host would write:
-//! compiled for the host's full instruction set (AVX-512 and FMA where it has them,
-//! else AVX2 and FMA, chosen at run time — see [`best_of!`]), with fused multiply-adds
-//! where they shorten the work (so their last bits may differ from the engine's), the
-//! constants folded, and split across threads where the work splits (rayon, the
-//! caller's pool). Nothing here is used by the product: it is the yardstick.
+//! Each workload is written as a person tuning it for the host would write it: compiled
+//! for the host's full instruction set (AVX-512 where it has it, else AVX2, chosen at run
+//! time — see [`best_of!`]), the work kept in registers, nothing computed that the result
+//! does not need, and split across threads where the work splits (rayon, the caller's
+//! pool). Each comes in two variants of the same code:
+//!
+//! - **fused** (`FUSE = true`): multiply-adds fused and constants folded wherever that
+//!   shortens the work — the fastest code, whose last bits may differ from the engine's;
+//! - **same order** (`FUSE = false`): the engine's (and the interpreter's, and Excel's)
+//!   operations in their order, with no fusing, so that its results are the engine's
+//!   bit for bit — the ratio that shows what the engine itself costs.
+//!
+//! Nothing here is used by the product: it is the yardstick.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -15,11 +20,12 @@ use rayon::prelude::*;
 
 use crate::collab::{CollabConfig, CollabRun, Ratings, Tables};
 
-/// Defines `pub fn $name(args) -> ret` that runs `$body(args)` compiled for the host's
-/// widest instruction set: AVX-512 with FMA, AVX2 with FMA, or the portable build.
+/// Defines `fn $name(args) -> ret` that runs `$body(args)` compiled for the host's
+/// widest instruction set: AVX-512 with FMA, AVX2 with FMA, or the portable build (the
+/// unfused variants never fuse, whatever the instruction set: Rust does not contract).
 /// `$body` must be `#[inline(always)]` so that each copy is compiled for its features.
 macro_rules! best_of {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty = $body:ident) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),*) -> $ret:ty = $body:path) => {
         $(#[$m])*
         $vis fn $name($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
@@ -66,36 +72,67 @@ pub fn host_isa() -> &'static str {
     "baseline (no FMA)"
 }
 
+/// `x·y + z`, fused (one rounding) when `FUSE`, else as two operations.
+#[inline(always)]
+fn madd<const FUSE: bool>(x: f64, y: f64, z: f64) -> f64 {
+    if FUSE {
+        x.mul_add(y, z)
+    } else {
+        x * y + z
+    }
+}
+
 best_of! {
-    /// W1 as a bare loop: per-sample SGD on `a*x+b` with the squared error, nothing but
-    /// the final `(a, b)` kept (no sums, no divergence test), `2·lr` folded, the
-    /// prediction and the updates fused.
-    pub fn w1(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> [f64; 2] = w1_body
+    /// W1 as a bare loop, fused: per-sample SGD on `a*x+b` with the squared error,
+    /// nothing but the final `(a, b)` kept (no sums, no divergence test), `2·lr` folded.
+    pub fn w1(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> [f64; 2] = w1_body::<true>
+}
+
+best_of! {
+    /// W1 as a bare loop in the engine's order: `e = a*x + b − y`, `∂/∂a = (2e)·x`,
+    /// `∂/∂b = 2e`, `p ← p − g·lr` (the engine's bits).
+    pub fn w1_same_order(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> [f64; 2] = w1_body::<false>
 }
 
 #[inline(always)]
-fn w1_body(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> [f64; 2] {
+fn w1_body<const FUSE: bool>(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> [f64; 2] {
     let [mut a, mut b] = init;
     let two_lr = 2.0 * lr;
     for _ in 0..epochs {
         for r in rows.chunks_exact(2) {
             let (x, y) = (r[0], r[1]);
-            let d = two_lr * (a.mul_add(x, b) - y);
-            a = (-d).mul_add(x, a);
-            b -= d;
+            if FUSE {
+                let d = two_lr * (a.mul_add(x, b) - y);
+                a = (-d).mul_add(x, a);
+                b -= d;
+            } else {
+                let g = 2.0 * (a * x + b - y);
+                a -= g * x * lr;
+                b -= g * lr;
+            }
         }
     }
     [a, b]
 }
 
 best_of! {
-    /// W2 as a bare loop: per-sample workbook Adam on `c*MAX(a*x+b,0)+d`, parameters in
-    /// the order c, a, b, d, the final parameters only; moments and predictions fused.
-    pub fn w2(rows: &[f64], init: [f64; 4], hyper: (f64, f64, f64), epochs: usize) -> [f64; 4] = w2_body
+    /// W2 as a bare loop, fused: per-sample workbook Adam on `c*MAX(a*x+b,0)+d`,
+    /// parameters in the order c, a, b, d, the final parameters only.
+    pub fn w2(rows: &[f64], init: [f64; 4], hyper: (f64, f64, f64), epochs: usize) -> [f64; 4] = w2_body::<true>
+}
+
+best_of! {
+    /// W2 as a bare loop in the engine's order (the engine's bits).
+    pub fn w2_same_order(rows: &[f64], init: [f64; 4], hyper: (f64, f64, f64), epochs: usize) -> [f64; 4] = w2_body::<false>
 }
 
 #[inline(always)]
-fn w2_body(rows: &[f64], init: [f64; 4], (lr, b1, b2): (f64, f64, f64), epochs: usize) -> [f64; 4] {
+fn w2_body<const FUSE: bool>(
+    rows: &[f64],
+    init: [f64; 4],
+    (lr, b1, b2): (f64, f64, f64),
+    epochs: usize,
+) -> [f64; 4] {
     let mut p = init;
     let (mut m, mut s) = ([0.0f64; 4], [0.0f64; 4]);
     let (c1, c2) = (1.0 - b1, 1.0 - b2);
@@ -103,15 +140,21 @@ fn w2_body(rows: &[f64], init: [f64; 4], (lr, b1, b2): (f64, f64, f64), epochs: 
         for r in rows.chunks_exact(2) {
             let (x, y) = (r[0], r[1]);
             let [c, a, b, d] = p;
-            let h = a.mul_add(x, b);
-            let relu = h.max(0.0);
-            let g = 2.0 * c.mul_add(relu, d - y);
-            let gh = if h >= 0.0 { g * c } else { 0.0 };
-            let grads = [g * relu, gh * x, gh, g];
+            let h = madd::<FUSE>(a, x, b);
+            let on = h >= 0.0;
+            let relu = if on { h } else { 0.0 };
+            let g = if FUSE {
+                2.0 * c.mul_add(relu, d - y)
+            } else {
+                2.0 * (c * relu + d - y)
+            };
+            let gh = g * c;
+            let (ga, gb) = if on { (gh * x, gh) } else { (0.0, 0.0) };
+            let grads = [g * relu, ga, gb, g];
             for i in 0..4 {
                 let gi = grads[i];
-                m[i] = m[i].mul_add(b1, c1 * gi);
-                s[i] = s[i].mul_add(b2, c2 * gi * gi);
+                m[i] = madd::<FUSE>(m[i], b1, c1 * gi);
+                s[i] = madd::<FUSE>(s[i], b2, c2 * (gi * gi));
                 p[i] -= m[i] * lr / s[i].sqrt();
             }
         }
@@ -123,35 +166,61 @@ fn w2_body(rows: &[f64], init: [f64; 4], (lr, b1, b2): (f64, f64, f64), epochs: 
 /// keep both FMA pipes busy, with room for the `b`s themselves.
 const W4_BLOCK: usize = 64;
 
-/// W4 for `(a*x+b-y)^2`, tuned: every grid row on its own rayon task; within it, blocks
-/// of [`W4_BLOCK`] `b`s whose sums stay in registers for the whole pass over the data,
-/// `a·x − y` once per data row (one FMA), `e·e + sum` fused.
+/// W4 for `(a*x+b-y)^2` over `rows` (`x, y` pairs), fused: every grid row on its own
+/// rayon task; within it, blocks of [`W4_BLOCK`] `b`s whose sums stay in registers for
+/// the whole pass over the data, `a·x − y` once per data row, `e·e + sum` fused.
 pub fn w4(rows: &[f64], as_: &[f64], bs: &[f64]) -> Vec<f64> {
+    w4_grid(rows, as_, bs, w4_row)
+}
+
+/// [`w4`] in the engine's order: `a·x` once per data row, then `(ax + b − y)²` added to
+/// each sum, as [`crate::surface::mean_error_grid`] does (the engine's bits).
+pub fn w4_same_order(rows: &[f64], as_: &[f64], bs: &[f64]) -> Vec<f64> {
+    w4_grid(rows, as_, bs, w4_row_same_order)
+}
+
+type W4Row = fn(&[f64], f64, &[f64], &mut [f64], f64);
+
+fn w4_grid(rows: &[f64], as_: &[f64], bs: &[f64], row: W4Row) -> Vec<f64> {
     let lanes = bs.len();
     let mut out = vec![0.0; as_.len() * lanes];
     let n_rows = (rows.len() / 2) as f64;
     out.par_chunks_mut(lanes.max(1))
         .zip(as_.par_iter())
-        .for_each(|(acc, &a)| w4_row(rows, a, bs, acc, n_rows));
+        .for_each(|(acc, &a)| row(rows, a, bs, acc, n_rows));
     out
 }
 
 best_of! {
     /// One grid row of [`w4`].
-    fn w4_row(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) -> () = w4_row_body
+    fn w4_row(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) -> () = w4_row_body::<true>
+}
+
+best_of! {
+    /// One grid row of [`w4_same_order`].
+    fn w4_row_same_order(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) -> () = w4_row_body::<false>
 }
 
 #[inline(always)]
-fn w4_row_body(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) {
+fn w4_row_body<const FUSE: bool>(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) {
     for (bo, o) in bs.chunks(W4_BLOCK).zip(out.chunks_mut(W4_BLOCK)) {
         let mut b = [0.0; W4_BLOCK];
         b[..bo.len()].copy_from_slice(bo);
         let mut acc = [0.0; W4_BLOCK];
         for r in rows.chunks_exact(2) {
-            let axy = a.mul_add(r[0], -r[1]);
-            for j in 0..W4_BLOCK {
-                let e = axy + b[j];
-                acc[j] = e.mul_add(e, acc[j]);
+            let (x, y) = (r[0], r[1]);
+            if FUSE {
+                let axy = a.mul_add(x, -y);
+                for j in 0..W4_BLOCK {
+                    let e = axy + b[j];
+                    acc[j] = e.mul_add(e, acc[j]);
+                }
+            } else {
+                let ax = a * x;
+                for j in 0..W4_BLOCK {
+                    let e = ax + b[j] - y;
+                    acc[j] += e * e;
+                }
             }
         }
         for (o, s) in o.iter_mut().zip(acc) {
@@ -160,13 +229,25 @@ fn w4_row_body(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) {
     }
 }
 
-/// W5 tuned: the same map as [`crate::workloads::w5_map`] — workbook momentum on
+/// W5, fused: the stability map `gradsheet sweep` draws for workbook momentum on
 /// `a*x+b` over `rows` (the graddesc data), `epochs` epochs from (1, 1), learning rates
-/// log-spaced over [1e-6, 1e-3] against β over [0, 0.99] — each run a bare loop with
-/// the divergence test once an epoch (the largest error of the epoch against the
-/// engine's limit, which gives the same verdict as testing every step), the runs split
-/// across rayon's threads. Each value is the last epoch's mean error, NaN if diverged.
+/// log-spaced over [1e-6, 1e-3] (the slow axis) against β over [0, 0.99] — each run a
+/// bare loop with the divergence test once an epoch (the epoch's largest error against
+/// the engine's limit, which gives the verdict of testing every step), the runs split
+/// across rayon's threads. Each value is the mean error over the data at the final
+/// parameters, NaN if the run diverged.
 pub fn w5(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
+    w5_map(rows, n, epochs, factor, w5_run)
+}
+
+/// [`w5`] in the engine's order (the engine's bits).
+pub fn w5_same_order(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
+    w5_map(rows, n, epochs, factor, w5_run_same_order)
+}
+
+type W5Run = fn(&[f64], f64, f64, usize, f64) -> f64;
+
+fn w5_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Run) -> Vec<f64> {
     let denom = (n.max(2) - 1) as f64;
     (0..n * n)
         .into_par_iter()
@@ -174,48 +255,64 @@ pub fn w5(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
             let (i, j) = (c / n, c % n);
             let lr = 10f64.powf(-6.0 + 3.0 * i as f64 / denom);
             let beta = 0.99 * j as f64 / denom;
-            w5_run(rows, lr, beta, epochs, factor)
+            run(rows, lr, beta, epochs, factor)
         })
         .collect()
 }
 
 best_of! {
     /// One run of [`w5`].
-    fn w5_run(rows: &[f64], lr: f64, beta: f64, epochs: usize, factor: f64) -> f64 = w5_run_body
+    fn w5_run(rows: &[f64], lr: f64, beta: f64, epochs: usize, factor: f64) -> f64 = w5_run_body::<true>
+}
+
+best_of! {
+    /// One run of [`w5_same_order`].
+    fn w5_run_same_order(rows: &[f64], lr: f64, beta: f64, epochs: usize, factor: f64) -> f64 = w5_run_body::<false>
 }
 
 #[inline(always)]
-fn w5_run_body(rows: &[f64], lr: f64, beta: f64, epochs: usize, factor: f64) -> f64 {
+fn w5_run_body<const FUSE: bool>(
+    rows: &[f64],
+    lr: f64,
+    beta: f64,
+    epochs: usize,
+    factor: f64,
+) -> f64 {
     let n = (rows.len() / 2) as f64;
     let (mut a, mut b) = (1.0f64, 1.0f64);
     let (mut ma, mut mb) = (0.0f64, 0.0f64);
     let one_minus = 1.0 - beta;
     let mean = |a: f64, b: f64| {
-        rows.chunks_exact(2)
-            .map(|r| {
-                let e = a.mul_add(r[0], b) - r[1];
-                e * e
-            })
-            .sum::<f64>()
-            / n
+        let mut s = 0.0;
+        for r in rows.chunks_exact(2) {
+            let e = madd::<FUSE>(a, r[0], b) - r[1];
+            s += e * e;
+        }
+        s / n
     };
     let init = mean(a, b);
-    let floor = init * 1e-3;
+    let floor = 1e-3 * init;
     let mut best = init;
-    let mut last = f64::NAN;
     for _ in 0..epochs {
         let (mut sum, mut max) = (0.0f64, 0.0f64);
         for r in rows.chunks_exact(2) {
             let (x, y) = (r[0], r[1]);
-            let e = a.mul_add(x, b) - y;
+            let e = madd::<FUSE>(a, x, b) - y;
             let err = e * e;
             sum += err;
             max = max.max(err);
             let g = 2.0 * e;
-            ma = ma.mul_add(beta, one_minus * g * x);
-            mb = mb.mul_add(beta, one_minus * g);
-            a = (-ma).mul_add(lr, a);
-            b = (-mb).mul_add(lr, b);
+            if FUSE {
+                ma = ma.mul_add(beta, one_minus * g * x);
+                mb = mb.mul_add(beta, one_minus * g);
+                a = (-ma).mul_add(lr, a);
+                b = (-mb).mul_add(lr, b);
+            } else {
+                ma = ma * beta + one_minus * (g * x);
+                mb = mb * beta + one_minus * g;
+                a -= ma * lr;
+                b -= mb * lr;
+            }
         }
         // (`max` skips a NaN error, but the sum and the parameters keep it.)
         let ok =
@@ -223,24 +320,36 @@ fn w5_run_body(rows: &[f64], lr: f64, beta: f64, epochs: usize, factor: f64) -> 
         if !ok {
             return f64::NAN;
         }
-        last = sum / n;
-        best = best.min(last);
+        best = best.min(sum / n);
     }
-    last
+    mean(a, b)
 }
 
-/// W3 tuned: the same training as [`crate::collab::train_reference`] (collaborative
-/// filtering, dot product plus biases, mini-batches in the same shuffled order,
-/// `torch.optim.Adam` over the whole tables) with the dot products fused and the dense
-/// Adam step — most of an epoch — at the host's width and split across rayon's
-/// threads, one contiguous part of the tables each.
+/// W3, fused: the collaborative filtering of [`crate::collab::train_engine`] (dot
+/// product plus biases, mini-batches in the same shuffled order, `torch.optim.Adam`
+/// over the whole tables) with the dot products and the gradients fused and the dense
+/// Adam step — most of an epoch — at the host's width, split across rayon's threads,
+/// one contiguous part of the tables each.
 pub fn w3(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
+    w3_train::<true>(data, cfg)
+}
+
+/// [`w3`] in the engine's order: left-to-right sums, `2·(pred − y)` times the other
+/// factor, the batch's mean, torch's Adam with `cfg.weight_decay` as L2 (the engine's
+/// bits).
+pub fn w3_same_order(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
+    w3_train::<false>(data, cfg)
+}
+
+fn w3_train<const FUSE: bool>(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
     let k = cfg.k;
     let mut tables = Tables::init(data, k, cfg.seed);
     let n = tables.params.len();
     let parts = rayon::current_num_threads().max(1);
     let chunk = n.div_ceil(parts).next_multiple_of(8).max(8);
     let mut grad = vec![0.0; n];
+    // The entries a batch touched, to divide and clear only those (a bit per entry,
+    // since a sum may come back to exactly zero).
     let mut touched: Vec<usize> = Vec::new();
     let mut mark = vec![false; n];
     let (mut m1, mut m2) = (vec![0.0; n], vec![0.0; n]);
@@ -259,7 +368,12 @@ pub fn w3(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
                 let (pu, pi) = (tables.user(u as usize), tables.item(i as usize));
                 let (bu, bi) = (tables.user_bias(u as usize), tables.item_bias(i as usize));
                 let p = &tables.params;
-                let e = dot(&p[pu..pu + k], &p[pi..pi + k]) + p[bu] + p[bi] - y;
+                let dot = if FUSE {
+                    dot(&p[pu..pu + k], &p[pi..pi + k])
+                } else {
+                    (1..k).fold(p[pu] * p[pi], |s, f| s + p[pu + f] * p[pi + f])
+                };
+                let e = dot + p[bu] + p[bi] - y;
                 err_sum += e * e;
                 let d = 2.0 * e;
                 for (q, other) in (pu..pu + k)
@@ -271,35 +385,42 @@ pub fn w3(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
                         mark[q] = true;
                         touched.push(q);
                     }
-                    grad[q] = d.mul_add(other, grad[q]);
+                    grad[q] = madd::<FUSE>(d, other, grad[q]);
                 }
             }
-            let inv_m = 1.0 / batch.len() as f64;
+            let m = batch.len() as f64;
             for &q in &touched {
-                grad[q] *= inv_m;
+                grad[q] /= m;
             }
             t += 1;
+            // Python's `1 - beta**step`, a correctly rounded pow.
             let bc1 = 1.0 - beta1.powf(t as f64);
             let bc2 = 1.0 - beta2.powf(t as f64);
             let adam = Adam {
+                weight_decay: cfg.weight_decay,
                 beta1,
                 beta2,
                 eps,
                 step_size: cfg.lr / bc1,
-                inv_bc2_sqrt: 1.0 / bc2.sqrt(),
+                bc2_sqrt: bc2.sqrt(),
+            };
+            let part = if FUSE {
+                adam_part
+            } else {
+                adam_part_same_order
             };
             tables
                 .params
                 .par_chunks_mut(chunk)
                 .zip(grad.par_chunks(chunk))
                 .zip(m1.par_chunks_mut(chunk).zip(m2.par_chunks_mut(chunk)))
-                .for_each(|((p, g), (m, v))| adam_part(&adam, p, g, m, v));
+                .for_each(|((p, g), (m, v))| part(&adam, p, g, m, v));
             for &q in &touched {
                 grad[q] = 0.0;
                 mark[q] = false;
             }
             touched.clear();
-            sum += err_sum * inv_m;
+            sum += err_sum / m;
             steps += 1;
         }
         epoch_errors.push(sum / steps as f64);
@@ -311,7 +432,7 @@ pub fn w3(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
 }
 
 best_of! {
-    /// A dot product at the host's width (four independent fused sums).
+    /// A dot product at the host's width (eight independent fused sums).
     fn dot(u: &[f64], v: &[f64]) -> f64 = dot_body
 }
 
@@ -334,87 +455,141 @@ fn dot_body(u: &[f64], v: &[f64]) -> f64 {
 
 /// One dense Adam step's numbers.
 struct Adam {
+    /// L2 weight decay (added to the gradient, torch's `weight_decay`).
+    weight_decay: f64,
     beta1: f64,
     beta2: f64,
     eps: f64,
     step_size: f64,
-    inv_bc2_sqrt: f64,
+    bc2_sqrt: f64,
 }
 
 best_of! {
     /// `torch.optim.Adam` (no decay) over one part of the tables, fused.
-    fn adam_part(k: &Adam, p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) -> () = adam_body
+    fn adam_part(k: &Adam, p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) -> () = adam_body::<true>
+}
+
+best_of! {
+    /// `torch.optim.Adam` (no decay) over one part of the tables in torch's order.
+    fn adam_part_same_order(k: &Adam, p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) -> () = adam_body::<false>
 }
 
 #[inline(always)]
-fn adam_body(k: &Adam, p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
+fn adam_body<const FUSE: bool>(k: &Adam, p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]) {
     let (w1, w2) = (1.0 - k.beta1, 1.0 - k.beta2);
+    let inv_bc2_sqrt = 1.0 / k.bc2_sqrt;
+    let wd = k.weight_decay;
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        let mm = w1.mul_add(g - *m, *m);
+        // (A test the compiler takes out of the loop: `wd` does not change in it.)
+        let g = if wd != 0.0 {
+            madd::<FUSE>(wd, *p, g)
+        } else {
+            g
+        };
+        // torch's lerp with a weight below one half: m + w·(g − m).
+        let mm = madd::<FUSE>(w1, g - *m, *m);
         *m = mm;
-        let vv = v.mul_add(k.beta2, w2 * g * g);
+        let vv = madd::<FUSE>(*v, k.beta2, w2 * g * g);
         *v = vv;
-        let denom = vv.sqrt().mul_add(k.inv_bc2_sqrt, k.eps);
-        *p -= k.step_size * mm / denom;
+        let denom = if FUSE {
+            vv.sqrt().mul_add(inv_bc2_sqrt, k.eps)
+        } else {
+            vv.sqrt() / k.bc2_sqrt + k.eps
+        };
+        *p += -k.step_size * mm / denom;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    //! The yardstick must compute what the engine computes: each tuned reference against
-    //! the engine's own result, to the last bits that fused multiply-adds may change.
+    //! The yardsticks must compute what the engine computes: the same-order variants
+    //! bit for bit, the fused ones to the last bits that fusing may change.
 
     use super::*;
     use crate::workloads::{self, PerSample};
     use gradsheet_engine::{Dataset, Model, Roles};
+    use gradsheet_train::{Hooks, Optimizer, Record, TrainConfig, Trainer};
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter()
+            .map(|x| {
+                if x.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    x.to_bits()
+                }
+            })
+            .collect()
+    }
 
     /// Equal to `rel` of their size, or both NaN; a value that is exactly 0 for one
     /// (a perfect fit) may be a rounding's width above it for the other.
-    fn close(a: f64, b: f64, rel: f64) -> bool {
-        (a.is_nan() && b.is_nan()) || (a - b).abs() <= rel * a.abs().max(b.abs()) + 1e-20
+    fn close(a: &[f64], b: &[f64], rel: f64) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(a, b)| {
+                (a.is_nan() && b.is_nan()) || (a - b).abs() <= rel * a.abs().max(b.abs()) + 1e-20
+            })
     }
 
     #[test]
     fn w1_and_w2_reach_the_engines_parameters() {
         let ps = PerSample::w1(300).unwrap();
         let engine = ps.engine().unwrap().final_params;
-        let tuned = w1(&ps.trainer.rows, [1.0, 1.0], 1e-4, 300);
-        assert!(engine.iter().zip(tuned).all(|(a, b)| close(*a, b, 1e-12)));
+        let rows = &ps.trainer.rows;
+        assert_eq!(
+            bits(&engine),
+            bits(&w1_same_order(rows, [1.0, 1.0], 1e-4, 300))
+        );
+        assert!(close(&engine, &w1(rows, [1.0, 1.0], 1e-4, 300), 1e-12));
         let ps = PerSample::w2(50).unwrap();
         let engine = ps.engine().unwrap().final_params;
-        let tuned = w2(&ps.trainer.rows, [1.0; 4], (0.01, 0.9, 0.99), 50);
-        assert!(
-            engine.iter().zip(tuned).all(|(a, b)| close(*a, b, 1e-9)),
-            "{engine:?} {tuned:?}"
-        );
+        let rows = &ps.trainer.rows;
+        let h = (0.01, 0.9, 0.99);
+        assert_eq!(bits(&engine), bits(&w2_same_order(rows, [1.0; 4], h, 50)));
+        assert!(close(&engine, &w2(rows, [1.0; 4], h, 50), 1e-9));
     }
 
     #[test]
     fn w4_is_the_engines_surface() {
         let data = workloads::w4_data(100);
         let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        // 70 columns: a block of 64 and a partial one.
         let (as_, bs) = workloads::w4_grid(70);
         let engine = workloads::w4_engine(&model, &data, &as_, &bs).unwrap();
-        let tuned = w4(&data.values, &as_, &bs);
-        assert_eq!(engine.len(), tuned.len());
-        assert!(engine.iter().zip(&tuned).all(|(a, b)| close(*a, *b, 1e-12)));
+        assert_eq!(bits(&engine), bits(&w4_same_order(&data.values, &as_, &bs)));
+        assert!(close(&engine, &w4(&data.values, &as_, &bs), 1e-12));
     }
 
     #[test]
-    fn w5_is_the_engines_map() {
+    fn w5_is_the_interpreters_map() {
         let (n, epochs) = (30, 100);
-        let engine = workloads::w5_map(n, epochs).unwrap();
-        let tuned = w5(
-            &Dataset::graddesc().values,
-            n,
-            epochs,
-            gradsheet_train::DIVERGENCE_FACTOR,
-        );
-        let diverged = engine.iter().filter(|v| v.is_nan()).count();
+        let data = Dataset::graddesc();
+        let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data).unwrap();
+        let mut ws = trainer.compiled.workspace();
+        let denom = (n - 1) as f64;
+        let interpreter: Vec<f64> = (0..n * n)
+            .map(|k| {
+                let lr = 10f64.powf(-6.0 + 3.0 * (k / n) as f64 / denom);
+                let beta = 0.99 * (k % n) as f64 / denom;
+                let mut cfg = TrainConfig::new(Optimizer::Momentum { lr, beta }, epochs);
+                cfg.record = Record::Final;
+                let t = trainer.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+                if t.first_bad_step().is_some() {
+                    f64::NAN
+                } else {
+                    trainer.mean_error(&mut ws, &t.final_params)
+                }
+            })
+            .collect();
+        let diverged = interpreter.iter().filter(|v| v.is_nan()).count();
         assert!(diverged > 0 && diverged < n * n, "the map has both kinds");
-        for (k, (a, b)) in engine.iter().zip(&tuned).enumerate() {
-            assert!(close(*a, *b, 1e-9), "cell {k}: engine {a}, tuned {b}");
-        }
+        let f = gradsheet_train::DIVERGENCE_FACTOR;
+        assert_eq!(
+            bits(&interpreter),
+            bits(&w5_same_order(&data.values, n, epochs, f))
+        );
+        assert!(close(&interpreter, &w5(&data.values, n, epochs, f), 1e-9));
     }
 
     #[test]
@@ -426,15 +601,11 @@ mod tests {
             ..CollabConfig::default()
         };
         let engine = crate::collab::train_engine(&data, &cfg).unwrap();
+        let same = w3_same_order(&data, &cfg);
+        assert_eq!(bits(&engine.tables.params), bits(&same.tables.params));
+        assert_eq!(bits(&engine.epoch_errors), bits(&same.epoch_errors));
         let tuned = w3(&data, &cfg);
-        for (a, b) in engine.epoch_errors.iter().zip(&tuned.epoch_errors) {
-            assert!(close(*a, *b, 1e-9), "{a} {b}");
-        }
-        assert!(engine
-            .tables
-            .params
-            .iter()
-            .zip(&tuned.tables.params)
-            .all(|(a, b)| close(*a, *b, 1e-9)));
+        assert!(close(&engine.epoch_errors, &tuned.epoch_errors, 1e-9));
+        assert!(close(&engine.tables.params, &tuned.tables.params, 1e-9));
     }
 }

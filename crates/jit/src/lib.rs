@@ -68,9 +68,9 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    /// Compiles a kernel for each kind of rule among `optimizers` (with the gradient
-    /// norms that epoch summaries need). Rules the compiler leaves to the interpreter get
-    /// none.
+    /// Compiles a kernel for each kind of rule among `optimizers`, for runs that keep
+    /// their final summary and epoch means only (no gradient norms). Rules the compiler
+    /// leaves to the interpreter get none.
     pub fn for_runs<'a>(
         model: &gradsheet_engine::CompiledModel,
         optimizers: impl IntoIterator<Item = &'a gradsheet_train::Optimizer>,
@@ -83,7 +83,7 @@ impl Kernels {
             if by_kind.iter().any(|(have, _)| *have == kind) {
                 continue;
             }
-            if let Ok(kernel) = EpochKernel::compile(model, opt) {
+            if let Ok(kernel) = EpochKernel::compile_with(model, opt, false) {
                 by_kind.push((kind, kernel));
             }
         }

@@ -97,65 +97,6 @@ impl PerSample {
     }
 }
 
-/// W1 hand-written: SGD on `a*x+b` with the squared error, in the tape's order
-/// (`e = a*x + b - y`, `∂/∂a = (2e)·x`, `∂/∂b = 2e`, `p ← p − g·lr`). Returns the final
-/// `(a, b)` and the last epoch's sum of errors.
-pub fn w1_reference(rows: &[f64], init: [f64; 2], lr: f64, epochs: usize) -> ([f64; 2], f64) {
-    let [mut a, mut b] = init;
-    let mut sum = 0.0;
-    for _ in 0..epochs {
-        sum = 0.0;
-        for r in rows.chunks_exact(2) {
-            let (x, y) = (r[0], r[1]);
-            let e = a * x + b - y;
-            sum += e * e;
-            let g = 2.0 * e;
-            let ga = g * x;
-            a -= ga * lr;
-            b -= g * lr;
-        }
-    }
-    ([a, b], sum)
-}
-
-/// W2 hand-written: workbook Adam on `c*MAX(a*x+b,0)+d` (parameters in the order
-/// c, a, b, d), in the tape's order. Returns the final parameters and the last epoch's
-/// sum of errors.
-pub fn w2_reference(
-    rows: &[f64],
-    init: [f64; 4],
-    (lr, b1, b2): (f64, f64, f64),
-    epochs: usize,
-) -> ([f64; 4], f64) {
-    let mut p = init;
-    let (mut m, mut s) = ([0.0f64; 4], [0.0f64; 4]);
-    let (c1, c2) = (1.0 - b1, 1.0 - b2);
-    let mut sum = 0.0;
-    for _ in 0..epochs {
-        sum = 0.0;
-        for r in rows.chunks_exact(2) {
-            let (x, y) = (r[0], r[1]);
-            let [c, a, b, d] = p;
-            let h = a * x + b;
-            let on = h >= 0.0;
-            let relu = if on { h } else { 0.0 };
-            let e = c * relu + d - y;
-            sum += e * e;
-            let g = 2.0 * e;
-            let gh = g * c;
-            let (ga, gb) = if on { (gh * x, gh) } else { (0.0, 0.0) };
-            let grads = [g * relu, ga, gb, g];
-            for i in 0..4 {
-                let gi = grads[i];
-                m[i] = m[i] * b1 + c1 * gi;
-                s[i] = s[i] * b2 + c2 * (gi * gi);
-                p[i] -= m[i] * lr / s[i].sqrt();
-            }
-        }
-    }
-    (p, sum)
-}
-
 /// W4's grid: `a` and `b` values, `n` each, over `[-4, 4] × [-40, 80]`.
 pub fn w4_grid(n: usize) -> (Vec<f64>, Vec<f64>) {
     let step = |lo: f64, hi: f64, i: usize| lo + (hi - lo) * i as f64 / (n.max(2) - 1) as f64;
@@ -244,73 +185,6 @@ pub fn w4_lanes(model: &Model, data: &Dataset, as_: &[f64], bs: &[f64]) -> Vec<f
         },
     );
     out
-}
-
-/// W4 hand-written for `(a*x+b-y)^2`: the same sums, written as the best loop a person
-/// would write — every `b` of a grid row at once, so that the sums are independent and
-/// the loop vectorises — in the same operation order as the engine.
-pub fn w4_reference(data: &Dataset, as_: &[f64], bs: &[f64]) -> Vec<f64> {
-    let rows = &data.values;
-    let n_rows = data.len() as f64;
-    let lanes = bs.len();
-    let mut out = vec![0.0; as_.len() * lanes];
-    out.par_chunks_mut(lanes)
-        .zip(as_.par_iter())
-        .for_each(|(acc, &a)| {
-            acc.iter_mut().for_each(|v| *v = 0.0);
-            for r in rows.chunks_exact(2) {
-                let (x, y) = (r[0], r[1]);
-                let ax = a * x;
-                for (s, b) in acc.iter_mut().zip(bs) {
-                    let e = ax + b - y;
-                    *s += e * e;
-                }
-            }
-            acc.iter_mut().for_each(|v| *v /= n_rows);
-        });
-    out
-}
-
-/// W5: a stability map of `n × n` runs of workbook momentum on `a*x+b` over the
-/// graddesc data, `epochs` epochs each, learning rates log-spaced over [1e-6, 1e-3]
-/// against β over [0, 0.99]: one compiled kernel, all runs in parallel on the current
-/// rayon pool. Returns each run's last mean error (NaN for a diverged run).
-///
-/// # Errors
-///
-/// [`CompileError`] if the kernel cannot be compiled.
-pub fn w5_map(n: usize, epochs: usize) -> Result<Vec<f64>, CompileError> {
-    let mut base = PerSample::graddesc(
-        "a*x+b",
-        Optimizer::Momentum {
-            lr: 1e-4,
-            beta: 0.9,
-        },
-        epochs,
-        &[1.0, 1.0],
-    )?;
-    base.kernel = EpochKernel::compile(&base.trainer.compiled, &base.cfg.optimizer)?;
-    let cells: Vec<(usize, usize)> = (0..n).flat_map(|i| (0..n).map(move |j| (i, j))).collect();
-    let denom = (n.max(2) - 1) as f64;
-    Ok(cells
-        .par_iter()
-        .map(|&(i, j)| {
-            let lr = 10f64.powf(-6.0 + 3.0 * i as f64 / denom);
-            let beta = 0.99 * j as f64 / denom;
-            let mut cfg = base.cfg.clone();
-            cfg.optimizer = Optimizer::Momentum { lr, beta };
-            cfg.record = Record::Epochs;
-            match base
-                .kernel
-                .run(&base.trainer, &base.init, &cfg, &mut Hooks::none())
-            {
-                Ok(t) if t.first_bad_step().is_none() => {
-                    t.last_epoch().map_or(f64::NAN, |e| e.mean_error)
-                }
-                _ => f64::NAN,
-            }
-        })
-        .collect())
 }
 
 /// The hidden width of W6's network.

@@ -57,6 +57,10 @@ pub trait Sink {
     fn epoch(&mut self, _epoch: &EpochSummary) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
+    /// Each completed epoch's mean error, whatever the run records (with
+    /// [`Record::Final`] the only thing heard of an epoch): what a stability map's
+    /// verdict reads, without the summaries it does not.
+    fn epoch_mean(&mut self, _epoch: usize, _mean: f64) {}
     /// After the last step, once.
     fn finish(&mut self, _end: &RunEnd) {}
 }
@@ -76,6 +80,9 @@ impl Sink for Fanout<'_> {
     }
     fn epoch(&mut self, epoch: &EpochSummary) -> ControlFlow<()> {
         self.0.iter_mut().try_for_each(|s| s.epoch(epoch))
+    }
+    fn epoch_mean(&mut self, epoch: usize, mean: f64) {
+        self.0.iter_mut().for_each(|s| s.epoch_mean(epoch, mean));
     }
     fn finish(&mut self, end: &RunEnd) {
         self.0.iter_mut().for_each(|s| s.finish(end));

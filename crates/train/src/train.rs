@@ -367,6 +367,9 @@ impl Trainer {
                     if exact {
                         best = b;
                         step_no += many * spe;
+                        for (k, &(sum, _)) in records.iter().enumerate() {
+                            sink.epoch_mean(epoch + k + 1, sum / spe as f64);
+                        }
                         for _ in 0..many {
                             opt.end_epoch(&mut st, n);
                         }
@@ -426,6 +429,7 @@ impl Trainer {
                 if mean.is_finite() {
                     best = best.min(mean.abs());
                 }
+                sink.epoch_mean(epoch, mean);
                 if cfg.record != Record::Final {
                     summary.epoch = epoch;
                     summary.sum_error = sum_err;
