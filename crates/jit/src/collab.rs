@@ -9,6 +9,7 @@
 //! scattered back. Only the gathering is specific to tables.
 
 use gradsheet_engine::{Model, Roles};
+use gradsheet_train::optim::{prefetch, SparseAdam};
 use gradsheet_train::{rng, Optimizer, State};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -168,6 +169,10 @@ impl Tables {
     }
 }
 
+/// How many ratings ahead the training loop asks for a rating's table rows (and twice
+/// as far ahead for the rating itself).
+const AHEAD: usize = 4;
+
 /// How to train.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CollabConfig {
@@ -183,6 +188,10 @@ pub struct CollabConfig {
     pub weight_decay: f64,
     /// The seed of the initial tables and of the shuffles.
     pub seed: u64,
+    /// `torch.optim.SparseAdam` instead of Adam: only the table entries a batch touched
+    /// move ([`gradsheet_train::optim::SparseAdam`]), so a step costs the batch, not the
+    /// tables — for MovieLens-1M and larger. No weight decay.
+    pub sparse: bool,
 }
 
 impl Default for CollabConfig {
@@ -194,6 +203,7 @@ impl Default for CollabConfig {
             lr: 1e-2,
             weight_decay: 0.0,
             seed: 42,
+            sparse: false,
         }
     }
 }
@@ -285,16 +295,30 @@ pub fn train_engine_with(
         .div_ceil(parts)
         .next_multiple_of(8)
         .max(8);
-    let mut states: Vec<State> = tables
-        .params
-        .chunks(chunk)
-        .map(|c| State::new(&opt, c.len()))
-        .collect();
+    let mut states: Vec<State> = if cfg.sparse {
+        Vec::new()
+    } else {
+        tables
+            .params
+            .chunks(chunk)
+            .map(|c| State::new(&opt, c.len()))
+            .collect()
+    };
+    let sparse = SparseAdam::torch(cfg.lr);
+    let mut sparse_state = sparse.state(if cfg.sparse { tables.params.len() } else { 0 });
+    if cfg.sparse && cfg.weight_decay != 0.0 {
+        return Err(CompileError::Invalid(
+            "SparseAdam has no weight decay (torch's neither)".into(),
+        ));
+    }
     let mut grad = vec![0.0; tables.params.len()];
-    // The entries a batch touched, to divide and clear only those (a bit per entry,
-    // since a sum may come back to exactly zero).
-    let mut touched: Vec<usize> = Vec::new();
-    let mut mark = vec![false; grad.len()];
+    // The table rows a batch touched (a user's or an item's factors, a bias), to divide,
+    // update (SparseAdam) and clear only those: a bit per row, since a sum may come back
+    // to exactly zero. Rows: users, items, users' biases, items' biases.
+    let mut touched: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut touched_ids: Vec<usize> = Vec::new();
+    let (nu, ni) = (data.n_users, data.n_items);
+    let mut mark = vec![false; 2 * (nu + ni)];
     let mut vars = vec![0.0; 1 + np];
     let mut g_row = vec![0.0; np];
     let mut idx = vec![0usize; np];
@@ -305,11 +329,43 @@ pub fn train_engine_with(
         epoch_order(data.triples.len(), &mut r, &mut order);
         let mut sum = 0.0;
         let mut steps = 0usize;
-        for batch in order.chunks(cfg.batch) {
+        for (b, batch) in order.chunks(cfg.batch).enumerate() {
+            let start = b * cfg.batch;
             let mut err_sum = 0.0;
-            for &t in batch {
+            for (j, &t) in batch.iter().enumerate() {
+                // Ratings in a shuffled order over tables larger than the caches: the
+                // rating a few ahead is asked for, and the table rows of the one after.
+                let at = start + j;
+                if let Some(&ahead) = order.get(at + 2 * AHEAD) {
+                    prefetch(&data.triples, ahead as usize);
+                }
+                if let Some(&next) = order.get(at + AHEAD) {
+                    let (u, i, _) = data.triples[next as usize];
+                    for row in [tables.user(u as usize), tables.item(i as usize)] {
+                        for f in (0..k).step_by(8) {
+                            prefetch(&tables.params, row + f);
+                            prefetch(&grad, row + f);
+                        }
+                    }
+                }
                 let (u, i, y) = data.triples[t as usize];
                 let (u, i) = (u as usize, i as usize);
+                let rows = [
+                    (u, tables.user(u)..tables.user(u) + k),
+                    (nu + i, tables.item(i)..tables.item(i) + k),
+                    (nu + ni + u, tables.user_bias(u)..tables.user_bias(u) + 1),
+                    (
+                        2 * nu + ni + i,
+                        tables.item_bias(i)..tables.item_bias(i) + 1,
+                    ),
+                ];
+                for (id, range) in rows {
+                    if !mark[id] {
+                        mark[id] = true;
+                        touched.push(range);
+                        touched_ids.push(id);
+                    }
+                }
                 vars[0] = y;
                 for (j, &(kind, f)) in slot_of.iter().enumerate() {
                     idx[j] = match kind {
@@ -321,20 +377,17 @@ pub fn train_engine_with(
                     vars[1 + j] = tables.params[idx[j]];
                 }
                 err_sum += kernel.call(&vars, &mut g_row);
-                for (j, g) in g_row.iter().enumerate() {
-                    let p = idx[j];
-                    if !mark[p] {
-                        mark[p] = true;
-                        touched.push(p);
-                    }
+                for (&p, g) in idx.iter().zip(&g_row) {
                     grad[p] += g;
                 }
             }
             let m = batch.len() as f64;
-            for &p in &touched {
-                grad[p] /= m;
+            for r in &touched {
+                grad[r.clone()].iter_mut().for_each(|g| *g /= m);
             }
-            if states.len() == 1 {
+            if cfg.sparse {
+                sparse.step(&mut tables.params, &grad, &touched, &mut sparse_state);
+            } else if states.len() == 1 {
                 opt.step(&mut tables.params, &grad, &mut states[0]);
             } else {
                 tables
@@ -344,11 +397,12 @@ pub fn train_engine_with(
                     .zip(states.par_iter_mut())
                     .for_each(|((p, g), st)| opt.step(p, g, st));
             }
-            for &p in &touched {
-                grad[p] = 0.0;
-                mark[p] = false;
+            for r in touched.drain(..) {
+                grad[r].fill(0.0);
             }
-            touched.clear();
+            for id in touched_ids.drain(..) {
+                mark[id] = false;
+            }
             sum += err_sum / m;
             steps += 1;
         }

@@ -25,7 +25,8 @@ pub struct Args {
     #[arg(long)]
     pub quick: bool,
     /// Run only these (comma-separated): W1, W2, W3, W4, W5, W6, compile, labs (every
-    /// lab), or a lab's name.
+    /// lab), or a lab's name; and, only when named, scale (collaborative filtering on
+    /// 1M ratings with SparseAdam) and scale25m (also 25M ratings: a minute, 2 GB).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// A workbook to time as `gradsheet book` opens it (repeatable): open, recalculate,
@@ -116,6 +117,12 @@ pub fn run(a: Args) -> Result<()> {
     }
     if wants("W5") {
         lines.extend(w5(if q { 40 } else { 100 }, 100, reps)?);
+    }
+    if a.only.iter().any(|o| o.eq_ignore_ascii_case("scale")) {
+        collab_scale(&[(6040, 3706, 1_000_000)])?;
+    }
+    if a.only.iter().any(|o| o.eq_ignore_ascii_case("scale25m")) {
+        collab_scale(&[(6040, 3706, 1_000_000), (162_541, 59_047, 25_000_000)])?;
     }
     if wants("W6") {
         lines.push(w6(if q { 20 } else { 200 }, reps)?);
@@ -718,6 +725,35 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
             },
         },
     ])
+}
+
+/// Collaborative filtering at MovieLens scales (users, items, ratings; synthetic,
+/// seeded), k = 50, batches of 64, one epoch with `torch.optim.SparseAdam` (dense Adam
+/// over tables this size costs the tables per batch): the time per epoch and per rating,
+/// and the memory of the process after each.
+fn collab_scale(sizes: &[(usize, usize, usize)]) -> Result<()> {
+    for &(users, items, n) in sizes {
+        let t = Instant::now();
+        let data = Ratings::synthetic(users, items, n, 1);
+        let made = t.elapsed();
+        let cfg = CollabConfig {
+            epochs: 1,
+            sparse: true,
+            ..CollabConfig::default()
+        };
+        let t = Instant::now();
+        let run = collab::train_engine(&data, &cfg).context("scale")?;
+        let epoch = t.elapsed().as_secs_f64();
+        println!(
+            "collab scale: {n} ratings ({users} users, {items} items; made in {:.1} s): one epoch \
+             with SparseAdam {epoch:.2} s, {:.2} µs a rating, train mse {:.4}; peak memory so far {:.0} MB",
+            made.as_secs_f64(),
+            epoch / n as f64 * 1e6,
+            run.epoch_errors.last().copied().unwrap_or(f64::NAN),
+            peak_memory_mb().unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
 }
 
 /// The peak resident memory of this process (Linux), in MB.

@@ -200,6 +200,25 @@ fn collab_trains_on_a_movielens_file() {
     let (first, last) = (lines[1], lines[8]);
     assert!(field(last, 1) < field(first, 1) / 2.0, "{text}");
     assert!(field(last, 2) < field(first, 2), "{text}");
+    // SparseAdam (only the rows a batch touched move) learns the tastes too, and says
+    // it is the rule; it has no weight decay.
+    let file = data.to_str().unwrap();
+    let args = ["collab", "--ratings", file, "--k", "4", "--batch", "16"];
+    let o = gradsheet(
+        &[
+            &args[..],
+            &["--epochs", "8", "--sparse", "--csv", csv.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("SparseAdam lr 0.01"), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(field(lines[8], 1) < field(lines[1], 1) / 2.0, "{text}");
+    assert!(field(lines[8], 2) < field(lines[1], 2), "{text}");
+    let err = crate::common::usage_error(&[&args[..], &["--sparse", "--wd", "0.1"]].concat());
+    assert!(err.contains("SparseAdam has no weight decay"), "{err}");
     // A bad line is named.
     std::fs::write(&data, "1\t2\t3\n1\t2\tfive\n").unwrap();
     let o = gradsheet(&["collab", "--ratings", data.to_str().unwrap()]);

@@ -532,6 +532,7 @@ fn collaborative_filtering_through_the_engine_is_the_hand_written_loop() {
             lr: 1e-2,
             weight_decay,
             seed: 9,
+            sparse: false,
         };
         let engine = collab::train_engine(&data, &cfg).unwrap();
         let hand = gradsheet_jit::best::w3_same_order(&data, &cfg);
