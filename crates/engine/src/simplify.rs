@@ -7,6 +7,10 @@
 //! (operations are reordered), never the value itself; `0*u` is taken to be 0 even where
 //! `u` would be infinite, as a textbook does.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
 use crate::expr::Expr;
 use crate::op::{Binary, Fold, Op, Unary};
 
@@ -27,10 +31,34 @@ const NEG: Op = Op::Unary(Unary::Neg);
 /// assert_eq!(simplify(&e).to_string(), "2*c^2*x^2+b");
 /// ```
 pub fn simplify(e: &Expr) -> Expr {
-    match e {
-        Expr::Num(_) | Expr::Var(_) => e.clone(),
-        Expr::Apply(op, args) => node(*op, args.iter().map(simplify).collect()),
+    simplify_sum(e).0
+}
+
+/// [`simplify`], and when the result is a sum built by [`sum`], the terms it was built
+/// from ([`Terms`]).
+fn simplify_sum(e: &Expr) -> (Expr, Option<Terms>) {
+    let Expr::Apply(op, args) = e else {
+        return (e.clone(), None);
+    };
+    let op = *op;
+    if let (ADD | SUB, [a, b]) = (op, args.as_slice()) {
+        let (a, terms) = simplify_sum(a);
+        let b = simplify(b);
+        return match terms {
+            Some(terms) => terms.append(op, a, b),
+            None => node_terms(op, vec![a, b]),
+        };
     }
+    node_terms(op, args.iter().map(simplify).collect())
+}
+
+/// [`node`], and the terms of the sum it built, if it built one.
+fn node_terms(op: Op, args: Vec<Expr>) -> (Expr, Option<Terms>) {
+    let all_numbers = args.iter().all(|a| matches!(a, Expr::Num(_)));
+    if matches!(op, ADD | SUB | NEG) && !all_numbers {
+        return sum_terms(Expr::Apply(op, args), true);
+    }
+    (node(op, args), None)
 }
 
 /// Simplifies `op(args)` whose arguments are already simple.
@@ -78,37 +106,191 @@ fn is_integer(e: &Expr) -> bool {
 
 /// A sum as a constant plus terms `coef * rest`, with like terms merged.
 fn sum(e: Expr) -> Expr {
+    sum_terms(e, false).0
+}
+
+/// [`sum`], and if `keep`, the terms it wrote the sum with, when reading the sum again
+/// ([`collect_terms`]) finds exactly them ([`Terms`]).
+fn sum_terms(e: Expr, keep: bool) -> (Expr, Option<Terms>) {
     let mut terms: Vec<(f64, Expr)> = Vec::new();
     let mut konst = 0.0;
     collect_terms(&e, 1.0, &mut terms, &mut konst);
     terms.retain(|(c, _)| *c != 0.0);
     if terms.iter().any(|(c, _)| !c.is_finite()) || !konst.is_finite() {
-        return e;
+        return (e, None);
     }
     // Lead with a positive term where there is one: `y-x` reads better than `-x+y`.
     if let Some(pos) = terms.iter().position(|(c, _)| *c > 0.0) {
         let t = terms.remove(pos);
         terms.insert(0, t);
     }
+    let total = konst;
     // With only negative terms, a positive constant leads: `1-s` rather than `-s+1`.
     let mut acc: Option<Expr> = None;
     if konst > 0.0 && terms.first().is_some_and(|(c, _)| *c < 0.0) {
         acc = Some(Expr::Num(konst));
         konst = 0.0;
     }
-    for (c, rest) in terms {
+    let mut exact = keep && !terms.is_empty();
+    let kept: Vec<(f64, Expr)> = if keep { terms.clone() } else { Vec::new() };
+    for (i, (c, rest)) in terms.into_iter().enumerate() {
         acc = Some(match acc {
-            None => scaled(c, rest),
-            Some(a) if c < 0.0 => Expr::bin(Binary::Sub, a, scaled(-c, rest)),
-            Some(a) => Expr::bin(Binary::Add, a, scaled(c, rest)),
+            None => {
+                let t = scaled(c, rest);
+                exact = exact && reads_as(&t, 1.0, &kept[i]);
+                t
+            }
+            Some(a) => {
+                let (t, op, sign) = term_of(c, rest);
+                exact = exact && reads_as(&t, sign, &kept[i]);
+                Expr::Apply(op, vec![a, t])
+            }
         });
     }
-    match acc {
+    let out = match acc {
         None => Expr::Num(konst),
-        Some(a) if konst > 0.0 => Expr::bin(Binary::Add, a, Expr::Num(konst)),
-        Some(a) if konst < 0.0 => Expr::bin(Binary::Sub, a, Expr::Num(-konst)),
-        Some(a) => a,
+        Some(a) => with_constant(a, konst),
+    };
+    (out, exact.then(|| Terms::new(kept, total)))
+}
+
+/// `rest` scaled by `c` as a later term of a sum: the term, the operation that joins it,
+/// and the sign under which [`collect_terms`] reads it.
+fn term_of(c: f64, rest: Expr) -> (Expr, Op, f64) {
+    if c < 0.0 {
+        (scaled(-c, rest), SUB, -1.0)
+    } else {
+        (scaled(c, rest), ADD, 1.0)
     }
+}
+
+/// `a` with the constant `konst` added at the end, as [`sum`] writes it.
+fn with_constant(a: Expr, konst: f64) -> Expr {
+    if konst > 0.0 {
+        Expr::bin(Binary::Add, a, Expr::Num(konst))
+    } else if konst < 0.0 {
+        Expr::bin(Binary::Sub, a, Expr::Num(-konst))
+    } else {
+        a
+    }
+}
+
+/// Whether the term `t` of a sum, read under `sign` ([`collect_terms`]), is exactly the
+/// term `(c, rest)` it was written for, and no constant.
+fn reads_as(t: &Expr, sign: f64, term: &(f64, Expr)) -> bool {
+    let (mut read, mut konst) = (Vec::new(), 0.0);
+    collect_terms(t, sign, &mut read, &mut konst);
+    konst == 0.0 && matches!(read.as_slice(), [(c, r)] if *c == term.0 && *r == term.1)
+}
+
+/// The terms a sum was written with by [`sum`] (the order, coefficients and constant
+/// that [`collect_terms`] finds in it again), indexed by their non-numeric parts.
+///
+/// A sum of n terms written as `t1+t2+...+tn` is simplified from the inside out, and
+/// each level's [`sum`] reads the whole sum below it again: n²/2 terms read, and n²
+/// nodes built, for a sum the simplifier leaves as it is. With the terms of the sum
+/// below at hand, a level that only appends a new term (the usual case: no like term,
+/// no change of the leading term) writes the same sum by reusing the one below.
+struct Terms {
+    terms: Vec<(f64, Expr)>,
+    konst: f64,
+    /// Positions in `terms` by [`structural_hash`] of the non-numeric part.
+    index: HashMap<u64, Vec<usize>>,
+}
+
+impl Terms {
+    fn new(terms: Vec<(f64, Expr)>, konst: f64) -> Terms {
+        let mut t = Terms {
+            terms: Vec::with_capacity(terms.len()),
+            konst,
+            index: HashMap::new(),
+        };
+        for (c, rest) in terms {
+            t.push(c, rest);
+        }
+        t
+    }
+
+    fn push(&mut self, c: f64, rest: Expr) {
+        let h = structural_hash(&rest);
+        self.index.entry(h).or_default().push(self.terms.len());
+        self.terms.push((c, rest));
+    }
+
+    fn contains(&self, rest: &Expr) -> bool {
+        self.index
+            .get(&structural_hash(rest))
+            .is_some_and(|at| at.iter().any(|&i| self.terms[i].1 == *rest))
+    }
+
+    /// `node(op, [a, b])` for `op` `+` or `-`, where `a` is the sum these are the terms
+    /// of: the same expression as [`node`] builds, in time that does not grow with `a`
+    /// when `b` is a new term that changes neither the leading term nor the constant.
+    fn append(mut self, op: Op, a: Expr, b: Expr) -> (Expr, Option<Terms>) {
+        let general = |a, b| node_terms(op, vec![a, b]);
+        if matches!(b, Expr::Num(_) | Expr::Apply(ADD | SUB | NEG, _)) {
+            return general(a, b);
+        }
+        // What `collect_terms` reads from `b`, after the terms of `a`.
+        let (c, rest) = split_coefficient(&b);
+        let c = if op == SUB { -c } else { c };
+        let Some(&(first, _)) = self.terms.first() else {
+            return general(a, b);
+        };
+        // A positive term after only negative ones would lead the sum.
+        let leads = c > 0.0 && first < 0.0;
+        if c == 0.0 || !c.is_finite() || leads || self.contains(&rest) {
+            return general(a, b);
+        }
+        let (t, join, sign) = term_of(c, rest.clone());
+        if !reads_as(&t, sign, &(c, rest.clone())) {
+            return general(a, b);
+        }
+        // The constant is written first when every term is negative, else last.
+        let trailing = if self.konst > 0.0 && first < 0.0 {
+            0.0
+        } else {
+            self.konst
+        };
+        let body = match a {
+            _ if trailing == 0.0 => a,
+            Expr::Apply(ADD | SUB, args) if matches!(args.as_slice(), [_, Expr::Num(_)]) => {
+                let mut args = args;
+                args.swap_remove(0)
+            }
+            other => return general(other, b),
+        };
+        let out = with_constant(Expr::Apply(join, vec![body, t]), trailing);
+        self.push(c, rest);
+        (out, Some(self))
+    }
+}
+
+/// A hash of `e` that agrees with `==` (`0` and `-0` hash alike).
+fn structural_hash(e: &Expr) -> u64 {
+    fn feed(e: &Expr, h: &mut DefaultHasher) {
+        match e {
+            Expr::Num(v) => {
+                0u8.hash(h);
+                (if *v == 0.0 { 0.0 } else { *v }).to_bits().hash(h);
+            }
+            Expr::Var(n) => {
+                1u8.hash(h);
+                n.hash(h);
+            }
+            Expr::Apply(op, args) => {
+                2u8.hash(h);
+                op.hash(h);
+                args.len().hash(h);
+                for a in args {
+                    feed(a, h);
+                }
+            }
+        }
+    }
+    let mut h = DefaultHasher::new();
+    feed(e, &mut h);
+    h.finish()
 }
 
 fn collect_terms(e: &Expr, sign: f64, terms: &mut Vec<(f64, Expr)>, konst: &mut f64) {
