@@ -137,12 +137,12 @@ fn sum_terms(e: Expr, keep: bool) -> (Expr, Option<Terms>) {
         acc = Some(match acc {
             None => {
                 let t = scaled(c, rest);
-                exact = exact && reads_as(&t, 1.0, &kept[i]);
+                exact = exact && reads_as(&t, 1.0, (kept[i].0, &kept[i].1));
                 t
             }
             Some(a) => {
                 let (t, op, sign) = term_of(c, rest);
-                exact = exact && reads_as(&t, sign, &kept[i]);
+                exact = exact && reads_as(&t, sign, (kept[i].0, &kept[i].1));
                 Expr::Apply(op, vec![a, t])
             }
         });
@@ -177,10 +177,10 @@ fn with_constant(a: Expr, konst: f64) -> Expr {
 
 /// Whether the term `t` of a sum, read under `sign` ([`collect_terms`]), is exactly the
 /// term `(c, rest)` it was written for, and no constant.
-fn reads_as(t: &Expr, sign: f64, term: &(f64, Expr)) -> bool {
+fn reads_as(t: &Expr, sign: f64, (c, rest): (f64, &Expr)) -> bool {
     let (mut read, mut konst) = (Vec::new(), 0.0);
     collect_terms(t, sign, &mut read, &mut konst);
-    konst == 0.0 && matches!(read.as_slice(), [(c, r)] if *c == term.0 && *r == term.1)
+    konst == 0.0 && matches!(read.as_slice(), [(rc, r)] if *rc == c && r == rest)
 }
 
 /// The terms a sum was written with by [`sum`] (the order, coefficients and constant
@@ -243,7 +243,7 @@ impl Terms {
             return general(a, b);
         }
         let (t, join, sign) = term_of(c, rest.clone());
-        if !reads_as(&t, sign, &(c, rest.clone())) {
+        if !reads_as(&t, sign, (c, &rest)) {
             return general(a, b);
         }
         // The constant is written first when every term is negative, else last.
@@ -321,7 +321,7 @@ fn split_coefficient(e: &Expr) -> (f64, Expr) {
         return (1.0, e.clone());
     }
     let p = Product::of(e);
-    if p.num == 0.0 || !p.num.is_finite() || !p.den.is_finite() || p.den == 0.0 {
+    if p.num == 0.0 || !p.finite() {
         return (1.0, e.clone());
     }
     if p.den != 1.0 {
@@ -360,22 +360,77 @@ struct Product {
     num: f64,
     den: f64,
     factors: Vec<(Expr, f64)>,
+    /// Whether the factors are kept, or only the numbers read.
+    keep: bool,
+}
+
+/// A part of a product being read: borrowed, its factors copied, or owned, its factors
+/// moved (a product built by the simplifier is read once and dropped, and copying a
+/// large factor, a whole sum, cost as much as all the rest of a derivative).
+trait Part: Sized {
+    fn expr(&self) -> &Expr;
+    /// The first two arguments.
+    fn operands(self) -> [Option<Self>; 2];
+    fn into_expr(self) -> Expr;
+}
+
+impl Part for &Expr {
+    fn expr(&self) -> &Expr {
+        self
+    }
+    fn operands(self) -> [Option<Self>; 2] {
+        match self {
+            Expr::Apply(_, a) => [a.first(), a.get(1)],
+            _ => [None, None],
+        }
+    }
+    fn into_expr(self) -> Expr {
+        self.clone()
+    }
+}
+
+impl Part for Expr {
+    fn expr(&self) -> &Expr {
+        self
+    }
+    fn operands(self) -> [Option<Self>; 2] {
+        match self {
+            Expr::Apply(_, a) => {
+                let mut a = a.into_iter();
+                [a.next(), a.next()]
+            }
+            _ => [None, None],
+        }
+    }
+    fn into_expr(self) -> Expr {
+        self
+    }
 }
 
 impl Product {
-    fn of(e: &Expr) -> Product {
-        let mut p = Product {
+    fn new(keep: bool) -> Product {
+        Product {
             num: 1.0,
             den: 1.0,
             factors: Vec::new(),
-        };
+            keep,
+        }
+    }
+
+    fn of(e: &Expr) -> Product {
+        let mut p = Product::new(true);
         p.collect(e, 1.0);
         p
     }
 
+    /// Whether the numbers of the product are finite and it divides by no zero.
+    fn finite(&self) -> bool {
+        self.num.is_finite() && self.den.is_finite() && self.den != 0.0
+    }
+
     /// Collects `e^k` (with `k` a whole number) into the product.
-    fn collect(&mut self, e: &Expr, k: f64) {
-        match e {
+    fn collect(&mut self, e: impl Part, k: f64) {
+        let power = match e.expr() {
             Expr::Num(v) => {
                 let v = crate::op::pow(*v, k.abs());
                 if k > 0.0 {
@@ -383,32 +438,40 @@ impl Product {
                 } else {
                     self.den *= v;
                 }
+                return;
             }
-            Expr::Apply(MUL, a) => {
-                self.collect(&a[0], k);
-                self.collect(&a[1], k);
-            }
-            Expr::Apply(DIV, a) => {
-                self.collect(&a[0], k);
-                self.collect(&a[1], -k);
-            }
-            Expr::Apply(NEG, a) => {
+            Expr::Apply(MUL, _) => (k, Some(k)),
+            Expr::Apply(DIV, _) => (k, Some(-k)),
+            Expr::Apply(NEG, _) => {
                 if k % 2.0 != 0.0 {
                     self.num = -self.num;
                 }
-                self.collect(&a[0], k);
+                (k, None)
             }
             Expr::Apply(POW, a)
                 if is_integer(&a[1])
                     && (k * a[1].as_num().unwrap_or(1.0)).abs() <= crate::op::POWI_LIMIT =>
             {
-                let n = a[1].as_num().unwrap_or(1.0);
-                self.collect(&a[0], k * n);
+                (k * a[1].as_num().unwrap_or(1.0), None)
             }
-            other => match self.factors.iter_mut().find(|(b, _)| b == other) {
-                Some(f) => f.1 += k,
-                None => self.factors.push((other.clone(), k)),
-            },
+            other => {
+                if self.keep {
+                    match self.factors.iter_mut().find(|(b, _)| b == other) {
+                        Some(f) => f.1 += k,
+                        None => self.factors.push((e.into_expr(), k)),
+                    }
+                }
+                return;
+            }
+        };
+        // The powers of the first operand and, if it is a factor too, of the second.
+        let (ka, kb) = power;
+        let [a, b] = e.operands();
+        if let Some(a) = a {
+            self.collect(a, ka);
+        }
+        if let (Some(b), Some(kb)) = (b, kb) {
+            self.collect(b, kb);
         }
     }
 
@@ -474,9 +537,14 @@ impl Product {
 }
 
 fn product(e: Expr) -> Expr {
-    let p = Product::of(&e);
-    if !p.num.is_finite() || !p.den.is_finite() || p.den == 0.0 {
+    // The numbers first, without the factors: a product that cannot be written with them
+    // stays as it is.
+    let mut numbers = Product::new(false);
+    numbers.collect(&e, 1.0);
+    if !numbers.finite() {
         return e;
     }
+    let mut p = Product::new(true);
+    p.collect(e, 1.0);
     p.build()
 }
