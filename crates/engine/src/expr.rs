@@ -153,7 +153,7 @@ impl Expr {
 
     /// The formula in the given notation, names printed as they are.
     pub fn to_notation(&self, notation: Notation) -> String {
-        self.render(notation, &|n: &str| n.to_string())
+        self.print(notation, None)
     }
 
     /// The formula in plain Excel syntax (see [`Notation::Excel`]).
@@ -169,6 +169,10 @@ impl Expr {
     /// The formula in the given notation, each name replaced by `name(n)` (for example a
     /// cell reference when writing a workbook).
     pub fn render(&self, notation: Notation, name: &dyn Fn(&str) -> String) -> String {
+        self.print(notation, Some(name))
+    }
+
+    fn print(&self, notation: Notation, name: Option<&dyn Fn(&str) -> String>) -> String {
         let mut out = String::new();
         Printer {
             notation,
@@ -224,6 +228,15 @@ pub fn format_number(v: f64) -> String {
             "-inf".into()
         };
     }
+    if v.fract() == 0.0 && v.abs() < 1e11 {
+        // A whole number of at most 11 digits prints as its digits, shorter than with an
+        // exponent (the usual number of a derivative: `2`, `0`, `1`).
+        return if v == 0.0 && v.is_sign_negative() {
+            "-0".into()
+        } else {
+            (v as i64).to_string()
+        };
+    }
     let plain = format!("{v}");
     let exp = format!("{v:e}");
     if plain.len() > 12 && exp.len() + 2 < plain.len() {
@@ -276,7 +289,8 @@ pub fn format_sig(v: f64, digits: usize) -> String {
 
 struct Printer<'a> {
     notation: Notation,
-    name: &'a dyn Fn(&str) -> String,
+    /// How a name is written, if not as it is.
+    name: Option<&'a dyn Fn(&str) -> String>,
     /// What [`Unary::ARG`] stands for while an [`Unary::excel_form`] is printed.
     arg: Option<&'a Expr>,
 }
@@ -368,7 +382,10 @@ impl<'a> Printer<'a> {
                     self.with_arg(None).write(a, out);
                 }
             }
-            Expr::Var(n) => out.push_str(&(self.name)(n)),
+            Expr::Var(n) => match self.name {
+                Some(name) => out.push_str(&name(n)),
+                None => out.push_str(n),
+            },
             Expr::Apply(op, args) => match self.excel_form(*op) {
                 Some(form) => self.with_arg(args.first()).write(&form, out),
                 None => self.write_apply(*op, args, out),

@@ -7,7 +7,6 @@
 //! (operations are reordered), never the value itself; `0*u` is taken to be 0 even where
 //! `u` would be infinite, as a textbook does.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
@@ -31,32 +30,32 @@ const NEG: Op = Op::Unary(Unary::Neg);
 /// assert_eq!(simplify(&e).to_string(), "2*c^2*x^2+b");
 /// ```
 pub fn simplify(e: &Expr) -> Expr {
-    simplify_sum(e).0
+    simplify_sum(e, false).0
 }
 
-/// [`simplify`], and when the result is a sum built by [`sum`], the terms it was built
-/// from ([`Terms`]).
-fn simplify_sum(e: &Expr) -> (Expr, Option<Terms>) {
+/// [`simplify`], and if `keep` and the result is a sum built by [`sum`], the terms it was
+/// built from ([`Terms`]).
+fn simplify_sum(e: &Expr, keep: bool) -> (Expr, Option<Terms>) {
     let Expr::Apply(op, args) = e else {
         return (e.clone(), None);
     };
     let op = *op;
     if let (ADD | SUB, [a, b]) = (op, args.as_slice()) {
-        let (a, terms) = simplify_sum(a);
+        let (a, terms) = simplify_sum(a, true);
         let b = simplify(b);
         return match terms {
-            Some(terms) => terms.append(op, a, b),
-            None => node_terms(op, vec![a, b]),
+            Some(terms) => terms.append(op, a, b, keep),
+            None => node_terms(op, vec![a, b], keep),
         };
     }
-    node_terms(op, args.iter().map(simplify).collect())
+    node_terms(op, args.iter().map(simplify).collect(), keep)
 }
 
 /// [`node`], and the terms of the sum it built, if it built one.
-fn node_terms(op: Op, args: Vec<Expr>) -> (Expr, Option<Terms>) {
+fn node_terms(op: Op, args: Vec<Expr>, keep: bool) -> (Expr, Option<Terms>) {
     let all_numbers = args.iter().all(|a| matches!(a, Expr::Num(_)));
     if matches!(op, ADD | SUB | NEG) && !all_numbers {
-        return sum_terms(Expr::Apply(op, args), true);
+        return sum_terms(Expr::Apply(op, args), keep);
     }
     (node(op, args), None)
 }
@@ -226,14 +225,14 @@ impl Terms {
     /// `node(op, [a, b])` for `op` `+` or `-`, where `a` is the sum these are the terms
     /// of: the same expression as [`node`] builds, in time that does not grow with `a`
     /// when `b` is a new term that changes neither the leading term nor the constant.
-    fn append(mut self, op: Op, a: Expr, b: Expr) -> (Expr, Option<Terms>) {
-        let general = |a, b| node_terms(op, vec![a, b]);
+    fn append(mut self, op: Op, a: Expr, b: Expr, keep: bool) -> (Expr, Option<Terms>) {
+        let general = |a, b| node_terms(op, vec![a, b], keep);
         if matches!(b, Expr::Num(_) | Expr::Apply(ADD | SUB | NEG, _)) {
             return general(a, b);
         }
         // What `collect_terms` reads from `b`, after the terms of `a`.
-        let (c, rest) = split_coefficient(&b);
-        let c = if op == SUB { -c } else { c };
+        let (given, rest) = split_coefficient(&b);
+        let c = if op == SUB { -given } else { given };
         let Some(&(first, _)) = self.terms.first() else {
             return general(a, b);
         };
@@ -243,7 +242,9 @@ impl Terms {
             return general(a, b);
         }
         let (t, join, sign) = term_of(c, rest.clone());
-        if !reads_as(&t, sign, (c, &rest)) {
+        // A term written as it was given reads as it was read: `given` under `sign`.
+        let as_given = t == b && sign * given == c;
+        if !as_given && !reads_as(&t, sign, (c, &rest)) {
             return general(a, b);
         }
         // The constant is written first when every term is negative, else last.
@@ -268,29 +269,56 @@ impl Terms {
 
 /// A hash of `e` that agrees with `==` (`0` and `-0` hash alike).
 fn structural_hash(e: &Expr) -> u64 {
-    fn feed(e: &Expr, h: &mut DefaultHasher) {
+    fn feed(e: &Expr, h: &mut Mix) {
         match e {
             Expr::Num(v) => {
-                0u8.hash(h);
-                (if *v == 0.0 { 0.0 } else { *v }).to_bits().hash(h);
+                h.write_u8(0);
+                h.write_u64((if *v == 0.0 { 0.0 } else { *v }).to_bits());
             }
             Expr::Var(n) => {
-                1u8.hash(h);
-                n.hash(h);
+                h.write_u8(1);
+                h.write(n.as_bytes());
             }
             Expr::Apply(op, args) => {
-                2u8.hash(h);
+                h.write_u8(2);
                 op.hash(h);
-                args.len().hash(h);
+                h.write_usize(args.len());
                 for a in args {
                     feed(a, h);
                 }
             }
         }
     }
-    let mut h = DefaultHasher::new();
+    let mut h = Mix(0);
     feed(e, &mut h);
     h.finish()
+}
+
+/// A small multiplicative hash: the index of a sum's terms is built for every sum the
+/// simplifier writes, where SipHash's resistance to chosen keys buys nothing.
+struct Mix(u64);
+
+impl Hasher for Mix {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        self.write_u64(bytes.len() as u64);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_u64(u64::from(v));
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 fn collect_terms(e: &Expr, sign: f64, terms: &mut Vec<(f64, Expr)>, konst: &mut f64) {
