@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-use crate::simplify::{node, simplify};
+use crate::simplify::{node, simplify, tally};
 
 /// The derivative of `e` with respect to the name `wrt`, simplified.
 ///
@@ -128,7 +128,9 @@ fn mk(op: Op, args: Vec<Expr>) -> Expr {
     }
     let e = node(op, args);
     if let Some(max) = BUDGET.get() {
-        if e.size() > max {
+        let size = e.size();
+        tally(size);
+        if size > max {
             OVER.set(true);
             return Expr::Num(f64::NAN);
         }
@@ -153,6 +155,13 @@ impl Sym<'_> {
 
 /// `op(args)` as a value of [`Sym`], built by [`mk`].
 fn mk_sym<'a, const N: usize>(op: Op, args: [Cow<'a, Expr>; N]) -> Cow<'a, Expr> {
+    if cfg!(test) {
+        for a in &args {
+            if let Cow::Borrowed(e) = a {
+                tally(e.size());
+            }
+        }
+    }
     Cow::Owned(mk(op, args.into_iter().map(Cow::into_owned).collect()))
 }
 
@@ -234,6 +243,7 @@ fn nonzero<'a>(d: Expr) -> Option<Cow<'a, Expr>> {
 /// derivative 0, found without applying any rule to it. Both are found in one walk from
 /// the leaves, so that no part is searched for `wrt` once for each of its ancestors.
 fn raw(e: &Expr, wrt: &str) -> (Expr, bool) {
+    tally(1);
     if OVER.get() {
         return (Expr::Num(f64::NAN), true);
     }
@@ -316,4 +326,148 @@ fn fold_derivative(f: Fold, args: &[Expr], mut ds: Vec<(Expr, bool)>) -> Expr {
         acc = mk(Op::If, vec![cond, da, acc]);
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simplify::WORK;
+    use crate::{parse, Model, Roles};
+    use proptest::prelude::*;
+
+    /// The squared error of `units` ReLU units and an intercept, 3·units + 1 parameters.
+    fn relu_error(units: usize) -> Expr {
+        let pred: String = (0..units)
+            .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)+"))
+            .collect();
+        let roles = Roles::with_columns(&["x", "y"]);
+        Model::new(&format!("{pred}d"), "squared", &roles)
+            .unwrap()
+            .error
+    }
+
+    /// The work ([`WORK`]) of one printed derivative, and its size.
+    fn cost(e: &Expr, wrt: &str) -> (usize, usize) {
+        WORK.set(0);
+        let d = shown_derivative(e, wrt).unwrap();
+        (WORK.get(), d.size())
+    }
+
+    /// Each derivative of a model of n units holds the whole prediction: twice the units,
+    /// twice the size, and twice the work, not four times (the simplifier read every
+    /// sum again at each of its levels, and the derivative searched each part for the
+    /// name once for every part above it).
+    #[test]
+    fn a_derivative_costs_in_proportion_to_its_model() {
+        let picks: [fn(usize) -> String; 3] =
+            [|_| "c0".into(), |n| format!("a{}", n - 1), |_| "d".into()];
+        for pick in picks {
+            let costs: Vec<(usize, usize)> = [16, 32, 64]
+                .iter()
+                .map(|&n| cost(&relu_error(n), &pick(n)))
+                .collect();
+            for w in costs.windows(2) {
+                let (work, size) = (w[1].0 as f64 / w[0].0 as f64, w[1].1 as f64 / w[0].1 as f64);
+                assert!((1.8..2.2).contains(&size), "{}: {costs:?}", pick(0));
+                assert!(work < 2.3, "{}: work grows {work:.2}× {costs:?}", pick(0));
+            }
+        }
+    }
+
+    fn own(e: &Expr) -> Cow<'_, Expr> {
+        Cow::Owned(e.clone())
+    }
+
+    /// The derivative as first written: each part searched for the name, every operand
+    /// copied, the kinks of a fold from the right.
+    fn reference_raw(e: &Expr, wrt: &str) -> Expr {
+        let d = |x: &Expr| reference_raw(x, wrt);
+        let mut sym = Sym::new();
+        match e {
+            Expr::Num(_) => Expr::Num(0.0),
+            Expr::Var(n) => Expr::Num(if n == wrt { 1.0 } else { 0.0 }),
+            Expr::Apply(_, _) if !e.mentions(wrt) => Expr::Num(0.0),
+            Expr::Apply(op, args) => match (op, args.as_slice()) {
+                (Op::Unary(u), [a]) => match nonzero(d(a)) {
+                    None => Expr::Num(0.0),
+                    Some(du) => sum([u.contribution(&mut sym, du, own(a), own(e))]),
+                },
+                (Op::Binary(b), [x, y]) => {
+                    let g = [nonzero(d(x)), nonzero(d(y))];
+                    sum(b.contributions(&mut sym, g, own(x), own(y), own(e)))
+                }
+                (Op::Fold(f), args) => {
+                    let Some((last, init)) = args.split_last() else {
+                        return Expr::Num(f64::NAN);
+                    };
+                    let mut acc = d(last);
+                    for (k, a) in init.iter().enumerate().rev() {
+                        let rest = &args[k + 1..];
+                        if !a.mentions(wrt) && !rest.iter().any(|r| r.mentions(wrt)) {
+                            continue;
+                        }
+                        let rest = match rest {
+                            [one] => one.clone(),
+                            many => Expr::fold(*f, many.to_vec()),
+                        };
+                        let cond = sym.cmp(f.route(), own(a), Cow::Owned(rest));
+                        acc = mk(Op::If, vec![cond.into_owned(), d(a), acc]);
+                    }
+                    acc
+                }
+                (Op::If, [c, a, rest @ ..]) => {
+                    let db = rest.first().map(d).unwrap_or(Expr::Num(0.0));
+                    mk(Op::If, vec![c.clone(), d(a), db])
+                }
+                _ => Expr::Num(f64::NAN),
+            },
+        }
+    }
+
+    /// Random formulas over a, b, c, x: sums of many terms, folds of several arguments,
+    /// conditions, kinks, powers and quotients.
+    fn formula() -> impl Strategy<Value = String> {
+        let leaf = prop::sample::select(vec!["a", "b", "c", "x", "0", "1", "2", "-3", "0.5"])
+            .prop_map(String::from);
+        leaf.prop_recursive(4, 48, 4, |inner| {
+            let v = |n| prop::collection::vec(inner.clone(), n);
+            prop_oneof![
+                v(2..8).prop_map(|t| t.join("+")),
+                v(2..4).prop_map(|t| format!("({})", t.join("-"))),
+                v(2..4).prop_map(|t| format!("({})", t.join(")*("))),
+                v(2..3).prop_map(|t| format!("({})/({})", t[0], t[1])),
+                (
+                    inner.clone(),
+                    prop::sample::select(vec!["2", "3", "-1", "0.5", "b"])
+                )
+                    .prop_map(|(l, k)| format!("({l})^{k}")),
+                v(1..5).prop_map(|t| format!("MAX({})", t.join(","))),
+                v(1..4).prop_map(|t| format!("MIN({})", t.join(","))),
+                v(4..5).prop_map(|t| format!("IF({}>{},{},{})", t[0], t[1], t[2], t[3])),
+                inner.clone().prop_map(|l| format!("RELU({l})")),
+                inner.clone().prop_map(|l| format!("ABS({l})")),
+                inner.clone().prop_map(|l| format!("EXP({l})")),
+                inner.clone().prop_map(|l| format!("LN({l})")),
+                inner.clone().prop_map(|l| format!("SIGMOID({l})")),
+                inner.clone().prop_map(|l| format!("-({l})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// The derivative prints exactly as the straightforward one does: the same rules
+        /// applied the same way, simplified without the simplifier's shortcut for sums.
+        #[test]
+        fn derivatives_are_the_straightforward_ones(f in formula()) {
+            let e = parse(&f).unwrap();
+            for name in ["a", "b", "c", "x"] {
+                let fast = derivative(&e, name);
+                let slow = crate::simplify::tests::reference(&reference_raw(&e, name));
+                prop_assert_eq!(fast.to_excel(), slow.to_excel(), "{} by {}", f, name);
+                prop_assert_eq!(fast.to_string(), slow.to_string());
+            }
+        }
+    }
 }

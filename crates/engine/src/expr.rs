@@ -89,6 +89,7 @@ impl Expr {
 
     /// Whether the expression mentions `name`.
     pub fn mentions(&self, name: &str) -> bool {
+        crate::simplify::tally(1);
         match self {
             Expr::Num(_) => false,
             Expr::Var(n) => n == name,
@@ -482,4 +483,29 @@ fn superscript(v: f64) -> Option<&'static str> {
         4 => "⁴",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_number;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The shortcut for whole numbers prints what the general rule prints.
+        #[test]
+        fn whole_numbers_print_as_before(v in -2e11f64..2e11, whole in any::<bool>()) {
+            let v = if whole { v.trunc() } else { v };
+            let plain = format!("{v}");
+            let exp = format!("{v:e}");
+            let general = if plain.len() > 12 && exp.len() + 2 < plain.len() { exp } else { plain };
+            prop_assert_eq!(format_number(v), general);
+        }
+    }
+
+    #[test]
+    fn negative_zero_keeps_its_sign() {
+        assert_eq!(format_number(-0.0), "-0");
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(99_999_999_999.0), "99999999999");
+    }
 }

@@ -13,6 +13,23 @@ use std::hash::{Hash, Hasher};
 use crate::expr::Expr;
 use crate::op::{Binary, Fold, Op, Unary};
 
+#[cfg(test)]
+thread_local! {
+    /// Work done by the derivative and the simplifier, in nodes visited or copied;
+    /// counted in tests only, which hold it to grow with the size of a derivative and
+    /// not faster.
+    pub(crate) static WORK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts `n` nodes of work (see [`WORK`]); nothing outside tests.
+#[inline(always)]
+pub(crate) fn tally(n: usize) {
+    #[cfg(test)]
+    WORK.set(WORK.get() + n);
+    #[cfg(not(test))]
+    let _ = n;
+}
+
 const ADD: Op = Op::Binary(Binary::Add);
 const SUB: Op = Op::Binary(Binary::Sub);
 const MUL: Op = Op::Binary(Binary::Mul);
@@ -270,6 +287,7 @@ impl Terms {
 /// A hash of `e` that agrees with `==` (`0` and `-0` hash alike).
 fn structural_hash(e: &Expr) -> u64 {
     fn feed(e: &Expr, h: &mut Mix) {
+        tally(1);
         match e {
             Expr::Num(v) => {
                 h.write_u8(0);
@@ -322,6 +340,7 @@ impl Hasher for Mix {
 }
 
 fn collect_terms(e: &Expr, sign: f64, terms: &mut Vec<(f64, Expr)>, konst: &mut f64) {
+    tally(1);
     match e {
         Expr::Num(v) => *konst += sign * v,
         Expr::Apply(ADD, a) => {
@@ -413,6 +432,9 @@ impl Part for &Expr {
         }
     }
     fn into_expr(self) -> Expr {
+        if cfg!(test) {
+            tally(self.size());
+        }
         self.clone()
     }
 }
@@ -458,6 +480,7 @@ impl Product {
 
     /// Collects `e^k` (with `k` a whole number) into the product.
     fn collect(&mut self, e: impl Part, k: f64) {
+        tally(1);
         let power = match e.expr() {
             Expr::Num(v) => {
                 let v = crate::op::pow(*v, k.abs());
@@ -575,4 +598,84 @@ fn product(e: Expr) -> Expr {
     let mut p = Product::new(true);
     p.collect(e, 1.0);
     p.build()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::parse;
+    use proptest::prelude::*;
+
+    /// The simplifier without its shortcut for sums: every node simplified by [`node`].
+    pub(crate) fn reference(e: &Expr) -> Expr {
+        match e {
+            Expr::Apply(op, args) => node(*op, args.iter().map(reference).collect()),
+            _ => e.clone(),
+        }
+    }
+
+    /// Terms a sum may meet: like terms, coefficients of either sign, constants, zeros,
+    /// fractions, sums inside sums, and a coefficient that overflows.
+    const TERMS: [&str; 24] = [
+        "x",
+        "2*x",
+        "-x",
+        "x*y",
+        "y*x",
+        "3",
+        "-2",
+        "0",
+        "x/3",
+        "-(y)",
+        "MAX(x,0)",
+        "c*MAX(a*x+b,0)",
+        "x^2",
+        "-x^2",
+        "2*x*y",
+        "0*x",
+        "(x-x)",
+        "(x+y)",
+        "-(x-y)",
+        "1/x",
+        "x/(-3)",
+        "1e308*10*x",
+        "-3*y/2",
+        "(2-y)",
+    ];
+
+    /// A sum of terms joined by `+` and `-`, some of it in parentheses.
+    fn sum_text() -> impl Strategy<Value = String> {
+        let term = prop::sample::select(TERMS.to_vec()).prop_map(String::from);
+        let chain = |t: BoxedStrategy<String>| {
+            (t.clone(), prop::collection::vec((any::<bool>(), t), 0..24)).prop_map(|(h, rest)| {
+                rest.into_iter().fold(h, |acc, (plus, t)| {
+                    format!("{acc}{}{t}", if plus { "+" } else { "-" })
+                })
+            })
+        };
+        let inner = chain(term.clone().boxed()).prop_map(|s| format!("({s})"));
+        chain(prop_oneof![4 => term, 1 => inner].boxed())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// A sum that continues one written before it is written as the simplifier
+        /// writes it without the shortcut, to the last node.
+        #[test]
+        fn sums_are_written_as_without_the_shortcut(s in sum_text()) {
+            let e = parse(&s).unwrap();
+            let (fast, slow) = (simplify(&e), reference(&e));
+            prop_assert_eq!(&fast, &slow, "{}", s);
+            prop_assert_eq!(fast.to_string(), slow.to_string());
+        }
+    }
+
+    #[test]
+    fn a_long_sum_is_written_as_it_was_given() {
+        let s: String = (0..200).map(|i| format!("+c{i}*x")).collect();
+        let e = parse(&s[1..]).unwrap();
+        assert_eq!(simplify(&e), e);
+        assert_eq!(reference(&e), e);
+    }
 }
