@@ -258,25 +258,36 @@ impl Terms {
         if c == 0.0 || !c.is_finite() || leads || self.contains(&rest) {
             return general(a, b);
         }
-        let (t, join, sign) = term_of(c, rest.clone());
-        // A term written as it was given reads as it was read: `given` under `sign`.
-        let as_given = t == b && sign * given == c;
-        if !as_given && !reads_as(&t, sign, (c, &rest)) {
-            return general(a, b);
-        }
-        // The constant is written first when every term is negative, else last.
+        // The constant is written first when every term is negative, else last, where
+        // the new term goes before it.
         let trailing = if self.konst > 0.0 && first < 0.0 {
             0.0
         } else {
             self.konst
         };
-        let body = match a {
-            _ if trailing == 0.0 => a,
-            Expr::Apply(ADD | SUB, args) if matches!(args.as_slice(), [_, Expr::Num(_)]) => {
-                let mut args = args;
-                args.swap_remove(0)
+        let ends_in_constant = match &a {
+            Expr::Apply(ADD | SUB, args) => matches!(args.as_slice(), [_, Expr::Num(_)]),
+            _ => false,
+        };
+        if trailing != 0.0 && !ends_in_constant {
+            return general(a, b);
+        }
+        let sign = c.signum();
+        // A term written as it was given reads as it was read: `given` under `sign`.
+        // With a coefficient of ±1 it is written as `rest` ([`scaled`]), often `b` itself.
+        let as_given = sign * given == c;
+        let (t, join) = if as_given && c.abs() == 1.0 && rest == b {
+            (b, if c < 0.0 { SUB } else { ADD })
+        } else {
+            let (t, join, _) = term_of(c, rest.clone());
+            if !(as_given && t == b) && !reads_as(&t, sign, (c, &rest)) {
+                return general(a, b);
             }
-            other => return general(other, b),
+            (t, join)
+        };
+        let body = match a {
+            Expr::Apply(_, mut args) if trailing != 0.0 => args.swap_remove(0),
+            a => a,
         };
         let out = with_constant(Expr::Apply(join, vec![body, t]), trailing);
         self.push(c, rest);
