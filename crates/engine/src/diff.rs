@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::marker::PhantomData;
 
-use crate::simplify::{node, simplify, tally};
+use crate::simplify::{node, simplify_owned, tally};
 
 /// The derivative of `e` with respect to the name `wrt`, simplified.
 ///
@@ -29,7 +29,7 @@ use crate::simplify::{node, simplify, tally};
 /// assert_eq!(derivative(&relu, "a").to_string(), "c*IF(a*x+b>=0,x,0)");
 /// ```
 pub fn derivative(e: &Expr, wrt: &str) -> Expr {
-    simplify(&raw_derivative(e, wrt))
+    simplify_owned(raw_derivative(e, wrt))
 }
 
 /// The derivative of `e` with respect to `wrt`, or `None` as soon as it grows past
@@ -64,7 +64,7 @@ pub fn derivative_within(e: &Expr, wrt: &str, max_nodes: usize) -> Option<Expr> 
     if OVER.get() {
         return None;
     }
-    let d = simplify(&raw);
+    let d = simplify_owned(raw);
     (d.size() <= max_nodes).then_some(d)
 }
 

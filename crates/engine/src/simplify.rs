@@ -8,7 +8,7 @@
 //! `u` would be infinite, as a textbook does.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::expr::Expr;
 use crate::op::{Binary, Fold, Op, Unary};
@@ -50,22 +50,36 @@ pub fn simplify(e: &Expr) -> Expr {
     simplify_sum(e, false).0
 }
 
+/// [`simplify`] of an expression no longer needed: its parts are moved into the result
+/// rather than copied (a derivative, built only to be simplified).
+pub(crate) fn simplify_owned(e: Expr) -> Expr {
+    simplify_sum(e, false).0
+}
+
 /// [`simplify`], and if `keep` and the result is a sum built by [`sum`], the terms it was
 /// built from ([`Terms`]).
-fn simplify_sum(e: &Expr, keep: bool) -> (Expr, Option<Terms>) {
-    let Expr::Apply(op, args) = e else {
-        return (e.clone(), None);
+fn simplify_sum<P: Part>(e: P, keep: bool) -> (Expr, Option<Terms>) {
+    let (op, arity) = match e.expr() {
+        Expr::Apply(op, args) => (*op, args.len()),
+        _ => return (e.into_expr(), None),
     };
-    let op = *op;
-    if let (ADD | SUB, [a, b]) = (op, args.as_slice()) {
-        let (a, terms) = simplify_sum(a, true);
-        let b = simplify(b);
-        return match terms {
-            Some(terms) => terms.append(op, a, b, keep),
-            None => node_terms(op, vec![a, b], keep),
-        };
+    if !(matches!(op, ADD | SUB) && arity == 2) {
+        return node_terms(op, e.map_args(|a| simplify_sum(a, false).0), keep);
     }
-    node_terms(op, args.iter().map(simplify).collect(), keep)
+    // A sum continues the sum on its left: that one's terms are kept.
+    let mut terms = None;
+    let args = e.map_args(|a| {
+        let (a, t) = simplify_sum(a, terms.is_none());
+        if terms.is_none() {
+            terms = Some(t);
+        }
+        a
+    });
+    match (terms.flatten(), <[Expr; 2]>::try_from(args)) {
+        (Some(terms), Ok([a, b])) => terms.append(op, a, b, keep),
+        (_, Ok(args)) => node_terms(op, args.into(), keep),
+        (_, Err(args)) => node_terms(op, args, keep),
+    }
 }
 
 /// [`node`], and the terms of the sum it built, if it built one.
@@ -210,8 +224,10 @@ fn reads_as(t: &Expr, sign: f64, (c, rest): (f64, &Expr)) -> bool {
 struct Terms {
     terms: Vec<(f64, Expr)>,
     konst: f64,
-    /// Positions in `terms` by [`structural_hash`] of the non-numeric part.
-    index: HashMap<u64, Vec<usize>>,
+    /// The last position in `terms` of each [`structural_hash`] of a non-numeric part.
+    last: HashMap<u64, usize, BuildHasherDefault<Mix>>,
+    /// For each term, the position of the one before it with the same hash, if any.
+    earlier: Vec<Option<usize>>,
 }
 
 impl Terms {
@@ -219,7 +235,8 @@ impl Terms {
         let mut t = Terms {
             terms: Vec::with_capacity(terms.len()),
             konst,
-            index: HashMap::new(),
+            last: HashMap::default(),
+            earlier: Vec::with_capacity(terms.len()),
         };
         for (c, rest) in terms {
             t.push(c, rest);
@@ -229,14 +246,19 @@ impl Terms {
 
     fn push(&mut self, c: f64, rest: Expr) {
         let h = structural_hash(&rest);
-        self.index.entry(h).or_default().push(self.terms.len());
+        self.earlier.push(self.last.insert(h, self.terms.len()));
         self.terms.push((c, rest));
     }
 
     fn contains(&self, rest: &Expr) -> bool {
-        self.index
-            .get(&structural_hash(rest))
-            .is_some_and(|at| at.iter().any(|&i| self.terms[i].1 == *rest))
+        let mut at = self.last.get(&structural_hash(rest)).copied();
+        while let Some(i) = at {
+            if self.terms[i].1 == *rest {
+                return true;
+            }
+            at = self.earlier[i];
+        }
+        false
     }
 
     /// `node(op, [a, b])` for `op` `+` or `-`, where `a` is the sum these are the terms
@@ -325,6 +347,7 @@ fn structural_hash(e: &Expr) -> u64 {
 
 /// A small multiplicative hash: the index of a sum's terms is built for every sum the
 /// simplifier writes, where SipHash's resistance to chosen keys buys nothing.
+#[derive(Default)]
 struct Mix(u64);
 
 impl Hasher for Mix {
@@ -429,6 +452,8 @@ trait Part: Sized {
     fn expr(&self) -> &Expr;
     /// The first two arguments.
     fn operands(self) -> [Option<Self>; 2];
+    /// `f` of each argument.
+    fn map_args(self, f: impl FnMut(Self) -> Expr) -> Vec<Expr>;
     fn into_expr(self) -> Expr;
 }
 
@@ -440,6 +465,12 @@ impl Part for &Expr {
         match self {
             Expr::Apply(_, a) => [a.first(), a.get(1)],
             _ => [None, None],
+        }
+    }
+    fn map_args(self, f: impl FnMut(Self) -> Expr) -> Vec<Expr> {
+        match self {
+            Expr::Apply(_, a) => a.iter().map(f).collect(),
+            _ => Vec::new(),
         }
     }
     fn into_expr(self) -> Expr {
@@ -461,6 +492,12 @@ impl Part for Expr {
                 [a.next(), a.next()]
             }
             _ => [None, None],
+        }
+    }
+    fn map_args(self, f: impl FnMut(Self) -> Expr) -> Vec<Expr> {
+        match self {
+            Expr::Apply(_, a) => a.into_iter().map(f).collect(),
+            _ => Vec::new(),
         }
     }
     fn into_expr(self) -> Expr {
