@@ -302,7 +302,8 @@ impl Terms {
             (b, if c < 0.0 { SUB } else { ADD })
         } else {
             let (t, join, _) = term_of(c, rest.clone());
-            if !(as_given && t == b) && !reads_as(&t, sign, (c, &rest)) {
+            let reads = (as_given && t == b) || reads_as(&t, sign, (c, &rest));
+            if !reads {
                 return general(a, b);
             }
             (t, join)
