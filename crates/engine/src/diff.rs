@@ -104,7 +104,7 @@ pub fn shown_derivative(e: &Expr, wrt: &str) -> Result<Expr, TooLarge> {
     let d = derivative_within(e, wrt, SHOWN_MAX_NODES).ok_or_else(|| TooLarge {
         what: format!("more than {SHOWN_MAX_NODES} terms"),
     })?;
-    let chars = d.to_excel().chars().count();
+    let chars = d.excel_chars();
     if chars + 1 > EXCEL_FORMULA_CHARS {
         return Err(TooLarge {
             what: format!("{chars} characters"),

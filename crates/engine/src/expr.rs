@@ -184,6 +184,18 @@ impl Expr {
         out
     }
 
+    /// The number of characters of [`Expr::to_excel`], counted without writing it.
+    pub(crate) fn excel_chars(&self) -> usize {
+        let mut n = Chars(0);
+        Printer {
+            notation: Notation::Excel,
+            name: None,
+            arg: None,
+        }
+        .write(self, &mut n);
+        n.0
+    }
+
     /// The operation at the root and its arguments, if any.
     pub fn as_apply(&self) -> Option<(Op, &[Expr])> {
         match self {
@@ -288,6 +300,33 @@ pub fn format_sig(v: f64, digits: usize) -> String {
     }
 }
 
+/// Where a [`Printer`] writes: a string, or a count of the characters it would hold.
+trait Out {
+    fn push(&mut self, c: char);
+    fn push_str(&mut self, s: &str);
+}
+
+impl Out for String {
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+/// A count of characters.
+struct Chars(usize);
+
+impl Out for Chars {
+    fn push(&mut self, _: char) {
+        self.0 += 1;
+    }
+    fn push_str(&mut self, s: &str) {
+        self.0 += s.chars().count();
+    }
+}
+
 struct Printer<'a> {
     notation: Notation,
     /// How a name is written, if not as it is.
@@ -358,7 +397,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write_operand(&self, e: &Expr, paren: bool, out: &mut String) {
+    fn write_operand(&self, e: &Expr, paren: bool, out: &mut impl Out) {
         if paren {
             out.push('(');
             self.write(e, out);
@@ -368,7 +407,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write(&self, e: &Expr, out: &mut String) {
+    fn write(&self, e: &Expr, out: &mut impl Out) {
         match e {
             Expr::Num(v) => {
                 if self.math() && *v < 0.0 {
@@ -394,7 +433,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write_apply(&self, op: Op, args: &[Expr], out: &mut String) {
+    fn write_apply(&self, op: Op, args: &[Expr], out: &mut impl Out) {
         let math = self.math();
         match (self.form(op), args) {
             (Form::Prefix(symbol), [a]) => {
@@ -487,7 +526,7 @@ fn superscript(v: f64) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::format_number;
+    use super::{format_number, Expr};
     use proptest::prelude::*;
 
     proptest! {
@@ -500,6 +539,22 @@ mod tests {
             let general = if plain.len() > 12 && exp.len() + 2 < plain.len() { exp } else { plain };
             prop_assert_eq!(format_number(v), general);
         }
+    }
+
+    #[test]
+    fn the_excel_text_is_counted_as_written() {
+        let formulas = [
+            "a*x+b",
+            "-(2*SIGMOID(a*x)-RELU(b))^2/3+1e-12",
+            "IF(a>=0,MAX(a,b,0),-0.5)",
+            "SQRT(ABS(x))*LN(10)",
+        ];
+        for f in formulas {
+            let e = crate::parse(f).unwrap();
+            assert_eq!(e.excel_chars(), e.to_excel().chars().count(), "{f}");
+        }
+        let named = Expr::bin(crate::Binary::Mul, Expr::var("pas_à_pas"), Expr::Num(-2.5));
+        assert_eq!(named.excel_chars(), named.to_excel().chars().count());
     }
 
     #[test]
