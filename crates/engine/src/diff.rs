@@ -11,9 +11,11 @@
 use crate::arith::{Slopes, Term};
 use crate::expr::Expr;
 use crate::op::{Binary, Cmp, Fold, Op, Unary};
+use std::borrow::Cow;
 use std::cell::Cell;
+use std::marker::PhantomData;
 
-use crate::simplify::{node, simplify};
+use crate::simplify::{node, simplify_owned, tally};
 
 /// The derivative of `e` with respect to the name `wrt`, simplified.
 ///
@@ -27,7 +29,7 @@ use crate::simplify::{node, simplify};
 /// assert_eq!(derivative(&relu, "a").to_string(), "c*IF(a*x+b>=0,x,0)");
 /// ```
 pub fn derivative(e: &Expr, wrt: &str) -> Expr {
-    simplify(&raw_derivative(e, wrt))
+    simplify_owned(raw_derivative(e, wrt))
 }
 
 /// The derivative of `e` with respect to `wrt`, or `None` as soon as it grows past
@@ -62,7 +64,7 @@ pub fn derivative_within(e: &Expr, wrt: &str, max_nodes: usize) -> Option<Expr> 
     if OVER.get() {
         return None;
     }
-    let d = simplify(&raw);
+    let d = simplify_owned(raw);
     (d.size() <= max_nodes).then_some(d)
 }
 
@@ -102,7 +104,7 @@ pub fn shown_derivative(e: &Expr, wrt: &str) -> Result<Expr, TooLarge> {
     let d = derivative_within(e, wrt, SHOWN_MAX_NODES).ok_or_else(|| TooLarge {
         what: format!("more than {SHOWN_MAX_NODES} terms"),
     })?;
-    let chars = d.to_excel().chars().count();
+    let chars = d.excel_chars();
     if chars + 1 > EXCEL_FORMULA_CHARS {
         return Err(TooLarge {
             what: format!("{chars} characters"),
@@ -126,7 +128,9 @@ fn mk(op: Op, args: Vec<Expr>) -> Expr {
     }
     let e = node(op, args);
     if let Some(max) = BUDGET.get() {
-        if e.size() > max {
+        let size = e.size();
+        tally(size);
+        if size > max {
             OVER.set(true);
             return Expr::Num(f64::NAN);
         }
@@ -136,46 +140,72 @@ fn mk(op: Op, args: Vec<Expr>) -> Expr {
 
 /// Expressions as the arithmetic of derivative rules: every operation built through the
 /// simplifier, so that zeros and ones never pile up.
-pub(crate) struct Sym;
+///
+/// A value is a part of the formula, borrowed, or a part of the derivative, owned: an
+/// operand is copied only when a rule uses it. Most rules use few of the operands they
+/// are given (a sum none), and copying every operand on the way down made the cost of a
+/// derivative grow as the square of the formula's depth (a sum of n terms is n deep).
+pub(crate) struct Sym<'a>(PhantomData<&'a Expr>);
 
-impl Slopes for Sym {
-    type V = Expr;
-    type B = Expr;
-    fn num(&mut self, v: f64) -> Expr {
-        Expr::Num(v)
+impl Sym<'_> {
+    fn new() -> Self {
+        Sym(PhantomData)
     }
-    fn ln10(&mut self) -> Expr {
-        Expr::un(Unary::Ln, Expr::Num(10.0))
+}
+
+/// `op(args)` as a value of [`Sym`], built by [`mk`].
+fn mk_sym<'a, const N: usize>(op: Op, args: [Cow<'a, Expr>; N]) -> Cow<'a, Expr> {
+    if cfg!(test) {
+        for a in &args {
+            if let Cow::Borrowed(e) = a {
+                tally(e.size());
+            }
+        }
     }
-    fn add(&mut self, x: Expr, y: Expr) -> Expr {
-        mk(Op::Binary(Binary::Add), vec![x, y])
+    Cow::Owned(mk(op, args.into_iter().map(Cow::into_owned).collect()))
+}
+
+impl<'a> Slopes for Sym<'a> {
+    type V = Cow<'a, Expr>;
+    type B = Cow<'a, Expr>;
+    fn num(&mut self, v: f64) -> Self::V {
+        Cow::Owned(Expr::Num(v))
     }
-    fn sub(&mut self, x: Expr, y: Expr) -> Expr {
-        mk(Op::Binary(Binary::Sub), vec![x, y])
+    fn ln10(&mut self) -> Self::V {
+        Cow::Owned(Expr::un(Unary::Ln, Expr::Num(10.0)))
     }
-    fn mul(&mut self, x: Expr, y: Expr) -> Expr {
-        mk(Op::Binary(Binary::Mul), vec![x, y])
+    fn add(&mut self, x: Self::V, y: Self::V) -> Self::V {
+        mk_sym(Op::Binary(Binary::Add), [x, y])
     }
-    fn div(&mut self, x: Expr, y: Expr) -> Expr {
-        mk(Op::Binary(Binary::Div), vec![x, y])
+    fn sub(&mut self, x: Self::V, y: Self::V) -> Self::V {
+        mk_sym(Op::Binary(Binary::Sub), [x, y])
     }
-    fn neg(&mut self, x: Expr) -> Expr {
-        mk(Op::Unary(Unary::Neg), vec![x])
+    fn mul(&mut self, x: Self::V, y: Self::V) -> Self::V {
+        mk_sym(Op::Binary(Binary::Mul), [x, y])
     }
-    fn powi(&mut self, x: Expr, n: i32) -> Expr {
-        mk(Op::Binary(Binary::Pow), vec![x, Expr::Num(n as f64)])
+    fn div(&mut self, x: Self::V, y: Self::V) -> Self::V {
+        mk_sym(Op::Binary(Binary::Div), [x, y])
     }
-    fn cmp(&mut self, c: Cmp, x: Expr, y: Expr) -> Expr {
-        mk(Op::Binary(Binary::Cmp(c)), vec![x, y])
+    fn neg(&mut self, x: Self::V) -> Self::V {
+        mk_sym(Op::Unary(Unary::Neg), [x])
     }
-    fn select(&mut self, b: Expr, x: Expr, y: Expr) -> Expr {
-        mk(Op::If, vec![b, x, y])
+    fn powi(&mut self, x: Self::V, n: i32) -> Self::V {
+        mk_sym(
+            Op::Binary(Binary::Pow),
+            [x, Cow::Owned(Expr::Num(n as f64))],
+        )
     }
-    fn unary(&mut self, op: Unary, x: Expr) -> Expr {
-        mk(Op::Unary(op), vec![x])
+    fn cmp(&mut self, c: Cmp, x: Self::V, y: Self::V) -> Self::B {
+        mk_sym(Op::Binary(Binary::Cmp(c)), [x, y])
     }
-    fn binary(&mut self, op: Binary, x: Expr, y: Expr) -> Expr {
-        mk(Op::Binary(op), vec![x, y])
+    fn select(&mut self, b: Self::B, x: Self::V, y: Self::V) -> Self::V {
+        mk_sym(Op::If, [b, x, y])
+    }
+    fn unary(&mut self, op: Unary, x: Self::V) -> Self::V {
+        mk_sym(Op::Unary(op), [x])
+    }
+    fn binary(&mut self, op: Binary, x: Self::V, y: Self::V) -> Self::V {
+        mk_sym(Op::Binary(op), [x, y])
     }
 }
 
@@ -183,77 +213,261 @@ fn is_zero(e: &Expr) -> bool {
     matches!(e, Expr::Num(v) if *v == 0.0)
 }
 
-/// `Some(d)` unless `d` is structurally zero: what a contribution needs.
-fn nonzero(d: Expr) -> Option<Expr> {
-    (!is_zero(&d)).then_some(d)
-}
-
 /// The sum of the terms, in order.
-fn sum(terms: impl IntoIterator<Item = Option<Term<Expr>>>) -> Expr {
-    let mut acc: Option<Expr> = None;
+fn sum<'a>(terms: impl IntoIterator<Item = Option<Term<Cow<'a, Expr>>>>) -> Expr {
+    let mut acc: Option<Cow<'a, Expr>> = None;
+    let mut sym = Sym::new();
     for t in terms.into_iter().flatten() {
         acc = Some(match (acc, t) {
             (None, Term::Plus(x)) => x,
-            (None, Term::Minus(x)) => Sym.neg(x),
-            (Some(a), Term::Plus(x)) => Sym.add(a, x),
-            (Some(a), Term::Minus(x)) => Sym.sub(a, x),
+            (None, Term::Minus(x)) => sym.neg(x),
+            (Some(a), Term::Plus(x)) => sym.add(a, x),
+            (Some(a), Term::Minus(x)) => sym.sub(a, x),
         });
     }
-    acc.unwrap_or(Expr::Num(0.0))
+    acc.map_or(Expr::Num(0.0), Cow::into_owned)
 }
 
 /// The derivative before the final clean-up (intermediate results are kept small).
 pub(crate) fn raw_derivative(e: &Expr, wrt: &str) -> Expr {
+    raw(e, wrt).0
+}
+
+/// A derivative that is structurally zero contributes nothing: `None` for it, else the
+/// derivative.
+fn nonzero<'a>(d: Expr) -> Option<Cow<'a, Expr>> {
+    (!is_zero(&d)).then_some(Cow::Owned(d))
+}
+
+/// [`raw_derivative`], and whether `e` mentions `wrt`: a part that does not has
+/// derivative 0, found without applying any rule to it. Both are found in one walk from
+/// the leaves, so that no part is searched for `wrt` once for each of its ancestors.
+fn raw(e: &Expr, wrt: &str) -> (Expr, bool) {
+    tally(1);
     if OVER.get() {
-        return Expr::Num(f64::NAN);
+        return (Expr::Num(f64::NAN), true);
     }
-    let d = |x: &Expr| raw_derivative(x, wrt);
-    match e {
-        Expr::Num(_) => Expr::Num(0.0),
-        Expr::Var(n) => Expr::Num(if n == wrt { 1.0 } else { 0.0 }),
-        Expr::Apply(_, _) if !e.mentions(wrt) => Expr::Num(0.0),
-        Expr::Apply(op, args) => match (op, args.as_slice()) {
-            (Op::Unary(u), [a]) => match nonzero(d(a)) {
-                None => Expr::Num(0.0),
-                Some(du) => sum([u.contribution(&mut Sym, du, a.clone(), e.clone())]),
-            },
-            (Op::Binary(b), [x, y]) => {
-                let g = [nonzero(d(x)), nonzero(d(y))];
-                let terms = b.contributions(&mut Sym, g, x.clone(), y.clone(), e.clone());
-                sum(terms)
-            }
-            (Op::Fold(f), args) => fold_derivative(*f, args, wrt),
-            (Op::If, [c, a, rest @ ..]) => {
-                let db = rest.first().map(d).unwrap_or(Expr::Num(0.0));
-                mk(Op::If, vec![c.clone(), d(a), db])
-            }
-            // A tree whose arguments do not fit its operation (built by hand).
-            (Op::Unary(_) | Op::Binary(_) | Op::If, _) => Expr::Num(f64::NAN),
+    let zero = || (Expr::Num(0.0), false);
+    let (op, args) = match e {
+        Expr::Num(_) => return zero(),
+        Expr::Var(n) if n == wrt => return (Expr::Num(1.0), true),
+        Expr::Var(_) => return zero(),
+        Expr::Apply(op, args) => (*op, args.as_slice()),
+    };
+    let fits = match op {
+        Op::Unary(_) => args.len() == 1,
+        Op::Binary(_) => args.len() == 2,
+        Op::If => args.len() >= 2,
+        Op::Fold(_) => true,
+    };
+    if !fits {
+        // A tree whose arguments do not fit its operation (built by hand).
+        return match e.mentions(wrt) {
+            true => (Expr::Num(f64::NAN), true),
+            false => zero(),
+        };
+    }
+    if let (Op::If, [c, a, rest @ ..]) = (op, args) {
+        // The condition is not differentiated: only whether it mentions `wrt` matters.
+        let (da, ma) = raw(a, wrt);
+        let (db, mb) = rest.first().map_or_else(zero, |b| raw(b, wrt));
+        if !(ma || mb || c.mentions(wrt) || rest.iter().skip(1).any(|r| r.mentions(wrt))) {
+            return zero();
+        }
+        return (mk(Op::If, vec![c.clone(), da, db]), true);
+    }
+    let ds: Vec<(Expr, bool)> = args.iter().map(|a| raw(a, wrt)).collect();
+    if !ds.iter().any(|(_, m)| *m) {
+        return zero();
+    }
+    if let Op::Fold(f) = op {
+        return (fold_derivative(f, args, ds), true);
+    }
+    let mut g = ds.into_iter().map(|(d, _)| nonzero(d));
+    let (mut sym, out) = (Sym::new(), Cow::Borrowed(e));
+    let d = match (op, args) {
+        (Op::Unary(u), [a]) => match g.next().flatten() {
+            None => Expr::Num(0.0),
+            Some(du) => sum([u.contribution(&mut sym, du, Cow::Borrowed(a), out)]),
         },
-    }
+        (Op::Binary(b), [x, y]) => {
+            let g = [g.next().flatten(), g.next().flatten()];
+            let (x, y) = (Cow::Borrowed(x), Cow::Borrowed(y));
+            sum(b.contributions(&mut sym, g, x, y, out))
+        }
+        _ => Expr::Num(f64::NAN),
+    };
+    (d, true)
 }
 
 /// `d MAX(a1, a2, ..., an) = IF(a1 >= MAX(a2..an), d a1, IF(a2 >= MAX(a3..an), ...))`:
 /// the fold from the right that the tape computes, each comparison the one it routes
 /// the adjoint by ([`Fold::route`]), so that ties go to the first argument and a NaN
 /// argument is routed alike. Built from the innermost level out, so that the depth of
-/// the recursion does not grow with the number of arguments.
-fn fold_derivative(f: Fold, args: &[Expr], wrt: &str) -> Expr {
-    let Some((last, init)) = args.split_last() else {
+/// the recursion does not grow with the number of arguments. `ds` holds each argument's
+/// derivative and whether it mentions the name.
+fn fold_derivative(f: Fold, args: &[Expr], mut ds: Vec<(Expr, bool)>) -> Expr {
+    let Some((mut acc, mut rest_mentions)) = ds.pop() else {
         return Expr::Num(f64::NAN);
     };
-    let mut acc = raw_derivative(last, wrt);
-    for (k, a) in init.iter().enumerate().rev() {
-        let rest = &args[k + 1..];
-        if !a.mentions(wrt) && !rest.iter().any(|r| r.mentions(wrt)) {
+    for (k, (da, mentions)) in ds.into_iter().enumerate().rev() {
+        if !mentions && !rest_mentions {
             continue;
         }
-        let rest = match rest {
+        rest_mentions |= mentions;
+        let rest = match &args[k + 1..] {
             [one] => one.clone(),
             many => Expr::fold(f, many.to_vec()),
         };
-        let cond = Sym.cmp(f.route(), a.clone(), rest);
-        acc = mk(Op::If, vec![cond, raw_derivative(a, wrt), acc]);
+        let cond = mk(
+            Op::Binary(Binary::Cmp(f.route())),
+            vec![args[k].clone(), rest],
+        );
+        acc = mk(Op::If, vec![cond, da, acc]);
     }
     acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simplify::WORK;
+    use crate::{parse, Model, Roles};
+    use proptest::prelude::*;
+
+    /// The squared error of `units` ReLU units and an intercept, 3·units + 1 parameters.
+    fn relu_error(units: usize) -> Expr {
+        let pred: String = (0..units)
+            .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)+"))
+            .collect();
+        let roles = Roles::with_columns(&["x", "y"]);
+        Model::new(&format!("{pred}d"), "squared", &roles)
+            .unwrap()
+            .error
+    }
+
+    /// The work ([`WORK`]) of one printed derivative, and its size.
+    fn cost(e: &Expr, wrt: &str) -> (usize, usize) {
+        WORK.set(0);
+        let d = shown_derivative(e, wrt).unwrap();
+        (WORK.get(), d.size())
+    }
+
+    /// Each derivative of a model of n units holds the whole prediction: twice the units,
+    /// twice the size, and twice the work, not four times (the simplifier read every
+    /// sum again at each of its levels, and the derivative searched each part for the
+    /// name once for every part above it).
+    #[test]
+    fn a_derivative_costs_in_proportion_to_its_model() {
+        let picks: [fn(usize) -> String; 3] =
+            [|_| "c0".into(), |n| format!("a{}", n - 1), |_| "d".into()];
+        for pick in picks {
+            let costs: Vec<(usize, usize)> = [16, 32, 64]
+                .iter()
+                .map(|&n| cost(&relu_error(n), &pick(n)))
+                .collect();
+            for w in costs.windows(2) {
+                let (work, size) = (w[1].0 as f64 / w[0].0 as f64, w[1].1 as f64 / w[0].1 as f64);
+                assert!((1.8..2.2).contains(&size), "{}: {costs:?}", pick(0));
+                assert!(work < 2.3, "{}: work grows {work:.2}× {costs:?}", pick(0));
+            }
+        }
+    }
+
+    fn own(e: &Expr) -> Cow<'_, Expr> {
+        Cow::Owned(e.clone())
+    }
+
+    /// The derivative as first written: each part searched for the name, every operand
+    /// copied, the kinks of a fold from the right.
+    fn reference_raw(e: &Expr, wrt: &str) -> Expr {
+        let d = |x: &Expr| reference_raw(x, wrt);
+        let mut sym = Sym::new();
+        match e {
+            Expr::Num(_) => Expr::Num(0.0),
+            Expr::Var(n) => Expr::Num(if n == wrt { 1.0 } else { 0.0 }),
+            Expr::Apply(_, _) if !e.mentions(wrt) => Expr::Num(0.0),
+            Expr::Apply(op, args) => match (op, args.as_slice()) {
+                (Op::Unary(u), [a]) => match nonzero(d(a)) {
+                    None => Expr::Num(0.0),
+                    Some(du) => sum([u.contribution(&mut sym, du, own(a), own(e))]),
+                },
+                (Op::Binary(b), [x, y]) => {
+                    let g = [nonzero(d(x)), nonzero(d(y))];
+                    sum(b.contributions(&mut sym, g, own(x), own(y), own(e)))
+                }
+                (Op::Fold(f), args) => {
+                    let Some((last, init)) = args.split_last() else {
+                        return Expr::Num(f64::NAN);
+                    };
+                    let mut acc = d(last);
+                    for (k, a) in init.iter().enumerate().rev() {
+                        let rest = &args[k + 1..];
+                        if !a.mentions(wrt) && !rest.iter().any(|r| r.mentions(wrt)) {
+                            continue;
+                        }
+                        let rest = match rest {
+                            [one] => one.clone(),
+                            many => Expr::fold(*f, many.to_vec()),
+                        };
+                        let cond = sym.cmp(f.route(), own(a), Cow::Owned(rest));
+                        acc = mk(Op::If, vec![cond.into_owned(), d(a), acc]);
+                    }
+                    acc
+                }
+                (Op::If, [c, a, rest @ ..]) => {
+                    let db = rest.first().map(d).unwrap_or(Expr::Num(0.0));
+                    mk(Op::If, vec![c.clone(), d(a), db])
+                }
+                _ => Expr::Num(f64::NAN),
+            },
+        }
+    }
+
+    /// Random formulas over a, b, c, x: sums of many terms, folds of several arguments,
+    /// conditions, kinks, powers and quotients.
+    fn formula() -> impl Strategy<Value = String> {
+        let leaf = prop::sample::select(vec!["a", "b", "c", "x", "0", "1", "2", "-3", "0.5"])
+            .prop_map(String::from);
+        leaf.prop_recursive(4, 48, 4, |inner| {
+            let v = |n| prop::collection::vec(inner.clone(), n);
+            prop_oneof![
+                v(2..8).prop_map(|t| t.join("+")),
+                v(2..4).prop_map(|t| format!("({})", t.join("-"))),
+                v(2..4).prop_map(|t| format!("({})", t.join(")*("))),
+                v(2..3).prop_map(|t| format!("({})/({})", t[0], t[1])),
+                (
+                    inner.clone(),
+                    prop::sample::select(vec!["2", "3", "-1", "0.5", "b"])
+                )
+                    .prop_map(|(l, k)| format!("({l})^{k}")),
+                v(1..5).prop_map(|t| format!("MAX({})", t.join(","))),
+                v(1..4).prop_map(|t| format!("MIN({})", t.join(","))),
+                v(4..5).prop_map(|t| format!("IF({}>{},{},{})", t[0], t[1], t[2], t[3])),
+                inner.clone().prop_map(|l| format!("RELU({l})")),
+                inner.clone().prop_map(|l| format!("ABS({l})")),
+                inner.clone().prop_map(|l| format!("EXP({l})")),
+                inner.clone().prop_map(|l| format!("LN({l})")),
+                inner.clone().prop_map(|l| format!("SIGMOID({l})")),
+                inner.clone().prop_map(|l| format!("-({l})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        /// The derivative prints exactly as the straightforward one does: the same rules
+        /// applied the same way, simplified without the simplifier's shortcut for sums.
+        #[test]
+        fn derivatives_are_the_straightforward_ones(f in formula()) {
+            let e = parse(&f).unwrap();
+            for name in ["a", "b", "c", "x"] {
+                let fast = derivative(&e, name);
+                let slow = crate::simplify::tests::reference(&reference_raw(&e, name));
+                prop_assert_eq!(fast.to_excel(), slow.to_excel(), "{} by {}", f, name);
+                prop_assert_eq!(fast.to_string(), slow.to_string());
+            }
+        }
+    }
 }

@@ -89,6 +89,7 @@ impl Expr {
 
     /// Whether the expression mentions `name`.
     pub fn mentions(&self, name: &str) -> bool {
+        crate::simplify::tally(1);
         match self {
             Expr::Num(_) => false,
             Expr::Var(n) => n == name,
@@ -153,7 +154,7 @@ impl Expr {
 
     /// The formula in the given notation, names printed as they are.
     pub fn to_notation(&self, notation: Notation) -> String {
-        self.render(notation, &|n: &str| n.to_string())
+        self.print(notation, None)
     }
 
     /// The formula in plain Excel syntax (see [`Notation::Excel`]).
@@ -169,6 +170,10 @@ impl Expr {
     /// The formula in the given notation, each name replaced by `name(n)` (for example a
     /// cell reference when writing a workbook).
     pub fn render(&self, notation: Notation, name: &dyn Fn(&str) -> String) -> String {
+        self.print(notation, Some(name))
+    }
+
+    fn print(&self, notation: Notation, name: Option<&dyn Fn(&str) -> String>) -> String {
         let mut out = String::new();
         Printer {
             notation,
@@ -177,6 +182,18 @@ impl Expr {
         }
         .write(self, &mut out);
         out
+    }
+
+    /// The number of characters of [`Expr::to_excel`], counted without writing it.
+    pub(crate) fn excel_chars(&self) -> usize {
+        let mut n = Chars(0);
+        Printer {
+            notation: Notation::Excel,
+            name: None,
+            arg: None,
+        }
+        .write(self, &mut n);
+        n.0
     }
 
     /// The operation at the root and its arguments, if any.
@@ -222,6 +239,15 @@ pub fn format_number(v: f64) -> String {
             "inf".into()
         } else {
             "-inf".into()
+        };
+    }
+    if v.fract() == 0.0 && v.abs() < 1e11 {
+        // A whole number of at most 11 digits prints as its digits, shorter than with an
+        // exponent (the usual number of a derivative: `2`, `0`, `1`).
+        return if v == 0.0 && v.is_sign_negative() {
+            "-0".into()
+        } else {
+            (v as i64).to_string()
         };
     }
     let plain = format!("{v}");
@@ -274,9 +300,37 @@ pub fn format_sig(v: f64, digits: usize) -> String {
     }
 }
 
+/// Where a [`Printer`] writes: a string, or a count of the characters it would hold.
+trait Out {
+    fn push(&mut self, c: char);
+    fn push_str(&mut self, s: &str);
+}
+
+impl Out for String {
+    fn push(&mut self, c: char) {
+        String::push(self, c);
+    }
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+}
+
+/// A count of characters.
+struct Chars(usize);
+
+impl Out for Chars {
+    fn push(&mut self, _: char) {
+        self.0 += 1;
+    }
+    fn push_str(&mut self, s: &str) {
+        self.0 += s.chars().count();
+    }
+}
+
 struct Printer<'a> {
     notation: Notation,
-    name: &'a dyn Fn(&str) -> String,
+    /// How a name is written, if not as it is.
+    name: Option<&'a dyn Fn(&str) -> String>,
     /// What [`Unary::ARG`] stands for while an [`Unary::excel_form`] is printed.
     arg: Option<&'a Expr>,
 }
@@ -343,7 +397,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write_operand(&self, e: &Expr, paren: bool, out: &mut String) {
+    fn write_operand(&self, e: &Expr, paren: bool, out: &mut impl Out) {
         if paren {
             out.push('(');
             self.write(e, out);
@@ -353,7 +407,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write(&self, e: &Expr, out: &mut String) {
+    fn write(&self, e: &Expr, out: &mut impl Out) {
         match e {
             Expr::Num(v) => {
                 if self.math() && *v < 0.0 {
@@ -368,7 +422,10 @@ impl<'a> Printer<'a> {
                     self.with_arg(None).write(a, out);
                 }
             }
-            Expr::Var(n) => out.push_str(&(self.name)(n)),
+            Expr::Var(n) => match self.name {
+                Some(name) => out.push_str(&name(n)),
+                None => out.push_str(n),
+            },
             Expr::Apply(op, args) => match self.excel_form(*op) {
                 Some(form) => self.with_arg(args.first()).write(&form, out),
                 None => self.write_apply(*op, args, out),
@@ -376,7 +433,7 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn write_apply(&self, op: Op, args: &[Expr], out: &mut String) {
+    fn write_apply(&self, op: Op, args: &[Expr], out: &mut impl Out) {
         let math = self.math();
         match (self.form(op), args) {
             (Form::Prefix(symbol), [a]) => {
@@ -465,4 +522,45 @@ fn superscript(v: f64) -> Option<&'static str> {
         4 => "⁴",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_number, Expr};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The shortcut for whole numbers prints what the general rule prints.
+        #[test]
+        fn whole_numbers_print_as_before(v in -2e11f64..2e11, whole in any::<bool>()) {
+            let v = if whole { v.trunc() } else { v };
+            let plain = format!("{v}");
+            let exp = format!("{v:e}");
+            let general = if plain.len() > 12 && exp.len() + 2 < plain.len() { exp } else { plain };
+            prop_assert_eq!(format_number(v), general);
+        }
+    }
+
+    #[test]
+    fn the_excel_text_is_counted_as_written() {
+        let formulas = [
+            "a*x+b",
+            "-(2*SIGMOID(a*x)-RELU(b))^2/3+1e-12",
+            "IF(a>=0,MAX(a,b,0),-0.5)",
+            "SQRT(ABS(x))*LN(10)",
+        ];
+        for f in formulas {
+            let e = crate::parse(f).unwrap();
+            assert_eq!(e.excel_chars(), e.to_excel().chars().count(), "{f}");
+        }
+        let named = Expr::bin(crate::Binary::Mul, Expr::var("pas_à_pas"), Expr::Num(-2.5));
+        assert_eq!(named.excel_chars(), named.to_excel().chars().count());
+    }
+
+    #[test]
+    fn negative_zero_keeps_its_sign() {
+        assert_eq!(format_number(-0.0), "-0");
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(99_999_999_999.0), "99999999999");
+    }
 }
