@@ -1,0 +1,149 @@
+//! `gradsheet bench --only cover`: what the native path covers. For each way of
+//! training a learner meets (mini-batches, full batch, a rate of 0, AMSGrad, the
+//! workbook's adagrad, shuffling, finite differences), the time per gradient evaluation
+//! through `jit::train` (native where the run allows it) and through the interpreter,
+//! and its ratio to exact per-sample training on native code, the speed the issue
+//! holds every case to (within 1.5×).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use gradsheet_engine::{Dataset, Model, Roles, Scheme};
+use gradsheet_train::{Gradient, Hooks, Optimizer, Record, Trace, TrainConfig, Trainer};
+
+/// The rows: a noisy parabola, so that a ReLU unit has rows on both sides of its kink.
+fn data(n: usize) -> Dataset {
+    let rows: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let x = (i as f64 / n as f64) * 4.0 - 2.0;
+            let wobble = ((i * 7919) % 101) as f64 / 101.0 - 0.5;
+            vec![x, 0.7 * x * x - 0.3 * x + 0.25 + 0.1 * wobble]
+        })
+        .collect();
+    Dataset::from_rows(vec!["x".into(), "y".into()], &rows).expect("two columns")
+}
+
+/// The best time of `reps` runs of `f`, and its last result.
+fn best<T>(reps: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut t_best = Duration::MAX;
+    let mut last = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let r = black_box(f());
+        t_best = t_best.min(t.elapsed());
+        last = Some(r);
+    }
+    (t_best, last.expect("ran at least once"))
+}
+
+fn same(a: &Trace, b: &Trace) -> bool {
+    let bits = |t: &Trace| {
+        let mut v: Vec<u64> = t.final_params.iter().map(|x| x.to_bits()).collect();
+        v.extend(t.final_state.iter().map(|x| x.to_bits()));
+        for e in &t.epochs {
+            v.push(e.sum_error.to_bits());
+            v.extend(e.grad_norms.iter().map(|x| x.to_bits()));
+        }
+        v
+    };
+    a.stop == b.stop && bits(a) == bits(b)
+}
+
+/// Prints, for each case, native and interpreted time per gradient evaluation (one
+/// row's gradient: a batch of 8 rows is 8), whether the traces agree bit for bit, and
+/// the native time's ratio to exact per-sample native training with the same rule.
+pub(crate) fn coverage(reps: usize) -> Result<()> {
+    let n = 1000;
+    let model = Model::new(
+        "c*MAX(a*x+b,0)+d",
+        "squared",
+        &Roles::with_columns(&["x", "y"]),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let trainer = Trainer::new(&model, &data(n))?;
+    let init = [0.5, -0.2, 0.8, 0.1];
+    let adam = Optimizer::Adam {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.99,
+    };
+    let amsgrad = Optimizer::TorchAdam {
+        lr: 0.01,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        amsgrad: true,
+        decoupled: false,
+    };
+    let cfg = |opt: &Optimizer, f: &dyn Fn(&mut TrainConfig)| {
+        let mut c = TrainConfig::new(opt.clone(), 20);
+        c.record = Record::Epochs;
+        f(&mut c);
+        c
+    };
+    let fd = |scheme| Gradient::Fd { scheme, h: 1e-6 };
+    let torch_adam = Optimizer::torch_adam(0.01);
+    let sgd = Optimizer::sgd(0.01);
+    // (what, the case, the per-sample rule it is held to)
+    let cases: Vec<(&str, TrainConfig, &Optimizer)> = vec![
+        ("per-sample", cfg(&adam, &|_| {}), &adam),
+        ("batch 8", cfg(&adam, &|c| c.batch_size = 8), &adam),
+        ("batch 64", cfg(&adam, &|c| c.batch_size = 64), &adam),
+        ("full batch", cfg(&adam, &|c| c.batch_size = 0), &adam),
+        ("shuffled", cfg(&adam, &|c| c.shuffle = Some(7)), &adam),
+        ("sgd lr 0", cfg(&Optimizer::sgd(0.0), &|_| {}), &sgd),
+        ("amsgrad", cfg(&amsgrad, &|_| {}), &torch_adam),
+        (
+            "workbook adagrad",
+            cfg(&Optimizer::Adagrad { lr: 0.01, r0: 1.0 }, &|_| {}),
+            &sgd,
+        ),
+        (
+            "forward differences",
+            cfg(&adam, &|c| c.gradient = fd(Scheme::Forward)),
+            &adam,
+        ),
+        (
+            "central differences",
+            cfg(&adam, &|c| c.gradient = fd(Scheme::Central)),
+            &adam,
+        ),
+    ];
+    println!(
+        "native coverage: c*MAX(a*x+b,0)+d, {n} rows, 20 epochs, epoch summaries; \
+         ns per gradient evaluation (one row's gradient)"
+    );
+    for (label, c, per_sample) in cases {
+        let b = cfg(per_sample, &|_| {});
+        let (t, _) = best(reps, || {
+            gradsheet_jit::train(&trainer, &init, &b, &mut Hooks::none(), None)
+        });
+        let evals = (n * c.epochs) as f64;
+        let per_sample_ns = t.as_secs_f64() / evals;
+        let (tn, fast) = best(reps, || {
+            gradsheet_jit::train(&trainer, &init, &c, &mut Hooks::none(), None)
+        });
+        let (ti, slow) = best(reps, || trainer.run(&init, &c, &mut Hooks::none()));
+        let (fast, slow) = (fast?, slow?);
+        let native = gradsheet_jit::unsupported(&trainer, &c).is_none();
+        let tn = tn.as_secs_f64() / evals;
+        let ti = ti.as_secs_f64() / evals;
+        println!(
+            "  {label:<20} {:<11} native {:>7.1}  interpreter {:>7.1}  ÷ per-sample native {} {:>5.2}  {} {}{}",
+            c.optimizer.name(),
+            tn * 1e9,
+            ti * 1e9,
+            per_sample.name(),
+            tn / per_sample_ns,
+            if same(&fast, &slow) { "bit-identical" } else { "DIFFERENT" },
+            match fast.stop {
+                gradsheet_train::Stop::Completed => "completed".to_string(),
+                ref other => format!("{other:?}"),
+            },
+            if native { "" } else { " (left to the interpreter)" },
+        );
+    }
+    Ok(())
+}
