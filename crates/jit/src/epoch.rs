@@ -35,6 +35,9 @@ pub enum OptKind {
     Rmsprop,
     /// Workbook Adam.
     Adam,
+    /// The workbook's adagrad of 2016: rates `lr / r` fixed within an epoch (the
+    /// training loop sets `r` between epochs, so its kernel runs one epoch per call).
+    Adagrad,
     /// `torch.optim.SGD`.
     TorchSgd {
         /// `momentum != 0` (the `buf` state exists).
@@ -58,25 +61,27 @@ pub enum OptKind {
         /// Centered (the `grad_avg` state exists).
         centered: bool,
     },
-    /// `torch.optim.Adam` / `AdamW` without AMSGrad.
+    /// `torch.optim.Adam` / `AdamW`.
     TorchAdam {
         /// `weight_decay != 0` (L2 in the gradient).
         weight_decay: bool,
         /// AdamW's decoupled decay.
         decoupled: bool,
+        /// AMSGrad (the `max_exp_avg_sq` state exists).
+        amsgrad: bool,
     },
 }
 
 impl OptKind {
-    /// The kind of `opt`, or `None` for the rules left to the interpreter (workbook
-    /// adagrad, whose rates change between epochs; AMSGrad, whose `max` has no portable
-    /// bit pattern for `±0`).
+    /// The kind of `opt` (every rule has one; `None` is kept for rules to come that
+    /// the compiler leaves to the interpreter).
     pub fn of(opt: &Optimizer) -> Option<OptKind> {
         Some(match *opt {
             Optimizer::Sgd { .. } => OptKind::Sgd,
             Optimizer::Momentum { .. } => OptKind::Momentum,
             Optimizer::Rmsprop { .. } => OptKind::Rmsprop,
             Optimizer::Adam { .. } => OptKind::Adam,
+            Optimizer::Adagrad { .. } => OptKind::Adagrad,
             Optimizer::TorchSgd {
                 momentum,
                 nesterov,
@@ -102,14 +107,14 @@ impl OptKind {
             },
             Optimizer::TorchAdam {
                 weight_decay,
-                amsgrad: false,
+                amsgrad,
                 decoupled,
                 ..
             } => OptKind::TorchAdam {
                 weight_decay: weight_decay != 0.0,
                 decoupled,
+                amsgrad,
             },
-            Optimizer::Adagrad { .. } | Optimizer::TorchAdam { amsgrad: true, .. } => return None,
         })
     }
 
@@ -119,7 +124,7 @@ impl OptKind {
         let mut h = [0.0; K::HYPERS];
         let mut set = |k: K, v: f64| h[k as usize] = v;
         match *opt {
-            Optimizer::Sgd { lr } => set(K::Lr, lr),
+            Optimizer::Sgd { lr } | Optimizer::Adagrad { lr, .. } => set(K::Lr, lr),
             Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => {
                 set(K::Lr, lr);
                 set(K::Beta1, beta);
@@ -181,8 +186,6 @@ impl OptKind {
                 set(K::WeightDecay, weight_decay);
                 set(K::Momentum, momentum);
             }
-            // Rules without a kind (see `of`) are never compiled.
-            Optimizer::Adagrad { .. } => {}
         }
         h
     }
@@ -190,7 +193,7 @@ impl OptKind {
     /// The hyperparameters the rule's update reads (the ones [`OptKind::hypers`] sets).
     pub(crate) fn reads(self) -> &'static [K] {
         match self {
-            OptKind::Sgd => &[K::Lr],
+            OptKind::Sgd | OptKind::Adagrad => &[K::Lr],
             OptKind::Momentum | OptKind::Rmsprop => &[K::Lr, K::Beta1],
             OptKind::Adam => &[K::Lr, K::Beta1, K::Beta2],
             OptKind::TorchSgd { .. } => &[K::Lr, K::Momentum, K::Dampening, K::WeightDecay],
@@ -208,6 +211,7 @@ impl OptKind {
         match self {
             OptKind::Rmsprop
             | OptKind::Adam
+            | OptKind::Adagrad
             | OptKind::TorchAdam { .. }
             | OptKind::TorchAdagrad { .. }
             | OptKind::TorchRmsprop { .. } => 2,
@@ -220,9 +224,9 @@ impl OptKind {
         match self {
             OptKind::Sgd => 0,
             OptKind::Momentum | OptKind::Rmsprop => 1,
-            OptKind::Adam => 2,
+            OptKind::Adam | OptKind::Adagrad => 2,
             OptKind::TorchSgd { momentum, .. } => usize::from(momentum),
-            OptKind::TorchAdam { .. } => 2,
+            OptKind::TorchAdam { amsgrad, .. } => 2 + usize::from(amsgrad),
             OptKind::TorchAdagrad { .. } => 1,
             OptKind::TorchRmsprop {
                 momentum, centered, ..
@@ -231,9 +235,19 @@ impl OptKind {
     }
 }
 
-/// `fn(rows, n_rows, params, state, io, t0) -> i64`: see [`EpochKernel`].
-type EpochFn =
-    unsafe extern "C" fn(*const f64, i64, *mut f64, *mut f64, *mut f64, i64, i64, *mut f64) -> i64;
+/// `fn(rows, n_rows, params, state, io, t0, epochs, records, batch) -> i64`: see
+/// [`EpochKernel`].
+type EpochFn = unsafe extern "C" fn(
+    *const f64,
+    i64,
+    *mut f64,
+    *mut f64,
+    *mut f64,
+    i64,
+    i64,
+    *mut f64,
+    i64,
+) -> i64;
 
 /// The layout of the `io` block: the threshold, the running sums of the epoch (errors,
 /// largest error, squared gradients per parameter), then the hyperparameters.
@@ -249,9 +263,11 @@ pub(crate) const IO_SQ: usize = 3;
 /// and written in place), an `io` block — `[threshold, sum of errors, largest error,
 /// Σg² per parameter..., hyperparameters..., room for the numbers the rule derives from
 /// them]` —, the number of steps taken before, a number of epochs to run over the rows,
-/// and a record per epoch (`io`'s sums at its end, which then start again from zero).
-/// It returns -1 after the last epoch, or the
-/// index (counted over the epochs of the call) of the first step that is bad — a NaN or
+/// a record per epoch (`io`'s sums at its end, which then start again from zero), and
+/// the rows per step (a kernel compiled for mini-batches steps on the mean gradient of
+/// each batch of that many rows, the last one smaller if need be; a per-sample kernel
+/// ignores it). It returns -1 after the last epoch, or the
+/// index (of the step, counted over the epochs of the call) of the first step that is bad — a NaN or
 /// infinite error or parameter, or an error above the threshold — after which the state
 /// and sums in memory are not to be trusted: the caller restores them, redoes the good
 /// steps, and replays the bad one with the interpreter to report it exactly as
@@ -268,6 +284,8 @@ pub struct EpochKernel {
     n_params: usize,
     kind: OptKind,
     grad_norms: bool,
+    batched: bool,
+    fused: bool,
 }
 
 impl std::fmt::Debug for EpochKernel {
@@ -304,6 +322,62 @@ impl EpochKernel {
         opt: &Optimizer,
         grad_norms: bool,
     ) -> Result<EpochKernel, CompileError> {
+        EpochKernel::build(model, opt, grad_norms, false, true)
+    }
+
+    /// The kernel for the run `cfg` of `trainer` (see [`EpochKernel::fits`]): per-sample
+    /// or by mini-batches, with the gradient norms if the run keeps epoch summaries, and
+    /// for a learning rate of 0 with products that keep the sign of a zero.
+    ///
+    /// # Errors
+    ///
+    /// As [`EpochKernel::compile`].
+    pub fn compile_for(
+        trainer: &gradsheet_train::Trainer,
+        cfg: &gradsheet_train::TrainConfig,
+    ) -> Result<EpochKernel, CompileError> {
+        EpochKernel::build(
+            &trainer.compiled,
+            &cfg.optimizer,
+            cfg.record != gradsheet_train::Record::Final,
+            cfg.batch_rows(trainer.n_rows) > 1,
+            cfg.optimizer.lr() != 0.0,
+        )
+    }
+
+    /// Whether this kernel can run `cfg` on `trainer` (the same model and kind of rule,
+    /// per-sample or batched as the run is, gradient norms if it needs them, unfused
+    /// products for a rate of 0). It says nothing of the rest of the run (see
+    /// [`crate::unsupported`]).
+    pub fn fits(
+        &self,
+        trainer: &gradsheet_train::Trainer,
+        cfg: &gradsheet_train::TrainConfig,
+    ) -> bool {
+        self.matches(&trainer.compiled)
+            && OptKind::of(&cfg.optimizer) == Some(self.kind)
+            && (self.grad_norms || cfg.record == gradsheet_train::Record::Final)
+            && self.batched == (cfg.batch_rows(trainer.n_rows) > 1)
+            && (!self.fused || cfg.optimizer.lr() != 0.0)
+    }
+
+    /// Whether the kernel steps by mini-batches.
+    pub fn is_batched(&self) -> bool {
+        self.batched
+    }
+
+    /// Whether products with the gradient may be fused (not for a rate of 0).
+    pub(crate) fn is_fused(&self) -> bool {
+        self.fused
+    }
+
+    fn build(
+        model: &CompiledModel,
+        opt: &Optimizer,
+        grad_norms: bool,
+        batched: bool,
+        fused: bool,
+    ) -> Result<EpochKernel, CompileError> {
         let kind = OptKind::of(opt).ok_or_else(|| {
             CompileError::Unsupported(format!("the {} optimizer is not compiled", opt.name()))
         })?;
@@ -320,7 +394,17 @@ impl EpochKernel {
         let ptr = module.target_config().pointer_type();
         {
             let sig = &mut ctx.func.signature;
-            for t in [ptr, types::I64, ptr, ptr, ptr, types::I64, types::I64, ptr] {
+            for t in [
+                ptr,
+                types::I64,
+                ptr,
+                ptr,
+                ptr,
+                types::I64,
+                types::I64,
+                ptr,
+                types::I64,
+            ] {
                 sig.params.push(AbiParam::new(t));
             }
             sig.returns.push(AbiParam::new(types::I64));
@@ -342,7 +426,7 @@ impl EpochKernel {
         b.switch_to_block(entry);
         let args = b.block_params(entry).to_vec();
         let (rows, n, pp, sp, io, t0) = (args[0], args[1], args[2], args[3], args[4], args[5]);
-        let (n_epochs, ep) = (args[6], args[7]);
+        let (n_epochs, ep, batch) = (args[6], args[7], args[8]);
 
         // Loop-carried variables: the row index, the step count and the parameters, in
         // registers. The optimizer state and the sums stay in memory (`state`, `io`):
@@ -360,6 +444,13 @@ impl EpochKernel {
         let v_i = var(&mut b, types::I64);
         let v_t = var(&mut b, types::I64);
         let v_p: Vec<Variable> = (0..np).map(|_| var(&mut b, types::F64)).collect();
+        // A batch's running sums: the rows done, the errors, the gradients.
+        let v_j = var(&mut b, types::I64);
+        let v_es = var(&mut b, types::F64);
+        let v_gs: Vec<Variable> = (0..np)
+            .filter(|_| batched)
+            .map(|_| var(&mut b, types::F64))
+            .collect();
 
         let zero_i = b.ins().iconst(types::I64, 0);
         b.def_var(v_e, zero_i);
@@ -395,23 +486,80 @@ impl EpochKernel {
         // body: one step
         ir.b.switch_to_block(body);
         let i = ir.b.use_var(v_i);
-        let off = ir.b.ins().imul_imm(i, (8 * nc) as i64);
-        let rp = ir.b.ins().iadd(rows, off);
-        let mut vars: Vec<Value> = (0..nc)
-            .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
-            .collect();
-        let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
-        vars.extend(&p_old);
-        for &c in &model.constants {
-            let v = ir.c(c);
-            vars.push(v);
-        }
         let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
-        // Zero adjoints are not tested (see `emit`): a NaN gradient makes its parameter
-        // NaN (below), which stops the
-        // loop, and the caller replays that row with the interpreter.
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt);
-        let err = row.vals[tape.output(1) as usize];
+        // One row's forward and reverse pass, from row `r` (a row index).
+        let one_row = |ir: &mut Ir<'_, '_>, r: Value| {
+            let off = ir.b.ins().imul_imm(r, (8 * nc) as i64);
+            let rp = ir.b.ins().iadd(rows, off);
+            let mut vars: Vec<Value> = (0..nc)
+                .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
+                .collect();
+            vars.extend(v_p.iter().map(|v| ir.b.use_var(*v)));
+            for &c in &model.constants {
+                let v = ir.c(c);
+                vars.push(v);
+            }
+            // Zero adjoints are not tested (see `emit`): a NaN gradient makes its
+            // parameter NaN (below), which stops the loop, and the caller replays that
+            // step with the interpreter.
+            emit_row(ir, tape, &vars, tape.output(1), &wrt)
+        };
+        let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
+        let (mut row, err, m) = if batched {
+            // The interpreter's batch: `grad = 0.0`, `grad += g_row` row by row, then
+            // `grad /= m`, and the errors alike. A sum that starts at `+0.0` is never
+            // `-0.0`, so adding a raw gradient (the exact one but for the sign of a zero)
+            // gives the exact sum: the mean is the interpreter's, bit for bit.
+            let inner = ir.b.create_block();
+            let mean = ir.b.create_block();
+            let left = ir.b.ins().isub(n, i);
+            let short = ir.b.ins().icmp(IntCC::SignedLessThan, left, batch);
+            let m = ir.b.ins().select(short, left, batch);
+            let zero_i = ir.b.ins().iconst(types::I64, 0);
+            ir.b.def_var(v_j, zero_i);
+            let zero = ir.c(0.0);
+            ir.b.def_var(v_es, zero);
+            for v in &v_gs {
+                ir.b.def_var(*v, zero);
+            }
+            ir.b.ins().jump(inner, &[]);
+            ir.b.switch_to_block(inner);
+            let j = ir.b.use_var(v_j);
+            let r = ir.b.ins().iadd(i, j);
+            let row = one_row(&mut ir, r);
+            let es = ir.b.use_var(v_es);
+            let es = ir.add(es, row.vals[tape.output(1) as usize]);
+            ir.b.def_var(v_es, es);
+            for (v, g) in v_gs.iter().zip(&row.raw) {
+                let gs = ir.b.use_var(*v);
+                let gs = ir.add(gs, *g);
+                ir.b.def_var(*v, gs);
+            }
+            let j1 = ir.b.ins().iadd_imm(j, 1);
+            ir.b.def_var(v_j, j1);
+            let more = ir.b.ins().icmp(IntCC::SignedLessThan, j1, m);
+            ir.b.ins().brif(more, inner, &[], mean, &[]);
+            ir.b.switch_to_block(mean);
+            let mf = ir.b.ins().fcvt_from_sint(types::F64, m);
+            let es = ir.b.use_var(v_es);
+            let err = ir.div(es, mf);
+            let grads: Vec<Value> = v_gs
+                .iter()
+                .map(|v| {
+                    let gs = ir.b.use_var(*v);
+                    ir.div(gs, mf)
+                })
+                .collect();
+            (Row::exact_values(Vec::new(), grads), err, m)
+        } else {
+            let row = one_row(&mut ir, i);
+            let err = row.vals[tape.output(1) as usize];
+            let one = ir.b.ins().iconst(types::I64, 1);
+            (row, err, one)
+        };
+        if !fused {
+            row = row.unfused();
+        }
         let t = ir.b.use_var(v_t);
         let t_new = ir.b.ins().iadd_imm(t, 1);
         // Each new parameter is also stored as soon as it is computed. The store is not
@@ -473,7 +621,7 @@ impl EpochKernel {
             ir.b.def_var(*v, *x);
         }
         ir.b.def_var(v_t, t_new);
-        let i1 = ir.b.ins().iadd_imm(i, 1);
+        let i1 = ir.b.ins().iadd(i, m);
         ir.b.def_var(v_i, i1);
         let more = ir.b.ins().icmp(IntCC::SignedLessThan, i1, n);
         ir.b.ins().brif(more, body, &[], ep_end, &[]);
@@ -508,7 +656,15 @@ impl EpochKernel {
         ir.b.ins().return_(&[done]);
         ir.b.switch_to_block(exit_bad);
         let at = ir.b.use_var(v_i);
-        let base = ir.b.ins().imul(e, n);
+        // Steps, not rows: `e·ceil(n/batch) + i/batch` (the rows of a step are a batch's).
+        let (steps, at) = if batched {
+            let nb = ir.b.ins().iadd(n, batch);
+            let nb = ir.b.ins().iadd_imm(nb, -1);
+            (ir.b.ins().sdiv(nb, batch), ir.b.ins().sdiv(at, batch))
+        } else {
+            (n, at)
+        };
+        let base = ir.b.ins().imul(e, steps);
         let at = ir.b.ins().iadd(base, at);
         ir.b.ins().return_(&[at]);
         b.seal_all_blocks();
@@ -524,6 +680,8 @@ impl EpochKernel {
             n_params: np,
             kind,
             grad_norms,
+            batched,
+            fused,
         })
     }
 
@@ -567,6 +725,7 @@ impl EpochKernel {
         t0: u64,
         epochs: usize,
         records: &mut [f64],
+        batch: usize,
     ) -> Option<usize> {
         let np = self.n_params;
         assert!(rows.len() >= n_rows * self.n_cols, "rows too short");
@@ -578,6 +737,7 @@ impl EpochKernel {
             "records too short"
         );
         assert!(n_rows.saturating_mul(epochs) <= i64::MAX as usize && t0 <= i64::MAX as u64);
+        assert!(batch >= 1 && batch <= i64::MAX as usize, "no rows per step");
         // SAFETY: `entry` was produced by `compile` for a function of type `EpochFn`,
         // and `self.native` keeps its memory alive for the duration of the call. The
         // code reads `n_rows * n_cols` values from `rows`, reads and writes `n_params`
@@ -596,6 +756,7 @@ impl EpochKernel {
                 t0 as i64,
                 epochs as i64,
                 records.as_mut_ptr(),
+                batch as i64,
             )
         };
         usize::try_from(r).ok()
@@ -724,7 +885,7 @@ impl Consts {
         };
         let mut derived: Vec<(K, Value)> = Vec::new();
         match kind {
-            OptKind::Sgd => {}
+            OptKind::Sgd | OptKind::Adagrad => {}
             OptKind::Momentum | OptKind::Rmsprop => {
                 derived.push((K::OneMinusBeta1, ir.sub(one, get(&all, K::Beta1))));
             }
@@ -957,6 +1118,21 @@ fn emit_step(
                 let u = ir.div(ml, r);
                 ir.sub(pi, u)
             }
+            OptKind::Adagrad => {
+                // `rate = lr / r` (the sheet's own cell), `p -= g·rate`, `sq += g·g`.
+                // The rate may be 0 or infinite: the product takes the exact gradient.
+                let r = st.get(ir, ty, i);
+                let lr = k(ir, K::Lr);
+                let rate = ir.div(lr, r);
+                let ge = g.exact_group(ir, grp.range());
+                let u = ir.mul(ge, rate);
+                let sq0 = st.get(ir, ty, i2);
+                let raw = g.raw_group(ir, grp.range());
+                let gg = ir.mul(raw, raw);
+                let sq = ir.add(sq0, gg);
+                st.set(ir, i2, sq);
+                ir.sub(pi, u)
+            }
             OptKind::TorchSgd {
                 momentum,
                 nesterov,
@@ -1046,6 +1222,7 @@ fn emit_step(
             OptKind::TorchAdam {
                 weight_decay,
                 decoupled,
+                amsgrad,
             } => {
                 let (neg_step, bc2_sqrt) = bias.expect("computed above for torch Adam");
                 // AdamW decays the parameter itself; Adam adds L2 to the gradient.
@@ -1066,6 +1243,20 @@ fn emit_step(
                 let y = ir.mul(y, gi);
                 let v = ir.add(x, y);
                 st.set(ir, i2, v);
+                let v = if amsgrad {
+                    // The rule's `max` (`Optimizer::step`): `v` if it is greater or the
+                    // old maximum is NaN, else the old maximum (so `±0` keeps the old).
+                    let i3 = 2 * n + grp.at;
+                    let old = st.get(ir, ty, i3);
+                    let gt = ir.cmp(FloatCC::GreaterThan, v, old);
+                    let nan = ir.cmp(FloatCC::Unordered, old, old);
+                    let take = ir.b.ins().bor(gt, nan);
+                    let mx = ir.select_lanes(take, v, old);
+                    st.set(ir, i3, mx);
+                    mx
+                } else {
+                    v
+                };
                 let r = ir.sqrt(v);
                 let bc2_sqrt = ir.splat(ty, bc2_sqrt);
                 let q = ir.div(r, bc2_sqrt);

@@ -161,8 +161,35 @@ fn optimizers() -> Vec<Optimizer> {
             momentum: 0.5,
             centered: false,
         },
+        Optimizer::TorchAdam {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: true,
+            decoupled: false,
+        },
+        Optimizer::TorchAdam {
+            lr: 0.05,
+            beta1: 0.3,
+            beta2: 0.9,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            amsgrad: true,
+            decoupled: true,
+        },
+        // The workbook's adagrad: its rates are set between epochs.
+        Optimizer::Adagrad { lr: 0.01, r0: 1.0 },
+        // A rate of 0: the products with the gradient keep the sign of a zero.
+        Optimizer::Sgd { lr: 0.0 },
+        Optimizer::Rmsprop { lr: 0.0, beta: 0.9 },
     ]
 }
+
+/// Rows per step the tests try: per-sample, mini-batches (one that divides the 7 rows
+/// of `data` and ones that leave a smaller last batch) and the full batch.
+const BATCHES: [usize; 5] = [1, 2, 3, 7, 0];
 
 fn data() -> Dataset {
     let rows: Vec<Vec<f64>> = (0..7)
@@ -180,12 +207,22 @@ fn check(formula: &str, loss: &str, init: &[f64], epochs: usize, shuffle: Option
     let init = &init[..model.params.len()];
     for opt in optimizers() {
         for record in [Record::Epochs, Record::Final] {
-            let mut cfg = TrainConfig::new(opt.clone(), epochs);
-            cfg.record = record;
-            cfg.shuffle = shuffle;
-            let fast = run_fast(&trainer, init, &cfg).expect("supported").unwrap();
-            let slow = trainer.run(init, &cfg, &mut Hooks::none()).unwrap();
-            assert_same(&fast, &slow, &format!("{formula} with {opt}"));
+            for batch in BATCHES {
+                let mut cfg = TrainConfig::new(opt.clone(), epochs);
+                cfg.record = record;
+                cfg.shuffle = shuffle;
+                cfg.batch_size = batch;
+                // (`run_fast` would quietly interpret a run whose kernel fails to compile.)
+                let k = EpochKernel::compile_for(&trainer, &cfg).expect("compiles");
+                assert!(k.fits(&trainer, &cfg));
+                let fast = run_fast(&trainer, init, &cfg).expect("supported").unwrap();
+                let slow = trainer.run(init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(
+                    &fast,
+                    &slow,
+                    &format!("{formula} with {opt}, batch {batch}"),
+                );
+            }
         }
     }
 }
@@ -260,11 +297,14 @@ fn a_guard_the_kernel_leaves_out_costs_a_replay_not_a_bit() {
         .collect();
     for opt in optimizers() {
         for record in [Record::Epochs, Record::Final] {
-            let mut cfg = TrainConfig::new(opt.clone(), 4);
-            cfg.record = record;
-            let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
-            let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-            assert_same(&fast, &slow, &format!("{f} with {opt}"));
+            for batch in BATCHES {
+                let mut cfg = TrainConfig::new(opt.clone(), 4);
+                cfg.record = record;
+                cfg.batch_size = batch;
+                let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
+                let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(&fast, &slow, &format!("{f} with {opt}, batch {batch}"));
+            }
         }
     }
     let cfg = TrainConfig::new(Optimizer::sgd(0.01), 4);
@@ -300,13 +340,34 @@ fn a_kernel_refuses_another_model_or_rule() {
     // Unsupported runs are left to the interpreter.
     cfg.record = Record::Steps;
     assert!(run_fast(&t1, &[1.0, 1.0], &cfg).is_none());
-    // So is a learning rate of 0 for the rules that multiply by it with a fused
-    // `raw·lr + 0`, exact only for a factor that is not zero (`Row::times`).
+    // A learning rate of 0 on a kernel compiled with fused products `raw·lr + 0`
+    // (exact only for a factor that is not zero, `Row::times`) is left to the
+    // interpreter; `run_fast` compiles one whose products keep the sign of a zero.
+    // At -0 the interpreter's `-0 - (g·0)` is `+0` where g < 0, and the fused product
+    // would have kept `-0`.
     cfg.record = Record::Final;
     cfg.optimizer = Optimizer::sgd(0.0);
-    assert!(run_fast(&t1, &[-0.0, -0.0], &cfg).is_none());
     let slow = t1.run(&[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
     assert!(slow.final_params.iter().all(|p| *p == 0.0));
+    let fast = run_fast(&t1, &[-0.0, -0.0], &cfg).expect("compiled").unwrap();
+    assert_same(&fast, &slow, "sgd at lr 0");
+    let by_k = k.run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&by_k, &slow, "sgd at lr 0 on a fused kernel");
+    let unfused = EpochKernel::compile_for(&t1, &cfg).unwrap();
+    assert!(unfused.fits(&t1, &cfg) && !k.fits(&t1, &cfg));
+    let native = unfused.run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&native, &slow, "sgd at lr 0 on its own kernel");
+    // A per-sample kernel does not run mini-batches, nor a batched one single rows.
+    cfg.optimizer = Optimizer::sgd(1e-4);
+    cfg.batch_size = 4;
+    assert!(k.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
+    let batched = EpochKernel::compile_for(&t1, &cfg).unwrap();
+    assert!(batched.is_batched());
+    let fast = batched.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+    let slow = t1.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&fast, &slow, "sgd by batches of 4");
+    cfg.batch_size = 1;
+    assert!(batched.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
 }
 
 #[test]
@@ -391,8 +452,9 @@ proptest! {
     fn random_formulas_train_bit_for_bit(
         f in formula(),
         init in proptest::collection::vec(-1.5f64..1.5, 3),
-        opt in 0usize..16,
+        opt in 0usize..21,
         shuffle in proptest::option::of(0u64..100),
+        batch in 0usize..5,
     ) {
         let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
         let trainer = Trainer::new(&model, &data()).unwrap();
@@ -400,9 +462,11 @@ proptest! {
         let mut cfg = TrainConfig::new(opt.clone(), 3);
         cfg.record = Record::Epochs;
         cfg.shuffle = shuffle;
+        cfg.batch_size = BATCHES[batch];
+        prop_assert!(EpochKernel::compile_for(&trainer, &cfg).is_ok());
         let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
         let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-        assert_same(&fast, &slow, &format!("{f} with {opt}"));
+        assert_same(&fast, &slow, &format!("{f} with {opt}, batch {}", BATCHES[batch]));
     }
 
     #[test]
