@@ -15,10 +15,11 @@ use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::Module;
 use gradsheet_engine::op::Native2;
+use gradsheet_engine::Scheme;
 use gradsheet_engine::{CompiledModel, Instr};
-use gradsheet_train::Optimizer;
+use gradsheet_train::{Gradient, Optimizer};
 
-use crate::emit::{emit_row, Calls, Ir, Row};
+use crate::emit::{emit_forward, emit_row, Calls, Ir, Row};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -286,6 +287,7 @@ pub struct EpochKernel {
     grad_norms: bool,
     batched: bool,
     fused: bool,
+    gradient: Gradient,
 }
 
 impl std::fmt::Debug for EpochKernel {
@@ -322,7 +324,7 @@ impl EpochKernel {
         opt: &Optimizer,
         grad_norms: bool,
     ) -> Result<EpochKernel, CompileError> {
-        EpochKernel::build(model, opt, grad_norms, false, true)
+        EpochKernel::build(model, opt, grad_norms, false, true, Gradient::Auto)
     }
 
     /// The kernel for the run `cfg` of `trainer` (see [`EpochKernel::fits`]): per-sample
@@ -342,6 +344,7 @@ impl EpochKernel {
             cfg.record != gradsheet_train::Record::Final,
             cfg.batch_rows(trainer.n_rows) > 1,
             cfg.optimizer.lr() != 0.0,
+            cfg.gradient,
         )
     }
 
@@ -359,6 +362,7 @@ impl EpochKernel {
             && (self.grad_norms || cfg.record == gradsheet_train::Record::Final)
             && self.batched == (cfg.batch_rows(trainer.n_rows) > 1)
             && (!self.fused || cfg.optimizer.lr() != 0.0)
+            && self.gradient == cfg.gradient
     }
 
     /// Whether the kernel steps by mini-batches.
@@ -377,6 +381,7 @@ impl EpochKernel {
         grad_norms: bool,
         batched: bool,
         fused: bool,
+        gradient: Gradient,
     ) -> Result<EpochKernel, CompileError> {
         let kind = OptKind::of(opt).ok_or_else(|| {
             CompileError::Unsupported(format!("the {} optimizer is not compiled", opt.name()))
@@ -499,10 +504,52 @@ impl EpochKernel {
                 let v = ir.c(c);
                 vars.push(v);
             }
-            // Zero adjoints are not tested (see `emit`): a NaN gradient makes its
-            // parameter NaN (below), which stops the loop, and the caller replays that
-            // step with the interpreter.
-            emit_row(ir, tape, &vars, tape.output(1), &wrt)
+            let out = tape.output(1) as usize;
+            let Gradient::Fd { scheme, h } = gradient else {
+                // Zero adjoints are not tested (see `emit`): a NaN gradient makes its
+                // parameter NaN (below), which stops the loop, and the caller replays
+                // that step with the interpreter.
+                return emit_row(ir, tape, &vars, out as u32, &wrt);
+            };
+            // `Trainer::row_fd`: the error at the parameters, then at each one moved by
+            // ±h, in the same operations (Cranelift shares what a move leaves alone).
+            let vals = emit_forward(ir, tape, &vars);
+            let f0 = vals[out];
+            let hv = ir.c(h);
+            let grads = (0..np)
+                .map(|i| {
+                    let p = vars[nc + i];
+                    let at = |ir: &mut Ir<'_, '_>, v: Value| {
+                        let mut moved = vars.clone();
+                        moved[nc + i] = v;
+                        emit_forward(ir, tape, &moved)[out]
+                    };
+                    match scheme {
+                        Scheme::Forward => {
+                            let ph = ir.add(p, hv);
+                            let e = at(ir, ph);
+                            let d = ir.sub(e, f0);
+                            ir.div(d, hv)
+                        }
+                        Scheme::Backward => {
+                            let ph = ir.sub(p, hv);
+                            let e = at(ir, ph);
+                            let d = ir.sub(f0, e);
+                            ir.div(d, hv)
+                        }
+                        Scheme::Central => {
+                            let ph = ir.add(p, hv);
+                            let up = at(ir, ph);
+                            let pl = ir.sub(p, hv);
+                            let down = at(ir, pl);
+                            let d = ir.sub(up, down);
+                            let two_h = ir.c(2.0 * h);
+                            ir.div(d, two_h)
+                        }
+                    }
+                })
+                .collect();
+            Row::exact_values(vals, grads)
         };
         let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
         let (mut row, err, m) = if batched {
@@ -682,6 +729,7 @@ impl EpochKernel {
             grad_norms,
             batched,
             fused,
+            gradient,
         })
     }
 

@@ -120,9 +120,9 @@ impl Kernels {
     }
 }
 
-/// Trains on native code when the run is one the compiler supports: per-sample,
-/// reverse-mode gradients, [`gradsheet_train::Record::Final`] or `Epochs`, and one of
-/// the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]; or call
+/// Trains on native code when the run is one the compiler supports: per-sample or by
+/// mini-batches, exact or finite-difference gradients,
+/// [`gradsheet_train::Record::Final`] or `Epochs`, and one of the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]; or call
 /// [`train`], which chooses). If compiling fails, the interpreter runs it.
 ///
 /// The trace equals [`Trainer::run`]'s bit for bit. For many runs of one model and one

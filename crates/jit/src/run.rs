@@ -1,7 +1,7 @@
 //! The native kernel as a [`Backend`] of the training loop ([`Trainer::run_on`]): the
 //! same run, bit for bit, for the runs the kernel supports (per-sample or by
-//! mini-batches, reverse-mode gradients, no finite differences shown, epoch summaries or
-//! the final summary only), and [`train_into`], the one place where the way of running
+//! mini-batches, exact or finite-difference gradients, epoch summaries or the final
+//! summary only), and [`train_into`], the one place where the way of running
 //! is chosen.
 
 use gradsheet_engine::Workspace;
@@ -18,9 +18,6 @@ use crate::epoch::{EpochKernel, OptKind, IO_MAX, IO_SQ, IO_SUM, IO_THR};
 pub fn unsupported(_trainer: &Trainer, cfg: &TrainConfig) -> Option<String> {
     if cfg.record == Record::Steps {
         return Some("step rows are recorded (the kernel keeps epoch summaries only)".into());
-    }
-    if cfg.gradient != gradsheet_train::Gradient::Auto || cfg.show_fd.is_some() {
-        return Some("finite differences are not compiled".into());
     }
     if OptKind::of(&cfg.optimizer).is_none() {
         return Some(format!(
@@ -256,8 +253,13 @@ impl Backend for Native<'_> {
         let batch = *batch;
         let rows: &[f64] = match shuffled.as_mut() {
             Some(buf) => {
-                for (k, &r) in ep.order.iter().enumerate() {
-                    buf[k * nc..(k + 1) * nc].copy_from_slice(t.row(r as usize));
+                // Value by value: a row is a few numbers, and `copy_from_slice` of a
+                // length known only at run time is a call of `memcpy` per row, which
+                // cost more than a step of W1 (perf: 9% of a shuffled run).
+                for (dst, &r) in buf.chunks_exact_mut(nc).zip(ep.order) {
+                    for (d, s) in dst.iter_mut().zip(t.row(r as usize)) {
+                        *d = *s;
+                    }
                 }
                 buf
             }

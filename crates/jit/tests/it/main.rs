@@ -1,9 +1,9 @@
 //! The compiled engine against the interpreter: random formulas trained with every
 //! compiled update rule must give the interpreter's trace bit for bit.
 
-use gradsheet_engine::{Dataset, Model, Roles};
+use gradsheet_engine::{Dataset, Model, Roles, Scheme};
 use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel, LaneRows};
-use gradsheet_train::{Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
+use gradsheet_train::{Gradient, Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
 mod fuzz;
@@ -201,14 +201,54 @@ fn data() -> Dataset {
     Dataset::from_rows(vec!["x".into(), "y".into()], &rows).unwrap()
 }
 
+/// The gradients the tests try: the exact one and each finite difference.
+fn gradients() -> [Gradient; 4] {
+    [
+        Gradient::Auto,
+        Gradient::Fd {
+            scheme: Scheme::Forward,
+            h: 1e-3,
+        },
+        Gradient::Fd {
+            scheme: Scheme::Backward,
+            h: 0.01,
+        },
+        Gradient::Fd {
+            scheme: Scheme::Central,
+            h: 1e-4,
+        },
+    ]
+}
+
 fn check(formula: &str, loss: &str, init: &[f64], epochs: usize, shuffle: Option<u64>) {
+    check_with(
+        formula,
+        loss,
+        init,
+        epochs,
+        shuffle,
+        Gradient::Auto,
+        &BATCHES,
+    );
+}
+
+fn check_with(
+    formula: &str,
+    loss: &str,
+    init: &[f64],
+    epochs: usize,
+    shuffle: Option<u64>,
+    gradient: Gradient,
+    batches: &[usize],
+) {
     let model = Model::new(formula, loss, &Roles::with_columns(&["x", "y"])).unwrap();
     let trainer = Trainer::new(&model, &data()).unwrap();
     let init = &init[..model.params.len()];
     for opt in optimizers() {
         for record in [Record::Epochs, Record::Final] {
-            for batch in BATCHES {
+            for &batch in batches {
                 let mut cfg = TrainConfig::new(opt.clone(), epochs);
+                cfg.gradient = gradient;
                 cfg.record = record;
                 cfg.shuffle = shuffle;
                 cfg.batch_size = batch;
@@ -220,7 +260,7 @@ fn check(formula: &str, loss: &str, init: &[f64], epochs: usize, shuffle: Option
                 assert_same(
                     &fast,
                     &slow,
-                    &format!("{formula} with {opt}, batch {batch}"),
+                    &format!("{formula} with {opt}, batch {batch}, {gradient:?}"),
                 );
             }
         }
@@ -253,6 +293,31 @@ fn the_graddesc_models_agree() {
         10,
         Some(3),
     );
+}
+
+#[test]
+fn finite_differences_train_as_the_interpreter_does() {
+    for g in &gradients()[1..] {
+        check_with("a*x+b", "squared", &[1.0, 1.0], 10, None, *g, &[1, 3, 0]);
+        check_with(
+            "c*MAX(a*x+b,0)+d",
+            "absolute",
+            &[1.0, -1.0, 0.5, 1.0],
+            10,
+            Some(5),
+            *g,
+            &[1, 2],
+        );
+        check_with(
+            "a*x*x*x+b*x*x+c*x+d+e*MAX(f*x+g,0)",
+            "huber",
+            &[0.1, -0.2, 0.3, 0.5, 1.0, -1.0, 0.25],
+            5,
+            None,
+            *g,
+            &[1, 7],
+        );
+    }
 }
 
 #[test]
@@ -349,13 +414,17 @@ fn a_kernel_refuses_another_model_or_rule() {
     cfg.optimizer = Optimizer::sgd(0.0);
     let slow = t1.run(&[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
     assert!(slow.final_params.iter().all(|p| *p == 0.0));
-    let fast = run_fast(&t1, &[-0.0, -0.0], &cfg).expect("compiled").unwrap();
+    let fast = run_fast(&t1, &[-0.0, -0.0], &cfg)
+        .expect("compiled")
+        .unwrap();
     assert_same(&fast, &slow, "sgd at lr 0");
     let by_k = k.run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
     assert_same(&by_k, &slow, "sgd at lr 0 on a fused kernel");
     let unfused = EpochKernel::compile_for(&t1, &cfg).unwrap();
     assert!(unfused.fits(&t1, &cfg) && !k.fits(&t1, &cfg));
-    let native = unfused.run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
+    let native = unfused
+        .run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none())
+        .unwrap();
     assert_same(&native, &slow, "sgd at lr 0 on its own kernel");
     // A per-sample kernel does not run mini-batches, nor a batched one single rows.
     cfg.optimizer = Optimizer::sgd(1e-4);
@@ -363,11 +432,15 @@ fn a_kernel_refuses_another_model_or_rule() {
     assert!(k.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
     let batched = EpochKernel::compile_for(&t1, &cfg).unwrap();
     assert!(batched.is_batched());
-    let fast = batched.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+    let fast = batched
+        .run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none())
+        .unwrap();
     let slow = t1.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
     assert_same(&fast, &slow, "sgd by batches of 4");
     cfg.batch_size = 1;
-    assert!(batched.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
+    assert!(batched
+        .run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none())
+        .is_err());
 }
 
 #[test]
@@ -455,6 +528,7 @@ proptest! {
         opt in 0usize..21,
         shuffle in proptest::option::of(0u64..100),
         batch in 0usize..5,
+        gradient in 0usize..4,
     ) {
         let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
         let trainer = Trainer::new(&model, &data()).unwrap();
@@ -463,10 +537,11 @@ proptest! {
         cfg.record = Record::Epochs;
         cfg.shuffle = shuffle;
         cfg.batch_size = BATCHES[batch];
+        cfg.gradient = gradients()[gradient];
         prop_assert!(EpochKernel::compile_for(&trainer, &cfg).is_ok());
         let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
         let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-        assert_same(&fast, &slow, &format!("{f} with {opt}, batch {}", BATCHES[batch]));
+        assert_same(&fast, &slow, &format!("{f} with {opt}, batch {}, {:?}", BATCHES[batch], cfg.gradient));
     }
 
     #[test]
