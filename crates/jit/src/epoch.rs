@@ -448,7 +448,15 @@ impl EpochKernel {
         let v_e = var(&mut b, types::I64);
         let v_i = var(&mut b, types::I64);
         let v_t = var(&mut b, types::I64);
-        let v_p: Vec<Variable> = (0..np).map(|_| var(&mut b, types::F64)).collect();
+        // Past `LOOPED_FROM` parameters they stay in memory, and the update is a loop
+        // over them (see `LOOPED_FROM`).
+        let looped = np >= LOOPED_FROM;
+        let v_p: Vec<Variable> = (0..np)
+            .filter(|_| !looped)
+            .map(|_| var(&mut b, types::F64))
+            .collect();
+        let v_k = var(&mut b, types::I64);
+        let v_acc = var(&mut b, types::F64);
         // A batch's running sums: the rows done, the errors, the gradients.
         let v_j = var(&mut b, types::I64);
         let v_es = var(&mut b, types::F64);
@@ -499,7 +507,11 @@ impl EpochKernel {
             let mut vars: Vec<Value> = (0..nc)
                 .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
                 .collect();
-            vars.extend(v_p.iter().map(|v| ir.b.use_var(*v)));
+            if looped {
+                vars.extend((0..np).map(|k| ir.b.ins().load(types::F64, mem, pp, (8 * k) as i32)));
+            } else {
+                vars.extend(v_p.iter().map(|v| ir.b.use_var(*v)));
+            }
             for &c in &model.constants {
                 let v = ir.c(c);
                 vars.push(v);
@@ -620,9 +632,81 @@ impl EpochKernel {
             params: pp,
             mem: MemFlags::new().with_notrap(),
         };
-        let p_new = emit_step(
-            &mut ir, kind, &consts, &p_old, &mut row, &state, t_new, width,
-        );
+        let ps = PerStep::emit(&mut ir, kind, &consts, t_new);
+        let acc = if looped {
+            // The exact gradients to memory, then the update as a loop over groups of
+            // `width` parameters, from memory to memory, summing the new parameters for
+            // the divergence test and the squared gradients for the norms as it goes.
+            let g_at = grads_at(np);
+            for k in 0..np {
+                let v = row.exact(&mut ir, k);
+                ir.b.ins().store(mem, v, io, (8 * (g_at + k)) as i32);
+            }
+            let lp = ir.b.create_block();
+            let after = ir.b.create_block();
+            let full = np / width * width;
+            let zero_i = ir.b.ins().iconst(types::I64, 0);
+            ir.b.def_var(v_k, zero_i);
+            ir.b.def_var(v_acc, err);
+            ir.b.ins().jump(lp, &[]);
+            ir.b.switch_to_block(lp);
+            let off = ir.b.use_var(v_k);
+            let acc = ir.b.use_var(v_acc);
+            let acc = update_group(
+                &mut ir, kind, &consts, &ps, io, pp, sp, off, np, width, grad_norms, acc,
+            );
+            ir.b.def_var(v_acc, acc);
+            let k1 = ir.b.ins().iadd_imm(off, (8 * width) as i64);
+            ir.b.def_var(v_k, k1);
+            let more =
+                ir.b.ins()
+                    .icmp_imm(IntCC::SignedLessThan, k1, (8 * full) as i64);
+            ir.b.ins().brif(more, lp, &[], after, &[]);
+            ir.b.switch_to_block(after);
+            let acc = ir.b.use_var(v_acc);
+            if full < np {
+                let off = ir.b.ins().iconst(types::I64, (8 * full) as i64);
+                update_group(
+                    &mut ir,
+                    kind,
+                    &consts,
+                    &ps,
+                    io,
+                    pp,
+                    sp,
+                    off,
+                    np,
+                    np - full,
+                    grad_norms,
+                    acc,
+                )
+            } else {
+                acc
+            }
+        } else {
+            let p_new = emit_step(
+                &mut ir, kind, &consts, &ps, &p_old, &mut row, &state, np, width,
+            );
+            for (v, x) in v_p.iter().zip(&p_new) {
+                ir.b.def_var(*v, *x);
+            }
+            // The divergence test's sum (below).
+            let mut acc = err;
+            for &v in &p_new {
+                acc = ir.add(acc, v);
+            }
+            // (The raw gradients will do: `g*g` is blind to the sign of a zero.)
+            for k in (0..np).filter(|_| grad_norms) {
+                let g = row.raw[k];
+                let s =
+                    ir.b.ins()
+                        .load(types::F64, mem, io, (8 * (IO_SQ + k)) as i32);
+                let gg = ir.mul(g, g);
+                let s = ir.add(s, gg);
+                ir.b.ins().store(mem, s, io, (8 * (IO_SQ + k)) as i32);
+            }
+            acc
+        };
         let sum = ir.b.ins().load(types::F64, mem, io, (8 * IO_SUM) as i32);
         let sum = ir.add(sum, err);
         ir.b.ins().store(mem, sum, io, (8 * IO_SUM) as i32);
@@ -631,16 +715,6 @@ impl EpochKernel {
         let gt = ir.cmp(FloatCC::GreaterThan, err, mx);
         let mx = ir.select(gt, err, mx);
         ir.b.ins().store(mem, mx, io, (8 * IO_MAX) as i32);
-        // (The raw gradients will do: `g*g` is blind to the sign of a zero.)
-        for k in (0..np).filter(|_| grad_norms) {
-            let g = row.raw[k];
-            let s =
-                ir.b.ins()
-                    .load(types::F64, mem, io, (8 * (IO_SQ + k)) as i32);
-            let gg = ir.mul(g, g);
-            let s = ir.add(s, gg);
-            ir.b.ins().store(mem, s, io, (8 * (IO_SQ + k)) as i32);
-        }
 
         // The divergence test: `x - x` is 0 for a finite x and NaN otherwise. The
         // gradients need no test of their own: with every compiled rule a NaN or
@@ -649,10 +723,6 @@ impl EpochKernel {
         // step then names the gradient as the cause, as `Trainer::run` does.
         // One sum tests them all: it is NaN or infinite when one of them is (or, rarely,
         // when finite values overflow: a false alarm, which the replay clears).
-        let mut acc = err;
-        for &v in &p_new {
-            acc = ir.add(acc, v);
-        }
         // Both tests in one comparison: `(acc - acc) + err` is `err` (but for the sign
         // of a zero) when all are finite and NaN otherwise, and "NaN or above the
         // threshold" is `UnorderedOrGreaterThan`.
@@ -664,9 +734,6 @@ impl EpochKernel {
 
         // cont: commit the step
         ir.b.switch_to_block(cont);
-        for (v, x) in v_p.iter().zip(&p_new) {
-            ir.b.def_var(*v, *x);
-        }
         ir.b.def_var(v_t, t_new);
         let i1 = ir.b.ins().iadd(i, m);
         ir.b.def_var(v_i, i1);
@@ -812,13 +879,81 @@ impl EpochKernel {
 
     /// The length of the `io` block.
     pub(crate) fn io_len(&self) -> usize {
-        IO_SQ + self.n_params + K::HYPERS + Consts::LEN
+        grads_at(self.n_params) + self.n_params
     }
 
     /// The length of one epoch's record: the sum, the largest error, the Σg².
     pub(crate) fn record_len(&self) -> usize {
         IO_SQ + self.n_params
     }
+}
+
+/// From how many parameters the update is a loop over them in memory rather than
+/// straight-line code with the parameters in registers. Straight-line code is the
+/// fastest for small models (W1, W2), but its size grows with the parameters, and
+/// Cranelift's register allocator with it: a 130-parameter model's Adam took 19 ms to
+/// compile, nearly all of it allocating registers for the unrolled update. Past a few
+/// dozen parameters the registers cannot hold them anyway.
+const LOOPED_FROM: usize = 24;
+
+/// Where the exact gradients of a step wait in `io` for the looped update: after the
+/// rule's numbers.
+fn grads_at(np: usize) -> usize {
+    IO_SQ + np + K::HYPERS + Consts::LEN
+}
+
+/// One group of the looped update (see [`LOOPED_FROM`]): the parameters at byte offset
+/// `off` (`width` of them, or fewer at the end) read from memory with their exact
+/// gradients, updated by [`emit_step`] and written back, their squared gradients added
+/// to the norms' sums. Returns `acc` plus the new parameters.
+#[allow(clippy::too_many_arguments)]
+fn update_group(
+    ir: &mut Ir<'_, '_>,
+    kind: OptKind,
+    consts: &Consts,
+    ps: &PerStep,
+    io: Value,
+    pp: Value,
+    sp: Value,
+    off: Value,
+    np: usize,
+    width: usize,
+    grad_norms: bool,
+    acc: Value,
+) -> Value {
+    let mem = MemFlags::new().with_notrap();
+    let pk = ir.b.ins().iadd(pp, off);
+    let sk = ir.b.ins().iadd(sp, off);
+    let ik = ir.b.ins().iadd(io, off);
+    let g_at = grads_at(np);
+    let p: Vec<Value> = (0..width)
+        .map(|j| ir.b.ins().load(types::F64, mem, pk, (8 * j) as i32))
+        .collect();
+    let g: Vec<Value> = (0..width)
+        .map(|j| {
+            ir.b.ins()
+                .load(types::F64, mem, ik, (8 * (g_at + j)) as i32)
+        })
+        .collect();
+    let mut row = Row::exact_values(Vec::new(), g.clone());
+    let st = StateMem {
+        ptr: sk,
+        params: pk,
+        mem,
+    };
+    let p_new = emit_step(ir, kind, consts, ps, &p, &mut row, &st, np, width);
+    let mut acc = acc;
+    for &v in &p_new {
+        acc = ir.add(acc, v);
+    }
+    for (j, &gj) in g.iter().enumerate().filter(|_| grad_norms) {
+        let at = (8 * (IO_SQ + j)) as i32;
+        let s = ir.b.ins().load(types::F64, mem, ik, at);
+        let gg = ir.mul(gj, gj);
+        let s = ir.add(s, gg);
+        ir.b.ins().store(mem, s, ik, at);
+    }
+    acc
 }
 
 /// The optimizer state in memory (variable-major, `n` values per variable).
@@ -1010,75 +1145,106 @@ impl Group {
     }
 }
 
-/// One optimizer step, in [`Optimizer::step`]'s operation order, for parameters in
-/// groups of `width` (see [`Group`]). The state is variable-major (all of the first
-/// state variable, then the second), so a group's state is contiguous too.
+/// What a rule computes once per step, whatever the parameter: torch SGD's "first step",
+/// torch Adam's bias corrections, torch's lerp formula, torch Adagrad's `-clr`.
+#[derive(Clone, Copy)]
+struct PerStep {
+    first: Option<Value>,
+    bias: Option<(Value, Value)>,
+    lerp_w: K,
+    small: Option<Value>,
+    neg_clr: Option<Value>,
+}
+
+impl PerStep {
+    fn emit(ir: &mut Ir<'_, '_>, kind: OptKind, c: &Consts, t: Value) -> PerStep {
+        // What a rule computes once per step, whatever the parameter.
+        let first = matches!(kind, OptKind::TorchSgd { .. })
+            .then(|| ir.b.ins().icmp_imm(IntCC::Equal, t, 1));
+        let bias = match kind {
+            OptKind::TorchAdam { .. } => {
+                let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
+                let one = ir.c(1.0);
+                let (lr, b1, b2) = (
+                    c.get(ir, types::F64, K::Lr),
+                    c.get(ir, types::F64, K::Beta1),
+                    c.get(ir, types::F64, K::Beta2),
+                );
+                let p1 = ir.call2(Native2::Powf, b1, tf);
+                let bc1 = ir.sub(one, p1);
+                let p2 = ir.call2(Native2::Powf, b2, tf);
+                let bc2 = ir.sub(one, p2);
+                let step_size = ir.div(lr, bc1);
+                let bc2_sqrt = ir.sqrt(bc2);
+                Some((ir.neg(step_size), bc2_sqrt))
+            }
+            _ => None,
+        };
+        // `|w| < 0.5`, the choice of formula of torch's lerp (`w` is `1 - β1` or `1 - α`).
+        let lerp_w = if matches!(kind, OptKind::TorchAdam { .. }) {
+            K::OneMinusBeta1
+        } else {
+            K::OneMinusAlpha
+        };
+        let small = matches!(
+            kind,
+            OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { centered: true, .. }
+        )
+        .then(|| {
+            let w = c.get(ir, types::F64, lerp_w);
+            let aw = ir.b.ins().fabs(w);
+            let half = ir.c(0.5);
+            ir.cmp(FloatCC::LessThan, aw, half)
+        });
+        // torch Adagrad's `-clr`, with `clr = lr / (1 + (t-1)·lr_decay)`.
+        let neg_clr = matches!(kind, OptKind::TorchAdagrad { .. }).then(|| {
+            let t1 = ir.b.ins().iadd_imm(t, -1);
+            let tf = ir.b.ins().fcvt_from_uint(types::F64, t1);
+            let (lr, decay) = (
+                c.get(ir, types::F64, K::Lr),
+                c.get(ir, types::F64, K::LrDecay),
+            );
+            let x = ir.mul(tf, decay);
+            let one = ir.c(1.0);
+            let d = ir.add(one, x);
+            let clr = ir.div(lr, d);
+            ir.neg(clr)
+        });
+        PerStep {
+            first,
+            bias,
+            lerp_w,
+            small,
+            neg_clr,
+        }
+    }
+}
+
+/// One optimizer step, in [`Optimizer::step`]'s operation order, for the parameters `p`
+/// in groups of `width` (see [`Group`]). The state is variable-major (all of the first
+/// state variable, then the second), `n` values each, so a group's state is contiguous
+/// too; `st` points at the state and parameters of `p[0]`.
 #[allow(clippy::too_many_arguments)]
 fn emit_step(
     ir: &mut Ir<'_, '_>,
     kind: OptKind,
     c: &Consts,
+    ps: &PerStep,
     p: &[Value],
     g: &mut Row,
     st: &StateMem,
-    t: Value,
+    n: usize,
     width: usize,
 ) -> Vec<Value> {
-    let n = p.len();
     let mut np = p.to_vec();
-    // What a rule computes once per step, whatever the parameter.
-    let first =
-        matches!(kind, OptKind::TorchSgd { .. }).then(|| ir.b.ins().icmp_imm(IntCC::Equal, t, 1));
-    let bias = match kind {
-        OptKind::TorchAdam { .. } => {
-            let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
-            let one = ir.c(1.0);
-            let (lr, b1, b2) = (
-                c.get(ir, types::F64, K::Lr),
-                c.get(ir, types::F64, K::Beta1),
-                c.get(ir, types::F64, K::Beta2),
-            );
-            let p1 = ir.call2(Native2::Powf, b1, tf);
-            let bc1 = ir.sub(one, p1);
-            let p2 = ir.call2(Native2::Powf, b2, tf);
-            let bc2 = ir.sub(one, p2);
-            let step_size = ir.div(lr, bc1);
-            let bc2_sqrt = ir.sqrt(bc2);
-            Some((ir.neg(step_size), bc2_sqrt))
-        }
-        _ => None,
-    };
-    // `|w| < 0.5`, the choice of formula of torch's lerp (`w` is `1 - β1` or `1 - α`).
-    let lerp_w = if matches!(kind, OptKind::TorchAdam { .. }) {
-        K::OneMinusBeta1
-    } else {
-        K::OneMinusAlpha
-    };
-    let small = matches!(
-        kind,
-        OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { centered: true, .. }
-    )
-    .then(|| {
-        let w = c.get(ir, types::F64, lerp_w);
-        let aw = ir.b.ins().fabs(w);
-        let half = ir.c(0.5);
-        ir.cmp(FloatCC::LessThan, aw, half)
-    });
-    // torch Adagrad's `-clr`, with `clr = lr / (1 + (t-1)·lr_decay)`.
-    let neg_clr = matches!(kind, OptKind::TorchAdagrad { .. }).then(|| {
-        let t1 = ir.b.ins().iadd_imm(t, -1);
-        let tf = ir.b.ins().fcvt_from_uint(types::F64, t1);
-        let (lr, decay) = (
-            c.get(ir, types::F64, K::Lr),
-            c.get(ir, types::F64, K::LrDecay),
-        );
-        let x = ir.mul(tf, decay);
-        let one = ir.c(1.0);
-        let d = ir.add(one, x);
-        let clr = ir.div(lr, d);
-        ir.neg(clr)
-    });
-    for grp in Group::split(n, width) {
+    let PerStep {
+        first,
+        bias,
+        lerp_w,
+        small,
+        neg_clr,
+    } = *ps;
+    for grp in Group::split(p.len(), width) {
         let ty = grp.ty();
         // The scalars of the rule, as wide as the group.
         let k = |ir: &mut Ir<'_, '_>, k: K| c.get(ir, ty, k);

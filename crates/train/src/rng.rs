@@ -57,9 +57,25 @@ mod tests {
 
     #[test]
     fn the_rejection_test_is_the_zones_at_its_edges() {
-        for n in [1u64, 2, 3, 7, 1000, 1 << 32, (1 << 63) + 1, u64::MAX - 1, u64::MAX] {
+        for n in [
+            1u64,
+            2,
+            3,
+            7,
+            1000,
+            1 << 32,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             let zone = u64::MAX - (u64::MAX % n);
-            for v in [0, zone.saturating_sub(1), zone, zone.saturating_add(1), u64::MAX] {
+            for v in [
+                0,
+                zone.saturating_sub(1),
+                zone,
+                zone.saturating_add(1),
+                u64::MAX,
+            ] {
                 assert_eq!(v < zone, v - v % n <= u64::MAX - n, "v {v}, n {n}");
             }
         }

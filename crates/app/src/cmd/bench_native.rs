@@ -62,7 +62,54 @@ pub(crate) fn coverage(reps: usize) -> Result<()> {
         beta2: 0.99,
     };
     table("a*x+b", &[0.5, 0.1], &Optimizer::sgd(0.01), reps)?;
-    table("c*MAX(a*x+b,0)+d", &[0.5, -0.2, 0.8, 0.1], &adam, reps)
+    table("c*MAX(a*x+b,0)+d", &[0.5, -0.2, 0.8, 0.1], &adam, reps)?;
+    // (torch's Adam: the workbook's has no ε, and a dead unit's 0/0 stops the run.)
+    wide(&Optimizer::torch_adam(0.01), reps)
+}
+
+/// The compile benchmark's 130-parameter model (43 ReLU units), whose update is a loop
+/// over the parameters in memory: native and interpreted time per gradient evaluation.
+fn wide(opt: &Optimizer, reps: usize) -> Result<()> {
+    let n = 1000;
+    let f: String = (0..43)
+        .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)"))
+        .collect::<Vec<_>>()
+        .join("+")
+        + "+d";
+    let model = Model::new(&f, "squared", &Roles::with_columns(&["x", "y"]))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let trainer = Trainer::new(&model, &data(n))?;
+    let init: Vec<f64> = (0..model.params.len())
+        .map(|k| ((k * 37) % 11) as f64 / 11.0 - 0.45)
+        .collect();
+    println!(
+        "native coverage: 43 ReLU units (130 parameters), {n} rows, 5 epochs, epoch summaries"
+    );
+    for batch in [1, 64] {
+        let mut c = TrainConfig::new(opt.clone(), 5);
+        c.record = Record::Epochs;
+        c.batch_size = batch;
+        let k = EpochKernel::compile_for(&trainer, &c).ok();
+        let (tn, fast) = best(reps, || {
+            gradsheet_jit::train(&trainer, &init, &c, &mut Hooks::none(), k.as_ref())
+        });
+        let (ti, slow) = best(reps, || trainer.run(&init, &c, &mut Hooks::none()));
+        let evals = (n * c.epochs) as f64;
+        let (fast, slow) = (fast?, slow?);
+        println!(
+            "  batch {batch:<14} {:<11} native {:>7.1}  interpreter {:>7.1}  {} {:?}",
+            opt.name(),
+            tn.as_secs_f64() / evals * 1e9,
+            ti.as_secs_f64() / evals * 1e9,
+            if same(&fast, &slow) {
+                "bit-identical"
+            } else {
+                "DIFFERENT"
+            },
+            fast.stop,
+        );
+    }
+    Ok(())
 }
 
 /// The cases for one model, `base` being the rule of the cases that vary something else.

@@ -296,6 +296,24 @@ fn the_graddesc_models_agree() {
 }
 
 #[test]
+fn wide_models_update_in_a_loop_as_the_interpreter_does() {
+    // 25 and 28 parameters: past the straight-line update, with and without a lone
+    // parameter after the pairs.
+    for units in [8, 9] {
+        let f: String = (0..units)
+            .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)"))
+            .collect::<Vec<_>>()
+            .join("+")
+            + "+d";
+        let init: Vec<f64> = (0..3 * units + 1)
+            .map(|k| ((k * 37) % 11) as f64 / 11.0 - 0.45)
+            .collect();
+        check(&f, "squared", &init, 4, None);
+        check_with(&f, "huber", &init, 3, Some(9), gradients()[3], &[1, 3]);
+    }
+}
+
+#[test]
 fn finite_differences_train_as_the_interpreter_does() {
     for g in &gradients()[1..] {
         check_with("a*x+b", "squared", &[1.0, 1.0], 10, None, *g, &[1, 3, 0]);
