@@ -64,6 +64,8 @@ pub enum CompileError {
 #[derive(Clone, Debug, Default)]
 pub struct Kernels {
     by_kind: Vec<(OptKind, EpochKernel)>,
+    /// Kernels for the shapes of run of [`Kernels::for_configs`].
+    shaped: Vec<EpochKernel>,
 }
 
 impl Kernels {
@@ -86,7 +88,45 @@ impl Kernels {
                 by_kind.push((kind, kernel));
             }
         }
-        Kernels { by_kind }
+        Kernels {
+            by_kind,
+            shaped: Vec::new(),
+        }
+    }
+
+    /// Compiles a kernel for each shape of run among `cfgs` on `trainer` (kind of rule,
+    /// per-sample or by mini-batches, gradient, a rate of 0: see [`EpochKernel::fits`]),
+    /// each with the gradient norms, so that it serves epoch summaries and final ones
+    /// alike. Runs the compiler leaves to the interpreter get none. Find a run's kernel
+    /// with [`Kernels::fitting`].
+    pub fn for_configs<'a>(
+        trainer: &Trainer,
+        cfgs: impl IntoIterator<Item = &'a TrainConfig>,
+    ) -> Kernels {
+        let mut shaped: Vec<EpochKernel> = Vec::new();
+        for cfg in cfgs {
+            if unsupported(trainer, cfg).is_some() || shaped.iter().any(|k| k.fits(trainer, cfg)) {
+                continue;
+            }
+            let mut with_norms = cfg.clone();
+            with_norms.record = gradsheet_train::Record::Epochs;
+            if let Ok(kernel) = EpochKernel::compile_for(trainer, &with_norms) {
+                shaped.push(kernel);
+            }
+        }
+        Kernels {
+            by_kind: Vec::new(),
+            shaped,
+        }
+    }
+
+    /// The kernel that runs `cfg` on `trainer`, if one was compiled (by
+    /// [`Kernels::for_configs`], or by [`Kernels::for_runs`] for per-sample runs).
+    pub fn fitting(&self, trainer: &Trainer, cfg: &TrainConfig) -> Option<&EpochKernel> {
+        self.shaped
+            .iter()
+            .chain(self.by_kind.iter().map(|(_, k)| k))
+            .find(|k| k.fits(trainer, cfg))
     }
 
     /// The kernel for `opt`'s kind of rule, if one was compiled.
@@ -115,7 +155,7 @@ impl Kernels {
             init,
             cfg,
             &mut Hooks::none(),
-            self.get(&cfg.optimizer),
+            self.fitting(trainer, cfg),
         )
     }
 }

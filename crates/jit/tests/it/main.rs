@@ -314,6 +314,40 @@ fn wide_models_update_in_a_loop_as_the_interpreter_does() {
 }
 
 #[test]
+fn kernels_for_a_sweep_fit_each_of_its_runs() {
+    let model = Model::new(
+        "c*MAX(a*x+b,0)+d",
+        "squared",
+        &Roles::with_columns(&["x", "y"]),
+    )
+    .unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let init = [0.5, -0.2, 0.8, 0.1];
+    let mut cfgs = Vec::new();
+    for lr in [0.01, 0.02, 0.0] {
+        for batch in [1, 3] {
+            let mut cfg = TrainConfig::new(Optimizer::sgd(lr), 5);
+            cfg.record = Record::Final;
+            cfg.batch_size = batch;
+            cfgs.push(cfg);
+        }
+    }
+    let kernels = gradsheet_jit::Kernels::for_configs(&trainer, &cfgs);
+    for mut cfg in cfgs {
+        let k = kernels
+            .fitting(&trainer, &cfg)
+            .expect("a kernel for every run");
+        assert!(k.is_batched() == (cfg.batch_size > 1));
+        // Compiled with the gradient norms, the kernel serves epoch summaries too.
+        cfg.record = Record::Epochs;
+        assert!(k.fits(&trainer, &cfg));
+        let fast = kernels.run(&trainer, &init, &cfg).unwrap();
+        let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+        assert_same(&fast, &slow, &format!("{cfg:?}"));
+    }
+}
+
+#[test]
 fn finite_differences_train_as_the_interpreter_does() {
     for g in &gradients()[1..] {
         check_with("a*x+b", "squared", &[1.0, 1.0], 10, None, *g, &[1, 3, 0]);
