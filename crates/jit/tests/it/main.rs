@@ -310,6 +310,27 @@ fn wide_models_update_in_a_loop_as_the_interpreter_does() {
             .collect();
         check(&f, "squared", &init, 4, None);
         check_with(&f, "huber", &init, 3, Some(9), gradients()[3], &[1, 3]);
+        // Divergence inside the loop: to infinity and NaN, and past the threshold.
+        let model = Model::new(&f, "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        for (lr, factor) in [(50.0, 1e6), (0.3, 1e6), (0.05, 2.0)] {
+            for batch in [1, 2] {
+                let mut cfg = TrainConfig::new(Optimizer::sgd(lr), 30);
+                cfg.record = Record::Epochs;
+                cfg.batch_size = batch;
+                cfg.divergence_factor = factor;
+                let fast = run_fast(&trainer, &init, &cfg).unwrap().unwrap();
+                let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(&fast, &slow, &format!("{units} units, sgd lr {lr}"));
+                if lr > 1.0 {
+                    assert!(
+                        matches!(slow.stop, Stop::Diverged { .. }),
+                        "{:?}",
+                        slow.stop
+                    );
+                }
+            }
+        }
     }
 }
 
