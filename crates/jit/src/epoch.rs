@@ -457,6 +457,7 @@ impl EpochKernel {
             .collect();
         let v_k = var(&mut b, types::I64);
         let v_acc = var(&mut b, types::F64);
+        let v_r = var(&mut b, types::I64);
         // A batch's running sums: the rows done, the errors, the gradients.
         let v_j = var(&mut b, types::I64);
         let v_es = var(&mut b, types::F64);
@@ -747,7 +748,9 @@ impl EpochKernel {
         let rec = ir.b.ins().imul_imm(e, (8 * (IO_SQ + np)) as i64);
         let rec = ir.b.ins().iadd(ep, rec);
         let zero = ir.c(0.0);
-        for k in IO_SUM..IO_SQ + np {
+        // (With many parameters, their Σg² as a loop too: see `LOOPED_FROM`.)
+        let unrolled = if looped { IO_SQ } else { IO_SQ + np };
+        for k in IO_SUM..unrolled {
             let v = ir.b.ins().load(types::F64, mem, io, (8 * k) as i32);
             ir.b.ins().store(mem, v, rec, (8 * k) as i32);
             let fresh = if k == IO_MAX {
@@ -756,6 +759,28 @@ impl EpochKernel {
                 zero
             };
             ir.b.ins().store(mem, fresh, io, (8 * k) as i32);
+        }
+        if looped {
+            let sq_loop = ir.b.create_block();
+            let sq_done = ir.b.create_block();
+            let zero_i = ir.b.ins().iconst(types::I64, 0);
+            ir.b.def_var(v_r, zero_i);
+            ir.b.ins().jump(sq_loop, &[]);
+            ir.b.switch_to_block(sq_loop);
+            let off = ir.b.use_var(v_r);
+            let src = ir.b.ins().iadd(io, off);
+            let dst = ir.b.ins().iadd(rec, off);
+            let at = (8 * IO_SQ) as i32;
+            let v = ir.b.ins().load(types::F64, mem, src, at);
+            ir.b.ins().store(mem, v, dst, at);
+            ir.b.ins().store(mem, zero, src, at);
+            let k1 = ir.b.ins().iadd_imm(off, 8);
+            ir.b.def_var(v_r, k1);
+            let more =
+                ir.b.ins()
+                    .icmp_imm(IntCC::SignedLessThan, k1, (8 * np) as i64);
+            ir.b.ins().brif(more, sq_loop, &[], sq_done, &[]);
+            ir.b.switch_to_block(sq_done);
         }
         let e1 = ir.b.ins().iadd_imm(e, 1);
         ir.b.def_var(v_e, e1);
