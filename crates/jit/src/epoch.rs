@@ -659,13 +659,7 @@ impl EpochKernel {
                 &mut ir, kind, &consts, &ps, io, pp, sp, off, np, width, grad_norms, acc,
             );
             ir.b.def_var(v_acc, acc);
-            let k1 = ir.b.ins().iadd_imm(off, (8 * width) as i64);
-            ir.b.def_var(v_k, k1);
-            let more =
-                ir.b.ins()
-                    .icmp_imm(IntCC::SignedLessThan, k1, (8 * full) as i64);
-            ir.b.ins().brif(more, lp, &[], after, &[]);
-            ir.b.switch_to_block(after);
+            next_offset(&mut ir, v_k, off, 8 * width, 8 * full, lp, after);
             let acc = ir.b.use_var(v_acc);
             if full < np {
                 let off = ir.b.ins().iconst(types::I64, (8 * full) as i64);
@@ -774,13 +768,7 @@ impl EpochKernel {
             let v = ir.b.ins().load(types::F64, mem, src, at);
             ir.b.ins().store(mem, v, dst, at);
             ir.b.ins().store(mem, zero, src, at);
-            let k1 = ir.b.ins().iadd_imm(off, 8);
-            ir.b.def_var(v_r, k1);
-            let more =
-                ir.b.ins()
-                    .icmp_imm(IntCC::SignedLessThan, k1, (8 * np) as i64);
-            ir.b.ins().brif(more, sq_loop, &[], sq_done, &[]);
-            ir.b.switch_to_block(sq_done);
+            next_offset(&mut ir, v_r, off, 8, 8 * np, sq_loop, sq_done);
         }
         let e1 = ir.b.ins().iadd_imm(e, 1);
         ir.b.def_var(v_e, e1);
@@ -922,6 +910,24 @@ impl EpochKernel {
 /// compile, nearly all of it allocating registers for the unrolled update. Past a few
 /// dozen parameters the registers cannot hold them anyway.
 const LOOPED_FROM: usize = 24;
+
+/// The bottom of a loop over byte offsets: `var = off + stride`, back to `body` while it
+/// is below `end`, else on to `done` (where the builder then is).
+fn next_offset(
+    ir: &mut Ir<'_, '_>,
+    var: Variable,
+    off: Value,
+    stride: usize,
+    end: usize,
+    body: cranelift_codegen::ir::Block,
+    done: cranelift_codegen::ir::Block,
+) {
+    let next = ir.b.ins().iadd_imm(off, stride as i64);
+    ir.b.def_var(var, next);
+    let more = ir.b.ins().icmp_imm(IntCC::SignedLessThan, next, end as i64);
+    ir.b.ins().brif(more, body, &[], done, &[]);
+    ir.b.switch_to_block(done);
+}
 
 /// Where the exact gradients of a step wait in `io` for the looped update: after the
 /// rule's numbers.

@@ -270,6 +270,25 @@ impl Backend for Native<'_> {
         let st = &mut *ep.state;
         // `start` is the first row of a step: a multiple of `batch`.
         let mut start = 0;
+        // One call of the kernel over `n_rows` rows from `rows`, one epoch.
+        let call = |rows: &[f64],
+                    n_rows: usize,
+                    params: &mut [f64],
+                    st: &mut State,
+                    io: &mut [f64],
+                    records: &mut [f64]| {
+            kernel.call(
+                rows,
+                n_rows,
+                params,
+                &mut st.values,
+                io,
+                st.t,
+                1,
+                records,
+                batch,
+            )
+        };
         while start < n {
             // What a bad step needs restored: the kernel has written its state and sums
             // before testing it.
@@ -278,17 +297,7 @@ impl Backend for Native<'_> {
             saved_s.copy_from_slice(&st.values);
             saved_io.copy_from_slice(&io[..IO_SQ + np]);
             let rest = &rows[start * nc..];
-            let bad = kernel.call(
-                rest,
-                n - start,
-                ep.params,
-                &mut st.values,
-                io,
-                st.t,
-                1,
-                records,
-                batch,
-            );
+            let bad = call(rest, n - start, ep.params, st, io, records);
             let Some(k) = bad else {
                 let steps = (n - start).div_ceil(batch);
                 ep.steps += steps;
@@ -302,17 +311,7 @@ impl Backend for Native<'_> {
             st.values.copy_from_slice(saved_s);
             io[..IO_SQ + np].copy_from_slice(saved_io);
             if k > 0 {
-                let redo = kernel.call(
-                    rest,
-                    k * batch,
-                    ep.params,
-                    &mut st.values,
-                    io,
-                    st.t,
-                    1,
-                    records,
-                    batch,
-                );
+                let redo = call(rest, k * batch, ep.params, st, io, records);
                 debug_assert!(redo.is_none(), "the good steps are good again");
                 io[IO_SUM..rl].copy_from_slice(&records[IO_SUM..rl]);
             }

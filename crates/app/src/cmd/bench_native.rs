@@ -119,15 +119,10 @@ fn table(formula: &str, init: &[f64], base: &Optimizer, reps: usize) -> Result<(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let trainer = Trainer::new(&model, &data(n))?;
     let adam = base;
-    let amsgrad = Optimizer::TorchAdam {
-        lr: 0.01,
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weight_decay: 0.0,
-        amsgrad: true,
-        decoupled: false,
-    };
+    let mut amsgrad = Optimizer::torch_adam(0.01);
+    if let Optimizer::TorchAdam { amsgrad: on, .. } = &mut amsgrad {
+        *on = true;
+    }
     let cfg = |opt: &Optimizer, f: &dyn Fn(&mut TrainConfig)| {
         let mut c = TrainConfig::new(opt.clone(), 20);
         c.record = Record::Epochs;
