@@ -1,6 +1,7 @@
-//! A whole epoch of per-sample training as one native loop: for each row, the forward
-//! pass, the reverse pass, the divergence test and the optimizer update, with the
-//! parameters kept in registers from row to row.
+//! A whole epoch of training as one native loop: for each row (or each mini-batch of
+//! rows, their gradients summed), the forward pass, the reverse pass (or the finite
+//! differences), the divergence test and the optimizer update, with the parameters kept
+//! in registers from row to row (for small models: see `LOOPED_FROM`).
 //!
 //! What makes it as fast as a hand-written loop (BENCHMARKS.md has the measurements):
 //! few values alive at once, so that Cranelift's register allocator never spills a

@@ -1,7 +1,8 @@
 //! gradsheet's native compiler (BENCHMARKS.md): a model's tape and an update rule compiled by
-//! Cranelift into one machine-code loop that trains over the rows, with the parameters
-//! in registers and the update done two parameters at a time where the rule has square
-//! roots and divisions. The interpreter ([`gradsheet_engine::Tape`],
+//! Cranelift into one machine-code loop that trains over the rows (one by one or by
+//! mini-batches), with the parameters in registers (in memory, the update a loop over
+//! them, for models of a few dozen parameters and more) and the update done two
+//! parameters at a time where the rule has square roots and divisions. The interpreter ([`gradsheet_engine::Tape`],
 //! [`gradsheet_train::Trainer::run`]) stays the reference: the compiled code performs
 //! the same IEEE operations in the same order and calls the same Rust functions for
 //! transcendentals, so its traces are bit for bit the interpreter's (see [`emit`]'s
