@@ -370,6 +370,18 @@ fn kernels_for_a_sweep_fit_each_of_its_runs() {
 
 #[test]
 fn finite_differences_train_as_the_interpreter_does() {
+    // Shown beside the gradient, they show in step rows only: a run that keeps epoch
+    // summaries runs natively and is the interpreter's.
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let mut cfg = TrainConfig::new(Optimizer::sgd(0.01), 5);
+    cfg.record = Record::Epochs;
+    cfg.show_fd = Some((Scheme::Central, 1e-3));
+    let fast = run_fast(&trainer, &[1.0, 1.0], &cfg)
+        .expect("native")
+        .unwrap();
+    let slow = trainer.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&fast, &slow, "sgd showing central differences");
     for g in &gradients()[1..] {
         check_with("a*x+b", "squared", &[1.0, 1.0], 10, None, *g, &[1, 3, 0]);
         check_with(
