@@ -515,13 +515,13 @@ pub fn sweep_until(
     }
     // Check every cell's settings before running any (cheap), so that a bad value is
     // reported as such rather than as a failed run; and compile one native kernel per
-    // kind of rule the map holds (usually one; two where an axis switches torch's
-    // momentum on): hyperparameters are read at run time. Cells no kernel can run
-    // (mini-batches, an uncompiled rule) fall back to the interpreter.
+    // shape of run the map holds (usually one; two where an axis switches torch's
+    // momentum on or reaches a rate of 0): hyperparameters are read at run time. Cells
+    // no kernel can run (step rows, an uncompiled rule) fall back to the interpreter.
     let cfgs = (0..n)
         .map(|k| setup(k % nx, k / nx).map(|(cfg, _)| cfg))
         .collect::<Result<Vec<_>, String>>()?;
-    let kernels = Kernels::for_runs(&trainer.compiled, cfgs.iter().map(|c| &c.optimizer));
+    let kernels = Kernels::for_configs(trainer, &cfgs);
     let cells = (0..n)
         .into_par_iter()
         .map(|k| {
@@ -530,7 +530,7 @@ pub fn sweep_until(
             }
             let (i, j) = (k % nx, k / nx);
             let (cfg, p) = setup(i, j)?;
-            let kernel = kernels.get(&cfg.optimizer);
+            let kernel = kernels.fitting(trainer, &cfg);
             let mut hooks = Hooks {
                 should_stop: stop,
                 progress: &mut |_, _| {},

@@ -45,7 +45,7 @@ use cranelift_codegen::ir::condcodes::{CondCode, FloatCC};
 use std::ops::Range;
 
 use cranelift_codegen::ir::{
-    types, FuncRef, Function, InstBuilder, InstructionData, Opcode, Type, Value,
+    types, FuncRef, Function, InstBuilder, InstructionData, MemFlags, Opcode, Type, Value,
 };
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
@@ -172,6 +172,16 @@ impl Ir<'_, '_> {
             return self.b.ins().extractlane(v, 0);
         }
         self.b.ins().select(cond, x, y)
+    }
+    /// `x` where `take` holds and `y` elsewhere, lane by lane for an `F64X2` (`take` is
+    /// then the mask of a lane-wise comparison).
+    pub(crate) fn select_lanes(&mut self, take: Value, x: Value, y: Value) -> Value {
+        let ty = self.b.func.dfg.value_type(x);
+        if ty == types::F64 {
+            return self.select(take, x, y);
+        }
+        let mask = self.b.ins().bitcast(ty, MemFlags::new(), take);
+        self.b.ins().bitselect(mask, x, y)
     }
     /// A call of a Rust function of one number.
     pub(crate) fn call1(&mut self, f: Native1, x: Value) -> Value {
@@ -387,9 +397,32 @@ pub(crate) struct Row {
     /// Whether `raw[i]` still needs the `+ 0.0` of the interpreter.
     pub(crate) canon: Vec<bool>,
     exact: Vec<Option<Value>>,
+    /// Whether [`Row::times`] may fuse the `+ 0.0` into its product (see there).
+    fused: bool,
 }
 
 impl Row {
+    /// Gradients computed elsewhere that are already the interpreter's bits (a batch's
+    /// mean: `(0.0 + raw + ...) / m` is never a `-0.0` the interpreter lacks).
+    pub(crate) fn exact_values(vals: Vec<Value>, grads: Vec<Value>) -> Row {
+        let n = grads.len();
+        Row {
+            vals,
+            raw: grads,
+            canon: vec![false; n],
+            exact: vec![None; n],
+            fused: true,
+        }
+    }
+
+    /// Products with the gradient multiply the exact gradient, never fused: for a factor
+    /// that may be zero (a learning rate of 0), where `fma(raw, 0, +0.0)` is `+0` but
+    /// the interpreter's `exact · 0` is `-0` for a negative gradient.
+    pub(crate) fn unfused(mut self) -> Row {
+        self.fused = false;
+        self
+    }
+
     /// Gradient `i`, bit for bit as [`Tape::backward`] leaves it.
     pub(crate) fn exact(&mut self, ir: &mut Ir<'_, '_>, i: usize) -> Value {
         if let Some(v) = self.exact[i] {
@@ -410,7 +443,7 @@ impl Row {
     /// which rounds `raw·h + 0` once and so equals `exact(i)·h` (a zero product is `+0`
     /// either way, a non-zero one is untouched) with the latency of one multiplication.
     pub(crate) fn times(&mut self, ir: &mut Ir<'_, '_>, i: usize, h: Value) -> Value {
-        if self.canon[i] && self.exact[i].is_none() && has_fma() {
+        if self.fused && self.canon[i] && self.exact[i].is_none() && has_fma() {
             let z = ir.c(0.0);
             return ir.b.ins().fma(self.raw[i], h, z);
         }
@@ -463,7 +496,7 @@ impl Row {
             return self.times(ir, r.start, h);
         }
         match self.zero_fix(ir, &r) {
-            Some(z) if has_fma() => {
+            Some(z) if self.fused && has_fma() => {
                 let raw = ir.pack(&self.raw[r]);
                 ir.b.ins().fma(raw, h, z)
             }
@@ -515,6 +548,7 @@ pub(crate) fn emit_row(
         raw,
         canon,
         exact,
+        fused: true,
     }
 }
 

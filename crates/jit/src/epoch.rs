@@ -1,6 +1,7 @@
-//! A whole epoch of per-sample training as one native loop: for each row, the forward
-//! pass, the reverse pass, the divergence test and the optimizer update, with the
-//! parameters kept in registers from row to row.
+//! A whole epoch of training as one native loop: for each row (or each mini-batch of
+//! rows, their gradients summed), the forward pass, the reverse pass (or the finite
+//! differences), the divergence test and the optimizer update, with the parameters kept
+//! in registers from row to row (for small models: see `LOOPED_FROM`).
 //!
 //! What makes it as fast as a hand-written loop (BENCHMARKS.md has the measurements):
 //! few values alive at once, so that Cranelift's register allocator never spills a
@@ -15,10 +16,11 @@ use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use cranelift_module::Module;
 use gradsheet_engine::op::Native2;
+use gradsheet_engine::Scheme;
 use gradsheet_engine::{CompiledModel, Instr};
-use gradsheet_train::Optimizer;
+use gradsheet_train::{Gradient, Optimizer};
 
-use crate::emit::{emit_row, Calls, Ir, Row};
+use crate::emit::{emit_forward, emit_row, Calls, Ir, Row};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -35,6 +37,9 @@ pub enum OptKind {
     Rmsprop,
     /// Workbook Adam.
     Adam,
+    /// The workbook's adagrad of 2016: rates `lr / r` fixed within an epoch (the
+    /// training loop sets `r` between epochs, so its kernel runs one epoch per call).
+    Adagrad,
     /// `torch.optim.SGD`.
     TorchSgd {
         /// `momentum != 0` (the `buf` state exists).
@@ -58,25 +63,27 @@ pub enum OptKind {
         /// Centered (the `grad_avg` state exists).
         centered: bool,
     },
-    /// `torch.optim.Adam` / `AdamW` without AMSGrad.
+    /// `torch.optim.Adam` / `AdamW`.
     TorchAdam {
         /// `weight_decay != 0` (L2 in the gradient).
         weight_decay: bool,
         /// AdamW's decoupled decay.
         decoupled: bool,
+        /// AMSGrad (the `max_exp_avg_sq` state exists).
+        amsgrad: bool,
     },
 }
 
 impl OptKind {
-    /// The kind of `opt`, or `None` for the rules left to the interpreter (workbook
-    /// adagrad, whose rates change between epochs; AMSGrad, whose `max` has no portable
-    /// bit pattern for `±0`).
+    /// The kind of `opt` (every rule has one; `None` is kept for rules to come that
+    /// the compiler leaves to the interpreter).
     pub fn of(opt: &Optimizer) -> Option<OptKind> {
         Some(match *opt {
             Optimizer::Sgd { .. } => OptKind::Sgd,
             Optimizer::Momentum { .. } => OptKind::Momentum,
             Optimizer::Rmsprop { .. } => OptKind::Rmsprop,
             Optimizer::Adam { .. } => OptKind::Adam,
+            Optimizer::Adagrad { .. } => OptKind::Adagrad,
             Optimizer::TorchSgd {
                 momentum,
                 nesterov,
@@ -102,14 +109,14 @@ impl OptKind {
             },
             Optimizer::TorchAdam {
                 weight_decay,
-                amsgrad: false,
+                amsgrad,
                 decoupled,
                 ..
             } => OptKind::TorchAdam {
                 weight_decay: weight_decay != 0.0,
                 decoupled,
+                amsgrad,
             },
-            Optimizer::Adagrad { .. } | Optimizer::TorchAdam { amsgrad: true, .. } => return None,
         })
     }
 
@@ -119,7 +126,7 @@ impl OptKind {
         let mut h = [0.0; K::HYPERS];
         let mut set = |k: K, v: f64| h[k as usize] = v;
         match *opt {
-            Optimizer::Sgd { lr } => set(K::Lr, lr),
+            Optimizer::Sgd { lr } | Optimizer::Adagrad { lr, .. } => set(K::Lr, lr),
             Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => {
                 set(K::Lr, lr);
                 set(K::Beta1, beta);
@@ -181,8 +188,6 @@ impl OptKind {
                 set(K::WeightDecay, weight_decay);
                 set(K::Momentum, momentum);
             }
-            // Rules without a kind (see `of`) are never compiled.
-            Optimizer::Adagrad { .. } => {}
         }
         h
     }
@@ -190,7 +195,7 @@ impl OptKind {
     /// The hyperparameters the rule's update reads (the ones [`OptKind::hypers`] sets).
     pub(crate) fn reads(self) -> &'static [K] {
         match self {
-            OptKind::Sgd => &[K::Lr],
+            OptKind::Sgd | OptKind::Adagrad => &[K::Lr],
             OptKind::Momentum | OptKind::Rmsprop => &[K::Lr, K::Beta1],
             OptKind::Adam => &[K::Lr, K::Beta1, K::Beta2],
             OptKind::TorchSgd { .. } => &[K::Lr, K::Momentum, K::Dampening, K::WeightDecay],
@@ -208,6 +213,7 @@ impl OptKind {
         match self {
             OptKind::Rmsprop
             | OptKind::Adam
+            | OptKind::Adagrad
             | OptKind::TorchAdam { .. }
             | OptKind::TorchAdagrad { .. }
             | OptKind::TorchRmsprop { .. } => 2,
@@ -220,9 +226,9 @@ impl OptKind {
         match self {
             OptKind::Sgd => 0,
             OptKind::Momentum | OptKind::Rmsprop => 1,
-            OptKind::Adam => 2,
+            OptKind::Adam | OptKind::Adagrad => 2,
             OptKind::TorchSgd { momentum, .. } => usize::from(momentum),
-            OptKind::TorchAdam { .. } => 2,
+            OptKind::TorchAdam { amsgrad, .. } => 2 + usize::from(amsgrad),
             OptKind::TorchAdagrad { .. } => 1,
             OptKind::TorchRmsprop {
                 momentum, centered, ..
@@ -231,9 +237,19 @@ impl OptKind {
     }
 }
 
-/// `fn(rows, n_rows, params, state, io, t0) -> i64`: see [`EpochKernel`].
-type EpochFn =
-    unsafe extern "C" fn(*const f64, i64, *mut f64, *mut f64, *mut f64, i64, i64, *mut f64) -> i64;
+/// `fn(rows, n_rows, params, state, io, t0, epochs, records, batch) -> i64`: see
+/// [`EpochKernel`].
+type EpochFn = unsafe extern "C" fn(
+    *const f64,
+    i64,
+    *mut f64,
+    *mut f64,
+    *mut f64,
+    i64,
+    i64,
+    *mut f64,
+    i64,
+) -> i64;
 
 /// The layout of the `io` block: the threshold, the running sums of the epoch (errors,
 /// largest error, squared gradients per parameter), then the hyperparameters.
@@ -249,9 +265,11 @@ pub(crate) const IO_SQ: usize = 3;
 /// and written in place), an `io` block — `[threshold, sum of errors, largest error,
 /// Σg² per parameter..., hyperparameters..., room for the numbers the rule derives from
 /// them]` —, the number of steps taken before, a number of epochs to run over the rows,
-/// and a record per epoch (`io`'s sums at its end, which then start again from zero).
-/// It returns -1 after the last epoch, or the
-/// index (counted over the epochs of the call) of the first step that is bad — a NaN or
+/// a record per epoch (`io`'s sums at its end, which then start again from zero), and
+/// the rows per step (a kernel compiled for mini-batches steps on the mean gradient of
+/// each batch of that many rows, the last one smaller if need be; a per-sample kernel
+/// ignores it). It returns -1 after the last epoch, or the
+/// index (of the step, counted over the epochs of the call) of the first step that is bad — a NaN or
 /// infinite error or parameter, or an error above the threshold — after which the state
 /// and sums in memory are not to be trusted: the caller restores them, redoes the good
 /// steps, and replays the bad one with the interpreter to report it exactly as
@@ -268,6 +286,9 @@ pub struct EpochKernel {
     n_params: usize,
     kind: OptKind,
     grad_norms: bool,
+    batched: bool,
+    fused: bool,
+    gradient: Gradient,
 }
 
 impl std::fmt::Debug for EpochKernel {
@@ -304,6 +325,65 @@ impl EpochKernel {
         opt: &Optimizer,
         grad_norms: bool,
     ) -> Result<EpochKernel, CompileError> {
+        EpochKernel::build(model, opt, grad_norms, false, true, Gradient::Auto)
+    }
+
+    /// The kernel for the run `cfg` of `trainer` (see [`EpochKernel::fits`]): per-sample
+    /// or by mini-batches, with the gradient norms if the run keeps epoch summaries, and
+    /// for a learning rate of 0 with products that keep the sign of a zero.
+    ///
+    /// # Errors
+    ///
+    /// As [`EpochKernel::compile`].
+    pub fn compile_for(
+        trainer: &gradsheet_train::Trainer,
+        cfg: &gradsheet_train::TrainConfig,
+    ) -> Result<EpochKernel, CompileError> {
+        EpochKernel::build(
+            &trainer.compiled,
+            &cfg.optimizer,
+            cfg.record != gradsheet_train::Record::Final,
+            cfg.batch_rows(trainer.n_rows) > 1,
+            cfg.optimizer.lr() != 0.0,
+            cfg.gradient,
+        )
+    }
+
+    /// Whether this kernel can run `cfg` on `trainer` (the same model and kind of rule,
+    /// per-sample or batched as the run is, gradient norms if it needs them, unfused
+    /// products for a rate of 0). It says nothing of the rest of the run (see
+    /// [`crate::unsupported`]).
+    pub fn fits(
+        &self,
+        trainer: &gradsheet_train::Trainer,
+        cfg: &gradsheet_train::TrainConfig,
+    ) -> bool {
+        self.matches(&trainer.compiled)
+            && OptKind::of(&cfg.optimizer) == Some(self.kind)
+            && (self.grad_norms || cfg.record == gradsheet_train::Record::Final)
+            && self.batched == (cfg.batch_rows(trainer.n_rows) > 1)
+            && (!self.fused || cfg.optimizer.lr() != 0.0)
+            && self.gradient == cfg.gradient
+    }
+
+    /// Whether the kernel steps by mini-batches.
+    pub fn is_batched(&self) -> bool {
+        self.batched
+    }
+
+    /// Whether products with the gradient may be fused (not for a rate of 0).
+    pub(crate) fn is_fused(&self) -> bool {
+        self.fused
+    }
+
+    fn build(
+        model: &CompiledModel,
+        opt: &Optimizer,
+        grad_norms: bool,
+        batched: bool,
+        fused: bool,
+        gradient: Gradient,
+    ) -> Result<EpochKernel, CompileError> {
         let kind = OptKind::of(opt).ok_or_else(|| {
             CompileError::Unsupported(format!("the {} optimizer is not compiled", opt.name()))
         })?;
@@ -320,7 +400,17 @@ impl EpochKernel {
         let ptr = module.target_config().pointer_type();
         {
             let sig = &mut ctx.func.signature;
-            for t in [ptr, types::I64, ptr, ptr, ptr, types::I64, types::I64, ptr] {
+            for t in [
+                ptr,
+                types::I64,
+                ptr,
+                ptr,
+                ptr,
+                types::I64,
+                types::I64,
+                ptr,
+                types::I64,
+            ] {
                 sig.params.push(AbiParam::new(t));
             }
             sig.returns.push(AbiParam::new(types::I64));
@@ -342,7 +432,7 @@ impl EpochKernel {
         b.switch_to_block(entry);
         let args = b.block_params(entry).to_vec();
         let (rows, n, pp, sp, io, t0) = (args[0], args[1], args[2], args[3], args[4], args[5]);
-        let (n_epochs, ep) = (args[6], args[7]);
+        let (n_epochs, ep, batch) = (args[6], args[7], args[8]);
 
         // Loop-carried variables: the row index, the step count and the parameters, in
         // registers. The optimizer state and the sums stay in memory (`state`, `io`):
@@ -359,7 +449,23 @@ impl EpochKernel {
         let v_e = var(&mut b, types::I64);
         let v_i = var(&mut b, types::I64);
         let v_t = var(&mut b, types::I64);
-        let v_p: Vec<Variable> = (0..np).map(|_| var(&mut b, types::F64)).collect();
+        // Past `LOOPED_FROM` parameters they stay in memory, and the update is a loop
+        // over them (see `LOOPED_FROM`).
+        let looped = np >= LOOPED_FROM;
+        let v_p: Vec<Variable> = (0..np)
+            .filter(|_| !looped)
+            .map(|_| var(&mut b, types::F64))
+            .collect();
+        let v_k = var(&mut b, types::I64);
+        let v_acc = var(&mut b, types::F64);
+        let v_r = var(&mut b, types::I64);
+        // A batch's running sums: the rows done, the errors, the gradients.
+        let v_j = var(&mut b, types::I64);
+        let v_es = var(&mut b, types::F64);
+        let v_gs: Vec<Variable> = (0..np)
+            .filter(|_| batched)
+            .map(|_| var(&mut b, types::F64))
+            .collect();
 
         let zero_i = b.ins().iconst(types::I64, 0);
         b.def_var(v_e, zero_i);
@@ -395,23 +501,126 @@ impl EpochKernel {
         // body: one step
         ir.b.switch_to_block(body);
         let i = ir.b.use_var(v_i);
-        let off = ir.b.ins().imul_imm(i, (8 * nc) as i64);
-        let rp = ir.b.ins().iadd(rows, off);
-        let mut vars: Vec<Value> = (0..nc)
-            .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
-            .collect();
-        let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
-        vars.extend(&p_old);
-        for &c in &model.constants {
-            let v = ir.c(c);
-            vars.push(v);
-        }
         let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
-        // Zero adjoints are not tested (see `emit`): a NaN gradient makes its parameter
-        // NaN (below), which stops the
-        // loop, and the caller replays that row with the interpreter.
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(1), &wrt);
-        let err = row.vals[tape.output(1) as usize];
+        // One row's forward and reverse pass, from row `r` (a row index).
+        let one_row = |ir: &mut Ir<'_, '_>, r: Value| {
+            let off = ir.b.ins().imul_imm(r, (8 * nc) as i64);
+            let rp = ir.b.ins().iadd(rows, off);
+            let mut vars: Vec<Value> = (0..nc)
+                .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
+                .collect();
+            if looped {
+                vars.extend((0..np).map(|k| ir.b.ins().load(types::F64, mem, pp, (8 * k) as i32)));
+            } else {
+                vars.extend(v_p.iter().map(|v| ir.b.use_var(*v)));
+            }
+            for &c in &model.constants {
+                let v = ir.c(c);
+                vars.push(v);
+            }
+            let out = tape.output(1) as usize;
+            let Gradient::Fd { scheme, h } = gradient else {
+                // Zero adjoints are not tested (see `emit`): a NaN gradient makes its
+                // parameter NaN (below), which stops the loop, and the caller replays
+                // that step with the interpreter.
+                return emit_row(ir, tape, &vars, out as u32, &wrt);
+            };
+            // `Trainer::row_fd`: the error at the parameters, then at each one moved by
+            // ±h, in the same operations (Cranelift shares what a move leaves alone).
+            let vals = emit_forward(ir, tape, &vars);
+            let f0 = vals[out];
+            let hv = ir.c(h);
+            let grads = (0..np)
+                .map(|i| {
+                    let p = vars[nc + i];
+                    let at = |ir: &mut Ir<'_, '_>, v: Value| {
+                        let mut moved = vars.clone();
+                        moved[nc + i] = v;
+                        emit_forward(ir, tape, &moved)[out]
+                    };
+                    match scheme {
+                        Scheme::Forward => {
+                            let ph = ir.add(p, hv);
+                            let e = at(ir, ph);
+                            let d = ir.sub(e, f0);
+                            ir.div(d, hv)
+                        }
+                        Scheme::Backward => {
+                            let ph = ir.sub(p, hv);
+                            let e = at(ir, ph);
+                            let d = ir.sub(f0, e);
+                            ir.div(d, hv)
+                        }
+                        Scheme::Central => {
+                            let ph = ir.add(p, hv);
+                            let up = at(ir, ph);
+                            let pl = ir.sub(p, hv);
+                            let down = at(ir, pl);
+                            let d = ir.sub(up, down);
+                            let two_h = ir.c(2.0 * h);
+                            ir.div(d, two_h)
+                        }
+                    }
+                })
+                .collect();
+            Row::exact_values(vals, grads)
+        };
+        let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
+        let (mut row, err, m) = if batched {
+            // The interpreter's batch: `grad = 0.0`, `grad += g_row` row by row, then
+            // `grad /= m`, and the errors alike. A sum that starts at `+0.0` is never
+            // `-0.0`, so adding a raw gradient (the exact one but for the sign of a zero)
+            // gives the exact sum: the mean is the interpreter's, bit for bit.
+            let inner = ir.b.create_block();
+            let mean = ir.b.create_block();
+            let left = ir.b.ins().isub(n, i);
+            let short = ir.b.ins().icmp(IntCC::SignedLessThan, left, batch);
+            let m = ir.b.ins().select(short, left, batch);
+            let zero_i = ir.b.ins().iconst(types::I64, 0);
+            ir.b.def_var(v_j, zero_i);
+            let zero = ir.c(0.0);
+            ir.b.def_var(v_es, zero);
+            for v in &v_gs {
+                ir.b.def_var(*v, zero);
+            }
+            ir.b.ins().jump(inner, &[]);
+            ir.b.switch_to_block(inner);
+            let j = ir.b.use_var(v_j);
+            let r = ir.b.ins().iadd(i, j);
+            let row = one_row(&mut ir, r);
+            let es = ir.b.use_var(v_es);
+            let es = ir.add(es, row.vals[tape.output(1) as usize]);
+            ir.b.def_var(v_es, es);
+            for (v, g) in v_gs.iter().zip(&row.raw) {
+                let gs = ir.b.use_var(*v);
+                let gs = ir.add(gs, *g);
+                ir.b.def_var(*v, gs);
+            }
+            let j1 = ir.b.ins().iadd_imm(j, 1);
+            ir.b.def_var(v_j, j1);
+            let more = ir.b.ins().icmp(IntCC::SignedLessThan, j1, m);
+            ir.b.ins().brif(more, inner, &[], mean, &[]);
+            ir.b.switch_to_block(mean);
+            let mf = ir.b.ins().fcvt_from_sint(types::F64, m);
+            let es = ir.b.use_var(v_es);
+            let err = ir.div(es, mf);
+            let grads: Vec<Value> = v_gs
+                .iter()
+                .map(|v| {
+                    let gs = ir.b.use_var(*v);
+                    ir.div(gs, mf)
+                })
+                .collect();
+            (Row::exact_values(Vec::new(), grads), err, m)
+        } else {
+            let row = one_row(&mut ir, i);
+            let err = row.vals[tape.output(1) as usize];
+            let one = ir.b.ins().iconst(types::I64, 1);
+            (row, err, one)
+        };
+        if !fused {
+            row = row.unfused();
+        }
         let t = ir.b.use_var(v_t);
         let t_new = ir.b.ins().iadd_imm(t, 1);
         // Each new parameter is also stored as soon as it is computed. The store is not
@@ -425,9 +634,77 @@ impl EpochKernel {
             params: pp,
             mem: MemFlags::new().with_notrap(),
         };
-        let p_new = emit_step(
-            &mut ir, kind, &consts, &p_old, &mut row, &state, t_new, width,
-        );
+        let ps = PerStep::emit(&mut ir, kind, &consts, t_new);
+        let acc = if looped {
+            // The exact gradients to memory, then the update as a loop over groups of
+            // `width` parameters, from memory to memory, summing the new parameters for
+            // the divergence test and the squared gradients for the norms as it goes.
+            let g_at = grads_at(np);
+            for k in 0..np {
+                let v = row.exact(&mut ir, k);
+                ir.b.ins().store(mem, v, io, (8 * (g_at + k)) as i32);
+            }
+            let lp = ir.b.create_block();
+            let after = ir.b.create_block();
+            let full = np / width * width;
+            let zero_i = ir.b.ins().iconst(types::I64, 0);
+            ir.b.def_var(v_k, zero_i);
+            // The flag of `update_group`, which the test below reads as the sum.
+            let flag = ir.sub(err, err);
+            ir.b.def_var(v_acc, flag);
+            ir.b.ins().jump(lp, &[]);
+            ir.b.switch_to_block(lp);
+            let off = ir.b.use_var(v_k);
+            let acc = ir.b.use_var(v_acc);
+            let acc = update_group(
+                &mut ir, kind, &consts, &ps, io, pp, sp, off, np, width, grad_norms, acc,
+            );
+            ir.b.def_var(v_acc, acc);
+            next_offset(&mut ir, v_k, off, 8 * width, 8 * full, lp, after);
+            let acc = ir.b.use_var(v_acc);
+            if full < np {
+                let off = ir.b.ins().iconst(types::I64, (8 * full) as i64);
+                update_group(
+                    &mut ir,
+                    kind,
+                    &consts,
+                    &ps,
+                    io,
+                    pp,
+                    sp,
+                    off,
+                    np,
+                    np - full,
+                    grad_norms,
+                    acc,
+                )
+            } else {
+                acc
+            }
+        } else {
+            let p_new = emit_step(
+                &mut ir, kind, &consts, &ps, &p_old, &mut row, &state, np, width,
+            );
+            for (v, x) in v_p.iter().zip(&p_new) {
+                ir.b.def_var(*v, *x);
+            }
+            // The divergence test's sum (below).
+            let mut acc = err;
+            for &v in &p_new {
+                acc = ir.add(acc, v);
+            }
+            // (The raw gradients will do: `g*g` is blind to the sign of a zero.)
+            for k in (0..np).filter(|_| grad_norms) {
+                let g = row.raw[k];
+                let s =
+                    ir.b.ins()
+                        .load(types::F64, mem, io, (8 * (IO_SQ + k)) as i32);
+                let gg = ir.mul(g, g);
+                let s = ir.add(s, gg);
+                ir.b.ins().store(mem, s, io, (8 * (IO_SQ + k)) as i32);
+            }
+            acc
+        };
         let sum = ir.b.ins().load(types::F64, mem, io, (8 * IO_SUM) as i32);
         let sum = ir.add(sum, err);
         ir.b.ins().store(mem, sum, io, (8 * IO_SUM) as i32);
@@ -436,16 +713,6 @@ impl EpochKernel {
         let gt = ir.cmp(FloatCC::GreaterThan, err, mx);
         let mx = ir.select(gt, err, mx);
         ir.b.ins().store(mem, mx, io, (8 * IO_MAX) as i32);
-        // (The raw gradients will do: `g*g` is blind to the sign of a zero.)
-        for k in (0..np).filter(|_| grad_norms) {
-            let g = row.raw[k];
-            let s =
-                ir.b.ins()
-                    .load(types::F64, mem, io, (8 * (IO_SQ + k)) as i32);
-            let gg = ir.mul(g, g);
-            let s = ir.add(s, gg);
-            ir.b.ins().store(mem, s, io, (8 * (IO_SQ + k)) as i32);
-        }
 
         // The divergence test: `x - x` is 0 for a finite x and NaN otherwise. The
         // gradients need no test of their own: with every compiled rule a NaN or
@@ -454,10 +721,6 @@ impl EpochKernel {
         // step then names the gradient as the cause, as `Trainer::run` does.
         // One sum tests them all: it is NaN or infinite when one of them is (or, rarely,
         // when finite values overflow: a false alarm, which the replay clears).
-        let mut acc = err;
-        for &v in &p_new {
-            acc = ir.add(acc, v);
-        }
         // Both tests in one comparison: `(acc - acc) + err` is `err` (but for the sign
         // of a zero) when all are finite and NaN otherwise, and "NaN or above the
         // threshold" is `UnorderedOrGreaterThan`.
@@ -469,11 +732,8 @@ impl EpochKernel {
 
         // cont: commit the step
         ir.b.switch_to_block(cont);
-        for (v, x) in v_p.iter().zip(&p_new) {
-            ir.b.def_var(*v, *x);
-        }
         ir.b.def_var(v_t, t_new);
-        let i1 = ir.b.ins().iadd_imm(i, 1);
+        let i1 = ir.b.ins().iadd(i, m);
         ir.b.def_var(v_i, i1);
         let more = ir.b.ins().icmp(IntCC::SignedLessThan, i1, n);
         ir.b.ins().brif(more, body, &[], ep_end, &[]);
@@ -483,7 +743,9 @@ impl EpochKernel {
         let rec = ir.b.ins().imul_imm(e, (8 * (IO_SQ + np)) as i64);
         let rec = ir.b.ins().iadd(ep, rec);
         let zero = ir.c(0.0);
-        for k in IO_SUM..IO_SQ + np {
+        // (With many parameters, their Σg² as a loop too: see `LOOPED_FROM`.)
+        let unrolled = if looped { IO_SQ } else { IO_SQ + np };
+        for k in IO_SUM..unrolled {
             let v = ir.b.ins().load(types::F64, mem, io, (8 * k) as i32);
             ir.b.ins().store(mem, v, rec, (8 * k) as i32);
             let fresh = if k == IO_MAX {
@@ -492,6 +754,22 @@ impl EpochKernel {
                 zero
             };
             ir.b.ins().store(mem, fresh, io, (8 * k) as i32);
+        }
+        if looped {
+            let sq_loop = ir.b.create_block();
+            let sq_done = ir.b.create_block();
+            let zero_i = ir.b.ins().iconst(types::I64, 0);
+            ir.b.def_var(v_r, zero_i);
+            ir.b.ins().jump(sq_loop, &[]);
+            ir.b.switch_to_block(sq_loop);
+            let off = ir.b.use_var(v_r);
+            let src = ir.b.ins().iadd(io, off);
+            let dst = ir.b.ins().iadd(rec, off);
+            let at = (8 * IO_SQ) as i32;
+            let v = ir.b.ins().load(types::F64, mem, src, at);
+            ir.b.ins().store(mem, v, dst, at);
+            ir.b.ins().store(mem, zero, src, at);
+            next_offset(&mut ir, v_r, off, 8, 8 * np, sq_loop, sq_done);
         }
         let e1 = ir.b.ins().iadd_imm(e, 1);
         ir.b.def_var(v_e, e1);
@@ -508,7 +786,15 @@ impl EpochKernel {
         ir.b.ins().return_(&[done]);
         ir.b.switch_to_block(exit_bad);
         let at = ir.b.use_var(v_i);
-        let base = ir.b.ins().imul(e, n);
+        // Steps, not rows: `e·ceil(n/batch) + i/batch` (the rows of a step are a batch's).
+        let (steps, at) = if batched {
+            let nb = ir.b.ins().iadd(n, batch);
+            let nb = ir.b.ins().iadd_imm(nb, -1);
+            (ir.b.ins().sdiv(nb, batch), ir.b.ins().sdiv(at, batch))
+        } else {
+            (n, at)
+        };
+        let base = ir.b.ins().imul(e, steps);
         let at = ir.b.ins().iadd(base, at);
         ir.b.ins().return_(&[at]);
         b.seal_all_blocks();
@@ -524,6 +810,9 @@ impl EpochKernel {
             n_params: np,
             kind,
             grad_norms,
+            batched,
+            fused,
+            gradient,
         })
     }
 
@@ -567,6 +856,7 @@ impl EpochKernel {
         t0: u64,
         epochs: usize,
         records: &mut [f64],
+        batch: usize,
     ) -> Option<usize> {
         let np = self.n_params;
         assert!(rows.len() >= n_rows * self.n_cols, "rows too short");
@@ -578,6 +868,7 @@ impl EpochKernel {
             "records too short"
         );
         assert!(n_rows.saturating_mul(epochs) <= i64::MAX as usize && t0 <= i64::MAX as u64);
+        assert!(batch >= 1 && batch <= i64::MAX as usize, "no rows per step");
         // SAFETY: `entry` was produced by `compile` for a function of type `EpochFn`,
         // and `self.native` keeps its memory alive for the duration of the call. The
         // code reads `n_rows * n_cols` values from `rows`, reads and writes `n_params`
@@ -596,6 +887,7 @@ impl EpochKernel {
                 t0 as i64,
                 epochs as i64,
                 records.as_mut_ptr(),
+                batch as i64,
             )
         };
         usize::try_from(r).ok()
@@ -603,13 +895,105 @@ impl EpochKernel {
 
     /// The length of the `io` block.
     pub(crate) fn io_len(&self) -> usize {
-        IO_SQ + self.n_params + K::HYPERS + Consts::LEN
+        grads_at(self.n_params) + self.n_params
     }
 
     /// The length of one epoch's record: the sum, the largest error, the Σg².
     pub(crate) fn record_len(&self) -> usize {
         IO_SQ + self.n_params
     }
+}
+
+/// From how many parameters the update is a loop over them in memory rather than
+/// straight-line code with the parameters in registers. Straight-line code is the
+/// fastest for small models (W1, W2), but its size grows with the parameters, and
+/// Cranelift's register allocator with it: a 130-parameter model's Adam took 19 ms to
+/// compile, nearly all of it allocating registers for the unrolled update. Past a few
+/// dozen parameters the registers cannot hold them anyway.
+const LOOPED_FROM: usize = 24;
+
+/// The bottom of a loop over byte offsets: `var = off + stride`, back to `body` while it
+/// is below `end`, else on to `done` (where the builder then is).
+fn next_offset(
+    ir: &mut Ir<'_, '_>,
+    var: Variable,
+    off: Value,
+    stride: usize,
+    end: usize,
+    body: cranelift_codegen::ir::Block,
+    done: cranelift_codegen::ir::Block,
+) {
+    let next = ir.b.ins().iadd_imm(off, stride as i64);
+    ir.b.def_var(var, next);
+    let more = ir.b.ins().icmp_imm(IntCC::SignedLessThan, next, end as i64);
+    ir.b.ins().brif(more, body, &[], done, &[]);
+    ir.b.switch_to_block(done);
+}
+
+/// Where the exact gradients of a step wait in `io` for the looped update: after the
+/// rule's numbers.
+fn grads_at(np: usize) -> usize {
+    IO_SQ + np + K::HYPERS + Consts::LEN
+}
+
+/// One group of the looped update (see [`LOOPED_FROM`]): the parameters at byte offset
+/// `off` (`width` of them, or fewer at the end) read from memory with their exact
+/// gradients, updated by [`emit_step`] and written back, their squared gradients added
+/// to the norms' sums. Returns `acc` with the bits of `v - v` of each new parameter
+/// `v` or-ed in: +0.0 while every one is finite, NaN otherwise.
+#[allow(clippy::too_many_arguments)]
+fn update_group(
+    ir: &mut Ir<'_, '_>,
+    kind: OptKind,
+    consts: &Consts,
+    ps: &PerStep,
+    io: Value,
+    pp: Value,
+    sp: Value,
+    off: Value,
+    np: usize,
+    width: usize,
+    grad_norms: bool,
+    acc: Value,
+) -> Value {
+    let mem = MemFlags::new().with_notrap();
+    let pk = ir.b.ins().iadd(pp, off);
+    let sk = ir.b.ins().iadd(sp, off);
+    let ik = ir.b.ins().iadd(io, off);
+    let g_at = grads_at(np);
+    let p: Vec<Value> = (0..width)
+        .map(|j| ir.b.ins().load(types::F64, mem, pk, (8 * j) as i32))
+        .collect();
+    let g: Vec<Value> = (0..width)
+        .map(|j| {
+            ir.b.ins()
+                .load(types::F64, mem, ik, (8 * (g_at + j)) as i32)
+        })
+        .collect();
+    let mut row = Row::exact_values(Vec::new(), g.clone());
+    let st = StateMem {
+        ptr: sk,
+        params: pk,
+        mem,
+    };
+    let p_new = emit_step(ir, kind, consts, ps, &p, &mut row, &st, np, width);
+    // `v - v` is +0.0 (no bit set) for a finite v and NaN otherwise: or-ing the bits
+    // is a flag of one cycle per parameter, where a sum of the parameters (as the
+    // straight-line code does) is a chain of additions that cost this loop a third of
+    // a step.
+    let mut acc = acc;
+    for &v in &p_new {
+        let d = ir.sub(v, v);
+        acc = ir.b.ins().bor(acc, d);
+    }
+    for (j, &gj) in g.iter().enumerate().filter(|_| grad_norms) {
+        let at = (8 * (IO_SQ + j)) as i32;
+        let s = ir.b.ins().load(types::F64, mem, ik, at);
+        let gg = ir.mul(gj, gj);
+        let s = ir.add(s, gg);
+        ir.b.ins().store(mem, s, ik, at);
+    }
+    acc
 }
 
 /// The optimizer state in memory (variable-major, `n` values per variable).
@@ -724,7 +1108,7 @@ impl Consts {
         };
         let mut derived: Vec<(K, Value)> = Vec::new();
         match kind {
-            OptKind::Sgd => {}
+            OptKind::Sgd | OptKind::Adagrad => {}
             OptKind::Momentum | OptKind::Rmsprop => {
                 derived.push((K::OneMinusBeta1, ir.sub(one, get(&all, K::Beta1))));
             }
@@ -801,75 +1185,106 @@ impl Group {
     }
 }
 
-/// One optimizer step, in [`Optimizer::step`]'s operation order, for parameters in
-/// groups of `width` (see [`Group`]). The state is variable-major (all of the first
-/// state variable, then the second), so a group's state is contiguous too.
+/// What a rule computes once per step, whatever the parameter: torch SGD's "first step",
+/// torch Adam's bias corrections, torch's lerp formula, torch Adagrad's `-clr`.
+#[derive(Clone, Copy)]
+struct PerStep {
+    first: Option<Value>,
+    bias: Option<(Value, Value)>,
+    lerp_w: K,
+    small: Option<Value>,
+    neg_clr: Option<Value>,
+}
+
+impl PerStep {
+    fn emit(ir: &mut Ir<'_, '_>, kind: OptKind, c: &Consts, t: Value) -> PerStep {
+        // What a rule computes once per step, whatever the parameter.
+        let first = matches!(kind, OptKind::TorchSgd { .. })
+            .then(|| ir.b.ins().icmp_imm(IntCC::Equal, t, 1));
+        let bias = match kind {
+            OptKind::TorchAdam { .. } => {
+                let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
+                let one = ir.c(1.0);
+                let (lr, b1, b2) = (
+                    c.get(ir, types::F64, K::Lr),
+                    c.get(ir, types::F64, K::Beta1),
+                    c.get(ir, types::F64, K::Beta2),
+                );
+                let p1 = ir.call2(Native2::Powf, b1, tf);
+                let bc1 = ir.sub(one, p1);
+                let p2 = ir.call2(Native2::Powf, b2, tf);
+                let bc2 = ir.sub(one, p2);
+                let step_size = ir.div(lr, bc1);
+                let bc2_sqrt = ir.sqrt(bc2);
+                Some((ir.neg(step_size), bc2_sqrt))
+            }
+            _ => None,
+        };
+        // `|w| < 0.5`, the choice of formula of torch's lerp (`w` is `1 - β1` or `1 - α`).
+        let lerp_w = if matches!(kind, OptKind::TorchAdam { .. }) {
+            K::OneMinusBeta1
+        } else {
+            K::OneMinusAlpha
+        };
+        let small = matches!(
+            kind,
+            OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { centered: true, .. }
+        )
+        .then(|| {
+            let w = c.get(ir, types::F64, lerp_w);
+            let aw = ir.b.ins().fabs(w);
+            let half = ir.c(0.5);
+            ir.cmp(FloatCC::LessThan, aw, half)
+        });
+        // torch Adagrad's `-clr`, with `clr = lr / (1 + (t-1)·lr_decay)`.
+        let neg_clr = matches!(kind, OptKind::TorchAdagrad { .. }).then(|| {
+            let t1 = ir.b.ins().iadd_imm(t, -1);
+            let tf = ir.b.ins().fcvt_from_uint(types::F64, t1);
+            let (lr, decay) = (
+                c.get(ir, types::F64, K::Lr),
+                c.get(ir, types::F64, K::LrDecay),
+            );
+            let x = ir.mul(tf, decay);
+            let one = ir.c(1.0);
+            let d = ir.add(one, x);
+            let clr = ir.div(lr, d);
+            ir.neg(clr)
+        });
+        PerStep {
+            first,
+            bias,
+            lerp_w,
+            small,
+            neg_clr,
+        }
+    }
+}
+
+/// One optimizer step, in [`Optimizer::step`]'s operation order, for the parameters `p`
+/// in groups of `width` (see [`Group`]). The state is variable-major (all of the first
+/// state variable, then the second), `n` values each, so a group's state is contiguous
+/// too; `st` points at the state and parameters of `p[0]`.
 #[allow(clippy::too_many_arguments)]
 fn emit_step(
     ir: &mut Ir<'_, '_>,
     kind: OptKind,
     c: &Consts,
+    ps: &PerStep,
     p: &[Value],
     g: &mut Row,
     st: &StateMem,
-    t: Value,
+    n: usize,
     width: usize,
 ) -> Vec<Value> {
-    let n = p.len();
     let mut np = p.to_vec();
-    // What a rule computes once per step, whatever the parameter.
-    let first =
-        matches!(kind, OptKind::TorchSgd { .. }).then(|| ir.b.ins().icmp_imm(IntCC::Equal, t, 1));
-    let bias = match kind {
-        OptKind::TorchAdam { .. } => {
-            let tf = ir.b.ins().fcvt_from_uint(types::F64, t);
-            let one = ir.c(1.0);
-            let (lr, b1, b2) = (
-                c.get(ir, types::F64, K::Lr),
-                c.get(ir, types::F64, K::Beta1),
-                c.get(ir, types::F64, K::Beta2),
-            );
-            let p1 = ir.call2(Native2::Powf, b1, tf);
-            let bc1 = ir.sub(one, p1);
-            let p2 = ir.call2(Native2::Powf, b2, tf);
-            let bc2 = ir.sub(one, p2);
-            let step_size = ir.div(lr, bc1);
-            let bc2_sqrt = ir.sqrt(bc2);
-            Some((ir.neg(step_size), bc2_sqrt))
-        }
-        _ => None,
-    };
-    // `|w| < 0.5`, the choice of formula of torch's lerp (`w` is `1 - β1` or `1 - α`).
-    let lerp_w = if matches!(kind, OptKind::TorchAdam { .. }) {
-        K::OneMinusBeta1
-    } else {
-        K::OneMinusAlpha
-    };
-    let small = matches!(
-        kind,
-        OptKind::TorchAdam { .. } | OptKind::TorchRmsprop { centered: true, .. }
-    )
-    .then(|| {
-        let w = c.get(ir, types::F64, lerp_w);
-        let aw = ir.b.ins().fabs(w);
-        let half = ir.c(0.5);
-        ir.cmp(FloatCC::LessThan, aw, half)
-    });
-    // torch Adagrad's `-clr`, with `clr = lr / (1 + (t-1)·lr_decay)`.
-    let neg_clr = matches!(kind, OptKind::TorchAdagrad { .. }).then(|| {
-        let t1 = ir.b.ins().iadd_imm(t, -1);
-        let tf = ir.b.ins().fcvt_from_uint(types::F64, t1);
-        let (lr, decay) = (
-            c.get(ir, types::F64, K::Lr),
-            c.get(ir, types::F64, K::LrDecay),
-        );
-        let x = ir.mul(tf, decay);
-        let one = ir.c(1.0);
-        let d = ir.add(one, x);
-        let clr = ir.div(lr, d);
-        ir.neg(clr)
-    });
-    for grp in Group::split(n, width) {
+    let PerStep {
+        first,
+        bias,
+        lerp_w,
+        small,
+        neg_clr,
+    } = *ps;
+    for grp in Group::split(p.len(), width) {
         let ty = grp.ty();
         // The scalars of the rule, as wide as the group.
         let k = |ir: &mut Ir<'_, '_>, k: K| c.get(ir, ty, k);
@@ -955,6 +1370,21 @@ fn emit_step(
                 let ml = ir.mul(m, lr);
                 let r = ir.sqrt(v);
                 let u = ir.div(ml, r);
+                ir.sub(pi, u)
+            }
+            OptKind::Adagrad => {
+                // `rate = lr / r` (the sheet's own cell), `p -= g·rate`, `sq += g·g`.
+                // The rate may be 0 or infinite: the product takes the exact gradient.
+                let r = st.get(ir, ty, i);
+                let lr = k(ir, K::Lr);
+                let rate = ir.div(lr, r);
+                let ge = g.exact_group(ir, grp.range());
+                let u = ir.mul(ge, rate);
+                let sq0 = st.get(ir, ty, i2);
+                let raw = g.raw_group(ir, grp.range());
+                let gg = ir.mul(raw, raw);
+                let sq = ir.add(sq0, gg);
+                st.set(ir, i2, sq);
                 ir.sub(pi, u)
             }
             OptKind::TorchSgd {
@@ -1046,6 +1476,7 @@ fn emit_step(
             OptKind::TorchAdam {
                 weight_decay,
                 decoupled,
+                amsgrad,
             } => {
                 let (neg_step, bc2_sqrt) = bias.expect("computed above for torch Adam");
                 // AdamW decays the parameter itself; Adam adds L2 to the gradient.
@@ -1066,6 +1497,20 @@ fn emit_step(
                 let y = ir.mul(y, gi);
                 let v = ir.add(x, y);
                 st.set(ir, i2, v);
+                let v = if amsgrad {
+                    // The rule's `max` (`Optimizer::step`): `v` if it is greater or the
+                    // old maximum is NaN, else the old maximum (so `±0` keeps the old).
+                    let i3 = 2 * n + grp.at;
+                    let old = st.get(ir, ty, i3);
+                    let gt = ir.cmp(FloatCC::GreaterThan, v, old);
+                    let nan = ir.cmp(FloatCC::Unordered, old, old);
+                    let take = ir.b.ins().bor(gt, nan);
+                    let mx = ir.select_lanes(take, v, old);
+                    st.set(ir, i3, mx);
+                    mx
+                } else {
+                    v
+                };
                 let r = ir.sqrt(v);
                 let bc2_sqrt = ir.splat(ty, bc2_sqrt);
                 let q = ir.div(r, bc2_sqrt);

@@ -1,7 +1,8 @@
 //! gradsheet's native compiler (BENCHMARKS.md): a model's tape and an update rule compiled by
-//! Cranelift into one machine-code loop that trains over the rows, with the parameters
-//! in registers and the update done two parameters at a time where the rule has square
-//! roots and divisions. The interpreter ([`gradsheet_engine::Tape`],
+//! Cranelift into one machine-code loop that trains over the rows (one by one or by
+//! mini-batches), with the parameters in registers (in memory, the update a loop over
+//! them, for models of a few dozen parameters and more) and the update done two
+//! parameters at a time where the rule has square roots and divisions. The interpreter ([`gradsheet_engine::Tape`],
 //! [`gradsheet_train::Trainer::run`]) stays the reference: the compiled code performs
 //! the same IEEE operations in the same order and calls the same Rust functions for
 //! transcendentals, so its traces are bit for bit the interpreter's (see [`emit`]'s
@@ -65,6 +66,8 @@ pub enum CompileError {
 #[derive(Clone, Debug, Default)]
 pub struct Kernels {
     by_kind: Vec<(OptKind, EpochKernel)>,
+    /// Kernels for the shapes of run of [`Kernels::for_configs`].
+    shaped: Vec<EpochKernel>,
 }
 
 impl Kernels {
@@ -87,7 +90,45 @@ impl Kernels {
                 by_kind.push((kind, kernel));
             }
         }
-        Kernels { by_kind }
+        Kernels {
+            by_kind,
+            shaped: Vec::new(),
+        }
+    }
+
+    /// Compiles a kernel for each shape of run among `cfgs` on `trainer` (kind of rule,
+    /// per-sample or by mini-batches, gradient, a rate of 0: see [`EpochKernel::fits`]),
+    /// each with the gradient norms, so that it serves epoch summaries and final ones
+    /// alike. Runs the compiler leaves to the interpreter get none. Find a run's kernel
+    /// with [`Kernels::fitting`].
+    pub fn for_configs<'a>(
+        trainer: &Trainer,
+        cfgs: impl IntoIterator<Item = &'a TrainConfig>,
+    ) -> Kernels {
+        let mut shaped: Vec<EpochKernel> = Vec::new();
+        for cfg in cfgs {
+            if unsupported(trainer, cfg).is_some() || shaped.iter().any(|k| k.fits(trainer, cfg)) {
+                continue;
+            }
+            let mut with_norms = cfg.clone();
+            with_norms.record = gradsheet_train::Record::Epochs;
+            if let Ok(kernel) = EpochKernel::compile_for(trainer, &with_norms) {
+                shaped.push(kernel);
+            }
+        }
+        Kernels {
+            by_kind: Vec::new(),
+            shaped,
+        }
+    }
+
+    /// The kernel that runs `cfg` on `trainer`, if one was compiled (by
+    /// [`Kernels::for_configs`], or by [`Kernels::for_runs`] for per-sample runs).
+    pub fn fitting(&self, trainer: &Trainer, cfg: &TrainConfig) -> Option<&EpochKernel> {
+        self.shaped
+            .iter()
+            .chain(self.by_kind.iter().map(|(_, k)| k))
+            .find(|k| k.fits(trainer, cfg))
     }
 
     /// The kernel for `opt`'s kind of rule, if one was compiled.
@@ -116,14 +157,14 @@ impl Kernels {
             init,
             cfg,
             &mut Hooks::none(),
-            self.get(&cfg.optimizer),
+            self.fitting(trainer, cfg),
         )
     }
 }
 
-/// Trains on native code when the run is one the compiler supports: per-sample,
-/// reverse-mode gradients, [`gradsheet_train::Record::Final`] or `Epochs`, and one of
-/// the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]; or call
+/// Trains on native code when the run is one the compiler supports: per-sample or by
+/// mini-batches, exact or finite-difference gradients,
+/// [`gradsheet_train::Record::Final`] or `Epochs`, and one of the rules of [`OptKind`]. Returns `None` otherwise (call [`Trainer::run`]; or call
 /// [`train`], which chooses). If compiling fails, the interpreter runs it.
 ///
 /// The trace equals [`Trainer::run`]'s bit for bit. For many runs of one model and one

@@ -1,7 +1,8 @@
 //! The native kernel as a [`Backend`] of the training loop ([`Trainer::run_on`]): the
-//! same run, bit for bit, for the runs the kernel supports (per-sample, reverse-mode
-//! gradients, no finite differences shown, epoch summaries or the final summary only),
-//! and [`train_into`], the one place where the way of running is chosen.
+//! same run, bit for bit, for the runs the kernel supports (per-sample or by
+//! mini-batches, exact or finite-difference gradients, epoch summaries or the final
+//! summary only), and [`train_into`], the one place where the way of running
+//! is chosen.
 
 use gradsheet_engine::Workspace;
 use gradsheet_train::{
@@ -12,30 +13,17 @@ use gradsheet_train::{
 use crate::epoch::{EpochKernel, OptKind, IO_MAX, IO_SQ, IO_SUM, IO_THR};
 
 /// Why a run is left to the interpreter, or `None` if the kernel can run it.
-pub fn unsupported(trainer: &Trainer, cfg: &TrainConfig) -> Option<String> {
+///
+/// (The trainer is not consulted today: every model and batch size is compiled.)
+pub fn unsupported(_trainer: &Trainer, cfg: &TrainConfig) -> Option<String> {
     if cfg.record == Record::Steps {
         return Some("step rows are recorded (the kernel keeps epoch summaries only)".into());
     }
-    if !(cfg.batch_size == 1 || trainer.n_rows == 1) {
-        return Some("mini-batches are not compiled".into());
-    }
-    if cfg.gradient != gradsheet_train::Gradient::Auto || cfg.show_fd.is_some() {
-        return Some("finite differences are not compiled".into());
-    }
-    match OptKind::of(&cfg.optimizer) {
-        None => {
-            return Some(format!(
-                "the {} optimizer is not compiled",
-                cfg.optimizer.name()
-            ))
-        }
-        // The compiled `g·lr` is a fused `raw·lr + 0.0` (`Row::times`), which equals the
-        // interpreter's `g·lr` for a factor that is not zero; with lr = 0 it could differ
-        // in the sign of a zero. Nothing is learnt at lr = 0 anyway.
-        Some(OptKind::Sgd | OptKind::Rmsprop) if cfg.optimizer.lr() == 0.0 => {
-            return Some("a learning rate of 0 is left to the interpreter".into());
-        }
-        Some(_) => {}
+    if OptKind::of(&cfg.optimizer).is_none() {
+        return Some(format!(
+            "the {} optimizer is not compiled",
+            cfg.optimizer.name()
+        ));
     }
     None
 }
@@ -59,17 +47,11 @@ pub fn train_into(
 ) -> Result<RunEnd, TrainError> {
     trainer.validate(init, cfg)?;
     if unsupported(trainer, cfg).is_none() {
-        let norms = cfg.record != Record::Final;
-        let fits = |k: &&EpochKernel| {
-            k.matches(&trainer.compiled)
-                && OptKind::of(&cfg.optimizer) == Some(k.kind())
-                && (k.has_grad_norms() || !norms)
-        };
         let compiled;
-        let chosen = match kernel.filter(fits) {
+        let chosen = match kernel.filter(|k| k.fits(trainer, cfg)) {
             Some(k) => Some(k),
             None => {
-                compiled = EpochKernel::compile_with(&trainer.compiled, &cfg.optimizer, norms).ok();
+                compiled = EpochKernel::compile_for(trainer, cfg).ok();
                 compiled.as_ref()
             }
         };
@@ -135,8 +117,9 @@ impl EpochKernel {
         sink: &mut dyn Sink,
     ) -> Result<RunEnd, TrainError> {
         // (The loop checks the settings themselves first: `Trainer::validate`.)
-        // A rate of 0 (nothing moves) is left to the interpreter: see `unsupported`.
-        if matches!(self.kind(), OptKind::Sgd | OptKind::Rmsprop) && cfg.optimizer.lr() == 0.0 {
+        // A rate of 0 on a kernel whose products are fused (`Row::times`, which may give
+        // a zero the other sign) is left to the interpreter: nothing moves anyway.
+        if cfg.optimizer.lr() == 0.0 && self.is_fused() {
             return trainer.run_into(init, cfg, hooks, sink);
         }
         if let Some(why) = unsupported(trainer, cfg) {
@@ -147,9 +130,9 @@ impl EpochKernel {
                 "the kernel was compiled for final summaries only".into(),
             ));
         }
-        if !self.matches(&trainer.compiled) || OptKind::of(&cfg.optimizer) != Some(self.kind()) {
+        if !self.fits(trainer, cfg) {
             return Err(TrainError::Invalid(
-                "the kernel was compiled for another model or optimizer".into(),
+                "the kernel was compiled for another model, optimizer or batch size".into(),
             ));
         }
         let mut native = Native::new(self, trainer, cfg);
@@ -172,8 +155,12 @@ struct Native<'a> {
     grad: Vec<f64>,
     /// The rows in an epoch's shuffled order, when the run shuffles.
     shuffled: Option<Vec<f64>>,
+    g_row: Vec<f64>,
+    scratch: Vec<f64>,
     ws: Workspace,
     span: usize,
+    /// Rows per step.
+    batch: usize,
 }
 
 impl<'a> Native<'a> {
@@ -185,7 +172,12 @@ impl<'a> Native<'a> {
         io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
         // About as many steps per call as the interpreter takes between two polls, for
         // the runs the loop hands spans of epochs (those that keep no epoch, in order).
-        let span = if cfg.record == Record::Final && cfg.shuffle.is_none() {
+        // (Not the workbook's adagrad: the loop sets its rates between epochs.)
+        let batch = cfg.batch_rows(n);
+        let span = if cfg.record == Record::Final
+            && cfg.shuffle.is_none()
+            && kernel.kind() != OptKind::Adagrad
+        {
             (gradsheet_train::backend::POLL_STEPS / n).max(1)
         } else {
             1
@@ -202,9 +194,12 @@ impl<'a> Native<'a> {
             saved_s: vec![0.0; n_state],
             before: vec![0.0; np],
             grad: vec![0.0; np],
+            g_row: vec![0.0; np],
+            scratch: vec![0.0; np],
             shuffled: cfg.shuffle.map(|_| vec![0.0; trainer.rows.len()]),
             ws: trainer.compiled.workspace(),
             span,
+            batch,
         }
     }
 
@@ -247,15 +242,24 @@ impl Backend for Native<'_> {
             saved_io,
             before,
             grad,
+            g_row,
+            scratch,
             shuffled,
             ws,
             cfg,
+            batch,
             ..
         } = self;
+        let batch = *batch;
         let rows: &[f64] = match shuffled.as_mut() {
             Some(buf) => {
-                for (k, &r) in ep.order.iter().enumerate() {
-                    buf[k * nc..(k + 1) * nc].copy_from_slice(t.row(r as usize));
+                // Value by value: a row is a few numbers, and `copy_from_slice` of a
+                // length known only at run time is a call of `memcpy` per row, which
+                // cost more than a step of W1 (perf: 9% of a shuffled run).
+                for (dst, &r) in buf.chunks_exact_mut(nc).zip(ep.order) {
+                    for (d, s) in dst.iter_mut().zip(t.row(r as usize)) {
+                        *d = *s;
+                    }
                 }
                 buf
             }
@@ -264,7 +268,27 @@ impl Backend for Native<'_> {
         io[IO_THR] = limit;
         Native::reset(io, np);
         let st = &mut *ep.state;
+        // `start` is the first row of a step: a multiple of `batch`.
         let mut start = 0;
+        // One call of the kernel over `n_rows` rows from `rows`, one epoch.
+        let call = |rows: &[f64],
+                    n_rows: usize,
+                    params: &mut [f64],
+                    st: &mut State,
+                    io: &mut [f64],
+                    records: &mut [f64]| {
+            kernel.call(
+                rows,
+                n_rows,
+                params,
+                &mut st.values,
+                io,
+                st.t,
+                1,
+                records,
+                batch,
+            )
+        };
         while start < n {
             // What a bad step needs restored: the kernel has written its state and sums
             // before testing it.
@@ -273,19 +297,11 @@ impl Backend for Native<'_> {
             saved_s.copy_from_slice(&st.values);
             saved_io.copy_from_slice(&io[..IO_SQ + np]);
             let rest = &rows[start * nc..];
-            let bad = kernel.call(
-                rest,
-                n - start,
-                ep.params,
-                &mut st.values,
-                io,
-                st.t,
-                1,
-                records,
-            );
+            let bad = call(rest, n - start, ep.params, st, io, records);
             let Some(k) = bad else {
-                ep.steps += n - start;
-                st.t += (n - start) as u64;
+                let steps = (n - start).div_ceil(batch);
+                ep.steps += steps;
+                st.t += steps as u64;
                 break;
             };
             // Redo the k good steps natively (their epoch record holds the running
@@ -295,16 +311,18 @@ impl Backend for Native<'_> {
             st.values.copy_from_slice(saved_s);
             io[..IO_SQ + np].copy_from_slice(saved_io);
             if k > 0 {
-                let redo = kernel.call(rest, k, ep.params, &mut st.values, io, st.t, 1, records);
+                let redo = call(rest, k * batch, ep.params, st, io, records);
                 debug_assert!(redo.is_none(), "the good steps are good again");
                 io[IO_SUM..rl].copy_from_slice(&records[IO_SUM..rl]);
             }
             ep.steps += k;
             st.t += k as u64;
-            let pos = start + k;
-            let first_row = ep.order[pos] as usize;
+            let pos = start + k * batch;
+            let step_rows = &ep.order[pos..(pos + batch).min(n)];
+            let first_row = step_rows[0] as usize;
             before.copy_from_slice(ep.params);
-            let (_, err) = t.compiled.row_grad(ws, t.row(first_row), ep.params, grad);
+            let (_, err) =
+                t.batch_gradient(ws, step_rows, ep.params, cfg.gradient, grad, g_row, scratch);
             cfg.optimizer.step(ep.params, grad, st);
             ep.steps += 1;
             io[IO_SUM] += err;
@@ -331,7 +349,7 @@ impl Backend for Native<'_> {
             // A false alarm (finite values whose sum overflowed): the step was good, and
             // the interpreter's arithmetic has just taken it. The sums go on.
             records[IO_SUM..rl].copy_from_slice(&io[IO_SUM..rl]);
-            start = pos + 1;
+            start = pos + batch;
         }
         ep.sum_error = records[IO_SUM];
         ep.sumsq.copy_from_slice(&records[IO_SQ..IO_SQ + np]);
@@ -363,6 +381,7 @@ impl Backend for Native<'_> {
             state.t,
             span,
             &mut self.records,
+            self.batch,
         );
         if stopped.is_some() {
             return false;
@@ -374,7 +393,7 @@ impl Backend for Native<'_> {
                 .take(span)
                 .map(|rec| (rec[IO_SUM], rec[IO_MAX])),
         );
-        state.t += (span * n) as u64;
+        state.t += (span * n.div_ceil(self.batch)) as u64;
         true
     }
 }

@@ -92,7 +92,7 @@ pub trait Backend {
 }
 
 /// The interpreter: every step on the engine's tape. The reference for every other way
-/// of running, and the only one for mini-batches, finite differences and step rows.
+/// of running, and the only one for step rows.
 pub struct Interpreter<'t> {
     trainer: &'t Trainer,
     cfg: &'t TrainConfig,

@@ -915,7 +915,12 @@ impl AdamStep {
             let v = vals[n + i] * self.beta2 + (1.0 - self.beta2) * g * g;
             vals[n + i] = v;
             let v_used = if AMSGRAD {
-                let mx = vals[2 * n + i].max(v);
+                // `max` spelled out: `f64::max` leaves the sign of `max(-0, +0)` to the
+                // platform, and the native kernel of gradsheet-jit compiles this very
+                // rule (a comparison and a select). It is what x86-64 gives `old.max(v)`:
+                // `v` if it is greater or the old maximum is NaN, else the old maximum.
+                let old = vals[2 * n + i];
+                let mx = if v > old || old.is_nan() { v } else { old };
                 vals[2 * n + i] = mx;
                 mx
             } else {

@@ -464,10 +464,13 @@ impl Trainer {
         Ok(end)
     }
 
-    /// The batch's mean error and mean gradient (into `grad`), and the first row's prediction.
+    /// The batch's mean error and mean gradient (into `grad`), and the first row's
+    /// prediction: one step's gradient, as every way of running computes it (the native
+    /// kernel of gradsheet-jit replays a step it cannot judge with this). `g_row` and
+    /// `scratch` are room for one row's gradient, as long as `grad`.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    pub(crate) fn batch_gradient(
+    pub fn batch_gradient(
         &self,
         ws: &mut Workspace,
         rows: &[u32],

@@ -95,6 +95,9 @@ pub fn run(a: Args) -> Result<()> {
     if wants("compile") {
         compile_times(reps.max(20))?;
     }
+    if a.only.iter().any(|o| o.eq_ignore_ascii_case("cover")) {
+        super::bench_native::coverage(reps)?;
+    }
     let labs: Vec<_> = gradsheet_report::labs::all()
         .into_iter()
         .filter(|l| wants("labs") || a.only.iter().any(|o| o == l.name))

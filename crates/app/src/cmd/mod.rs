@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the flags they share.
 
 pub mod bench;
+mod bench_native;
 pub mod book;
 pub mod check;
 pub mod collab;

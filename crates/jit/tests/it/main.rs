@@ -1,9 +1,9 @@
 //! The compiled engine against the interpreter: random formulas trained with every
 //! compiled update rule must give the interpreter's trace bit for bit.
 
-use gradsheet_engine::{Dataset, Model, Roles};
+use gradsheet_engine::{Dataset, Model, Roles, Scheme};
 use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel, LaneRows};
-use gradsheet_train::{Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
+use gradsheet_train::{Gradient, Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
 mod fuzz;
@@ -161,8 +161,35 @@ fn optimizers() -> Vec<Optimizer> {
             momentum: 0.5,
             centered: false,
         },
+        Optimizer::TorchAdam {
+            lr: 0.05,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: true,
+            decoupled: false,
+        },
+        Optimizer::TorchAdam {
+            lr: 0.05,
+            beta1: 0.3,
+            beta2: 0.9,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            amsgrad: true,
+            decoupled: true,
+        },
+        // The workbook's adagrad: its rates are set between epochs.
+        Optimizer::Adagrad { lr: 0.01, r0: 1.0 },
+        // A rate of 0: the products with the gradient keep the sign of a zero.
+        Optimizer::Sgd { lr: 0.0 },
+        Optimizer::Rmsprop { lr: 0.0, beta: 0.9 },
     ]
 }
+
+/// Rows per step the tests try: per-sample, mini-batches (one that divides the 7 rows
+/// of `data` and ones that leave a smaller last batch) and the full batch.
+const BATCHES: [usize; 5] = [1, 2, 3, 7, 0];
 
 fn data() -> Dataset {
     let rows: Vec<Vec<f64>> = (0..7)
@@ -174,18 +201,68 @@ fn data() -> Dataset {
     Dataset::from_rows(vec!["x".into(), "y".into()], &rows).unwrap()
 }
 
+/// The gradients the tests try: the exact one and each finite difference.
+fn gradients() -> [Gradient; 4] {
+    [
+        Gradient::Auto,
+        Gradient::Fd {
+            scheme: Scheme::Forward,
+            h: 1e-3,
+        },
+        Gradient::Fd {
+            scheme: Scheme::Backward,
+            h: 0.01,
+        },
+        Gradient::Fd {
+            scheme: Scheme::Central,
+            h: 1e-4,
+        },
+    ]
+}
+
 fn check(formula: &str, loss: &str, init: &[f64], epochs: usize, shuffle: Option<u64>) {
+    check_with(
+        formula,
+        loss,
+        init,
+        epochs,
+        shuffle,
+        Gradient::Auto,
+        &BATCHES,
+    );
+}
+
+fn check_with(
+    formula: &str,
+    loss: &str,
+    init: &[f64],
+    epochs: usize,
+    shuffle: Option<u64>,
+    gradient: Gradient,
+    batches: &[usize],
+) {
     let model = Model::new(formula, loss, &Roles::with_columns(&["x", "y"])).unwrap();
     let trainer = Trainer::new(&model, &data()).unwrap();
     let init = &init[..model.params.len()];
     for opt in optimizers() {
         for record in [Record::Epochs, Record::Final] {
-            let mut cfg = TrainConfig::new(opt.clone(), epochs);
-            cfg.record = record;
-            cfg.shuffle = shuffle;
-            let fast = run_fast(&trainer, init, &cfg).expect("supported").unwrap();
-            let slow = trainer.run(init, &cfg, &mut Hooks::none()).unwrap();
-            assert_same(&fast, &slow, &format!("{formula} with {opt}"));
+            for &batch in batches {
+                let mut cfg = TrainConfig::new(opt.clone(), epochs);
+                cfg.gradient = gradient;
+                cfg.record = record;
+                cfg.shuffle = shuffle;
+                cfg.batch_size = batch;
+                // (`run_fast` would quietly interpret a run whose kernel fails to compile.)
+                let k = EpochKernel::compile_for(&trainer, &cfg).expect("compiles");
+                assert!(k.fits(&trainer, &cfg));
+                let fast = run_fast(&trainer, init, &cfg).expect("supported").unwrap();
+                let slow = trainer.run(init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(
+                    &fast,
+                    &slow,
+                    &format!("{formula} with {opt}, batch {batch}, {gradient:?}"),
+                );
+            }
         }
     }
 }
@@ -216,6 +293,116 @@ fn the_graddesc_models_agree() {
         10,
         Some(3),
     );
+}
+
+#[test]
+fn wide_models_update_in_a_loop_as_the_interpreter_does() {
+    // 25 and 28 parameters: past the straight-line update, with and without a lone
+    // parameter after the pairs.
+    for units in [8, 9] {
+        let f: String = (0..units)
+            .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)"))
+            .collect::<Vec<_>>()
+            .join("+")
+            + "+d";
+        let init: Vec<f64> = (0..3 * units + 1)
+            .map(|k| ((k * 37) % 11) as f64 / 11.0 - 0.45)
+            .collect();
+        check(&f, "squared", &init, 4, None);
+        check_with(&f, "huber", &init, 3, Some(9), gradients()[3], &[1, 3]);
+        // Divergence inside the loop: to infinity and NaN, and past the threshold.
+        let model = Model::new(&f, "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        for (lr, factor) in [(50.0, 1e6), (0.3, 1e6), (0.05, 2.0)] {
+            for batch in [1, 2] {
+                let mut cfg = TrainConfig::new(Optimizer::sgd(lr), 30);
+                cfg.record = Record::Epochs;
+                cfg.batch_size = batch;
+                cfg.divergence_factor = factor;
+                let fast = run_fast(&trainer, &init, &cfg).unwrap().unwrap();
+                let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(&fast, &slow, &format!("{units} units, sgd lr {lr}"));
+                if lr > 1.0 {
+                    assert!(
+                        matches!(slow.stop, Stop::Diverged { .. }),
+                        "{:?}",
+                        slow.stop
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kernels_for_a_sweep_fit_each_of_its_runs() {
+    let model = Model::new(
+        "c*MAX(a*x+b,0)+d",
+        "squared",
+        &Roles::with_columns(&["x", "y"]),
+    )
+    .unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let init = [0.5, -0.2, 0.8, 0.1];
+    let mut cfgs = Vec::new();
+    for lr in [0.01, 0.02, 0.0] {
+        for batch in [1, 3] {
+            let mut cfg = TrainConfig::new(Optimizer::sgd(lr), 5);
+            cfg.record = Record::Final;
+            cfg.batch_size = batch;
+            cfgs.push(cfg);
+        }
+    }
+    let kernels = gradsheet_jit::Kernels::for_configs(&trainer, &cfgs);
+    for mut cfg in cfgs {
+        let k = kernels
+            .fitting(&trainer, &cfg)
+            .expect("a kernel for every run");
+        assert!(k.is_batched() == (cfg.batch_size > 1));
+        // Compiled with the gradient norms, the kernel serves epoch summaries too.
+        cfg.record = Record::Epochs;
+        assert!(k.fits(&trainer, &cfg));
+        let fast = kernels.run(&trainer, &init, &cfg).unwrap();
+        let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+        assert_same(&fast, &slow, &format!("{cfg:?}"));
+    }
+}
+
+#[test]
+fn finite_differences_train_as_the_interpreter_does() {
+    // Shown beside the gradient, they show in step rows only: a run that keeps epoch
+    // summaries runs natively and is the interpreter's.
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let mut cfg = TrainConfig::new(Optimizer::sgd(0.01), 5);
+    cfg.record = Record::Epochs;
+    cfg.show_fd = Some((Scheme::Central, 1e-3));
+    let fast = run_fast(&trainer, &[1.0, 1.0], &cfg)
+        .expect("native")
+        .unwrap();
+    let slow = trainer.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&fast, &slow, "sgd showing central differences");
+    for g in &gradients()[1..] {
+        check_with("a*x+b", "squared", &[1.0, 1.0], 10, None, *g, &[1, 3, 0]);
+        check_with(
+            "c*MAX(a*x+b,0)+d",
+            "absolute",
+            &[1.0, -1.0, 0.5, 1.0],
+            10,
+            Some(5),
+            *g,
+            &[1, 2],
+        );
+        check_with(
+            "a*x*x*x+b*x*x+c*x+d+e*MAX(f*x+g,0)",
+            "huber",
+            &[0.1, -0.2, 0.3, 0.5, 1.0, -1.0, 0.25],
+            5,
+            None,
+            *g,
+            &[1, 7],
+        );
+    }
 }
 
 #[test]
@@ -260,11 +447,14 @@ fn a_guard_the_kernel_leaves_out_costs_a_replay_not_a_bit() {
         .collect();
     for opt in optimizers() {
         for record in [Record::Epochs, Record::Final] {
-            let mut cfg = TrainConfig::new(opt.clone(), 4);
-            cfg.record = record;
-            let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
-            let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-            assert_same(&fast, &slow, &format!("{f} with {opt}"));
+            for batch in BATCHES {
+                let mut cfg = TrainConfig::new(opt.clone(), 4);
+                cfg.record = record;
+                cfg.batch_size = batch;
+                let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
+                let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(&fast, &slow, &format!("{f} with {opt}, batch {batch}"));
+            }
         }
     }
     let cfg = TrainConfig::new(Optimizer::sgd(0.01), 4);
@@ -300,13 +490,42 @@ fn a_kernel_refuses_another_model_or_rule() {
     // Unsupported runs are left to the interpreter.
     cfg.record = Record::Steps;
     assert!(run_fast(&t1, &[1.0, 1.0], &cfg).is_none());
-    // So is a learning rate of 0 for the rules that multiply by it with a fused
-    // `raw·lr + 0`, exact only for a factor that is not zero (`Row::times`).
+    // A learning rate of 0 on a kernel compiled with fused products `raw·lr + 0`
+    // (exact only for a factor that is not zero, `Row::times`) is left to the
+    // interpreter; `run_fast` compiles one whose products keep the sign of a zero.
+    // At -0 the interpreter's `-0 - (g·0)` is `+0` where g < 0, and the fused product
+    // would have kept `-0`.
     cfg.record = Record::Final;
     cfg.optimizer = Optimizer::sgd(0.0);
-    assert!(run_fast(&t1, &[-0.0, -0.0], &cfg).is_none());
     let slow = t1.run(&[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
     assert!(slow.final_params.iter().all(|p| *p == 0.0));
+    let fast = run_fast(&t1, &[-0.0, -0.0], &cfg)
+        .expect("compiled")
+        .unwrap();
+    assert_same(&fast, &slow, "sgd at lr 0");
+    let by_k = k.run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&by_k, &slow, "sgd at lr 0 on a fused kernel");
+    let unfused = EpochKernel::compile_for(&t1, &cfg).unwrap();
+    assert!(unfused.fits(&t1, &cfg) && !k.fits(&t1, &cfg));
+    let native = unfused
+        .run(&t1, &[-0.0, -0.0], &cfg, &mut Hooks::none())
+        .unwrap();
+    assert_same(&native, &slow, "sgd at lr 0 on its own kernel");
+    // A per-sample kernel does not run mini-batches, nor a batched one single rows.
+    cfg.optimizer = Optimizer::sgd(1e-4);
+    cfg.batch_size = 4;
+    assert!(k.run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none()).is_err());
+    let batched = EpochKernel::compile_for(&t1, &cfg).unwrap();
+    assert!(batched.is_batched());
+    let fast = batched
+        .run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none())
+        .unwrap();
+    let slow = t1.run(&[1.0, 1.0], &cfg, &mut Hooks::none()).unwrap();
+    assert_same(&fast, &slow, "sgd by batches of 4");
+    cfg.batch_size = 1;
+    assert!(batched
+        .run(&t1, &[1.0, 1.0], &cfg, &mut Hooks::none())
+        .is_err());
 }
 
 #[test]
@@ -391,8 +610,10 @@ proptest! {
     fn random_formulas_train_bit_for_bit(
         f in formula(),
         init in proptest::collection::vec(-1.5f64..1.5, 3),
-        opt in 0usize..16,
+        opt in 0usize..21,
         shuffle in proptest::option::of(0u64..100),
+        batch in 0usize..5,
+        gradient in 0usize..4,
     ) {
         let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
         let trainer = Trainer::new(&model, &data()).unwrap();
@@ -400,9 +621,12 @@ proptest! {
         let mut cfg = TrainConfig::new(opt.clone(), 3);
         cfg.record = Record::Epochs;
         cfg.shuffle = shuffle;
+        cfg.batch_size = BATCHES[batch];
+        cfg.gradient = gradients()[gradient];
+        prop_assert!(EpochKernel::compile_for(&trainer, &cfg).is_ok());
         let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
         let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
-        assert_same(&fast, &slow, &format!("{f} with {opt}"));
+        assert_same(&fast, &slow, &format!("{f} with {opt}, batch {}, {:?}", BATCHES[batch], cfg.gradient));
     }
 
     #[test]
