@@ -495,6 +495,8 @@ pub fn sweep_until(
         y.setting.apply(y.values[j], &mut cfg, &mut p)?;
         x.setting.apply(x.values[i], &mut cfg, &mut p)?;
         cfg.optimizer.validate().map_err(|e| e.to_string())?;
+        // What a verdict reads (see `judge`): the kernels are compiled for it.
+        cfg.record = Record::Final;
         Ok((cfg, p))
     };
     let nx = x.values.len();

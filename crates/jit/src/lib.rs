@@ -61,46 +61,19 @@ pub enum CompileError {
     Backend(String),
 }
 
-/// Native kernels for many runs of one model (a sweep, a stability map): one per kind of
-/// update rule among the runs, compiled once; hyperparameters are read at run time.
+/// Native kernels for many runs of one model (a sweep, a stability map): one per shape
+/// of run among them, compiled once; hyperparameters are read at run time.
 #[derive(Clone, Debug, Default)]
 pub struct Kernels {
-    by_kind: Vec<(OptKind, EpochKernel)>,
-    /// Kernels for the shapes of run of [`Kernels::for_configs`].
     shaped: Vec<EpochKernel>,
 }
 
 impl Kernels {
-    /// Compiles a kernel for each kind of rule among `optimizers`, for runs that keep
-    /// their final summary and epoch means only (no gradient norms). Rules the compiler
-    /// leaves to the interpreter get none.
-    pub fn for_runs<'a>(
-        model: &gradsheet_engine::CompiledModel,
-        optimizers: impl IntoIterator<Item = &'a gradsheet_train::Optimizer>,
-    ) -> Kernels {
-        let mut by_kind: Vec<(OptKind, EpochKernel)> = Vec::new();
-        for opt in optimizers {
-            let Some(kind) = OptKind::of(opt) else {
-                continue;
-            };
-            if by_kind.iter().any(|(have, _)| *have == kind) {
-                continue;
-            }
-            if let Ok(kernel) = EpochKernel::compile_with(model, opt, false) {
-                by_kind.push((kind, kernel));
-            }
-        }
-        Kernels {
-            by_kind,
-            shaped: Vec::new(),
-        }
-    }
-
     /// Compiles a kernel for each shape of run among `cfgs` on `trainer` (kind of rule,
     /// per-sample or by mini-batches, gradient, a rate of 0: see [`EpochKernel::fits`]),
-    /// each with the gradient norms, so that it serves epoch summaries and final ones
-    /// alike. Runs the compiler leaves to the interpreter get none. Find a run's kernel
-    /// with [`Kernels::fitting`].
+    /// with the gradient norms only if a run keeps epoch summaries (a stability map's
+    /// keep only their final summaries and epoch means). Runs the compiler leaves to the
+    /// interpreter get none. Find a run's kernel with [`Kernels::fitting`].
     pub fn for_configs<'a>(
         trainer: &Trainer,
         cfgs: impl IntoIterator<Item = &'a TrainConfig>,
@@ -110,34 +83,16 @@ impl Kernels {
             if unsupported(trainer, cfg).is_some() || shaped.iter().any(|k| k.fits(trainer, cfg)) {
                 continue;
             }
-            let mut with_norms = cfg.clone();
-            with_norms.record = gradsheet_train::Record::Epochs;
-            if let Ok(kernel) = EpochKernel::compile_for(trainer, &with_norms) {
+            if let Ok(kernel) = EpochKernel::compile_for(trainer, cfg) {
                 shaped.push(kernel);
             }
         }
-        Kernels {
-            by_kind: Vec::new(),
-            shaped,
-        }
+        Kernels { shaped }
     }
 
-    /// The kernel that runs `cfg` on `trainer`, if one was compiled (by
-    /// [`Kernels::for_configs`], or by [`Kernels::for_runs`] for per-sample runs).
+    /// The kernel that runs `cfg` on `trainer`, if [`Kernels::for_configs`] compiled one.
     pub fn fitting(&self, trainer: &Trainer, cfg: &TrainConfig) -> Option<&EpochKernel> {
-        self.shaped
-            .iter()
-            .chain(self.by_kind.iter().map(|(_, k)| k))
-            .find(|k| k.fits(trainer, cfg))
-    }
-
-    /// The kernel for `opt`'s kind of rule, if one was compiled.
-    pub fn get(&self, opt: &gradsheet_train::Optimizer) -> Option<&EpochKernel> {
-        let kind = OptKind::of(opt)?;
-        self.by_kind
-            .iter()
-            .find(|(have, _)| *have == kind)
-            .map(|(_, k)| k)
+        self.shaped.iter().find(|k| k.fits(trainer, cfg))
     }
 
     /// Trains natively when a kernel fits and the run is one the compiler supports, on
