@@ -1337,8 +1337,15 @@ fn emit_step(
         // keeps few values alive at once (see `Consts`).
         let new = match kind {
             OptKind::Sgd => {
+                // `p − raw·lr`, without the exact gradient's `+0.0` (`Row::exact`): the
+                // two differ only in a zero's sign, which changes `p − ·` only for
+                // p = −0. Under round-to-nearest `x − y` is −0 only when x is −0, so a
+                // parameter that does not start at −0 never is (`run_into` leaves runs
+                // that do to the interpreter), and the `+0.0` — a cycle of every
+                // step's chain of dependent operations — is not needed.
                 let lr = k(ir, K::Lr);
-                let u = g.times_group(ir, grp.range(), lr);
+                let raw = ir.pack(&g.raw[grp.range()]);
+                let u = ir.mul(raw, lr);
                 ir.sub(pi, u)
             }
             OptKind::Momentum => {

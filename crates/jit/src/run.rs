@@ -122,6 +122,11 @@ impl EpochKernel {
         if cfg.optimizer.lr() == 0.0 && self.is_fused() {
             return trainer.run_into(init, cfg, hooks, sink);
         }
+        // The compiled SGD step assumes no parameter is −0 (see `emit_step`): one that
+        // starts there is rare enough to leave to the interpreter.
+        if self.kind() == OptKind::Sgd && init.iter().any(|p| *p == 0.0 && p.is_sign_negative()) {
+            return trainer.run_into(init, cfg, hooks, sink);
+        }
         if let Some(why) = unsupported(trainer, cfg) {
             return Err(TrainError::Invalid(format!("not compiled: {why}")));
         }

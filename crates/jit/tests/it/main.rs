@@ -829,3 +829,37 @@ fn collaborative_filtering_splits_predicts_and_stops() {
     assert_eq!(pred.to_bits(), t.predict(u as usize, i as usize).to_bits());
     assert!(seen[1].2 < seen[0].2, "the held-out error falls: {seen:?}");
 }
+
+/// The compiled SGD step leaves out the exact gradient's `+0.0` (a zero product's sign
+/// only matters for a parameter at −0, which SGD never makes): parameters at ±0 with
+/// gradients whose products are −0, at a rate and at 0, against the interpreter.
+#[test]
+fn sgd_keeps_the_interpreters_signs_of_zero() {
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let rows = vec![
+        vec![-1.0, 0.0],
+        vec![0.0, 0.0],
+        vec![2.0, -0.0],
+        vec![-0.0, 0.0],
+    ];
+    let data = Dataset::from_rows(vec!["x".into(), "y".into()], &rows).unwrap();
+    let trainer = Trainer::new(&model, &data).unwrap();
+    for lr in [0.1, 0.0] {
+        for record in [Record::Final, Record::Epochs] {
+            let mut cfg = TrainConfig::new(Optimizer::sgd(lr), 3);
+            cfg.record = record;
+            let k = EpochKernel::compile_for(&trainer, &cfg).expect("compiles");
+            for init in [
+                [0.0, 0.0],
+                [-0.0, 0.0],
+                [0.0, -0.0],
+                [-0.0, -0.0],
+                [1e-320, -1e-320],
+            ] {
+                let fast = k.run(&trainer, &init, &cfg, &mut Hooks::none()).unwrap();
+                let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+                assert_same(&fast, &slow, &format!("lr {lr}, from {init:?}"));
+            }
+        }
+    }
+}
