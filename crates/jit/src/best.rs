@@ -327,7 +327,7 @@ fn w5_run_body<const FUSE: bool>(
 
 /// W3, fused: the collaborative filtering of [`crate::collab::train_engine`] (dot
 /// product plus biases, mini-batches in the same shuffled order, `torch.optim.Adam`
-/// over the whole tables) with the dot products and the gradients fused and the dense
+/// over the whole tables) with the dot products fused and the dense
 /// Adam step — most of an epoch — at the host's width, split across rayon's threads,
 /// one contiguous part of the tables each.
 pub fn w3(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
@@ -385,7 +385,9 @@ fn w3_train<const FUSE: bool>(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
                         mark[q] = true;
                         touched.push(q);
                     }
-                    grad[q] = madd::<FUSE>(d, other, grad[q]);
+                    // (Unfused in both: this function is not compiled for the host's
+                    // FMA, where `mul_add` would be a call into the C library.)
+                    grad[q] += d * other;
                 }
             }
             let m = batch.len() as f64;
