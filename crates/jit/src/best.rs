@@ -2,7 +2,7 @@
 //!
 //! Each workload is written as a person tuning it for the host would write it: compiled
 //! for the host's full instruction set (AVX-512 where it has it, else AVX2, chosen at run
-//! time — see [`best_of!`]), the work kept in registers, nothing computed that the result
+//! time — see `best_of!`), the work kept in registers, nothing computed that the result
 //! does not need, and split across threads where the work splits (rayon, the caller's
 //! pool). Each comes in two variants of the same code:
 //!
@@ -56,7 +56,7 @@ macro_rules! best_of {
     };
 }
 
-/// The instruction set [`best_of!`] chooses on this host, in words (for BENCHMARKS.md
+/// The instruction set `best_of!` chooses on this host, in words (for BENCHMARKS.md
 /// and `gradsheet bench`'s header).
 pub fn host_isa() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -167,7 +167,7 @@ fn w2_body<const FUSE: bool>(
 const W4_BLOCK: usize = 64;
 
 /// W4 for `(a*x+b-y)^2` over `rows` (`x, y` pairs), fused: every grid row on its own
-/// rayon task; within it, blocks of [`W4_BLOCK`] `b`s whose sums stay in registers for
+/// rayon task; within it, blocks of 64 `b`s whose sums stay in registers for
 /// the whole pass over the data, `a·x − y` once per data row, `e·e + sum` fused.
 pub fn w4(rows: &[f64], as_: &[f64], bs: &[f64]) -> Vec<f64> {
     w4_grid(rows, as_, bs, w4_row)

@@ -487,32 +487,19 @@ impl Optimizer {
     /// the wider copy gives the same bits as the portable one.
     #[inline]
     pub fn step(&self, params: &mut [f64], grads: &[f64], st: &mut State) {
-        #[cfg(target_arch = "x86_64")]
-        if params.len() >= WIDE_MIN {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the host has AVX-512F (checked just above).
-                return unsafe { self.step_avx512(params, grads, st) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the host has AVX2 (checked just above).
-                return unsafe { self.step_avx2(params, grads, st) };
+        /// The step as work for [`on_host_width`].
+        struct Dense<'a>(&'a Optimizer, &'a mut [f64], &'a [f64], &'a mut State);
+        impl Wide for Dense<'_> {
+            #[inline(always)]
+            fn run(self) {
+                self.0.step_portable(self.1, self.2, self.3);
             }
         }
-        self.step_portable(params, grads, st);
-    }
-
-    /// [`Optimizer::step`] compiled with AVX-512 vectors allowed.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2")]
-    unsafe fn step_avx512(&self, params: &mut [f64], grads: &[f64], st: &mut State) {
-        self.step_portable(params, grads, st);
-    }
-
-    /// [`Optimizer::step`] compiled with AVX2 vectors allowed.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn step_avx2(&self, params: &mut [f64], grads: &[f64], st: &mut State) {
-        self.step_portable(params, grads, st);
+        if params.len() >= WIDE_MIN {
+            on_host_width(Dense(self, params, grads, st));
+        } else {
+            self.step_portable(params, grads, st);
+        }
     }
 
     #[inline(always)]
@@ -770,48 +757,41 @@ impl SparseAdam {
         let bc1 = 1.0 - self.beta1.powf(t);
         let bc2 = 1.0 - self.beta2.powf(t);
         let step_size = self.lr * bc2.sqrt() / bc1;
-        let n = st.n;
-        let (m, v) = st.values.split_at_mut(n);
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the host has AVX-512F (checked just above).
-                return unsafe { self.rows_avx512(step_size, params, grads, touched, m, v) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the host has AVX2 (checked just above).
-                return unsafe { self.rows_avx2(step_size, params, grads, touched, m, v) };
+        let (m, v) = st.values.split_at_mut(st.n);
+        /// The rows' updates as work for [`on_host_width`].
+        struct Rows<'a> {
+            adam: &'a SparseAdam,
+            step_size: f64,
+            p: &'a mut [f64],
+            g: &'a [f64],
+            rows: &'a [Range],
+            m: &'a mut [f64],
+            v: &'a mut [f64],
+        }
+        impl Wide for Rows<'_> {
+            #[inline(always)]
+            fn run(self) {
+                let Rows {
+                    adam,
+                    step_size,
+                    p,
+                    g,
+                    rows,
+                    m,
+                    v,
+                } = self;
+                adam.rows(step_size, p, g, rows, m, v);
             }
         }
-        self.rows(step_size, params, grads, touched, m, v);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2")]
-    unsafe fn rows_avx512(
-        &self,
-        k: f64,
-        p: &mut [f64],
-        g: &[f64],
-        rows: &[Range],
-        m: &mut [f64],
-        v: &mut [f64],
-    ) {
-        self.rows(k, p, g, rows, m, v);
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn rows_avx2(
-        &self,
-        k: f64,
-        p: &mut [f64],
-        g: &[f64],
-        rows: &[Range],
-        m: &mut [f64],
-        v: &mut [f64],
-    ) {
-        self.rows(k, p, g, rows, m, v);
+        on_host_width(Rows {
+            adam: self,
+            step_size,
+            p: params,
+            g: grads,
+            rows: touched,
+            m,
+            v,
+        });
     }
 
     #[inline(always)]
@@ -848,6 +828,40 @@ impl SparseAdam {
             }
         }
     }
+}
+
+/// Work whose loops are to run at the host's vector width ([`on_host_width`]). `run`
+/// must be `#[inline(always)]`, so that each copy of the caller compiles it for its own
+/// instruction set.
+trait Wide {
+    fn run(self);
+}
+
+/// Runs `work` compiled for AVX-512 or AVX2 when the host has them (chosen at run time),
+/// else for the baseline. Elementwise loops without fused multiply-adds (Rust never
+/// contracts on its own) give the same bits in every copy.
+#[inline]
+fn on_host_width(work: impl Wide) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2")]
+        unsafe fn avx512(work: impl Wide) {
+            work.run();
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(work: impl Wide) {
+            work.run();
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the host has AVX-512F (checked just above).
+            return unsafe { avx512(work) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the host has AVX2 (checked just above).
+            return unsafe { avx2(work) };
+        }
+    }
+    work.run();
 }
 
 /// A run of entries of a table (a row).
