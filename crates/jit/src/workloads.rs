@@ -1,7 +1,7 @@
-//! The benchmark workloads of BENCHMARKS.md, each as the general engine and as a hand-written,
-//! closed-form Rust loop computing the same thing in the same operation order (so that
-//! equal results mean equal bits). Timing is the caller's business (`gradsheet bench`):
-//! this module, like the rest of the crate, does no IO and reads no clock.
+//! The benchmark workloads of BENCHMARKS.md through the general engine (their hand-written
+//! yardsticks are in [`crate::best`], W6's here beside its network). Timing is the
+//! caller's business (`gradsheet bench`): this module, like the rest of the crate, does no
+//! IO and reads no clock.
 
 use gradsheet_engine::batch::Lanes;
 use gradsheet_engine::{Dataset, Model, Roles};
@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::{surface, CompileError, EpochKernel};
 
-/// A per-sample training workload (W1, W2, W5): a trainer, its configuration and the
+/// A per-sample training workload (W1, W2, W6): a trainer, its configuration and the
 /// compiled kernel.
 #[derive(Clone, Debug)]
 pub struct PerSample {
