@@ -466,10 +466,18 @@ impl EpochKernel {
             .filter(|_| batched)
             .map(|_| var(&mut b, types::F64))
             .collect();
+        // The epoch's sum and largest error, in registers (from the caller's values in
+        // `io` on entry, into `io` on every exit and the epoch's record at its end).
+        let v_sum = var(&mut b, types::F64);
+        let v_max = var(&mut b, types::F64);
 
         let zero_i = b.ins().iconst(types::I64, 0);
         b.def_var(v_e, zero_i);
         b.def_var(v_t, t0);
+        let sum0 = b.ins().load(types::F64, mem, io, (8 * IO_SUM) as i32);
+        b.def_var(v_sum, sum0);
+        let max0 = b.ins().load(types::F64, mem, io, (8 * IO_MAX) as i32);
+        b.def_var(v_max, max0);
         for (k, v) in v_p.iter().enumerate() {
             let x = b.ins().load(types::F64, mem, pp, (8 * k) as i32);
             b.def_var(*v, x);
@@ -705,14 +713,14 @@ impl EpochKernel {
             }
             acc
         };
-        let sum = ir.b.ins().load(types::F64, mem, io, (8 * IO_SUM) as i32);
+        let sum = ir.b.use_var(v_sum);
         let sum = ir.add(sum, err);
-        ir.b.ins().store(mem, sum, io, (8 * IO_SUM) as i32);
+        ir.b.def_var(v_sum, sum);
         // The largest error of the epoch, for the caller's exact divergence test.
-        let mx = ir.b.ins().load(types::F64, mem, io, (8 * IO_MAX) as i32);
+        let mx = ir.b.use_var(v_max);
         let gt = ir.cmp(FloatCC::GreaterThan, err, mx);
         let mx = ir.select(gt, err, mx);
-        ir.b.ins().store(mem, mx, io, (8 * IO_MAX) as i32);
+        ir.b.def_var(v_max, mx);
 
         // The divergence test: `x - x` is 0 for a finite x and NaN otherwise. The
         // gradients need no test of their own: with every compiled rule a NaN or
@@ -745,15 +753,17 @@ impl EpochKernel {
         let zero = ir.c(0.0);
         // (With many parameters, their Σg² as a loop too: see `LOOPED_FROM`.)
         let unrolled = if looped { IO_SQ } else { IO_SQ + np };
-        for k in IO_SUM..unrolled {
+        for (k, v, fresh) in [(IO_SUM, v_sum, 0.0), (IO_MAX, v_max, f64::NEG_INFINITY)] {
+            let x = ir.b.use_var(v);
+            ir.b.ins().store(mem, x, rec, (8 * k) as i32);
+            let fresh = ir.c(fresh);
+            ir.b.def_var(v, fresh);
+            ir.b.ins().store(mem, fresh, io, (8 * k) as i32);
+        }
+        for k in IO_SQ..unrolled {
             let v = ir.b.ins().load(types::F64, mem, io, (8 * k) as i32);
             ir.b.ins().store(mem, v, rec, (8 * k) as i32);
-            let fresh = if k == IO_MAX {
-                ir.c(f64::NEG_INFINITY)
-            } else {
-                zero
-            };
-            ir.b.ins().store(mem, fresh, io, (8 * k) as i32);
+            ir.b.ins().store(mem, zero, io, (8 * k) as i32);
         }
         if looped {
             let sq_loop = ir.b.create_block();
@@ -778,6 +788,10 @@ impl EpochKernel {
         // The normal exit writes back the parameters. A bad step has already written
         // its state and sums: the caller restores its copies and redoes the good steps.
         ir.b.switch_to_block(exit_ok);
+        for (k, v) in [(IO_SUM, v_sum), (IO_MAX, v_max)] {
+            let x = ir.b.use_var(v);
+            ir.b.ins().store(mem, x, io, (8 * k) as i32);
+        }
         for (k, v) in v_p.iter().enumerate() {
             let x = ir.b.use_var(*v);
             ir.b.ins().store(mem, x, pp, (8 * k) as i32);
@@ -785,6 +799,10 @@ impl EpochKernel {
         let done = ir.b.ins().iconst(types::I64, -1);
         ir.b.ins().return_(&[done]);
         ir.b.switch_to_block(exit_bad);
+        for (k, v) in [(IO_SUM, v_sum), (IO_MAX, v_max)] {
+            let x = ir.b.use_var(v);
+            ir.b.ins().store(mem, x, io, (8 * k) as i32);
+        }
         let at = ir.b.use_var(v_i);
         // Steps, not rows: `e·ceil(n/batch) + i/batch` (the rows of a step are a batch's).
         let (steps, at) = if batched {
