@@ -179,30 +179,46 @@ pub fn w4_same_order(rows: &[f64], as_: &[f64], bs: &[f64]) -> Vec<f64> {
     w4_grid(rows, as_, bs, w4_row_same_order)
 }
 
-type W4Row = fn(&[f64], f64, &[f64], &mut [f64], f64);
+type W4Row = fn(&[f64], f64, &[f64], &mut [f64], f64, Option<f64>);
 
 fn w4_grid(rows: &[f64], as_: &[f64], bs: &[f64], row: W4Row) -> Vec<f64> {
     let lanes = bs.len();
     let mut out = vec![0.0; as_.len() * lanes];
     let n_rows = (rows.len() / 2) as f64;
+    // The same-order sums as `fma(e², 1, sum)` where the host has FMA: the same bits
+    // as `sum + e²` (`e²·1` is exact), on the multiply pipes rather than the adders,
+    // which the other three operations of a lane keep busy — what the engine's AVX-512
+    // kernels do (`crate::wide`). The 1 is hidden from the compiler, which would
+    // otherwise turn the multiply-add back into an addition.
+    #[cfg(target_arch = "x86_64")]
+    let one = std::arch::is_x86_feature_detected!("fma").then(|| std::hint::black_box(1.0));
+    #[cfg(not(target_arch = "x86_64"))]
+    let one = None;
     out.par_chunks_mut(lanes.max(1))
         .zip(as_.par_iter())
-        .for_each(|(acc, &a)| row(rows, a, bs, acc, n_rows));
+        .for_each(|(acc, &a)| row(rows, a, bs, acc, n_rows, one));
     out
 }
 
 best_of! {
     /// One grid row of [`w4`].
-    fn w4_row(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) -> () = w4_row_body::<true>
+    fn w4_row(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64, one: Option<f64>) -> () = w4_row_body::<true>
 }
 
 best_of! {
     /// One grid row of [`w4_same_order`].
-    fn w4_row_same_order(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) -> () = w4_row_body::<false>
+    fn w4_row_same_order(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64, one: Option<f64>) -> () = w4_row_body::<false>
 }
 
 #[inline(always)]
-fn w4_row_body<const FUSE: bool>(rows: &[f64], a: f64, bs: &[f64], out: &mut [f64], n_rows: f64) {
+fn w4_row_body<const FUSE: bool>(
+    rows: &[f64],
+    a: f64,
+    bs: &[f64],
+    out: &mut [f64],
+    n_rows: f64,
+    one: Option<f64>,
+) {
     for (bo, o) in bs.chunks(W4_BLOCK).zip(out.chunks_mut(W4_BLOCK)) {
         let mut b = [0.0; W4_BLOCK];
         b[..bo.len()].copy_from_slice(bo);
@@ -214,6 +230,12 @@ fn w4_row_body<const FUSE: bool>(rows: &[f64], a: f64, bs: &[f64], out: &mut [f6
                 for j in 0..W4_BLOCK {
                     let e = axy + b[j];
                     acc[j] = e.mul_add(e, acc[j]);
+                }
+            } else if let Some(one) = one {
+                let ax = a * x;
+                for j in 0..W4_BLOCK {
+                    let e = ax + b[j] - y;
+                    acc[j] = (e * e).mul_add(one, acc[j]);
                 }
             } else {
                 let ax = a * x;

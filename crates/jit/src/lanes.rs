@@ -37,10 +37,13 @@ enum Lv {
     V(Value),
 }
 
-/// A tape's output summed over rows at [`LaneKernel::WIDTH`] points per call.
+/// A tape's output summed over rows at [`LaneKernel::width`] points per call.
 #[derive(Clone)]
 pub struct LaneKernel {
     native: Arc<Native>,
+    /// Whether the code is `crate::wide`'s (AVX-512, System V) rather than Cranelift's.
+    wide: bool,
+    width: usize,
     n_vars: usize,
     n_cols: usize,
     n_lane_slots: usize,
@@ -50,19 +53,30 @@ impl std::fmt::Debug for LaneKernel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LaneKernel")
             .field("n_vars", &self.n_vars)
-            .field("lanes", &Self::WIDTH)
+            .field("lanes", &self.width)
+            .field("avx512", &self.wide)
             .finish()
     }
 }
 
+/// Which code a [`LaneKernel`] is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// The widest this processor runs: AVX-512 (up to 64 points per call) when it has
+    /// it and the tape calls no Rust function, else Cranelift's 128-bit vectors.
+    Widest,
+    /// Cranelift's 128-bit vectors (8 points per call), which every x86-64 runs.
+    Sse2,
+}
+
 impl LaneKernel {
-    /// Points per call.
-    pub const WIDTH: usize = VEC * GROUPS;
+    /// Points per call of Cranelift's kernels.
+    const SSE2_WIDTH: usize = VEC * GROUPS;
 
     /// Compiles the sum over rows of output `which` of `tape`, whose first `n_cols`
     /// variables are the data columns (read from each row), whose variables
     /// `lane_slots` differ from point to point, and whose other variables are the same
-    /// for every point.
+    /// for every point; at the widest the processor runs ([`Width::Widest`]).
     ///
     /// # Errors
     ///
@@ -74,6 +88,52 @@ impl LaneKernel {
         which: usize,
         lane_slots: &[u32],
     ) -> Result<LaneKernel, CompileError> {
+        Self::compile_at(tape, n_cols, which, lane_slots, Width::Widest)
+    }
+
+    /// As [`LaneKernel::compile`], in the code `width` says.
+    ///
+    /// # Errors
+    ///
+    /// As [`LaneKernel::compile`].
+    pub fn compile_at(
+        tape: &Tape,
+        n_cols: usize,
+        which: usize,
+        lane_slots: &[u32],
+        width: Width,
+    ) -> Result<LaneKernel, CompileError> {
+        let kernel = |native, wide, width| LaneKernel {
+            native: Arc::new(native),
+            wide,
+            width,
+            n_vars: tape.n_vars(),
+            n_cols,
+            n_lane_slots: lane_slots.len(),
+        };
+        if width == Width::Widest && crate::wide::available() {
+            // Not every tape has a wide form (a call to EXP, too many values alive at
+            // once): those compile for 128 bits below.
+            if let Ok(w) = crate::wide::compile(tape, n_cols, which, lane_slots, VEC) {
+                return Ok(kernel(w.native, true, w.groups * crate::wide::LANES));
+            }
+        }
+        let native = Self::compile_sse2(tape, n_cols, which, lane_slots)?;
+        Ok(kernel(native, false, Self::SSE2_WIDTH))
+    }
+
+    /// Points per call: the sums [`LaneKernel::sum`] fills.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Cranelift's kernel.
+    fn compile_sse2(
+        tape: &Tape,
+        n_cols: usize,
+        which: usize,
+        lane_slots: &[u32],
+    ) -> Result<Native, CompileError> {
         let nv = tape.n_vars();
         if which >= tape.outputs().len()
             || n_cols > nv
@@ -154,7 +214,7 @@ impl LaneKernel {
             .map(|g| {
                 (0..lane_slots.len())
                     .map(|j| {
-                        let at = 8 * (j * Self::WIDTH + g * VEC);
+                        let at = 8 * (j * Self::SSE2_WIDTH + g * VEC);
                         ir.b.ins().load(V, mem, lp, at as i32)
                     })
                     .collect()
@@ -247,16 +307,10 @@ impl LaneKernel {
         ir.b.ins().return_(&[]);
         b.seal_all_blocks();
         b.finalize();
-        let native = Native::finish(module, &mut ctx, "lanes")?;
-        Ok(LaneKernel {
-            native: Arc::new(native),
-            n_vars: nv,
-            n_cols,
-            n_lane_slots: lane_slots.len(),
-        })
+        Native::finish(module, &mut ctx, "lanes")
     }
 
-    /// `sums[w] = Σ_rows output` at point `w`, where `lanes[j * WIDTH + w]` is lane
+    /// `sums[w] = Σ_rows output` at point `w`, where `lanes[j * width + w]` is lane
     /// variable `j` at point `w` and `uniform` holds every variable (the lane and column
     /// entries are ignored). The sums start at `0.0` and add row by row.
     ///
@@ -264,34 +318,39 @@ impl LaneKernel {
     ///
     /// If a buffer is too short, or `rows` has another number of columns than the
     /// kernel (checked before the native code runs).
-    pub fn sum(
-        &self,
-        rows: &LaneRows,
-        lanes: &[f64],
-        uniform: &[f64],
-        sums: &mut [f64; Self::WIDTH],
-    ) {
+    pub fn sum(&self, rows: &LaneRows, lanes: &[f64], uniform: &[f64], sums: &mut [f64]) {
         assert!(
-            lanes.len() >= self.n_lane_slots * Self::WIDTH && uniform.len() >= self.n_vars,
+            lanes.len() >= self.n_lane_slots * self.width
+                && uniform.len() >= self.n_vars
+                && sums.len() >= self.width,
             "buffers too short"
         );
         assert!(
             self.n_cols > 0 && rows.n_cols == self.n_cols,
             "rows need the kernel's columns"
         );
-        // SAFETY: `entry` is a `LaneFn` compiled by `compile` and kept alive by
-        // `self.native`. It reads `n_rows * n_cols * VEC` values of `rows.wide` (its
-        // length), `n_lane_slots * WIDTH` of `lanes` and `n_vars` of `uniform`, and writes
-        // `WIDTH` values of `sums`: the lengths checked above.
+        let args = (
+            rows.wide.as_ptr(),
+            rows.n_rows as i64,
+            lanes.as_ptr(),
+            uniform.as_ptr(),
+            sums.as_mut_ptr(),
+        );
+        // SAFETY: `entry` is a `LaneFn` (Cranelift's, the host's C convention) or a
+        // `WideFn` (System V), as `self.wide` says, compiled by `compile_at` and kept
+        // alive by `self.native`. It reads `n_rows * n_cols * VEC` values of `rows.wide`
+        // (its length), `n_lane_slots * width` of `lanes` and `n_vars` of `uniform`, and
+        // writes `width` values of `sums`: the lengths checked above. A wide kernel
+        // exists only where the processor has AVX-512F (`wide::available`).
         unsafe {
+            #[cfg(target_arch = "x86_64")]
+            if self.wide {
+                let f = std::mem::transmute::<*const u8, crate::wide::WideFn>(self.native.entry);
+                f(args.0, args.1, args.2, args.3, args.4);
+                return;
+            }
             let f: LaneFn = std::mem::transmute::<*const u8, LaneFn>(self.native.entry);
-            f(
-                rows.wide.as_ptr(),
-                rows.n_rows as i64,
-                lanes.as_ptr(),
-                uniform.as_ptr(),
-                sums.as_mut_ptr(),
-            );
+            f(args.0, args.1, args.2, args.3, args.4);
         }
     }
 }

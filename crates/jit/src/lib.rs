@@ -34,11 +34,12 @@ pub mod lanes;
 mod native;
 pub mod run;
 pub mod surface;
+mod wide;
 pub mod workloads;
 
 pub use epoch::{EpochKernel, OptKind};
 pub use grad::GradKernel;
-pub use lanes::{LaneKernel, LaneRows};
+pub use lanes::{LaneKernel, LaneRows, Width};
 pub use run::{train, train_into, unsupported};
 
 /// The rayon this crate runs its parallel workloads on (for callers that build their own

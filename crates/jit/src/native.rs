@@ -84,6 +84,31 @@ impl Native {
             entry,
         })
     }
+
+    /// Makes machine code written by hand (`crate::wide`) callable: position-independent
+    /// bytes with no relocations, placed in the JIT's executable memory.
+    pub(crate) fn from_bytes(bytes: &[u8], name: &str) -> Result<Native, CompileError> {
+        let mut module = new_module()?;
+        let sig = module.make_signature();
+        let id = module
+            .declare_function(name, cranelift_module::Linkage::Export, &sig)
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        let func = cranelift_codegen::ir::Function::with_name_signature(
+            cranelift_codegen::ir::UserFuncName::default(),
+            sig,
+        );
+        module
+            .define_function_bytes(id, &func, 64, bytes, &[])
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        module
+            .finalize_definitions()
+            .map_err(|e| CompileError::Backend(e.to_string()))?;
+        let entry = module.get_finalized_function(id);
+        Ok(Native {
+            module: Some(module),
+            entry,
+        })
+    }
 }
 
 // SAFETY: after `finalize_definitions` the code is immutable, executable memory that

@@ -2,7 +2,7 @@
 //! parameters, the others held fixed — the contour charts of the web app and of
 //! `gradsheet export`, and `gradsheet surface`.
 //!
-//! The grid runs on a [`LaneKernel`]: eight points of a grid row share each pass over
+//! The grid runs on a [`LaneKernel`]: up to 64 points of a grid row share each pass over
 //! the data (the x-axis parameter is a SIMD lane), the grid's rows run in parallel with
 //! rayon. Every value is bit for bit [`gradsheet_train::Trainer::mean_error`]'s: each
 //! lane sums the rows' errors in row order with the interpreter's operations.
@@ -108,7 +108,6 @@ pub fn mean_error_grid_with(
             .ok()
             .map(|k| (k, LaneRows::new(rows, nc))),
     };
-    let w = LaneKernel::WIDTH;
     out.par_chunks_mut(xs.len())
         .zip(ys.par_iter())
         .for_each(|(line, &y)| {
@@ -116,8 +115,9 @@ pub fn mean_error_grid_with(
             u[nc + iy] = y;
             match &kernel {
                 Some((k, wide)) => {
-                    let mut sums = [0.0; LaneKernel::WIDTH];
-                    let mut block = [0.0; LaneKernel::WIDTH];
+                    let w = k.width();
+                    let mut sums = vec![0.0; w];
+                    let mut block = vec![0.0; w];
                     for (j0, dst) in (0..xs.len()).step_by(w).zip(line.chunks_mut(w)) {
                         // A short last block repeats its last point in the spare lanes.
                         for (k, b) in block.iter_mut().enumerate() {

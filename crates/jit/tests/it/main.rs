@@ -2,7 +2,7 @@
 //! compiled update rule must give the interpreter's trace bit for bit.
 
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
-use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel, LaneRows};
+use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel, LaneRows, Width};
 use gradsheet_train::{Gradient, Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
@@ -654,13 +654,15 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
 
-    /// The compiled lanes sum, at every point, what the interpreter sums row by row.
+    /// The compiled lanes sum, at every point, what the interpreter sums row by row:
+    /// Cranelift's 128-bit kernels and, where the processor has AVX-512 and the formula
+    /// calls no Rust function, the wide ones.
     #[test]
     fn random_formulas_summed_over_lanes_are_the_interpreters(
         f in formula(),
         a in -1.5f64..1.5,
         c in -1.5f64..1.5,
-        bs in proptest::collection::vec(-2.0f64..2.0, LaneKernel::WIDTH),
+        bs in proptest::collection::vec(-2.0f64..2.0, 64),
     ) {
         let roles = Roles { data: vec!["x".into(), "y".into()], params: vec!["a".into(), "b".into(), "c".into()], ..Roles::default() };
         let model = Model::new(&format!("a*0+b*0+c*0+x*0+{f}"), "squared", &roles).unwrap();
@@ -668,19 +670,21 @@ proptest! {
         let rows = data().project(&model.columns).unwrap();
         let nc = compiled.n_cols;
         let b_slot = (nc + 1) as u32;
-        let k = LaneKernel::compile(&compiled.tape, nc, 1, &[b_slot]).unwrap();
         let mut uniform = vec![0.0; compiled.tape.n_vars()];
         uniform[nc] = a;
         uniform[nc + 2] = c;
-        let mut sums = [0.0; LaneKernel::WIDTH];
-        k.sum(&LaneRows::new(&rows, nc), &bs, &uniform, &mut sums);
-        let mut ws = compiled.workspace();
-        for (w, b) in bs.iter().enumerate() {
-            let mut s = 0.0;
-            for r in rows.chunks_exact(nc) {
-                s += compiled.row(&mut ws, r, &[a, *b, c]).1;
+        for width in [Width::Widest, Width::Sse2] {
+            let k = LaneKernel::compile_at(&compiled.tape, nc, 1, &[b_slot], width).unwrap();
+            let mut sums = vec![0.0; k.width()];
+            k.sum(&LaneRows::new(&rows, nc), &bs, &uniform, &mut sums);
+            let mut ws = compiled.workspace();
+            for (w, b) in bs.iter().take(k.width()).enumerate() {
+                let mut s = 0.0;
+                for r in rows.chunks_exact(nc) {
+                    s += compiled.row(&mut ws, r, &[a, *b, c]).1;
+                }
+                prop_assert_eq!(key(s), key(sums[w]), "{} at b = {} ({:?})", f, b, k);
             }
-            prop_assert_eq!(key(s), key(sums[w]), "{} at b = {}", f, b);
         }
     }
 }
@@ -862,4 +866,106 @@ fn sgd_keeps_the_interpreters_signs_of_zero() {
             }
         }
     }
+}
+
+/// Every operation the AVX-512 kernels write themselves (arithmetic, square roots, the
+/// sign bit, comparisons and blends, the folds' NaN rules, integer powers), at lanes that
+/// include NaN, infinities, zeros of both signs and a lane beyond one register: the sums
+/// are the interpreter's, bit for bit (NaN's payload aside), and the kernel runs at the
+/// machine's width where it has AVX-512.
+#[test]
+fn wide_lanes_compute_each_operation_as_the_interpreter() {
+    let formulas = [
+        "a*x+b",
+        "b-x",
+        "x-b",
+        "b/x",
+        "x/b",
+        "1-b",
+        "b/(x-x)",
+        "-b*c",
+        "ABS(b-x)",
+        "SQRT(b*x)",
+        "SQRT(ABS(b))+c",
+        "MAX(a*x+b,0)*c",
+        "MAX(b,x,c)",
+        "MIN(x,b)",
+        "MIN(b,0)",
+        "IF(b>x,b,x)",
+        "IF(b<x,1,2)",
+        "IF(b>=c,b,c)",
+        "IF(b<=0,-b)",
+        "IF(b=x,5,b)",
+        "IF(b<>0,1/b,7)",
+        "(b>x)+(b<=c)",
+        "b^3",
+        "b^-2",
+        "x^2*b",
+        "SIGN(b)*x",
+        "RELU(b-x)",
+        "c",
+        "a*x*x+c",
+        "(a*x+b)*(c*x+b)-(b+x)/(c-b)",
+    ];
+    let mut bs: Vec<f64> = vec![
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        1e-310,
+        -1e300,
+        0.6,
+    ];
+    bs.extend((0..54).map(|i| (i as f64 - 27.0) * 0.173));
+    let roles = Roles {
+        data: vec!["x".into(), "y".into()],
+        params: vec!["a".into(), "b".into(), "c".into()],
+        ..Roles::default()
+    };
+    let rows = data().project(&["x".to_string(), "y".to_string()]).unwrap();
+    let wide = std::arch::is_x86_feature_detected!("avx512f");
+    if !wide {
+        eprintln!(
+            "SKIPPED (in part): this processor has no AVX-512F; only the 128-bit kernels run"
+        );
+    }
+    for f in formulas {
+        let model = Model::new(&format!("a*0+b*0+c*0+x*0+{f}"), "squared", &roles).unwrap();
+        let compiled = model.compile();
+        let nc = compiled.n_cols;
+        let k = LaneKernel::compile(&compiled.tape, nc, 1, &[(nc + 1) as u32]).unwrap();
+        if wide {
+            assert_eq!(k.width(), 64, "{f} runs at the machine's width");
+        }
+        for (a, c) in [(0.5, -1.25), (-2.0, 0.0), (f64::NAN, 3.0)] {
+            let mut uniform = vec![0.0; compiled.tape.n_vars()];
+            uniform[nc] = a;
+            uniform[nc + 2] = c;
+            let mut sums = vec![0.0; k.width()];
+            k.sum(&LaneRows::new(&rows, nc), &bs, &uniform, &mut sums);
+            let mut ws = compiled.workspace();
+            for (w, b) in bs.iter().take(k.width()).enumerate() {
+                let mut s = 0.0;
+                for r in rows.chunks_exact(nc) {
+                    s += compiled.row(&mut ws, r, &[a, *b, c]).1;
+                }
+                assert_eq!(key(s), key(sums[w]), "{f} at a = {a}, b = {b}, c = {c}");
+            }
+        }
+    }
+}
+
+/// A formula that calls a Rust function (EXP) has no AVX-512 form: it runs on
+/// Cranelift's kernels, whose width is 8.
+#[test]
+fn lanes_that_call_a_function_run_at_128_bits() {
+    let model = Model::new("EXP(a*x)+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let c = model.compile();
+    let k = LaneKernel::compile(&c.tape, c.n_cols, 1, &[(c.n_cols + 1) as u32]).unwrap();
+    assert_eq!(k.width(), 8);
+    let s = LaneKernel::compile_at(&c.tape, c.n_cols, 1, &[3], Width::Sse2).unwrap();
+    assert_eq!(s.width(), 8);
 }
