@@ -116,9 +116,21 @@ fn judge_hooked(
     cfg.record = Record::Final;
     let mut means = EpochMeans::default();
     let end = gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?;
-    let mut ws = trainer.compiled.workspace();
-    let initial_error = trainer.mean_error(&mut ws, init);
-    let final_error = trainer.mean_error(&mut ws, &end.final_params);
+    // On the kernel's native code where there is one (the same bits: see
+    // `EpochKernel::mean_error`).
+    let (initial_error, final_error) = match kernel {
+        Some(k) => (
+            k.mean_error(trainer, init),
+            k.mean_error(trainer, &end.final_params),
+        ),
+        None => {
+            let mut ws = trainer.compiled.workspace();
+            (
+                trainer.mean_error(&mut ws, init),
+                trainer.mean_error(&mut ws, &end.final_params),
+            )
+        }
+    };
     let diverged_at = match end.stop {
         Stop::Diverged { step, .. } => Some(step),
         _ => None,

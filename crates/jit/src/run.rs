@@ -230,7 +230,9 @@ impl<'a> Native<'a> {
 
 impl Backend for Native<'_> {
     fn mean_error(&mut self, params: &[f64]) -> f64 {
-        self.trainer.mean_error(&mut self.ws, params)
+        // (`run_into` checked that the kernel is the model's.)
+        self.kernel
+            .mean_error_of(&self.trainer.rows, self.trainer.n_rows, params)
     }
 
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {

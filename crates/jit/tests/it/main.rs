@@ -863,3 +863,60 @@ fn sgd_keeps_the_interpreters_signs_of_zero() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    /// A kernel's mean error (what a stability map's verdict reads at a run's start and
+    /// end) is the interpreter's `Trainer::mean_error` bit for bit, whatever the kernel's
+    /// rule, batch and gradient, at any parameters (NaN and infinite errors included).
+    #[test]
+    fn random_formulas_mean_errors_are_the_interpreters(
+        f in formula(),
+        ps in proptest::collection::vec(-2.0f64..2.0, 3),
+        opt in 0usize..21,
+        batch in 0usize..5,
+        gradient in 0usize..4,
+    ) {
+        let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        let mut cfg = TrainConfig::new(optimizers()[opt].clone(), 1);
+        cfg.batch_size = BATCHES[batch];
+        cfg.gradient = gradients()[gradient];
+        let k = EpochKernel::compile_for(&trainer, &cfg).unwrap();
+        let mut ws = trainer.compiled.workspace();
+        prop_assert_eq!(key(k.mean_error(&trainer, &ps)), key(trainer.mean_error(&mut ws, &ps)), "{} at {:?}", f, ps);
+    }
+}
+
+/// The mean error of a wide model (its parameters in memory, past the straight-line
+/// update) is the interpreter's too, and a kernel asked for another model's answers with
+/// the interpreter's value rather than its own model's.
+#[test]
+fn mean_errors_of_wide_and_other_models_are_the_interpreters() {
+    let units = 9;
+    let f: String = (0..units)
+        .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)"))
+        .collect::<Vec<_>>()
+        .join("+")
+        + "+d";
+    let roles = Roles::with_columns(&["x", "y"]);
+    let wide = Trainer::new(&Model::new(&f, "squared", &roles).unwrap(), &data()).unwrap();
+    let cfg = TrainConfig::new(Optimizer::sgd(0.1), 1);
+    let k = EpochKernel::compile_for(&wide, &cfg).unwrap();
+    let mut ws = wide.compiled.workspace();
+    for s in [0.0, 0.3, -1.7, 1e200] {
+        let p: Vec<f64> = (0..3 * units + 1)
+            .map(|k| s * (((k * 37) % 11) as f64 / 11.0 - 0.45))
+            .collect();
+        let (fast, slow) = (k.mean_error(&wide, &p), wide.mean_error(&mut ws, &p));
+        assert_eq!(key(fast), key(slow), "at scale {s}");
+    }
+    let line = Trainer::new(&Model::new("a*x+b", "squared", &roles).unwrap(), &data()).unwrap();
+    let other = Trainer::new(&Model::new("a*x-b", "squared", &roles).unwrap(), &data()).unwrap();
+    let k = EpochKernel::compile_for(&line, &cfg).unwrap();
+    let mut ws = other.compiled.workspace();
+    let p = [0.5, 2.0];
+    assert_eq!(k.mean_error(&other, &p), other.mean_error(&mut ws, &p));
+    assert_ne!(k.mean_error(&line, &p), k.mean_error(&other, &p));
+}
