@@ -920,3 +920,32 @@ fn mean_errors_of_wide_and_other_models_are_the_interpreters() {
     assert_eq!(k.mean_error(&other, &p), other.mean_error(&mut ws, &p));
     assert_ne!(k.mean_error(&line, &p), k.mean_error(&other, &p));
 }
+
+/// Runs that keep no epoch reuse their thread's room for a call's records (see
+/// `run::Native`): runs of models with records of different lengths, for spans of
+/// different lengths, one after the other on one thread, and one that diverges between
+/// them, each the interpreter's bit for bit.
+#[test]
+fn runs_one_after_another_on_a_thread_are_the_interpreters() {
+    let roles = Roles::with_columns(&["x", "y"]);
+    let small = Trainer::new(&Model::new("a*x+b", "squared", &roles).unwrap(), &data()).unwrap();
+    let wide = Trainer::new(
+        &Model::new("c*MAX(a*x+b,0)+d*x+e", "squared", &roles).unwrap(),
+        &Dataset::graddesc(),
+    )
+    .unwrap();
+    for round in 0..3 {
+        for (t, init, lr, epochs) in [
+            (&small, vec![1.0, 1.0], 0.05, 700),
+            (&wide, vec![0.5; 5], 1e-5, 40 + round),
+            (&small, vec![1.0, -1.0], 3.0, 50),
+            (&wide, vec![0.2; 5], 1e-6, 300),
+        ] {
+            let mut cfg = TrainConfig::new(Optimizer::Momentum { lr, beta: 0.5 }, epochs);
+            cfg.record = Record::Final;
+            let fast = run_fast(t, &init, &cfg).unwrap().unwrap();
+            let slow = t.run(&init, &cfg, &mut Hooks::none()).unwrap();
+            assert_same(&fast, &slow, &format!("round {round}, lr {lr}"));
+        }
+    }
+}
