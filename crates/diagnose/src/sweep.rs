@@ -200,16 +200,23 @@ impl EpochMeans {
 }
 
 impl Sink for EpochMeans {
-    fn epoch_mean(&mut self, _epoch: usize, mean: f64) {
-        self.count += 1;
-        // (`min` passes over a NaN mean, as the best of a list of means did.)
-        self.best = self.best.min(mean);
-        self.ring[self.next] = mean;
-        self.next = if self.next + 1 == TAIL {
-            0
-        } else {
-            self.next + 1
-        };
+    fn epoch_mean(&mut self, epoch: usize, mean: f64) {
+        self.epoch_means(epoch, &[mean]);
+    }
+
+    fn epoch_means(&mut self, _first: usize, means: &[f64]) {
+        self.count += means.len();
+        // (`min` passes over a NaN mean, as the best of a list of means did.) The best
+        // in a local: through `self` each `min` would wait for the last one's store.
+        self.best = means.iter().fold(self.best, |b, &m| b.min(m));
+        for &mean in &means[means.len().saturating_sub(TAIL)..] {
+            self.ring[self.next] = mean;
+            self.next = if self.next + 1 == TAIL {
+                0
+            } else {
+                self.next + 1
+            };
+        }
     }
 }
 
@@ -696,6 +703,28 @@ mod tests {
         assert_eq!(tail[..8], [77.0, 76.0, 75.0, 74.0, 73.0, 72.0, 71.0, 70.0]);
         assert_eq!(tail[8..], [0.031, 0.032, 0.033]);
         assert_eq!(m.best, 0.031);
+        // Heard in chunks of any length (as a span of epochs hands them on), the same.
+        let means: Vec<f64> = (1..=150)
+            .map(|e| {
+                if e == 40 {
+                    f64::NAN
+                } else {
+                    (e as f64 * 0.7).sin() + 2.0
+                }
+            })
+            .collect();
+        let mut one = EpochMeans::default();
+        for (e, &v) in means.iter().enumerate() {
+            one.epoch_mean(e + 1, v);
+        }
+        for chunk in [1, 3, 11, 12, 64, 150] {
+            let mut many = EpochMeans::default();
+            for (c, part) in means.chunks(chunk).enumerate() {
+                many.epoch_means(1 + c * chunk, part);
+            }
+            assert_eq!((many.count, many.best), (one.count, one.best), "{chunk}");
+            assert!(many.tail().eq(one.tail()), "{chunk}");
+        }
     }
 
     /// A map's settings are made in parallel, but a bad value is reported as the first

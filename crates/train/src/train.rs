@@ -371,8 +371,14 @@ impl Trainer {
                     if exact {
                         best = b;
                         step_no += many * spe;
-                        for (k, &(sum, _)) in records.iter().enumerate() {
-                            sink.epoch_mean(epoch + k + 1, sum / spe as f64);
+                        // To the sinks in chunks (one call each, not one per epoch),
+                        // from a buffer on the stack.
+                        let mut means = [0.0; 64];
+                        for (c, chunk) in records.chunks(means.len()).enumerate() {
+                            for (m, &(sum, _)) in means.iter_mut().zip(chunk) {
+                                *m = sum / spe as f64;
+                            }
+                            sink.epoch_means(epoch + 1 + c * means.len(), &means[..chunk.len()]);
                         }
                         for _ in 0..many {
                             opt.end_epoch(&mut st, n);

@@ -949,3 +949,38 @@ fn runs_one_after_another_on_a_thread_are_the_interpreters() {
         }
     }
 }
+
+/// A sink hears every epoch's number and mean error, in order, whether the loop hands
+/// them on one by one (the interpreter) or in chunks after spans of epochs (the native
+/// backend, spans of 141 epochs here, chunks of at most 64).
+#[test]
+fn epoch_means_are_heard_in_order_from_spans() {
+    #[derive(Default)]
+    struct Heard(Vec<(usize, u64)>);
+    impl gradsheet_train::Sink for Heard {
+        fn epoch_mean(&mut self, epoch: usize, mean: f64) {
+            self.0.push((epoch, key(mean)));
+        }
+    }
+    let roles = Roles::with_columns(&["x", "y"]);
+    let t = Trainer::new(
+        &Model::new("a*x+b", "squared", &roles).unwrap(),
+        &Dataset::graddesc(),
+    )
+    .unwrap();
+    let mut cfg = TrainConfig::new(
+        Optimizer::Momentum {
+            lr: 1e-5,
+            beta: 0.9,
+        },
+        300,
+    );
+    cfg.record = Record::Final;
+    let (mut fast, mut slow) = (Heard::default(), Heard::default());
+    gradsheet_jit::train_into(&t, &[1.0, 1.0], &cfg, &mut Hooks::none(), &mut fast, None).unwrap();
+    t.run_into(&[1.0, 1.0], &cfg, &mut Hooks::none(), &mut slow)
+        .unwrap();
+    assert_eq!(fast.0.len(), 300);
+    assert!(fast.0.iter().enumerate().all(|(k, (e, _))| *e == k + 1));
+    assert_eq!(fast.0, slow.0);
+}
