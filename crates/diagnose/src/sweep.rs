@@ -116,9 +116,21 @@ fn judge_hooked(
     cfg.record = Record::Final;
     let mut means = EpochMeans::default();
     let end = gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?;
-    let mut ws = trainer.compiled.workspace();
-    let initial_error = trainer.mean_error(&mut ws, init);
-    let final_error = trainer.mean_error(&mut ws, &end.final_params);
+    // On the kernel's native code where there is one (the same bits: see
+    // `EpochKernel::mean_error`).
+    let (initial_error, final_error) = match kernel {
+        Some(k) => (
+            k.mean_error(trainer, init),
+            k.mean_error(trainer, &end.final_params),
+        ),
+        None => {
+            let mut ws = trainer.compiled.workspace();
+            (
+                trainer.mean_error(&mut ws, init),
+                trainer.mean_error(&mut ws, &end.final_params),
+            )
+        }
+    };
     let diverged_at = match end.stop {
         Stop::Diverged { step, .. } => Some(step),
         _ => None,
@@ -126,12 +138,11 @@ fn judge_hooked(
     let class = if diverged_at.is_some() || !final_error.is_finite() {
         Class::Diverged
     } else {
-        let last = means.tail.back().copied().unwrap_or(final_error);
+        let last = means.tail().last().unwrap_or(final_error);
         let rises = means
-            .tail
-            .iter()
-            .zip(means.tail.iter().skip(1))
-            .filter(|(a, b)| **b > **a * (1.0 + 1e-9))
+            .tail()
+            .zip(means.tail().skip(1))
+            .filter(|(a, b)| *b > *a * (1.0 + 1e-9))
             .count();
         if means.count > 1 && (last > OSCILLATION_RATIO * means.best || rises >= 3) {
             Class::Oscillating
@@ -152,11 +163,14 @@ fn judge_hooked(
 }
 
 /// What a verdict reads of a run's epochs, in constant memory: how many there were, the
-/// best mean error, and the last [`TAIL`] means.
+/// best mean error, and the last [`TAIL`] means (in a ring: no allocation per run, and
+/// little work per epoch, which a map's runs hear a hundred times each).
 struct EpochMeans {
     count: usize,
     best: f64,
-    tail: std::collections::VecDeque<f64>,
+    /// The last means, the oldest at `next` once the ring is full.
+    ring: [f64; TAIL],
+    next: usize,
 }
 
 /// The epochs whose rises make a run oscillating: the last ten rises.
@@ -167,20 +181,42 @@ impl Default for EpochMeans {
         EpochMeans {
             count: 0,
             best: f64::INFINITY,
-            tail: std::collections::VecDeque::with_capacity(TAIL),
+            ring: [0.0; TAIL],
+            next: 0,
         }
     }
 }
 
+impl EpochMeans {
+    /// The last (up to [`TAIL`]) epochs' means, oldest first.
+    fn tail(&self) -> impl Iterator<Item = f64> + '_ {
+        let (old, new) = if self.count < TAIL {
+            (&self.ring[..0], &self.ring[..self.count])
+        } else {
+            (&self.ring[self.next..], &self.ring[..self.next])
+        };
+        old.iter().chain(new).copied()
+    }
+}
+
 impl Sink for EpochMeans {
-    fn epoch_mean(&mut self, _epoch: usize, mean: f64) {
-        self.count += 1;
-        // (`min` passes over a NaN mean, as the best of a list of means did.)
-        self.best = self.best.min(mean);
-        if self.tail.len() == TAIL {
-            self.tail.pop_front();
+    fn epoch_mean(&mut self, epoch: usize, mean: f64) {
+        self.epoch_means(epoch, &[mean]);
+    }
+
+    fn epoch_means(&mut self, _first: usize, means: &[f64]) {
+        self.count += means.len();
+        // (`min` passes over a NaN mean, as the best of a list of means did.) The best
+        // in a local: through `self` each `min` would wait for the last one's store.
+        self.best = means.iter().fold(self.best, |b, &m| b.min(m));
+        for &mean in &means[means.len().saturating_sub(TAIL)..] {
+            self.ring[self.next] = mean;
+            self.next = if self.next + 1 == TAIL {
+                0
+            } else {
+                self.next + 1
+            };
         }
-        self.tail.push_back(mean);
     }
 }
 
@@ -506,30 +542,44 @@ pub fn sweep_until(
             cells: Vec::new(),
         });
     }
-    // Check every cell's settings before running any (cheap), so that a bad value is
-    // reported as such rather than as a failed run; and compile one native kernel per
-    // shape of run the map holds (usually one; two where an axis switches torch's
-    // momentum on or reaches a rate of 0): hyperparameters are read at run time. Cells
-    // no kernel can run (step rows, an uncompiled rule) fall back to the interpreter.
+    // Check every cell's settings before running any, so that a bad value is reported
+    // as such rather than as a failed run (the first in the cells' order); and compile
+    // one native kernel per shape of run the map holds (usually one; two where an axis
+    // switches torch's momentum on or reaches a rate of 0): hyperparameters are read at
+    // run time. Cells no kernel can run (step rows, an uncompiled rule) fall back to the
+    // interpreter. The settings are made once, in parallel, and kept for the runs: made
+    // on one thread, then again for each run, they were a few percent of a map.
     let cfgs = (0..n)
+        .into_par_iter()
         .map(|k| setup(k % nx, k / nx).map(|(cfg, _)| cfg))
+        .collect::<Vec<_>>()
+        .into_iter()
         .collect::<Result<Vec<_>, String>>()?;
     let kernels = Kernels::for_configs(trainer, &cfgs);
-    let cells = (0..n)
-        .into_par_iter()
-        .map(|k| {
+    // Only an initial scale changes the initial values: otherwise every cell starts
+    // from `init` itself.
+    let scaled = x.setting == Setting::InitScale || y.setting == Setting::InitScale;
+    let cells = cfgs
+        .par_iter()
+        .enumerate()
+        .map(|(k, cfg)| {
             if stop() {
                 return Err(STOPPED.to_string());
             }
             let (i, j) = (k % nx, k / nx);
-            let (cfg, p) = setup(i, j)?;
-            let kernel = kernels.fitting(trainer, &cfg);
+            let scaled_init;
+            let p = if scaled {
+                scaled_init = setup(i, j)?.1;
+                &scaled_init
+            } else {
+                init
+            };
+            let kernel = kernels.fitting(trainer, cfg);
             let mut hooks = Hooks {
                 should_stop: stop,
                 progress: &mut |_, _| {},
             };
-            let v =
-                judge_hooked(trainer, &p, &cfg, kernel, &mut hooks).map_err(|e| e.to_string())?;
+            let v = judge_hooked(trainer, p, cfg, kernel, &mut hooks).map_err(|e| e.to_string())?;
             Ok(Cell {
                 x: x.values[i],
                 y: y.values[j],
@@ -623,6 +673,96 @@ mod tests {
         }
     }
     use gradsheet_train::{Hyper, Optimizer};
+
+    /// The verdict's memory of the epochs: their count, the best mean (passing over a
+    /// NaN), and the last eleven means oldest first, before and after the ring fills.
+    #[test]
+    fn epoch_means_keep_the_last_eleven_in_order() {
+        let mut m = EpochMeans::default();
+        assert_eq!(m.tail().count(), 0);
+        for e in 1..=5 {
+            m.epoch_mean(e, e as f64);
+        }
+        assert_eq!(m.tail().collect::<Vec<_>>(), [1.0, 2.0, 3.0, 4.0, 5.0]);
+        m.epoch_mean(6, f64::NAN);
+        for e in 7..=30 {
+            m.epoch_mean(e, 100.0 - e as f64);
+        }
+        assert_eq!(m.count, 30);
+        assert_eq!(m.best, 1.0);
+        let tail: Vec<f64> = m.tail().collect();
+        assert_eq!(
+            tail,
+            (20..=30).map(|e| 100.0 - e as f64).collect::<Vec<_>>()
+        );
+        for e in 31..=33 {
+            m.epoch_mean(e, e as f64 * 1e-3);
+        }
+        let tail: Vec<f64> = m.tail().collect();
+        assert_eq!(tail.len(), TAIL);
+        assert_eq!(tail[..8], [77.0, 76.0, 75.0, 74.0, 73.0, 72.0, 71.0, 70.0]);
+        assert_eq!(tail[8..], [0.031, 0.032, 0.033]);
+        assert_eq!(m.best, 0.031);
+        // Heard in chunks of any length (as a span of epochs hands them on), the same.
+        let means: Vec<f64> = (1..=150)
+            .map(|e| {
+                if e == 40 {
+                    f64::NAN
+                } else {
+                    (e as f64 * 0.7).sin() + 2.0
+                }
+            })
+            .collect();
+        let mut one = EpochMeans::default();
+        for (e, &v) in means.iter().enumerate() {
+            one.epoch_mean(e + 1, v);
+        }
+        for chunk in [1, 3, 11, 12, 64, 150] {
+            let mut many = EpochMeans::default();
+            for (c, part) in means.chunks(chunk).enumerate() {
+                many.epoch_means(1 + c * chunk, part);
+            }
+            assert_eq!((many.count, many.best), (one.count, one.best), "{chunk}");
+            assert!(many.tail().eq(one.tail()), "{chunk}");
+        }
+    }
+
+    /// A map's settings are made in parallel, but a bad value is reported as the first
+    /// bad cell's, in the cells' order; and an initial scale on the x axis starts each
+    /// run from its own values.
+    #[test]
+    fn a_maps_settings_are_checked_in_order_and_scale_the_start() {
+        let model = gradsheet_engine::Model::new(
+            "a*x+b",
+            "squared",
+            &gradsheet_engine::Roles::with_columns(&["x", "y"]),
+        )
+        .unwrap();
+        let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+        let base = TrainConfig::new(
+            Optimizer::Momentum {
+                lr: 1e-5,
+                beta: 0.5,
+            },
+            5,
+        );
+        let x = Axis::parse("beta1=0.5,2,3").unwrap();
+        let y = Axis::parse("lr=1e-5,1e-4").unwrap();
+        let e = sweep(&trainer, &[1.0, 1.0], &base, &x, &y).unwrap_err();
+        assert!(e.contains("= 2 ") && !e.contains("= 3 "), "{e}");
+        let x = Axis::parse("init=0,1,30").unwrap();
+        let map = sweep(&trainer, &[1.0, 1.0], &base, &x, &y).unwrap();
+        for (k, cell) in map.cells.iter().enumerate() {
+            let (i, j) = (k % 3, k / 3);
+            let (cfg, p) = cell_config(&base, &[1.0, 1.0], (&x, i), (&y, j)).unwrap();
+            assert_eq!(p, vec![x.values[i]; 2]);
+            let v = judge(&trainer, &p, &cfg).unwrap();
+            assert_eq!(cell.final_error.to_bits(), v.final_error.to_bits());
+            assert_eq!(cell.class, v.class);
+        }
+        // From (0, 0) and (1, 1) the error falls; (30, 30) is already near the data.
+        assert_ne!(map.cell(0, 0).final_error, map.cell(1, 0).final_error);
+    }
 
     /// Axes come from the optimizer table: its β slots and any of its numbers by name.
     #[test]

@@ -146,13 +146,25 @@ impl EpochKernel {
 }
 
 /// The kernel's side of a run: its `io` block (see [`EpochKernel`]), the records of the
-/// epochs of a call, and what a bad step needs restored.
+/// epochs of a call, and (built on first use) what running epoch by epoch needs.
 struct Native<'a> {
     kernel: &'a EpochKernel,
     trainer: &'a Trainer,
     cfg: &'a TrainConfig,
     io: Vec<f64>,
     records: Vec<f64>,
+    /// Built at the first [`Backend::epoch`]: a run that keeps no epoch, in order, goes
+    /// through in spans of epochs and never needs it (a map's thousands of short runs,
+    /// for which its nine allocations were a few percent of each run).
+    slow: Option<Slow>,
+    span: usize,
+    /// Rows per step.
+    batch: usize,
+}
+
+/// What [`Backend::epoch`] needs besides `io` and the records: what a bad step needs
+/// restored, room for the interpreter's replay of it, and the shuffled rows.
+struct Slow {
     saved_p: Vec<f64>,
     saved_s: Vec<f64>,
     saved_io: Vec<f64>,
@@ -163,9 +175,43 @@ struct Native<'a> {
     g_row: Vec<f64>,
     scratch: Vec<f64>,
     ws: Workspace,
-    span: usize,
-    /// Rows per step.
-    batch: usize,
+}
+
+impl Slow {
+    fn new(trainer: &Trainer, cfg: &TrainConfig) -> Slow {
+        let np = trainer.compiled.n_params;
+        Slow {
+            saved_p: vec![0.0; np],
+            saved_s: vec![0.0; cfg.optimizer.state_vars().len() * np],
+            saved_io: vec![0.0; IO_SQ + np],
+            before: vec![0.0; np],
+            grad: vec![0.0; np],
+            g_row: vec![0.0; np],
+            scratch: vec![0.0; np],
+            shuffled: cfg.shuffle.map(|_| vec![0.0; trainer.rows.len()]),
+            ws: trainer.compiled.workspace(),
+        }
+    }
+}
+
+thread_local! {
+    /// The records of the last run on this thread, kept for the next one: a span's
+    /// records are a few kilobytes, past what the allocator keeps at hand, and
+    /// allocating them cost each of a map's runs (a few thousand steps) 1 to 2% more
+    /// (perf: `malloc_consolidate`, `_int_malloc`).
+    /// (At most [`ROOM_KEPT`] values: a big model's records are not kept alive.)
+    static ROOM: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The most values of records a thread keeps between runs (64 KB).
+const ROOM_KEPT: usize = 8192;
+
+impl Drop for Native<'_> {
+    fn drop(&mut self) {
+        if self.records.capacity() <= ROOM_KEPT {
+            ROOM.set(std::mem::take(&mut self.records));
+        }
+    }
 }
 
 impl<'a> Native<'a> {
@@ -187,22 +233,16 @@ impl<'a> Native<'a> {
         } else {
             1
         };
-        let n_state = cfg.optimizer.state_vars().len() * np;
+        let mut records = ROOM.take();
+        records.clear();
+        records.resize(span * kernel.record_len(), 0.0);
         Native {
             kernel,
             trainer,
             cfg,
-            records: vec![0.0; span * kernel.record_len()],
-            saved_io: io[..IO_SQ + np].to_vec(),
+            records,
             io,
-            saved_p: vec![0.0; np],
-            saved_s: vec![0.0; n_state],
-            before: vec![0.0; np],
-            grad: vec![0.0; np],
-            g_row: vec![0.0; np],
-            scratch: vec![0.0; np],
-            shuffled: cfg.shuffle.map(|_| vec![0.0; trainer.rows.len()]),
-            ws: trainer.compiled.workspace(),
+            slow: None,
             span,
             batch,
         }
@@ -230,7 +270,9 @@ impl<'a> Native<'a> {
 
 impl Backend for Native<'_> {
     fn mean_error(&mut self, params: &[f64]) -> f64 {
-        self.trainer.mean_error(&mut self.ws, params)
+        // (`run_into` checked that the kernel is the model's.)
+        self.kernel
+            .mean_error_of(&self.trainer.rows, self.trainer.n_rows, params)
     }
 
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
@@ -242,6 +284,12 @@ impl Backend for Native<'_> {
             kernel,
             io,
             records,
+            slow,
+            cfg,
+            batch,
+            ..
+        } = self;
+        let Slow {
             saved_p,
             saved_s,
             saved_io,
@@ -251,10 +299,7 @@ impl Backend for Native<'_> {
             scratch,
             shuffled,
             ws,
-            cfg,
-            batch,
-            ..
-        } = self;
+        } = slow.get_or_insert_with(|| Slow::new(t, cfg));
         let batch = *batch;
         let rows: &[f64] = match shuffled.as_mut() {
             Some(buf) => {

@@ -104,8 +104,21 @@ pub struct HyperDef {
 impl HyperDef {
     /// Whether `name` names this hyperparameter (its key, an alias, `-` for `_`).
     pub fn answers_to(&self, name: &str) -> bool {
-        let name = normalise(name);
-        self.key == name || self.aliases.contains(&name.as_str())
+        // `normalise(name) == k`, byte by byte without building the normalised name:
+        // settings are looked up by name many times per run of a stability map (each
+        // cell's settings are made and checked), where the two strings of `normalise`
+        // were a few percent of a map. Both changes keep every byte's length.
+        let name = name.trim();
+        let is = |k: &str| {
+            k.len() == name.len()
+                && k.bytes().zip(name.bytes()).all(|(k, c)| {
+                    k == match c.to_ascii_lowercase() {
+                        b'-' => b'_',
+                        c => c,
+                    }
+                })
+        };
+        is(self.key) || self.aliases.iter().any(|a| is(a))
     }
 }
 
@@ -872,6 +885,48 @@ pub static RULES: &[&Rule] = &[
 mod tests {
     use super::*;
     use crate::State;
+
+    /// A hyperparameter answers to its key and aliases whatever their case, with `-`
+    /// for `_` and space around them, exactly as the normalised name compared did, and
+    /// to nothing else (not a prefix, not a longer name).
+    #[test]
+    fn hyperparameters_answer_to_their_names_in_any_case() {
+        let old = |h: &HyperDef, name: &str| {
+            let n = normalise(name);
+            h.key == n || h.aliases.contains(&n.as_str())
+        };
+        let mut names = 0;
+        for rule in RULES {
+            for h in rule.hypers {
+                for name in std::iter::once(&h.key).chain(h.aliases) {
+                    names += 1;
+                    let loud = format!(" {} ", name.to_ascii_uppercase().replace('_', "-"));
+                    assert!(h.answers_to(name) && h.answers_to(&loud), "{loud}");
+                    let probes = [
+                        name[..name.len() - 1].to_string(),
+                        format!("{name}s"),
+                        name.replace('_', " "),
+                        format!("{name}\u{e9}"),
+                    ];
+                    for other in rule.hypers {
+                        for probe in probes.iter().map(String::as_str).chain([*name]) {
+                            assert_eq!(
+                                other.answers_to(probe),
+                                old(other, probe),
+                                "{} {probe}",
+                                other.key
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert!(names > 20);
+        let wd = TORCH_ADAM.hyper("Weight-Decay").unwrap();
+        assert_eq!(wd.key, "weight_decay");
+        assert!(!wd.answers_to("weight decay"));
+        assert!(!wd.answers_to("weight__decay"));
+    }
 
     /// Each rule's table entry and its `Optimizer` variant name the same numbers: the
     /// defaults build, name themselves, read back and validate.

@@ -61,6 +61,15 @@ pub trait Sink {
     /// [`Record::Final`] the only thing heard of an epoch): what a stability map's
     /// verdict reads, without the summaries it does not.
     fn epoch_mean(&mut self, _epoch: usize, _mean: f64) {}
+    /// The mean errors of several completed epochs in a row, the first being epoch
+    /// `first`: what the loop hands on after a span of epochs run in one go (see
+    /// [`crate::Backend::epochs`]), in one call where a call per epoch cost a stability
+    /// map's short runs a percent or two. By default, [`Sink::epoch_mean`] for each.
+    fn epoch_means(&mut self, first: usize, means: &[f64]) {
+        for (k, &mean) in means.iter().enumerate() {
+            self.epoch_mean(first + k, mean);
+        }
+    }
     /// After the last step, once.
     fn finish(&mut self, _end: &RunEnd) {}
 }
@@ -83,6 +92,9 @@ impl Sink for Fanout<'_> {
     }
     fn epoch_mean(&mut self, epoch: usize, mean: f64) {
         self.0.iter_mut().for_each(|s| s.epoch_mean(epoch, mean));
+    }
+    fn epoch_means(&mut self, first: usize, means: &[f64]) {
+        self.0.iter_mut().for_each(|s| s.epoch_means(first, means));
     }
     fn finish(&mut self, end: &RunEnd) {
         self.0.iter_mut().for_each(|s| s.finish(end));

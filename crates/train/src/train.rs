@@ -296,17 +296,21 @@ impl Trainer {
         let opt = &cfg.optimizer;
         let mut st = State::new(opt, np);
         let mut params = init.to_vec();
-        let mut sumsq = vec![0.0; np];
-        let mut order: Vec<u32> = (0..n as u32).collect();
+        // The rows' order and the epoch's Σg², made at the first epoch run on its own,
+        // and the summary, made only if epochs are kept: a stability map's runs go
+        // through in spans of epochs and keep none, and each allocation counted in its
+        // thousands of short runs.
+        let mut by_epoch: Option<(Vec<u32>, Vec<f64>)> = None;
         let mut rng = cfg.shuffle.map(ChaCha8Rng::seed_from_u64);
+        let kept = if cfg.record == Record::Final { 0 } else { np };
         let mut summary = EpochSummary {
             epoch: 0,
             sum_error: 0.0,
             mean_error: 0.0,
             sheet_rmse: 0.0,
             rmse: 0.0,
-            grad_norms: vec![0.0; np],
-            params: vec![0.0; np],
+            grad_norms: vec![0.0; kept],
+            params: vec![0.0; kept],
             lr: opt.lr(),
         };
 
@@ -367,8 +371,14 @@ impl Trainer {
                     if exact {
                         best = b;
                         step_no += many * spe;
-                        for (k, &(sum, _)) in records.iter().enumerate() {
-                            sink.epoch_mean(epoch + k + 1, sum / spe as f64);
+                        // To the sinks in chunks (one call each, not one per epoch),
+                        // from a buffer on the stack.
+                        let mut means = [0.0; 64];
+                        for (c, chunk) in records.chunks(means.len()).enumerate() {
+                            for (m, &(sum, _)) in means.iter_mut().zip(chunk) {
+                                *m = sum / spe as f64;
+                            }
+                            sink.epoch_means(epoch + 1 + c * means.len(), &means[..chunk.len()]);
                         }
                         for _ in 0..many {
                             opt.end_epoch(&mut st, n);
@@ -387,13 +397,15 @@ impl Trainer {
             }
             for _ in 0..many {
                 epoch += 1;
+                let (order, sumsq) =
+                    by_epoch.get_or_insert_with(|| ((0..n as u32).collect(), vec![0.0; np]));
                 if let Some(r) = rng.as_mut() {
-                    rng::shuffle(r, &mut order);
+                    rng::shuffle(r, order);
                 }
                 sumsq.iter_mut().for_each(|v| *v = 0.0);
                 let mut ep = Epoch {
                     number: epoch,
-                    order: &order,
+                    order,
                     params: &mut params,
                     state: &mut st,
                     steps_before: step_no,
@@ -401,7 +413,7 @@ impl Trainer {
                     sink: (cfg.record == Record::Steps).then_some(&mut *sink),
                     should_stop: hooks.should_stop,
                     sum_error: 0.0,
-                    sumsq: &mut sumsq,
+                    sumsq,
                     steps: 0,
                 };
                 let end = backend.epoch(&mut ep);
@@ -436,7 +448,7 @@ impl Trainer {
                     summary.mean_error = mean;
                     summary.sheet_rmse = sum_err.sqrt();
                     summary.rmse = mean.sqrt();
-                    for (g, s) in summary.grad_norms.iter_mut().zip(&sumsq) {
+                    for (g, s) in summary.grad_norms.iter_mut().zip(sumsq.iter()) {
                         *g = s.sqrt();
                     }
                     summary.params.copy_from_slice(&params);

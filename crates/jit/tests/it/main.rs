@@ -868,6 +868,127 @@ fn sgd_keeps_the_interpreters_signs_of_zero() {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    /// A kernel's mean error (what a stability map's verdict reads at a run's start and
+    /// end) is the interpreter's `Trainer::mean_error` bit for bit, whatever the kernel's
+    /// rule, batch and gradient, at any parameters (NaN and infinite errors included).
+    #[test]
+    fn random_formulas_mean_errors_are_the_interpreters(
+        f in formula(),
+        ps in proptest::collection::vec(-2.0f64..2.0, 3),
+        opt in 0usize..21,
+        batch in 0usize..5,
+        gradient in 0usize..4,
+    ) {
+        let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        let mut cfg = TrainConfig::new(optimizers()[opt].clone(), 1);
+        cfg.batch_size = BATCHES[batch];
+        cfg.gradient = gradients()[gradient];
+        let k = EpochKernel::compile_for(&trainer, &cfg).unwrap();
+        let mut ws = trainer.compiled.workspace();
+        prop_assert_eq!(key(k.mean_error(&trainer, &ps)), key(trainer.mean_error(&mut ws, &ps)), "{} at {:?}", f, ps);
+    }
+}
+
+/// The mean error of a wide model (its parameters in memory, past the straight-line
+/// update) is the interpreter's too, and a kernel asked for another model's answers with
+/// the interpreter's value rather than its own model's.
+#[test]
+fn mean_errors_of_wide_and_other_models_are_the_interpreters() {
+    let units = 9;
+    let f: String = (0..units)
+        .map(|i| format!("c{i}*MAX(a{i}*x+b{i},0)"))
+        .collect::<Vec<_>>()
+        .join("+")
+        + "+d";
+    let roles = Roles::with_columns(&["x", "y"]);
+    let wide = Trainer::new(&Model::new(&f, "squared", &roles).unwrap(), &data()).unwrap();
+    let cfg = TrainConfig::new(Optimizer::sgd(0.1), 1);
+    let k = EpochKernel::compile_for(&wide, &cfg).unwrap();
+    let mut ws = wide.compiled.workspace();
+    for s in [0.0, 0.3, -1.7, 1e200] {
+        let p: Vec<f64> = (0..3 * units + 1)
+            .map(|k| s * (((k * 37) % 11) as f64 / 11.0 - 0.45))
+            .collect();
+        let (fast, slow) = (k.mean_error(&wide, &p), wide.mean_error(&mut ws, &p));
+        assert_eq!(key(fast), key(slow), "at scale {s}");
+    }
+    let line = Trainer::new(&Model::new("a*x+b", "squared", &roles).unwrap(), &data()).unwrap();
+    let other = Trainer::new(&Model::new("a*x-b", "squared", &roles).unwrap(), &data()).unwrap();
+    let k = EpochKernel::compile_for(&line, &cfg).unwrap();
+    let mut ws = other.compiled.workspace();
+    let p = [0.5, 2.0];
+    assert_eq!(k.mean_error(&other, &p), other.mean_error(&mut ws, &p));
+    assert_ne!(k.mean_error(&line, &p), k.mean_error(&other, &p));
+}
+
+/// Runs that keep no epoch reuse their thread's room for a call's records (see
+/// `run::Native`): runs of models with records of different lengths, for spans of
+/// different lengths, one after the other on one thread, and one that diverges between
+/// them, each the interpreter's bit for bit.
+#[test]
+fn runs_one_after_another_on_a_thread_are_the_interpreters() {
+    let roles = Roles::with_columns(&["x", "y"]);
+    let small = Trainer::new(&Model::new("a*x+b", "squared", &roles).unwrap(), &data()).unwrap();
+    let wide = Trainer::new(
+        &Model::new("c*MAX(a*x+b,0)+d*x+e", "squared", &roles).unwrap(),
+        &Dataset::graddesc(),
+    )
+    .unwrap();
+    for round in 0..3 {
+        for (t, init, lr, epochs) in [
+            (&small, vec![1.0, 1.0], 0.05, 700),
+            (&wide, vec![0.5; 5], 1e-5, 40 + round),
+            (&small, vec![1.0, -1.0], 3.0, 50),
+            (&wide, vec![0.2; 5], 1e-6, 300),
+        ] {
+            let mut cfg = TrainConfig::new(Optimizer::Momentum { lr, beta: 0.5 }, epochs);
+            cfg.record = Record::Final;
+            let fast = run_fast(t, &init, &cfg).unwrap().unwrap();
+            let slow = t.run(&init, &cfg, &mut Hooks::none()).unwrap();
+            assert_same(&fast, &slow, &format!("round {round}, lr {lr}"));
+        }
+    }
+}
+
+/// A sink hears every epoch's number and mean error, in order, whether the loop hands
+/// them on one by one (the interpreter) or in chunks after spans of epochs (the native
+/// backend, spans of 141 epochs here, chunks of at most 64).
+#[test]
+fn epoch_means_are_heard_in_order_from_spans() {
+    #[derive(Default)]
+    struct Heard(Vec<(usize, u64)>);
+    impl gradsheet_train::Sink for Heard {
+        fn epoch_mean(&mut self, epoch: usize, mean: f64) {
+            self.0.push((epoch, key(mean)));
+        }
+    }
+    let roles = Roles::with_columns(&["x", "y"]);
+    let t = Trainer::new(
+        &Model::new("a*x+b", "squared", &roles).unwrap(),
+        &Dataset::graddesc(),
+    )
+    .unwrap();
+    let mut cfg = TrainConfig::new(
+        Optimizer::Momentum {
+            lr: 1e-5,
+            beta: 0.9,
+        },
+        300,
+    );
+    cfg.record = Record::Final;
+    let (mut fast, mut slow) = (Heard::default(), Heard::default());
+    gradsheet_jit::train_into(&t, &[1.0, 1.0], &cfg, &mut Hooks::none(), &mut fast, None).unwrap();
+    t.run_into(&[1.0, 1.0], &cfg, &mut Hooks::none(), &mut slow)
+        .unwrap();
+    assert_eq!(fast.0.len(), 300);
+    assert!(fast.0.iter().enumerate().all(|(k, (e, _))| *e == k + 1));
+    assert_eq!(fast.0, slow.0);
+}
+
 /// Every operation the AVX-512 kernels write themselves (arithmetic, square roots, the
 /// sign bit, comparisons and blends, the folds' NaN rules, integer powers), at lanes that
 /// include NaN, infinities, zeros of both signs and a lane beyond one register: the sums
