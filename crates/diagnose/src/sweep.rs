@@ -645,18 +645,19 @@ pub fn sweep_on(
 mod tests {
     use super::*;
 
+    /// `a*x+b` with the squared error on the graddesc data.
+    fn graddesc_trainer() -> Trainer {
+        let roles = gradsheet_engine::Roles::with_columns(&["x", "y"]);
+        let model = gradsheet_engine::Model::new("a*x+b", "squared", &roles).unwrap();
+        Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap()
+    }
+
     /// Every cell of a map runs natively on a kernel compiled once for the map (a map
     /// whose cells' configurations the kernels did not fit compiled one kernel per cell:
     /// 18 times slower).
     #[test]
     fn a_maps_cells_fit_its_kernels() {
-        let model = gradsheet_engine::Model::new(
-            "a*x+b",
-            "squared",
-            &gradsheet_engine::Roles::with_columns(&["x", "y"]),
-        )
-        .unwrap();
-        let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+        let trainer = graddesc_trainer();
         let base = TrainConfig::new(gradsheet_train::Optimizer::sgd(1e-4), 3);
         let x = Axis::parse("lr=0..1e-4:3").unwrap();
         let y = Axis::parse("batch=1,4").unwrap();
@@ -732,13 +733,7 @@ mod tests {
     /// run from its own values.
     #[test]
     fn a_maps_settings_are_checked_in_order_and_scale_the_start() {
-        let model = gradsheet_engine::Model::new(
-            "a*x+b",
-            "squared",
-            &gradsheet_engine::Roles::with_columns(&["x", "y"]),
-        )
-        .unwrap();
-        let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+        let trainer = graddesc_trainer();
         let base = TrainConfig::new(
             Optimizer::Momentum {
                 lr: 1e-5,

@@ -75,14 +75,7 @@ impl Native {
             .define_function(id, ctx)
             .map_err(|e| CompileError::Backend(format!("{e:?}")))?;
         module.clear_context(ctx);
-        module
-            .finalize_definitions()
-            .map_err(|e| CompileError::Backend(e.to_string()))?;
-        let entry = module.get_finalized_function(id);
-        Ok(Native {
-            module: Some(module),
-            entry,
-        })
+        Native::finalize(module, id)
     }
 
     /// Makes machine code written by hand (`crate::wide`) callable: position-independent
@@ -100,6 +93,14 @@ impl Native {
         module
             .define_function_bytes(id, &func, 64, bytes, &[])
             .map_err(|e| CompileError::Backend(e.to_string()))?;
+        Native::finalize(module, id)
+    }
+
+    /// Makes the module's one function executable and takes ownership of its memory.
+    fn finalize(
+        mut module: JITModule,
+        id: cranelift_module::FuncId,
+    ) -> Result<Native, CompileError> {
         module
             .finalize_definitions()
             .map_err(|e| CompileError::Backend(e.to_string()))?;

@@ -677,12 +677,8 @@ proptest! {
             let k = LaneKernel::compile_at(&compiled.tape, nc, 1, &[b_slot], width).unwrap();
             let mut sums = vec![0.0; k.width()];
             k.sum(&LaneRows::new(&rows, nc), &bs, &uniform, &mut sums);
-            let mut ws = compiled.workspace();
             for (w, b) in bs.iter().take(k.width()).enumerate() {
-                let mut s = 0.0;
-                for r in rows.chunks_exact(nc) {
-                    s += compiled.row(&mut ws, r, &[a, *b, c]).1;
-                }
+                let s = row_sum(&compiled, &rows, &[a, *b, c]);
                 prop_assert_eq!(key(s), key(sums[w]), "{} at b = {} ({:?})", f, b, k);
             }
         }
@@ -989,6 +985,17 @@ fn epoch_means_are_heard_in_order_from_spans() {
     assert_eq!(fast.0, slow.0);
 }
 
+/// The interpreter's sum of a model's error over `rows` at parameters `p`, row by row
+/// from 0, as a lane kernel sums it.
+fn row_sum(compiled: &gradsheet_engine::CompiledModel, rows: &[f64], p: &[f64]) -> f64 {
+    let mut ws = compiled.workspace();
+    let mut s = 0.0;
+    for r in rows.chunks_exact(compiled.n_cols) {
+        s += compiled.row(&mut ws, r, p).1;
+    }
+    s
+}
+
 /// Every operation the AVX-512 kernels write themselves (arithmetic, square roots, the
 /// sign bit, comparisons and blends, the folds' NaN rules, integer powers), at lanes that
 /// include NaN, infinities, zeros of both signs and a lane beyond one register: the sums
@@ -1067,12 +1074,8 @@ fn wide_lanes_compute_each_operation_as_the_interpreter() {
             uniform[nc + 2] = c;
             let mut sums = vec![0.0; k.width()];
             k.sum(&LaneRows::new(&rows, nc), &bs, &uniform, &mut sums);
-            let mut ws = compiled.workspace();
             for (w, b) in bs.iter().take(k.width()).enumerate() {
-                let mut s = 0.0;
-                for r in rows.chunks_exact(nc) {
-                    s += compiled.row(&mut ws, r, &[a, *b, c]).1;
-                }
+                let s = row_sum(&compiled, &rows, &[a, *b, c]);
                 assert_eq!(key(s), key(sums[w]), "{f} at a = {a}, b = {b}, c = {c}");
             }
         }
