@@ -67,6 +67,10 @@ pub enum Width {
     Widest,
     /// Cranelift's 128-bit vectors (8 points per call), which every x86-64 runs.
     Sse2,
+    /// As [`Width::Widest`], no wider than it takes to hold this many points in one call
+    /// (8, 16, 32 or 64): for the last, short block of a line of points. (Narrower still
+    /// when the registers cannot hold that many.)
+    Holding(usize),
 }
 
 impl LaneKernel {
@@ -111,10 +115,15 @@ impl LaneKernel {
             n_cols,
             n_lane_slots: lane_slots.len(),
         };
-        if width == Width::Widest && crate::wide::available() {
+        let max_groups = match width {
+            Width::Widest => usize::MAX,
+            Width::Sse2 => 0,
+            Width::Holding(n) => n.div_ceil(crate::wide::LANES).next_power_of_two(),
+        };
+        if max_groups > 0 && crate::wide::available() {
             // Not every tape has a wide form (a call to EXP, too many values alive at
             // once): those compile for 128 bits below.
-            if let Ok(w) = crate::wide::compile(tape, n_cols, which, lane_slots, VEC) {
+            if let Ok(w) = crate::wide::compile(tape, n_cols, which, lane_slots, VEC, max_groups) {
                 return Ok(kernel(w.native, true, w.groups * crate::wide::LANES));
             }
         }

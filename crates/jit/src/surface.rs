@@ -10,7 +10,7 @@
 use gradsheet_engine::CompiledModel;
 use rayon::prelude::*;
 
-use crate::{CompileError, LaneKernel, LaneRows};
+use crate::{CompileError, LaneKernel, LaneRows, Width};
 
 /// Where a grid's axes are and what they hold.
 #[derive(Clone, Copy, Debug)]
@@ -102,11 +102,23 @@ pub fn mean_error_grid_with(
     uniform[nc..nc + np].copy_from_slice(at);
     let c0 = nc + np;
     uniform[c0..c0 + model.constants.len()].copy_from_slice(&model.constants);
+    let lanes = [(nc + ix) as u32];
     let kernel = match nc {
         0 => None,
-        _ => LaneKernel::compile(&model.tape, nc, 1, &[(nc + ix) as u32])
+        _ => LaneKernel::compile(&model.tape, nc, 1, &lanes)
             .ok()
-            .map(|k| (k, LaneRows::new(rows, nc))),
+            .map(|k| {
+                // A line's last block, when it is short, on a kernel no wider than it
+                // needs (80 points: 64 + 16 lanes rather than 2 × 64).
+                let short = xs.len() % k.width();
+                let tail = (short > 0)
+                    .then(|| {
+                        LaneKernel::compile_at(&model.tape, nc, 1, &lanes, Width::Holding(short))
+                    })
+                    .and_then(Result::ok)
+                    .filter(|t| (short..k.width()).contains(&t.width()));
+                (k, tail, LaneRows::new(rows, nc))
+            }),
     };
     out.par_chunks_mut(xs.len())
         .zip(ys.par_iter())
@@ -114,14 +126,18 @@ pub fn mean_error_grid_with(
             let mut u = uniform.clone();
             u[nc + iy] = y;
             match &kernel {
-                Some((k, wide)) => {
+                Some((k, tail, wide)) => {
                     let w = k.width();
                     let mut sums = vec![0.0; w];
                     let mut block = vec![0.0; w];
                     for (j0, dst) in (0..xs.len()).step_by(w).zip(line.chunks_mut(w)) {
+                        let k = match tail {
+                            Some(t) if dst.len() < w => t,
+                            _ => k,
+                        };
                         // A short last block repeats its last point in the spare lanes.
-                        for (k, b) in block.iter_mut().enumerate() {
-                            *b = xs[(j0 + k).min(xs.len() - 1)];
+                        for (l, b) in block.iter_mut().take(k.width()).enumerate() {
+                            *b = xs[(j0 + l).min(xs.len() - 1)];
                         }
                         k.sum(wide, &block, &u, &mut sums);
                         for (d, s) in dst.iter_mut().zip(&sums) {

@@ -65,7 +65,7 @@ pub(crate) struct Wide {
 /// Compiles what [`crate::LaneKernel::compile`] describes, for rows whose column `k` is
 /// at `8 * col_width * k` bytes into the row (each value repeated `col_width` times, as
 /// [`crate::LaneRows`] lays them out). As many groups of eight lanes as the registers
-/// hold (8, else 4, 2, 1).
+/// hold (8, else 4, 2, 1), and no more than `max_groups`.
 ///
 /// # Errors
 ///
@@ -78,9 +78,10 @@ pub(crate) fn compile(
     which: usize,
     lane_slots: &[u32],
     col_width: usize,
+    max_groups: usize,
 ) -> Result<Wide, CompileError> {
     let mut last = CompileError::Unsupported("no groups".into());
-    for groups in [8, 4, 2, 1] {
+    for groups in [8, 4, 2, 1].into_iter().filter(|&g| g <= max_groups.max(1)) {
         match assemble(tape, n_cols, which, lane_slots, col_width, groups) {
             Ok(bytes) => {
                 let native = Native::from_bytes(&bytes, "wide_lanes")?;

@@ -1093,3 +1093,48 @@ fn lanes_that_call_a_function_run_at_128_bits() {
     let s = LaneKernel::compile_at(&c.tape, c.n_cols, 1, &[3], Width::Sse2).unwrap();
     assert_eq!(s.width(), 8);
 }
+
+/// A line of a landscape whose last block is short runs it on a narrower kernel
+/// (`Width::Holding`): 80 points as 64 + 16 lanes, 130 as 2 × 64 + 8, 5 as 8, 81 as
+/// 64 + 32; every value is still the interpreter's mean error.
+#[test]
+fn landscapes_with_short_last_blocks_are_the_interpreters() {
+    let model = Model::new(
+        "c*MAX(a*x+b,0)",
+        "squared",
+        &Roles::with_columns(&["x", "y"]),
+    )
+    .unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let c = &trainer.compiled;
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        let at = |n| {
+            LaneKernel::compile_at(&c.tape, c.n_cols, 1, &[3], Width::Holding(n))
+                .unwrap()
+                .width()
+        };
+        assert_eq!(
+            [at(1), at(8), at(9), at(16), at(17), at(100)],
+            [8, 8, 16, 16, 32, 64]
+        );
+    } else {
+        eprintln!("SKIPPED (in part): no AVX-512F here, every kernel is 8 wide");
+    }
+    let rows = data().project(&model.columns).unwrap();
+    for n in [5, 80, 81, 130] {
+        let xs: Vec<f64> = (0..n).map(|i| -2.0 + 0.037 * i as f64).collect();
+        let ys = [0.5, -1.5];
+        let axes = surface::Axes {
+            x: (1, &xs),
+            y: (2, &ys),
+        };
+        let grid = surface::mean_error_grid(c, &rows, &[0.7, 0.0, 0.0], axes).unwrap();
+        let mut ws = c.workspace();
+        for (k, y) in ys.iter().enumerate() {
+            for (j, x) in xs.iter().enumerate() {
+                let e = trainer.mean_error(&mut ws, &[0.7, *x, *y]);
+                assert_eq!(key(e), key(grid[k * n + j]), "{n} points, at {x}, {y}");
+            }
+        }
+    }
+}
