@@ -68,6 +68,49 @@ pub trait Values: Slopes {
     fn and(&mut self, b: Self::B, c: Self::B) -> Self::B;
 }
 
+/// `x.powi(n)` as compiler-rt's `__powidf2` computes it — what `f64::powi` calls — in
+/// any arithmetic: square and multiply from the lowest bit, the running product starting
+/// with the first factor (`1 · base` is `base` exactly), and a final reciprocal for a
+/// negative `n`. The compilers expand integer powers with it, so that their bits are the
+/// interpreter's.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::arith::{powi_by_squaring, F64};
+/// for (x, n) in [(1.1f64, 7), (-3.0, 3), (0.9, -5), (2.0, 0)] {
+///     assert_eq!(powi_by_squaring(&mut F64, x, n).to_bits(), x.powi(n).to_bits());
+/// }
+/// ```
+pub fn powi_by_squaring<A: Slopes + ?Sized>(ar: &mut A, x: A::V, n: i32) -> A::V {
+    let mut pow = n.unsigned_abs();
+    let mut acc: Option<A::V> = None;
+    let mut base = x;
+    loop {
+        if pow & 1 != 0 {
+            acc = Some(match acc {
+                None => base.clone(),
+                Some(m) => ar.mul(m, base.clone()),
+            });
+        }
+        pow >>= 1;
+        if pow == 0 {
+            break;
+        }
+        base = ar.mul(base.clone(), base);
+    }
+    let r = match acc {
+        Some(r) => r,
+        None => ar.num(1.0),
+    };
+    if n < 0 {
+        let one = ar.num(1.0);
+        ar.div(one, r)
+    } else {
+        r
+    }
+}
+
 /// Plain `f64` arithmetic: the interpreter's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct F64;

@@ -259,36 +259,10 @@ impl Ir<'_, '_> {
         }
     }
 
-    /// `a.powi(n)` exactly as compiler-rt's `__powidf2` computes it: square and multiply
-    /// from the lowest bit, the running product starting at 1 (whose first product
-    /// `1 * base` is `base` exactly), and a final reciprocal for a negative `n`.
+    /// `a.powi(n)` exactly as compiler-rt's `__powidf2` computes it
+    /// ([`gradsheet_engine::arith::powi_by_squaring`]).
     pub(crate) fn powi(&mut self, a: Value, n: i32) -> Value {
-        let mut pow = n.unsigned_abs();
-        let mut acc: Option<Value> = None;
-        let mut base = a;
-        loop {
-            if pow & 1 != 0 {
-                acc = Some(match acc {
-                    None => base,
-                    Some(m) => self.b.ins().fmul(m, base),
-                });
-            }
-            pow >>= 1;
-            if pow == 0 {
-                break;
-            }
-            base = self.b.ins().fmul(base, base);
-        }
-        let r = match acc {
-            Some(r) => r,
-            None => self.c(1.0),
-        };
-        if n < 0 {
-            let one = self.c(1.0);
-            self.div(one, r)
-        } else {
-            r
-        }
+        gradsheet_engine::arith::powi_by_squaring(self, a, n)
     }
 }
 

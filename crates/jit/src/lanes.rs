@@ -537,34 +537,7 @@ impl Slopes for Lanes<'_, '_, '_> {
         self.map1(x, |ir, x| ir.b.ins().fneg(x))
     }
     fn powi(&mut self, x: V2, n: i32) -> V2 {
-        // compiler-rt's square-and-multiply, as `Ir::powi`, lane by lane.
-        let x = self.vec(x);
-        let mut pow = n.unsigned_abs();
-        let mut acc: Option<Value> = None;
-        let mut base = x;
-        loop {
-            if pow & 1 != 0 {
-                acc = Some(match acc {
-                    None => base,
-                    Some(m) => self.ir.b.ins().fmul(m, base),
-                });
-            }
-            pow >>= 1;
-            if pow == 0 {
-                break;
-            }
-            base = self.ir.b.ins().fmul(base, base);
-        }
-        let r = match acc {
-            Some(r) => r,
-            None => self.vec(V2::K(1.0)),
-        };
-        if n < 0 {
-            let one = self.vec(V2::K(1.0));
-            V2::V(self.ir.b.ins().fdiv(one, r))
-        } else {
-            V2::V(r)
-        }
+        gradsheet_engine::arith::powi_by_squaring(self, x, n)
     }
     fn cmp(&mut self, c: Cmp, x: V2, y: V2) -> M2 {
         if let (V2::K(a), V2::K(b)) = (x, y) {

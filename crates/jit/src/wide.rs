@@ -95,7 +95,7 @@ pub(crate) fn compile(
 }
 
 /// The machine code of a kernel of `groups` registers of lanes.
-pub(crate) fn assemble(
+fn assemble(
     tape: &Tape,
     n_cols: usize,
     which: usize,
@@ -583,29 +583,7 @@ impl Slopes for Trace {
         self.arith(Arith::Xor, x, W::K(-0.0))
     }
     fn powi(&mut self, x: W, n: i32) -> W {
-        // compiler-rt's square-and-multiply, as the interpreter's `powi`.
-        let mut pow = n.unsigned_abs();
-        let mut acc: Option<W> = None;
-        let mut base = x;
-        loop {
-            if pow & 1 != 0 {
-                acc = Some(match acc {
-                    None => base,
-                    Some(m) => self.mul(m, base),
-                });
-            }
-            pow >>= 1;
-            if pow == 0 {
-                break;
-            }
-            base = self.mul(base, base);
-        }
-        let r = acc.unwrap_or(W::K(1.0));
-        if n < 0 {
-            self.div(W::K(1.0), r)
-        } else {
-            r
-        }
+        gradsheet_engine::arith::powi_by_squaring(self, x, n)
     }
     fn cmp(&mut self, c: Cmp, x: W, y: W) -> Mk {
         if let (W::K(a), W::K(b)) = (x, y) {
