@@ -107,6 +107,15 @@ impl LaneKernel {
         lane_slots: &[u32],
         width: Width,
     ) -> Result<LaneKernel, CompileError> {
+        let nv = tape.n_vars();
+        if which >= tape.outputs().len()
+            || n_cols > nv
+            || lane_slots
+                .iter()
+                .any(|&s| s as usize >= nv || (s as usize) < n_cols)
+        {
+            return Err(CompileError::Unsupported("slots out of range".into()));
+        }
         let kernel = |native, wide, width| LaneKernel {
             native: Arc::new(native),
             wide,
@@ -143,15 +152,8 @@ impl LaneKernel {
         which: usize,
         lane_slots: &[u32],
     ) -> Result<Native, CompileError> {
+        // (The slots were checked by `compile_at`, the one caller.)
         let nv = tape.n_vars();
-        if which >= tape.outputs().len()
-            || n_cols > nv
-            || lane_slots
-                .iter()
-                .any(|&s| s as usize >= nv || (s as usize) < n_cols)
-        {
-            return Err(CompileError::Unsupported("slots out of range".into()));
-        }
         let mut module = new_module()?;
         let mut ctx = module.make_context();
         let ptr = module.target_config().pointer_type();

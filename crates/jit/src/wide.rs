@@ -103,15 +103,8 @@ fn assemble(
     col_width: usize,
     groups: usize,
 ) -> Result<Vec<u8>, CompileError> {
+    // (The slots were checked by `LaneKernel::compile_at`, the one caller.)
     let nv = tape.n_vars();
-    if which >= tape.outputs().len()
-        || n_cols > nv
-        || lane_slots
-            .iter()
-            .any(|&s| s as usize >= nv || (s as usize) < n_cols)
-    {
-        return Err(CompileError::Unsupported("slots out of range".into()));
-    }
     let width = LANES * groups;
     let mut t = Trace::default();
     // The registers that live for the whole call: each group's lane values and sums.

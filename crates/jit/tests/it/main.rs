@@ -2,7 +2,9 @@
 //! compiled update rule must give the interpreter's trace bit for bit.
 
 use gradsheet_engine::{Dataset, Model, Roles, Scheme};
-use gradsheet_jit::{run_fast, surface, EpochKernel, GradKernel, LaneKernel, LaneRows, Width};
+use gradsheet_jit::{
+    run_fast, surface, CompileError, EpochKernel, GradKernel, LaneKernel, LaneRows, Width,
+};
 use gradsheet_train::{Gradient, Hooks, Optimizer, Record, Stop, Trace, TrainConfig, Trainer};
 use proptest::prelude::*;
 
@@ -1136,5 +1138,24 @@ fn landscapes_with_short_last_blocks_are_the_interpreters() {
                 assert_eq!(key(e), key(grid[k * n + j]), "{n} points, at {x}, {y}");
             }
         }
+    }
+}
+
+/// Lane slots that are not variables of the tape, or that are data columns, and an
+/// output the tape does not have, are refused before any code is written, at every width.
+#[test]
+fn lanes_refuse_slots_out_of_range() {
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let c = model.compile();
+    let nv = c.tape.n_vars() as u32;
+    for width in [Width::Widest, Width::Sse2, Width::Holding(3)] {
+        for (which, slots) in [(1, vec![nv]), (1, vec![0]), (1, vec![2, 99]), (7, vec![2])] {
+            let e = LaneKernel::compile_at(&c.tape, c.n_cols, which, &slots, width).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                CompileError::Unsupported("slots out of range".into()).to_string()
+            );
+        }
+        assert!(LaneKernel::compile_at(&c.tape, c.n_cols, 1, &[2], width).is_ok());
     }
 }
