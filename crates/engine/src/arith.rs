@@ -203,6 +203,92 @@ impl Values for F64 {
     }
 }
 
+/// The arithmetic of what a result was computed from: each number is a set of inputs
+/// (bit `i` for input `i`), every operation the union of its operands' sets, a
+/// constant the empty set. Running a rule on it says which of its inputs the rule
+/// reads — what a compiler keeps for the reverse pass, for instance, is only what the
+/// operations' derivative rules read.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_engine::arith::{Reads, Term};
+/// use gradsheet_engine::op::Binary;
+/// // `a + b` passes its adjoint on unchanged: neither operand is read.
+/// let [ta, tb] = Binary::Add.contributions(&mut Reads, [Some(0), Some(0)], 0b01, 0b10, 0b100);
+/// assert_eq!((ta, tb), (Some(Term::Plus(0)), Some(Term::Plus(0))));
+/// // `a · b`: each operand's slope is the other one.
+/// let [ta, tb] = Binary::Mul.contributions(&mut Reads, [Some(0), Some(0)], 0b01, 0b10, 0b100);
+/// assert_eq!((ta, tb), (Some(Term::Plus(0b10)), Some(Term::Plus(0b01))));
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reads;
+
+impl Slopes for Reads {
+    type V = u32;
+    type B = u32;
+    fn num(&mut self, _: f64) -> u32 {
+        0
+    }
+    fn ln10(&mut self) -> u32 {
+        0
+    }
+    fn add(&mut self, x: u32, y: u32) -> u32 {
+        x | y
+    }
+    fn sub(&mut self, x: u32, y: u32) -> u32 {
+        x | y
+    }
+    fn mul(&mut self, x: u32, y: u32) -> u32 {
+        x | y
+    }
+    fn div(&mut self, x: u32, y: u32) -> u32 {
+        x | y
+    }
+    fn neg(&mut self, x: u32) -> u32 {
+        x
+    }
+    fn powi(&mut self, x: u32, _: i32) -> u32 {
+        x
+    }
+    fn cmp(&mut self, _: Cmp, x: u32, y: u32) -> u32 {
+        x | y
+    }
+    fn select(&mut self, b: u32, x: u32, y: u32) -> u32 {
+        b | x | y
+    }
+    fn unary(&mut self, _: Unary, x: u32) -> u32 {
+        x
+    }
+    fn binary(&mut self, _: Binary, x: u32, y: u32) -> u32 {
+        x | y
+    }
+}
+
+impl Values for Reads {
+    fn abs(&mut self, x: u32) -> u32 {
+        x
+    }
+    fn sqrt(&mut self, x: u32) -> u32 {
+        x
+    }
+    fn call1(&mut self, _: Native1, x: u32) -> u32 {
+        x
+    }
+    fn call2(&mut self, _: Native2, x: u32, y: u32) -> u32 {
+        x | y
+    }
+    fn is_nan(&mut self, x: u32) -> u32 {
+        x
+    }
+    fn not(&mut self, b: u32) -> u32 {
+        b
+    }
+    fn and(&mut self, b: u32, c: u32) -> u32 {
+        b | c
+    }
+}
+
 /// One contribution of a derivative rule: a term added to an adjoint (or to a
 /// derivative), or subtracted from it. `Minus` keeps the interpreter's `adj -= c`, which
 /// is `adj + (-c)` bit for bit, but reads as a subtraction in a formula.

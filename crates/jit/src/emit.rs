@@ -50,9 +50,9 @@ use cranelift_codegen::ir::{
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
-use gradsheet_engine::arith::{Slopes, Term, Values};
+use gradsheet_engine::arith::{Reads, Slopes, Term, Values};
 use gradsheet_engine::op::{self, Binary, Cmp, Native1, Native2, Unary};
-use gradsheet_engine::{Code, Tape};
+use gradsheet_engine::{Code, Instr, Operand, Tape};
 
 use crate::native::extern_signature;
 use crate::CompileError;
@@ -375,6 +375,17 @@ pub(crate) struct Row {
     fused: bool,
 }
 
+/// A raw gradient as the interpreter has it: with `canon`, its `0.0 + c` (see the
+/// module docs).
+pub(crate) fn exact(ir: &mut Ir<'_, '_>, raw: Value, canon: bool) -> Value {
+    if canon {
+        let z = ir.c(0.0);
+        ir.add(raw, z)
+    } else {
+        raw
+    }
+}
+
 impl Row {
     /// Gradients computed elsewhere that are already the interpreter's bits (a batch's
     /// mean: `(0.0 + raw + ...) / m` is never a `-0.0` the interpreter lacks).
@@ -402,13 +413,7 @@ impl Row {
         if let Some(v) = self.exact[i] {
             return v;
         }
-        let v = if self.canon[i] {
-            // `canon`: the interpreter's `0.0 + c` (see the module docs).
-            let z = ir.c(0.0);
-            ir.add(self.raw[i], z)
-        } else {
-            self.raw[i]
-        };
+        let v = exact(ir, self.raw[i], self.canon[i]);
         self.exact[i] = Some(v);
         v
     }
@@ -515,7 +520,17 @@ pub(crate) fn emit_row(
     wrt: &[u32],
 ) -> Row {
     let vals = emit_forward(ir, tape, vars);
-    let (raw, canon) = emit_backward(ir, tape, &vals, out, wrt);
+    let mut grads = vec![None; wrt.len()];
+    backward(
+        ir,
+        tape,
+        &needed(tape, wrt),
+        &mut |_, s| vals[s as usize],
+        out,
+        wrt,
+        &mut |_, k, raw, canon| grads[k] = Some((raw, canon)),
+    );
+    let (raw, canon): (Vec<Value>, Vec<bool>) = grads.into_iter().flatten().unzip();
     let exact = vec![None; raw.len()];
     Row {
         vals,
@@ -526,32 +541,169 @@ pub(crate) fn emit_row(
     }
 }
 
+/// Where the passes find a variable's value (a column, a parameter, a constant).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Var {
+    /// A value the function already has.
+    Value(Value),
+    /// In memory at `base + offset` bytes, loaded where it is read (see
+    /// [`emit_row_in_memory`]).
+    At(Value, i32),
+}
+
+impl Var {
+    fn read(self, ir: &mut Ir<'_, '_>) -> Value {
+        match self {
+            Var::Value(v) => v,
+            Var::At(base, offset) => {
+                ir.b.ins()
+                    .load(types::F64, MemFlags::trusted(), base, offset)
+            }
+        }
+    }
+}
+
+/// [`emit_row`] for a model too large for the registers, in the order that keeps each
+/// value's life short: variables are loaded where they are read, the forward values the
+/// reverse pass needs wait in `scratch` (slot `s` at `8·s` bytes), loaded again where
+/// it reads them, and each gradient goes to `put(k, raw, canon)` as soon as no
+/// instruction left can add to it (as [`Row::raw`] and [`Row::canon`]: [`exact`] makes
+/// it the interpreter's bits). Returns the value of `out`.
+///
+/// Why: Cranelift places a load or store where it is emitted and a computation just
+/// before its first use, so emitting the whole forward pass before the reverse pass
+/// (as [`emit_row`] does) keeps every value the reverse pass reads alive across the
+/// whole row. With a few dozen parameters that is far more values than registers, and
+/// the register allocator's search for what to spill was nearly all of the
+/// compilation's time (a 130-parameter model's Adam: 5.4 ms, most of it in
+/// `regalloc2`). Memory costs one store and one load per value the reverse pass
+/// reads, which the spills cost anyway.
+pub(crate) fn emit_row_in_memory(
+    ir: &mut Ir<'_, '_>,
+    tape: &Tape,
+    vars: &[Var],
+    scratch: Value,
+    out: u32,
+    wrt: &[u32],
+    put: &mut dyn FnMut(&mut Ir<'_, '_>, usize, Value, bool),
+) -> Value {
+    let mem = MemFlags::trusted();
+    let need = needed(tape, wrt);
+    let at = |s: u32| (8 * s as usize) as i32;
+    // The slots the reverse pass reads that only the forward pass computes.
+    let mut kept = vec![false; tape.n_slots()];
+    for ins in tape.code().iter().filter(|i| need[i.dst as usize]) {
+        for s in backward_reads(ins, &need).1 {
+            kept[s as usize] = s as usize >= vars.len();
+        }
+    }
+    for &(s, _) in tape.constants() {
+        kept[s as usize] = false;
+    }
+    let vals = forward(ir, tape, vars, &mut |ir, s, v| {
+        if kept[s as usize] {
+            ir.b.ins().store(mem, v, scratch, at(s));
+        }
+    });
+    let value = output(ir, vars, &vals, out);
+    let constants: Vec<Option<f64>> = {
+        let mut c = vec![None; tape.n_slots()];
+        for &(s, v) in tape.constants() {
+            c[s as usize] = Some(v);
+        }
+        c
+    };
+    backward(
+        ir,
+        tape,
+        &need,
+        &mut |ir, s| match (vars.get(s as usize), constants[s as usize]) {
+            (Some(v), _) => v.read(ir),
+            (None, Some(c)) => ir.c(c),
+            (None, None) => ir.b.ins().load(types::F64, mem, scratch, at(s)),
+        },
+        out,
+        wrt,
+        put,
+    );
+    value
+}
+
+/// The forward pass over `vars`, for the value of slot `out` alone. With `scratch`,
+/// every value is also stored there (slot `s` at `8·s` bytes): a large model's loads
+/// of its variables where they are read (see [`emit_row_in_memory`]) then stay there,
+/// rather than all coming first, and the pass is computed in the tape's order, a value
+/// at a time, instead of all at its one use at the end.
+pub(crate) fn emit_value(
+    ir: &mut Ir<'_, '_>,
+    tape: &Tape,
+    vars: &[Var],
+    out: u32,
+    scratch: Option<Value>,
+) -> Value {
+    let vals = forward(ir, tape, vars, &mut |ir, s, v| {
+        if let Some(p) = scratch {
+            ir.b.ins()
+                .store(MemFlags::trusted(), v, p, (8 * s as usize) as i32);
+        }
+    });
+    output(ir, vars, &vals, out)
+}
+
+/// Slot `out`'s value after [`forward`]: a variable read, or what the pass computed.
+fn output(ir: &mut Ir<'_, '_>, vars: &[Var], vals: &[Option<Value>], out: u32) -> Value {
+    match vars.get(out as usize) {
+        Some(v) => v.read(ir),
+        None => vals[out as usize].unwrap_or_else(|| ir.c(f64::NAN)),
+    }
+}
+
 /// The forward pass: one value per slot.
 pub(crate) fn emit_forward(ir: &mut Ir<'_, '_>, tape: &Tape, vars: &[Value]) -> Vec<Value> {
+    let vars: Vec<Var> = vars.iter().map(|&v| Var::Value(v)).collect();
+    let vals = forward(ir, tape, &vars, &mut |_, _, _| {});
+    vals.into_iter()
+        .map(|v| v.unwrap_or_else(|| ir.c(f64::NAN)))
+        .collect()
+}
+
+/// The forward pass over the variables `vars`, handing each instruction's value to
+/// `keep` as it is computed: every slot's value where the function holds one (not a
+/// variable loaded where it is read, nor a slot nothing writes).
+fn forward(
+    ir: &mut Ir<'_, '_>,
+    tape: &Tape,
+    vars: &[Var],
+    keep: &mut dyn FnMut(&mut Ir<'_, '_>, u32, Value),
+) -> Vec<Option<Value>> {
     let mut vals: Vec<Option<Value>> = vec![None; tape.n_slots()];
     for (i, v) in vars.iter().enumerate() {
-        vals[i] = Some(*v);
+        if let Var::Value(v) = *v {
+            vals[i] = Some(v);
+        }
     }
     for &(s, v) in tape.constants() {
         vals[s as usize] = Some(ir.c(v));
     }
-    let nan = f64::NAN;
     for ins in tape.code() {
-        // Operands not used by an instruction point at slot 0, which always has a value
-        // when the tape has a variable; otherwise a NaN stands in (never read).
-        let get = |s: u32, ir: &mut Ir<'_, '_>| match vals.get(s as usize).copied().flatten() {
-            Some(v) => v,
-            None => ir.c(nan),
+        let reads = ins.code.operands();
+        let get = |o: Operand, ir: &mut Ir<'_, '_>| {
+            let s = ins.slot(o) as usize;
+            match (reads.contains(&o), vars.get(s)) {
+                // An operand the instruction does not read: any value will do.
+                (false, _) => ir.c(f64::NAN),
+                (true, Some(Var::At(..))) => vars[s].read(ir),
+                (true, _) => vals[s].unwrap_or_else(|| ir.c(f64::NAN)),
+            }
         };
-        let a = get(ins.a, ir);
-        let b = get(ins.b, ir);
-        let c = get(ins.c, ir);
+        let a = get(Operand::A, ir);
+        let b = get(Operand::B, ir);
+        let c = get(Operand::C, ir);
         let v = scalar_op(ir, ins.code, a, b, c);
         vals[ins.dst as usize] = Some(v);
+        keep(ir, ins.dst, v);
     }
-    vals.into_iter()
-        .map(|v| v.unwrap_or_else(|| ir.c(nan)))
-        .collect()
+    vals
 }
 
 /// One instruction on scalars, as [`Tape::forward`] computes it (`c` is read by
@@ -602,71 +754,164 @@ struct Adj {
     computed: bool,
 }
 
-/// The reverse pass: the gradient of slot `out` with respect to each slot of `wrt`.
-pub(crate) fn emit_backward(
+/// The slots the reverse pass reads for an instruction whose adjoint it passes on
+/// (`a`, `b`, the result: bits 0, 1, 2 of the answer's mask, and their slots): the
+/// operation's own derivative rules run on [`Reads`], so that only what they use is
+/// fetched — `a + b`, for one, reads neither operand.
+fn backward_reads(ins: &Instr, need: &[bool]) -> (u32, Vec<u32>) {
+    const A: u32 = 0b001;
+    const B: u32 = 0b010;
+    const O: u32 = 0b100;
+    let r = &mut Reads;
+    let (ia, ib, ic) = (ins.a as usize, ins.b as usize, ins.c as usize);
+    let want = |s: usize| need[s].then_some(0);
+    let term = |t: Option<Term<u32>>| match t {
+        Some(Term::Plus(m) | Term::Minus(m)) => m,
+        None => 0,
+    };
+    let mask = match ins.code {
+        Code::Unary(u) if need[ia] => term(u.contribution(r, 0, A, O)),
+        Code::Binary(op) => {
+            let [ta, tb] = op.contributions(r, [want(ia), want(ib)], A, B, O);
+            term(ta) | term(tb)
+        }
+        Code::Powi(n) if need[ia] => term(Some(op::powi_contribution(r, 0, A, n))),
+        Code::Fold(f) => {
+            let [ta, tb] = f.contributions(r, [want(ia), want(ib)], A, B);
+            term(ta) | term(tb)
+        }
+        Code::Select => {
+            let [tb, tc] = op::select_contributions(r, 0, A, [need[ib], need[ic]]);
+            tb.unwrap_or(0) | tc.unwrap_or(0)
+        }
+        Code::Unary(_) | Code::Powi(_) => 0,
+    };
+    let slots = [(A, ins.a), (B, ins.b), (O, ins.dst)]
+        .into_iter()
+        .filter(|&(bit, _)| mask & bit != 0)
+        .map(|(_, s)| s)
+        .collect();
+    (mask, slots)
+}
+
+/// The reverse pass: the gradient of slot `out` with respect to each slot of `wrt`,
+/// handed to `done(k, gradient, canon)` (`canon`: whether it still needs the
+/// interpreter's `+ 0.0`, see [`Row::canon`]) as soon as it is whole — once the pass
+/// has gone back past the first instruction that reads `wrt[k]`. Slot values come
+/// from `value(s)`, asked for the slots [`backward_reads`] names, where they are used.
+fn backward(
     ir: &mut Ir<'_, '_>,
     tape: &Tape,
-    vals: &[Value],
+    need: &[bool],
+    value: &mut dyn FnMut(&mut Ir<'_, '_>, u32) -> Value,
     out: u32,
     wrt: &[u32],
-) -> (Vec<Value>, Vec<bool>) {
-    let need = needed(tape, wrt);
+    done: &mut dyn FnMut(&mut Ir<'_, '_>, usize, Value, bool),
+) {
     let mut adj: Vec<Option<Adj>> = vec![None; tape.n_slots()];
     let seed = ir.c(1.0);
     adj[out as usize] = Some(Adj {
         val: seed,
         computed: false,
     });
-    for ins in tape.code().iter().rev() {
-        let dst = ins.dst as usize;
-        if !need[dst] {
-            continue;
-        }
-        // No contribution reached this slot: its adjoint is structurally zero, and
-        // contributes nothing (the zero-adjoint rule).
-        let Some(Adj { val: g, .. }) = adj[dst] else {
-            continue;
-        };
-        let (ia, ib, ic) = (ins.a, ins.b, ins.c);
-        let (a, b, o) = (vals[ia as usize], vals[ib as usize], vals[dst]);
-        let want = |s: u32| need[s as usize].then_some(g);
-        match ins.code {
-            Code::Unary(u) => {
-                if need[ia as usize] {
-                    let t = u.contribution(ir, g, a, o);
-                    acc(ir, &mut adj, ia, t);
-                }
-            }
-            Code::Binary(op) => {
-                let [ta, tb] = op.contributions(ir, [want(ia), want(ib)], a, b, o);
-                acc(ir, &mut adj, ia, ta);
-                acc(ir, &mut adj, ib, tb);
-            }
-            Code::Powi(n) => {
-                if need[ia as usize] {
-                    let t = op::powi_contribution(ir, g, a, n);
-                    acc(ir, &mut adj, ia, Some(t));
-                }
-            }
-            Code::Fold(f) => {
-                let [ta, tb] = f.contributions(ir, [want(ia), want(ib)], a, b);
-                acc(ir, &mut adj, ia, ta);
-                acc(ir, &mut adj, ib, tb);
-            }
-            Code::Select => {
-                let w = [need[ib as usize], need[ic as usize]];
-                let [tb, tc] = op::select_contributions(ir, g, a, w);
-                acc(ir, &mut adj, ib, tb.map(Term::Plus));
-                acc(ir, &mut adj, ic, tc.map(Term::Plus));
-            }
+    // Each gradient's first reader: after it (going back) nothing adds to the gradient.
+    let code = tape.code();
+    let mut first: Vec<Option<usize>> = vec![None; tape.n_slots()];
+    for (at, ins) in code.iter().enumerate().rev() {
+        for s in ins.reads() {
+            first[s as usize] = Some(at);
         }
     }
-    wrt.iter()
-        .map(|&s| match adj[s as usize] {
-            None => (ir.c(0.0), false),
-            Some(Adj { val, computed }) => (val, computed),
-        })
-        .unzip()
+    let mut whole: Vec<(Option<usize>, usize)> = wrt
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| (first[s as usize], k))
+        .collect();
+    // Latest reader first; the never-read (`None`) last, after the pass.
+    whole.sort_by_key(|&(at, k)| (std::cmp::Reverse(at.map_or(0, |a| a + 1)), k));
+    let mut next = 0;
+    let mut finish = |ir: &mut Ir<'_, '_>, adj: &[Option<Adj>], upto: Option<usize>| {
+        while let Some(&(at, k)) = whole.get(next) {
+            if upto.is_some() && at < upto {
+                break;
+            }
+            let (g, canon) = match adj[wrt[k] as usize] {
+                None => (ir.c(0.0), false),
+                Some(Adj { val, computed }) => (val, computed),
+            };
+            done(ir, k, g, canon);
+            next += 1;
+        }
+    };
+    for (at, ins) in code.iter().enumerate().rev() {
+        pass_back(ir, ins, need, value, &mut adj);
+        finish(ir, &adj, Some(at));
+    }
+    finish(ir, &adj, None);
+}
+
+/// One instruction of the reverse pass: its adjoint passed on to its operands.
+fn pass_back(
+    ir: &mut Ir<'_, '_>,
+    ins: &Instr,
+    need: &[bool],
+    value: &mut dyn FnMut(&mut Ir<'_, '_>, u32) -> Value,
+    adj: &mut [Option<Adj>],
+) {
+    let dst = ins.dst as usize;
+    if !need[dst] {
+        return;
+    }
+    // No contribution reached this slot: its adjoint is structurally zero, and
+    // contributes nothing (the zero-adjoint rule).
+    let Some(Adj { val: g, .. }) = adj[dst] else {
+        return;
+    };
+    let (ia, ib, ic) = (ins.a, ins.b, ins.c);
+    // Only what the rules read is fetched (a load, for a row in memory); the rest
+    // stands in as a NaN, never read.
+    let (mask, _) = backward_reads(ins, need);
+    let mut fetch = |ir: &mut Ir<'_, '_>, bit: u32, s: u32| {
+        if mask & bit != 0 {
+            value(ir, s)
+        } else {
+            ir.c(f64::NAN)
+        }
+    };
+    let a = fetch(ir, 0b001, ia);
+    let b = fetch(ir, 0b010, ib);
+    let o = fetch(ir, 0b100, ins.dst);
+    let want = |s: u32| need[s as usize].then_some(g);
+    match ins.code {
+        Code::Unary(u) => {
+            if need[ia as usize] {
+                let t = u.contribution(ir, g, a, o);
+                acc(ir, adj, ia, t);
+            }
+        }
+        Code::Binary(op) => {
+            let [ta, tb] = op.contributions(ir, [want(ia), want(ib)], a, b, o);
+            acc(ir, adj, ia, ta);
+            acc(ir, adj, ib, tb);
+        }
+        Code::Powi(n) => {
+            if need[ia as usize] {
+                let t = op::powi_contribution(ir, g, a, n);
+                acc(ir, adj, ia, Some(t));
+            }
+        }
+        Code::Fold(f) => {
+            let [ta, tb] = f.contributions(ir, [want(ia), want(ib)], a, b);
+            acc(ir, adj, ia, ta);
+            acc(ir, adj, ib, tb);
+        }
+        Code::Select => {
+            let w = [need[ib as usize], need[ic as usize]];
+            let [tb, tc] = op::select_contributions(ir, g, a, w);
+            acc(ir, adj, ib, tb.map(Term::Plus));
+            acc(ir, adj, ic, tc.map(Term::Plus));
+        }
+    }
 }
 
 /// `adj[s] ±= c` (the first contribution is taken as it is).

@@ -20,7 +20,9 @@ use gradsheet_engine::Scheme;
 use gradsheet_engine::{CompiledModel, Instr};
 use gradsheet_train::{Gradient, Optimizer};
 
-use crate::emit::{emit_forward, emit_row, Calls, Ir, Row};
+use crate::emit::{
+    emit_forward, emit_row, emit_row_in_memory, emit_value, exact, Calls, Ir, Row, Var,
+};
 use crate::native::{new_module, Native};
 use crate::CompileError;
 
@@ -283,6 +285,8 @@ pub struct EpochKernel {
     native: Arc<Native>,
     code: Vec<Instr>,
     n_slots: usize,
+    /// The room `io` keeps for a row's values (see `emit_row_in_memory`), or 0.
+    scratch: usize,
     constants: Vec<f64>,
     n_cols: usize,
     n_params: usize,
@@ -454,6 +458,9 @@ impl EpochKernel {
         // Past `LOOPED_FROM` parameters they stay in memory, and the update is a loop
         // over them (see `LOOPED_FROM`).
         let looped = np >= LOOPED_FROM;
+        // A per-sample row of such a model with exact gradients keeps its values in
+        // memory too (`emit_row_in_memory`).
+        let in_memory = looped && !matches!(gradient, Gradient::Fd { .. });
         let v_p: Vec<Variable> = (0..np)
             .filter(|_| !looped)
             .map(|_| var(&mut b, types::F64))
@@ -465,7 +472,7 @@ impl EpochKernel {
         let v_j = var(&mut b, types::I64);
         let v_es = var(&mut b, types::F64);
         let v_gs: Vec<Variable> = (0..np)
-            .filter(|_| batched)
+            .filter(|_| batched && !in_memory)
             .map(|_| var(&mut b, types::F64))
             .collect();
         // The epoch's sum and largest error, in registers (from the caller's values in
@@ -492,8 +499,17 @@ impl EpochKernel {
             // `Trainer::mean_error`'s sum: `0.0`, then each row's error in row order.
             let zero = b.ins().f64const(0.0);
             b.def_var(v_ms, zero);
-            let params: Vec<Value> = (0..np)
-                .map(|k| b.ins().load(types::F64, mem, pp, (8 * k) as i32))
+            // A large model's parameters are loaded where they are read (see
+            // `emit_row_in_memory`), a small one's once, before the loop.
+            let params: Vec<Var> = (0..np)
+                .map(|k| {
+                    let at = (8 * k) as i32;
+                    if looped {
+                        Var::At(pp, at)
+                    } else {
+                        Var::Value(b.ins().load(types::F64, mem, pp, at))
+                    }
+                })
                 .collect();
             b.ins().jump(m_header, &[]);
             b.switch_to_block(m_header);
@@ -507,15 +523,14 @@ impl EpochKernel {
             };
             let off = ir.b.ins().imul_imm(i, (8 * nc) as i64);
             let rp = ir.b.ins().iadd(rows, off);
-            let mut vars: Vec<Value> = (0..nc)
-                .map(|k| ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32))
-                .collect();
+            let mut vars: Vec<Var> = (0..nc).map(|k| Var::At(rp, (8 * k) as i32)).collect();
             vars.extend_from_slice(&params);
             for &c in &model.constants {
                 let v = ir.c(c);
-                vars.push(v);
+                vars.push(Var::Value(v));
             }
-            let err = emit_forward(&mut ir, tape, &vars)[tape.output(1) as usize];
+            let scratch = looped.then(|| ir.b.ins().iadd_imm(io, (8 * scratch_at(np)) as i64));
+            let err = emit_value(&mut ir, tape, &vars, tape.output(1), scratch);
             let s = ir.b.use_var(v_ms);
             let s = ir.add(s, err);
             ir.b.def_var(v_ms, s);
@@ -631,6 +646,27 @@ impl EpochKernel {
                 .collect();
             Row::exact_values(vals, grads)
         };
+        // A large model's row from row `r` (see `emit_row_in_memory`), each gradient
+        // handed to `put(k, raw, canon)` as soon as it is whole; the row's error.
+        let g_at = grads_at(np);
+        let row_in_memory =
+            |ir: &mut Ir<'_, '_>,
+             r: Value,
+             put: &mut dyn FnMut(&mut Ir<'_, '_>, usize, Value, bool)| {
+                let off = ir.b.ins().imul_imm(r, (8 * nc) as i64);
+                let rp = ir.b.ins().iadd(rows, off);
+                // The row's few columns once; the many parameters where they are read.
+                let mut vars: Vec<Var> = (0..nc)
+                    .map(|k| Var::Value(ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32)))
+                    .collect();
+                vars.extend((0..np).map(|k| Var::At(pp, (8 * k) as i32)));
+                for &c in &model.constants {
+                    let v = ir.c(c);
+                    vars.push(Var::Value(v));
+                }
+                let scratch = ir.b.ins().iadd_imm(io, (8 * scratch_at(np)) as i64);
+                emit_row_in_memory(ir, tape, &vars, scratch, tape.output(1), &wrt, put)
+            };
         let p_old: Vec<Value> = v_p.iter().map(|v| ir.b.use_var(*v)).collect();
         let (mut row, err, m) = if batched {
             // The interpreter's batch: `grad = 0.0`, `grad += g_row` row by row, then
@@ -649,19 +685,33 @@ impl EpochKernel {
             for v in &v_gs {
                 ir.b.def_var(*v, zero);
             }
+            // A large model's sums wait in memory, where the update reads them.
+            for k in (0..np).filter(|_| in_memory) {
+                ir.b.ins().store(mem, zero, io, (8 * (g_at + k)) as i32);
+            }
             ir.b.ins().jump(inner, &[]);
             ir.b.switch_to_block(inner);
             let j = ir.b.use_var(v_j);
             let r = ir.b.ins().iadd(i, j);
-            let row = one_row(&mut ir, r);
+            let err = if in_memory {
+                row_in_memory(&mut ir, r, &mut |ir, k, raw, _| {
+                    let at = (8 * (g_at + k)) as i32;
+                    let gs = ir.b.ins().load(types::F64, mem, io, at);
+                    let gs = ir.add(gs, raw);
+                    ir.b.ins().store(mem, gs, io, at);
+                })
+            } else {
+                let row = one_row(&mut ir, r);
+                for (v, g) in v_gs.iter().zip(&row.raw) {
+                    let gs = ir.b.use_var(*v);
+                    let gs = ir.add(gs, *g);
+                    ir.b.def_var(*v, gs);
+                }
+                row.vals[tape.output(1) as usize]
+            };
             let es = ir.b.use_var(v_es);
-            let es = ir.add(es, row.vals[tape.output(1) as usize]);
+            let es = ir.add(es, err);
             ir.b.def_var(v_es, es);
-            for (v, g) in v_gs.iter().zip(&row.raw) {
-                let gs = ir.b.use_var(*v);
-                let gs = ir.add(gs, *g);
-                ir.b.def_var(*v, gs);
-            }
             let j1 = ir.b.ins().iadd_imm(j, 1);
             ir.b.def_var(v_j, j1);
             let more = ir.b.ins().icmp(IntCC::SignedLessThan, j1, m);
@@ -677,7 +727,21 @@ impl EpochKernel {
                     ir.div(gs, mf)
                 })
                 .collect();
+            for k in (0..np).filter(|_| in_memory) {
+                let at = (8 * (g_at + k)) as i32;
+                let gs = ir.b.ins().load(types::F64, mem, io, at);
+                let g = ir.div(gs, mf);
+                ir.b.ins().store(mem, g, io, at);
+            }
             (Row::exact_values(Vec::new(), grads), err, m)
+        } else if in_memory {
+            // The exact gradients go straight to where the looped update reads them.
+            let err = row_in_memory(&mut ir, i, &mut |ir, k, raw, canon| {
+                let g = exact(ir, raw, canon);
+                ir.b.ins().store(mem, g, io, (8 * (g_at + k)) as i32);
+            });
+            let one = ir.b.ins().iconst(types::I64, 1);
+            (Row::exact_values(Vec::new(), Vec::new()), err, one)
         } else {
             let row = one_row(&mut ir, i);
             let err = row.vals[tape.output(1) as usize];
@@ -705,8 +769,7 @@ impl EpochKernel {
             // The exact gradients to memory, then the update as a loop over groups of
             // `width` parameters, from memory to memory, summing the new parameters for
             // the divergence test and the squared gradients for the norms as it goes.
-            let g_at = grads_at(np);
-            for k in 0..np {
+            for k in (0..np).filter(|_| !in_memory) {
                 let v = row.exact(&mut ir, k);
                 ir.b.ins().store(mem, v, io, (8 * (g_at + k)) as i32);
             }
@@ -881,6 +944,7 @@ impl EpochKernel {
             native: Arc::new(native),
             code: tape.code().to_vec(),
             n_slots: tape.n_slots(),
+            scratch: if looped { tape.n_slots() } else { 0 },
             constants: model.constants.clone(),
             n_cols: nc,
             n_params: np,
@@ -994,11 +1058,20 @@ impl EpochKernel {
         assert_eq!(params.len(), self.n_params, "one value per parameter");
         assert!(n_rows <= i64::MAX as usize);
         let mut sum = [0.0f64];
+        // A large model's pass keeps a row's values in `io`'s scratch room (see
+        // `emit_value`); a small one's touches no `io`.
+        let mut io = vec![0.0; if self.scratch > 0 { self.io_len() } else { 0 }];
+        let io_ptr = if io.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            io.as_mut_ptr()
+        };
         // SAFETY: as in `call`; with a negative number of epochs the code reads
         // `n_rows * n_cols` values of `rows` and the `n_params` values of `params`,
-        // writes `sum[0]` only, and touches neither the state nor `io` (null here).
-        // `params` is passed as `*mut` for the signature's sake: this mode never
-        // writes it.
+        // writes `sum[0]`, and for a large model (`scratch` > 0) the scratch room of
+        // `io` (`io_len()` values here); it touches neither the state nor, for a small
+        // model, `io` (null then). `params` is passed as `*mut` for the signature's
+        // sake: this mode never writes it.
         unsafe {
             let f: EpochFn = std::mem::transmute::<*const u8, EpochFn>(self.native.entry);
             f(
@@ -1006,7 +1079,7 @@ impl EpochKernel {
                 n_rows as i64,
                 params.as_ptr().cast_mut(),
                 std::ptr::null_mut(),
-                std::ptr::null_mut(),
+                io_ptr,
                 0,
                 -1,
                 sum.as_mut_ptr(),
@@ -1018,7 +1091,7 @@ impl EpochKernel {
 
     /// The length of the `io` block.
     pub(crate) fn io_len(&self) -> usize {
-        grads_at(self.n_params) + self.n_params
+        scratch_at(self.n_params) + self.scratch
     }
 
     /// The length of one epoch's record: the sum, the largest error, the Σg².
@@ -1057,6 +1130,12 @@ fn next_offset(
 /// rule's numbers.
 fn grads_at(np: usize) -> usize {
     IO_SQ + np + K::HYPERS + Consts::LEN
+}
+
+/// Where a row's values wait in `io` for the reverse pass, in a model whose row keeps
+/// them in memory (`emit_row_in_memory`): after the gradients.
+fn scratch_at(np: usize) -> usize {
+    grads_at(np) + np
 }
 
 /// One group of the looped update (see [`LOOPED_FROM`]): the parameters at byte offset

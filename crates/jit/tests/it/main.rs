@@ -891,6 +891,64 @@ proptest! {
     }
 }
 
+/// Eight random formulas of [`formula`], each in its own `a{i}`, `b{i}`, `c{i}`, summed:
+/// a model of 24 parameters, past the straight-line update, whose rows keep their
+/// values in memory (`emit_row_in_memory`).
+fn large(fs: &[String]) -> String {
+    let params: Vec<String> = (0..fs.len())
+        .flat_map(|i| [format!("a{i}*0"), format!("b{i}*0"), format!("c{i}*0")])
+        .collect();
+    let terms: Vec<String> = fs
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            // Only the parameters are lowercase a, b and c (function names are capitals).
+            f.replace('a', &format!("a{i}"))
+                .replace('b', &format!("b{i}"))
+                .replace('c', &format!("c{i}"))
+        })
+        .collect();
+    // The zero terms last: a gradient's first reader is then in a random formula
+    // where it has one, and the gradient is only whole after the pass has gone back
+    // past it.
+    format!("{}+{}", terms.join("+"), params.join("+"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// A large model's steps, per sample and by batches, with its row's values in
+    /// memory and each gradient stored (or added to its batch's sum) as soon as it is
+    /// whole, train as the interpreter does; its mean
+    /// error (the forward pass alone, its values in memory too) is the interpreter's.
+    #[test]
+    fn random_large_models_train_bit_for_bit(
+        fs in proptest::collection::vec(formula(), 8),
+        init in proptest::collection::vec(-1.5f64..1.5, 24),
+        opt in 0usize..21,
+        shuffle in proptest::option::of(0u64..100),
+        batch in 0usize..5,
+        gradient in 0usize..2,
+    ) {
+        let f = large(&fs);
+        let model = Model::new(&f, "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        prop_assert_eq!(model.params.len(), 24);
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        let opt = optimizers()[opt].clone();
+        let mut cfg = TrainConfig::new(opt.clone(), 2);
+        cfg.record = Record::Epochs;
+        cfg.shuffle = shuffle;
+        cfg.batch_size = BATCHES[batch];
+        cfg.gradient = gradients()[gradient];
+        let fast = run_fast(&trainer, &init, &cfg).expect("supported").unwrap();
+        let slow = trainer.run(&init, &cfg, &mut Hooks::none()).unwrap();
+        assert_same(&fast, &slow, &format!("{f} with {opt}, batch {}, {:?}", BATCHES[batch], cfg.gradient));
+        let k = EpochKernel::compile_for(&trainer, &cfg).unwrap();
+        let mut ws = trainer.compiled.workspace();
+        prop_assert_eq!(key(k.mean_error(&trainer, &init)), key(trainer.mean_error(&mut ws, &init)), "{}", f);
+    }
+}
+
 /// The mean error of a wide model (its parameters in memory, past the straight-line
 /// update) is the interpreter's too, and a kernel asked for another model's answers with
 /// the interpreter's value rather than its own model's.
