@@ -21,6 +21,7 @@ pub mod backend;
 pub mod gen;
 pub mod graddesc;
 pub mod optim;
+mod orders;
 pub mod rng;
 pub mod rules;
 pub mod sink;

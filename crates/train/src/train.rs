@@ -1,14 +1,12 @@
 //! The training loop over any formula model.
 
 use gradsheet_engine::{CompiledModel, Dataset, Model, Scheme, Workspace};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use std::ops::ControlFlow;
 
 use crate::backend::{Backend, Epoch, EpochEnd, Interpreter};
 use crate::optim::{Optimizer, State};
-use crate::rng;
+use crate::orders::Orders;
 use crate::sink::{Plan, RunEnd, Sink};
 use crate::trace::{EpochSummary, Layout, Record, Stop, Trace};
 
@@ -300,8 +298,11 @@ impl Trainer {
         // and the summary, made only if epochs are kept: a stability map's runs go
         // through in spans of epochs and keep none, and each allocation counted in its
         // thousands of short runs.
-        let mut by_epoch: Option<(Vec<u32>, Vec<f64>)> = None;
-        let mut rng = cfg.shuffle.map(ChaCha8Rng::seed_from_u64);
+        let mut by_epoch: Option<(Orders, Vec<f64>)> = None;
+        // A long shuffled run draws its orders on another core when one is free: not
+        // inside a pool of runs (a stability map's), which fills them already.
+        let ahead = rayon::current_thread_index().is_none()
+            && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1);
         let kept = if cfg.record == Record::Final { 0 } else { np };
         let mut summary = EpochSummary {
             epoch: 0,
@@ -397,11 +398,11 @@ impl Trainer {
             }
             for _ in 0..many {
                 epoch += 1;
-                let (order, sumsq) =
-                    by_epoch.get_or_insert_with(|| ((0..n as u32).collect(), vec![0.0; np]));
-                if let Some(r) = rng.as_mut() {
-                    rng::shuffle(r, order);
-                }
+                let (orders, sumsq) = by_epoch.get_or_insert_with(|| {
+                    let left = cfg.epochs - (epoch - 1);
+                    (Orders::new(n, cfg.shuffle, left, ahead), vec![0.0; np])
+                });
+                let order = orders.next();
                 sumsq.iter_mut().for_each(|v| *v = 0.0);
                 let mut ep = Epoch {
                     number: epoch,
