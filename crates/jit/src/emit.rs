@@ -563,6 +563,11 @@ impl Var {
     }
 }
 
+/// From how many parameters a row is emitted in memory ([`emit_row_in_memory`]) and an
+/// epoch's update is a loop over them (`epoch::LOOPED_FROM`): past a few dozen, the
+/// registers cannot hold them anyway.
+pub(crate) const IN_MEMORY_FROM: usize = 24;
+
 /// [`emit_row`] for a model too large for the registers, in the order that keeps each
 /// value's life short: variables are loaded where they are read, the forward values the
 /// reverse pass needs wait in `scratch` (slot `s` at `8·s` bytes), loaded again where

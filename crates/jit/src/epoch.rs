@@ -1106,7 +1106,7 @@ impl EpochKernel {
 /// Cranelift's register allocator with it: a 130-parameter model's Adam took 19 ms to
 /// compile, nearly all of it allocating registers for the unrolled update. Past a few
 /// dozen parameters the registers cannot hold them anyway.
-const LOOPED_FROM: usize = 24;
+const LOOPED_FROM: usize = crate::emit::IN_MEMORY_FROM;
 
 /// The bottom of a loop over byte offsets: `var = off + stride`, back to `body` while it
 /// is below `end`, else on to `done` (where the builder then is).

@@ -4,14 +4,20 @@
 
 use std::sync::Arc;
 
-use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlags, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, InstBuilder, MemFlags, StackSlotData, StackSlotKind, Value,
+};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::Module;
 use gradsheet_engine::Tape;
 
-use crate::emit::{emit_row, Calls, Ir};
+use crate::emit::{emit_row, emit_row_in_memory, exact, Calls, Ir, Var, IN_MEMORY_FROM};
 use crate::native::{new_module, Native};
 use crate::CompileError;
+
+/// The largest scratch room a kernel keeps on its stack (8,192 slots): a thread's stack
+/// is 2 MB or more; a larger tape's row stays in registers.
+const MAX_SCRATCH: usize = 64 * 1024;
 
 /// `fn(vars, grads) -> output`.
 type GradFn = unsafe extern "C" fn(*const f64, *mut f64) -> f64;
@@ -73,21 +79,51 @@ impl GradKernel {
         b.switch_to_block(entry);
         b.seal_block(entry);
         let (vp, gp) = (b.block_params(entry)[0], b.block_params(entry)[1]);
-        let vars: Vec<Value> = (0..nv)
-            .map(|k| b.ins().load(types::F64, mem, vp, (8 * k) as i32))
-            .collect();
         let slots: Vec<u32> = wrt.clone().map(|s| s as u32).collect();
-        let mut ir = Ir {
-            b: &mut b,
-            calls: &calls,
+        // Many variables: the row in memory (see `emit_row_in_memory`), its values in a
+        // stack slot — up to a size any thread's stack affords.
+        let scratch_bytes = 8 * tape.n_slots();
+        let in_memory = slots.len() >= IN_MEMORY_FROM && scratch_bytes <= MAX_SCRATCH;
+        let out = if in_memory {
+            let slot = b.create_sized_stack_slot(StackSlotData::new(
+                StackSlotKind::ExplicitSlot,
+                scratch_bytes as u32,
+                3,
+            ));
+            let scratch = b.ins().stack_addr(ptr, slot, 0);
+            let vars: Vec<Var> = (0..nv).map(|k| Var::At(vp, (8 * k) as i32)).collect();
+            let mut ir = Ir {
+                b: &mut b,
+                calls: &calls,
+            };
+            emit_row_in_memory(
+                &mut ir,
+                tape,
+                &vars,
+                scratch,
+                tape.output(which),
+                &slots,
+                &mut |ir, k, raw, canon| {
+                    let g = exact(ir, raw, canon);
+                    ir.b.ins().store(mem, g, gp, (8 * k) as i32);
+                },
+            )
+        } else {
+            let vars: Vec<Value> = (0..nv)
+                .map(|k| b.ins().load(types::F64, mem, vp, (8 * k) as i32))
+                .collect();
+            let mut ir = Ir {
+                b: &mut b,
+                calls: &calls,
+            };
+            let mut row = emit_row(&mut ir, tape, &vars, tape.output(which), &slots);
+            for k in 0..slots.len() {
+                let g = row.exact(&mut ir, k);
+                ir.b.ins().store(mem, g, gp, (8 * k) as i32);
+            }
+            row.vals[tape.output(which) as usize]
         };
-        let mut row = emit_row(&mut ir, tape, &vars, tape.output(which), &slots);
-        for k in 0..slots.len() {
-            let g = row.exact(&mut ir, k);
-            ir.b.ins().store(mem, g, gp, (8 * k) as i32);
-        }
-        let out = row.vals[tape.output(which) as usize];
-        ir.b.ins().return_(&[out]);
+        b.ins().return_(&[out]);
         b.finalize();
         let native = Native::finish(module, &mut ctx, "grad")?;
         Ok(GradKernel {

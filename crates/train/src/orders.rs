@@ -18,7 +18,7 @@ use crate::rng;
 
 /// From how many row-steps (rows × epochs) a shuffled run draws its orders on another
 /// thread: starting one costs tens of microseconds, which a shorter run would notice.
-const AHEAD_FROM: usize = 1 << 20;
+const AHEAD_FROM: usize = 1 << 18;
 
 /// About how many rows of orders go to the training thread at a time: whole epochs,
 /// enough of them that handing them over (a wake-up of the other thread, microseconds)
@@ -154,8 +154,8 @@ impl Drop for Orders {
     }
 }
 
-/// The worker: `epochs` epochs' orders, `per` epochs to a handover, into rooms the
-/// training thread gave back where it has.
+/// The worker: `epochs` epochs' orders, up to `per` epochs to a handover, into rooms
+/// the training thread gave back where it has.
 fn draw(
     mut rng: ChaCha8Rng,
     mut order: Vec<u32>,
@@ -165,8 +165,11 @@ fn draw(
     recycled: &Receiver<Vec<u32>>,
 ) {
     let mut left = epochs;
+    // The first handover is one epoch, so that training starts as soon as it would
+    // have here; each next one twice as many epochs, up to `per`.
+    let mut k = 1;
     while left > 0 {
-        let k = per.min(left);
+        k = k.min(per).min(left);
         let mut chunk = recycled.try_recv().unwrap_or_default();
         chunk.clear();
         chunk.reserve(k * order.len());
@@ -178,6 +181,7 @@ fn draw(
         if send.send(chunk).is_err() {
             return;
         }
+        k *= 2;
     }
 }
 

@@ -947,6 +947,28 @@ proptest! {
         let mut ws = trainer.compiled.workspace();
         prop_assert_eq!(key(k.mean_error(&trainer, &init)), key(trainer.mean_error(&mut ws, &init)), "{}", f);
     }
+
+    /// A large model's gradient kernel (its row in memory, in a stack slot) is the
+    /// interpreter's gradient, bit for bit, at any values.
+    #[test]
+    fn random_large_models_have_the_interpreters_gradient(
+        fs in proptest::collection::vec(formula(), 8),
+        vals in proptest::collection::vec(-2.0f64..2.0, 26),
+    ) {
+        let f = large(&fs);
+        let model = Model::new(&f, "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let c = model.compile();
+        let n = c.tape.n_vars();
+        let k = GradKernel::compile(&c.tape, 1, c.n_cols..c.n_cols + c.n_params).unwrap();
+        let vars = &vals[..n];
+        let (e, g) = c.tape.eval_grad(vars, 1);
+        let mut gk = vec![0.0; c.n_params];
+        let ek = k.call(vars, &mut gk);
+        prop_assert_eq!(key(e), key(ek));
+        let gi: Vec<u64> = g[c.n_cols..c.n_cols + c.n_params].iter().map(|v| key(*v)).collect();
+        let gj: Vec<u64> = gk.iter().map(|v| key(*v)).collect();
+        prop_assert_eq!(gi, gj, "{}", f);
+    }
 }
 
 /// The mean error of a wide model (its parameters in memory, past the straight-line
