@@ -20,6 +20,11 @@ use crate::rng;
 /// thread: starting one costs tens of microseconds, which a shorter run would notice.
 const AHEAD_FROM: usize = 1 << 18;
 
+/// Up to how many rows a run's orders are drawn ahead: a handover, one waiting and one
+/// being drawn, and one given back are each an epoch's order or more (8 MB here), and
+/// memory is what a run keeps, not what it could prepare.
+const AHEAD_UP_TO: usize = 1 << 21;
+
 /// About how many rows of orders go to the training thread at a time: whole epochs,
 /// enough of them that handing them over (a wake-up of the other thread, microseconds)
 /// is a small part of the steps they order.
@@ -63,7 +68,7 @@ impl Orders {
             };
         };
         let rng = ChaCha8Rng::seed_from_u64(seed);
-        if !ahead || n < 2 || n.saturating_mul(epochs) < AHEAD_FROM {
+        if !ahead || !(2..=AHEAD_UP_TO).contains(&n) || n.saturating_mul(epochs) < AHEAD_FROM {
             return Orders {
                 n,
                 source: Source::Here {
@@ -73,9 +78,9 @@ impl Orders {
             };
         }
         let per = (ROWS_PER_HANDOVER / n).max(1);
-        // Two handovers waiting at most: the worker runs ahead by that much and then
-        // sleeps until one is taken.
-        let (send, ready) = sync_channel::<Vec<u32>>(2);
+        // One handover waiting at most, and one being drawn: the worker, faster than
+        // the steps, then sleeps until it is taken.
+        let (send, ready) = sync_channel::<Vec<u32>>(1);
         let (used, recycled) = channel::<Vec<u32>>();
         let worker = std::thread::Builder::new()
             .name("gradsheet-orders".into())
@@ -220,9 +225,13 @@ mod tests {
         drop(ahead);
     }
 
-    /// Short runs and unshuffled ones draw nothing ahead.
+    /// Short runs, unshuffled ones and those of very many rows draw nothing ahead.
     #[test]
     fn short_and_ordered_runs_stay_here() {
+        assert!(matches!(
+            Orders::new(AHEAD_UP_TO + 1, Some(3), 4, true).source,
+            Source::Here { .. }
+        ));
         let mut o = Orders::new(5, None, 1 << 30, true);
         assert!(matches!(o.source, Source::InOrder(_)));
         assert_eq!(o.next(), &[0, 1, 2, 3, 4]);
