@@ -9,7 +9,7 @@
 //! scattered back. Only the gathering is specific to tables.
 
 use gradsheet_engine::{Model, Roles};
-use gradsheet_train::optim::{prefetch, SparseAdam};
+use gradsheet_train::optim::{prefetch, prefetch_lines, SparseAdam};
 use gradsheet_train::{rng, Optimizer, State};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -224,6 +224,167 @@ pub(crate) fn epoch_order(n: usize, r: &mut ChaCha8Rng, order: &mut Vec<u32>) {
     rng::shuffle(r, order);
 }
 
+/// Where a rating's parameters come from and its gradient goes, as runs: `len`
+/// consecutive entries of one of the rating's four rows (0 the user's factors, 1 the
+/// item's, 2 the user's bias, 3 the item's), from entry `from`, at every `step`-th
+/// variable slot from `slot`. The formula's `u0, m0, u1, m1, ...` make two runs of 2 × k
+/// slots, step 2, and two of one: a handful of loops over contiguous rows instead of one
+/// indexed load (and a match) per parameter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Run {
+    row: usize,
+    from: usize,
+    slot: usize,
+    step: usize,
+    len: usize,
+}
+
+/// Runs as they are copied: alone, or two of step 2 whose slots interleave (`u0, m0,
+/// u1, m1, ...`), copied together so that the loop is over pairs of slots, which the
+/// compiler turns into vector shuffles, rather than over every other slot twice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Part {
+    One(Run),
+    Pair(Run, Run),
+}
+
+/// The runs of a formula's parameters ([`Run`]).
+#[derive(Clone, Debug, PartialEq)]
+struct Plan {
+    parts: Vec<Part>,
+}
+
+impl Plan {
+    /// The runs of `slot_of` (slot `j` holds entry `slot_of[j].1` of row `slot_of[j].0`):
+    /// a slot extends its row's last run when it is that run's next entry, at the run's
+    /// step (a run of one takes the step it finds); then runs of step 2 of different
+    /// rows, one's slots right after the other's, become pairs.
+    fn new(slot_of: &[(u8, usize)]) -> Plan {
+        let mut runs: Vec<Run> = Vec::new();
+        let mut last: [Option<usize>; 4] = [None; 4];
+        for (j, &(row, from)) in slot_of.iter().enumerate() {
+            let row = usize::from(row.min(3));
+            if let Some(r) = last[row].map(|n| &mut runs[n]) {
+                let extends = from == r.from + r.len
+                    && if r.len == 1 {
+                        j > r.slot
+                    } else {
+                        j == r.slot + r.step * r.len
+                    };
+                if extends {
+                    if r.len == 1 {
+                        r.step = j - r.slot;
+                    }
+                    r.len += 1;
+                    continue;
+                }
+            }
+            last[row] = Some(runs.len());
+            runs.push(Run {
+                row,
+                from,
+                slot: j,
+                step: 1,
+                len: 1,
+            });
+        }
+        let mut parts = Vec::with_capacity(runs.len());
+        let mut paired = vec![false; runs.len()];
+        for (n, &a) in runs.iter().enumerate() {
+            if paired[n] {
+                continue;
+            }
+            let mate = (a.step == 2).then(|| {
+                runs.iter().enumerate().position(|(m, b)| {
+                    !paired[m]
+                        && b.step == 2
+                        && b.len == a.len
+                        && b.row != a.row
+                        && b.slot == a.slot + 1
+                })
+            });
+            match mate.flatten() {
+                Some(m) => {
+                    paired[m] = true;
+                    parts.push(Part::Pair(a, runs[m]));
+                }
+                None => parts.push(Part::One(a)),
+            }
+        }
+        Plan { parts }
+    }
+
+    /// `vars[slot]` = the entry of `src` each slot names, row `r` starting at `base[r]`.
+    #[inline]
+    fn gather(&self, src: &[f64], base: [usize; 4], vars: &mut [f64]) {
+        for part in &self.parts {
+            match *part {
+                Part::Pair(a, b) => {
+                    let x = &src[base[a.row] + a.from..][..a.len];
+                    let y = &src[base[b.row] + b.from..][..b.len];
+                    let to = vars[a.slot..][..2 * a.len].chunks_exact_mut(2);
+                    for ((v, &x), &y) in to.zip(x).zip(y) {
+                        v[0] = x;
+                        v[1] = y;
+                    }
+                }
+                Part::One(r) => Self::gather_run(r, src, base, vars),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn gather_run(r: Run, src: &[f64], base: [usize; 4], vars: &mut [f64]) {
+        let from = &src[base[r.row] + r.from..][..r.len];
+        if r.step == 1 {
+            vars[r.slot..][..r.len].copy_from_slice(from);
+        } else {
+            for (v, &x) in vars[r.slot..].iter_mut().step_by(r.step).zip(from) {
+                *v = x;
+            }
+        }
+    }
+
+    /// The entry of `dst` each slot names (row `r` starting at `base[r]`) `+= g[slot]`.
+    #[inline]
+    fn scatter(&self, g: &[f64], base: [usize; 4], dst: &mut [f64]) {
+        for part in &self.parts {
+            match *part {
+                Part::Pair(a, b) => {
+                    let (ia, ib) = (base[a.row] + a.from, base[b.row] + b.from);
+                    // Two mutable rows of one buffer: split where they do not overlap
+                    // (always, for a rating's user and item), else one at a time.
+                    let (x, y) = if ia + a.len <= ib {
+                        let (lo, hi) = dst.split_at_mut(ib);
+                        (&mut lo[ia..][..a.len], &mut hi[..b.len])
+                    } else if ib + b.len <= ia {
+                        let (lo, hi) = dst.split_at_mut(ia);
+                        (&mut hi[..a.len], &mut lo[ib..][..b.len])
+                    } else {
+                        Self::scatter_run(a, g, base, dst);
+                        Self::scatter_run(b, g, base, dst);
+                        continue;
+                    };
+                    let from = g[a.slot..][..2 * a.len].chunks_exact(2);
+                    for ((g, x), y) in from.zip(x.iter_mut()).zip(y.iter_mut()) {
+                        *x += g[0];
+                        *y += g[1];
+                    }
+                }
+                Part::One(r) => Self::scatter_run(r, g, base, dst),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn scatter_run(r: Run, g: &[f64], base: [usize; 4], dst: &mut [f64]) {
+        let to = &mut dst[base[r.row] + r.from..][..r.len];
+        for (d, &x) in to.iter_mut().zip(g[r.slot..].iter().step_by(r.step)) {
+            *d += x;
+        }
+    }
+}
+
 /// Trains through the general engine: the formula compiled by [`GradKernel`], the
 /// update by [`Optimizer::step`] over the flat tables.
 ///
@@ -311,17 +472,46 @@ pub fn train_engine_with(
             "SparseAdam has no weight decay (torch's neither)".into(),
         ));
     }
-    let mut grad = vec![0.0; tables.params.len()];
-    // The table rows a batch touched (a user's or an item's factors, a bias), to divide,
-    // update (SparseAdam) and clear only those: a bit per row, since a sum may come back
-    // to exactly zero. Rows: users, items, users' biases, items' biases.
-    let mut touched: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut touched_ids: Vec<usize> = Vec::new();
+    const NONE: u32 = u32::MAX;
+    // Bad input is refused, not a panic: batches of no ratings, a rating whose user or
+    // item is not in the tables, more users and items than the packed gradient counts.
     let (nu, ni) = (data.n_users, data.n_items);
-    let mut mark = vec![false; 2 * (nu + ni)];
+    if cfg.batch == 0 {
+        return Err(CompileError::Invalid("batches of 0 ratings".into()));
+    }
+    if data
+        .triples
+        .iter()
+        .any(|&(u, i, _)| u as usize >= nu || i as usize >= ni)
+    {
+        return Err(CompileError::Invalid(
+            "a rating's user or item is past the tables".into(),
+        ));
+    }
+    if nu.saturating_add(ni) > NONE as usize {
+        return Err(CompileError::Invalid(
+            "more users and items than 2³²".into(),
+        ));
+    }
+    // The batch's gradient, packed: each user or item the batch touched gets `k + 1`
+    // entries of `acc` (its factors, then its bias) in the order first touched, so the
+    // gradient lives in a buffer the size of the batch, in the caches, instead of one
+    // the size of the tables with a miss per line. `entity[id]` is where user `id` (or
+    // item `id − nu`) is in `ids` this batch, `NONE` if untouched. The dense update
+    // unpacks it into `grad` (that update costs the tables anyway).
+    let mut entity = vec![NONE; nu + ni];
+    let mut ids: Vec<usize> = Vec::new();
+    let mut acc: Vec<f64> = Vec::new();
+    // The rows touched (params' entries, with where their gradient is in `acc`).
+    let mut touched: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
+    let mut grad = if cfg.sparse {
+        Vec::new()
+    } else {
+        vec![0.0; tables.params.len()]
+    };
+    let plan = Plan::new(&slot_of);
     let mut vars = vec![0.0; 1 + np];
     let mut g_row = vec![0.0; np];
-    let mut idx = vec![0usize; np];
     let mut r = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
     let mut order = Vec::new();
     let mut epoch_errors = Vec::with_capacity(cfg.epochs);
@@ -334,74 +524,98 @@ pub fn train_engine_with(
             let mut err_sum = 0.0;
             for (j, &t) in batch.iter().enumerate() {
                 // Ratings in a shuffled order over tables larger than the caches: the
-                // rating a few ahead is asked for, and the table rows of the one after.
+                // rating a few ahead is asked for, and every line of the table rows of
+                // the one after.
                 let at = start + j;
                 if let Some(&ahead) = order.get(at + 2 * AHEAD) {
                     prefetch(&data.triples, ahead as usize);
                 }
                 if let Some(&next) = order.get(at + AHEAD) {
                     let (u, i, _) = data.triples[next as usize];
-                    for row in [tables.user(u as usize), tables.item(i as usize)] {
-                        for f in (0..k).step_by(8) {
-                            prefetch(&tables.params, row + f);
-                            prefetch(&grad, row + f);
-                        }
-                    }
+                    let (u, i) = (u as usize, i as usize);
+                    prefetch_lines(&tables.params, tables.user(u)..tables.user(u) + k);
+                    prefetch_lines(&tables.params, tables.item(i)..tables.item(i) + k);
+                    prefetch(&tables.params, tables.user_bias(u));
+                    prefetch(&tables.params, tables.item_bias(i));
+                    prefetch(&entity, u);
+                    prefetch(&entity, nu + i);
                 }
                 let (u, i, y) = data.triples[t as usize];
                 let (u, i) = (u as usize, i as usize);
+                let mut base = [0usize; 2];
                 let rows = [
-                    (u, tables.user(u)..tables.user(u) + k),
-                    (nu + i, tables.item(i)..tables.item(i) + k),
-                    (nu + ni + u, tables.user_bias(u)..tables.user_bias(u) + 1),
-                    (
-                        2 * nu + ni + i,
-                        tables.item_bias(i)..tables.item_bias(i) + 1,
-                    ),
+                    (u, tables.user(u), tables.user_bias(u)),
+                    (nu + i, tables.item(i), tables.item_bias(i)),
                 ];
-                for (id, range) in rows {
-                    if !mark[id] {
-                        mark[id] = true;
-                        touched.push(range);
-                        touched_ids.push(id);
-                    }
+                for (n, (id, row, bias)) in rows.into_iter().enumerate() {
+                    let e = match entity[id] {
+                        NONE => {
+                            let e = ids.len();
+                            // Fewer than `nu + ni ≤ u32::MAX` entities (checked above).
+                            entity[id] = e as u32;
+                            ids.push(id);
+                            let off = e * (k + 1);
+                            acc.resize(off + k + 1, 0.0);
+                            touched.push((row..row + k, off));
+                            touched.push((bias..bias + 1, off + k));
+                            e
+                        }
+                        e => e as usize,
+                    };
+                    base[n] = e * (k + 1);
                 }
                 vars[0] = y;
-                for (j, &(kind, f)) in slot_of.iter().enumerate() {
-                    idx[j] = match kind {
-                        0 => tables.user(u) + f,
-                        1 => tables.item(i) + f,
-                        2 => tables.user_bias(u),
-                        _ => tables.item_bias(i),
-                    };
-                    vars[1 + j] = tables.params[idx[j]];
-                }
+                plan.gather(
+                    &tables.params,
+                    [
+                        tables.user(u),
+                        tables.item(i),
+                        tables.user_bias(u),
+                        tables.item_bias(i),
+                    ],
+                    &mut vars[1..],
+                );
                 err_sum += kernel.call(&vars, &mut g_row);
-                for (&p, g) in idx.iter().zip(&g_row) {
-                    grad[p] += g;
-                }
+                plan.scatter(
+                    &g_row,
+                    [base[0], base[1], base[0] + k, base[1] + k],
+                    &mut acc,
+                );
             }
             let m = batch.len() as f64;
-            for r in &touched {
-                grad[r.clone()].iter_mut().for_each(|g| *g /= m);
+            if batch.len().is_power_of_two() {
+                // `g / m` and `g · (1/m)` round the same number when `1/m` is exact (a
+                // power of two, as the default batch of 64): the same bits, without a
+                // division an entry.
+                let inv = 1.0 / m;
+                acc.iter_mut().for_each(|g| *g *= inv);
+            } else {
+                acc.iter_mut().for_each(|g| *g /= m);
             }
             if cfg.sparse {
-                sparse.step(&mut tables.params, &grad, &touched, &mut sparse_state);
-            } else if states.len() == 1 {
-                opt.step(&mut tables.params, &grad, &mut states[0]);
+                sparse.step_packed(&mut tables.params, &acc, &touched, &mut sparse_state);
             } else {
-                tables
-                    .params
-                    .par_chunks_mut(chunk)
-                    .zip(grad.par_chunks(chunk))
-                    .zip(states.par_iter_mut())
-                    .for_each(|((p, g), st)| opt.step(p, g, st));
+                for (r, at) in &touched {
+                    grad[r.clone()].copy_from_slice(&acc[*at..*at + r.len()]);
+                }
+                if states.len() == 1 {
+                    opt.step(&mut tables.params, &grad, &mut states[0]);
+                } else {
+                    tables
+                        .params
+                        .par_chunks_mut(chunk)
+                        .zip(grad.par_chunks(chunk))
+                        .zip(states.par_iter_mut())
+                        .for_each(|((p, g), st)| opt.step(p, g, st));
+                }
+                for (r, _) in &touched {
+                    grad[r.clone()].fill(0.0);
+                }
             }
-            for r in touched.drain(..) {
-                grad[r].fill(0.0);
-            }
-            for id in touched_ids.drain(..) {
-                mark[id] = false;
+            acc.clear();
+            touched.clear();
+            for id in ids.drain(..) {
+                entity[id] = NONE;
             }
             sum += err_sum / m;
             steps += 1;
@@ -415,4 +629,134 @@ pub fn train_engine_with(
         tables,
         epoch_errors,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The straightforward gather and scatter the plan replaces: one indexed entry a
+    /// slot.
+    fn naive(slot_of: &[(u8, usize)], base: [usize; 4]) -> Vec<usize> {
+        slot_of
+            .iter()
+            .map(|&(row, f)| base[usize::from(row.min(3))] + f)
+            .collect()
+    }
+
+    /// Random shapes: k from 0 to 20 (multiples of 8 and not), some factors left out,
+    /// the slots in the formula's order or shuffled, rows apart or overlapping.
+    #[test]
+    fn the_plan_gathers_and_scatters_as_one_entry_a_slot() {
+        let mut r = ChaCha8Rng::seed_from_u64(7);
+        for trial in 0..2000 {
+            let k = rng::below(&mut r, 21) as usize;
+            let mut slot_of: Vec<(u8, usize)> = Vec::new();
+            for f in 0..k {
+                for row in [0u8, 1] {
+                    if trial % 3 != 0 || rng::below(&mut r, 5) != 0 {
+                        slot_of.push((row, f));
+                    }
+                }
+            }
+            slot_of.push((2, 0));
+            slot_of.push((3, 0));
+            if trial % 2 == 1 {
+                rng::shuffle(&mut r, &mut slot_of);
+            }
+            let plan = Plan::new(&slot_of);
+            // Rows far apart, or (one trial in 4) the user's and item's rows overlapping.
+            let span = k + 1;
+            let base = if trial % 4 == 3 {
+                [3, 3 + rng::below(&mut r, span as u64) as usize, 0, 1]
+            } else {
+                [2 * span + 5, 7 * span + 9, 0, span + 3]
+            };
+            let len = 9 * span + 16;
+            // Small integers, so that the sums are exact whatever their order.
+            let src: Vec<f64> = (0..len).map(|_| rng::below(&mut r, 100) as f64).collect();
+            let g: Vec<f64> = (0..slot_of.len())
+                .map(|_| rng::below(&mut r, 100) as f64 - 50.0)
+                .collect();
+            let idx = naive(&slot_of, base);
+            let mut vars = vec![f64::NAN; slot_of.len()];
+            plan.gather(&src, base, &mut vars);
+            let want: Vec<f64> = idx.iter().map(|&i| src[i]).collect();
+            assert_eq!(vars, want, "gather, trial {trial}, k {k}, {slot_of:?}");
+            let mut dst = src.clone();
+            plan.scatter(&g, base, &mut dst);
+            let mut want = src.clone();
+            for (&i, &g) in idx.iter().zip(&g) {
+                want[i] += g;
+            }
+            assert_eq!(dst, want, "scatter, trial {trial}, k {k}, {slot_of:?}");
+        }
+    }
+
+    #[test]
+    fn the_formulas_slots_make_a_pair_and_two_biases() {
+        for k in [1, 7, 8, 50] {
+            let model = Model::new(&formula(k), "squared", &Roles::with_columns(&["y"])).unwrap();
+            let slot_of: Vec<(u8, usize)> = model
+                .params
+                .iter()
+                .map(|n| match n.as_str() {
+                    "bu" => (2, 0),
+                    "bm" => (3, 0),
+                    n => (u8::from(n.starts_with('m')), n[1..].parse().unwrap()),
+                })
+                .collect();
+            let parts = Plan::new(&slot_of).parts;
+            let runs = |row, slot, step, len| Run {
+                row,
+                from: 0,
+                slot,
+                step,
+                len,
+            };
+            let want = if k == 1 {
+                // One factor each: runs of one, nothing to pair.
+                vec![
+                    Part::One(runs(0, 0, 1, 1)),
+                    Part::One(runs(1, 1, 1, 1)),
+                    Part::One(runs(2, 2, 1, 1)),
+                    Part::One(runs(3, 3, 1, 1)),
+                ]
+            } else {
+                vec![
+                    Part::Pair(runs(0, 0, 2, k), runs(1, 1, 2, k)),
+                    Part::One(runs(2, 2 * k, 1, 1)),
+                    Part::One(runs(3, 2 * k + 1, 1, 1)),
+                ]
+            };
+            assert_eq!(parts, want, "k {k}");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        let data = Ratings::synthetic(10, 8, 200, 3);
+        let cfg = CollabConfig {
+            k: 3,
+            epochs: 1,
+            sparse: true,
+            ..CollabConfig::default()
+        };
+        let zero = CollabConfig {
+            batch: 0,
+            ..cfg.clone()
+        };
+        assert!(train_engine(&data, &zero).is_err());
+        for bad in [(10, 0), (0, 8), (u32::MAX, u32::MAX)] {
+            let mut d = data.clone();
+            d.triples[57] = (bad.0, bad.1, 3.0);
+            assert!(train_engine(&d, &cfg).is_err(), "{bad:?}");
+        }
+        let empty = Ratings {
+            triples: Vec::new(),
+            ..data.clone()
+        };
+        assert!(train_engine(&empty, &cfg).is_ok());
+        assert!(train_engine(&data, &cfg).is_ok());
+    }
 }
