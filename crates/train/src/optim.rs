@@ -832,11 +832,14 @@ impl SparseAdam {
         // The rows are scattered over tables larger than the caches: each turn asks for
         // every line of the row a few turns ahead (a 50-factor row is 400 bytes, 7 or 8
         // lines), so that their loads overlap. The gradient is not asked for: the batch
-        // has just written it.
+        // has just written it. A long run (a whole table as one range) is asked for up
+        // to its first `REACH` entries: the processor's own prefetching follows a run.
         const AHEAD: usize = 4;
+        const REACH: usize = 128;
         for (j, row) in rows.iter().enumerate() {
             if let Some(next) = rows.get(j + AHEAD) {
                 let next = next.params();
+                let next = next.start..next.end.min(next.start.saturating_add(REACH));
                 prefetch_lines(m, next.clone());
                 prefetch_lines(v, next.clone());
                 prefetch_lines(p, next);
