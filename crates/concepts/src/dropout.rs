@@ -15,7 +15,7 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::la::Mat;
+use crate::la::{self, Mat};
 use gradsheet_labs::figure::{colour, ColorMap, Figure, Heatmap, Lines, Series, Style};
 use gradsheet_labs::{Image, Kind, LabError, Output, ParamSpec, Params, Table};
 use gradsheet_train::{rng, Optimizer, State};
@@ -154,7 +154,35 @@ pub struct Masks {
     pub scale: f64,
 }
 
+/// The buffers of [`Net::loss_grad_into`], kept from one training step to the next.
+#[derive(Default)]
+struct Scratch {
+    /// Each layer's input (the batch, then each hidden layer after dropout).
+    inputs: Vec<Vec<f64>>,
+    /// Each hidden layer's pre-activations.
+    pre: Vec<Vec<f64>>,
+    /// The outputs.
+    out: Vec<f64>,
+    /// The gradient with respect to the layer's outputs being back-propagated.
+    g: Vec<f64>,
+    /// The gradient with respect to its inputs, before the mask and the ReLU.
+    gin: Vec<f64>,
+    /// A layer's weights transposed.
+    wt: Vec<f64>,
+    /// The gradient with respect to every parameter, laid out as they are.
+    grads: Vec<f64>,
+}
+
 impl Masks {
+    /// Draws new masks into these, with [`Masks::draw`]'s numbers from `rng` in its order.
+    fn redraw(&mut self, p: f64, rng: &mut ChaCha8Rng) {
+        for m in &mut self.masks {
+            for v in &mut m.data {
+                *v = if rng::unit(rng) < p { 0.0 } else { 1.0 };
+            }
+        }
+    }
+
     /// Draws masks: each entry is 0 with probability `p`.
     pub fn draw(
         sizes: &[usize],
@@ -209,18 +237,6 @@ impl Net {
             w,
             &self.params[off + n_in * n_out..off + n_in * n_out + n_out],
         )
-    }
-
-    /// The weights of layer `l` transposed (outputs × inputs), read straight from the flat
-    /// vector: what the backward pass multiplies by.
-    fn layer_t(&self, l: usize) -> Mat {
-        let mut off = 0;
-        for w in self.sizes.windows(2).take(l) {
-            off += w[0] * w[1] + w[1];
-        }
-        let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
-        let w = &self.params[off..off + n_in * n_out];
-        Mat::from_fn(n_out, n_in, |r, c| w[c * n_out + r])
     }
 
     /// The forward pass of the column of inputs `x`, with dropout masks or without
@@ -314,63 +330,121 @@ impl Net {
 
     /// The mean squared error on `(x, y)` and its gradient with respect to every parameter.
     pub fn loss_grad(&self, x: &[f64], y: &[f64], masks: Option<&Masks>) -> (f64, Vec<f64>) {
-        let f = self.forward(x, masks);
-        let n = x.len() as f64;
-        let loss = f
+        let mut s = Scratch::default();
+        let loss = self.loss_grad_into(x, y, masks, &mut s);
+        (loss, s.grads)
+    }
+
+    /// [`Net::loss_grad`] with its passes in `s`'s buffers (the gradient in `s.grads`),
+    /// kept from one training step to the next rather than allocated at every step:
+    /// [`Net::forward`]'s and the backward pass's operations in the same order, the weights
+    /// read in place from the flat parameters.
+    fn loss_grad_into(&self, x: &[f64], y: &[f64], masks: Option<&Masks>, s: &mut Scratch) -> f64 {
+        let n_layers = self.sizes.len() - 1;
+        let batch = x.len();
+        let offsets = self.offsets();
+        s.inputs.resize_with(n_layers, Vec::new);
+        s.pre.resize_with(n_layers.saturating_sub(1), Vec::new);
+        s.inputs[0].clear();
+        s.inputs[0].extend_from_slice(x);
+        for (l, &off) in offsets.iter().enumerate() {
+            let (n_in, n_out) = (self.sizes[l], self.sizes[l + 1]);
+            let w = &self.params[off..off + n_in * n_out];
+            let b = &self.params[off + n_in * n_out..off + n_in * n_out + n_out];
+            let z = if l + 1 == n_layers {
+                &mut s.out
+            } else {
+                &mut s.pre[l]
+            };
+            z.resize(batch * n_out, 0.0);
+            la::matmul_into(&s.inputs[l], w, n_in, n_out, z);
+            for row in z.chunks_exact_mut(n_out) {
+                for (v, bi) in row.iter_mut().zip(b) {
+                    *v += bi;
+                }
+            }
+            if l + 1 == n_layers {
+                break;
+            }
+            // The next layer's input: forward's `fed`, `max(v, 0)` then `· k · scale`.
+            let (z, fed) = (&s.pre[l], &mut s.inputs[l + 1]);
+            fed.clear();
+            match masks {
+                Some(m) => fed.extend(
+                    z.iter()
+                        .zip(&m.masks[l].data)
+                        .map(|(v, k)| v.max(0.0) * k * m.scale),
+                ),
+                None => fed.extend(z.iter().map(|v| v.max(0.0))),
+            }
+        }
+        let n = batch as f64;
+        let loss = s
             .out
-            .data
             .iter()
             .zip(y)
             .map(|(o, t)| (o - t) * (o - t))
             .sum::<f64>()
             / n;
         // ∂loss/∂out = 2(out − y)/n; then back through each layer.
-        let mut g = Mat {
-            rows: x.len(),
-            cols: 1,
-            data: f
-                .out
-                .data
-                .iter()
-                .zip(y)
-                .map(|(o, t)| 2.0 * (o - t) / n)
-                .collect(),
-        };
-        let n_layers = self.sizes.len() - 1;
-        let mut grads: Vec<Vec<f64>> = vec![Vec::new(); n_layers];
+        s.g.clear();
+        s.g.extend(s.out.iter().zip(y).map(|(o, t)| 2.0 * (o - t) / n));
+        s.grads.resize(self.params.len(), 0.0);
         for l in (0..n_layers).rev() {
-            let gw = f.inputs[l].t_matmul(&g);
-            let gb: Vec<f64> = (0..g.cols)
-                .map(|c| (0..g.rows).map(|r| g.at(r, c)).sum())
-                .collect();
-            let mut gl = gw.data;
-            gl.extend(gb);
-            grads[l] = gl;
+            let (n_in, n_out, off) = (self.sizes[l], self.sizes[l + 1], offsets[l]);
+            let (gw, rest) = s.grads[off..].split_at_mut(n_in * n_out);
+            la::t_matmul_into(&s.inputs[l], &s.g, n_in, n_out, gw);
+            for (c, gb) in rest[..n_out].iter_mut().enumerate() {
+                *gb = (0..batch).map(|r| s.g[r * n_out + c]).sum();
+            }
             if l == 0 {
                 break;
             }
             // ∂/∂(fed input) → through the mask and scale → through the ReLU (slope 1 at 0,
-            // the engine's rule).
-            let gin = g.matmul_by_t(&self.layer_t(l));
-            let (z, k) = (&f.pre[l - 1], masks.map(|m| (&m.masks[l - 1], m.scale)));
-            g = Mat {
-                data: gin
-                    .data
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let keep = k.map_or(1.0, |(m, s)| m.data[i] * s);
-                        if z.data[i] >= 0.0 {
-                            v * keep
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect(),
-                ..gin
-            };
+            // the engine's rule). `wt` is layer l's weights transposed (outputs × inputs).
+            let w = &self.params[off..off + n_in * n_out];
+            s.wt.resize(n_out * n_in, 0.0);
+            for (r, row) in s.wt.chunks_exact_mut(n_in).enumerate() {
+                for (c, v) in row.iter_mut().enumerate() {
+                    *v = w[c * n_out + r];
+                }
+            }
+            s.gin.resize(batch * n_in, 0.0);
+            la::matmul_t_into(&s.g, &s.wt, n_out, n_in, &mut s.gin);
+            // Both sides of the ReLU's choice computed and one selected: the signs of the
+            // pre-activations come at random, and a branch on them is mispredicted often.
+            let z = &s.pre[l - 1];
+            s.g.resize(s.gin.len(), 0.0);
+            match masks {
+                Some(m) => {
+                    let (k, sc) = (&m.masks[l - 1].data, m.scale);
+                    for (((g, &v), &z), &k) in s.g.iter_mut().zip(&s.gin).zip(z).zip(k) {
+                        let t = v * (k * sc);
+                        *g = if z >= 0.0 { t } else { 0.0 };
+                    }
+                }
+                None => {
+                    for ((g, &v), &z) in s.g.iter_mut().zip(&s.gin).zip(z) {
+                        // (No mask: `keep` is 1, and `v · 1` is `v`.)
+                        *g = if z >= 0.0 { v } else { 0.0 };
+                    }
+                }
+            }
         }
-        (loss, grads.concat())
+        loss
+    }
+
+    /// Where each layer's weights start in the flat parameters.
+    fn offsets(&self) -> Vec<usize> {
+        let mut off = 0;
+        self.sizes
+            .windows(2)
+            .map(|w| {
+                let at = off;
+                off += w[0] * w[1] + w[1];
+                at
+            })
+            .collect()
     }
 
     /// The full network's mean squared error.
@@ -409,10 +483,15 @@ pub fn train(sizes: &[usize], x: &[f64], y: &[f64], t: &TrainSpec) -> (Net, Vec<
     let opt = Optimizer::torch_adam(t.lr);
     let mut st = State::new(&opt, net.params.len());
     let mut losses = Vec::with_capacity(t.steps);
-    for _ in 0..t.steps {
-        let masks = (t.p > 0.0).then(|| Masks::draw(sizes, x.len(), t.p, t.scaled, &mut mrng));
-        let (loss, g) = net.loss_grad(x, y, masks.as_ref());
-        opt.step(&mut net.params, &g, &mut st);
+    // The masks redrawn into their room and the passes into buffers kept across the steps.
+    let mut masks = (t.p > 0.0).then(|| Masks::draw(sizes, x.len(), t.p, t.scaled, &mut mrng));
+    let mut scratch = Scratch::default();
+    for step in 0..t.steps {
+        if let (Some(m), true) = (&mut masks, step > 0) {
+            m.redraw(t.p, &mut mrng);
+        }
+        let loss = net.loss_grad_into(x, y, masks.as_ref(), &mut scratch);
+        opt.step(&mut net.params, &scratch.grads, &mut st);
         losses.push(loss);
     }
     (net, losses)

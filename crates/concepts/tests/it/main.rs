@@ -4,6 +4,7 @@ mod dropout;
 mod focal;
 mod gradients;
 mod l1_l2;
+mod la;
 mod labs;
 mod upsampling;
 
