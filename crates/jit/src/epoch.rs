@@ -458,8 +458,8 @@ impl EpochKernel {
         // Past `LOOPED_FROM` parameters they stay in memory, and the update is a loop
         // over them (see `LOOPED_FROM`).
         let looped = np >= LOOPED_FROM;
-        // A per-sample row of such a model with exact gradients keeps its values in
-        // memory too (`emit_row_in_memory`).
+        // A row of such a model with exact gradients, per sample or in a batch, keeps
+        // its values in memory too (`emit_row_in_memory`).
         let in_memory = looped && !matches!(gradient, Gradient::Fd { .. });
         let v_p: Vec<Variable> = (0..np)
             .filter(|_| !looped)
@@ -523,7 +523,9 @@ impl EpochKernel {
             };
             let off = ir.b.ins().imul_imm(i, (8 * nc) as i64);
             let rp = ir.b.ins().iadd(rows, off);
-            let mut vars: Vec<Var> = (0..nc).map(|k| Var::At(rp, (8 * k) as i32)).collect();
+            let mut vars: Vec<Var> = (0..nc)
+                .map(|k| Var::Value(ir.b.ins().load(types::F64, mem, rp, (8 * k) as i32)))
+                .collect();
             vars.extend_from_slice(&params);
             for &c in &model.constants {
                 let v = ir.c(c);
