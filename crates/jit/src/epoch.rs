@@ -285,8 +285,6 @@ pub struct EpochKernel {
     native: Arc<Native>,
     code: Vec<Instr>,
     n_slots: usize,
-    /// The room `io` keeps for a row's values (see `emit_row_in_memory`), or 0.
-    scratch: usize,
     constants: Vec<f64>,
     n_cols: usize,
     n_params: usize,
@@ -946,7 +944,6 @@ impl EpochKernel {
             native: Arc::new(native),
             code: tape.code().to_vec(),
             n_slots: tape.n_slots(),
-            scratch: if looped { tape.n_slots() } else { 0 },
             constants: model.constants.clone(),
             n_cols: nc,
             n_params: np,
@@ -1062,7 +1059,14 @@ impl EpochKernel {
         let mut sum = [0.0f64];
         // A large model's pass keeps a row's values in `io`'s scratch room (see
         // `emit_value`); a small one's touches no `io`.
-        let mut io = vec![0.0; if self.scratch > 0 { self.io_len() } else { 0 }];
+        let mut io = vec![
+            0.0;
+            if self.scratch_len() > 0 {
+                self.io_len()
+            } else {
+                0
+            }
+        ];
         let io_ptr = if io.is_empty() {
             std::ptr::null_mut()
         } else {
@@ -1070,7 +1074,7 @@ impl EpochKernel {
         };
         // SAFETY: as in `call`; with a negative number of epochs the code reads
         // `n_rows * n_cols` values of `rows` and the `n_params` values of `params`,
-        // writes `sum[0]`, and for a large model (`scratch` > 0) the scratch room of
+        // writes `sum[0]`, and for a large model (`scratch_len()` > 0) the scratch room of
         // `io` (`io_len()` values here); it touches neither the state nor, for a small
         // model, `io` (null then). `params` is passed as `*mut` for the signature's
         // sake: this mode never writes it.
@@ -1093,7 +1097,17 @@ impl EpochKernel {
 
     /// The length of the `io` block.
     pub(crate) fn io_len(&self) -> usize {
-        scratch_at(self.n_params) + self.scratch
+        scratch_at(self.n_params) + self.scratch_len()
+    }
+
+    /// The room `io` keeps for a row's values: a large model's (see
+    /// `emit_row_in_memory` and `LOOPED_FROM`), or none.
+    fn scratch_len(&self) -> usize {
+        if self.n_params >= LOOPED_FROM {
+            self.n_slots
+        } else {
+            0
+        }
     }
 
     /// The length of one epoch's record: the sum, the largest error, the Σg².
