@@ -12,6 +12,7 @@ pub fn unit(rng: &mut impl RngCore) -> f64 {
 /// A uniform integer in `0..n` (`n > 0`), by rejection so that it is exactly uniform:
 /// a word is kept when it lies below the largest multiple of `n` that fits in 64 bits,
 /// `zone = u64::MAX - u64::MAX % n`.
+#[inline]
 pub fn below(rng: &mut impl RngCore, n: u64) -> u64 {
     loop {
         let v = rng.next_u64();
@@ -33,6 +34,7 @@ pub fn normal(rng: &mut impl RngCore) -> f64 {
 }
 
 /// Fisher–Yates shuffle.
+#[inline]
 pub fn shuffle<T>(rng: &mut impl RngCore, v: &mut [T]) {
     for i in (1..v.len()).rev() {
         let j = below(rng, i as u64 + 1) as usize;

@@ -299,10 +299,11 @@ impl Trainer {
         // through in spans of epochs and keep none, and each allocation counted in its
         // thousands of short runs.
         let mut by_epoch: Option<(Orders, Vec<f64>)> = None;
-        // A long shuffled run draws its orders on another core when one is free: not
-        // inside a pool of runs (a stability map's), which fills them already.
-        let ahead = rayon::current_thread_index().is_none()
-            && std::thread::available_parallelism().is_ok_and(|c| c.get() > 1);
+        // A shuffled run draws its orders on another core when one is free: not inside
+        // a pool of runs (a stability map's), which fills them already.
+        let ahead = cfg.shuffle.is_some()
+            && rayon::current_thread_index().is_none()
+            && crate::orders::cores() > 1;
         let kept = if cfg.record == Record::Final { 0 } else { np };
         let mut summary = EpochSummary {
             epoch: 0,
