@@ -292,6 +292,116 @@ best_of! {
     fn w5_run_same_order(rows: &[f64], lr: f64, beta: f64, epochs: usize, factor: f64) -> f64 = w5_run_body::<false>
 }
 
+/// W5 with its runs side by side, fused: the map of [`w5`], each run's arithmetic
+/// unchanged, but [`W5_LANES`] runs advanced together row by row — one vector
+/// instruction does a step's operation for eight of them (AVX-512), and four vectors'
+/// chains hide each other's latency — as a person vectorising a grid of independent
+/// runs by hand (or `jax.vmap` over the settings) would write it. A lane whose run
+/// diverges keeps computing, unread, until every lane of its group has stopped.
+pub fn w5_lanes(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
+    w5_lanes_map(rows, n, epochs, factor, w5_lanes_fused)
+}
+
+/// [`w5_lanes`] in the engine's order (the engine's bits, lane by lane).
+pub fn w5_lanes_same_order(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
+    w5_lanes_map(rows, n, epochs, factor, w5_lanes_same)
+}
+
+/// How many of W5's runs [`w5_lanes`] advances together: four AVX-512 vectors.
+pub const W5_LANES: usize = 32;
+
+type W5Lanes = fn(&[f64], &[f64; W5_LANES], &[f64; W5_LANES], usize, f64) -> [f64; W5_LANES];
+
+fn w5_lanes_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Lanes) -> Vec<f64> {
+    let denom = (n.max(2) - 1) as f64;
+    let cells = n * n;
+    let groups: Vec<[f64; W5_LANES]> = (0..cells.div_ceil(W5_LANES))
+        .into_par_iter()
+        .map(|g| {
+            // The last group's spare lanes repeat its last run; their results are dropped.
+            let cell = |k: usize| (g * W5_LANES + k).min(cells - 1);
+            let lr = std::array::from_fn(|k| 10f64.powf(-6.0 + 3.0 * (cell(k) / n) as f64 / denom));
+            let beta = std::array::from_fn(|k| 0.99 * (cell(k) % n) as f64 / denom);
+            run(rows, &lr, &beta, epochs, factor)
+        })
+        .collect();
+    groups.into_iter().flatten().take(cells).collect()
+}
+
+best_of! {
+    /// One group of [`w5_lanes`].
+    fn w5_lanes_fused(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [f64; W5_LANES] = w5_lanes_body::<true>
+}
+
+best_of! {
+    /// One group of [`w5_lanes_same_order`].
+    fn w5_lanes_same(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [f64; W5_LANES] = w5_lanes_body::<false>
+}
+
+#[inline(always)]
+fn w5_lanes_body<const FUSE: bool>(
+    rows: &[f64],
+    lr: &[f64; W5_LANES],
+    beta: &[f64; W5_LANES],
+    epochs: usize,
+    factor: f64,
+) -> [f64; W5_LANES] {
+    const L: usize = W5_LANES;
+    let n = (rows.len() / 2) as f64;
+    let mean = |a: f64, b: f64| {
+        let mut s = 0.0;
+        for r in rows.chunks_exact(2) {
+            let e = madd::<FUSE>(a, r[0], b) - r[1];
+            s += e * e;
+        }
+        s / n
+    };
+    let (mut a, mut b) = ([1.0f64; L], [1.0f64; L]);
+    let (mut ma, mut mb) = ([0.0f64; L], [0.0f64; L]);
+    let one_minus: [f64; L] = std::array::from_fn(|k| 1.0 - beta[k]);
+    // Every run starts from (1, 1): one initial error for all.
+    let init = mean(1.0, 1.0);
+    let floor = 1e-3 * init;
+    let mut best = [init; L];
+    let mut live = [true; L];
+    for _ in 0..epochs {
+        let (mut sum, mut max) = ([0.0f64; L], [0.0f64; L]);
+        for r in rows.chunks_exact(2) {
+            let (x, y) = (r[0], r[1]);
+            for k in 0..L {
+                let e = madd::<FUSE>(a[k], x, b[k]) - y;
+                let err = e * e;
+                sum[k] += err;
+                max[k] = max[k].max(err);
+                let g = 2.0 * e;
+                if FUSE {
+                    ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
+                    mb[k] = mb[k].mul_add(beta[k], one_minus[k] * g);
+                    a[k] = (-ma[k]).mul_add(lr[k], a[k]);
+                    b[k] = (-mb[k]).mul_add(lr[k], b[k]);
+                } else {
+                    ma[k] = ma[k] * beta[k] + one_minus[k] * (g * x);
+                    mb[k] = mb[k] * beta[k] + one_minus[k] * g;
+                    a[k] -= ma[k] * lr[k];
+                    b[k] -= mb[k] * lr[k];
+                }
+            }
+        }
+        for k in 0..L {
+            let ok = max[k] <= factor * best[k].max(floor)
+                && sum[k].is_finite()
+                && a[k].is_finite()
+                && b[k].is_finite();
+            live[k] &= ok;
+            best[k] = best[k].min(sum[k] / n);
+        }
+        if !live.contains(&true) {
+            break;
+        }
+    }
+    std::array::from_fn(|k| if live[k] { mean(a[k], b[k]) } else { f64::NAN })
+}
+
 #[inline(always)]
 fn w5_run_body<const FUSE: bool>(
     rows: &[f64],
@@ -614,6 +724,15 @@ mod tests {
             bits(&w5_same_order(&data.values, n, epochs, f))
         );
         assert!(close(&interpreter, &w5(&data.values, n, epochs, f), 1e-9));
+        // The runs side by side: the same runs, lane by lane (a last group of 4 of 32).
+        assert_eq!(
+            bits(&interpreter),
+            bits(&w5_lanes_same_order(&data.values, n, epochs, f))
+        );
+        assert_eq!(
+            bits(&w5(&data.values, n, epochs, f)),
+            bits(&w5_lanes(&data.values, n, epochs, f))
+        );
     }
 
     #[test]
