@@ -348,14 +348,7 @@ fn w5_lanes_body<const FUSE: bool>(
 ) -> [f64; W5_LANES] {
     const L: usize = W5_LANES;
     let n = (rows.len() / 2) as f64;
-    let mean = |a: f64, b: f64| {
-        let mut s = 0.0;
-        for r in rows.chunks_exact(2) {
-            let e = madd::<FUSE>(a, r[0], b) - r[1];
-            s += e * e;
-        }
-        s / n
-    };
+    let mean = |a: f64, b: f64| w5_mean::<FUSE>(rows, a, b);
     let (mut a, mut b) = ([1.0f64; L], [1.0f64; L]);
     let (mut ma, mut mb) = ([0.0f64; L], [0.0f64; L]);
     let one_minus: [f64; L] = std::array::from_fn(|k| 1.0 - beta[k]);
@@ -402,6 +395,18 @@ fn w5_lanes_body<const FUSE: bool>(
     std::array::from_fn(|k| if live[k] { mean(a[k], b[k]) } else { f64::NAN })
 }
 
+/// W5's mean squared error of `a*x+b` over `rows` (`x, y` pairs), as the engine's
+/// verdict sums it.
+#[inline(always)]
+fn w5_mean<const FUSE: bool>(rows: &[f64], a: f64, b: f64) -> f64 {
+    let mut s = 0.0;
+    for r in rows.chunks_exact(2) {
+        let e = madd::<FUSE>(a, r[0], b) - r[1];
+        s += e * e;
+    }
+    s / (rows.len() / 2) as f64
+}
+
 #[inline(always)]
 fn w5_run_body<const FUSE: bool>(
     rows: &[f64],
@@ -414,14 +419,7 @@ fn w5_run_body<const FUSE: bool>(
     let (mut a, mut b) = (1.0f64, 1.0f64);
     let (mut ma, mut mb) = (0.0f64, 0.0f64);
     let one_minus = 1.0 - beta;
-    let mean = |a: f64, b: f64| {
-        let mut s = 0.0;
-        for r in rows.chunks_exact(2) {
-            let e = madd::<FUSE>(a, r[0], b) - r[1];
-            s += e * e;
-        }
-        s / n
-    };
+    let mean = |a: f64, b: f64| w5_mean::<FUSE>(rows, a, b);
     let init = mean(a, b);
     let floor = 1e-3 * init;
     let mut best = init;
