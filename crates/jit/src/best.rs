@@ -269,14 +269,19 @@ pub fn w5_same_order(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<
 
 type W5Run = fn(&[f64], f64, f64, usize, f64) -> f64;
 
-fn w5_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Run) -> Vec<f64> {
+/// The learning rate and β of cell `c` of an `n × n` W5 map (the rate along the slow
+/// axis).
+fn w5_setting(n: usize, c: usize) -> (f64, f64) {
     let denom = (n.max(2) - 1) as f64;
+    let lr = 10f64.powf(-6.0 + 3.0 * (c / n) as f64 / denom);
+    (lr, 0.99 * (c % n) as f64 / denom)
+}
+
+fn w5_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Run) -> Vec<f64> {
     (0..n * n)
         .into_par_iter()
         .map(|c| {
-            let (i, j) = (c / n, c % n);
-            let lr = 10f64.powf(-6.0 + 3.0 * i as f64 / denom);
-            let beta = 0.99 * j as f64 / denom;
+            let (lr, beta) = w5_setting(n, c);
             run(rows, lr, beta, epochs, factor)
         })
         .collect()
@@ -313,15 +318,15 @@ pub const W5_LANES: usize = 32;
 type W5Lanes = fn(&[f64], &[f64; W5_LANES], &[f64; W5_LANES], usize, f64) -> [f64; W5_LANES];
 
 fn w5_lanes_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Lanes) -> Vec<f64> {
-    let denom = (n.max(2) - 1) as f64;
     let cells = n * n;
     let groups: Vec<[f64; W5_LANES]> = (0..cells.div_ceil(W5_LANES))
         .into_par_iter()
         .map(|g| {
             // The last group's spare lanes repeat its last run; their results are dropped.
-            let cell = |k: usize| (g * W5_LANES + k).min(cells - 1);
-            let lr = std::array::from_fn(|k| 10f64.powf(-6.0 + 3.0 * (cell(k) / n) as f64 / denom));
-            let beta = std::array::from_fn(|k| 0.99 * (cell(k) % n) as f64 / denom);
+            let set: [(f64, f64); W5_LANES] =
+                std::array::from_fn(|k| w5_setting(n, (g * W5_LANES + k).min(cells - 1)));
+            let lr = set.map(|s| s.0);
+            let beta = set.map(|s| s.1);
             run(rows, &lr, &beta, epochs, factor)
         })
         .collect();
@@ -330,23 +335,24 @@ fn w5_lanes_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Lanes
 
 best_of! {
     /// One group of [`w5_lanes`].
-    fn w5_lanes_fused(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [f64; W5_LANES] = w5_lanes_body::<true>
+    fn w5_lanes_fused(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [f64; W5_LANES] = w5_lanes_body::<true, W5_LANES>
 }
 
 best_of! {
     /// One group of [`w5_lanes_same_order`].
-    fn w5_lanes_same(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [f64; W5_LANES] = w5_lanes_body::<false>
+    fn w5_lanes_same(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [f64; W5_LANES] = w5_lanes_body::<false, W5_LANES>
 }
 
+/// `L` runs of W5 side by side (one, for the runs one at a time): each lane a bare loop
+/// with the divergence test once an epoch; the group stops when every run has.
 #[inline(always)]
-fn w5_lanes_body<const FUSE: bool>(
+fn w5_lanes_body<const FUSE: bool, const L: usize>(
     rows: &[f64],
-    lr: &[f64; W5_LANES],
-    beta: &[f64; W5_LANES],
+    lr: &[f64; L],
+    beta: &[f64; L],
     epochs: usize,
     factor: f64,
-) -> [f64; W5_LANES] {
-    const L: usize = W5_LANES;
+) -> [f64; L] {
     let n = (rows.len() / 2) as f64;
     let mean = |a: f64, b: f64| w5_mean::<FUSE>(rows, a, b);
     let (mut a, mut b) = ([1.0f64; L], [1.0f64; L]);
@@ -380,6 +386,7 @@ fn w5_lanes_body<const FUSE: bool>(
                 }
             }
         }
+        // (`max` skips a NaN error, but the sum and the parameters keep it.)
         for k in 0..L {
             let ok = max[k] <= factor * best[k].max(floor)
                 && sum[k].is_finite()
@@ -415,44 +422,8 @@ fn w5_run_body<const FUSE: bool>(
     epochs: usize,
     factor: f64,
 ) -> f64 {
-    let n = (rows.len() / 2) as f64;
-    let (mut a, mut b) = (1.0f64, 1.0f64);
-    let (mut ma, mut mb) = (0.0f64, 0.0f64);
-    let one_minus = 1.0 - beta;
-    let mean = |a: f64, b: f64| w5_mean::<FUSE>(rows, a, b);
-    let init = mean(a, b);
-    let floor = 1e-3 * init;
-    let mut best = init;
-    for _ in 0..epochs {
-        let (mut sum, mut max) = (0.0f64, 0.0f64);
-        for r in rows.chunks_exact(2) {
-            let (x, y) = (r[0], r[1]);
-            let e = madd::<FUSE>(a, x, b) - y;
-            let err = e * e;
-            sum += err;
-            max = max.max(err);
-            let g = 2.0 * e;
-            if FUSE {
-                ma = ma.mul_add(beta, one_minus * g * x);
-                mb = mb.mul_add(beta, one_minus * g);
-                a = (-ma).mul_add(lr, a);
-                b = (-mb).mul_add(lr, b);
-            } else {
-                ma = ma * beta + one_minus * (g * x);
-                mb = mb * beta + one_minus * g;
-                a -= ma * lr;
-                b -= mb * lr;
-            }
-        }
-        // (`max` skips a NaN error, but the sum and the parameters keep it.)
-        let ok =
-            max <= factor * best.max(floor) && sum.is_finite() && a.is_finite() && b.is_finite();
-        if !ok {
-            return f64::NAN;
-        }
-        best = best.min(sum / n);
-    }
-    mean(a, b)
+    let [m] = w5_lanes_body::<FUSE, 1>(rows, &[lr], &[beta], epochs, factor);
+    m
 }
 
 /// W3, fused: the collaborative filtering of [`crate::collab::train_engine`] (dot
