@@ -17,7 +17,7 @@
 //! - **slow**: otherwise: stable, but the error did not fall tenfold in the epochs given
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
-use gradsheet_jit::{EpochKernel, Kernels};
+use gradsheet_jit::{Ahead, EpochKernel, Kernels, SideKernel};
 use gradsheet_train::{rules, Hooks, Record, Sink, Stop, TrainConfig, TrainError, Trainer};
 use rayon::prelude::*;
 
@@ -100,14 +100,17 @@ pub fn judge_with(
     cfg: &TrainConfig,
     kernel: Option<&EpochKernel>,
 ) -> Result<Verdict, TrainError> {
-    judge_hooked(trainer, init, cfg, kernel, &mut Hooks::none())
+    judge_hooked(trainer, init, cfg, kernel, None, &mut Hooks::none())
 }
 
+/// [`judge`], with `kernel` and, where the run's first span was trained side by side
+/// with others, that span ([`gradsheet_jit::SideKernel::train`]).
 fn judge_hooked(
     trainer: &Trainer,
     init: &[f64],
     cfg: &TrainConfig,
     kernel: Option<&EpochKernel>,
+    ahead: Option<Ahead>,
     hooks: &mut Hooks<'_>,
 ) -> Result<Verdict, TrainError> {
     // Only the epochs' mean errors are read: the run keeps nothing else of an epoch, so
@@ -115,21 +118,21 @@ fn judge_hooked(
     let mut cfg = cfg.clone();
     cfg.record = Record::Final;
     let mut means = EpochMeans::default();
-    let end = gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?;
-    // On the kernel's native code where there is one (the same bits: see
+    let kept = ahead.clone();
+    let end = match (kernel, ahead) {
+        (Some(k), Some(a)) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
+        _ => gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?,
+    };
+    // The initial error as the run's backend computed it; the final one on the
+    // kernel's native code where there is one (the same bits: see
     // `EpochKernel::mean_error`).
-    let (initial_error, final_error) = match kernel {
-        Some(k) => (
-            k.mean_error(trainer, init),
-            k.mean_error(trainer, &end.final_params),
-        ),
-        None => {
-            let mut ws = trainer.compiled.workspace();
-            (
-                trainer.mean_error(&mut ws, init),
-                trainer.mean_error(&mut ws, &end.final_params),
-            )
-        }
+    let initial_error = end.initial_error;
+    // (Known already where the run ended where its span side by side did.)
+    let known = kept.and_then(|a| a.final_error_at(&end.final_params));
+    let final_error = match (known, kernel) {
+        (Some(e), _) => e,
+        (None, Some(k)) => k.mean_error(trainer, &end.final_params),
+        (None, None) => trainer.mean_error(&mut trainer.compiled.workspace(), &end.final_params),
     };
     let diverged_at = match end.stop {
         Stop::Diverged { step, .. } => Some(step),
@@ -200,6 +203,10 @@ impl EpochMeans {
 }
 
 impl Sink for EpochMeans {
+    fn reads_layout(&self) -> bool {
+        false
+    }
+
     fn epoch_mean(&mut self, epoch: usize, mean: f64) {
         self.epoch_means(epoch, &[mean]);
     }
@@ -559,36 +566,67 @@ pub fn sweep_until(
     // Only an initial scale changes the initial values: otherwise every cell starts
     // from `init` itself.
     let scaled = x.setting == Setting::InitScale || y.setting == Setting::InitScale;
-    let cells = cfgs
+    let inits: Vec<Vec<f64>> = if scaled {
+        (0..n)
+            .map(|k| setup(k % nx, k / nx).map(|(_, p)| p))
+            .collect::<Result<_, String>>()?
+    } else {
+        Vec::new()
+    };
+    let init_of = |k: usize| inits.get(k).map_or(init, Vec::as_slice);
+    // The cells' runs go side by side in groups where they can (see `gradsheet_jit::side`):
+    // consecutive cells on one kernel with one span, as many as it has lanes.
+    let sides = SideKernels::for_cells(trainer, &kernels, &cfgs);
+    let groups = sides.groups(trainer, &cfgs);
+    let cells = groups
         .par_iter()
-        .enumerate()
-        .map(|(k, cfg)| {
+        .map(|&(side, ref ks)| {
             if stop() {
                 return Err(STOPPED.to_string());
             }
-            let (i, j) = (k % nx, k / nx);
-            let scaled_init;
-            let p = if scaled {
-                scaled_init = setup(i, j)?.1;
-                &scaled_init
-            } else {
-                init
+            let mut aheads: Vec<Option<Ahead>> = match side {
+                Some(s) => {
+                    let runs: Vec<(&TrainConfig, &[f64])> =
+                        ks.clone().map(|k| (&cfgs[k], init_of(k))).collect();
+                    sides.kernels[s]
+                        .train(trainer, &runs)
+                        .into_iter()
+                        .map(Some)
+                        .collect()
+                }
+                None => vec![None; ks.len()],
             };
-            let kernel = kernels.fitting(trainer, cfg);
-            let mut hooks = Hooks {
-                should_stop: stop,
-                progress: &mut |_, _| {},
-            };
-            let v = judge_hooked(trainer, p, cfg, kernel, &mut hooks).map_err(|e| e.to_string())?;
-            Ok(Cell {
-                x: x.values[i],
-                y: y.values[j],
-                class: v.class,
-                final_error: v.final_error,
-                diverged_at: v.diverged_at,
-            })
+            ks.clone()
+                .zip(aheads.iter_mut())
+                .map(|(k, ahead)| {
+                    let (i, j) = (k % nx, k / nx);
+                    let cfg = &cfgs[k];
+                    // (A group's runs are its kernel's: no need to look.)
+                    let kernel = match side {
+                        Some(s) => Some(sides.kernels[s].kernel()),
+                        None => kernels.fitting(trainer, cfg),
+                    };
+                    let mut hooks = Hooks {
+                        should_stop: stop,
+                        progress: &mut |_, _| {},
+                    };
+                    let v =
+                        judge_hooked(trainer, init_of(k), cfg, kernel, ahead.take(), &mut hooks)
+                            .map_err(|e| e.to_string())?;
+                    Ok(Cell {
+                        x: x.values[i],
+                        y: y.values[j],
+                        class: v.class,
+                        final_error: v.final_error,
+                        diverged_at: v.diverged_at,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, String>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     // A cell whose run `stop` interrupted holds a verdict on part of the run.
     if stop() {
         return Err(STOPPED.to_string());
@@ -598,6 +636,59 @@ pub fn sweep_until(
         y: y.clone(),
         cells,
     })
+}
+
+/// The kernels that train a map's runs side by side: one for each of the map's
+/// per-run kernels whose runs can go so.
+struct SideKernels {
+    kernels: Vec<SideKernel>,
+}
+
+impl SideKernels {
+    /// A kernel side by side for each per-run kernel of `kernels` that the cells `cfgs`
+    /// use, where one compiles (see [`SideKernel::compile`]).
+    fn for_cells(trainer: &Trainer, kernels: &Kernels, cfgs: &[TrainConfig]) -> SideKernels {
+        let mut tried: Vec<*const EpochKernel> = Vec::new();
+        let mut out = Vec::new();
+        for cfg in cfgs {
+            let Some(k) = kernels.fitting(trainer, cfg) else {
+                continue;
+            };
+            if tried.contains(&(k as *const EpochKernel)) {
+                continue;
+            }
+            tried.push(k);
+            if let Ok(side) = SideKernel::compile(trainer, cfg, k) {
+                out.push(side);
+            }
+        }
+        SideKernels { kernels: out }
+    }
+
+    /// The cells in groups, in order: runs of consecutive cells that one kernel
+    /// side by side trains with one span (at most its width), each with the kernel's
+    /// index, and single cells that go alone (`None`).
+    fn groups(
+        &self,
+        trainer: &Trainer,
+        cfgs: &[TrainConfig],
+    ) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
+        let mut groups: Vec<(Option<usize>, std::ops::Range<usize>)> = Vec::new();
+        let mut last_span = 0;
+        for (k, cfg) in cfgs.iter().enumerate() {
+            let side = self.kernels.iter().position(|s| s.helps(trainer, cfg));
+            let span = side.map_or(0, |s| self.kernels[s].span(trainer, cfg));
+            if let Some((Some(s), r)) = groups.last_mut() {
+                if side == Some(*s) && span == last_span && r.len() < self.kernels[*s].width() {
+                    r.end = k + 1;
+                    continue;
+                }
+            }
+            last_span = span;
+            groups.push((side, k..k + 1));
+        }
+        groups
+    }
 }
 
 /// The run of the map's cell at `x.values[i]`, `y.values[j]`: its configuration (as the

@@ -724,7 +724,7 @@ pub(crate) fn scalar_op(ir: &mut Ir<'_, '_>, code: Code, a: Value, b: Value, c: 
 }
 
 /// Which slots' adjoints can reach a slot of `wrt`: only those are computed.
-fn needed(tape: &Tape, wrt: &[u32]) -> Vec<bool> {
+pub(crate) fn needed(tape: &Tape, wrt: &[u32]) -> Vec<bool> {
     let mut need = vec![false; tape.n_slots()];
     for &s in wrt {
         need[s as usize] = true;
@@ -754,9 +754,26 @@ fn needed(tape: &Tape, wrt: &[u32]) -> Vec<bool> {
 /// An adjoint while compiling: its value, and whether it was computed at run time
 /// (rather than being the seed), so that it may be a `-0.0` the interpreter never has.
 #[derive(Clone, Copy, Debug)]
-struct Adj {
-    val: Value,
+struct Adj<V> {
+    val: V,
     computed: bool,
+}
+
+/// Where the reverse pass hands each gradient: `(arithmetic, k, gradient, canon)`.
+pub(crate) type Done<'d, A> = dyn FnMut(&mut A, usize, <A as Slopes>::V, bool) + 'd;
+
+/// An arithmetic the reverse pass runs on (Cranelift's values here, `crate::wide`'s
+/// registers of lanes): the engine's, with values that copy, and the compiler's
+/// knowledge of a constant.
+pub(crate) trait Reverse: Values<V: Copy> {
+    /// The value of `v` if the compiler knows it.
+    fn known(&self, v: Self::V) -> Option<f64>;
+}
+
+impl Reverse for Ir<'_, '_> {
+    fn known(&self, v: Value) -> Option<f64> {
+        Ir::known(self, v)
+    }
 }
 
 /// The slots the reverse pass reads for an instruction whose adjoint it passes on
@@ -804,17 +821,17 @@ fn backward_reads(ins: &Instr, need: &[bool]) -> (u32, Vec<u32>) {
 /// interpreter's `+ 0.0`, see [`Row::canon`]) as soon as it is whole — once the pass
 /// has gone back past the first instruction that reads `wrt[k]`. Slot values come
 /// from `value(s)`, asked for the slots [`backward_reads`] names, where they are used.
-fn backward(
-    ir: &mut Ir<'_, '_>,
+pub(crate) fn backward<A: Reverse>(
+    ir: &mut A,
     tape: &Tape,
     need: &[bool],
-    value: &mut dyn FnMut(&mut Ir<'_, '_>, u32) -> Value,
+    value: &mut dyn FnMut(&mut A, u32) -> A::V,
     out: u32,
     wrt: &[u32],
-    done: &mut dyn FnMut(&mut Ir<'_, '_>, usize, Value, bool),
+    done: &mut Done<'_, A>,
 ) {
-    let mut adj: Vec<Option<Adj>> = vec![None; tape.n_slots()];
-    let seed = ir.c(1.0);
+    let mut adj: Vec<Option<Adj<A::V>>> = vec![None; tape.n_slots()];
+    let seed = ir.num(1.0);
     adj[out as usize] = Some(Adj {
         val: seed,
         computed: false,
@@ -835,13 +852,13 @@ fn backward(
     // Latest reader first; the never-read (`None`) last, after the pass.
     whole.sort_by_key(|&(at, k)| (std::cmp::Reverse(at.map_or(0, |a| a + 1)), k));
     let mut next = 0;
-    let mut finish = |ir: &mut Ir<'_, '_>, adj: &[Option<Adj>], upto: Option<usize>| {
+    let mut finish = |ir: &mut A, adj: &[Option<Adj<A::V>>], upto: Option<usize>| {
         while let Some(&(at, k)) = whole.get(next) {
             if upto.is_some() && at < upto {
                 break;
             }
             let (g, canon) = match adj[wrt[k] as usize] {
-                None => (ir.c(0.0), false),
+                None => (ir.num(0.0), false),
                 Some(Adj { val, computed }) => (val, computed),
             };
             done(ir, k, g, canon);
@@ -856,12 +873,12 @@ fn backward(
 }
 
 /// One instruction of the reverse pass: its adjoint passed on to its operands.
-fn pass_back(
-    ir: &mut Ir<'_, '_>,
+fn pass_back<A: Reverse>(
+    ir: &mut A,
     ins: &Instr,
     need: &[bool],
-    value: &mut dyn FnMut(&mut Ir<'_, '_>, u32) -> Value,
-    adj: &mut [Option<Adj>],
+    value: &mut dyn FnMut(&mut A, u32) -> A::V,
+    adj: &mut [Option<Adj<A::V>>],
 ) {
     let dst = ins.dst as usize;
     if !need[dst] {
@@ -876,11 +893,11 @@ fn pass_back(
     // Only what the rules read is fetched (a load, for a row in memory); the rest
     // stands in as a NaN, never read.
     let (mask, _) = backward_reads(ins, need);
-    let mut fetch = |ir: &mut Ir<'_, '_>, bit: u32, s: u32| {
+    let mut fetch = |ir: &mut A, bit: u32, s: u32| {
         if mask & bit != 0 {
             value(ir, s)
         } else {
-            ir.c(f64::NAN)
+            ir.num(f64::NAN)
         }
     };
     let a = fetch(ir, 0b001, ia);
@@ -920,7 +937,7 @@ fn pass_back(
 }
 
 /// `adj[s] ±= c` (the first contribution is taken as it is).
-fn acc(ir: &mut Ir<'_, '_>, adj: &mut [Option<Adj>], s: u32, t: Option<Term<Value>>) {
+fn acc<A: Reverse>(ir: &mut A, adj: &mut [Option<Adj<A::V>>], s: u32, t: Option<Term<A::V>>) {
     let Some(t) = t else {
         return;
     };

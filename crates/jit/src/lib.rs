@@ -21,6 +21,10 @@
 //! assert_eq!(fast, slow); // every epoch summary, bit for bit
 //! ```
 //!
+//! A stability map's runs, which differ only in their settings, train side by side in
+//! SIMD lanes ([`SideKernel`], AVX-512 where the processor has it), each run still
+//! judged by the one training loop (see `side`'s docs).
+//!
 //! Like the engine, the crate does no IO. Its `unsafe` is confined to calling the code
 //! it generated (`EpochKernel::call`, `GradKernel::call`) and freeing it
 //! (`native::Native`), each with the argument for its soundness.
@@ -33,6 +37,7 @@ pub mod grad;
 pub mod lanes;
 mod native;
 pub mod run;
+pub mod side;
 pub mod surface;
 mod wide;
 pub mod workloads;
@@ -41,6 +46,7 @@ pub use epoch::{EpochKernel, OptKind};
 pub use grad::GradKernel;
 pub use lanes::{LaneKernel, LaneRows, Width};
 pub use run::{train, train_into, unsupported};
+pub use side::{Ahead, SideKernel};
 
 /// The rayon this crate runs its parallel workloads on (for callers that build their own
 /// thread pools, such as `gradsheet bench`'s 1-versus-2-threads measurement).

@@ -11,6 +11,7 @@ use gradsheet_train::{
 };
 
 use crate::epoch::{EpochKernel, OptKind, IO_MAX, IO_SQ, IO_SUM, IO_THR};
+use crate::side::Ahead;
 
 /// Why a run is left to the interpreter, or `None` if the kernel can run it.
 ///
@@ -216,32 +217,20 @@ impl Drop for Native<'_> {
 
 impl<'a> Native<'a> {
     fn new(kernel: &'a EpochKernel, trainer: &'a Trainer, cfg: &'a TrainConfig) -> Native<'a> {
-        let np = trainer.compiled.n_params;
         let n = trainer.n_rows;
-        let mut io = vec![0.0; kernel.io_len()];
-        let hypers = OptKind::hypers(&cfg.optimizer);
-        io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
         // About as many steps per call as the interpreter takes between two polls, for
         // the runs the loop hands spans of epochs (those that keep no epoch, in order).
         // (Not the workbook's adagrad: the loop sets its rates between epochs.)
         let batch = cfg.batch_rows(n);
-        let span = if cfg.record == Record::Final
-            && cfg.shuffle.is_none()
-            && kernel.kind() != OptKind::Adagrad
-        {
-            (gradsheet_train::backend::POLL_STEPS / n).max(1)
-        } else {
-            1
-        };
-        let mut records = ROOM.take();
-        records.clear();
-        records.resize(span * kernel.record_len(), 0.0);
+        let span = span_of(kernel.kind(), cfg, n);
+        // (The room for the calls is made at the first: see `room`.)
+        let records = ROOM.take();
         Native {
             kernel,
             trainer,
             cfg,
             records,
-            io,
+            io: Vec::new(),
             slow: None,
             span,
             batch,
@@ -257,6 +246,23 @@ impl<'a> Native<'a> {
             f64::INFINITY
         } else {
             l.max(0.0)
+        }
+    }
+
+    /// Room for a call's records (see [`EpochKernel::call`]) and the `io` block, made
+    /// at the first call: a run whose span was trained side by side may never call the
+    /// kernel.
+    fn room(&mut self) {
+        let len = self.span * self.kernel.record_len();
+        if self.records.len() != len {
+            self.records.clear();
+            self.records.resize(len, 0.0);
+        }
+        if self.io.is_empty() {
+            let np = self.trainer.compiled.n_params;
+            self.io = vec![0.0; self.kernel.io_len()];
+            let hypers = OptKind::hypers(&self.cfg.optimizer);
+            self.io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
         }
     }
 
@@ -276,6 +282,7 @@ impl Backend for Native<'_> {
     }
 
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
+        self.room();
         let t = self.trainer;
         let (n, nc, np) = (t.n_rows, t.compiled.n_cols, t.compiled.n_params);
         let rl = self.kernel.record_len();
@@ -411,6 +418,7 @@ impl Backend for Native<'_> {
         limit: f64,
         out: &mut Vec<(f64, f64)>,
     ) -> bool {
+        self.room();
         let t = self.trainer;
         let (n, np) = (t.n_rows, t.compiled.n_params);
         self.io[IO_THR] = limit;
@@ -437,6 +445,104 @@ impl Backend for Native<'_> {
                 .map(|rec| (rec[IO_SUM], rec[IO_MAX])),
         );
         state.t += (span * n.div_ceil(self.batch)) as u64;
+        true
+    }
+}
+
+/// Epochs per call of a native backend over `n` rows: about as many steps as the
+/// interpreter takes between two polls, for the runs the loop hands spans of epochs
+/// (those that keep no epoch, in order); one otherwise, and for the workbook's adagrad,
+/// whose rates the loop sets between epochs.
+pub(crate) fn span_of(kind: OptKind, cfg: &TrainConfig, n: usize) -> usize {
+    if cfg.record == Record::Final && cfg.shuffle.is_none() && kind != OptKind::Adagrad {
+        (gradsheet_train::backend::POLL_STEPS / n.max(1)).max(1)
+    } else {
+        1
+    }
+}
+
+impl EpochKernel {
+    /// As [`EpochKernel::run_into`], for a run whose first span of epochs was trained
+    /// side by side with others ([`crate::SideKernel::train`]): the loop takes that
+    /// span from `ahead` when it is sound and no step crossed the run's divergence
+    /// limit, and otherwise redoes it on this kernel, as it redoes any span. The same
+    /// run, bit for bit, as [`EpochKernel::run_into`] (and the interpreter).
+    ///
+    /// # Errors
+    ///
+    /// As [`EpochKernel::run_into`].
+    pub fn run_ahead(
+        &self,
+        trainer: &Trainer,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+        sink: &mut dyn Sink,
+        ahead: Ahead,
+    ) -> Result<RunEnd, TrainError> {
+        // The runs `run_into` leaves to the interpreter (or refuses) go there as ever.
+        let plain = (cfg.optimizer.lr() == 0.0 && self.is_fused())
+            || (self.kind() == OptKind::Sgd
+                && init.iter().any(|p| *p == 0.0 && p.is_sign_negative()))
+            || unsupported(trainer, cfg).is_some()
+            || !self.fits(trainer, cfg);
+        if plain {
+            return self.run_into(trainer, init, cfg, hooks, sink);
+        }
+        trainer.validate(init, cfg)?;
+        let mut primed = Primed {
+            native: Native::new(self, trainer, cfg),
+            initial: Some(ahead.initial_error()),
+            ahead: Some(ahead),
+        };
+        trainer.run_on(&mut primed, init, cfg, hooks, sink)
+    }
+}
+
+/// A run's backend whose first span was trained side by side: that span from `ahead`,
+/// everything else on the run's own kernel.
+struct Primed<'a> {
+    native: Native<'a>,
+    /// The mean error at the initial values, until the loop asks for it.
+    initial: Option<f64>,
+    ahead: Option<Ahead>,
+}
+
+impl Backend for Primed<'_> {
+    fn mean_error(&mut self, params: &[f64]) -> f64 {
+        // The loop asks first at the initial values, which the lanes' group knew.
+        match self.initial.take() {
+            Some(e) => e,
+            None => self.native.mean_error(params),
+        }
+    }
+
+    fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
+        self.native.epoch(ep)
+    }
+
+    fn span(&self) -> usize {
+        self.native.span()
+    }
+
+    fn epochs(
+        &mut self,
+        params: &mut [f64],
+        state: &mut State,
+        span: usize,
+        limit: f64,
+        out: &mut Vec<(f64, f64)>,
+    ) -> bool {
+        // The loop's first span starts from the initial values, as the lanes did, and
+        // has the lanes' length (`SideKernel::span`); any other goes to the kernel.
+        let Some(ahead) = self.ahead.take().filter(|a| a.epochs() == span) else {
+            return self.native.epochs(params, state, span, limit, out);
+        };
+        // The kernel's own test, on the records (see `Ahead::take`).
+        if !ahead.take(limit, params, &mut state.values, out) {
+            return false;
+        }
+        state.t += (span * self.native.trainer.n_rows) as u64;
         true
     }
 }

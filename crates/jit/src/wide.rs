@@ -18,6 +18,13 @@
 //! is the engine's own definition ([`Unary::value`], [`Binary::value`], ...) run on
 //! registers, so the sums are the interpreter's bits (tested in `tests/it`).
 //!
+//! The same emitter writes the kernels that train runs side by side
+//! ([`compile_train`], for `crate::side`): a lane per run, each run's parameters, state,
+//! epoch sum and largest error pinned in registers for the whole call, the forward pass,
+//! `emit`'s reverse pass and the workbook rule's update
+//! ([`Optimizer::workbook_update`]) traced onto registers as above, and a loop over the
+//! epochs around the loop over the rows.
+//!
 //! The code follows the System V calling convention (`extern "sysv64"`, which Rust
 //! offers on every x86-64 system) and runs only where the processor has AVX-512F
 //! ([`available`]).
@@ -26,7 +33,8 @@ use std::collections::HashMap;
 
 use gradsheet_engine::arith::{Slopes, Values};
 use gradsheet_engine::op::{self, Binary, Cmp, Native1, Native2, Unary};
-use gradsheet_engine::{Code, Tape};
+use gradsheet_engine::{Code, CompiledModel, Tape};
+use gradsheet_train::Optimizer;
 
 use crate::native::Native;
 use crate::CompileError;
@@ -92,6 +100,266 @@ pub(crate) fn compile(
         }
     }
     Err(last)
+}
+
+/// `fn(rows, n_rows, runs, settings, records, epochs)`: see [`compile_train`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) type TrainFn =
+    unsafe extern "sysv64" fn(*const f64, i64, *mut f64, *const f64, *mut f64, i64);
+
+/// Compiles per-sample training of `model` by the workbook rule `opt` (SGD, momentum,
+/// RMSProp, Adam: [`Optimizer::workbook_update`]) for `8 · groups` runs side by side,
+/// each in a lane of its own, with as many groups as the registers hold (no more than
+/// `max_groups`).
+///
+/// The function trains over `n_rows` rows (the model's columns, row after row) for
+/// `epochs` epochs. `runs` holds each run's parameters and then its state variables
+/// (variable `j` of lane `l` at `j · width + l`, the variables in [`State`]'s order),
+/// read at the start and written back at the end; `settings` holds the rule's numbers
+/// ([`Optimizer::workbook_hypers`]) as `h · width + l`; each epoch appends to `records`
+/// its sum of errors and its largest error, a register of each per group
+/// (`(e · groups + g) · 16` doubles, the sums first). A run is not stopped: a lane
+/// whose error goes bad goes on computing, and its caller reads the records.
+///
+/// Each lane performs exactly the operations of the interpreter's step (the forward and
+/// reverse passes by `emit`'s reverse pass, then `workbook_update`): a run whose
+/// numbers stay finite is the interpreter's bit for bit, and one that a zero adjoint
+/// would have spared a NaN (see `emit`'s docs) ends with a NaN.
+///
+/// [`State`]: gradsheet_train::State
+///
+/// # Errors
+///
+/// [`CompileError::Unsupported`] for another rule, a tape that calls a Rust function, or
+/// one that needs more registers than there are even for one group.
+pub(crate) fn compile_train(
+    model: &CompiledModel,
+    opt: &Optimizer,
+    max_groups: usize,
+) -> Result<Wide, CompileError> {
+    let mut last = CompileError::Unsupported("no groups".into());
+    for groups in [8, 4, 2, 1].into_iter().filter(|&g| g <= max_groups.max(1)) {
+        match assemble_train(model, opt, groups) {
+            Ok(bytes) => {
+                let native = Native::from_bytes(&bytes, "wide_train")?;
+                return Ok(Wide { native, groups });
+            }
+            Err(e @ CompileError::Unsupported(_)) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// The machine code of a training kernel of `groups` registers of runs.
+fn assemble_train(
+    model: &CompiledModel,
+    opt: &Optimizer,
+    groups: usize,
+) -> Result<Vec<u8>, CompileError> {
+    let mut h = [0.0; gradsheet_train::optim::WORKBOOK_HYPERS];
+    let n_hypers = opt.workbook_hypers(&mut h).ok_or_else(|| {
+        CompileError::Unsupported(format!("{} is not a workbook rule", opt.name()))
+    })?;
+    let tape = &model.tape;
+    if tape.outputs().len() < 2 {
+        return Err(CompileError::Unsupported(
+            "the tape has no error output".into(),
+        ));
+    }
+    let (nc, np) = (model.n_cols, model.n_params);
+    let ns = opt.state_vars().len();
+    let width = LANES * groups;
+    let mut t = Trace::default();
+    // The registers that live for the whole call: each group's parameters and state
+    // (in `runs`' order), then its sum and largest error.
+    let n_run = np * (1 + ns);
+    let run_regs: Vec<Vec<u32>> = (0..groups)
+        .map(|_| (0..n_run).map(|_| t.vreg()).collect())
+        .collect();
+    let sums: Vec<u32> = (0..groups).map(|_| t.vreg()).collect();
+    let maxes: Vec<u32> = (0..groups).map(|_| t.vreg()).collect();
+    let pinned = t.n_vregs;
+
+    let out = tape.output(1);
+    let wrt: Vec<u32> = (nc..nc + np).map(|s| s as u32).collect();
+    let need = crate::emit::needed(tape, &wrt);
+    let nan = W::K(f64::NAN);
+    let mut base = vec![nan; tape.n_slots()];
+    for (k, v) in base.iter_mut().enumerate().take(nc) {
+        *v = W::M(Mem::Row(k as u32));
+    }
+    for (j, &c) in model.constants.iter().enumerate() {
+        if let Some(v) = base.get_mut(nc + np + j) {
+            *v = W::K(c);
+        }
+    }
+    for &(s, v) in tape.constants() {
+        base[s as usize] = W::K(v);
+    }
+    for g in 0..groups {
+        let regs = &run_regs[g];
+        let mut vals = base.clone();
+        for i in 0..np {
+            vals[nc + i] = W::R(regs[i]);
+        }
+        for ins in tape.code() {
+            vals[ins.dst as usize] = t.op(ins.code, &vals, ins.a, ins.b, ins.c);
+        }
+        let mut grads = vec![(W::K(0.0), false); np];
+        crate::emit::backward(
+            &mut t,
+            tape,
+            &need,
+            &mut |_, s| vals[s as usize],
+            out,
+            &wrt,
+            &mut |_, k, raw, canon| grads[k] = (raw, canon),
+        );
+        let err = t.reg(vals[out as usize]);
+        t.ops.push(Op::Acc {
+            acc: sums[g],
+            src: err,
+            fma: false,
+        });
+        t.ops.push(Op::Max {
+            acc: maxes[g],
+            src: err,
+        });
+        let settings: Vec<W> = (0..n_hypers)
+            .map(|k| W::M(Mem::Lane((k * width + g * LANES) as u32)))
+            .collect();
+        // The interpreter's gradients: its `0.0 + c` where the pass took `c` itself.
+        let grads: Vec<W> = grads
+            .into_iter()
+            .map(|(raw, canon)| if canon { t.add(raw, W::K(0.0)) } else { raw })
+            .collect();
+        // A parameter's update reads its own parameter and state, its gradient and the
+        // settings: so each takes its new value at once, unless a gradient is another
+        // parameter's register itself, which would then be read after it changed.
+        let at_once = !grads.iter().any(|g| matches!(g, W::R(r) if *r < pinned));
+        let mut moves = Vec::new();
+        for (i, &grad) in grads.iter().enumerate() {
+            let mut state: Vec<W> = (0..ns).map(|k| W::R(regs[np + k * np + i])).collect();
+            let p = opt.workbook_update(&mut t, &settings, W::R(regs[i]), grad, &mut state);
+            for (dst, v) in std::iter::once((regs[i], p))
+                .chain((0..ns).map(|k| (regs[np + k * np + i], state[k])))
+            {
+                let src = t.reg(v);
+                moves.push(Op::Mov { dst, src });
+            }
+            if at_once {
+                t.ops.append(&mut moves);
+            }
+        }
+        t.ops.append(&mut moves);
+    }
+    if let Some(what) = t.unsupported {
+        return Err(CompileError::Unsupported(format!(
+            "{what} calls a Rust function"
+        )));
+    }
+    let (zmm, kreg) = allocate(&t.ops, pinned, t.n_vregs, t.n_masks)
+        .ok_or_else(|| CompileError::Unsupported(format!("{groups} groups need more registers")))?;
+
+    let mut a = Asm::default();
+    // The rows' start and count, kept for each epoch.
+    a.bytes(&[0x49, 0x89, 0xFA]); // mov r10, rdi
+    a.bytes(&[0x49, 0x89, 0xF3]); // mov r11, rsi
+    let run_at = |g: usize, j: usize| (8 * (j * width + g * LANES)) as i32;
+    for (g, regs) in run_regs.iter().enumerate() {
+        for (j, &r) in regs.iter().enumerate() {
+            // vmovupd zmm, [rdx + ...]
+            a.evex(
+                OP_0F,
+                0x10,
+                zmm[r as usize],
+                0,
+                Rm::Base(RDX, run_at(g, j)),
+                false,
+                0,
+            );
+        }
+    }
+    let minus_inf = match t.pool(f64::NEG_INFINITY) {
+        Mem::Pool(i) => i,
+        _ => unreachable!("the pool gives pool entries"),
+    };
+    a.bytes(&[0x4D, 0x85, 0xC9]); // test r9, r9
+    a.bytes(&[0x0F, 0x8E]); // jle exit
+    let to_exit = a.code.len();
+    a.bytes(&[0; 4]);
+    let epoch_top = a.code.len();
+    for g in 0..groups {
+        // The epoch's sums from +0.0 (as the loop's), its largest error from -inf.
+        let s = zmm[sums[g] as usize];
+        a.evex(OP_0F, 0xEF, s, s, Rm::Reg(s), false, 0);
+        let m = zmm[maxes[g] as usize];
+        a.evex(OP_0F38, 0x19, m, 0, Rm::Pool(minus_inf), false, 0);
+    }
+    a.bytes(&[0x4C, 0x89, 0xD7]); // mov rdi, r10
+    a.bytes(&[0x4C, 0x89, 0xDE]); // mov rsi, r11
+    a.bytes(&[0x48, 0x85, 0xF6]); // test rsi, rsi
+    a.bytes(&[0x0F, 0x8E]); // jle epoch_end
+    let to_epoch_end = a.code.len();
+    a.bytes(&[0; 4]);
+    let row_top = a.code.len();
+    let rm_of = |m: Mem| match m {
+        Mem::Row(k) => Rm::Base(RDI, 8 * k as i32),
+        Mem::Uniform(k) | Mem::Lane(k) => Rm::Base(RCX, 8 * k as i32),
+        Mem::Pool(i) => Rm::Pool(i),
+    };
+    encode(&mut a, &t.ops, &zmm, &kreg, None, &rm_of);
+    let stride =
+        u32::try_from(8 * nc).map_err(|_| CompileError::Unsupported("rows too wide".into()))?;
+    a.bytes(&[0x48, 0x81, 0xC7]); // add rdi, stride
+    a.bytes(&stride.to_le_bytes());
+    a.bytes(&[0x48, 0xFF, 0xCE]); // dec rsi
+    a.bytes(&[0x0F, 0x85]); // jnz row_top
+    let back = row_top as i64 - (a.code.len() + 4) as i64;
+    a.bytes(&(back as i32).to_le_bytes());
+    let epoch_end = a.code.len();
+    a.code[to_epoch_end..to_epoch_end + 4]
+        .copy_from_slice(&((epoch_end - to_epoch_end - 4) as i32).to_le_bytes());
+    for g in 0..groups {
+        for (k, r) in [sums[g], maxes[g]].into_iter().enumerate() {
+            let disp = (8 * (16 * g + 8 * k)) as i32;
+            // vmovupd [r8 + ...], zmm
+            a.evex(
+                OP_0F,
+                0x11,
+                zmm[r as usize],
+                0,
+                Rm::Base(R8, disp),
+                false,
+                0,
+            );
+        }
+    }
+    a.bytes(&[0x49, 0x81, 0xC0]); // add r8, 128 · groups
+    a.bytes(&((128 * groups) as u32).to_le_bytes());
+    a.bytes(&[0x49, 0xFF, 0xC9]); // dec r9
+    a.bytes(&[0x0F, 0x85]); // jnz epoch_top
+    let back = epoch_top as i64 - (a.code.len() + 4) as i64;
+    a.bytes(&(back as i32).to_le_bytes());
+    let exit = a.code.len();
+    a.code[to_exit..to_exit + 4].copy_from_slice(&((exit - to_exit - 4) as i32).to_le_bytes());
+    for (g, regs) in run_regs.iter().enumerate() {
+        for (j, &r) in regs.iter().enumerate() {
+            // vmovupd [rdx + ...], zmm
+            a.evex(
+                OP_0F,
+                0x11,
+                zmm[r as usize],
+                0,
+                Rm::Base(RDX, run_at(g, j)),
+                false,
+                0,
+            );
+        }
+    }
+    a.bytes(&[0xC5, 0xF8, 0x77, 0xC3]); // vzeroupper; ret
+    Ok(a.finish(&t.pool))
 }
 
 /// The machine code of a kernel of `groups` registers of lanes.
@@ -210,18 +478,58 @@ fn assemble(
     let col = |k: u32| (8 * col_width * k as usize) as i32;
     let rm_of = |m: Mem| match m {
         Mem::Row(k) => Rm::Base(RDI, col(k)),
-        Mem::Uniform(k) => Rm::Base(RCX, 8 * k as i32),
+        Mem::Uniform(k) | Mem::Lane(k) => Rm::Base(RCX, 8 * k as i32),
         Mem::Pool(i) => Rm::Pool(i),
     };
+    encode(&mut a, &t.ops, &zmm, &kreg, t.one, &rm_of);
+    let stride = u32::try_from(8 * col_width * n_cols)
+        .map_err(|_| CompileError::Unsupported("rows too wide".into()))?;
+    a.bytes(&[0x48, 0x81, 0xC7]); // add rdi, stride
+    a.bytes(&stride.to_le_bytes());
+    a.bytes(&[0x48, 0xFF, 0xCE]); // dec rsi
+    a.bytes(&[0x0F, 0x85]); // jnz top
+    let back = top as i64 - (a.code.len() + 4) as i64;
+    a.bytes(&(back as i32).to_le_bytes());
+    let exit = a.code.len();
+    a.code[to_exit..to_exit + 4].copy_from_slice(&((exit - to_exit - 4) as i32).to_le_bytes());
+    for (g, &r) in acc.iter().enumerate() {
+        a.evex(
+            OP_0F,
+            0x11,
+            zmm[r as usize],
+            0,
+            Rm::Base(R8, (64 * g) as i32),
+            false,
+            0,
+        );
+    }
+    a.bytes(&[0xC5, 0xF8, 0x77, 0xC3]); // vzeroupper; ret
+    Ok(a.finish(&t.pool))
+}
+
+/// The machine code of the loop body's instructions, with physical registers `zmm` and
+/// `kreg` (from [`allocate`]) and memory operands where `rm_of` says.
+fn encode(
+    a: &mut Asm,
+    ops: &[Op],
+    zmm: &[u8],
+    kreg: &[u8],
+    one: Option<Mem>,
+    rm_of: &dyn Fn(Mem) -> Rm,
+) {
     let src_of = |s: Src| match s {
         Src::R(r) => (Rm::Reg(zmm[r as usize]), false),
-        Src::M(m) => (rm_of(m), true),
+        Src::M(m) => (rm_of(m), m.is_broadcast()),
     };
-    for op in &t.ops {
+    for op in ops {
         match *op {
-            Op::Bcast { dst, src } => {
+            Op::Bcast { dst, src } if src.is_broadcast() => {
                 // vbroadcastsd zmm, m64
                 a.evex(OP_0F38, 0x19, zmm[dst as usize], 0, rm_of(src), false, 0);
+            }
+            Op::Bcast { dst, src } => {
+                // vmovupd zmm, m512
+                a.evex(OP_0F, 0x10, zmm[dst as usize], 0, rm_of(src), false, 0);
             }
             Op::Arith { op, dst, a: x, b } => {
                 let code = match op {
@@ -268,7 +576,7 @@ fn assemble(
             }
             Op::Acc { acc, src, fma } => {
                 let s = zmm[acc as usize];
-                match (fma, t.one) {
+                match (fma, one) {
                     // vfmadd231pd sum, e, [one]{1to8}: sum = e·1 + sum.
                     (true, Some(Mem::Pool(i))) => {
                         a.evex(OP_0F38, 0xB8, s, zmm[src as usize], Rm::Pool(i), true, 0);
@@ -276,31 +584,27 @@ fn assemble(
                     _ => a.evex(OP_0F, 0x58, s, s, Rm::Reg(zmm[src as usize]), false, 0),
                 }
             }
+            Op::Max { acc, src } => {
+                // vmaxpd acc, src, acc: the second source where either is NaN.
+                let m = zmm[acc as usize];
+                a.evex(OP_0F, 0x5F, m, zmm[src as usize], Rm::Reg(m), false, 0);
+            }
+            Op::Mov { dst, src } => {
+                if dst != src {
+                    // vmovapd dst, src
+                    a.evex(
+                        OP_0F,
+                        0x28,
+                        zmm[dst as usize],
+                        0,
+                        Rm::Reg(zmm[src as usize]),
+                        false,
+                        0,
+                    );
+                }
+            }
         }
     }
-    let stride = u32::try_from(8 * col_width * n_cols)
-        .map_err(|_| CompileError::Unsupported("rows too wide".into()))?;
-    a.bytes(&[0x48, 0x81, 0xC7]); // add rdi, stride
-    a.bytes(&stride.to_le_bytes());
-    a.bytes(&[0x48, 0xFF, 0xCE]); // dec rsi
-    a.bytes(&[0x0F, 0x85]); // jnz top
-    let back = top as i64 - (a.code.len() + 4) as i64;
-    a.bytes(&(back as i32).to_le_bytes());
-    let exit = a.code.len();
-    a.code[to_exit..to_exit + 4].copy_from_slice(&((exit - to_exit - 4) as i32).to_le_bytes());
-    for (g, &r) in acc.iter().enumerate() {
-        a.evex(
-            OP_0F,
-            0x11,
-            zmm[r as usize],
-            0,
-            Rm::Base(R8, (64 * g) as i32),
-            false,
-            0,
-        );
-    }
-    a.bytes(&[0xC5, 0xF8, 0x77, 0xC3]); // vzeroupper; ret
-    Ok(a.finish(&t.pool))
 }
 
 /// Where a broadcast operand is read from.
@@ -312,6 +616,16 @@ enum Mem {
     Uniform(u32),
     /// Entry `i` of the constant pool.
     Pool(u32),
+    /// A whole register of lanes at `8 * i` bytes into the lanes' own numbers (a
+    /// training kernel's settings, one per run): read as it is, not broadcast.
+    Lane(u32),
+}
+
+impl Mem {
+    /// Whether an instruction reads it broadcast from one double.
+    fn is_broadcast(self) -> bool {
+        !matches!(self, Mem::Lane(_))
+    }
 }
 
 /// A value while tracing: a constant, a double in memory (the same in every lane), or a
@@ -394,6 +708,16 @@ enum Op {
         src: u32,
         fma: bool,
     },
+    /// `acc = max(src, acc)`, `acc` kept where `src` is NaN (`vmaxpd`'s rule).
+    Max {
+        acc: u32,
+        src: u32,
+    },
+    /// A pinned register (a run's parameter or state) takes its next value.
+    Mov {
+        dst: u32,
+        src: u32,
+    },
 }
 
 impl Op {
@@ -415,7 +739,8 @@ impl Op {
                 ..
             } => ([Some(if_false), s(if_true), None], Some(dst)),
             Op::Not { .. } | Op::And { .. } => ([None; 3], None),
-            Op::Acc { acc, src, .. } => ([Some(acc), Some(src), None], None),
+            Op::Acc { acc, src, .. } | Op::Max { acc, src } => ([Some(acc), Some(src), None], None),
+            Op::Mov { src, .. } => ([Some(src), None, None], None),
         }
     }
 
@@ -566,7 +891,12 @@ impl Slopes for Trace {
         self.arith(Arith::Sub, x, y)
     }
     fn mul(&mut self, x: W, y: W) -> W {
-        self.arith(Arith::Mul, x, y)
+        // As `Ir::mul`: `1·y` is `y` and `2·y` is `y + y`, bit for bit.
+        match (x, y) {
+            (W::K(k), o) | (o, W::K(k)) if k == 1.0 => o,
+            (W::K(k), o) | (o, W::K(k)) if k == 2.0 => self.arith(Arith::Add, o, o),
+            _ => self.arith(Arith::Mul, x, y),
+        }
     }
     fn div(&mut self, x: W, y: W) -> W {
         self.arith(Arith::Div, x, y)
@@ -607,6 +937,15 @@ impl Slopes for Trace {
     }
     fn binary(&mut self, op: Binary, x: W, y: W) -> W {
         op.value(self, x, y)
+    }
+}
+
+impl crate::emit::Reverse for Trace {
+    fn known(&self, v: W) -> Option<f64> {
+        match v {
+            W::K(k) => Some(k),
+            _ => None,
+        }
     }
 }
 

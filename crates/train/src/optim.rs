@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use gradsheet_engine::arith::{Values, F64};
+
 use crate::rules::{self, Hyper, OptimizerError, Rule};
 
 /// Which family of rules, for listings.
@@ -144,7 +146,7 @@ pub enum Optimizer {
 #[derive(Clone, Debug, PartialEq)]
 pub struct State {
     /// The names of the state variables (`m`, `v`, ...).
-    pub vars: Vec<&'static str>,
+    pub vars: &'static [&'static str],
     /// Their values.
     pub values: Vec<f64>,
     /// The number of parameters.
@@ -192,7 +194,95 @@ impl State {
     }
 }
 
+/// How many numbers [`Optimizer::workbook_hypers`] gives at most.
+pub const WORKBOOK_HYPERS: usize = 5;
+
 impl Optimizer {
+    /// The numbers [`Optimizer::workbook_update`] reads, into the front of `h`: the
+    /// settings of a workbook SGD, momentum, RMSProp or Adam, and the complements the
+    /// sheets keep in cells of their own (`1-β`, rounded once). `None` for other rules.
+    ///
+    /// | rule | `h` |
+    /// |---|---|
+    /// | SGD | `lr` |
+    /// | momentum, RMSProp | `lr, β, 1-β` |
+    /// | Adam | `lr, β1, β2, 1-β1, 1-β2` |
+    pub fn workbook_hypers(&self, h: &mut [f64; WORKBOOK_HYPERS]) -> Option<usize> {
+        let (vals, n): ([f64; WORKBOOK_HYPERS], usize) = match *self {
+            Optimizer::Sgd { lr } => ([lr, 0.0, 0.0, 0.0, 0.0], 1),
+            // The sheet keeps 1-β in its own cell (K1 = 0.09999999999999998).
+            Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => {
+                ([lr, beta, 1.0 - beta, 0.0, 0.0], 3)
+            }
+            Optimizer::Adam { lr, beta1, beta2 } => {
+                ([lr, beta1, beta2, 1.0 - beta1, 1.0 - beta2], 5)
+            }
+            _ => return None,
+        };
+        *h = vals;
+        Some(n)
+    }
+
+    /// One parameter's update by a workbook rule (SGD, momentum, RMSProp, Adam), on any
+    /// arithmetic: `f64` for [`Optimizer::step`], registers of lanes for the stability
+    /// maps' kernels, which so run these very operations in this very order (the sheets'
+    /// order, which decides the last bits). `h` holds [`Optimizer::workbook_hypers`]'s
+    /// numbers, `s` the parameter's state variables (as [`Optimizer::state_vars`] names
+    /// them), updated in place; returns the new parameter (`p` for other rules).
+    #[inline(always)]
+    pub fn workbook_update<A: Values>(
+        &self,
+        ar: &mut A,
+        h: &[A::V],
+        p: A::V,
+        g: A::V,
+        s: &mut [A::V],
+    ) -> A::V {
+        let hv = |k: usize| h[k].clone();
+        match self {
+            Optimizer::Sgd { .. } => {
+                let d = ar.mul(g, hv(0));
+                ar.sub(p, d)
+            }
+            Optimizer::Momentum { .. } => {
+                let old = ar.mul(s[0].clone(), hv(1));
+                let new = ar.mul(hv(2), g);
+                let m = ar.add(old, new);
+                s[0] = m.clone();
+                let d = ar.mul(m, hv(0));
+                ar.sub(p, d)
+            }
+            Optimizer::Rmsprop { .. } => {
+                // The step with the previous row's `s`, then the new `s`.
+                let gl = ar.mul(g.clone(), hv(0));
+                let root = ar.sqrt(s[0].clone());
+                let d = ar.div(gl, root);
+                let p = ar.sub(p, d);
+                let old = ar.mul(s[0].clone(), hv(1));
+                let gg = ar.mul(g.clone(), g);
+                let new = ar.mul(hv(2), gg);
+                s[0] = ar.add(old, new);
+                p
+            }
+            Optimizer::Adam { .. } => {
+                let old = ar.mul(s[0].clone(), hv(1));
+                let new = ar.mul(hv(3), g.clone());
+                let m = ar.add(old, new);
+                s[0] = m.clone();
+                let old = ar.mul(s[1].clone(), hv(2));
+                let gg = ar.mul(g.clone(), g);
+                let new = ar.mul(hv(4), gg);
+                let v = ar.add(old, new);
+                s[1] = v.clone();
+                let ml = ar.mul(m, hv(0));
+                let root = ar.sqrt(v);
+                let d = ar.div(ml, root);
+                ar.sub(p, d)
+            }
+            _ => p,
+        }
+    }
+
     /// Workbook SGD.
     pub fn sgd(lr: f64) -> Optimizer {
         Optimizer::Sgd { lr }
@@ -441,39 +531,35 @@ impl Optimizer {
     }
 
     /// The names of the state variables, in storage order.
-    pub fn state_vars(&self) -> Vec<&'static str> {
+    pub fn state_vars(&self) -> &'static [&'static str] {
         match *self {
-            Optimizer::Sgd { .. } => vec![],
-            Optimizer::Momentum { .. } => vec!["m"],
-            Optimizer::Rmsprop { .. } => vec!["s"],
-            Optimizer::Adam { .. } => vec!["m", "s"],
+            Optimizer::Sgd { .. } => &[],
+            Optimizer::Momentum { .. } => &["m"],
+            Optimizer::Rmsprop { .. } => &["s"],
+            Optimizer::Adam { .. } => &["m", "s"],
             // `r` is the rate divisor of this epoch; `sq` accumulates Σg² for the next.
-            Optimizer::Adagrad { .. } => vec!["r", "sq"],
+            Optimizer::Adagrad { .. } => &["r", "sq"],
             Optimizer::TorchSgd { momentum, .. } => {
                 if momentum != 0.0 {
-                    vec!["buf"]
+                    &["buf"]
                 } else {
-                    vec![]
+                    &[]
                 }
             }
-            Optimizer::TorchAdagrad { .. } => vec!["sum"],
+            Optimizer::TorchAdagrad { .. } => &["sum"],
             Optimizer::TorchRmsprop {
                 momentum, centered, ..
-            } => {
-                let mut v = vec!["square_avg"];
-                if momentum > 0.0 {
-                    v.push("buf");
-                }
-                if centered {
-                    v.push("grad_avg");
-                }
-                v
-            }
+            } => match (momentum > 0.0, centered) {
+                (false, false) => &["square_avg"],
+                (true, false) => &["square_avg", "buf"],
+                (false, true) => &["square_avg", "grad_avg"],
+                (true, true) => &["square_avg", "buf", "grad_avg"],
+            },
             Optimizer::TorchAdam { amsgrad, .. } => {
                 if amsgrad {
-                    vec!["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+                    &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
                 } else {
-                    vec!["exp_avg", "exp_avg_sq"]
+                    &["exp_avg", "exp_avg_sq"]
                 }
             }
         }
@@ -509,36 +595,24 @@ impl Optimizer {
         let t = st.t;
         let vals = &mut st.values;
         match *self {
-            Optimizer::Sgd { lr } => {
-                for (p, g) in params.iter_mut().zip(grads) {
-                    *p -= g * lr;
-                }
-            }
-            Optimizer::Momentum { lr, beta } => {
-                // The sheet keeps 1-β in its own cell (K1 = 0.09999999999999998).
-                let one_minus = 1.0 - beta;
+            Optimizer::Sgd { .. }
+            | Optimizer::Momentum { .. }
+            | Optimizer::Rmsprop { .. }
+            | Optimizer::Adam { .. } => {
+                // One home for these rules' arithmetic: `workbook_update`, which the
+                // stability maps' kernels in lanes run too.
+                let mut h = [0.0; WORKBOOK_HYPERS];
+                self.workbook_hypers(&mut h);
+                let ns = vals.len() / n.max(1);
+                let mut s = [0.0; 2];
                 for i in 0..n {
-                    let m = vals[i] * beta + one_minus * grads[i];
-                    vals[i] = m;
-                    params[i] -= m * lr;
-                }
-            }
-            Optimizer::Rmsprop { lr, beta } => {
-                let one_minus = 1.0 - beta;
-                for i in 0..n {
-                    let g = grads[i];
-                    params[i] -= g * lr / vals[i].sqrt();
-                    vals[i] = vals[i] * beta + one_minus * (g * g);
-                }
-            }
-            Optimizer::Adam { lr, beta1, beta2 } => {
-                let (c1, c2) = (1.0 - beta1, 1.0 - beta2);
-                let (m, s) = vals.split_at_mut(n);
-                for i in 0..n {
-                    let g = grads[i];
-                    m[i] = m[i] * beta1 + c1 * g;
-                    s[i] = s[i] * beta2 + c2 * (g * g);
-                    params[i] -= m[i] * lr / s[i].sqrt();
+                    for (k, v) in s.iter_mut().enumerate().take(ns) {
+                        *v = vals[k * n + i];
+                    }
+                    params[i] = self.workbook_update(&mut F64, &h, params[i], grads[i], &mut s);
+                    for (k, v) in s.iter().enumerate().take(ns) {
+                        vals[k * n + i] = *v;
+                    }
                 }
             }
             Optimizer::Adagrad { lr, .. } => {
@@ -726,7 +800,7 @@ impl SparseAdam {
     /// The zero state for `n` entries: `exp_avg`, `exp_avg_sq`.
     pub fn state(&self, n: usize) -> State {
         State {
-            vars: vec!["exp_avg", "exp_avg_sq"],
+            vars: &["exp_avg", "exp_avg_sq"],
             values: vec![0.0; 2 * n],
             n,
             t: 0,

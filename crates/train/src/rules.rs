@@ -957,7 +957,7 @@ mod tests {
             let vars = State::new(&on, 1).vars;
             let names: Vec<&str> = rule.state.iter().map(|s| s.name).collect();
             let mut at = 0;
-            for v in &vars {
+            for v in vars {
                 at += names[at..].iter().position(|n| n == v).unwrap_or_else(|| {
                     panic!("{}: state {v} is not in the table {names:?}", rule.name)
                 }) + 1;

@@ -40,6 +40,9 @@ pub struct RunEnd {
     pub final_params: Vec<f64>,
     /// The optimizer state at the end.
     pub final_state: Vec<f64>,
+    /// The mean error over all rows at the initial parameters (where the divergence
+    /// test starts), as the run's backend computed it.
+    pub initial_error: f64,
 }
 
 /// A consumer of a run as it happens. Every method has a default that ignores its
@@ -49,6 +52,13 @@ pub struct RunEnd {
 pub trait Sink {
     /// Before the first step.
     fn start(&mut self, _plan: &Plan) {}
+    /// Whether the sink reads the names in [`Sink::start`]'s plan ([`Plan::layout`]).
+    /// One that does not (a stability map's verdict) answers `false`, and hears a plan
+    /// whose layout is empty: a map's thousands of short runs would each build those
+    /// names for nothing.
+    fn reads_layout(&self) -> bool {
+        true
+    }
     /// Each step, in order (only when the run records steps: [`Record::Steps`]).
     fn step(&mut self, _step: &StepView<'_>) -> ControlFlow<()> {
         ControlFlow::Continue(())
@@ -83,6 +93,9 @@ pub struct Fanout<'a>(pub Vec<&'a mut dyn Sink>);
 impl Sink for Fanout<'_> {
     fn start(&mut self, plan: &Plan) {
         self.0.iter_mut().for_each(|s| s.start(plan));
+    }
+    fn reads_layout(&self) -> bool {
+        self.0.iter().any(|s| s.reads_layout())
     }
     fn step(&mut self, step: &StepView<'_>) -> ControlFlow<()> {
         self.0.iter_mut().try_for_each(|s| s.step(step))

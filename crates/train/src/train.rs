@@ -225,6 +225,14 @@ impl Trainer {
     pub fn plan(&self, cfg: &TrainConfig) -> Plan {
         Plan {
             layout: self.layout(cfg),
+            ..self.plan_only(cfg)
+        }
+    }
+
+    /// [`Trainer::plan`] without the layout's names.
+    fn plan_only(&self, cfg: &TrainConfig) -> Plan {
+        Plan {
+            layout: Layout::default(),
             record: cfg.record,
             epochs: cfg.epochs,
             steps_per_epoch: self.n_rows.div_ceil(cfg.batch_rows(self.n_rows)),
@@ -287,7 +295,14 @@ impl Trainer {
         self.validate(init, cfg)?;
         let np = self.compiled.n_params;
         let n = self.n_rows;
-        let plan = self.plan(cfg);
+        let plan = if sink.reads_layout() {
+            self.plan(cfg)
+        } else {
+            Plan {
+                layout: Layout::default(),
+                ..self.plan_only(cfg)
+            }
+        };
         let spe = plan.steps_per_epoch;
         sink.start(&plan);
 
@@ -340,13 +355,15 @@ impl Trainer {
         } else {
             1
         };
-        // (Room for spans only where there are spans: a map runs thousands of short runs.)
-        let mut records = Vec::with_capacity(if span > 1 { span } else { 0 });
-        let (mut saved_p, mut saved_s) = if span > 1 {
-            (params.clone(), st.clone())
+        // (Room for spans only where there are spans: a map runs thousands of short
+        // runs, and each takes the room its thread's last run left; see `SPAN_ROOM`.)
+        let (mut records, mut saved) = if span > 1 {
+            SPAN_ROOM.take()
         } else {
-            (Vec::new(), State::new(opt, 0))
+            (Vec::new(), Vec::new())
         };
+        records.reserve(if span > 1 { span } else { 0 });
+        // (`saved`: where a span starts, the parameters, then the state's values.)
 
         let mut stop = Stop::Completed;
         let mut step_no = 0usize;
@@ -354,22 +371,13 @@ impl Trainer {
         'epochs: while epoch < cfg.epochs {
             let many = span.min(cfg.epochs - epoch);
             if many > 1 {
-                saved_p.copy_from_slice(&params);
-                saved_s.clone_from(&st);
+                saved.clear();
+                saved.extend_from_slice(&params);
+                saved.extend_from_slice(&st.values);
+                let saved_t = st.t;
                 records.clear();
                 if backend.epochs(&mut params, &mut st, many, limit(best), &mut records) {
-                    let mut b = best;
-                    let mut lim = limit(b);
-                    let mut exact = true;
-                    for &(sum, largest) in &records {
-                        // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
-                        exact &= largest <= lim;
-                        let mean = sum / spe as f64;
-                        if mean.is_finite() && mean.abs() < b {
-                            b = mean.abs();
-                            lim = limit(b);
-                        }
-                    }
+                    let (exact, b) = span_within(&records, best, spe as f64, limit);
                     if exact {
                         best = b;
                         step_no += many * spe;
@@ -394,8 +402,9 @@ impl Trainer {
                         continue;
                     }
                 }
-                params.copy_from_slice(&saved_p);
-                st.clone_from(&saved_s);
+                params.copy_from_slice(&saved[..np]);
+                st.values.copy_from_slice(&saved[np..]);
+                st.t = saved_t;
             }
             for _ in 0..many {
                 epoch += 1;
@@ -467,12 +476,16 @@ impl Trainer {
                 }
             }
         }
+        if span > 1 && records.capacity() <= SPAN_ROOM_KEPT && saved.capacity() <= SPAN_ROOM_KEPT {
+            SPAN_ROOM.set((records, saved));
+        }
         let end = RunEnd {
             stop,
             steps_taken: step_no,
             epochs_done: epoch,
             final_params: params,
             final_state: st.values,
+            initial_error: initial_mean,
         };
         sink.finish(&end);
         Ok(end)
@@ -645,3 +658,56 @@ fn describe(v: f64) -> &'static str {
         "-infinity"
     }
 }
+
+/// Whether no epoch of a span (its `records`, each epoch's sum of errors and largest
+/// error) had an error above its limit — `limit` of the best epoch mean before it,
+/// starting from `best` — and the best mean after the span. Apart from the loop, so
+/// that the chain of bests stays in a register (a map's runs read a hundred epochs
+/// each).
+#[inline(never)]
+fn span_within(
+    records: &[(f64, f64)],
+    best: f64,
+    steps_per_epoch: f64,
+    limit: impl Fn(f64) -> f64,
+) -> (bool, f64) {
+    // The best after the span, and the span's largest error: if that error is within
+    // the limit of that best, the lowest of the limits, every epoch was within its own
+    // (the usual case, and two short chains instead of one long one).
+    let (mut b, mut top) = (best, f64::NEG_INFINITY);
+    for &(sum, largest) in records {
+        top = top.max(largest);
+        let mean = sum / steps_per_epoch;
+        if mean.is_finite() && mean.abs() < b {
+            b = mean.abs();
+        }
+    }
+    if top <= limit(b) {
+        return (true, b);
+    }
+    let mut b = best;
+    let mut exact = true;
+    for &(sum, largest) in records {
+        // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
+        exact &= largest <= limit(b);
+        let mean = sum / steps_per_epoch;
+        if mean.is_finite() && mean.abs() < b {
+            b = mean.abs();
+        }
+    }
+    (exact, b)
+}
+
+thread_local! {
+    /// The span records and the saved start of a span of the last run on this thread,
+    /// kept for the next one: a stability map runs thousands of short runs on each
+    /// thread, and allocating them for each was a few percent of a run.
+    static SPAN_ROOM: std::cell::Cell<SpanRoom> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// A span's records and its saved start (see `SPAN_ROOM`).
+type SpanRoom = (Vec<(f64, f64)>, Vec<f64>);
+
+/// The most of either a thread keeps between runs (64 KB of records).
+const SPAN_ROOM_KEPT: usize = 4096;

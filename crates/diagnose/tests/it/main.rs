@@ -566,14 +566,48 @@ fn a_division_by_a_zero_state_is_the_cause() {
 }
 
 /// A map whose axis switches torch's momentum on (momentum 0 and > 0 are two kinds of
-/// compiled rule, so two kernels), and one of torch RMSprop, judged cell by cell on the
-/// interpreter: the same classes and final errors, bit for bit.
+/// compiled rule, so two kernels), one of torch RMSprop, and maps of the workbook's
+/// rules, whose runs train side by side where the processor has AVX-512 (rates from
+/// gentle to explosive; each cell from its own initial values; runs of several lengths,
+/// some past the loop's first span of 136 epochs), judged cell by cell on runs alone:
+/// the same classes, final errors and diverging steps, bit for bit.
 #[test]
 fn native_maps_are_the_interpreters_cell_by_cell() {
-    let t = trainer("c*MAX(a*x+b,0)+d");
-    let init = [1.0; 4];
+    let relu = "c*MAX(a*x+b,0)+d";
     let cases = [
         (
+            "a*x+b",
+            TrainConfig::new(
+                Optimizer::Momentum {
+                    lr: 1e-4,
+                    beta: 0.9,
+                },
+                40,
+            ),
+            Axis::parse("beta=0..0.99:9").unwrap(),
+            Axis::parse("lr=1e-6..1e-3:7:log").unwrap(),
+        ),
+        (
+            relu,
+            TrainConfig::new(
+                Optimizer::Adam {
+                    lr: 0.01,
+                    beta1: 0.9,
+                    beta2: 0.99,
+                },
+                30,
+            ),
+            Axis::parse("init=0.5..1.5:11").unwrap(),
+            Axis::parse("lr=1e-3..1:4:log").unwrap(),
+        ),
+        (
+            "a*x+b",
+            TrainConfig::new(Optimizer::sgd(1e-5), 30),
+            Axis::parse("epochs=1,5,50,150,300").unwrap(),
+            Axis::parse("lr=1e-6..1e-3:5:log").unwrap(),
+        ),
+        (
+            relu,
             TrainConfig::new(
                 Optimizer::from_name("torch-sgd", &Default::default()).unwrap(),
                 30,
@@ -582,6 +616,7 @@ fn native_maps_are_the_interpreters_cell_by_cell() {
             Axis::parse("beta1=0,0.5,0.9").unwrap(),
         ),
         (
+            relu,
             TrainConfig::new(
                 Optimizer::from_name("torch-rmsprop", &Default::default()).unwrap(),
                 30,
@@ -590,8 +625,20 @@ fn native_maps_are_the_interpreters_cell_by_cell() {
             Axis::parse("init=0.5,1,2").unwrap(),
         ),
     ];
-    for (base, x, y) in cases {
+    for (n, (f, base, x, y)) in cases.into_iter().enumerate() {
+        let t = trainer(f);
+        let init = vec![1.0; t.compiled.n_params];
         let map = sweep(&t, &init, &base, &x, &y).unwrap();
+        // The workbook's SGD and momentum maps hold runs that diverge and runs that
+        // do not.
+        if n == 0 || n == 2 {
+            let [converged, slow, oscillating, diverged] = map.counts();
+            assert!(
+                diverged > 0 && converged + slow + oscillating > 0,
+                "{:?}",
+                map.counts()
+            );
+        }
         for (k, cell) in map.cells.iter().enumerate() {
             let (i, j) = (k % x.values.len(), k / x.values.len());
             let mut cfg = base.clone();
@@ -601,6 +648,7 @@ fn native_maps_are_the_interpreters_cell_by_cell() {
             let v = judge(&t, &p, &cfg).unwrap();
             assert_eq!(cell.class, v.class, "{} at ({i}, {j})", base.optimizer);
             assert_eq!(cell.final_error.to_bits(), v.final_error.to_bits());
+            assert_eq!(cell.diverged_at, v.diverged_at);
         }
     }
 }

@@ -9,6 +9,7 @@ use gradsheet_train::{Gradient, Hooks, Optimizer, Record, Stop, Trace, TrainConf
 use proptest::prelude::*;
 
 mod fuzz;
+mod side;
 
 /// A number's bits, with every NaN as one value: IEEE 754 leaves the sign and payload
 /// of a NaN produced from two NaNs to the order of the operands, which compilers commute.

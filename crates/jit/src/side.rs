@@ -1,0 +1,404 @@
+//! Many runs of one model trained side by side, each in a SIMD lane of its own: a
+//! stability map's cells, which differ only in their settings (and perhaps their
+//! initial values), trained together row by row as a person vectorising the map by
+//! hand — or `jax.vmap` over the settings — would train them.
+//!
+//! A [`SideKernel`] (AVX-512 machine code from `crate::wide`) trains a group of runs
+//! for the first span of epochs the training loop would hand a native backend in one go
+//! (see [`gradsheet_train::Backend::epochs`]), and hands each run's result ([`Ahead`])
+//! to that run's own pass through the training loop ([`EpochKernel::run_ahead`]).
+//! The loop stays the one place that judges a run: it reads the span's records as it
+//! reads any backend's, accepts them when no step crossed its divergence limit, and
+//! otherwise redoes the span on the run's own kernel, step by step as ever. So a lane
+//! whose run diverges costs its group nothing but its lane, and its verdict, diverging
+//! step and reason are those of a run on its own.
+//!
+//! Each lane performs the interpreter's operations in the interpreter's order (the
+//! reverse pass is `emit`'s, the update [`Optimizer::workbook_update`]), so an accepted
+//! span is the interpreter's bit for bit (tested against it in `tests/it`).
+//!
+//! [`Optimizer::workbook_update`]: gradsheet_train::Optimizer::workbook_update
+
+use std::sync::Arc;
+
+use gradsheet_train::optim::WORKBOOK_HYPERS;
+use gradsheet_train::{Gradient, Record, State, TrainConfig, Trainer};
+
+use crate::epoch::EpochKernel;
+use crate::lanes::{LaneKernel, LaneRows, Width};
+use crate::native::Native;
+use crate::CompileError;
+
+/// A model and a workbook rule compiled to train [`SideKernel::width`] runs side by
+/// side (see the module docs).
+///
+/// Cloning is cheap and the kernel may be used from many threads at once.
+#[derive(Clone)]
+pub struct SideKernel {
+    native: Arc<Native>,
+    /// The runs' own kernel: it decides which runs fit, and takes over where the lanes
+    /// stop.
+    kernel: EpochKernel,
+    width: usize,
+    groups: usize,
+    n_cols: usize,
+    n_params: usize,
+    n_state: usize,
+    n_hypers: usize,
+    /// The mean error over the rows at each run's final parameters, side by side too.
+    finals: LaneKernel,
+}
+
+impl std::fmt::Debug for SideKernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SideKernel")
+            .field("lanes", &self.width)
+            .field("kernel", &self.kernel)
+            .finish()
+    }
+}
+
+/// One run's first span of epochs, trained side by side with others
+/// ([`SideKernel::train`]), for its pass through the training loop
+/// ([`EpochKernel::run_ahead`]).
+#[derive(Clone, Debug)]
+pub struct Ahead {
+    group: Arc<Group>,
+    lane: usize,
+}
+
+/// What a group's call of [`SideKernel::train`] left, shared by its runs' [`Ahead`]s
+/// (a run reads its lane of it, so nothing is copied out per run).
+#[derive(Debug)]
+struct Group {
+    /// The epochs of the span.
+    epochs: usize,
+    /// The epochs recorded: fewer than `epochs` when the group stopped early, every
+    /// run in it having gone bad.
+    done: usize,
+    /// Lanes.
+    width: usize,
+    n_params: usize,
+    /// Each lane's epochs' sums of errors and largest errors, lane after lane
+    /// (`epochs` each, of which `done` are filled).
+    records: Vec<(f64, f64)>,
+    /// Each lane's parameters and state at the end of the records.
+    runs: Vec<f64>,
+    /// Each lane's mean error at its initial values.
+    initial: Vec<f64>,
+    /// Each lane's mean error at its final values (the end of the records).
+    finals: Vec<f64>,
+}
+
+impl Ahead {
+    /// The span's length.
+    pub(crate) fn epochs(&self) -> usize {
+        self.group.epochs
+    }
+
+    /// The mean error at the run's initial values.
+    pub(crate) fn initial_error(&self) -> f64 {
+        self.group.initial[self.lane]
+    }
+
+    /// Each recorded epoch's sum of errors and largest error.
+    fn records(&self) -> &[(f64, f64)] {
+        let g = &*self.group;
+        &g.records[self.lane * g.epochs..][..g.done]
+    }
+
+    /// The run's parameters (then its state values) at the end of the records.
+    fn values(&self) -> impl Iterator<Item = f64> + '_ {
+        let g = &*self.group;
+        g.runs.iter().skip(self.lane).step_by(g.width).copied()
+    }
+
+    /// Hands the span's records to `out` and its parameters and state values to
+    /// `params` and `state`, if the span is whole, every number in it finite, and no
+    /// error above `limit`: the span the loop would have taken on the run's own kernel.
+    /// (A step is bad when its error is not finite or above the limit — a NaN error or
+    /// an infinite one makes its epoch's sum non-finite — or a parameter is not finite,
+    /// which then stays so.) Otherwise `false`, and nothing is written.
+    pub(crate) fn take(
+        &self,
+        limit: f64,
+        params: &mut [f64],
+        state: &mut [f64],
+        out: &mut Vec<(f64, f64)>,
+    ) -> bool {
+        let records = self.records();
+        // (`&` rather than `&&`: no branch per epoch.)
+        let good = self.group.done == self.group.epochs
+            && records
+                .iter()
+                .fold(true, |ok, &(s, m)| ok & s.is_finite() & (m <= limit))
+            && self.values().all(f64::is_finite);
+        if !good {
+            return false;
+        }
+        out.extend_from_slice(records);
+        let np = self.group.n_params;
+        for (k, v) in self.values().enumerate() {
+            if k < np {
+                params[k] = v;
+            } else {
+                state[k - np] = v;
+            }
+        }
+        true
+    }
+
+    /// The mean error at `params` if they are the run's values at the end of the span
+    /// (bit for bit), as [`EpochKernel::mean_error`] would compute it.
+    pub fn final_error_at(&self, params: &[f64]) -> Option<f64> {
+        let same = params.len() == self.group.n_params
+            && self
+                .values()
+                .zip(params)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        same.then(|| self.group.finals[self.lane])
+    }
+}
+
+/// Epochs per call of the native code: a group whose runs have all gone bad stops
+/// within this many epochs.
+const CALL_EPOCHS: usize = 8;
+
+impl SideKernel {
+    /// Compiles the runs of `kernel` (compiled for `cfg` on `trainer`) side by side, at
+    /// the machine's full width.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError::Unsupported`] where the processor lacks AVX-512, for a run that
+    /// is not [`SideKernel::fits`]'s kind (a rule other than the workbook's SGD,
+    /// momentum, RMSProp and Adam; mini-batches; shuffled rows; finite differences; kept
+    /// epochs), a tape that calls a Rust function, or a model too large for the
+    /// registers.
+    pub fn compile(
+        trainer: &Trainer,
+        cfg: &TrainConfig,
+        kernel: &EpochKernel,
+    ) -> Result<SideKernel, CompileError> {
+        if !crate::wide::available() {
+            return Err(CompileError::Unsupported(
+                "runs side by side need AVX-512".into(),
+            ));
+        }
+        if !Self::fits_run(trainer, cfg) || !kernel.fits(trainer, cfg) {
+            return Err(CompileError::Unsupported(
+                "runs side by side are per-sample, in order, exact and keep no epoch".into(),
+            ));
+        }
+        let model = &trainer.compiled;
+        let w = crate::wide::compile_train(model, &cfg.optimizer, usize::MAX)?;
+        let mut h = [0.0; WORKBOOK_HYPERS];
+        let n_hypers = cfg.optimizer.workbook_hypers(&mut h).unwrap_or(0);
+        let width = w.groups * crate::wide::LANES;
+        let params: Vec<u32> = (model.n_cols..model.n_cols + model.n_params)
+            .map(|s| s as u32)
+            .collect();
+        let finals =
+            LaneKernel::compile_at(&model.tape, model.n_cols, 1, &params, Width::Holding(width))?;
+        Ok(SideKernel {
+            finals,
+            native: Arc::new(w.native),
+            kernel: kernel.clone(),
+            width,
+            groups: w.groups,
+            n_cols: model.n_cols,
+            n_params: model.n_params,
+            n_state: cfg.optimizer.state_vars().len(),
+            n_hypers,
+        })
+    }
+
+    /// The runs a kernel side by side can train: per-sample, in data order, with exact
+    /// gradients, keeping no epoch, by a workbook rule.
+    fn fits_run(trainer: &Trainer, cfg: &TrainConfig) -> bool {
+        let mut h = [0.0; WORKBOOK_HYPERS];
+        cfg.record == Record::Final
+            && cfg.shuffle.is_none()
+            && cfg.show_fd.is_none()
+            && cfg.gradient == Gradient::Auto
+            && cfg.batch_rows(trainer.n_rows) == 1
+            && cfg.optimizer.workbook_hypers(&mut h).is_some()
+    }
+
+    /// Runs per call of [`SideKernel::train`].
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The runs' own kernel.
+    pub fn kernel(&self) -> &EpochKernel {
+        &self.kernel
+    }
+
+    /// Whether this kernel trains `cfg` on `trainer` (the model and rule it was
+    /// compiled for, and a run of the kind [`SideKernel::compile`] takes).
+    pub fn fits(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
+        Self::fits_run(trainer, cfg) && self.kernel.fits(trainer, cfg)
+    }
+
+    /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and the
+    /// loop takes more than one epoch per span (not for data of thousands of rows).
+    pub fn helps(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
+        self.fits(trainer, cfg) && self.span(trainer, cfg) > 1
+    }
+
+    /// The epochs [`SideKernel::train`] runs for `cfg`: the training loop's first span
+    /// (which runs of a group must share).
+    pub fn span(&self, trainer: &Trainer, cfg: &TrainConfig) -> usize {
+        crate::run::span_of(self.kernel.kind(), cfg, trainer.n_rows).min(cfg.epochs)
+    }
+
+    /// Trains `runs` (each a configuration [`SideKernel::fits`] and its initial values;
+    /// at most [`SideKernel::width`] of them, all of one [`SideKernel::span`]) side by
+    /// side for that span, and returns each run's [`Ahead`] in order. Stops early when
+    /// every run has gone bad.
+    ///
+    /// # Panics
+    ///
+    /// If there are more runs than lanes, if their spans differ, or if a run does not
+    /// fit (its initial values of another length).
+    pub fn train(&self, trainer: &Trainer, runs: &[(&TrainConfig, &[f64])]) -> Vec<Ahead> {
+        assert!(runs.len() <= self.width, "more runs than lanes");
+        let Some(&(first, _)) = runs.first() else {
+            return Vec::new();
+        };
+        let epochs = self.span(trainer, first);
+        let (np, ns, w) = (self.n_params, self.n_state, self.width);
+        let n_run = np * (1 + ns);
+        let mut block = vec![0.0; n_run * w];
+        let mut settings = vec![0.0; self.n_hypers * w];
+        for lane in 0..w {
+            // Spare lanes repeat the last run; their results are dropped.
+            let (cfg, init) = runs[lane.min(runs.len() - 1)];
+            assert!(
+                self.fits(trainer, cfg) && self.span(trainer, cfg) == epochs,
+                "every run fits, with one span"
+            );
+            assert_eq!(init.len(), np, "one initial value per parameter");
+            let state = State::new(&cfg.optimizer, np);
+            for (j, &v) in init.iter().chain(&state.values).enumerate() {
+                block[j * w + lane] = v;
+            }
+            let mut h = [0.0; WORKBOOK_HYPERS];
+            cfg.optimizer.workbook_hypers(&mut h);
+            for (k, &v) in h.iter().take(self.n_hypers).enumerate() {
+                settings[k * w + lane] = v;
+            }
+        }
+        let n = trainer.n_rows;
+        assert!(trainer.rows.len() >= n * self.n_cols, "rows too short");
+        // Runs that start alike start from one mean error.
+        let mut initial = Vec::with_capacity(runs.len());
+        for (k, &(_, init)) in runs.iter().enumerate() {
+            let same = k > 0 && runs[k - 1].1 == init;
+            initial.push(if same {
+                initial[k - 1]
+            } else {
+                self.kernel.mean_error_of(&trainer.rows, n, init)
+            });
+        }
+        let per_epoch = self.groups * 16;
+        let mut records = vec![0.0; epochs * per_epoch];
+        let mut done = 0;
+        // Which lanes have gone bad so far.
+        let mut bad = vec![false; w];
+        while done < epochs {
+            let c = CALL_EPOCHS.min(epochs - done);
+            let out = &mut records[done * per_epoch..(done + c) * per_epoch];
+            // SAFETY: `entry` is a `TrainFn` (System V) compiled by `compile_train` for
+            // `self.groups` groups and this model, and kept alive by `self.native`; a
+            // kernel exists only where the processor has AVX-512F (`compile`). It reads
+            // `n · n_cols` values of the rows (checked above), `n_run · width` of
+            // `block` and `n_hypers · width` of `settings` (their lengths), and writes
+            // `block` and `c · groups · 16` values of `out` (its length).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                let f = std::mem::transmute::<*const u8, crate::wide::TrainFn>(self.native.entry);
+                f(
+                    trainer.rows.as_ptr(),
+                    n as i64,
+                    block.as_mut_ptr(),
+                    settings.as_ptr(),
+                    out.as_mut_ptr(),
+                    c as i64,
+                );
+            }
+            // A run gone bad has an epoch with a non-finite sum (or NaN for a largest
+            // error): stop when every run has one. (A group's sums, then its largest
+            // errors, eight lanes each, epoch after epoch.)
+            for epoch in out.chunks_exact(per_epoch) {
+                for (group, bad) in epoch.chunks_exact(16).zip(bad.chunks_exact_mut(8)) {
+                    let (sums, maxes) = group.split_at(8);
+                    for ((b, s), m) in bad.iter_mut().zip(sums).zip(maxes) {
+                        *b |= !s.is_finite() | m.is_nan();
+                    }
+                }
+            }
+            done += c;
+            if bad[..runs.len()].iter().all(|&b| b) {
+                break;
+            }
+        }
+        // The records lane by lane, as each run reads its own.
+        let mut by_lane = vec![(0.0, 0.0); w * epochs];
+        for (e, epoch) in records.chunks_exact(per_epoch).take(done).enumerate() {
+            for (g, group) in epoch.chunks_exact(16).enumerate() {
+                let (sums, maxes) = group.split_at(8);
+                for (l, (&s, &m)) in sums.iter().zip(maxes).enumerate() {
+                    by_lane[(8 * g + l) * epochs + e] = (s, m);
+                }
+            }
+        }
+        let finals = self.final_errors(trainer, &block);
+        let group = Arc::new(Group {
+            finals,
+            epochs,
+            done,
+            width: w,
+            n_params: np,
+            records: by_lane,
+            runs: block,
+            initial,
+        });
+        (0..runs.len())
+            .map(|lane| Ahead {
+                group: Arc::clone(&group),
+                lane,
+            })
+            .collect()
+    }
+
+    /// Each lane's mean error over the rows at its parameters in `block` (laid out as
+    /// [`SideKernel::train`] keeps them), side by side (`lanes::LaneKernel`, the
+    /// interpreter's bits).
+    fn final_errors(&self, trainer: &Trainer, block: &[f64]) -> Vec<f64> {
+        let (n, nc, np, w) = (trainer.n_rows, self.n_cols, self.n_params, self.width);
+        let rows = LaneRows::new(&trainer.rows[..n * nc], nc);
+        let tape = &trainer.compiled.tape;
+        let mut uniform = vec![0.0; tape.n_vars()];
+        for (j, &c) in trainer.compiled.constants.iter().enumerate() {
+            if let Some(u) = uniform.get_mut(nc + np + j) {
+                *u = c;
+            }
+        }
+        let lw = self.finals.width();
+        let mut lanes = vec![0.0; np * lw];
+        let mut sums = vec![0.0; lw];
+        let mut out = Vec::with_capacity(w);
+        for start in (0..w).step_by(lw) {
+            for j in 0..np {
+                for k in 0..lw {
+                    lanes[j * lw + k] = block[j * w + (start + k).min(w - 1)];
+                }
+            }
+            self.finals.sum(&rows, &lanes, &uniform, &mut sums);
+            out.extend(sums.iter().take(w - start).map(|s| s / n as f64));
+        }
+        out
+    }
+}

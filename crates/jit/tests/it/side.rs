@@ -1,0 +1,307 @@
+//! Runs trained side by side ([`SideKernel`]) against the interpreter: every run, its
+//! span taken from the lanes or redone alone, is the interpreter's run bit for bit.
+
+use gradsheet_engine::{Model, Roles};
+use gradsheet_jit::{EpochKernel, SideKernel};
+use gradsheet_train::{Hooks, Optimizer, Record, Sink, Stop, Trace, TrainConfig, Trainer};
+use proptest::prelude::*;
+
+use super::{assert_same, data, formula, key};
+
+/// A trace and every epoch's mean error (a run keeping no epoch hears only those).
+#[derive(Default)]
+struct Heard {
+    trace: Trace,
+    means: Vec<f64>,
+}
+
+impl Sink for Heard {
+    fn start(&mut self, plan: &gradsheet_train::Plan) {
+        self.trace.start(plan);
+    }
+    fn epoch_mean(&mut self, _epoch: usize, mean: f64) {
+        self.means.push(mean);
+    }
+    fn finish(&mut self, end: &gradsheet_train::RunEnd) {
+        self.trace.finish(end);
+    }
+}
+
+/// Whether this processor runs kernels side by side; says so loudly when not.
+fn side_by_side() -> bool {
+    let ok = std::arch::is_x86_feature_detected!("avx512f");
+    if !ok {
+        eprintln!("SKIPPED: runs side by side need AVX-512, which this processor lacks");
+    }
+    ok
+}
+
+/// How the runs of [`compare`] went.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Spans the lanes gave (rather than the run's own kernel redoing them).
+    taken: usize,
+    /// Runs that diverged.
+    diverged: usize,
+    /// Runs that did not diverge whose span was not taken from the lanes.
+    missed: usize,
+}
+
+/// Trains `runs` side by side and each alone on the interpreter, and compares them.
+fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> Tally {
+    let k = EpochKernel::compile_for(trainer, &runs[0].0).expect("compiles");
+    let side = SideKernel::compile(trainer, &runs[0].0, &k).expect("compiles side by side");
+    let mut tally = Tally::default();
+    for group in runs.chunks(side.width()) {
+        let pairs: Vec<(&TrainConfig, &[f64])> =
+            group.iter().map(|(c, p)| (c, p.as_slice())).collect();
+        let aheads = side.train(trainer, &pairs);
+        assert_eq!(aheads.len(), group.len());
+        for ((cfg, init), ahead) in group.iter().zip(aheads) {
+            let kept = ahead.clone();
+            let mut fast = Heard::default();
+            k.run_ahead(trainer, init, cfg, &mut Hooks::none(), &mut fast, ahead)
+                .unwrap();
+            let mut slow = Heard::default();
+            trainer
+                .run_into(init, cfg, &mut Hooks::none(), &mut slow)
+                .unwrap();
+            let what = format!("{what}: {} from {init:?}", cfg.optimizer);
+            assert_same(&fast.trace, &slow.trace, &what);
+            let bits = |v: &[f64]| v.iter().map(|x| key(*x)).collect::<Vec<_>>();
+            assert_eq!(bits(&fast.means), bits(&slow.means), "{what}: epoch means");
+            // The span was taken from the lanes where the run's parameters at its end
+            // are the lane's (bit for bit: `final_error_at`).
+            let span = side.span(trainer, cfg);
+            let mut each = cfg.clone();
+            each.record = Record::Epochs;
+            let epochs = trainer.run(init, &each, &mut Hooks::none()).unwrap().epochs;
+            let taken = epochs
+                .get(span - 1)
+                .is_some_and(|e| kept.final_error_at(&e.params).is_some());
+            let diverged = matches!(slow.trace.stop, Stop::Diverged { .. });
+            tally.taken += usize::from(taken);
+            tally.diverged += usize::from(diverged);
+            tally.missed += usize::from(!taken && !diverged);
+        }
+    }
+    tally
+}
+
+/// The workbook rules at rates from gentle to explosive, and settings across their
+/// ranges.
+fn workbook_runs(n_params: usize, epochs: usize) -> Vec<(TrainConfig, Vec<f64>)> {
+    let mut runs = Vec::new();
+    for (i, lr) in [1e-4, 1e-3, 0.01, 0.05, 0.2, 1.0, 5.0]
+        .into_iter()
+        .enumerate()
+    {
+        for (j, beta) in [0.0, 0.5, 0.9, 0.99].into_iter().enumerate() {
+            let rules = [
+                Optimizer::Sgd { lr },
+                Optimizer::Momentum { lr, beta },
+                Optimizer::Rmsprop { lr: lr * 0.1, beta },
+                Optimizer::Adam {
+                    lr: lr * 0.1,
+                    beta1: beta,
+                    beta2: 0.9 + 0.09 * beta,
+                },
+            ];
+            for (r, opt) in rules.into_iter().enumerate() {
+                let mut cfg = TrainConfig::new(opt, epochs);
+                cfg.record = Record::Final;
+                // Some runs stopped by a tight divergence test while their numbers
+                // stay finite: the lanes' spans hold errors above the limit.
+                if (i + j) % 3 == 0 {
+                    cfg.divergence_factor = 1.2;
+                }
+                // Each run from its own initial values, some at zero.
+                let init = (0..n_params)
+                    .map(|p| ((i * 7 + j * 3 + r + p) % 5) as f64 * 0.5 - 1.0)
+                    .collect();
+                runs.push((cfg, init));
+            }
+        }
+    }
+    runs
+}
+
+#[test]
+fn runs_side_by_side_are_the_interpreters() {
+    if !side_by_side() {
+        return;
+    }
+    let roles = Roles::with_columns(&["x", "y"]);
+    for f in [
+        "a*x+b",
+        "c*MAX(a*x+b,0)+d",
+        "(a/(1+b*b))*x+SQRT(c*c+1)",
+        "IF(a*x>b,a*x,b)+c*x*x",
+    ] {
+        let model = Model::new(f, "squared", &roles).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        // 7 rows: the loop's spans are 585 epochs, so a run of 20 is one span, and
+        // one of 700 goes on alone after its span.
+        for epochs in [20, 700] {
+            let runs = workbook_runs(model.params.len(), epochs);
+            // Every rule in the lanes: one kernel per rule.
+            for rule in 0..4 {
+                let runs: Vec<_> = runs.iter().skip(rule).step_by(4).cloned().collect();
+                let tally = compare(&trainer, &runs, f);
+                // Every run that did not diverge took its span from the lanes (these
+                // tapes have no infinite slope for a zero adjoint to meet).
+                assert_eq!(tally.missed, 0, "{f}, rule {rule}: {tally:?}");
+                // Both ways exercised: spans taken from the lanes, and runs that
+                // diverged there and were redone alone. (The workbook's RMSProp starts
+                // from s = 0, whose first step is infinite, and Adam's steps are 0/0
+                // for a parameter whose first gradient is 0, as IF's branches make
+                // them: those runs all diverge.)
+                if rule < 2 || (f == "a*x+b" && rule == 3) {
+                    assert!(tally.taken > 0, "{f}, rule {rule}: {tally:?}");
+                }
+                if f == "a*x+b" && rule < 2 {
+                    assert!(tally.diverged > 0, "{f}, rule {rule}: {tally:?}");
+                }
+            }
+        }
+    }
+}
+
+/// The loss is the tape's too: an absolute error (the sign's masks) in the lanes; and a
+/// tape that calls a Rust function (EXP) is left to runs alone.
+#[test]
+fn a_tape_that_calls_rust_stays_on_runs_alone() {
+    if !side_by_side() {
+        return;
+    }
+    let roles = Roles::with_columns(&["x", "y"]);
+    let model = Model::new("a*x+b", "absolute", &roles).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let runs = workbook_runs(2, 30);
+    let runs: Vec<_> = runs.into_iter().skip(1).step_by(4).collect();
+    let tally = compare(&trainer, &runs, "absolute");
+    assert!(tally.taken > 0 && tally.missed == 0, "{tally:?}");
+    let model = Model::new("EXP(a*x)+b", "squared", &roles).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let mut cfg = TrainConfig::new(Optimizer::Sgd { lr: 0.01 }, 3);
+    cfg.record = Record::Final;
+    let k = EpochKernel::compile_for(&trainer, &cfg).unwrap();
+    let e = SideKernel::compile(&trainer, &cfg, &k).unwrap_err();
+    assert!(e.to_string().contains("calls a Rust function"), "{e}");
+}
+
+/// Runs a kernel side by side does not take: those it would not help, and those of
+/// another kind than it was compiled for.
+#[test]
+fn a_kernel_side_by_side_takes_only_its_runs() {
+    if !side_by_side() {
+        return;
+    }
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let mut cfg = TrainConfig::new(
+        Optimizer::Momentum {
+            lr: 0.01,
+            beta: 0.9,
+        },
+        10,
+    );
+    cfg.record = Record::Final;
+    let k = EpochKernel::compile_for(&trainer, &cfg).unwrap();
+    let side = SideKernel::compile(&trainer, &cfg, &k).unwrap();
+    assert!(side.helps(&trainer, &cfg));
+    assert_eq!(side.span(&trainer, &cfg), 10);
+    let mut other = cfg.clone();
+    other.optimizer = Optimizer::Sgd { lr: 0.01 };
+    assert!(!side.fits(&trainer, &other), "another rule");
+    for change in [
+        |c: &mut TrainConfig| c.shuffle = Some(3),
+        |c: &mut TrainConfig| c.batch_size = 2,
+        |c: &mut TrainConfig| c.record = Record::Epochs,
+    ] {
+        let mut c = cfg.clone();
+        change(&mut c);
+        assert!(!side.fits(&trainer, &c), "{c:?}");
+        assert!(SideKernel::compile(&trainer, &c, &k).is_err());
+    }
+    let mut torch = cfg.clone();
+    torch.optimizer = Optimizer::torch_adam(0.01);
+    let tk = EpochKernel::compile_for(&trainer, &torch).unwrap();
+    assert!(
+        SideKernel::compile(&trainer, &torch, &tk).is_err(),
+        "torch's rules"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Random formulas (those without calls of Rust functions) trained side by side,
+    /// each lane from its own initial values, by a random workbook rule.
+    #[test]
+    fn random_formulas_side_by_side_are_the_interpreters(
+        f in formula(),
+        inits in proptest::collection::vec(-1.5f64..1.5, 3 * 11),
+        rule in 0usize..4,
+        lr in 1e-3f64..0.3,
+    ) {
+        prop_assume!(side_by_side());
+        let model = Model::new(&format!("a*0+b*0+c*0+{f}"), "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+        let trainer = Trainer::new(&model, &data()).unwrap();
+        let opt = [
+            Optimizer::Sgd { lr },
+            Optimizer::Momentum { lr, beta: 0.9 },
+            Optimizer::Rmsprop { lr, beta: 0.9 },
+            Optimizer::Adam { lr, beta1: 0.9, beta2: 0.99 },
+        ][rule].clone();
+        let mut cfg = TrainConfig::new(opt, 4);
+        cfg.record = Record::Final;
+        let k = EpochKernel::compile_for(&trainer, &cfg).unwrap();
+        let side = SideKernel::compile(&trainer, &cfg, &k);
+        prop_assume!(side.is_ok());
+        let runs: Vec<(TrainConfig, Vec<f64>)> = inits
+            .chunks_exact(3)
+            .map(|p| (cfg.clone(), p.to_vec()))
+            .collect();
+        compare(&trainer, &runs, &f);
+    }
+}
+
+/// Runs whose errors stay within the limit the span starts with (a multiple of the
+/// initial error) but not within the limits of the better epochs inside it: the loop
+/// judges each epoch against its own, and these runs diverge (momentum with β 0 at a
+/// rate of 1e-4 on the
+/// graddesc data, with a divergence factor of 2, diverges at step 60), whether the span
+/// came from the lanes or from the run's own kernel.
+#[test]
+fn a_span_is_judged_epoch_by_epoch_against_the_falling_limit() {
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+    let runs: Vec<(TrainConfig, Vec<f64>)> = [8e-5, 1e-4, 1.25e-4, 1.6e-4]
+        .into_iter()
+        .map(|lr| {
+            let mut cfg = TrainConfig::new(Optimizer::Momentum { lr, beta: 0.0 }, 50);
+            cfg.record = Record::Final;
+            cfg.divergence_factor = 2.0;
+            (cfg, vec![1.0, 1.0])
+        })
+        .collect();
+    // On each run's own kernel, in spans.
+    for (cfg, init) in &runs {
+        let fast = gradsheet_jit::run_fast(&trainer, init, cfg)
+            .expect("supported")
+            .unwrap();
+        let slow = trainer.run(init, cfg, &mut Hooks::none()).unwrap();
+        assert_same(&fast, &slow, &format!("{}", cfg.optimizer));
+        assert!(
+            matches!(slow.stop, Stop::Diverged { .. }),
+            "{:?}",
+            slow.stop
+        );
+    }
+    // Side by side.
+    if side_by_side() {
+        let tally = compare(&trainer, &runs, "a falling limit");
+        assert_eq!(tally.diverged, runs.len(), "{tally:?}");
+    }
+}
