@@ -270,9 +270,8 @@ proptest! {
 /// Runs whose errors stay within the limit the span starts with (a multiple of the
 /// initial error) but not within the limits of the better epochs inside it: the loop
 /// judges each epoch against its own, and these runs diverge (momentum with β 0 at a
-/// rate of 1e-4 on the
-/// graddesc data, with a divergence factor of 2, diverges at step 60), whether the span
-/// came from the lanes or from the run's own kernel.
+/// rate of 1e-4 on the graddesc data, with a divergence factor of 2, diverges at step
+/// 60), whether the span came from the lanes or from the run's own kernel.
 #[test]
 fn a_span_is_judged_epoch_by_epoch_against_the_falling_limit() {
     let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
