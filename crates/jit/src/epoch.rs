@@ -239,6 +239,20 @@ impl OptKind {
     }
 }
 
+/// The tape of `model`, if it has the error output (its second) that training follows.
+///
+/// # Errors
+///
+/// [`CompileError::Unsupported`] where it has not.
+pub(crate) fn trained_tape(model: &CompiledModel) -> Result<&gradsheet_engine::Tape, CompileError> {
+    if model.tape.outputs().len() < 2 {
+        return Err(CompileError::Unsupported(
+            "the tape has no error output".into(),
+        ));
+    }
+    Ok(&model.tape)
+}
+
 /// `fn(rows, n_rows, params, state, io, t0, epochs, records, batch) -> i64`: see
 /// [`EpochKernel`].
 type EpochFn = unsafe extern "C" fn(
@@ -391,12 +405,7 @@ impl EpochKernel {
         let kind = OptKind::of(opt).ok_or_else(|| {
             CompileError::Unsupported(format!("the {} optimizer is not compiled", opt.name()))
         })?;
-        let tape = &model.tape;
-        if tape.outputs().len() < 2 {
-            return Err(CompileError::Unsupported(
-                "the tape has no error output".into(),
-            ));
-        }
+        let tape = trained_tape(model)?;
         let (nc, np) = (model.n_cols, model.n_params);
         let width = kind.group_width();
         let mut module = new_module()?;

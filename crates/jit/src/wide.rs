@@ -88,11 +88,23 @@ pub(crate) fn compile(
     col_width: usize,
     max_groups: usize,
 ) -> Result<Wide, CompileError> {
+    widest(max_groups, "wide_lanes", |groups| {
+        assemble(tape, n_cols, which, lane_slots, col_width, groups)
+    })
+}
+
+/// The kernel `assemble` writes for the most groups of eight lanes the registers hold
+/// (8, else 4, 2, 1), and no more than `max_groups`.
+fn widest(
+    max_groups: usize,
+    name: &str,
+    assemble: impl Fn(usize) -> Result<Vec<u8>, CompileError>,
+) -> Result<Wide, CompileError> {
     let mut last = CompileError::Unsupported("no groups".into());
     for groups in [8, 4, 2, 1].into_iter().filter(|&g| g <= max_groups.max(1)) {
-        match assemble(tape, n_cols, which, lane_slots, col_width, groups) {
+        match assemble(groups) {
             Ok(bytes) => {
-                let native = Native::from_bytes(&bytes, "wide_lanes")?;
+                let native = Native::from_bytes(&bytes, name)?;
                 return Ok(Wide { native, groups });
             }
             Err(e @ CompileError::Unsupported(_)) => last = e,
@@ -137,18 +149,9 @@ pub(crate) fn compile_train(
     opt: &Optimizer,
     max_groups: usize,
 ) -> Result<Wide, CompileError> {
-    let mut last = CompileError::Unsupported("no groups".into());
-    for groups in [8, 4, 2, 1].into_iter().filter(|&g| g <= max_groups.max(1)) {
-        match assemble_train(model, opt, groups) {
-            Ok(bytes) => {
-                let native = Native::from_bytes(&bytes, "wide_train")?;
-                return Ok(Wide { native, groups });
-            }
-            Err(e @ CompileError::Unsupported(_)) => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
+    widest(max_groups, "wide_train", |groups| {
+        assemble_train(model, opt, groups)
+    })
 }
 
 /// The machine code of a training kernel of `groups` registers of runs.
@@ -161,12 +164,7 @@ fn assemble_train(
     let n_hypers = opt.workbook_hypers(&mut h).ok_or_else(|| {
         CompileError::Unsupported(format!("{} is not a workbook rule", opt.name()))
     })?;
-    let tape = &model.tape;
-    if tape.outputs().len() < 2 {
-        return Err(CompileError::Unsupported(
-            "the tape has no error output".into(),
-        ));
-    }
+    let tape = crate::epoch::trained_tape(model)?;
     let (nc, np) = (model.n_cols, model.n_params);
     let ns = opt.state_vars().len();
     let width = LANES * groups;
@@ -254,13 +252,7 @@ fn assemble_train(
         }
         t.ops.append(&mut moves);
     }
-    if let Some(what) = t.unsupported {
-        return Err(CompileError::Unsupported(format!(
-            "{what} calls a Rust function"
-        )));
-    }
-    let (zmm, kreg) = allocate(&t.ops, pinned, t.n_vregs, t.n_masks)
-        .ok_or_else(|| CompileError::Unsupported(format!("{groups} groups need more registers")))?;
+    let (zmm, kreg) = t.registers(pinned, groups)?;
 
     let mut a = Asm::default();
     // The rows' start and count, kept for each epoch.
@@ -442,13 +434,7 @@ fn assemble(
         }
         t.one = Some(one);
     }
-    if let Some(what) = t.unsupported {
-        return Err(CompileError::Unsupported(format!(
-            "{what} calls a Rust function"
-        )));
-    }
-    let (zmm, kreg) = allocate(&t.ops, pinned, t.n_vregs, t.n_masks)
-        .ok_or_else(|| CompileError::Unsupported(format!("{groups} groups need more registers")))?;
+    let (zmm, kreg) = t.registers(pinned, groups)?;
 
     // The code: load the lanes, zero the sums, loop over the rows, store the sums.
     let mut a = Asm::default();
@@ -788,6 +774,24 @@ struct Trace {
 }
 
 impl Trace {
+    /// Physical registers for the traced body (see [`allocate`]), of which the first
+    /// `pinned` vector registers live for the whole call.
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError::Unsupported`] if the body calls a Rust function or needs more
+    /// registers than there are for its `groups` groups.
+    fn registers(&self, pinned: u32, groups: usize) -> Result<(Vec<u8>, Vec<u8>), CompileError> {
+        if let Some(what) = self.unsupported {
+            return Err(CompileError::Unsupported(format!(
+                "{what} calls a Rust function"
+            )));
+        }
+        allocate(&self.ops, pinned, self.n_vregs, self.n_masks).ok_or_else(|| {
+            CompileError::Unsupported(format!("{groups} groups need more registers"))
+        })
+    }
+
     fn vreg(&mut self) -> u32 {
         self.n_vregs += 1;
         self.n_vregs - 1
