@@ -357,10 +357,10 @@ impl Trainer {
         };
         // (Room for spans only where there are spans: a map runs thousands of short
         // runs, and each takes the room its thread's last run left; see `SPAN_ROOM`.)
-        let (mut records, mut saved) = if span > 1 {
+        let (mut records, mut saved, mut means) = if span > 1 {
             SPAN_ROOM.take()
         } else {
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), Vec::new())
         };
         records.reserve(if span > 1 { span } else { 0 });
         // (`saved`: where a span starts, the parameters, then the state's values.)
@@ -377,19 +377,12 @@ impl Trainer {
                 let saved_t = st.t;
                 records.clear();
                 if backend.epochs(&mut params, &mut st, many, limit(best), &mut records) {
-                    let (exact, b) = span_within(&records, best, spe as f64, limit);
+                    let (exact, b) = span_within(&records, best, spe as f64, limit, &mut means);
                     if exact {
                         best = b;
                         step_no += many * spe;
-                        // To the sinks in chunks (one call each, not one per epoch),
-                        // from a buffer on the stack.
-                        let mut means = [0.0; 64];
-                        for (c, chunk) in records.chunks(means.len()).enumerate() {
-                            for (m, &(sum, _)) in means.iter_mut().zip(chunk) {
-                                *m = sum / spe as f64;
-                            }
-                            sink.epoch_means(epoch + 1 + c * means.len(), &means[..chunk.len()]);
-                        }
+                        // To the sinks in one call, not one per epoch.
+                        sink.epoch_means(epoch + 1, &means);
                         for _ in 0..many {
                             opt.end_epoch(&mut st, n);
                         }
@@ -476,8 +469,9 @@ impl Trainer {
                 }
             }
         }
-        if span > 1 && records.capacity() <= SPAN_ROOM_KEPT && saved.capacity() <= SPAN_ROOM_KEPT {
-            SPAN_ROOM.set((records, saved));
+        let kept = [records.capacity(), saved.capacity(), means.capacity()];
+        if span > 1 && kept.iter().all(|&c| c <= SPAN_ROOM_KEPT) {
+            SPAN_ROOM.set((records, saved, means));
         }
         let end = RunEnd {
             stop,
@@ -670,14 +664,18 @@ fn span_within(
     best: f64,
     steps_per_epoch: f64,
     limit: impl Fn(f64) -> f64,
+    means: &mut Vec<f64>,
 ) -> (bool, f64) {
-    // The best after the span, and the span's largest error: if that error is within
-    // the limit of that best, the lowest of the limits, every epoch was within its own
-    // (the usual case, and two short chains instead of one long one).
+    // Each epoch's mean error (into `means`, for the sinks), the best after the span,
+    // and the span's largest error: if that error is within the limit of that best, the
+    // lowest of the limits, every epoch was within its own (the usual case, and two
+    // short chains instead of one long one).
+    means.clear();
     let (mut b, mut top) = (best, f64::NEG_INFINITY);
     for &(sum, largest) in records {
         top = top.max(largest);
         let mean = sum / steps_per_epoch;
+        means.push(mean);
         if mean.is_finite() && mean.abs() < b {
             b = mean.abs();
         }
@@ -687,10 +685,9 @@ fn span_within(
     }
     let mut b = best;
     let mut exact = true;
-    for &(sum, largest) in records {
+    for (&(_, largest), &mean) in records.iter().zip(means.iter()) {
         // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
         exact &= largest <= limit(b);
-        let mean = sum / steps_per_epoch;
         if mean.is_finite() && mean.abs() < b {
             b = mean.abs();
         }
@@ -699,15 +696,15 @@ fn span_within(
 }
 
 thread_local! {
-    /// The span records and the saved start of a span of the last run on this thread,
-    /// kept for the next one: a stability map runs thousands of short runs on each
-    /// thread, and allocating them for each was a few percent of a run.
+    /// The span records, the saved start and the epochs' means of the last run on this
+    /// thread, kept for the next one: a stability map runs thousands of short runs on
+    /// each thread, and allocating them for each was a few percent of a run.
     static SPAN_ROOM: std::cell::Cell<SpanRoom> =
-        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+        const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
-/// A span's records and its saved start (see `SPAN_ROOM`).
-type SpanRoom = (Vec<(f64, f64)>, Vec<f64>);
+/// A span's records, its saved start and its epochs' means (see `SPAN_ROOM`).
+type SpanRoom = (Vec<(f64, f64)>, Vec<f64>, Vec<f64>);
 
 /// The most of either a thread keeps between runs (64 KB of records).
 const SPAN_ROOM_KEPT: usize = 4096;
