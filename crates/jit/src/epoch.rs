@@ -376,8 +376,17 @@ impl EpochKernel {
         trainer: &gradsheet_train::Trainer,
         cfg: &gradsheet_train::TrainConfig,
     ) -> bool {
-        self.matches(&trainer.compiled)
-            && OptKind::of(&cfg.optimizer) == Some(self.kind)
+        self.matches(&trainer.compiled) && self.fits_config(trainer, cfg)
+    }
+
+    /// [`EpochKernel::fits`] but for the model, for callers that checked it once for
+    /// many runs.
+    pub(crate) fn fits_config(
+        &self,
+        trainer: &gradsheet_train::Trainer,
+        cfg: &gradsheet_train::TrainConfig,
+    ) -> bool {
+        OptKind::of(&cfg.optimizer) == Some(self.kind)
             && (self.grad_norms || cfg.record == gradsheet_train::Record::Final)
             && self.batched == (cfg.batch_rows(trainer.n_rows) > 1)
             && (!self.fused || cfg.optimizer.lr() != 0.0)

@@ -268,6 +268,7 @@ impl SideKernel {
             return Vec::new();
         };
         let epochs = self.span(trainer, first);
+        assert!(self.kernel.matches(&trainer.compiled), "the kernel's model");
         let (np, ns, w) = (self.n_params, self.n_state, self.width);
         let n_run = np * (1 + ns);
         let mut block = vec![0.0; n_run * w];
@@ -275,8 +276,11 @@ impl SideKernel {
         for lane in 0..w {
             // Spare lanes repeat the last run; their results are dropped.
             let (cfg, init) = runs[lane.min(runs.len() - 1)];
+            // (The model was checked once, above.)
             assert!(
-                self.fits(trainer, cfg) && self.span(trainer, cfg) == epochs,
+                Self::fits_run(trainer, cfg)
+                    && self.kernel.fits_config(trainer, cfg)
+                    && self.span(trainer, cfg) == epochs,
                 "every run fits, with one span"
             );
             assert_eq!(init.len(), np, "one initial value per parameter");
