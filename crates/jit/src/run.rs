@@ -117,6 +117,19 @@ impl EpochKernel {
         hooks: &mut Hooks<'_>,
         sink: &mut dyn Sink,
     ) -> Result<RunEnd, TrainError> {
+        self.run_from(trainer, init, cfg, hooks, sink, None)
+    }
+
+    /// [`EpochKernel::run_into`], or [`EpochKernel::run_ahead`] with `ahead`.
+    fn run_from(
+        &self,
+        trainer: &Trainer,
+        init: &[f64],
+        cfg: &TrainConfig,
+        hooks: &mut Hooks<'_>,
+        sink: &mut dyn Sink,
+        ahead: Option<Ahead>,
+    ) -> Result<RunEnd, TrainError> {
         // (The loop checks the settings themselves first: `Trainer::validate`.)
         // A rate of 0 on a kernel whose products are fused (`Row::times`, which may give
         // a zero the other sign) is left to the interpreter: nothing moves anyway.
@@ -142,7 +155,17 @@ impl EpochKernel {
             ));
         }
         let mut native = Native::new(self, trainer, cfg);
-        trainer.run_on(&mut native, init, cfg, hooks, sink)
+        match ahead {
+            None => trainer.run_on(&mut native, init, cfg, hooks, sink),
+            Some(ahead) => {
+                let mut primed = Primed {
+                    native,
+                    initial: Some(ahead.initial_error()),
+                    ahead: Some(ahead),
+                };
+                trainer.run_on(&mut primed, init, cfg, hooks, sink)
+            }
+        }
     }
 }
 
@@ -480,22 +503,8 @@ impl EpochKernel {
         sink: &mut dyn Sink,
         ahead: Ahead,
     ) -> Result<RunEnd, TrainError> {
-        // The runs `run_into` leaves to the interpreter (or refuses) go there as ever.
-        let plain = (cfg.optimizer.lr() == 0.0 && self.is_fused())
-            || (self.kind() == OptKind::Sgd
-                && init.iter().any(|p| *p == 0.0 && p.is_sign_negative()))
-            || unsupported(trainer, cfg).is_some()
-            || !self.fits(trainer, cfg);
-        if plain {
-            return self.run_into(trainer, init, cfg, hooks, sink);
-        }
-        trainer.validate(init, cfg)?;
-        let mut primed = Primed {
-            native: Native::new(self, trainer, cfg),
-            initial: Some(ahead.initial_error()),
-            ahead: Some(ahead),
-        };
-        trainer.run_on(&mut primed, init, cfg, hooks, sink)
+        // (The runs `run_into` leaves to the interpreter, or refuses, go there as ever.)
+        self.run_from(trainer, init, cfg, hooks, sink, Some(ahead))
     }
 }
 

@@ -258,29 +258,30 @@ fn assemble_train(
     // The rows' start and count, kept for each epoch.
     a.bytes(&[0x49, 0x89, 0xFA]); // mov r10, rdi
     a.bytes(&[0x49, 0x89, 0xF3]); // mov r11, rsi
-    let run_at = |g: usize, j: usize| (8 * (j * width + g * LANES)) as i32;
-    for (g, regs) in run_regs.iter().enumerate() {
-        for (j, &r) in regs.iter().enumerate() {
-            // vmovupd zmm, [rdx + ...]
-            a.evex(
-                OP_0F,
-                0x10,
-                zmm[r as usize],
-                0,
-                Rm::Base(RDX, run_at(g, j)),
-                false,
-                0,
-            );
+                                  // vmovupd between each run's registers and `runs` (0x10 loads, 0x11 stores).
+    let move_runs = |a: &mut Asm, opcode: u8| {
+        for (g, regs) in run_regs.iter().enumerate() {
+            for (j, &r) in regs.iter().enumerate() {
+                let at = (8 * (j * width + g * LANES)) as i32;
+                a.evex(
+                    OP_0F,
+                    opcode,
+                    zmm[r as usize],
+                    0,
+                    Rm::Base(RDX, at),
+                    false,
+                    0,
+                );
+            }
         }
-    }
+    };
+    move_runs(&mut a, 0x10);
     let minus_inf = match t.pool(f64::NEG_INFINITY) {
         Mem::Pool(i) => i,
         _ => unreachable!("the pool gives pool entries"),
     };
     a.bytes(&[0x4D, 0x85, 0xC9]); // test r9, r9
-    a.bytes(&[0x0F, 0x8E]); // jle exit
-    let to_exit = a.code.len();
-    a.bytes(&[0; 4]);
+    let to_exit = a.jump_forward(JLE);
     let epoch_top = a.code.len();
     for g in 0..groups {
         // The epoch's sums from +0.0 (as the loop's), its largest error from -inf.
@@ -291,28 +292,14 @@ fn assemble_train(
     }
     a.bytes(&[0x4C, 0x89, 0xD7]); // mov rdi, r10
     a.bytes(&[0x4C, 0x89, 0xDE]); // mov rsi, r11
-    a.bytes(&[0x48, 0x85, 0xF6]); // test rsi, rsi
-    a.bytes(&[0x0F, 0x8E]); // jle epoch_end
-    let to_epoch_end = a.code.len();
-    a.bytes(&[0; 4]);
-    let row_top = a.code.len();
-    let rm_of = |m: Mem| match m {
-        Mem::Row(k) => Rm::Base(RDI, 8 * k as i32),
-        Mem::Uniform(k) | Mem::Lane(k) => Rm::Base(RCX, 8 * k as i32),
-        Mem::Pool(i) => Rm::Pool(i),
-    };
-    encode(&mut a, &t.ops, &zmm, &kreg, None, &rm_of);
-    let stride =
-        u32::try_from(8 * nc).map_err(|_| CompileError::Unsupported("rows too wide".into()))?;
-    a.bytes(&[0x48, 0x81, 0xC7]); // add rdi, stride
-    a.bytes(&stride.to_le_bytes());
-    a.bytes(&[0x48, 0xFF, 0xCE]); // dec rsi
-    a.bytes(&[0x0F, 0x85]); // jnz row_top
-    let back = row_top as i64 - (a.code.len() + 4) as i64;
-    a.bytes(&(back as i32).to_le_bytes());
-    let epoch_end = a.code.len();
-    a.code[to_epoch_end..to_epoch_end + 4]
-        .copy_from_slice(&((epoch_end - to_epoch_end - 4) as i32).to_le_bytes());
+    a.row_loop(1, nc, |a| {
+        let rm_of = |m: Mem| match m {
+            Mem::Row(k) => Rm::Base(RDI, 8 * k as i32),
+            Mem::Uniform(k) | Mem::Lane(k) => Rm::Base(RCX, 8 * k as i32),
+            Mem::Pool(i) => Rm::Pool(i),
+        };
+        encode(a, &t.ops, &zmm, &kreg, None, &rm_of);
+    })?;
     for g in 0..groups {
         for (k, r) in [sums[g], maxes[g]].into_iter().enumerate() {
             let disp = (8 * (16 * g + 8 * k)) as i32;
@@ -331,25 +318,9 @@ fn assemble_train(
     a.bytes(&[0x49, 0x81, 0xC0]); // add r8, 128 · groups
     a.bytes(&((128 * groups) as u32).to_le_bytes());
     a.bytes(&[0x49, 0xFF, 0xC9]); // dec r9
-    a.bytes(&[0x0F, 0x85]); // jnz epoch_top
-    let back = epoch_top as i64 - (a.code.len() + 4) as i64;
-    a.bytes(&(back as i32).to_le_bytes());
-    let exit = a.code.len();
-    a.code[to_exit..to_exit + 4].copy_from_slice(&((exit - to_exit - 4) as i32).to_le_bytes());
-    for (g, regs) in run_regs.iter().enumerate() {
-        for (j, &r) in regs.iter().enumerate() {
-            // vmovupd [rdx + ...], zmm
-            a.evex(
-                OP_0F,
-                0x11,
-                zmm[r as usize],
-                0,
-                Rm::Base(RDX, run_at(g, j)),
-                false,
-                0,
-            );
-        }
-    }
+    a.jump_back(JNZ, epoch_top);
+    a.land(to_exit);
+    move_runs(&mut a, 0x11);
     a.bytes(&[0xC5, 0xF8, 0x77, 0xC3]); // vzeroupper; ret
     Ok(a.finish(&t.pool))
 }
@@ -456,28 +427,15 @@ fn assemble(
         let z = zmm[r as usize];
         a.evex(OP_0F, 0xEF, z, z, Rm::Reg(z), false, 0);
     }
-    a.bytes(&[0x48, 0x85, 0xF6]); // test rsi, rsi
-    a.bytes(&[0x0F, 0x8E]); // jle exit
-    let to_exit = a.code.len();
-    a.bytes(&[0; 4]);
-    let top = a.code.len();
-    let col = |k: u32| (8 * col_width * k as usize) as i32;
-    let rm_of = |m: Mem| match m {
-        Mem::Row(k) => Rm::Base(RDI, col(k)),
-        Mem::Uniform(k) | Mem::Lane(k) => Rm::Base(RCX, 8 * k as i32),
-        Mem::Pool(i) => Rm::Pool(i),
-    };
-    encode(&mut a, &t.ops, &zmm, &kreg, t.one, &rm_of);
-    let stride = u32::try_from(8 * col_width * n_cols)
-        .map_err(|_| CompileError::Unsupported("rows too wide".into()))?;
-    a.bytes(&[0x48, 0x81, 0xC7]); // add rdi, stride
-    a.bytes(&stride.to_le_bytes());
-    a.bytes(&[0x48, 0xFF, 0xCE]); // dec rsi
-    a.bytes(&[0x0F, 0x85]); // jnz top
-    let back = top as i64 - (a.code.len() + 4) as i64;
-    a.bytes(&(back as i32).to_le_bytes());
-    let exit = a.code.len();
-    a.code[to_exit..to_exit + 4].copy_from_slice(&((exit - to_exit - 4) as i32).to_le_bytes());
+    a.row_loop(col_width, n_cols, |a| {
+        let col = |k: u32| (8 * col_width * k as usize) as i32;
+        let rm_of = |m: Mem| match m {
+            Mem::Row(k) => Rm::Base(RDI, col(k)),
+            Mem::Uniform(k) | Mem::Lane(k) => Rm::Base(RCX, 8 * k as i32),
+            Mem::Pool(i) => Rm::Pool(i),
+        };
+        encode(a, &t.ops, &zmm, &kreg, t.one, &rm_of);
+    })?;
     for (g, &r) in acc.iter().enumerate() {
         a.evex(
             OP_0F,
@@ -1091,9 +1049,61 @@ struct Asm {
     fixups: Vec<(usize, u32)>,
 }
 
+/// The condition codes of the jumps used (`0F 8x rel32`).
+const JLE: u8 = 0x8E;
+const JNZ: u8 = 0x85;
+
 impl Asm {
     fn bytes(&mut self, b: &[u8]) {
         self.code.extend_from_slice(b);
+    }
+
+    /// A conditional jump forward to a place not yet written: returns where its
+    /// displacement is, for [`Asm::land`].
+    fn jump_forward(&mut self, cc: u8) -> usize {
+        self.bytes(&[0x0F, cc]);
+        let at = self.code.len();
+        self.bytes(&[0; 4]);
+        at
+    }
+
+    /// Makes the jump forward whose displacement is at `at` land here.
+    fn land(&mut self, at: usize) {
+        let rel = (self.code.len() - at - 4) as i32;
+        self.code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+    }
+
+    /// A conditional jump back to `top`.
+    fn jump_back(&mut self, cc: u8, top: usize) {
+        self.bytes(&[0x0F, cc]);
+        let rel = top as i64 - (self.code.len() + 4) as i64;
+        self.bytes(&(rel as i32).to_le_bytes());
+    }
+
+    /// `body` once per row: `rsi` rows from `rdi`, each `n_cols` values of `col_width`
+    /// doubles (nothing where `rsi <= 0`).
+    ///
+    /// # Errors
+    ///
+    /// [`CompileError::Unsupported`] for rows too wide for a 32-bit stride.
+    fn row_loop(
+        &mut self,
+        col_width: usize,
+        n_cols: usize,
+        body: impl FnOnce(&mut Asm),
+    ) -> Result<(), CompileError> {
+        let stride = u32::try_from(8 * col_width * n_cols)
+            .map_err(|_| CompileError::Unsupported("rows too wide".into()))?;
+        self.bytes(&[0x48, 0x85, 0xF6]); // test rsi, rsi
+        let to_end = self.jump_forward(JLE);
+        let top = self.code.len();
+        body(self);
+        self.bytes(&[0x48, 0x81, 0xC7]); // add rdi, stride
+        self.bytes(&stride.to_le_bytes());
+        self.bytes(&[0x48, 0xFF, 0xCE]); // dec rsi
+        self.jump_back(JNZ, top);
+        self.land(to_end);
+        Ok(())
     }
 
     /// `knotw dst, a` (VEX.L0.0F.W0 44).
