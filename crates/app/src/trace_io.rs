@@ -177,7 +177,7 @@ pub fn stop_json(stop: &Stop) -> Value {
     match stop {
         Stop::Completed => json!({ "kind": "completed" }),
         Stop::Diverged { step, row, reason } => {
-            json!({ "kind": "diverged", "step": step, "row": row + 1, "reason": reason })
+            json!({ "kind": "diverged", "step": step, "row": row + 1, "reason": reason.to_string() })
         }
         Stop::Interrupted { steps } => json!({ "kind": "interrupted", "steps": steps }),
     }

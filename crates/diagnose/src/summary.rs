@@ -74,7 +74,7 @@ pub fn findings(d: &Diagnosis, model: &Model) -> Vec<Finding> {
     if let Stop::Diverged { step, reason, .. } = &d.stop {
         out.push(Finding {
             kind: FindingKind::Diverged,
-            sentence: diverged(d, *step, reason, &row),
+            sentence: diverged(d, *step, &reason.to_string(), &row),
         });
     }
     if let Some(u) = &d.units {

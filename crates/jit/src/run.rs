@@ -440,7 +440,7 @@ impl Backend for Native<'_> {
         span: usize,
         limit: f64,
         out: &mut Vec<(f64, f64)>,
-    ) -> bool {
+    ) -> usize {
         self.room();
         let t = self.trainer;
         let (n, np) = (t.n_rows, t.compiled.n_params);
@@ -458,7 +458,7 @@ impl Backend for Native<'_> {
             self.batch,
         );
         if stopped.is_some() {
-            return false;
+            return 0;
         }
         let rl = self.kernel.record_len();
         out.extend(
@@ -468,7 +468,7 @@ impl Backend for Native<'_> {
                 .map(|rec| (rec[IO_SUM], rec[IO_MAX])),
         );
         state.t += (span * n.div_ceil(self.batch)) as u64;
-        true
+        span
     }
 }
 
@@ -541,18 +541,17 @@ impl Backend for Primed<'_> {
         span: usize,
         limit: f64,
         out: &mut Vec<(f64, f64)>,
-    ) -> bool {
+    ) -> usize {
         // The loop's first span starts from the initial values, as the lanes did, and
         // has the lanes' length (`SideKernel::span`); any other goes to the kernel.
         let Some(ahead) = self.ahead.take().filter(|a| a.epochs() == span) else {
             return self.native.epochs(params, state, span, limit, out);
         };
-        // The kernel's own test, on the records (see `Ahead::take`).
-        if !ahead.take(limit, params, &mut state.values, out) {
-            return false;
-        }
-        state.t += (span * self.native.trainer.n_rows) as u64;
-        true
+        // The kernel's own test, on the records (see `Ahead::take`): the whole span, or
+        // its part before a run that went bad.
+        let taken = ahead.take(limit, params, &mut state.values, out);
+        state.t += (taken * self.native.trainer.n_rows) as u64;
+        taken
     }
 }
 

@@ -79,11 +79,18 @@ struct Group {
     /// Lanes.
     width: usize,
     n_params: usize,
-    /// Each lane's epochs' sums of errors and largest errors, lane after lane
-    /// (`epochs` each, of which `done` are filled).
-    records: Vec<(f64, f64)>,
+    /// Each epoch's sums of errors and largest errors, as the kernel wrote them: epoch
+    /// after epoch, for each register of eight lanes its eight sums, then its eight
+    /// largest errors (`done` epochs filled).
+    records: Vec<f64>,
     /// Each lane's parameters and state at the end of the records.
     runs: Vec<f64>,
+    /// Epochs between two snapshots.
+    snap_every: usize,
+    /// The block of every lane's parameters and state after every `snap_every` epochs
+    /// recorded (as `runs`, one after another): where a run that went bad later takes
+    /// up its span alone, rather than from its start.
+    snaps: Vec<f64>,
     /// Each lane's mean error at its initial values.
     initial: Vec<f64>,
     /// Each lane's mean error at its final values (the end of the records).
@@ -101,12 +108,6 @@ impl Ahead {
         self.group.initial[self.lane]
     }
 
-    /// Each recorded epoch's sum of errors and largest error.
-    fn records(&self) -> &[(f64, f64)] {
-        let g = &*self.group;
-        &g.records[self.lane * g.epochs..][..g.done]
-    }
-
     /// The run's parameters (then its state values) at the end of the records.
     fn values(&self) -> impl Iterator<Item = f64> + '_ {
         let g = &*self.group;
@@ -118,34 +119,59 @@ impl Ahead {
     /// error above `limit`: the span the loop would have taken on the run's own kernel.
     /// (A step is bad when its error is not finite or above the limit — a NaN error or
     /// an infinite one makes its epoch's sum non-finite — or a parameter is not finite,
-    /// which then stays so.) Otherwise `false`, and nothing is written.
+    /// which then stays so.) Otherwise the span's part up to the last snapshot before
+    /// its first bad epoch, if that part is sound. Returns the epochs handed over: 0
+    /// when none, and then nothing is written.
     pub(crate) fn take(
         &self,
         limit: f64,
         params: &mut [f64],
         state: &mut [f64],
         out: &mut Vec<(f64, f64)>,
-    ) -> bool {
-        let records = self.records();
-        // (`&` rather than `&&`: no branch per epoch.)
-        let good = self.group.done == self.group.epochs
-            && records
+    ) -> usize {
+        let g = &*self.group;
+        // The lane's records, read where the kernel wrote them (a run reads a hundred
+        // epochs or so, and a copy lane by lane cost the group more than its runs'
+        // reads), into `out` in one pass, then judged there.
+        let (stride, at) = (g.width * 2, (self.lane / 8) * 16 + self.lane % 8);
+        let from = out.len();
+        out.extend(
+            (0..g.done).map(|e| (g.records[e * stride + at], g.records[e * stride + at + 8])),
+        );
+        let records = &out[from..];
+        // (`&` rather than `&&`: no branch per epoch, in the usual case of a sound span.)
+        let sound = records
+            .iter()
+            .fold(true, |ok, &(s, m)| ok & s.is_finite() & (m <= limit));
+        let (epochs, block) = if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
+            (g.epochs, &g.runs[..])
+        } else {
+            // The epochs before the first bad one, and the last snapshot among them
+            // whose values are all finite.
+            let good = records
                 .iter()
-                .fold(true, |ok, &(s, m)| ok & s.is_finite() & (m <= limit))
-            && self.values().all(f64::is_finite);
-        if !good {
-            return false;
-        }
-        out.extend_from_slice(records);
-        let np = self.group.n_params;
-        for (k, v) in self.values().enumerate() {
+                .position(|&(s, m)| !(s.is_finite() && m <= limit))
+                .unwrap_or(g.done);
+            let n_run = g.runs.len();
+            let snap = (1..=good / g.snap_every).rev().find_map(|k| {
+                let block = &g.snaps[(k - 1) * n_run..k * n_run];
+                let mut values = block.iter().skip(self.lane).step_by(g.width);
+                values
+                    .all(|v| v.is_finite())
+                    .then_some((k * g.snap_every, block))
+            });
+            snap.unwrap_or((0, &[]))
+        };
+        out.truncate(from + epochs);
+        let np = g.n_params;
+        for (k, &v) in block.iter().skip(self.lane).step_by(g.width).enumerate() {
             if k < np {
                 params[k] = v;
             } else {
                 state[k - np] = v;
             }
         }
-        true
+        epochs
     }
 
     /// The mean error at `params` if they are the run's values at the end of the span
@@ -163,6 +189,11 @@ impl Ahead {
 /// Epochs per call of the native code: a group whose runs have all gone bad stops
 /// within this many epochs.
 const CALL_EPOCHS: usize = 8;
+
+/// The most snapshots a group keeps: a run that goes bad takes up its span alone from
+/// the last one before its first bad epoch, within a sixteenth of the span (or
+/// [`CALL_EPOCHS`]) of it.
+const SNAPSHOTS: usize = 16;
 
 impl SideKernel {
     /// Compiles the runs of `kernel` (compiled for `cfg` on `trainer`) side by side, at
@@ -309,6 +340,9 @@ impl SideKernel {
         let per_epoch = self.groups * 16;
         let mut records = vec![0.0; epochs * per_epoch];
         let mut done = 0;
+        // A snapshot after every few calls, at most `SNAPSHOTS` of them.
+        let snap_every = CALL_EPOCHS * epochs.div_ceil(CALL_EPOCHS * SNAPSHOTS).max(1);
+        let mut snaps = Vec::with_capacity((epochs / snap_every) * block.len());
         // Which lanes have gone bad so far.
         let mut bad = vec![false; w];
         while done < epochs {
@@ -344,18 +378,11 @@ impl SideKernel {
                 }
             }
             done += c;
+            if done % snap_every == 0 {
+                snaps.extend_from_slice(&block);
+            }
             if bad[..runs.len()].iter().all(|&b| b) {
                 break;
-            }
-        }
-        // The records lane by lane, as each run reads its own.
-        let mut by_lane = vec![(0.0, 0.0); w * epochs];
-        for (e, epoch) in records.chunks_exact(per_epoch).take(done).enumerate() {
-            for (g, group) in epoch.chunks_exact(16).enumerate() {
-                let (sums, maxes) = group.split_at(8);
-                for (l, (&s, &m)) in sums.iter().zip(maxes).enumerate() {
-                    by_lane[(8 * g + l) * epochs + e] = (s, m);
-                }
             }
         }
         let finals = self.final_errors(trainer, &block);
@@ -365,8 +392,10 @@ impl SideKernel {
             done,
             width: w,
             n_params: np,
-            records: by_lane,
+            records,
             runs: block,
+            snap_every,
+            snaps,
             initial,
         });
         (0..runs.len())

@@ -315,7 +315,7 @@ pub fn stop_dict<'py>(py: Python<'py>, stop: &Stop) -> PyResult<Bound<'py, PyDic
             d.set_item("kind", "diverged")?;
             d.set_item("step", step)?;
             d.set_item("row", row + 1)?;
-            d.set_item("reason", reason)?;
+            d.set_item("reason", reason.to_string())?;
         }
         Stop::Interrupted { steps } => {
             d.set_item("kind", "interrupted")?;

@@ -53,8 +53,8 @@ pub enum EpochEnd {
     Diverged {
         /// Its data row (0-based; for a mini-batch, the batch's first row).
         row: usize,
-        /// What was bad, in words.
-        reason: String,
+        /// What was bad (in words, as it displays).
+        reason: crate::train::Reason,
     },
     /// The caller or a sink asked to stop.
     Stopped,
@@ -74,11 +74,14 @@ pub trait Backend {
         1
     }
 
-    /// Runs `span` epochs in data order without looking between them, for runs that keep
-    /// nothing per epoch, judging every step against the fixed error `limit`. Returns
-    /// each epoch's `(sum of errors, largest error)` in `records`, or `false` if a step
-    /// crossed `limit` or was not finite: then `params` and `state` are not to be trusted
-    /// (the loop restores them and goes epoch by epoch).
+    /// Runs up to `span` epochs in data order without looking between them, for runs
+    /// that keep nothing per epoch, judging every step against the fixed error `limit`.
+    /// Returns how many epochs it took — all of the span, or a first part of it whose
+    /// every step was finite and within `limit`, with `params` and `state` where that
+    /// part ended — and each of those epochs' `(sum of errors, largest error)` in
+    /// `records`. 0 (the default: this backend has no spans) if it took none; then
+    /// `params` and `state` are not to be trusted (the loop restores them and goes
+    /// epoch by epoch).
     fn epochs(
         &mut self,
         _params: &mut [f64],
@@ -86,8 +89,8 @@ pub trait Backend {
         _span: usize,
         _limit: f64,
         _records: &mut Vec<(f64, f64)>,
-    ) -> bool {
-        false
+    ) -> usize {
+        0
     }
 }
 

@@ -34,7 +34,9 @@ pub use optim::{Convention, Optimizer, State};
 pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
 pub use sink::{Fanout, Plan, RunEnd, Sink};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};
-pub use train::{divergence, Gradient, Hooks, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR};
+pub use train::{
+    divergence, Gradient, Hooks, Reason, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR,
+};
 
 /// Formats a number for messages: the shortest text that reads back the same.
 pub fn fmt_num(v: f64) -> String {

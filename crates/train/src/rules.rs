@@ -165,7 +165,10 @@ impl PartialEq for Rule {
 impl Rule {
     /// The hyperparameter `name` answers to (key or alias), if the rule has it.
     pub fn hyper(&self, name: &str) -> Option<&'static HyperDef> {
-        self.hypers.iter().find(|h| h.answers_to(name))
+        // A key as the table spells it first (the engine's own lookups, many per cell
+        // of a stability map), then the names a person may type.
+        (self.hypers.iter().find(|h| h.key == name))
+            .or_else(|| self.hypers.iter().find(|h| h.answers_to(name)))
     }
 
     /// The hyperparameter in β slot `slot` (1 or 2), if any.

@@ -119,8 +119,8 @@ pub enum Stop {
         step: usize,
         /// Its data row (0-based).
         row: usize,
-        /// What was bad, in words.
-        reason: String,
+        /// What was bad (in words, as it displays).
+        reason: crate::train::Reason,
     },
     /// The caller asked to stop (Ctrl-C); everything computed so far is kept.
     Interrupted {

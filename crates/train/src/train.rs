@@ -376,17 +376,24 @@ impl Trainer {
                 saved.extend_from_slice(&st.values);
                 let saved_t = st.t;
                 records.clear();
-                if backend.epochs(&mut params, &mut st, many, limit(best), &mut records) {
-                    let (exact, b) = span_within(&records, best, spe as f64, limit, &mut means);
+                // (A backend may take the span's first part only: the rest is asked of
+                // it again at the next turn.)
+                let taken = backend
+                    .epochs(&mut params, &mut st, many, limit(best), &mut records)
+                    .min(many)
+                    .min(records.len());
+                if taken > 0 {
+                    let (exact, b) =
+                        span_within(&records[..taken], best, spe as f64, limit, &mut means);
                     if exact {
                         best = b;
-                        step_no += many * spe;
+                        step_no += taken * spe;
                         // To the sinks in one call, not one per epoch.
                         sink.epoch_means(epoch + 1, &means);
-                        for _ in 0..many {
+                        for _ in 0..taken {
                             opt.end_epoch(&mut st, n);
                         }
-                        epoch += many;
+                        epoch += taken;
                         (hooks.progress)(epoch, cfg.epochs);
                         if (hooks.should_stop)() && epoch < cfg.epochs {
                             stop = Stop::Interrupted { steps: step_no };
@@ -601,26 +608,99 @@ pub fn divergence(
     params: &[f64],
     factor: f64,
     best: f64,
-) -> Option<String> {
+) -> Option<Reason> {
     if !err.is_finite() {
-        Some(format!("the error is {}", describe(err)))
+        Some(Reason::Error(err))
     } else if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
-        Some(format!(
-            "the gradient of {} is {}",
-            names[i],
-            describe(grad[i])
-        ))
+        Some(Reason::Gradient {
+            param: names[i].clone(),
+            value: grad[i],
+        })
     } else if let Some(i) = params.iter().position(|p| !p.is_finite()) {
-        Some(format!("{} became {}", names[i], describe(params[i])))
+        Some(Reason::Param {
+            param: names[i].clone(),
+            value: params[i],
+        })
     } else if err > factor * best && err > 0.0 {
-        Some(format!(
-            "the error {} is more than {} times the best epoch mean so far ({})",
-            short(err),
-            short(factor),
-            short(best)
-        ))
+        Some(Reason::Grew {
+            error: err,
+            factor,
+            best,
+        })
     } else {
         None
+    }
+}
+
+/// Why a step diverged ([`divergence`]): kept as numbers, and put into words (its
+/// `Display`) only when shown — a stability map judges its diverging runs by the
+/// thousand and shows none of their reasons.
+///
+/// ```
+/// use gradsheet_train::train::Reason;
+/// let r = Reason::Grew { error: 3.591e16, factor: 1e4, best: 5655.0 };
+/// assert_eq!(
+///     r.to_string(),
+///     "the error 3.591e16 is more than 10000 times the best epoch mean so far (5655)"
+/// );
+/// assert_eq!(Reason::Error(f64::NAN).to_string(), "the error is NaN");
+/// ```
+#[derive(Clone, Debug)]
+pub enum Reason {
+    /// The step's error was not finite.
+    Error(f64),
+    /// A parameter's gradient was not finite.
+    Gradient {
+        /// The parameter.
+        param: String,
+        /// Its gradient.
+        value: f64,
+    },
+    /// A parameter's new value was not finite.
+    Param {
+        /// The parameter.
+        param: String,
+        /// Its value.
+        value: f64,
+    },
+    /// The error grew past `factor` times the best epoch mean so far.
+    Grew {
+        /// The step's error.
+        error: f64,
+        /// The divergence factor ([`TrainConfig::divergence_factor`]).
+        factor: f64,
+        /// The best epoch mean so far (floored).
+        best: f64,
+    },
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Error(e) => write!(f, "the error is {}", describe(*e)),
+            Reason::Gradient { param, value } => {
+                write!(f, "the gradient of {param} is {}", describe(*value))
+            }
+            Reason::Param { param, value } => write!(f, "{param} became {}", describe(*value)),
+            Reason::Grew {
+                error,
+                factor,
+                best,
+            } => write!(
+                f,
+                "the error {} is more than {} times the best epoch mean so far ({})",
+                short(*error),
+                short(*factor),
+                short(*best)
+            ),
+        }
+    }
+}
+
+/// Two reasons are the same when they read the same (a NaN in each is one value).
+impl PartialEq for Reason {
+    fn eq(&self, other: &Reason) -> bool {
+        self.to_string() == other.to_string()
     }
 }
 
@@ -671,15 +751,27 @@ fn span_within(
     // lowest of the limits, every epoch was within its own (the usual case, and two
     // short chains instead of one long one).
     means.clear();
-    let (mut b, mut top) = (best, f64::NEG_INFINITY);
-    for &(sum, largest) in records {
-        top = top.max(largest);
-        let mean = sum / steps_per_epoch;
-        means.push(mean);
-        if mean.is_finite() && mean.abs() < b {
-            b = mean.abs();
+    means.extend(records.iter().map(|&(sum, _)| sum / steps_per_epoch));
+    // Both are the extremes of sets of numbers — the means' sizes (a non-finite one
+    // left out) and the largest errors (never NaN: a NaN error stops the backend) — the
+    // same in any order, so taken eight lanes at a time rather than in one chain.
+    const LANES: usize = 8;
+    let (mut low, mut high) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+    // (Comparisons rather than `min` and `max`, which would test for NaNs there are
+    // none of.)
+    for (ms, rs) in means.chunks(LANES).zip(records.chunks(LANES)) {
+        for (k, (&m, &(_, largest))) in ms.iter().zip(rs).enumerate() {
+            let size = if m.is_finite() {
+                m.abs()
+            } else {
+                f64::INFINITY
+            };
+            low[k] = if size < low[k] { size } else { low[k] };
+            high[k] = if largest > high[k] { largest } else { high[k] };
         }
     }
+    let b = low.iter().fold(best, |b, &l| b.min(l));
+    let top = high.iter().fold(f64::NEG_INFINITY, |t, &h| t.max(h));
     if top <= limit(b) {
         return (true, b);
     }

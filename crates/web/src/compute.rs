@@ -384,7 +384,7 @@ fn stop_out(stop: &Stop, steps_per_epoch: usize) -> StopOut {
             step: Some(*step),
             epoch: Some((step - 1) / steps_per_epoch.max(1) + 1),
             row: Some(row + 1),
-            reason: Some(reason.clone()),
+            reason: Some(reason.to_string()),
         },
         Stop::Interrupted { steps } => StopOut {
             kind: "interrupted".into(),

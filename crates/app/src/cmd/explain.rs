@@ -72,7 +72,7 @@ fn to_json(d: &Diagnosis) -> Value {
     let stop = match &d.stop {
         Stop::Completed => json!({ "kind": "completed" }),
         Stop::Diverged { step, row, reason } => {
-            json!({ "kind": "diverged", "step": step, "row": row + 1, "reason": reason })
+            json!({ "kind": "diverged", "step": step, "row": row + 1, "reason": reason.to_string() })
         }
         Stop::Interrupted { steps } => json!({ "kind": "interrupted", "steps": steps }),
     };

@@ -636,7 +636,7 @@ fn print_json(
         })).collect::<Vec<_>>(),
         "stop": match &end.stop {
             Stop::Completed => serde_json::json!("completed"),
-            Stop::Diverged { step, row, reason } => serde_json::json!({"diverged": {"step": step, "row": row + 1, "reason": reason, "where": divergence_at(net, &end.final_params, net.trainer.row(*row))}}),
+            Stop::Diverged { step, row, reason } => serde_json::json!({"diverged": {"step": step, "row": row + 1, "reason": reason.to_string(), "where": divergence_at(net, &end.final_params, net.trainer.row(*row))}}),
             Stop::Interrupted { steps } => serde_json::json!({"interrupted": {"steps": steps}}),
         },
         "steps": end.steps_taken,

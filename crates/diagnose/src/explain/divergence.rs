@@ -51,7 +51,7 @@ pub(super) fn analyse(
         row: *row,
         epoch: at.epoch,
         inputs: at.inputs.to_vec(),
-        reason: reason.clone(),
+        reason: reason.to_string(),
         finite_steps: step - 1,
         first_unstable,
         onset: onset_idx.map(|i| all[i].clone()),

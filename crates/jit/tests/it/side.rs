@@ -8,11 +8,13 @@ use proptest::prelude::*;
 
 use super::{assert_same, data, formula, key};
 
-/// A trace and every epoch's mean error (a run keeping no epoch hears only those).
+/// A trace and every epoch's mean error (a run keeping no epoch hears only those), and
+/// the length of each span of epochs heard in one call.
 #[derive(Default)]
 struct Heard {
     trace: Trace,
     means: Vec<f64>,
+    spans: Vec<usize>,
 }
 
 impl Sink for Heard {
@@ -21,6 +23,10 @@ impl Sink for Heard {
     }
     fn epoch_mean(&mut self, _epoch: usize, mean: f64) {
         self.means.push(mean);
+    }
+    fn epoch_means(&mut self, _first: usize, means: &[f64]) {
+        self.spans.push(means.len());
+        self.means.extend_from_slice(means);
     }
     fn finish(&mut self, end: &gradsheet_train::RunEnd) {
         self.trace.finish(end);
@@ -45,6 +51,8 @@ struct Tally {
     diverged: usize,
     /// Runs that did not diverge whose span was not taken from the lanes.
     missed: usize,
+    /// Runs that diverged after taking their span's first part from the lanes.
+    part: usize,
 }
 
 /// Trains `runs` side by side and each alone on the interpreter, and compares them.
@@ -83,6 +91,10 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
             tally.taken += usize::from(taken);
             tally.diverged += usize::from(diverged);
             tally.missed += usize::from(!taken && !diverged);
+            // A run that went bad within the span took its first part from the lanes
+            // (up to a snapshot), heard as a shorter span.
+            let part = fast.spans.first().is_some_and(|&s| s < span);
+            tally.part += usize::from(part && diverged);
         }
     }
     tally
@@ -165,6 +177,31 @@ fn runs_side_by_side_are_the_interpreters() {
             }
         }
     }
+}
+
+/// Runs that go bad late in their span (W5's stability map: momentum on the graddesc
+/// data, the rates where it starts to diverge) take the span's part before a snapshot
+/// from the lanes and go on alone from there, as the interpreter's runs, bit for bit.
+#[test]
+fn runs_that_go_bad_late_go_on_alone_from_a_snapshot() {
+    if !side_by_side() {
+        return;
+    }
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+    let mut runs = Vec::new();
+    for i in 0..12 {
+        for j in 0..10 {
+            let lr = 10f64.powf(-4.0 + i as f64 / 11.0);
+            let beta = 0.99 * j as f64 / 9.0;
+            let mut cfg = TrainConfig::new(Optimizer::Momentum { lr, beta }, 100);
+            cfg.record = Record::Final;
+            runs.push((cfg, vec![1.0, 1.0]));
+        }
+    }
+    let tally = compare(&trainer, &runs, "graddesc momentum");
+    assert_eq!(tally.missed, 0, "{tally:?}");
+    assert!(tally.taken > 0 && tally.part > 0, "{tally:?}");
 }
 
 /// The loss is the tape's too: an absolute error (the sign's masks) in the lanes; and a

@@ -79,8 +79,8 @@ pub fn step(spec: &StepSpec, lim: &Limits, dl: &Deadline) -> Result<StepOut, Api
                 "the run stopped at step {} ({}), before step {}",
                 trace.len(),
                 match &trace.stop {
-                    gradsheet_train::Stop::Diverged { reason, .. } => reason.as_str(),
-                    _ => "interrupted",
+                    gradsheet_train::Stop::Diverged { reason, .. } => reason.to_string(),
+                    _ => "interrupted".to_string(),
                 },
                 spec.step
             ),
