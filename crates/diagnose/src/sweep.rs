@@ -119,8 +119,14 @@ fn judge_hooked(
     cfg.record = Record::Final;
     let mut means = EpochMeans::default();
     let kept = ahead.clone();
-    let end = match (kernel, ahead) {
-        (Some(k), Some(a)) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
+    // A run that is its span side by side, and sound, is judged there and then (as the
+    // loop judges a span); any other goes through the loop.
+    let whole = ahead
+        .as_ref()
+        .and_then(|a| a.whole_run(trainer, &cfg, &mut means));
+    let end = match (whole, kernel, ahead) {
+        (Some(end), _, _) => end,
+        (None, Some(k), Some(a)) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
         _ => gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?,
     };
     // The initial error as the run's backend computed it; the final one on the

@@ -22,7 +22,7 @@
 use std::sync::Arc;
 
 use gradsheet_train::optim::WORKBOOK_HYPERS;
-use gradsheet_train::{Gradient, Record, State, TrainConfig, Trainer};
+use gradsheet_train::{Gradient, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer};
 
 use crate::epoch::EpochKernel;
 use crate::lanes::{LaneKernel, LaneRows, Width};
@@ -79,10 +79,9 @@ struct Group {
     /// Lanes.
     width: usize,
     n_params: usize,
-    /// Each epoch's sums of errors and largest errors, as the kernel wrote them: epoch
-    /// after epoch, for each register of eight lanes its eight sums, then its eight
-    /// largest errors (`done` epochs filled).
-    records: Vec<f64>,
+    /// Each lane's epochs' sums of errors and largest errors, lane after lane
+    /// (`epochs` each, of which `done` are filled).
+    records: Vec<(f64, f64)>,
     /// Each lane's parameters and state at the end of the records.
     runs: Vec<f64>,
     /// Epochs between two snapshots.
@@ -108,6 +107,12 @@ impl Ahead {
         self.group.initial[self.lane]
     }
 
+    /// Each recorded epoch's sum of errors and largest error.
+    fn records(&self) -> &[(f64, f64)] {
+        let g = &*self.group;
+        &g.records[self.lane * g.epochs..][..g.done]
+    }
+
     /// The run's parameters (then its state values) at the end of the records.
     fn values(&self) -> impl Iterator<Item = f64> + '_ {
         let g = &*self.group;
@@ -130,15 +135,7 @@ impl Ahead {
         out: &mut Vec<(f64, f64)>,
     ) -> usize {
         let g = &*self.group;
-        // The lane's records, read where the kernel wrote them (a run reads a hundred
-        // epochs or so, and a copy lane by lane cost the group more than its runs'
-        // reads), into `out` in one pass, then judged there.
-        let (stride, at) = (g.width * 2, (self.lane / 8) * 16 + self.lane % 8);
-        let from = out.len();
-        out.extend(
-            (0..g.done).map(|e| (g.records[e * stride + at], g.records[e * stride + at + 8])),
-        );
-        let records = &out[from..];
+        let records = self.records();
         // (`&` rather than `&&`: no branch per epoch, in the usual case of a sound span.)
         let sound = records
             .iter()
@@ -162,7 +159,7 @@ impl Ahead {
             });
             snap.unwrap_or((0, &[]))
         };
-        out.truncate(from + epochs);
+        out.extend_from_slice(&records[..epochs]);
         let np = g.n_params;
         for (k, &v) in block.iter().skip(self.lane).step_by(g.width).enumerate() {
             if k < np {
@@ -172,6 +169,36 @@ impl Ahead {
             }
         }
         epochs
+    }
+
+    /// The whole run, where it is this span and the training loop would take it from
+    /// the lanes as it stands: [`Trainer::run_trained`] on the lane's records and
+    /// values (handing `sink` what the loop would). `None`, with nothing handed to
+    /// `sink`, otherwise: the run then goes through the loop
+    /// ([`EpochKernel::run_ahead`]), which takes what it can of the span.
+    ///
+    /// [`EpochKernel::run_ahead`]: crate::EpochKernel::run_ahead
+    pub fn whole_run(
+        &self,
+        trainer: &Trainer,
+        cfg: &TrainConfig,
+        sink: &mut dyn Sink,
+    ) -> Option<RunEnd> {
+        let g = &*self.group;
+        if g.done != g.epochs || g.epochs != cfg.epochs {
+            return None;
+        }
+        let (params, state): (Vec<f64>, Vec<f64>) = {
+            let mut values = self.values();
+            (values.by_ref().take(g.n_params).collect(), values.collect())
+        };
+        let trained = Trained {
+            initial_error: self.initial_error(),
+            records: self.records(),
+            params,
+            state,
+        };
+        trainer.run_trained(cfg, trained, sink)
     }
 
     /// The mean error at `params` if they are the run's values at the end of the span
@@ -338,7 +365,10 @@ impl SideKernel {
             });
         }
         let per_epoch = self.groups * 16;
-        let mut records = vec![0.0; epochs * per_epoch];
+        // One call's records as the kernel writes them: for each epoch, for each
+        // register of eight lanes its eight sums, then its eight largest errors.
+        let mut records = vec![0.0; CALL_EPOCHS * per_epoch];
+        let mut by_lane = vec![(0.0, 0.0); w * epochs];
         let mut done = 0;
         // A snapshot after every few calls, at most `SNAPSHOTS` of them.
         let snap_every = CALL_EPOCHS * epochs.div_ceil(CALL_EPOCHS * SNAPSHOTS).max(1);
@@ -347,7 +377,7 @@ impl SideKernel {
         let mut bad = vec![false; w];
         while done < epochs {
             let c = CALL_EPOCHS.min(epochs - done);
-            let out = &mut records[done * per_epoch..(done + c) * per_epoch];
+            let out = &mut records[..c * per_epoch];
             // SAFETY: `entry` is a `TrainFn` (System V) compiled by `compile_train` for
             // `self.groups` groups and this model, and kept alive by `self.native`; a
             // kernel exists only where the processor has AVX-512F (`compile`). It reads
@@ -377,6 +407,17 @@ impl SideKernel {
                     }
                 }
             }
+            // Each lane's records to its own row of `by_lane`, while the call's are in
+            // the cache (each run then reads its own in a row).
+            for (lane, row) in by_lane.chunks_exact_mut(epochs).enumerate() {
+                let at = (lane / 8) * 16 + lane % 8;
+                for (r, epoch) in row[done..done + c]
+                    .iter_mut()
+                    .zip(out.chunks_exact(per_epoch))
+                {
+                    *r = (epoch[at], epoch[at + 8]);
+                }
+            }
             done += c;
             if done % snap_every == 0 {
                 snaps.extend_from_slice(&block);
@@ -392,7 +433,7 @@ impl SideKernel {
             done,
             width: w,
             n_params: np,
-            records,
+            records: by_lane,
             runs: block,
             snap_every,
             snaps,

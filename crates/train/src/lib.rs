@@ -35,7 +35,8 @@ pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
 pub use sink::{Fanout, Plan, RunEnd, Sink};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};
 pub use train::{
-    divergence, Gradient, Hooks, Reason, TrainConfig, TrainError, Trainer, DIVERGENCE_FACTOR,
+    divergence, Gradient, Hooks, Reason, TrainConfig, TrainError, Trained, Trainer,
+    DIVERGENCE_FACTOR,
 };
 
 /// Formats a number for messages: the shortest text that reads back the same.

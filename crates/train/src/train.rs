@@ -332,18 +332,8 @@ impl Trainer {
         };
 
         let initial_mean = backend.mean_error(&params);
-        let floor = 1e-3 * initial_mean.abs();
+        let (floor, limit) = limits(cfg.divergence_factor, initial_mean);
         let mut best = initial_mean.abs();
-        // The kernel's form of the test `err > factor·best && err > 0`: one comparison
-        // against a number (a NaN limit never trips).
-        let limit = |best: f64| {
-            let l = cfg.divergence_factor * best.max(floor);
-            if l.is_nan() {
-                f64::INFINITY
-            } else {
-                l.max(0.0)
-            }
-        };
         // Several epochs per call where nothing is kept per epoch and the rows stay in
         // order, with the threshold of the first: thresholds only fall as the best error
         // falls, so the backend stops at every step the loop would stop at, and a few
@@ -490,6 +480,84 @@ impl Trainer {
         };
         sink.finish(&end);
         Ok(end)
+    }
+
+    /// The end of a run whose every epoch was trained in one span by a backend that
+    /// trains many runs at once (a stability map's, side by side in SIMD lanes), judged
+    /// as [`Trainer::run_on`] judges a span a backend hands it: `Some` — the end, after
+    /// handing `sink` the plan, every epoch's mean error and the end — where the loop
+    /// would have taken the whole run from the span; `None`, with nothing handed to
+    /// `sink`, where it would have stopped or looked closer (a step that was not
+    /// finite or crossed its limit), or the run is not of one span (the loop then runs
+    /// it, redoing what it must).
+    ///
+    /// `trained` holds the mean error at the initial values, each epoch's
+    /// `(sum of errors, largest error)` and the parameters and optimizer state after
+    /// the last.
+    pub fn run_trained(
+        &self,
+        cfg: &TrainConfig,
+        trained: Trained<'_>,
+        sink: &mut dyn Sink,
+    ) -> Option<RunEnd> {
+        let Trained {
+            initial_error,
+            records,
+            params,
+            state,
+        } = trained;
+        // Runs the loop hands a backend in spans, each epoch trained: its first span.
+        let spanned = cfg.record == Record::Final && cfg.shuffle.is_none();
+        let np = self.compiled.n_params;
+        let ns = cfg.optimizer.state_vars().len() * np;
+        if !spanned || cfg.epochs == 0 || records.len() != cfg.epochs {
+            return None;
+        }
+        if params.len() != np || state.len() != ns || self.validate(&params, cfg).is_err() {
+            return None;
+        }
+        let (_, limit) = limits(cfg.divergence_factor, initial_error);
+        let best = initial_error.abs();
+        // A backend's test against the first limit (see `Backend::epochs`), then the
+        // loop's own against each epoch's.
+        let sound = records
+            .iter()
+            .fold(true, |ok, &(s, m)| ok & s.is_finite() & (m <= limit(best)))
+            && params.iter().chain(&state).all(|v| v.is_finite());
+        if !sound {
+            return None;
+        }
+        let plan = self.plan_only(cfg);
+        let spe = plan.steps_per_epoch;
+        let (records_room, saved, mut means) = SPAN_ROOM.take();
+        let (exact, _) = span_within(records, best, spe as f64, limit, &mut means);
+        let end = exact.then(|| {
+            let mut st = State {
+                vars: cfg.optimizer.state_vars(),
+                values: state,
+                n: np,
+                t: (cfg.epochs * spe) as u64,
+            };
+            for _ in 0..cfg.epochs {
+                cfg.optimizer.end_epoch(&mut st, self.n_rows);
+            }
+            sink.start(&plan);
+            sink.epoch_means(1, &means);
+            let end = RunEnd {
+                stop: Stop::Completed,
+                steps_taken: cfg.epochs * spe,
+                epochs_done: cfg.epochs,
+                final_params: params,
+                final_state: st.values,
+                initial_error,
+            };
+            sink.finish(&end);
+            end
+        });
+        if means.capacity() <= SPAN_ROOM_KEPT {
+            SPAN_ROOM.set((records_room, saved, means));
+        }
+        end
     }
 
     /// The batch's mean error and mean gradient (into `grad`), and the first row's
@@ -733,6 +801,37 @@ fn describe(v: f64) -> &'static str {
     }
 }
 
+/// What a backend that trains many runs at once trained of one run: see
+/// [`Trainer::run_trained`].
+#[derive(Clone, Debug)]
+pub struct Trained<'a> {
+    /// The mean error at the initial values.
+    pub initial_error: f64,
+    /// Each epoch's sum of errors and largest error.
+    pub records: &'a [(f64, f64)],
+    /// The parameters after the last epoch.
+    pub params: Vec<f64>,
+    /// The optimizer's state values after the last epoch ([`State::values`]).
+    pub state: Vec<f64>,
+}
+
+/// The divergence test's floor for a run whose initial mean error is `initial`, and
+/// its limit on a step's error given the best epoch mean so far: the kernel's form of
+/// the test `err > factor·max(best, floor) && err > 0`, one comparison against a
+/// number (a NaN limit never trips).
+fn limits(factor: f64, initial: f64) -> (f64, impl Fn(f64) -> f64 + Copy) {
+    let floor = 1e-3 * initial.abs();
+    let limit = move |best: f64| {
+        let l = factor * best.max(floor);
+        if l.is_nan() {
+            f64::INFINITY
+        } else {
+            l.max(0.0)
+        }
+    };
+    (floor, limit)
+}
+
 /// Whether no epoch of a span (its `records`, each epoch's sum of errors and largest
 /// error) had an error above its limit — `limit` of the best epoch mean before it,
 /// starting from `best` — and the best mean after the span. Apart from the loop, so
@@ -759,16 +858,24 @@ fn span_within(
     let (mut low, mut high) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
     // (Comparisons rather than `min` and `max`, which would test for NaNs there are
     // none of.)
-    for (ms, rs) in means.chunks(LANES).zip(records.chunks(LANES)) {
-        for (k, (&m, &(_, largest))) in ms.iter().zip(rs).enumerate() {
-            let size = if m.is_finite() {
-                m.abs()
-            } else {
-                f64::INFINITY
-            };
-            low[k] = if size < low[k] { size } else { low[k] };
-            high[k] = if largest > high[k] { largest } else { high[k] };
+    let mut fold = |k: usize, m: f64, largest: f64| {
+        let size = if m.is_finite() {
+            m.abs()
+        } else {
+            f64::INFINITY
+        };
+        low[k] = if size < low[k] { size } else { low[k] };
+        high[k] = if largest > high[k] { largest } else { high[k] };
+    };
+    let (ms, rs) = (means.chunks_exact(LANES), records.chunks_exact(LANES));
+    let (m_rest, r_rest) = (ms.remainder(), rs.remainder());
+    for (m, r) in ms.zip(rs) {
+        for k in 0..LANES {
+            fold(k, m[k], r[k].1);
         }
+    }
+    for (k, (&m, &(_, largest))) in m_rest.iter().zip(r_rest).enumerate() {
+        fold(k, m, largest);
     }
     let b = low.iter().fold(best, |b, &l| b.min(l));
     let top = high.iter().fold(f64::NEG_INFINITY, |t, &h| t.max(h));

@@ -53,6 +53,8 @@ struct Tally {
     missed: usize,
     /// Runs that diverged after taking their span's first part from the lanes.
     part: usize,
+    /// Runs judged whole from their span ([`gradsheet_jit::Ahead::whole_run`]).
+    whole: usize,
 }
 
 /// Trains `runs` side by side and each alone on the interpreter, and compares them.
@@ -67,8 +69,12 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
         assert_eq!(aheads.len(), group.len());
         for ((cfg, init), ahead) in group.iter().zip(aheads) {
             let kept = ahead.clone();
+            // The run judged there and then, where it is its span and sound.
+            let mut whole = Heard::default();
+            let ended = ahead.whole_run(trainer, cfg, &mut whole);
             let mut fast = Heard::default();
-            k.run_ahead(trainer, init, cfg, &mut Hooks::none(), &mut fast, ahead)
+            let fast_end = k
+                .run_ahead(trainer, init, cfg, &mut Hooks::none(), &mut fast, ahead)
                 .unwrap();
             let mut slow = Heard::default();
             trainer
@@ -88,6 +94,29 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
                 .get(span - 1)
                 .is_some_and(|e| kept.final_error_at(&e.params).is_some());
             let diverged = matches!(slow.trace.stop, Stop::Diverged { .. });
+            match ended {
+                Some(end) => {
+                    assert!(taken && !diverged && cfg.epochs == span, "{what}");
+                    assert_eq!(
+                        end.initial_error.to_bits(),
+                        fast_end.initial_error.to_bits()
+                    );
+                    assert_eq!(
+                        bits(&end.final_state),
+                        bits(&fast_end.final_state),
+                        "{what}"
+                    );
+                    assert_eq!(end.steps_taken, fast_end.steps_taken, "{what}");
+                    assert_same(&whole.trace, &slow.trace, &what);
+                    assert_eq!(bits(&whole.means), bits(&slow.means), "{what}: epoch means");
+                    tally.whole += 1;
+                }
+                None => {
+                    assert!(whole.means.is_empty() && whole.trace.final_params.is_empty());
+                    // (A run longer than its span, or one the loop looked closer at.)
+                    assert!(diverged || cfg.epochs > span || !taken, "{what}");
+                }
+            }
             tally.taken += usize::from(taken);
             tally.diverged += usize::from(diverged);
             tally.missed += usize::from(!taken && !diverged);
@@ -174,6 +203,15 @@ fn runs_side_by_side_are_the_interpreters() {
                 if f == "a*x+b" && rule < 2 {
                     assert!(tally.diverged > 0, "{f}, rule {rule}: {tally:?}");
                 }
+                // Runs of one span are judged there and then; longer ones never.
+                if epochs == 20 {
+                    assert!(
+                        tally.whole > 0 || tally.taken == 0,
+                        "{f}, rule {rule}: {tally:?}"
+                    );
+                } else {
+                    assert_eq!(tally.whole, 0, "{f}, rule {rule}: {tally:?}");
+                }
             }
         }
     }
@@ -201,7 +239,36 @@ fn runs_that_go_bad_late_go_on_alone_from_a_snapshot() {
     }
     let tally = compare(&trainer, &runs, "graddesc momentum");
     assert_eq!(tally.missed, 0, "{tally:?}");
-    assert!(tally.taken > 0 && tally.part > 0, "{tally:?}");
+    assert!(
+        tally.taken > 0 && tally.part > 0 && tally.whole > 0,
+        "{tally:?}"
+    );
+}
+
+/// Runs from −0 (which the native SGD step leaves to the interpreter) and at a rate of
+/// 0 are the interpreter's in the lanes too, zeros' signs and all.
+#[test]
+fn runs_from_negative_zero_and_at_rate_zero_are_the_interpreters() {
+    if !side_by_side() {
+        return;
+    }
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &data()).unwrap();
+    let mut runs = Vec::new();
+    for lr in [0.0, 1e-3, 0.05] {
+        for init in [[-0.0, -0.0], [-0.0, 1.0], [0.0, -0.0]] {
+            for opt in [Optimizer::Sgd { lr }, Optimizer::Momentum { lr, beta: 0.5 }] {
+                let mut cfg = TrainConfig::new(opt, 20);
+                cfg.record = Record::Final;
+                runs.push((cfg, init.to_vec()));
+            }
+        }
+    }
+    for rule in 0..2 {
+        let runs: Vec<_> = runs.iter().skip(rule).step_by(2).cloned().collect();
+        let tally = compare(&trainer, &runs, "from -0");
+        assert!(tally.whole > 0 && tally.missed == 0, "{tally:?}");
+    }
 }
 
 /// The loss is the tape's too: an absolute error (the sign's masks) in the lanes; and a
