@@ -362,10 +362,20 @@ pub struct CompiledModel {
 impl CompiledModel {
     /// A workspace with the constants set.
     pub fn workspace(&self) -> Workspace {
-        let mut ws = self.tape.workspace();
+        let mut ws = Workspace {
+            vals: Vec::new(),
+            adj: Vec::new(),
+        };
+        self.reset_workspace(&mut ws);
+        ws
+    }
+
+    /// Makes `ws` what [`CompiledModel::workspace`] makes, whatever model it served
+    /// before, in its memory where that is large enough.
+    pub fn reset_workspace(&self, ws: &mut Workspace) {
+        self.tape.reset_workspace(ws);
         let off = self.n_cols + self.n_params;
         ws.vals[off..off + self.constants.len()].copy_from_slice(&self.constants);
-        ws
     }
 
     #[inline]

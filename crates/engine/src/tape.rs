@@ -169,13 +169,24 @@ impl Tape {
 
     /// A workspace with the constants filled in and the variables at 0.
     pub fn workspace(&self) -> Workspace {
-        let mut vals = vec![0.0; self.n_slots];
-        for &(slot, v) in &self.consts {
-            vals[slot as usize] = v;
+        let mut ws = Workspace {
+            vals: Vec::new(),
+            adj: Vec::new(),
+        };
+        self.reset_workspace(&mut ws);
+        ws
+    }
+
+    /// Makes `ws` what [`Tape::workspace`] makes, whatever tape it served before, in
+    /// its memory where that is large enough (a caller running many short runs keeps
+    /// one).
+    pub fn reset_workspace(&self, ws: &mut Workspace) {
+        for v in [&mut ws.vals, &mut ws.adj] {
+            v.clear();
+            v.resize(self.n_slots, 0.0);
         }
-        Workspace {
-            vals,
-            adj: vec![0.0; self.n_slots],
+        for &(slot, v) in &self.consts {
+            ws.vals[slot as usize] = v;
         }
     }
 

@@ -202,20 +202,68 @@ struct Slow {
 }
 
 impl Slow {
+    /// The room for a run of `cfg` on `trainer`, in the memory of the last run's on
+    /// this thread where there was one (every buffer is made anew, zeros and the
+    /// model's constants, whatever run it served): a stability map's diverging runs go
+    /// epoch by epoch, and their nine allocations were a fifth of such a run.
     fn new(trainer: &Trainer, cfg: &TrainConfig) -> Slow {
         let np = trainer.compiled.n_params;
+        let zeros = |mut v: Vec<f64>, n: usize| {
+            v.clear();
+            v.resize(n, 0.0);
+            v
+        };
+        let Slow {
+            saved_p,
+            saved_s,
+            saved_io,
+            before,
+            grad,
+            shuffled,
+            g_row,
+            scratch,
+            mut ws,
+        } = SLOW.take().unwrap_or_else(|| Slow {
+            saved_p: Vec::new(),
+            saved_s: Vec::new(),
+            saved_io: Vec::new(),
+            before: Vec::new(),
+            grad: Vec::new(),
+            shuffled: None,
+            g_row: Vec::new(),
+            scratch: Vec::new(),
+            ws: Workspace {
+                vals: Vec::new(),
+                adj: Vec::new(),
+            },
+        });
+        trainer.compiled.reset_workspace(&mut ws);
         Slow {
-            saved_p: vec![0.0; np],
-            saved_s: vec![0.0; cfg.optimizer.state_vars().len() * np],
-            saved_io: vec![0.0; IO_SQ + np],
-            before: vec![0.0; np],
-            grad: vec![0.0; np],
-            g_row: vec![0.0; np],
-            scratch: vec![0.0; np],
-            shuffled: cfg.shuffle.map(|_| vec![0.0; trainer.rows.len()]),
-            ws: trainer.compiled.workspace(),
+            saved_p: zeros(saved_p, np),
+            saved_s: zeros(saved_s, cfg.optimizer.state_vars().len() * np),
+            saved_io: zeros(saved_io, IO_SQ + np),
+            before: zeros(before, np),
+            grad: zeros(grad, np),
+            g_row: zeros(g_row, np),
+            scratch: zeros(scratch, np),
+            shuffled: cfg
+                .shuffle
+                .map(|_| zeros(shuffled.unwrap_or_default(), trainer.rows.len())),
+            ws,
         }
     }
+
+    /// The values it holds (to keep it for the thread's next run only if small).
+    fn len(&self) -> usize {
+        self.ws.vals.len() + self.shuffled.as_ref().map_or(0, Vec::len)
+    }
+}
+
+thread_local! {
+    /// The room of the last run on this thread that went epoch by epoch (see
+    /// [`Slow::new`]), and the `io` block of the last run's native calls.
+    static SLOW: std::cell::Cell<Option<Slow>> = const { std::cell::Cell::new(None) };
+    static IO: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 thread_local! {
@@ -234,6 +282,12 @@ impl Drop for Native<'_> {
     fn drop(&mut self) {
         if self.records.capacity() <= ROOM_KEPT {
             ROOM.set(std::mem::take(&mut self.records));
+        }
+        if self.io.capacity() <= ROOM_KEPT {
+            IO.set(std::mem::take(&mut self.io));
+        }
+        if let Some(slow) = self.slow.take().filter(|s| s.len() <= ROOM_KEPT) {
+            SLOW.set(Some(slow));
         }
     }
 }
@@ -283,7 +337,10 @@ impl<'a> Native<'a> {
         }
         if self.io.is_empty() {
             let np = self.trainer.compiled.n_params;
-            self.io = vec![0.0; self.kernel.io_len()];
+            // (In the memory of the thread's last run: see `IO`.)
+            self.io = IO.take();
+            self.io.clear();
+            self.io.resize(self.kernel.io_len(), 0.0);
             let hypers = OptKind::hypers(&self.cfg.optimizer);
             self.io[IO_SQ + np..IO_SQ + np + hypers.len()].copy_from_slice(&hypers);
         }

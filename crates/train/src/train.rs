@@ -493,7 +493,9 @@ impl Trainer {
     ///
     /// `trained` holds the mean error at the initial values, each epoch's
     /// `(sum of errors, largest error)` and the parameters and optimizer state after
-    /// the last.
+    /// the last: what the run's own backend would have handed the loop for these
+    /// epochs in one go ([`Backend::epochs`], which a backend offers only for rules that
+    /// do nothing between epochs), as the caller vouches.
     pub fn run_trained(
         &self,
         cfg: &TrainConfig,
