@@ -349,7 +349,7 @@ impl Setting {
             Setting::Hyper(key) => key,
         };
         // Ranges are checked when the whole map's settings are (see `sweep`).
-        let mut values: Vec<(&str, f64)> = cfg.optimizer.hyper_values();
+        let mut values = cfg.optimizer.hyper_values();
         let at = values
             .iter()
             .position(|(k, _)| rule.hyper(k).is_some_and(|h| h.answers_to(key)))

@@ -331,6 +331,7 @@ impl SideKernel {
         let n_run = np * (1 + ns);
         let mut block = vec![0.0; n_run * w];
         let mut settings = vec![0.0; self.n_hypers * w];
+        let mut state = vec![0.0; ns * np];
         for lane in 0..w {
             // Spare lanes repeat the last run; their results are dropped.
             let (cfg, init) = runs[lane.min(runs.len() - 1)];
@@ -342,8 +343,8 @@ impl SideKernel {
                 "every run fits, with one span"
             );
             assert_eq!(init.len(), np, "one initial value per parameter");
-            let state = State::new(&cfg.optimizer, np);
-            for (j, &v) in init.iter().chain(&state.values).enumerate() {
+            State::start(&cfg.optimizer, np, &mut state);
+            for (j, &v) in init.iter().chain(&state).enumerate() {
                 block[j * w + lane] = v;
             }
             let mut h = [0.0; WORKBOOK_HYPERS];

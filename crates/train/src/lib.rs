@@ -30,7 +30,7 @@ pub mod train;
 
 pub use backend::{Backend, Epoch, EpochEnd, Interpreter};
 pub use gen::{GenError, Generator};
-pub use optim::{Convention, Optimizer, State};
+pub use optim::{Convention, HyperValues, Optimizer, State};
 pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
 pub use sink::{Fanout, Plan, RunEnd, Sink};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};

@@ -161,6 +161,28 @@ impl State {
     pub fn new(opt: &Optimizer, n: usize) -> State {
         let vars = opt.state_vars();
         let mut values = vec![0.0; vars.len() * n];
+        State::start(opt, n, &mut values);
+        State {
+            vars,
+            values,
+            n,
+            t: 0,
+        }
+    }
+
+    /// The values [`State::new`] starts from, into `values` (`state_vars().len() · n`
+    /// of them), for a caller that keeps its own room (runs side by side fill a block).
+    ///
+    /// # Panics
+    ///
+    /// If `values` is not that long.
+    pub fn start(opt: &Optimizer, n: usize, values: &mut [f64]) {
+        assert_eq!(
+            values.len(),
+            opt.state_vars().len() * n,
+            "one value per state variable and parameter"
+        );
+        values.fill(0.0);
         match *opt {
             // Only the divisors start at r0; the Σg² accumulators start empty.
             Optimizer::Adagrad { r0, .. } => values[..n].fill(r0),
@@ -169,12 +191,6 @@ impl State {
                 ..
             } => values.fill(initial_accumulator_value),
             _ => {}
-        }
-        State {
-            vars,
-            values,
-            n,
-            t: 0,
         }
     }
 
@@ -396,43 +412,43 @@ impl Optimizer {
 
     /// Every hyperparameter's value by key, in the order of the rule's table (a switch
     /// as 0 or 1).
-    pub fn hyper_values(&self) -> Vec<(&'static str, f64)> {
+    pub fn hyper_values(&self) -> HyperValues {
         let on = |b: bool| f64::from(u8::from(b));
         match *self {
-            Optimizer::Sgd { lr } => vec![("lr", lr)],
+            Optimizer::Sgd { lr } => HyperValues::of(&[("lr", lr)]),
             Optimizer::Momentum { lr, beta } | Optimizer::Rmsprop { lr, beta } => {
-                vec![("lr", lr), ("beta", beta)]
+                HyperValues::of(&[("lr", lr), ("beta", beta)])
             }
             Optimizer::Adam { lr, beta1, beta2 } => {
-                vec![("lr", lr), ("beta1", beta1), ("beta2", beta2)]
+                HyperValues::of(&[("lr", lr), ("beta1", beta1), ("beta2", beta2)])
             }
-            Optimizer::Adagrad { lr, r0 } => vec![("lr", lr), ("r0", r0)],
+            Optimizer::Adagrad { lr, r0 } => HyperValues::of(&[("lr", lr), ("r0", r0)]),
             Optimizer::TorchSgd {
                 lr,
                 momentum,
                 dampening,
                 weight_decay,
                 nesterov,
-            } => vec![
+            } => HyperValues::of(&[
                 ("lr", lr),
                 ("momentum", momentum),
                 ("dampening", dampening),
                 ("weight_decay", weight_decay),
                 ("nesterov", on(nesterov)),
-            ],
+            ]),
             Optimizer::TorchAdagrad {
                 lr,
                 lr_decay,
                 weight_decay,
                 initial_accumulator_value,
                 eps,
-            } => vec![
+            } => HyperValues::of(&[
                 ("lr", lr),
                 ("lr_decay", lr_decay),
                 ("weight_decay", weight_decay),
                 ("initial_accumulator_value", initial_accumulator_value),
                 ("eps", eps),
-            ],
+            ]),
             Optimizer::TorchRmsprop {
                 lr,
                 alpha,
@@ -440,14 +456,14 @@ impl Optimizer {
                 weight_decay,
                 momentum,
                 centered,
-            } => vec![
+            } => HyperValues::of(&[
                 ("lr", lr),
                 ("alpha", alpha),
                 ("eps", eps),
                 ("weight_decay", weight_decay),
                 ("momentum", momentum),
                 ("centered", on(centered)),
-            ],
+            ]),
             Optimizer::TorchAdam {
                 lr,
                 beta1,
@@ -456,14 +472,14 @@ impl Optimizer {
                 weight_decay,
                 amsgrad,
                 ..
-            } => vec![
+            } => HyperValues::of(&[
                 ("lr", lr),
                 ("beta1", beta1),
                 ("beta2", beta2),
                 ("eps", eps),
                 ("weight_decay", weight_decay),
                 ("amsgrad", on(amsgrad)),
-            ],
+            ]),
         }
     }
 
@@ -750,6 +766,51 @@ impl Optimizer {
                 sq[i] = 0.0;
             }
         }
+    }
+}
+
+/// An optimizer's hyperparameters by key, in its table's order
+/// ([`Optimizer::hyper_values`]): a slice of pairs kept inline, not on the heap (a
+/// stability map makes and checks each of its thousands of cells' settings by them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HyperValues {
+    pairs: [(&'static str, f64); HyperValues::MAX],
+    len: usize,
+}
+
+impl HyperValues {
+    /// The most hyperparameters a rule has.
+    pub const MAX: usize = 8;
+
+    fn of(pairs: &[(&'static str, f64)]) -> HyperValues {
+        let mut out = HyperValues {
+            pairs: [("", 0.0); HyperValues::MAX],
+            len: pairs.len(),
+        };
+        out.pairs[..pairs.len()].copy_from_slice(pairs);
+        out
+    }
+}
+
+impl std::ops::Deref for HyperValues {
+    type Target = [(&'static str, f64)];
+    fn deref(&self) -> &Self::Target {
+        &self.pairs[..self.len]
+    }
+}
+
+impl std::ops::DerefMut for HyperValues {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.pairs[..self.len]
+    }
+}
+
+impl IntoIterator for HyperValues {
+    type Item = (&'static str, f64);
+    type IntoIter =
+        std::iter::Take<std::array::IntoIter<(&'static str, f64), { HyperValues::MAX }>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.pairs.into_iter().take(self.len)
     }
 }
 

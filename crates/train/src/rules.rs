@@ -942,6 +942,7 @@ mod tests {
             let keys: Vec<&str> = opt.hyper_values().iter().map(|(k, _)| *k).collect();
             let table: Vec<&str> = rule.hypers.iter().map(|h| h.key).collect();
             assert_eq!(keys, table, "{}", rule.name);
+            assert!(table.len() <= crate::HyperValues::MAX, "{}", rule.name);
             for (k, v) in opt.hyper_values() {
                 assert_eq!(rule.hyper(k).unwrap().default, v, "{} {k}", rule.name);
             }
