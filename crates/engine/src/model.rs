@@ -362,10 +362,7 @@ pub struct CompiledModel {
 impl CompiledModel {
     /// A workspace with the constants set.
     pub fn workspace(&self) -> Workspace {
-        let mut ws = Workspace {
-            vals: Vec::new(),
-            adj: Vec::new(),
-        };
+        let mut ws = Workspace::default();
         self.reset_workspace(&mut ws);
         ws
     }

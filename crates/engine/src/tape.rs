@@ -118,7 +118,7 @@ pub struct Tape {
 
 /// The scratch memory of a [`Tape`]: values and adjoints of every slot. Create it once
 /// with [`Tape::workspace`] and reuse it; evaluation never allocates.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Workspace {
     /// Slot values; the first [`Tape::n_vars`] are the variables, set by the caller.
     pub vals: Vec<f64>,
@@ -169,10 +169,7 @@ impl Tape {
 
     /// A workspace with the constants filled in and the variables at 0.
     pub fn workspace(&self) -> Workspace {
-        let mut ws = Workspace {
-            vals: Vec::new(),
-            adj: Vec::new(),
-        };
+        let mut ws = Workspace::default();
         self.reset_workspace(&mut ws);
         ws
     }

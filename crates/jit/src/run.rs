@@ -188,6 +188,7 @@ struct Native<'a> {
 
 /// What [`Backend::epoch`] needs besides `io` and the records: what a bad step needs
 /// restored, room for the interpreter's replay of it, and the shuffled rows.
+#[derive(Default)]
 struct Slow {
     saved_p: Vec<f64>,
     saved_s: Vec<f64>,
@@ -223,20 +224,7 @@ impl Slow {
             g_row,
             scratch,
             mut ws,
-        } = SLOW.take().unwrap_or_else(|| Slow {
-            saved_p: Vec::new(),
-            saved_s: Vec::new(),
-            saved_io: Vec::new(),
-            before: Vec::new(),
-            grad: Vec::new(),
-            shuffled: None,
-            g_row: Vec::new(),
-            scratch: Vec::new(),
-            ws: Workspace {
-                vals: Vec::new(),
-                adj: Vec::new(),
-            },
-        });
+        } = SLOW.take().unwrap_or_default();
         trainer.compiled.reset_workspace(&mut ws);
         Slow {
             saved_p: zeros(saved_p, np),
