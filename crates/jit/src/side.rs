@@ -21,6 +21,7 @@
 
 use std::sync::Arc;
 
+use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
 use gradsheet_train::{Gradient, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer};
 
@@ -139,7 +140,7 @@ impl Ahead {
         // (`&` rather than `&&`: no branch per epoch, in the usual case of a sound span.)
         let sound = records
             .iter()
-            .fold(true, |ok, &(s, m)| ok & s.is_finite() & (m <= limit));
+            .fold(true, |ok, r| ok & record_within(r, limit));
         let (epochs, block) = if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
             (g.epochs, &g.runs[..])
         } else {
@@ -147,7 +148,7 @@ impl Ahead {
             // whose values are all finite.
             let good = records
                 .iter()
-                .position(|&(s, m)| !(s.is_finite() && m <= limit))
+                .position(|r| !record_within(r, limit))
                 .unwrap_or(g.done);
             let n_run = g.runs.len();
             let snap = (1..=good / g.snap_every).rev().find_map(|k| {

@@ -94,6 +94,15 @@ pub trait Backend {
     }
 }
 
+/// Whether an epoch's record from [`Backend::epochs`] — its sum of errors and its
+/// largest error — passes a backend's test against the fixed `limit`: a NaN or
+/// infinite error makes the sum non-finite, and no error may be above the limit. (A
+/// branch-free `&`: callers fold it over a span's hundred epochs.)
+#[inline]
+pub fn record_within(&(sum, largest): &(f64, f64), limit: f64) -> bool {
+    sum.is_finite() & (largest <= limit)
+}
+
 /// The interpreter: every step on the engine's tape. The reference for every other way
 /// of running, and the only one for step rows.
 pub struct Interpreter<'t> {

@@ -4,7 +4,7 @@ use gradsheet_engine::{CompiledModel, Dataset, Model, Scheme, Workspace};
 
 use std::ops::ControlFlow;
 
-use crate::backend::{Backend, Epoch, EpochEnd, Interpreter};
+use crate::backend::{record_within, Backend, Epoch, EpochEnd, Interpreter};
 use crate::optim::{Optimizer, State};
 use crate::orders::Orders;
 use crate::sink::{Plan, RunEnd, Sink};
@@ -522,9 +522,10 @@ impl Trainer {
         let best = initial_error.abs();
         // A backend's test against the first limit (see `Backend::epochs`), then the
         // loop's own against each epoch's.
+        let first = limit(best);
         let sound = records
             .iter()
-            .fold(true, |ok, &(s, m)| ok & s.is_finite() & (m <= limit(best)))
+            .fold(true, |ok, r| ok & record_within(r, first))
             && params.iter().chain(&state).all(|v| v.is_finite());
         if !sound {
             return None;
