@@ -18,7 +18,9 @@
 //!   (this includes a run stuck at a high error, such as one with a dead ReLU unit).
 
 use gradsheet_jit::{Ahead, EpochKernel, Kernels, SideKernel};
-use gradsheet_train::{rules, Hooks, Record, Sink, Stop, TrainConfig, TrainError, Trainer};
+use gradsheet_train::{
+    rules, EpochSums, Hooks, Record, Sink, Stop, TrainConfig, TrainError, Trainer,
+};
 use rayon::prelude::*;
 
 /// A run converged when its final mean error is at most this fraction of its initial one.
@@ -229,7 +231,23 @@ impl Sink for EpochMeans {
             }
         }
         self.best = low.iter().fold(self.best, |b, &l| b.min(l));
-        for &mean in &means[means.len().saturating_sub(TAIL)..] {
+        self.keep(means[means.len().saturating_sub(TAIL)..].iter().copied());
+    }
+
+    fn epoch_sums(&mut self, _first: usize, sums: EpochSums<'_>) {
+        // Only the best and the last few means are read: one division for the best (the
+        // least sum's mean is the least mean) and one for each mean kept, not one for
+        // each epoch.
+        self.count += sums.len();
+        self.best = self.best.min(sums.least_mean());
+        self.keep(sums.means().skip(sums.len().saturating_sub(TAIL)));
+    }
+}
+
+impl EpochMeans {
+    /// Puts `means` (at most [`TAIL`]) into the ring, in order.
+    fn keep(&mut self, means: impl Iterator<Item = f64>) {
+        for mean in means {
             self.ring[self.next] = mean;
             self.next = if self.next + 1 == TAIL {
                 0
@@ -589,7 +607,9 @@ pub fn sweep_until(
     let init_of = |k: usize| inits.get(k).map_or(init, Vec::as_slice);
     // The cells' runs go side by side in groups where they can (see `gradsheet_jit::side`):
     // consecutive cells on one kernel with one span, as many as it has lanes.
-    let sides = SideKernels::for_cells(trainer, &kernels, &cfgs);
+    // Each cell's kernel, the model compared with each kernel's once for all.
+    let fitting = kernels.fitting_each(trainer, &cfgs);
+    let sides = SideKernels::for_cells(trainer, &fitting, &cfgs);
     let groups = sides.groups(trainer, &cfgs);
     let cells = groups
         .par_iter()
@@ -617,7 +637,7 @@ pub fn sweep_until(
                     // (A group's runs are its kernel's: no need to look.)
                     let kernel = match side {
                         Some(s) => Some(sides.kernels[s].kernel()),
-                        None => kernels.fitting(trainer, cfg),
+                        None => fitting[k],
                     };
                     let mut hooks = Hooks {
                         should_stop: stop,
@@ -658,13 +678,17 @@ struct SideKernels {
 }
 
 impl SideKernels {
-    /// A kernel side by side for each per-run kernel of `kernels` that the cells `cfgs`
-    /// use, where one compiles (see [`SideKernel::compile`]).
-    fn for_cells(trainer: &Trainer, kernels: &Kernels, cfgs: &[TrainConfig]) -> SideKernels {
+    /// A kernel side by side for each per-run kernel that the cells `cfgs` use
+    /// (`fitting`, each cell's), where one compiles (see [`SideKernel::compile`]).
+    fn for_cells(
+        trainer: &Trainer,
+        fitting: &[Option<&EpochKernel>],
+        cfgs: &[TrainConfig],
+    ) -> SideKernels {
         let mut tried: Vec<*const EpochKernel> = Vec::new();
         let mut out = Vec::new();
-        for cfg in cfgs {
-            let Some(k) = kernels.fitting(trainer, cfg) else {
+        for (cfg, k) in cfgs.iter().zip(fitting) {
+            let Some(k) = *k else {
                 continue;
             };
             if tried.contains(&(k as *const EpochKernel)) {
@@ -688,8 +712,11 @@ impl SideKernels {
     ) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
         let mut groups: Vec<(Option<usize>, std::ops::Range<usize>)> = Vec::new();
         let mut last_span = 0;
+        // (The model compared once for all the cells.)
+        let serves: Vec<bool> = self.kernels.iter().map(|s| s.serves(trainer)).collect();
         for (k, cfg) in cfgs.iter().enumerate() {
-            let side = self.kernels.iter().position(|s| s.helps(trainer, cfg));
+            let side = (self.kernels.iter().zip(&serves))
+                .position(|(s, &ours)| ours && s.helps_served(trainer, cfg));
             let span = side.map_or(0, |s| self.kernels[s].span(trainer, cfg));
             if let Some((Some(s), r)) = groups.last_mut() {
                 if side == Some(*s) && span == last_span && r.len() < self.kernels[*s].width() {
@@ -829,6 +856,30 @@ mod tests {
             }
             assert_eq!((many.count, many.best), (one.count, one.best), "{chunk}");
             assert!(many.tail().eq(one.tail()), "{chunk}");
+        }
+        // Heard as a span's sums (each mean divided where it is read), the same: the
+        // best by one division, the tail's bits.
+        let records: Vec<(f64, f64)> = (1..=150)
+            .map(|e| match e {
+                40 => (f64::NAN, f64::NAN),
+                41 => (f64::INFINITY, f64::INFINITY),
+                42 => (-0.0, 0.0),
+                _ => ((e as f64 * 0.7).sin() * 7.3 + 7.4, 1.0),
+            })
+            .collect();
+        let spe = 30;
+        let mut one = EpochMeans::default();
+        for (e, &(sum, _)) in records.iter().enumerate() {
+            one.epoch_mean(e + 1, sum / spe as f64);
+        }
+        for chunk in [1, 3, 11, 12, 64, 150] {
+            let mut many = EpochMeans::default();
+            for (c, part) in records.chunks(chunk).enumerate() {
+                many.epoch_sums(1 + c * chunk, EpochSums::new(part, spe));
+            }
+            assert_eq!((many.count, many.best), (one.count, one.best), "{chunk}");
+            let bits = |m: &EpochMeans| m.tail().map(f64::to_bits).collect::<Vec<_>>();
+            assert_eq!(bits(&many), bits(&one), "{chunk}");
         }
     }
 

@@ -418,9 +418,11 @@ impl Row {
         v
     }
 
-    /// `exact(i) * h` for a factor `h` that is never zero: with FMA, `fma(raw, h, +0.0)`,
-    /// which rounds `raw·h + 0` once and so equals `exact(i)·h` (a zero product is `+0`
-    /// either way, a non-zero one is untouched) with the latency of one multiplication.
+    /// `exact(i) * h` for a factor `h` that is positive (never zero, as a learning rate
+    /// may be, nor negative, where `exact(i)·h` is `-0` for a zero gradient): with FMA,
+    /// `fma(raw, h, +0.0)`, which rounds `raw·h + 0` once and so equals `exact(i)·h` (a
+    /// zero product is `+0` either way, a non-zero one is untouched) with the latency
+    /// of one multiplication (see `Optimizer::workbook_positive`).
     pub(crate) fn times(&mut self, ir: &mut Ir<'_, '_>, i: usize, h: Value) -> Value {
         if self.fused && self.canon[i] && self.exact[i].is_none() && has_fma() {
             let z = ir.c(0.0);

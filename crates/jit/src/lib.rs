@@ -87,7 +87,10 @@ impl Kernels {
     ) -> Kernels {
         let mut shaped: Vec<EpochKernel> = Vec::new();
         for cfg in cfgs {
-            if unsupported(trainer, cfg).is_some() || shaped.iter().any(|k| k.fits(trainer, cfg)) {
+            // (Every kernel here is this model's: only the run is compared.)
+            if unsupported(trainer, cfg).is_some()
+                || shaped.iter().any(|k| k.fits_config(trainer, cfg))
+            {
                 continue;
             }
             if let Ok(kernel) = EpochKernel::compile_for(trainer, cfg) {
@@ -100,6 +103,24 @@ impl Kernels {
     /// The kernel that runs `cfg` on `trainer`, if [`Kernels::for_configs`] compiled one.
     pub fn fitting(&self, trainer: &Trainer, cfg: &TrainConfig) -> Option<&EpochKernel> {
         self.shaped.iter().find(|k| k.fits(trainer, cfg))
+    }
+
+    /// [`Kernels::fitting`] for each of `cfgs`, in order, comparing the model with each
+    /// kernel's once for all of them rather than once for each run (a map's ten
+    /// thousand).
+    pub fn fitting_each(
+        &self,
+        trainer: &Trainer,
+        cfgs: &[TrainConfig],
+    ) -> Vec<Option<&EpochKernel>> {
+        let ours: Vec<&EpochKernel> = self
+            .shaped
+            .iter()
+            .filter(|k| k.matches(&trainer.compiled))
+            .collect();
+        cfgs.iter()
+            .map(|cfg| ours.iter().copied().find(|k| k.fits_config(trainer, cfg)))
+            .collect()
     }
 
     /// Trains natively when a kernel fits and the run is one the compiler supports, on

@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
-use gradsheet_train::{Gradient, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer};
+use gradsheet_train::{
+    Extremes, Gradient, LaneExtremes, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer,
+};
 
 use crate::epoch::EpochKernel;
 use crate::lanes::{LaneKernel, LaneRows, Width};
@@ -83,6 +85,8 @@ struct Group {
     /// Each lane's epochs' sums of errors and largest errors, lane after lane
     /// (`epochs` each, of which `done` are filled).
     records: Vec<(f64, f64)>,
+    /// Each lane's records' extremes, folded as they were put in place.
+    extremes: Vec<Extremes>,
     /// Each lane's parameters and state at the end of the records.
     runs: Vec<f64>,
     /// Epochs between two snapshots.
@@ -137,10 +141,7 @@ impl Ahead {
     ) -> usize {
         let g = &*self.group;
         let records = self.records();
-        // (`&` rather than `&&`: no branch per epoch, in the usual case of a sound span.)
-        let sound = records
-            .iter()
-            .fold(true, |ok, r| ok & record_within(r, limit));
+        let sound = g.extremes[self.lane].within(limit);
         let (epochs, block) = if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
             (g.epochs, &g.runs[..])
         } else {
@@ -196,6 +197,7 @@ impl Ahead {
         let trained = Trained {
             initial_error: self.initial_error(),
             records: self.records(),
+            extremes: g.extremes[self.lane],
             params,
             state,
         };
@@ -303,7 +305,20 @@ impl SideKernel {
     /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and the
     /// loop takes more than one epoch per span (not for data of thousands of rows).
     pub fn helps(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
-        self.fits(trainer, cfg) && self.span(trainer, cfg) > 1
+        self.serves(trainer) && self.helps_served(trainer, cfg)
+    }
+
+    /// Whether the kernel is for `trainer`'s model: the first thing
+    /// [`SideKernel::helps`] checks, which a caller with many runs checks once.
+    pub fn serves(&self, trainer: &Trainer) -> bool {
+        self.kernel.matches(&trainer.compiled)
+    }
+
+    /// [`SideKernel::helps`] for a trainer the kernel [`SideKernel::serves`].
+    pub fn helps_served(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
+        Self::fits_run(trainer, cfg)
+            && self.kernel.fits_config(trainer, cfg)
+            && self.span(trainer, cfg) > 1
     }
 
     /// The epochs [`SideKernel::train`] runs for `cfg`: the training loop's first span
@@ -319,8 +334,9 @@ impl SideKernel {
     ///
     /// # Panics
     ///
-    /// If there are more runs than lanes, if their spans differ, or if a run does not
-    /// fit (its initial values of another length).
+    /// If there are more runs than lanes, if their spans differ, if a run does not fit
+    /// (its initial values of another length), or if its settings are out of their
+    /// rule's range (a β of 1; [`gradsheet_train::Optimizer::validate`] refuses them).
     pub fn train(&self, trainer: &Trainer, runs: &[(&TrainConfig, &[f64])]) -> Vec<Ahead> {
         assert!(runs.len() <= self.width, "more runs than lanes");
         let Some(&(first, _)) = runs.first() else {
@@ -350,6 +366,13 @@ impl SideKernel {
             }
             let mut h = [0.0; WORKBOOK_HYPERS];
             cfg.optimizer.workbook_hypers(&mut h);
+            // The kernel multiplies the exact gradient by these in one multiply-add,
+            // exact only for positive factors: what the rule's ranges make them.
+            let positive = cfg.optimizer.workbook_positive();
+            assert!(
+                h.iter().zip(positive).all(|(&v, p)| !p || v > 0.0),
+                "a run's settings out of their rule's range"
+            );
             for (k, &v) in h.iter().take(self.n_hypers).enumerate() {
                 settings[k * w + lane] = v;
             }
@@ -371,12 +394,11 @@ impl SideKernel {
         // register of eight lanes its eight sums, then its eight largest errors.
         let mut records = vec![0.0; CALL_EPOCHS * per_epoch];
         let mut by_lane = vec![(0.0, 0.0); w * epochs];
+        let mut extremes = LaneExtremes::new(w);
         let mut done = 0;
         // A snapshot after every few calls, at most `SNAPSHOTS` of them.
         let snap_every = CALL_EPOCHS * epochs.div_ceil(CALL_EPOCHS * SNAPSHOTS).max(1);
         let mut snaps = Vec::with_capacity((epochs / snap_every) * block.len());
-        // Which lanes have gone bad so far.
-        let mut bad = vec![false; w];
         while done < epochs {
             let c = CALL_EPOCHS.min(epochs - done);
             let out = &mut records[..c * per_epoch];
@@ -398,15 +420,12 @@ impl SideKernel {
                     c as i64,
                 );
             }
-            // A run gone bad has an epoch with a non-finite sum (or NaN for a largest
-            // error): stop when every run has one. (A group's sums, then its largest
-            // errors, eight lanes each, epoch after epoch.)
+            // Each lane's records into its extremes, epoch after epoch (a group's sums,
+            // then its largest errors, eight lanes each: lanes side by side, no chain).
             for epoch in out.chunks_exact(per_epoch) {
-                for (group, bad) in epoch.chunks_exact(16).zip(bad.chunks_exact_mut(8)) {
+                for (g, group) in epoch.chunks_exact(16).enumerate() {
                     let (sums, maxes) = group.split_at(8);
-                    for ((b, s), m) in bad.iter_mut().zip(sums).zip(maxes) {
-                        *b |= !s.is_finite() | m.is_nan();
-                    }
+                    extremes.fold(8 * g, sums, maxes);
                 }
             }
             // Each lane's records to its own row of `by_lane`, while the call's are in
@@ -424,7 +443,9 @@ impl SideKernel {
             if done % snap_every == 0 {
                 snaps.extend_from_slice(&block);
             }
-            if bad[..runs.len()].iter().all(|&b| b) {
+            // A run gone bad has an epoch with a non-finite sum (or NaN for a largest
+            // error): stop when every run has one.
+            if (0..runs.len()).all(|lane| !extremes.lane(lane).finite()) {
                 break;
             }
         }
@@ -436,6 +457,7 @@ impl SideKernel {
             width: w,
             n_params: np,
             records: by_lane,
+            extremes: (0..w).map(|lane| extremes.lane(lane)).collect(),
             runs: block,
             snap_every,
             snaps,

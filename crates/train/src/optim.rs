@@ -239,6 +239,31 @@ impl Optimizer {
         Some(n)
     }
 
+    /// Which of [`Optimizer::workbook_hypers`]'s numbers are positive for every setting
+    /// the rule allows: the complements `1-β` (β < 1 by the rule's range, and `1 - β`
+    /// is then at least 2⁻⁵³). A product of the exact gradient `g + 0.0` with such a
+    /// number `h` is `fma(g, h, +0.0)` bit for bit — a non-zero product is rounded once
+    /// either way, and a zero one is `+0` either way — which a compiler may use to save
+    /// the addition; with a learning rate, which may be 0, it may not (`-3 · 0` is
+    /// `-0`, where the fused form gives `+0`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gradsheet_train::Optimizer;
+    /// let adam = Optimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999 };
+    /// assert_eq!(adam.workbook_positive(), [false, false, false, true, true]);
+    /// ```
+    pub fn workbook_positive(&self) -> [bool; WORKBOOK_HYPERS] {
+        match self {
+            Optimizer::Momentum { .. } | Optimizer::Rmsprop { .. } => {
+                [false, false, true, false, false]
+            }
+            Optimizer::Adam { .. } => [false, false, false, true, true],
+            _ => [false; WORKBOOK_HYPERS],
+        }
+    }
+
     /// One parameter's update by a workbook rule (SGD, momentum, RMSProp, Adam), on any
     /// arithmetic: `f64` for [`Optimizer::step`], registers of lanes for the stability
     /// maps' kernels, which so run these very operations in this very order (the sheets'

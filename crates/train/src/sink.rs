@@ -80,8 +80,310 @@ pub trait Sink {
             self.epoch_mean(first + k, mean);
         }
     }
+    /// Several completed epochs in a row as the loop has them after a span, their sums
+    /// of errors (see [`EpochSums`]), the first being epoch `first`: a sink that reads
+    /// only some of the means (a stability map's verdict reads the best and the last
+    /// few) divides only those. By default, [`Sink::epoch_means`] with every mean.
+    fn epoch_sums(&mut self, first: usize, sums: EpochSums<'_>) {
+        // (A few hundred at a time, on the stack: a map's runs hear a hundred each.)
+        let mut room = [0.0; 256];
+        for (c, part) in sums.records.chunks(room.len()).enumerate() {
+            let means = &mut room[..part.len()];
+            for (m, &(sum, _)) in means.iter_mut().zip(part) {
+                *m = sums.mean_of(sum);
+            }
+            self.epoch_means(first + c * 256, means);
+        }
+    }
     /// After the last step, once.
     fn finish(&mut self, _end: &RunEnd) {}
+}
+
+/// Epochs' records as a backend hands a span of them to the loop — each epoch's sum of
+/// errors and its largest error ([`crate::Backend::epochs`]) — with the steps of an
+/// epoch: each epoch's mean error is its sum divided by the steps, computed where it is
+/// read ([`EpochSums::mean`]).
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_train::sink::EpochSums;
+/// let records = [(3.0, 2.0), (1.5, 1.0), (f64::NAN, f64::NAN)];
+/// let sums = EpochSums::new(&records, 3);
+/// assert_eq!(sums.len(), 3);
+/// assert_eq!(sums.mean(1), 0.5);
+/// // The least mean passes over a NaN, as `f64::min` does.
+/// assert_eq!(sums.least_mean(), 0.5);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct EpochSums<'a> {
+    records: &'a [(f64, f64)],
+    steps: f64,
+    extremes: Extremes,
+}
+
+/// What the loop reads of a span's records at once (see [`EpochSums`]): the least sum
+/// and the largest error, NaNs passed over, and whether every sum is finite and every
+/// largest error a number. Found in one pass, by whoever has the records in hand:
+/// [`Extremes::of`] a span, or [`Extremes::fold`] record by record as a backend writes
+/// them.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_train::sink::Extremes;
+/// let records = [(3.0, 2.0), (1.5, 4.0)];
+/// let mut e = Extremes::NONE;
+/// records.iter().for_each(|r| e.fold(r));
+/// assert_eq!(e, Extremes::of(&records));
+/// assert_eq!((e.least(), e.largest()), (1.5, 4.0));
+/// assert!(e.within(4.0) && !e.within(3.9));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Extremes {
+    least: f64,
+    top: f64,
+    finite: bool,
+}
+
+impl Extremes {
+    /// The extremes of no records.
+    pub const NONE: Extremes = Extremes {
+        least: f64::INFINITY,
+        top: f64::NEG_INFINITY,
+        finite: true,
+    };
+
+    /// Takes in one more record (an epoch's sum of errors and largest error).
+    #[inline]
+    pub fn fold(&mut self, &(sum, largest): &(f64, f64)) {
+        self.least = lesser(sum, self.least);
+        self.top = greater(largest, self.top);
+        self.finite &= finite_record(sum, largest);
+    }
+
+    /// The extremes of both.
+    #[inline]
+    pub fn merge(self, other: Extremes) -> Extremes {
+        Extremes {
+            least: lesser(other.least, self.least),
+            top: greater(other.top, self.top),
+            finite: self.finite & other.finite,
+        }
+    }
+
+    /// The extremes of `records`, in one pass. (Extremes of a set are the same in any
+    /// order: eight lanes at a time rather than one chain.)
+    pub fn of(records: &[(f64, f64)]) -> Extremes {
+        const LANES: usize = 8;
+        let mut lanes = [Extremes::NONE; LANES];
+        let chunks = records.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for r in chunks {
+            for (e, r) in lanes.iter_mut().zip(r) {
+                e.fold(r);
+            }
+        }
+        for (e, r) in lanes.iter_mut().zip(rest) {
+            e.fold(r);
+        }
+        lanes.iter().fold(Extremes::NONE, |a, &b| a.merge(b))
+    }
+
+    /// The least sum (NaNs passed over; infinity if there is none).
+    pub fn least(&self) -> f64 {
+        self.least
+    }
+
+    /// The largest error (NaNs passed over; minus infinity if there is none).
+    pub fn largest(&self) -> f64 {
+        self.top
+    }
+
+    /// Whether every sum is finite and every largest error a number.
+    pub fn finite(&self) -> bool {
+        self.finite
+    }
+
+    /// Whether every record passes [`crate::backend::record_within`] against `limit` (a
+    /// number): every sum finite, and every largest error a number not above it.
+    pub fn within(&self, limit: f64) -> bool {
+        self.finite & (self.top <= limit)
+    }
+}
+
+// The three folds of `Extremes`, one place each. Comparisons pass over NaNs (`x < NaN`
+// and `NaN < x` are false, and the folds start from numbers), as `f64::min` does, in
+// one instruction each.
+#[inline(always)]
+fn lesser(x: f64, least: f64) -> f64 {
+    if x < least {
+        x
+    } else {
+        least
+    }
+}
+
+#[inline(always)]
+fn greater(x: f64, top: f64) -> f64 {
+    if x > top {
+        x
+    } else {
+        top
+    }
+}
+
+#[inline(always)]
+fn finite_record(sum: f64, largest: f64) -> bool {
+    sum.is_finite() & !largest.is_nan()
+}
+
+/// The [`Extremes`] of many runs' records at once, kept lane by lane (each fold a
+/// vector's worth of independent lanes, no chain): what a backend that trains runs side
+/// by side folds as it writes each epoch's records.
+#[derive(Clone, Debug)]
+pub struct LaneExtremes {
+    least: Vec<f64>,
+    top: Vec<f64>,
+    finite: Vec<bool>,
+}
+
+impl LaneExtremes {
+    /// The extremes of no records, for `lanes` runs.
+    pub fn new(lanes: usize) -> LaneExtremes {
+        LaneExtremes {
+            least: vec![Extremes::NONE.least; lanes],
+            top: vec![Extremes::NONE.top; lanes],
+            finite: vec![true; lanes],
+        }
+    }
+
+    /// Takes in one epoch's records of the lanes from `first` on: their sums of errors
+    /// and their largest errors, lane by lane.
+    ///
+    /// # Panics
+    ///
+    /// If the lanes from `first` on are fewer than the sums, or the sums and errors
+    /// differ in number.
+    #[inline]
+    pub fn fold(&mut self, first: usize, sums: &[f64], largest: &[f64]) {
+        let n = sums.len();
+        assert_eq!(largest.len(), n, "a largest error for each sum");
+        let least = &mut self.least[first..first + n];
+        let top = &mut self.top[first..first + n];
+        let finite = &mut self.finite[first..first + n];
+        for k in 0..n {
+            least[k] = lesser(sums[k], least[k]);
+            top[k] = greater(largest[k], top[k]);
+            finite[k] &= finite_record(sums[k], largest[k]);
+        }
+    }
+
+    /// Lane `lane`'s extremes.
+    pub fn lane(&self, lane: usize) -> Extremes {
+        Extremes {
+            least: self.least[lane],
+            top: self.top[lane],
+            finite: self.finite[lane],
+        }
+    }
+}
+
+impl<'a> EpochSums<'a> {
+    /// The epochs of `records` (sum of errors, largest error), each of
+    /// `steps_per_epoch` steps.
+    pub fn new(records: &'a [(f64, f64)], steps_per_epoch: usize) -> EpochSums<'a> {
+        EpochSums::with_extremes(records, steps_per_epoch, Extremes::of(records))
+    }
+
+    /// [`EpochSums::new`] with the records' extremes found already (`Extremes::of(records)`,
+    /// or the same folded as they were written).
+    pub fn with_extremes(
+        records: &'a [(f64, f64)],
+        steps_per_epoch: usize,
+        extremes: Extremes,
+    ) -> EpochSums<'a> {
+        debug_assert_eq!(extremes, Extremes::of(records), "the records' extremes");
+        EpochSums {
+            records,
+            steps: steps_per_epoch as f64,
+            extremes,
+        }
+    }
+
+    /// The records' extremes.
+    pub fn extremes(&self) -> Extremes {
+        self.extremes
+    }
+
+    /// The number of epochs.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Each epoch's sum of errors and largest error.
+    pub fn records(&self) -> &'a [(f64, f64)] {
+        self.records
+    }
+
+    /// The mean error of an epoch whose errors sum to `sum`: the one place the loop's
+    /// means are made.
+    #[inline]
+    pub fn mean_of(&self, sum: f64) -> f64 {
+        sum / self.steps
+    }
+
+    /// Epoch `k`'s mean error (the first being 0).
+    ///
+    /// # Panics
+    ///
+    /// If there is no epoch `k`.
+    pub fn mean(&self, k: usize) -> f64 {
+        self.mean_of(self.records[k].0)
+    }
+
+    /// Every epoch's mean error, in order.
+    pub fn means(&self) -> impl Iterator<Item = f64> + 'a {
+        let steps = self.steps;
+        self.records.iter().map(move |&(sum, _)| sum / steps)
+    }
+
+    /// The least mean (passing over NaNs, as `f64::min` does; infinity if there is
+    /// none), with one division: the least sum's mean. Rounding is monotonic — `a ≤ b`
+    /// gives `a/s ≤ b/s` for `s > 0` — so the least of the rounded means is the
+    /// rounded mean of the least sum.
+    pub fn least_mean(&self) -> f64 {
+        self.mean_of(self.extremes.least)
+    }
+
+    /// The least size of a finite mean (infinity if there is none), with one division
+    /// as [`EpochSums::least_mean`]: a mean is finite where its sum is, and its size is
+    /// its sum's size divided. The least sum's where that is a number not below zero
+    /// (every other sum is then at least it) or where there is no finite one
+    /// (infinity); otherwise — a loss below zero — by a second pass.
+    pub fn least_finite_size(&self) -> f64 {
+        let least = self.extremes.least;
+        let size = if least >= 0.0 {
+            least.abs()
+        } else {
+            self.records
+                .iter()
+                .filter(|r| r.0.is_finite())
+                .fold(f64::INFINITY, |b, r| b.min(r.0.abs()))
+        };
+        self.mean_of(size)
+    }
+
+    /// The largest error of any epoch (NaNs passed over; minus infinity if there is
+    /// none).
+    pub fn largest(&self) -> f64 {
+        self.extremes.top
+    }
 }
 
 /// No sink: the run's end is all the caller wants.
@@ -108,6 +410,9 @@ impl Sink for Fanout<'_> {
     }
     fn epoch_means(&mut self, first: usize, means: &[f64]) {
         self.0.iter_mut().for_each(|s| s.epoch_means(first, means));
+    }
+    fn epoch_sums(&mut self, first: usize, sums: EpochSums<'_>) {
+        self.0.iter_mut().for_each(|s| s.epoch_sums(first, sums));
     }
     fn finish(&mut self, end: &RunEnd) {
         self.0.iter_mut().for_each(|s| s.finish(end));
@@ -160,5 +465,77 @@ impl Sink for Trace {
         self.steps_taken = end.steps_taken;
         self.final_params.clone_from(&end.final_params);
         self.final_state.clone_from(&end.final_state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A sum as a span may hold one: any number, zeros of both signs, infinities, NaN.
+    fn sum() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            6 => -1e3f64..1e3,
+            2 => 0.0f64..1e-300,
+            1 => Just(0.0),
+            1 => Just(-0.0),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(f64::NAN),
+        ]
+    }
+
+    proptest! {
+        /// Each extreme found in the one pass is the one read off the means, one by
+        /// one, as the loop and the verdict read them before.
+        #[test]
+        fn a_spans_extremes_are_its_means(
+            records in prop::collection::vec((sum(), sum()), 0..40),
+            steps in 1usize..100,
+            positive in any::<bool>(),
+        ) {
+            // Losses that cannot go below zero (the usual case, one pass), and others.
+            let records: Vec<(f64, f64)> = records
+                .into_iter()
+                .map(|(s, l)| if positive && s < 0.0 { (-s, l) } else { (s, l) })
+                .collect();
+            let sums = EpochSums::new(&records, steps);
+            let means: Vec<f64> = records.iter().map(|r| r.0 / steps as f64).collect();
+            prop_assert!(sums.means().map(f64::to_bits).eq(means.iter().map(|m| m.to_bits())));
+            let least = means.iter().fold(f64::INFINITY, |b, &m| b.min(m));
+            prop_assert_eq!(sums.least_mean(), least);
+            let size = means
+                .iter()
+                .filter(|m| m.is_finite())
+                .fold(f64::INFINITY, |b, m| b.min(m.abs()));
+            prop_assert_eq!(sums.least_finite_size().to_bits(), size.to_bits());
+            let top = records.iter().fold(f64::NEG_INFINITY, |t, r| t.max(r.1));
+            prop_assert_eq!(sums.largest(), top);
+        }
+
+        /// A sink that reads every mean hears each one's bits, in order, in chunks of
+        /// a few hundred.
+        #[test]
+        fn the_default_hands_on_every_mean(
+            records in prop::collection::vec((sum(), sum()), 0..600),
+            steps in 1usize..100,
+        ) {
+            #[derive(Default)]
+            struct Heard(Vec<(usize, u64)>);
+            impl Sink for Heard {
+                fn epoch_mean(&mut self, epoch: usize, mean: f64) {
+                    self.0.push((epoch, mean.to_bits()));
+                }
+            }
+            let mut heard = Heard::default();
+            heard.epoch_sums(5, EpochSums::new(&records, steps));
+            let want: Vec<(usize, u64)> = records
+                .iter()
+                .enumerate()
+                .map(|(k, r)| (5 + k, (r.0 / steps as f64).to_bits()))
+                .collect();
+            prop_assert_eq!(heard.0, want);
+        }
     }
 }

@@ -4,10 +4,10 @@ use gradsheet_engine::{CompiledModel, Dataset, Model, Scheme, Workspace};
 
 use std::ops::ControlFlow;
 
-use crate::backend::{record_within, Backend, Epoch, EpochEnd, Interpreter};
+use crate::backend::{Backend, Epoch, EpochEnd, Interpreter};
 use crate::optim::{Optimizer, State};
 use crate::orders::Orders;
-use crate::sink::{Plan, RunEnd, Sink};
+use crate::sink::{EpochSums, Extremes, Plan, RunEnd, Sink};
 use crate::trace::{EpochSummary, Layout, Record, Stop, Trace};
 
 /// Which derivative drives the updates.
@@ -347,10 +347,10 @@ impl Trainer {
         };
         // (Room for spans only where there are spans: a map runs thousands of short
         // runs, and each takes the room its thread's last run left; see `SPAN_ROOM`.)
-        let (mut records, mut saved, mut means) = if span > 1 {
+        let (mut records, mut saved) = if span > 1 {
             SPAN_ROOM.take()
         } else {
-            (Vec::new(), Vec::new(), Vec::new())
+            (Vec::new(), Vec::new())
         };
         records.reserve(if span > 1 { span } else { 0 });
         // (`saved`: where a span starts, the parameters, then the state's values.)
@@ -373,13 +373,13 @@ impl Trainer {
                     .min(many)
                     .min(records.len());
                 if taken > 0 {
-                    let (exact, b) =
-                        span_within(&records[..taken], best, spe as f64, limit, &mut means);
+                    let sums = EpochSums::new(&records[..taken], spe);
+                    let (exact, b) = span_within(sums, best, limit);
                     if exact {
                         best = b;
                         step_no += taken * spe;
                         // To the sinks in one call, not one per epoch.
-                        sink.epoch_means(epoch + 1, &means);
+                        sink.epoch_sums(epoch + 1, sums);
                         for _ in 0..taken {
                             opt.end_epoch(&mut st, n);
                         }
@@ -466,9 +466,9 @@ impl Trainer {
                 }
             }
         }
-        let kept = [records.capacity(), saved.capacity(), means.capacity()];
+        let kept = [records.capacity(), saved.capacity()];
         if span > 1 && kept.iter().all(|&c| c <= SPAN_ROOM_KEPT) {
-            SPAN_ROOM.set((records, saved, means));
+            SPAN_ROOM.set((records, saved));
         }
         let end = RunEnd {
             stop,
@@ -505,6 +505,7 @@ impl Trainer {
         let Trained {
             initial_error,
             records,
+            extremes,
             params,
             state,
         } = trained;
@@ -523,18 +524,15 @@ impl Trainer {
         // A backend's test against the first limit (see `Backend::epochs`), then the
         // loop's own against each epoch's.
         let first = limit(best);
-        let sound = records
-            .iter()
-            .fold(true, |ok, r| ok & record_within(r, first))
-            && params.iter().chain(&state).all(|v| v.is_finite());
+        let sound = extremes.within(first) && params.iter().chain(&state).all(|v| v.is_finite());
         if !sound {
             return None;
         }
         let plan = self.plan_only(cfg);
         let spe = plan.steps_per_epoch;
-        let (records_room, saved, mut means) = SPAN_ROOM.take();
-        let (exact, _) = span_within(records, best, spe as f64, limit, &mut means);
-        let end = exact.then(|| {
+        let sums = EpochSums::with_extremes(records, spe, extremes);
+        let (exact, _) = span_within(sums, best, limit);
+        exact.then(|| {
             let mut st = State {
                 vars: cfg.optimizer.state_vars(),
                 values: state,
@@ -545,7 +543,7 @@ impl Trainer {
                 cfg.optimizer.end_epoch(&mut st, self.n_rows);
             }
             sink.start(&plan);
-            sink.epoch_means(1, &means);
+            sink.epoch_sums(1, sums);
             let end = RunEnd {
                 stop: Stop::Completed,
                 steps_taken: cfg.epochs * spe,
@@ -556,11 +554,7 @@ impl Trainer {
             };
             sink.finish(&end);
             end
-        });
-        if means.capacity() <= SPAN_ROOM_KEPT {
-            SPAN_ROOM.set((records_room, saved, means));
-        }
-        end
+        })
     }
 
     /// The batch's mean error and mean gradient (into `grad`), and the first row's
@@ -812,6 +806,9 @@ pub struct Trained<'a> {
     pub initial_error: f64,
     /// Each epoch's sum of errors and largest error.
     pub records: &'a [(f64, f64)],
+    /// Their extremes ([`Extremes::of`] the records, or the same folded as the backend
+    /// wrote them).
+    pub extremes: Extremes,
     /// The parameters after the last epoch.
     pub params: Vec<f64>,
     /// The optimizer's state values after the last epoch ([`State::values`]).
@@ -835,61 +832,26 @@ fn limits(factor: f64, initial: f64) -> (f64, impl Fn(f64) -> f64 + Copy) {
     (floor, limit)
 }
 
-/// Whether no epoch of a span (its `records`, each epoch's sum of errors and largest
-/// error) had an error above its limit — `limit` of the best epoch mean before it,
-/// starting from `best` — and the best mean after the span. Apart from the loop, so
-/// that the chain of bests stays in a register (a map's runs read a hundred epochs
-/// each).
+/// Whether no epoch of a span (`sums`: each epoch's sum of errors and largest error)
+/// had an error above its limit — `limit` of the best epoch mean before it, starting
+/// from `best` — and the best mean after the span. Apart from the loop, so that the
+/// chain of bests stays in a register (a map's runs read a hundred epochs each).
 #[inline(never)]
-fn span_within(
-    records: &[(f64, f64)],
-    best: f64,
-    steps_per_epoch: f64,
-    limit: impl Fn(f64) -> f64,
-    means: &mut Vec<f64>,
-) -> (bool, f64) {
-    // Each epoch's mean error (into `means`, for the sinks), the best after the span,
-    // and the span's largest error: if that error is within the limit of that best, the
-    // lowest of the limits, every epoch was within its own (the usual case, and two
-    // short chains instead of one long one).
-    means.clear();
-    means.extend(records.iter().map(|&(sum, _)| sum / steps_per_epoch));
-    // Both are the extremes of sets of numbers — the means' sizes (a non-finite one
-    // left out) and the largest errors (never NaN: a NaN error stops the backend) — the
-    // same in any order, so taken eight lanes at a time rather than in one chain.
-    const LANES: usize = 8;
-    let (mut low, mut high) = ([f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
-    // (Comparisons rather than `min` and `max`, which would test for NaNs there are
-    // none of.)
-    let mut fold = |k: usize, m: f64, largest: f64| {
-        let size = if m.is_finite() {
-            m.abs()
-        } else {
-            f64::INFINITY
-        };
-        low[k] = if size < low[k] { size } else { low[k] };
-        high[k] = if largest > high[k] { largest } else { high[k] };
-    };
-    let (ms, rs) = (means.chunks_exact(LANES), records.chunks_exact(LANES));
-    let (m_rest, r_rest) = (ms.remainder(), rs.remainder());
-    for (m, r) in ms.zip(rs) {
-        for k in 0..LANES {
-            fold(k, m[k], r[k].1);
-        }
-    }
-    for (k, (&m, &(_, largest))) in m_rest.iter().zip(r_rest).enumerate() {
-        fold(k, m, largest);
-    }
-    let b = low.iter().fold(best, |b, &l| b.min(l));
-    let top = high.iter().fold(f64::NEG_INFINITY, |t, &h| t.max(h));
-    if top <= limit(b) {
+fn span_within(sums: EpochSums<'_>, best: f64, limit: impl Fn(f64) -> f64) -> (bool, f64) {
+    // The best mean after the span and the span's largest error (never NaN: a NaN error
+    // stops the backend): if that error is within the limit of that best, the lowest of
+    // the limits, every epoch was within its own (the usual case, and two short chains
+    // instead of one long one).
+    let b = best.min(sums.least_finite_size());
+    if sums.largest() <= limit(b) {
         return (true, b);
     }
     let mut b = best;
     let mut exact = true;
-    for (&(_, largest), &mean) in records.iter().zip(means.iter()) {
+    for &(sum, largest) in sums.records() {
         // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
         exact &= largest <= limit(b);
+        let mean = sums.mean_of(sum);
         if mean.is_finite() && mean.abs() < b {
             b = mean.abs();
         }
@@ -898,15 +860,15 @@ fn span_within(
 }
 
 thread_local! {
-    /// The span records, the saved start and the epochs' means of the last run on this
-    /// thread, kept for the next one: a stability map runs thousands of short runs on
-    /// each thread, and allocating them for each was a few percent of a run.
+    /// The span records and the saved start of the last run on this thread, kept for
+    /// the next one: a stability map runs thousands of short runs on each thread, and
+    /// allocating them for each was a few percent of a run.
     static SPAN_ROOM: std::cell::Cell<SpanRoom> =
-        const { std::cell::Cell::new((Vec::new(), Vec::new(), Vec::new())) };
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
-/// A span's records, its saved start and its epochs' means (see `SPAN_ROOM`).
-type SpanRoom = (Vec<(f64, f64)>, Vec<f64>, Vec<f64>);
+/// A span's records and its saved start (see `SPAN_ROOM`).
+type SpanRoom = (Vec<(f64, f64)>, Vec<f64>);
 
 /// The most of either a thread keeps between runs (64 KB of records).
 const SPAN_ROOM_KEPT: usize = 4096;

@@ -104,3 +104,43 @@ fn workbook_adagrad_rates_change_once_per_epoch() {
     opt.step(&mut p, &[5.0], &mut st);
     assert_eq!(p[0], -4.5);
 }
+
+/// The numbers `workbook_positive` marks are positive at every β the rules allow,
+/// up to the largest below 1; and β = 1, where `1 - β` would be 0, is refused.
+#[test]
+fn the_workbook_complements_are_positive_wherever_the_rules_allow() {
+    let below_one = f64::from_bits(1f64.to_bits() - 1);
+    let rules = [
+        Optimizer::Momentum { lr: 0.0, beta: 0.9 },
+        Optimizer::Rmsprop { lr: 0.0, beta: 0.9 },
+        Optimizer::Adam {
+            lr: 0.0,
+            beta1: 0.9,
+            beta2: 0.999,
+        },
+    ];
+    for opt in &rules {
+        let betas: Vec<&str> = ["beta", "beta1", "beta2"]
+            .into_iter()
+            .filter(|b| opt.with(b, 0.5).is_ok())
+            .collect();
+        assert!(!betas.is_empty(), "{opt:?}");
+        for b in &betas {
+            for v in [0.0, 1e-300, 0.5, 0.999, below_one] {
+                let o = opt.with(b, v).unwrap();
+                let mut h = [0.0; gradsheet_train::optim::WORKBOOK_HYPERS];
+                let n = o.workbook_hypers(&mut h).unwrap();
+                let marked = o.workbook_positive();
+                assert!(marked.iter().any(|&p| p), "{o:?}");
+                for k in (0..n).filter(|&k| marked[k]) {
+                    assert!(h[k] > 0.0, "{o:?}: h[{k}] = {}", h[k]);
+                }
+            }
+            assert!(opt.with(b, 1.0).is_err(), "{opt:?} {b} = 1");
+        }
+    }
+    // A learning rate may be 0: never marked.
+    for opt in [&Optimizer::sgd(0.0), &rules[0], &rules[2]] {
+        assert!(!opt.workbook_positive()[0], "{opt:?}");
+    }
+}
