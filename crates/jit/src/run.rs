@@ -576,7 +576,11 @@ impl Backend for Primed<'_> {
     }
 
     fn span(&self) -> usize {
-        self.native.span()
+        // The lanes' span first (`SideKernel::span`: it may be longer than the
+        // kernel's), then the kernel's.
+        self.ahead
+            .as_ref()
+            .map_or_else(|| self.native.span(), |a| a.epochs())
     }
 
     fn epochs(

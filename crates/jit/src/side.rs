@@ -4,9 +4,11 @@
 //! hand — or `jax.vmap` over the settings — would train them.
 //!
 //! A [`SideKernel`] (AVX-512 machine code from `crate::wide`) trains a group of runs
-//! for the first span of epochs the training loop would hand a native backend in one go
-//! (see [`gradsheet_train::Backend::epochs`]), and hands each run's result ([`Ahead`])
-//! to that run's own pass through the training loop ([`EpochKernel::run_ahead`]).
+//! for their first span of epochs — the whole run, up to [`MOST_EPOCHS`] or the span
+//! the training loop would hand a native backend in one go, whichever is more (see
+//! [`gradsheet_train::Backend::epochs`]) — and hands each run's result ([`Ahead`]) to
+//! that run's own pass through the training loop ([`EpochKernel::run_ahead`]), whose
+//! backend offers the loop that span first.
 //! The loop stays the one place that judges a run: it reads the span's records as it
 //! reads any backend's, accepts them when no step crossed its divergence limit, and
 //! otherwise redoes the span on the run's own kernel, step by step as ever. So a lane
@@ -61,7 +63,7 @@ impl std::fmt::Debug for SideKernel {
     }
 }
 
-/// One run's first span of epochs, trained side by side with others
+/// One run's first span of epochs (see [`SideKernel::span`]), trained side by side with others
 /// ([`SideKernel::train`]), for its pass through the training loop
 /// ([`EpochKernel::run_ahead`]).
 #[derive(Clone, Debug)]
@@ -220,6 +222,11 @@ impl Ahead {
 /// within this many epochs.
 const CALL_EPOCHS: usize = 8;
 
+/// The most epochs a group trains side by side where the loop's own span is shorter
+/// (data of more than a few rows): a group keeps each lane's records, 16 bytes a lane
+/// and epoch (256 KB for 32 lanes), so a longer run goes on alone after them.
+pub const MOST_EPOCHS: usize = 512;
+
 /// The most snapshots a group keeps: a run that goes bad takes up its span alone from
 /// the last one before its first bad epoch, within a sixteenth of the span (or
 /// [`CALL_EPOCHS`]) of it.
@@ -321,10 +328,13 @@ impl SideKernel {
             && self.span(trainer, cfg) > 1
     }
 
-    /// The epochs [`SideKernel::train`] runs for `cfg`: the training loop's first span
-    /// (which runs of a group must share).
+    /// The epochs [`SideKernel::train`] runs for `cfg` (which runs of a group must
+    /// share): the whole run, up to [`MOST_EPOCHS`] or the training loop's own span,
+    /// whichever is more.
     pub fn span(&self, trainer: &Trainer, cfg: &TrainConfig) -> usize {
-        crate::run::span_of(self.kernel.kind(), cfg, trainer.n_rows).min(cfg.epochs)
+        crate::run::span_of(self.kernel.kind(), cfg, trainer.n_rows)
+            .max(MOST_EPOCHS)
+            .min(cfg.epochs)
     }
 
     /// Trains `runs` (each a configuration [`SideKernel::fits`] and its initial values;

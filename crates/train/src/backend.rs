@@ -69,7 +69,9 @@ pub trait Backend {
     /// The mean error over all rows at `params` (where the divergence test starts).
     fn mean_error(&mut self, params: &[f64]) -> f64;
 
-    /// How many epochs [`Backend::epochs`] may run in one go (1: it cannot).
+    /// How many epochs [`Backend::epochs`] may run in one go (1: it cannot), asked
+    /// before each span: a backend may offer a longer first span (one that trained it
+    /// ahead, side by side with other runs).
     fn span(&self) -> usize {
         1
     }

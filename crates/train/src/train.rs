@@ -340,26 +340,25 @@ impl Trainer {
         // more. Each epoch's largest error then tells exactly whether the loop would
         // have stopped; if so, or if the backend stopped, the span is redone epoch by
         // epoch.
-        let span = if cfg.record == Record::Final && cfg.shuffle.is_none() {
-            backend.span()
-        } else {
-            1
-        };
+        // (The backend's span is asked before each: a first one may be longer.)
+        let spanned = cfg.record == Record::Final && cfg.shuffle.is_none();
+        let span = |backend: &dyn Backend| if spanned { backend.span() } else { 1 };
         // (Room for spans only where there are spans: a map runs thousands of short
         // runs, and each takes the room its thread's last run left; see `SPAN_ROOM`.)
-        let (mut records, mut saved) = if span > 1 {
+        let first = span(backend);
+        let (mut records, mut saved) = if first > 1 {
             SPAN_ROOM.take()
         } else {
             (Vec::new(), Vec::new())
         };
-        records.reserve(if span > 1 { span } else { 0 });
+        records.reserve(if first > 1 { first } else { 0 });
         // (`saved`: where a span starts, the parameters, then the state's values.)
 
         let mut stop = Stop::Completed;
         let mut step_no = 0usize;
         let mut epoch = 0usize;
         'epochs: while epoch < cfg.epochs {
-            let many = span.min(cfg.epochs - epoch);
+            let many = span(backend).min(cfg.epochs - epoch);
             if many > 1 {
                 saved.clear();
                 saved.extend_from_slice(&params);
@@ -467,7 +466,7 @@ impl Trainer {
             }
         }
         let kept = [records.capacity(), saved.capacity()];
-        if span > 1 && kept.iter().all(|&c| c <= SPAN_ROOM_KEPT) {
+        if first > 1 && kept.iter().all(|&c| c <= SPAN_ROOM_KEPT) {
             SPAN_ROOM.set((records, saved));
         }
         let end = RunEnd {

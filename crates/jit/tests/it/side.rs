@@ -28,6 +28,10 @@ impl Sink for Heard {
         self.spans.push(means.len());
         self.means.extend_from_slice(means);
     }
+    fn epoch_sums(&mut self, _first: usize, sums: gradsheet_train::EpochSums<'_>) {
+        self.spans.push(sums.len());
+        self.means.extend(sums.means());
+    }
     fn finish(&mut self, end: &gradsheet_train::RunEnd) {
         self.trace.finish(end);
     }
@@ -55,6 +59,9 @@ struct Tally {
     part: usize,
     /// Runs judged whole from their span ([`gradsheet_jit::Ahead::whole_run`]).
     whole: usize,
+    /// Runs that did not diverge whose pass through the loop heard the lanes' span
+    /// first, in one call: the loop took it from the lanes.
+    heard: usize,
 }
 
 /// Trains `runs` side by side and each alone on the interpreter, and compares them.
@@ -124,6 +131,7 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
             // (up to a snapshot), heard as a shorter span.
             let part = fast.spans.first().is_some_and(|&s| s < span);
             tally.part += usize::from(part && diverged);
+            tally.heard += usize::from(fast.spans.first() == Some(&span) && !diverged);
         }
     }
     tally
@@ -243,6 +251,43 @@ fn runs_that_go_bad_late_go_on_alone_from_a_snapshot() {
         tally.taken > 0 && tally.part > 0 && tally.whole > 0,
         "{tally:?}"
     );
+}
+
+/// Runs longer than the loop's own span (136 epochs of the graddesc data's 30 rows)
+/// train side by side for the whole run, up to `MOST_EPOCHS`, and are judged there and
+/// then; longer ones take that span from the lanes and go on alone after it, in the
+/// kernel's own spans. Each the interpreter's run, bit for bit.
+#[test]
+fn runs_longer_than_the_loops_span_train_side_by_side() {
+    if !side_by_side() {
+        return;
+    }
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+    assert_eq!(gradsheet_jit::MOST_EPOCHS, 512);
+    for (epochs, span) in [(300, 300), (600, 512)] {
+        let runs: Vec<(TrainConfig, Vec<f64>)> = (0..16)
+            .map(|i| {
+                let lr = 10f64.powf(-4.5 + i as f64 / 10.0);
+                let beta = [0.0, 0.5, 0.9, 0.99][i % 4];
+                let mut cfg = TrainConfig::new(Optimizer::Momentum { lr, beta }, epochs);
+                cfg.record = Record::Final;
+                (cfg, vec![1.0, 1.0])
+            })
+            .collect();
+        let k = EpochKernel::compile_for(&trainer, &runs[0].0).unwrap();
+        let side = SideKernel::compile(&trainer, &runs[0].0, &k).unwrap();
+        assert_eq!(side.span(&trainer, &runs[0].0), span);
+        let tally = compare(&trainer, &runs, &format!("{epochs} epochs"));
+        assert!(tally.taken > 0 && tally.missed == 0, "{epochs}: {tally:?}");
+        // Every such run's loop took the lanes' span, in one piece.
+        assert_eq!(tally.heard, tally.taken, "{epochs}: {tally:?}");
+        if epochs == span {
+            assert_eq!(tally.whole, tally.taken, "{epochs}: {tally:?}");
+        } else {
+            assert_eq!(tally.whole, 0, "{epochs}: {tally:?}");
+        }
+    }
 }
 
 /// Runs from −0 (which the native SGD step leaves to the interpreter) and at a rate of
