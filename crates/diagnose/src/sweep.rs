@@ -587,13 +587,20 @@ pub fn sweep_until(
     // run time. Cells no kernel can run (step rows, an uncompiled rule) fall back to the
     // interpreter. The settings are made once, in parallel, and kept for the runs: made
     // on one thread, then again for each run, they were a few percent of a map.
-    let cfgs = (0..n)
-        .into_par_iter()
-        .map(|k| setup(k % nx, k / nx).map(|(cfg, _)| cfg))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect::<Result<Vec<_>, String>>()?;
-    let kernels = Kernels::for_configs(trainer, &cfgs);
+    // The first cell's kernel compiles (half a millisecond with Cranelift) while the
+    // cells' settings are made: on two threads the two take about as long.
+    let first = setup(0, 0).ok().map(|(cfg, _)| cfg);
+    let (mut kernels, cfgs) = rayon::join(
+        || Kernels::for_configs(trainer, first.iter()),
+        || {
+            (0..n)
+                .into_par_iter()
+                .map(|k| setup(k % nx, k / nx).map(|(cfg, _)| cfg))
+                .collect::<Vec<_>>()
+        },
+    );
+    let cfgs = cfgs.into_iter().collect::<Result<Vec<_>, String>>()?;
+    kernels.add_for(trainer, &cfgs);
     // Only an initial scale changes the initial values: otherwise every cell starts
     // from `init` itself.
     let scaled = x.setting == Setting::InitScale || y.setting == Setting::InitScale;
@@ -712,12 +719,18 @@ impl SideKernels {
     ) -> Vec<(Option<usize>, std::ops::Range<usize>)> {
         let mut groups: Vec<(Option<usize>, std::ops::Range<usize>)> = Vec::new();
         let mut last_span = 0;
-        // (The model compared once for all the cells.)
+        // (The model compared once for all the cells; each cell's kernel and span found
+        // in parallel, then the cells grouped in order.)
         let serves: Vec<bool> = self.kernels.iter().map(|s| s.serves(trainer)).collect();
-        for (k, cfg) in cfgs.iter().enumerate() {
-            let side = (self.kernels.iter().zip(&serves))
-                .position(|(s, &ours)| ours && s.helps_served(trainer, cfg));
-            let span = side.map_or(0, |s| self.kernels[s].span(trainer, cfg));
+        let sides: Vec<(Option<usize>, usize)> = cfgs
+            .par_iter()
+            .map(|cfg| {
+                let side = (self.kernels.iter().zip(&serves))
+                    .position(|(s, &ours)| ours && s.helps_served(trainer, cfg));
+                (side, side.map_or(0, |s| self.kernels[s].span(trainer, cfg)))
+            })
+            .collect();
+        for (k, &(side, span)) in sides.iter().enumerate() {
             if let Some((Some(s), r)) = groups.last_mut() {
                 if side == Some(*s) && span == last_span && r.len() < self.kernels[*s].width() {
                     r.end = k + 1;

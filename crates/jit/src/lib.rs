@@ -53,6 +53,7 @@ pub use side::{Ahead, SideKernel, MOST_EPOCHS};
 pub use rayon;
 
 use gradsheet_train::{Hooks, Trace, TrainConfig, TrainError, Trainer};
+use rayon::prelude::*;
 
 /// Why a model or rule was not compiled.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -85,19 +86,36 @@ impl Kernels {
         trainer: &Trainer,
         cfgs: impl IntoIterator<Item = &'a TrainConfig>,
     ) -> Kernels {
-        let mut shaped: Vec<EpochKernel> = Vec::new();
+        let mut kernels = Kernels::default();
+        kernels.add_for(trainer, cfgs);
+        kernels
+    }
+
+    /// Compiles a kernel for each shape of run among `cfgs` on `trainer` that none of
+    /// these kernels fits (as [`Kernels::for_configs`]): a caller may compile the first
+    /// run's kernel while it makes the others' settings, then add the rest.
+    pub fn add_for<'a>(
+        &mut self,
+        trainer: &Trainer,
+        cfgs: impl IntoIterator<Item = &'a TrainConfig>,
+    ) {
+        // (The model compared once: every kernel added here is this model's.)
+        let mut ours: Vec<bool> = self
+            .shaped
+            .iter()
+            .map(|k| k.matches(&trainer.compiled))
+            .collect();
         for cfg in cfgs {
-            // (Every kernel here is this model's: only the run is compared.)
-            if unsupported(trainer, cfg).is_some()
-                || shaped.iter().any(|k| k.fits_config(trainer, cfg))
-            {
+            let fits =
+                (self.shaped.iter().zip(&ours)).any(|(k, &o)| o && k.fits_config(trainer, cfg));
+            if unsupported(trainer, cfg).is_some() || fits {
                 continue;
             }
             if let Ok(kernel) = EpochKernel::compile_for(trainer, cfg) {
-                shaped.push(kernel);
+                self.shaped.push(kernel);
+                ours.push(true);
             }
         }
-        Kernels { shaped }
     }
 
     /// The kernel that runs `cfg` on `trainer`, if [`Kernels::for_configs`] compiled one.
@@ -118,7 +136,8 @@ impl Kernels {
             .iter()
             .filter(|k| k.matches(&trainer.compiled))
             .collect();
-        cfgs.iter()
+        // (In parallel: a map's cells are many.)
+        cfgs.par_iter()
             .map(|cfg| ours.iter().copied().find(|k| k.fits_config(trainer, cfg)))
             .collect()
     }

@@ -63,8 +63,8 @@ impl std::fmt::Debug for SideKernel {
     }
 }
 
-/// One run's first span of epochs (see [`SideKernel::span`]), trained side by side with others
-/// ([`SideKernel::train`]), for its pass through the training loop
+/// One run's first span of epochs (see [`SideKernel::span`]), trained side by side
+/// with others ([`SideKernel::train`]), for its pass through the training loop
 /// ([`EpochKernel::run_ahead`]).
 #[derive(Clone, Debug)]
 pub struct Ahead {
@@ -309,8 +309,8 @@ impl SideKernel {
         Self::fits_run(trainer, cfg) && self.kernel.fits(trainer, cfg)
     }
 
-    /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and the
-    /// loop takes more than one epoch per span (not for data of thousands of rows).
+    /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and its
+    /// span is more than one epoch (the loop takes a run of one epoch step by step).
     pub fn helps(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
         self.serves(trainer) && self.helps_served(trainer, cfg)
     }

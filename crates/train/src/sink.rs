@@ -512,6 +512,23 @@ mod tests {
             prop_assert_eq!(sums.least_finite_size().to_bits(), size.to_bits());
             let top = records.iter().fold(f64::NEG_INFINITY, |t, r| t.max(r.1));
             prop_assert_eq!(sums.largest(), top);
+            // The backends' test of each record, at once.
+            for limit in [0.0, 1.0, 500.0, f64::INFINITY, top] {
+                let each = records.iter().all(|r| crate::backend::record_within(r, limit));
+                prop_assert_eq!(sums.extremes().within(limit), each, "{}", limit);
+            }
+            // Folded lane by lane as the lanes write them (three lanes, the records
+            // dealt round), each lane's the extremes of its records.
+            let mut lanes = LaneExtremes::new(4);
+            for chunk in records.chunks(3) {
+                let (s, l): (Vec<f64>, Vec<f64>) = chunk.iter().copied().unzip();
+                lanes.fold(1, &s, &l);
+            }
+            for lane in 0..3 {
+                let own: Vec<(f64, f64)> = records.iter().skip(lane).step_by(3).copied().collect();
+                prop_assert_eq!(lanes.lane(1 + lane), Extremes::of(&own));
+            }
+            prop_assert_eq!(lanes.lane(0), Extremes::NONE);
         }
 
         /// A sink that reads every mean hears each one's bits, in order, in chunks of
