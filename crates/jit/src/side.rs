@@ -26,7 +26,7 @@ use std::sync::Arc;
 use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
 use gradsheet_train::{
-    Extremes, Gradient, LaneExtremes, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer,
+    Gradient, LaneExtremes, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer,
 };
 
 use crate::epoch::EpochKernel;
@@ -88,7 +88,7 @@ struct Group {
     /// (`epochs` each, of which `done` are filled).
     records: Vec<(f64, f64)>,
     /// Each lane's records' extremes, folded as they were put in place.
-    extremes: Vec<Extremes>,
+    extremes: LaneExtremes,
     /// Each lane's parameters and state at the end of the records.
     runs: Vec<f64>,
     /// Epochs between two snapshots.
@@ -143,7 +143,7 @@ impl Ahead {
     ) -> usize {
         let g = &*self.group;
         let records = self.records();
-        let sound = g.extremes[self.lane].within(limit);
+        let sound = g.extremes.lane(self.lane).within(limit);
         let (epochs, block) = if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
             (g.epochs, &g.runs[..])
         } else {
@@ -199,7 +199,7 @@ impl Ahead {
         let trained = Trained {
             initial_error: self.initial_error(),
             records: self.records(),
-            extremes: g.extremes[self.lane],
+            extremes: g.extremes.lane(self.lane),
             params,
             state,
         };
@@ -467,7 +467,7 @@ impl SideKernel {
             width: w,
             n_params: np,
             records: by_lane,
-            extremes: (0..w).map(|lane| extremes.lane(lane)).collect(),
+            extremes,
             runs: block,
             snap_every,
             snaps,

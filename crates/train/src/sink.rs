@@ -86,13 +86,14 @@ pub trait Sink {
     /// few) divides only those. By default, [`Sink::epoch_means`] with every mean.
     fn epoch_sums(&mut self, first: usize, sums: EpochSums<'_>) {
         // (A few hundred at a time, on the stack: a map's runs hear a hundred each.)
-        let mut room = [0.0; 256];
-        for (c, part) in sums.records.chunks(room.len()).enumerate() {
+        const ROOM: usize = 256;
+        let mut room = [0.0; ROOM];
+        for (c, part) in sums.records.chunks(ROOM).enumerate() {
             let means = &mut room[..part.len()];
             for (m, &(sum, _)) in means.iter_mut().zip(part) {
                 *m = sums.mean_of(sum);
             }
-            self.epoch_means(first + c * 256, means);
+            self.epoch_means(first + c * ROOM, means);
         }
     }
     /// After the last step, once.
