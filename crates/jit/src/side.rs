@@ -26,7 +26,7 @@ use std::sync::Arc;
 use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
 use gradsheet_train::{
-    Gradient, LaneExtremes, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer,
+    first_limit, Gradient, LaneExtremes, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer,
 };
 
 use crate::epoch::EpochKernel;
@@ -91,12 +91,14 @@ struct Group {
     extremes: LaneExtremes,
     /// Each lane's parameters and state at the end of the records.
     runs: Vec<f64>,
-    /// Epochs between two snapshots.
-    snap_every: usize,
-    /// The block of every lane's parameters and state after every `snap_every` epochs
-    /// recorded (as `runs`, one after another): where a run that went bad later takes
-    /// up its span alone, rather than from its start.
-    snaps: Vec<f64>,
+    /// Where each lane's run takes up its training alone when the loop will not take
+    /// the whole span: an epoch no later than the lane's first epoch beyond its first
+    /// limit ([`gradsheet_train::first_limit`]; its last epoch where none was), and its
+    /// parameters and state at that epoch's start (`n_run` of them, lane after lane in
+    /// `resume`) — the later of that epoch and the one before whose values are all
+    /// finite. `None` where neither's are, or the epoch is the first.
+    resume_at: Vec<Option<usize>>,
+    resume: Vec<f64>,
     /// Each lane's mean error at its initial values.
     initial: Vec<f64>,
     /// Each lane's mean error at its final values (the end of the records).
@@ -131,9 +133,11 @@ impl Ahead {
     /// error above `limit`: the span the loop would have taken on the run's own kernel.
     /// (A step is bad when its error is not finite or above the limit — a NaN error or
     /// an infinite one makes its epoch's sum non-finite — or a parameter is not finite,
-    /// which then stays so.) Otherwise the span's part up to the last snapshot before
-    /// its first bad epoch, if that part is sound. Returns the epochs handed over: 0
-    /// when none, and then nothing is written.
+    /// which then stays so.) Otherwise the span's part up to where the lane's run takes
+    /// up its training alone (see `Group::resume_at`: for the first limit, the start of
+    /// its first bad epoch or the one before), if that is no later than the first bad
+    /// epoch for `limit`. Returns the epochs handed over: 0 when none, and then nothing
+    /// is written.
     pub(crate) fn take(
         &self,
         limit: f64,
@@ -144,35 +148,35 @@ impl Ahead {
         let g = &*self.group;
         let records = self.records();
         let sound = g.extremes.lane(self.lane).within(limit);
-        let (epochs, block) = if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
-            (g.epochs, &g.runs[..])
-        } else {
-            // The epochs before the first bad one, and the last snapshot among them
-            // whose values are all finite.
-            let good = records
-                .iter()
-                .position(|r| !record_within(r, limit))
-                .unwrap_or(g.done);
-            let n_run = g.runs.len();
-            let snap = (1..=good / g.snap_every).rev().find_map(|k| {
-                let block = &g.snaps[(k - 1) * n_run..k * n_run];
-                let mut values = block.iter().skip(self.lane).step_by(g.width);
-                values
-                    .all(|v| v.is_finite())
-                    .then_some((k * g.snap_every, block))
-            });
-            snap.unwrap_or((0, &[]))
-        };
-        out.extend_from_slice(&records[..epochs]);
         let np = g.n_params;
-        for (k, &v) in block.iter().skip(self.lane).step_by(g.width).enumerate() {
-            if k < np {
-                params[k] = v;
-            } else {
-                state[k - np] = v;
+        let mut put = |values: &mut dyn Iterator<Item = f64>| {
+            for (k, v) in values.enumerate() {
+                if k < np {
+                    params[k] = v;
+                } else {
+                    state[k - np] = v;
+                }
             }
+        };
+        if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
+            out.extend_from_slice(records);
+            put(&mut self.values());
+            return g.epochs;
         }
-        epochs
+        // The epochs before the first bad one (every record before is within `limit`).
+        let good = records
+            .iter()
+            .position(|r| !record_within(r, limit))
+            .unwrap_or(g.done);
+        match g.resume_at[self.lane] {
+            Some(at) if at <= good => {
+                let n_run = g.runs.len() / g.width;
+                out.extend_from_slice(&records[..at]);
+                put(&mut g.resume[self.lane * n_run..][..n_run].iter().copied());
+                at
+            }
+            _ => 0,
+        }
     }
 
     /// The whole run, where it is this span and the training loop would take it from
@@ -222,15 +226,127 @@ impl Ahead {
 /// within this many epochs.
 const CALL_EPOCHS: usize = 8;
 
+/// A lane not gone bad (yet).
+const GOOD: usize = usize::MAX;
+
+/// The records of one call of a training kernel (see [`crate::wide::compile_train`]):
+/// `per_epoch` doubles an epoch, each group's eight sums and eight largest errors first;
+/// epochs `first..` of a span of `epochs`.
+struct Rows<'a> {
+    out: &'a [f64],
+    per_epoch: usize,
+    first: usize,
+    epochs: usize,
+}
+
+impl Rows<'_> {
+    /// Each lane's records into its extremes and its row of `by_lane` (`epochs` each),
+    /// and each lane that went beyond its limit (`limits`: past
+    /// [`record_within`]) for the first time — not yet in `gone`, eight lanes a byte —
+    /// into `newly` with the epoch, and into `gone`. Eight lanes a register, without a
+    /// branch but for the rare lane that goes beyond.
+    ///
+    /// # Panics
+    ///
+    /// If the lanes (eight for each byte of `gone`) are more than the limits, the
+    /// extremes' lanes or `by_lane`'s rows.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn scan(
+        &self,
+        by_lane: &mut [(f64, f64)],
+        extremes: &mut LaneExtremes,
+        limits: &[f64],
+        gone: &mut [u8],
+        newly: &mut Vec<(usize, usize)>,
+    ) {
+        use std::arch::x86_64::*;
+        let lanes = 8 * gone.len();
+        assert!(
+            limits.len() >= lanes && by_lane.len() >= lanes * self.epochs,
+            "lanes"
+        );
+        let inf = _mm512_set1_pd(f64::INFINITY);
+        for (e, record) in self.out.chunks_exact(self.per_epoch).enumerate() {
+            let epoch = self.first + e;
+            assert!(
+                epoch < self.epochs && record.len() >= 16 * gone.len(),
+                "records"
+            );
+            for (g, gone) in gone.iter_mut().enumerate() {
+                let sums: &[f64; 8] = record[16 * g..][..8].try_into().expect("eight");
+                let maxes: &[f64; 8] = record[16 * g + 8..][..8].try_into().expect("eight");
+                extremes.fold8(8 * g, sums, maxes);
+                // SAFETY: loads of eight doubles from arrays and a slice of eight, and
+                // stores of two to `by_lane`'s row of each lane, at `epoch` (in bounds:
+                // asserted above).
+                unsafe {
+                    let s = _mm512_loadu_pd(sums.as_ptr());
+                    let m = _mm512_loadu_pd(maxes.as_ptr());
+                    let limit = _mm512_loadu_pd(limits[8 * g..][..8].as_ptr());
+                    // `record_within`: a finite sum (|sum| < ∞, false for NaN), and the
+                    // largest error at most the limit (false for NaN).
+                    let within = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), inf)
+                        & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(m, limit);
+                    let new = !within & !*gone;
+                    if new != 0 {
+                        *gone |= new;
+                        newly.extend(
+                            (0..8)
+                                .filter(|k| new >> k & 1 == 1)
+                                .map(|k| (8 * g + k, epoch)),
+                        );
+                    }
+                    // Each lane's (sum, largest) pair, lanes 0, 2, 4, 6 then 1, 3, 5, 7, as
+                    // the two halves of a 128-bit part (the bits moved, not converted).
+                    let even = _mm512_unpacklo_pd(s, m);
+                    let odd = _mm512_unpackhi_pd(s, m);
+                    let (even, odd) = (_mm512_castpd_ps(even), _mm512_castpd_ps(odd));
+                    let at = by_lane.as_mut_ptr().add(8 * g * self.epochs + epoch);
+                    let row = |k: usize| at.add(k * self.epochs).cast::<f32>();
+                    _mm_storeu_ps(row(0), _mm512_extractf32x4_ps::<0>(even));
+                    _mm_storeu_ps(row(1), _mm512_extractf32x4_ps::<0>(odd));
+                    _mm_storeu_ps(row(2), _mm512_extractf32x4_ps::<1>(even));
+                    _mm_storeu_ps(row(3), _mm512_extractf32x4_ps::<1>(odd));
+                    _mm_storeu_ps(row(4), _mm512_extractf32x4_ps::<2>(even));
+                    _mm_storeu_ps(row(5), _mm512_extractf32x4_ps::<2>(odd));
+                    _mm_storeu_ps(row(6), _mm512_extractf32x4_ps::<3>(even));
+                    _mm_storeu_ps(row(7), _mm512_extractf32x4_ps::<3>(odd));
+                }
+            }
+        }
+    }
+}
+
+/// Where lane `lane` of `width` takes up its run alone: the first of `from` (an epoch,
+/// and every lane's values at its start) past the first epoch whose lane's values are
+/// all finite, copied into the lane's part of `resume`. `None` if there is none.
+fn resume_from(
+    lane: usize,
+    width: usize,
+    from: &[(usize, &[f64])],
+    resume: &mut [f64],
+) -> Option<usize> {
+    let n_run = resume.len() / width;
+    from.iter().find_map(|&(epoch, values)| {
+        let lane_values = || values.iter().skip(lane).step_by(width);
+        if epoch == 0 || !lane_values().all(|v| v.is_finite()) {
+            return None;
+        }
+        for (r, &v) in resume[lane * n_run..][..n_run]
+            .iter_mut()
+            .zip(lane_values())
+        {
+            *r = v;
+        }
+        Some(epoch)
+    })
+}
+
 /// The most epochs a group trains side by side where the loop's own span is shorter
 /// (data of more than a few rows): a group keeps each lane's records, 16 bytes a lane
 /// and epoch (256 KB for 32 lanes), so a longer run goes on alone after them.
 pub const MOST_EPOCHS: usize = 512;
-
-/// The most snapshots a group keeps: a run that goes bad takes up its span alone from
-/// the last one before its first bad epoch, within a sixteenth of the span (or
-/// [`CALL_EPOCHS`]) of it.
-const SNAPSHOTS: usize = 16;
 
 impl SideKernel {
     /// Compiles the runs of `kernel` (compiled for `cfg` on `trainer`) side by side, at
@@ -399,25 +515,42 @@ impl SideKernel {
                 self.kernel.mean_error_of(&trainer.rows, n, init)
             });
         }
-        let per_epoch = self.groups * 16;
-        // One call's records as the kernel writes them: for each epoch, for each
-        // register of eight lanes its eight sums, then its eight largest errors.
+        let per_epoch = crate::wide::train_record_len(self.groups, n_run);
+        let sums_len = 16 * self.groups;
+        // One call's records as the kernel writes them, epoch after epoch: for each
+        // register of eight lanes its eight sums, then its eight largest errors; then
+        // every lane's parameters and state at the epoch's end, laid out as `block`.
         let mut records = vec![0.0; CALL_EPOCHS * per_epoch];
         let mut by_lane = vec![(0.0, 0.0); w * epochs];
         let mut extremes = LaneExtremes::new(w);
+        // Each lane's first limit, the loop's for the run's first span, and its first
+        // epoch beyond it (where the run will take up its training alone).
+        let limits: Vec<f64> = (0..w)
+            .map(|lane| {
+                let k = lane.min(runs.len() - 1);
+                first_limit(runs[k].0.divergence_factor, initial[k])
+            })
+            .collect();
+        let mut bad_at = vec![GOOD; w];
+        // (The same, eight lanes a byte, and the lanes that went beyond in a call.)
+        let mut gone = vec![0u8; self.groups];
+        let mut newly = Vec::new();
+        let mut resume_at = vec![None; w];
+        let mut resume = vec![0.0; w * n_run];
+        // Every lane's values at the start of the call, and of the epoch before.
+        let mut start = block.clone();
+        let mut start_before = block.clone();
         let mut done = 0;
-        // A snapshot after every few calls, at most `SNAPSHOTS` of them.
-        let snap_every = CALL_EPOCHS * epochs.div_ceil(CALL_EPOCHS * SNAPSHOTS).max(1);
-        let mut snaps = Vec::with_capacity((epochs / snap_every) * block.len());
         while done < epochs {
             let c = CALL_EPOCHS.min(epochs - done);
+            start.copy_from_slice(&block);
             let out = &mut records[..c * per_epoch];
             // SAFETY: `entry` is a `TrainFn` (System V) compiled by `compile_train` for
             // `self.groups` groups and this model, and kept alive by `self.native`; a
             // kernel exists only where the processor has AVX-512F (`compile`). It reads
             // `n · n_cols` values of the rows (checked above), `n_run · width` of
             // `block` and `n_hypers · width` of `settings` (their lengths), and writes
-            // `block` and `c · groups · 16` values of `out` (its length).
+            // `block` and `c · train_record_len` values of `out` (its length).
             #[cfg(target_arch = "x86_64")]
             unsafe {
                 let f = std::mem::transmute::<*const u8, crate::wide::TrainFn>(self.native.entry);
@@ -430,33 +563,58 @@ impl SideKernel {
                     c as i64,
                 );
             }
-            // Each lane's records into its extremes, epoch after epoch (a group's sums,
-            // then its largest errors, eight lanes each: lanes side by side, no chain).
-            for epoch in out.chunks_exact(per_epoch) {
-                for (g, group) in epoch.chunks_exact(16).enumerate() {
-                    let (sums, maxes) = group.split_at(8);
-                    extremes.fold(8 * g, sums, maxes);
+            let out = &records[..c * per_epoch];
+            // Every lane's values at the start of epoch `k` of the call, or of the one
+            // before it (the epoch after the call's last is `block`).
+            let start_of = |k: usize| -> &[f64] {
+                match k + 1 - done {
+                    0 => &start_before,
+                    1 => &start,
+                    j => &out[(j - 2) * per_epoch + sums_len..][..block.len()],
                 }
+            };
+            // Each lane's records into its extremes and its own row of `by_lane`,
+            // and the lanes that went beyond their first limit.
+            let rows = Rows {
+                out,
+                per_epoch,
+                first: done,
+                epochs,
+            };
+            newly.clear();
+            // SAFETY: a kernel exists only where the processor has AVX-512F (`compile`).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                rows.scan(&mut by_lane, &mut extremes, &limits, &mut gone, &mut newly)
+            };
+            for &(lane, epoch) in &newly {
+                bad_at[lane] = epoch;
+                // (The first epoch leaves nothing to take.)
+                resume_at[lane] = match epoch {
+                    0 => None,
+                    _ => {
+                        let from = [(epoch, start_of(epoch)), (epoch - 1, start_of(epoch - 1))];
+                        resume_from(lane, w, &from, &mut resume)
+                    }
+                };
             }
-            // Each lane's records to its own row of `by_lane`, while the call's are in
-            // the cache (each run then reads its own in a row).
-            for (lane, row) in by_lane.chunks_exact_mut(epochs).enumerate() {
-                let at = (lane / 8) * 16 + lane % 8;
-                for (r, epoch) in row[done..done + c]
-                    .iter_mut()
-                    .zip(out.chunks_exact(per_epoch))
-                {
-                    *r = (epoch[at], epoch[at + 8]);
-                }
+            // The start of the call's last epoch, for the next call (or the end).
+            if c == 1 {
+                std::mem::swap(&mut start_before, &mut start);
+            } else {
+                start_before.copy_from_slice(&out[(c - 2) * per_epoch + sums_len..][..block.len()]);
             }
             done += c;
-            if done % snap_every == 0 {
-                snaps.extend_from_slice(&block);
-            }
-            // A run gone bad has an epoch with a non-finite sum (or NaN for a largest
-            // error): stop when every run has one.
-            if (0..runs.len()).all(|lane| !extremes.lane(lane).finite()) {
+            // A run gone bad is taken up alone from where it did: stop when every run has.
+            if bad_at[..runs.len()].iter().all(|&b| b != GOOD) {
                 break;
+            }
+        }
+        // The runs that did not go bad, for a limit lower than their first.
+        for lane in 0..w {
+            if bad_at[lane] == GOOD && done > 0 {
+                let from = [(done, &block[..]), (done - 1, &start_before[..])];
+                resume_at[lane] = resume_from(lane, w, &from, &mut resume);
             }
         }
         let finals = self.final_errors(trainer, &block);
@@ -469,8 +627,8 @@ impl SideKernel {
             records: by_lane,
             extremes,
             runs: block,
-            snap_every,
-            snaps,
+            resume_at,
+            resume,
             initial,
         });
         (0..runs.len())
@@ -508,5 +666,81 @@ impl SideKernel {
             out.extend(sums.iter().take(w - start).map(|s| s / n as f64));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gradsheet_train::Extremes;
+    use proptest::prelude::*;
+
+    /// A record's number as the lanes may write one: any size, zeros of both signs,
+    /// infinities, NaN.
+    fn number() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            6 => 0.0f64..10.0,
+            1 => Just(0.0),
+            1 => Just(-0.0),
+            1 => Just(f64::INFINITY),
+            1 => Just(f64::NEG_INFINITY),
+            1 => Just(f64::NAN),
+        ]
+    }
+
+    proptest! {
+        /// The scan of a call's records, eight lanes a register, is the records read
+        /// lane by lane: each lane's row, its extremes (`Extremes::of`), and the first
+        /// epoch of each lane beyond its limit (`record_within`), once.
+        #[test]
+        fn a_calls_records_scanned_are_each_lanes(
+            numbers in prop::collection::vec(number(), 2 * 16 * 5),
+            limits in prop::collection::vec(prop_oneof![Just(0.0), Just(f64::INFINITY), 0.0f64..10.0], 16),
+            extra in 0usize..3,
+            first in 0usize..3,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let (groups, epochs_in_call) = (2, 5);
+                // Each epoch's record: the groups' sums and largest errors, then
+                // `extra` numbers (the runs' values, which the scan passes over).
+                let per_epoch = 16 * groups + extra;
+                let mut out = vec![0.0; per_epoch * epochs_in_call];
+                for (e, chunk) in numbers.chunks(16 * groups).enumerate() {
+                    out[e * per_epoch..][..16 * groups].copy_from_slice(chunk);
+                }
+                let epochs = first + epochs_in_call + 1;
+                let rows = Rows { out: &out, per_epoch, first, epochs };
+                let lanes = 8 * groups;
+                let mut by_lane = vec![(7.0, 7.0); lanes * epochs];
+                let mut extremes = LaneExtremes::new(lanes);
+                let mut gone = vec![0u8; groups];
+                gone[1] = 0b0000_0101; // lanes 8 and 10 went beyond before
+                let mut newly = Vec::new();
+                // SAFETY: the processor has AVX-512F (just checked).
+                unsafe { rows.scan(&mut by_lane, &mut extremes, &limits, &mut gone, &mut newly) };
+                for lane in 0..lanes {
+                    let (g, k) = (lane / 8, lane % 8);
+                    let own: Vec<(f64, f64)> = (0..epochs_in_call)
+                        .map(|e| (out[e * per_epoch + 16 * g + k], out[e * per_epoch + 16 * g + 8 + k]))
+                        .collect();
+                    let row = &by_lane[lane * epochs..][..epochs];
+                    let key = |r: &(f64, f64)| (r.0.to_bits(), r.1.to_bits());
+                    prop_assert!(row[first..first + epochs_in_call].iter().map(key).eq(own.iter().map(key)));
+                    prop_assert!(row[..first].iter().chain(&row[first + epochs_in_call..]).all(|r| *r == (7.0, 7.0)));
+                    let (a, b) = (extremes.lane(lane), Extremes::of(&own));
+                    prop_assert_eq!(
+                        (a.least().to_bits(), a.largest().to_bits(), a.finite()),
+                        (b.least().to_bits(), b.largest().to_bits(), b.finite())
+                    );
+                    let before = lane == 8 || lane == 10;
+                    let beyond = own.iter().position(|r| !record_within(r, limits[lane]));
+                    let heard: Vec<usize> = newly.iter().filter(|n| n.0 == lane).map(|n| n.1).collect();
+                    let want: Vec<usize> = beyond.filter(|_| !before).map(|e| first + e).into_iter().collect();
+                    prop_assert_eq!(heard, want, "lane {}", lane);
+                    prop_assert_eq!(gone[g] >> k & 1 == 1, before || beyond.is_some());
+                }
+            }
+        }
     }
 }

@@ -132,9 +132,11 @@ pub(crate) type TrainFn =
 /// (variable `j` of lane `l` at `j · width + l`, the variables in [`State`]'s order),
 /// read at the start and written back at the end; `settings` holds the rule's numbers
 /// ([`Optimizer::workbook_hypers`]) as `h · width + l`; each epoch appends to `records`
-/// its sum of errors and its largest error, a register of each per group
-/// (`(e · groups + g) · 16` doubles, the sums first). A run is not stopped: a lane
-/// whose error goes bad goes on computing, and its caller reads the records.
+/// ([`train_record_len`] doubles an epoch) its sum of errors and its largest error, a
+/// register of each per group (`g · 16` doubles from the epoch's start, the sums first),
+/// then every run's parameters and state at its end, laid out as `runs`: where a run
+/// that goes bad in a later epoch takes up its training alone. A run is not stopped: a
+/// lane whose error goes bad goes on computing, and its caller reads the records.
 ///
 /// Each lane performs exactly the operations of the interpreter's step (the forward and
 /// reverse passes by `emit`'s reverse pass, then `workbook_update`): a run whose
@@ -155,6 +157,13 @@ pub(crate) fn compile_train(
     widest(max_groups, "wide_train", |groups| {
         assemble_train(model, opt, groups)
     })
+}
+
+/// The doubles a training kernel of `groups` registers of runs, each run `n_run`
+/// numbers (its parameters and state), appends to its records an epoch: each group's
+/// sums and largest errors, then the runs (see [`compile_train`]).
+pub(crate) fn train_record_len(groups: usize, n_run: usize) -> usize {
+    16 * groups + n_run * groups * LANES
 }
 
 /// The machine code of a training kernel of `groups` registers of runs.
@@ -284,23 +293,24 @@ fn assemble_train(
     a.bytes(&[0x49, 0x89, 0xFA]); // mov r10, rdi
     a.bytes(&[0x49, 0x89, 0xF3]); // mov r11, rsi
                                   // vmovupd between each run's registers and `runs` (0x10 loads, 0x11 stores).
-    let move_runs = |a: &mut Asm, opcode: u8| {
+                                  // (At `base + from`, in `runs`' layout.)
+    let move_runs = |a: &mut Asm, base: u8, from: usize, opcode: u8| {
         for (g, regs) in run_regs.iter().enumerate() {
             for (j, &r) in regs.iter().enumerate() {
-                let at = (8 * (j * width + g * LANES)) as i32;
+                let at = (8 * (from + j * width + g * LANES)) as i32;
                 a.evex(
                     OP_0F,
                     opcode,
                     zmm[r as usize],
                     0,
-                    Rm::Base(RDX, at),
+                    Rm::Base(base, at),
                     false,
                     0,
                 );
             }
         }
     };
-    move_runs(&mut a, 0x10);
+    move_runs(&mut a, RDX, 0, 0x10);
     let minus_inf = match t.pool(f64::NEG_INFINITY) {
         Mem::Pool(i) => i,
         _ => unreachable!("the pool gives pool entries"),
@@ -340,12 +350,15 @@ fn assemble_train(
             );
         }
     }
-    a.bytes(&[0x49, 0x81, 0xC0]); // add r8, 128 · groups
-    a.bytes(&((128 * groups) as u32).to_le_bytes());
+    // The runs at the epoch's end, after its sums.
+    move_runs(&mut a, R8, 16 * groups, 0x11);
+    let record = train_record_len(groups, n_run);
+    a.bytes(&[0x49, 0x81, 0xC0]); // add r8, 8 · record
+    a.bytes(&((8 * record) as u32).to_le_bytes());
     a.bytes(&[0x49, 0xFF, 0xC9]); // dec r9
     a.jump_back(JNZ, epoch_top);
     a.land(to_exit);
-    move_runs(&mut a, 0x11);
+    move_runs(&mut a, RDX, 0, 0x11);
     a.bytes(&[0xC5, 0xF8, 0x77, 0xC3]); // vzeroupper; ret
     Ok(a.finish(&t.pool))
 }

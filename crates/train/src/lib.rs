@@ -35,7 +35,7 @@ pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
 pub use sink::{EpochSums, Extremes, Fanout, LaneExtremes, Plan, RunEnd, Sink};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};
 pub use train::{
-    divergence, Gradient, Hooks, Reason, TrainConfig, TrainError, Trained, Trainer,
+    divergence, first_limit, Gradient, Hooks, Reason, TrainConfig, TrainError, Trained, Trainer,
     DIVERGENCE_FACTOR,
 };
 

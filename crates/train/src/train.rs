@@ -831,6 +831,24 @@ fn limits(factor: f64, initial: f64) -> (f64, impl Fn(f64) -> f64 + Copy) {
     (floor, limit)
 }
 
+/// The limit on a step's error that the loop hands its backend with a run's first span
+/// of epochs ([`Backend::epochs`]), for a run whose initial mean error is `initial`:
+/// what a backend that trains many runs at once tests each run's epochs against, to
+/// know where the loop will look closer.
+///
+/// # Examples
+///
+/// ```
+/// // A factor of 5 over an initial error of 2 (the floor, 0.002, is below it).
+/// assert_eq!(gradsheet_train::first_limit(5.0, 2.0), 10.0);
+/// // A NaN limit never trips.
+/// assert_eq!(gradsheet_train::first_limit(5.0, f64::NAN), f64::INFINITY);
+/// ```
+pub fn first_limit(factor: f64, initial: f64) -> f64 {
+    let (_, limit) = limits(factor, initial);
+    limit(initial.abs())
+}
+
 /// Whether no epoch of a span (`sums`: each epoch's sum of errors and largest error)
 /// had an error above its limit — `limit` of the best epoch mean before it, starting
 /// from `best` — and the best mean after the span. Apart from the loop, so that the
