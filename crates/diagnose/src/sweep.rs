@@ -240,7 +240,9 @@ impl Sink for EpochMeans {
         // each epoch.
         self.count += sums.len();
         self.best = self.best.min(sums.least_mean());
-        self.keep(sums.means().skip(sums.len().saturating_sub(TAIL)));
+        let records = sums.records();
+        let tail = &records[records.len().saturating_sub(TAIL)..];
+        self.keep(tail.iter().map(|&(sum, _)| sums.mean_of(sum)));
     }
 }
 
@@ -368,9 +370,14 @@ impl Setting {
         };
         // Ranges are checked when the whole map's settings are (see `sweep`).
         let mut values = cfg.optimizer.hyper_values();
-        let at = values
-            .iter()
-            .position(|(k, _)| rule.hyper(k).is_some_and(|h| h.answers_to(key)))
+        // (The key as the table spells it first: a β slot's, once for each of a map's
+        // cells.)
+        let at = (values.iter().position(|(k, _)| *k == key))
+            .or_else(|| {
+                values
+                    .iter()
+                    .position(|(k, _)| rule.hyper(k).is_some_and(|h| h.answers_to(key)))
+            })
             .ok_or_else(|| format!("{} has no {}", rule.name, self.name()))?;
         values[at].1 = v;
         cfg.optimizer = rule.rebuild(&values);

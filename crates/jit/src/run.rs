@@ -162,6 +162,7 @@ impl EpochKernel {
                     native,
                     initial: Some(ahead.initial_error()),
                     ahead: Some(ahead),
+                    bad_next: false,
                 };
                 trainer.run_on(&mut primed, init, cfg, hooks, sink)
             }
@@ -560,6 +561,11 @@ struct Primed<'a> {
     /// The mean error at the initial values, until the loop asks for it.
     initial: Option<f64>,
     ahead: Option<Ahead>,
+    /// Whether the lanes handed the loop only their span's part before an epoch in
+    /// which the run went beyond its first limit (or the one before it), until the loop
+    /// takes its next epoch: that epoch is better taken alone than in a span that stops
+    /// within it and is then redone epoch by epoch.
+    bad_next: bool,
 }
 
 impl Backend for Primed<'_> {
@@ -572,15 +578,19 @@ impl Backend for Primed<'_> {
     }
 
     fn epoch(&mut self, ep: &mut Epoch<'_>) -> EpochEnd {
+        self.bad_next = false;
         self.native.epoch(ep)
     }
 
     fn span(&self) -> usize {
         // The lanes' span first (`SideKernel::span`: it may be longer than the
-        // kernel's), then the kernel's.
-        self.ahead
-            .as_ref()
-            .map_or_else(|| self.native.span(), |a| a.epochs())
+        // kernel's), then one epoch where the lanes saw the run go bad, then the
+        // kernel's.
+        match &self.ahead {
+            Some(a) => a.epochs(),
+            None if self.bad_next => 1,
+            None => self.native.span(),
+        }
     }
 
     fn epochs(
@@ -600,6 +610,7 @@ impl Backend for Primed<'_> {
         // its part before a run that went bad.
         let taken = ahead.take(limit, params, &mut state.values, out);
         state.t += (taken * self.native.trainer.n_rows) as u64;
+        self.bad_next = taken < span;
         taken
     }
 }

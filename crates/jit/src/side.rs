@@ -425,8 +425,11 @@ impl SideKernel {
         Self::fits_run(trainer, cfg) && self.kernel.fits(trainer, cfg)
     }
 
-    /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and its
-    /// span is more than one epoch (the loop takes a run of one epoch step by step).
+    /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and it
+    /// has an epoch to train. (A run of one epoch, which the loop takes epoch by epoch
+    /// rather than in spans, is judged from its lanes as a span of one
+    /// ([`Ahead::whole_run`]): the same end, bit for bit, as the loop's test of each
+    /// step against the first epoch's limit is the span's.)
     pub fn helps(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
         self.serves(trainer) && self.helps_served(trainer, cfg)
     }
@@ -441,7 +444,7 @@ impl SideKernel {
     pub fn helps_served(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
         Self::fits_run(trainer, cfg)
             && self.kernel.fits_config(trainer, cfg)
-            && self.span(trainer, cfg) > 1
+            && self.span(trainer, cfg) > 0
     }
 
     /// The epochs [`SideKernel::train`] runs for `cfg` (which runs of a group must

@@ -569,7 +569,7 @@ fn a_division_by_a_zero_state_is_the_cause() {
 /// compiled rule, so two kernels), one of torch RMSprop, and maps of the workbook's
 /// rules, whose runs train side by side where the processor has AVX-512 (rates from
 /// gentle to explosive; each cell from its own initial values; runs of several lengths,
-/// some past the loop's first span of 136 epochs), judged cell by cell on runs alone:
+/// one epoch to past the loop's first span of 136 epochs), judged cell by cell on runs alone:
 /// the same classes, final errors and diverging steps, bit for bit.
 #[test]
 fn native_maps_are_the_interpreters_cell_by_cell() {
@@ -606,6 +606,19 @@ fn native_maps_are_the_interpreters_cell_by_cell() {
             Axis::parse("epochs=1,5,50,150,300").unwrap(),
             Axis::parse("lr=1e-6..1e-3:5:log").unwrap(),
         ),
+        // A map of one epoch (the `sweep` command's default), side by side too.
+        (
+            "a*x+b",
+            TrainConfig::new(
+                Optimizer::Momentum {
+                    lr: 1e-4,
+                    beta: 0.9,
+                },
+                1,
+            ),
+            Axis::parse("beta=0..0.99:9").unwrap(),
+            Axis::parse("lr=1e-5..1e-1:9:log").unwrap(),
+        ),
         (
             relu,
             TrainConfig::new(
@@ -631,7 +644,7 @@ fn native_maps_are_the_interpreters_cell_by_cell() {
         let map = sweep(&t, &init, &base, &x, &y).unwrap();
         // The workbook's SGD and momentum maps hold runs that diverge and runs that
         // do not.
-        if n == 0 || n == 2 {
+        if n == 0 || n == 2 || n == 3 {
             let [converged, slow, oscillating, diverged] = map.counts();
             assert!(
                 diverged > 0 && converged + slow + oscillating > 0,
