@@ -241,8 +241,8 @@ impl Sink for EpochMeans {
         self.count += sums.len();
         self.best = self.best.min(sums.least_mean());
         let records = sums.records();
-        let tail = &records[records.len().saturating_sub(TAIL)..];
-        self.keep(tail.iter().map(|&(sum, _)| sums.mean_of(sum)));
+        let tail = records.len().saturating_sub(TAIL)..records.len();
+        self.keep(tail.map(|k| sums.mean_of(records.get(k).0)));
     }
 }
 

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
 use gradsheet_train::{
-    first_limit, Gradient, LaneExtremes, Record, RunEnd, Sink, State, TrainConfig, Trained, Trainer,
+    first_limit, Gradient, LaneExtremes, Record, Records, RunEnd, Sink, State, TrainConfig,
+    Trained, Trainer,
 };
 
 use crate::epoch::EpochKernel;
@@ -84,9 +85,11 @@ struct Group {
     /// Lanes.
     width: usize,
     n_params: usize,
-    /// Each lane's epochs' sums of errors and largest errors, lane after lane
-    /// (`epochs` each, of which `done` are filled).
-    records: Vec<(f64, f64)>,
+    /// The epochs' sums of errors and largest errors as the kernel wrote them, epoch
+    /// after epoch (`epochs` of them, of which `done` are filled): for each register
+    /// of eight lanes its eight sums, then its eight largest errors. A run reads its
+    /// own in place ([`Records::strided`]).
+    records: Vec<f64>,
     /// Each lane's records' extremes, folded as they were put in place.
     extremes: LaneExtremes,
     /// Each lane's parameters and state at the end of the records.
@@ -117,9 +120,10 @@ impl Ahead {
     }
 
     /// Each recorded epoch's sum of errors and largest error.
-    fn records(&self) -> &[(f64, f64)] {
+    fn records(&self) -> Records<'_> {
         let g = &*self.group;
-        &g.records[self.lane * g.epochs..][..g.done]
+        let (stride, at) = (2 * g.width, 16 * (self.lane / 8) + self.lane % 8);
+        Records::strided(&g.records[at..], g.done, stride, 8)
     }
 
     /// The run's parameters (then its state values) at the end of the records.
@@ -159,19 +163,19 @@ impl Ahead {
             }
         };
         if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
-            out.extend_from_slice(records);
+            out.extend(records.iter());
             put(&mut self.values());
             return g.epochs;
         }
         // The epochs before the first bad one (every record before is within `limit`).
         let good = records
             .iter()
-            .position(|r| !record_within(r, limit))
+            .position(|r| !record_within(&r, limit))
             .unwrap_or(g.done);
         match g.resume_at[self.lane] {
             Some(at) if at <= good => {
                 let n_run = g.runs.len() / g.width;
-                out.extend_from_slice(&records[..at]);
+                out.extend(records.first(at).iter());
                 put(&mut g.resume[self.lane * n_run..][..n_run].iter().copied());
                 at
             }
@@ -231,87 +235,66 @@ const GOOD: usize = usize::MAX;
 
 /// The records of one call of a training kernel (see [`crate::wide::compile_train`]):
 /// `per_epoch` doubles an epoch, each group's eight sums and eight largest errors first;
-/// epochs `first..` of a span of `epochs`.
+/// epochs `first..` of the span.
 struct Rows<'a> {
     out: &'a [f64],
     per_epoch: usize,
     first: usize,
-    epochs: usize,
 }
 
 impl Rows<'_> {
-    /// Each lane's records into its extremes and its row of `by_lane` (`epochs` each),
-    /// and each lane that went beyond its limit (`limits`: past
-    /// [`record_within`]) for the first time — not yet in `gone`, eight lanes a byte —
-    /// into `newly` with the epoch, and into `gone`. Eight lanes a register, without a
-    /// branch but for the rare lane that goes beyond.
+    /// Each lane's records into its extremes, each epoch's records (each group's sums
+    /// and largest errors) into `kept` (`16 · groups` doubles an epoch, from epoch 0),
+    /// and each lane that went beyond its limit (`limits`: past [`record_within`]) for
+    /// the first time — not yet in `gone`, eight lanes a byte — into `newly` with the
+    /// epoch, and into `gone`. Eight lanes a register, without a branch but for the rare
+    /// lane that goes beyond.
     ///
     /// # Panics
     ///
-    /// If the lanes (eight for each byte of `gone`) are more than the limits, the
-    /// extremes' lanes or `by_lane`'s rows.
+    /// If the lanes (eight for each byte of `gone`) are more than the limits or the
+    /// extremes' lanes, or `kept` is too short.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn scan(
         &self,
-        by_lane: &mut [(f64, f64)],
+        kept: &mut [f64],
         extremes: &mut LaneExtremes,
         limits: &[f64],
         gone: &mut [u8],
         newly: &mut Vec<(usize, usize)>,
     ) {
         use std::arch::x86_64::*;
-        let lanes = 8 * gone.len();
-        assert!(
-            limits.len() >= lanes && by_lane.len() >= lanes * self.epochs,
-            "lanes"
-        );
+        let (lanes, sums_len) = (8 * gone.len(), 16 * gone.len());
+        assert!(limits.len() >= lanes, "lanes");
         let inf = _mm512_set1_pd(f64::INFINITY);
         for (e, record) in self.out.chunks_exact(self.per_epoch).enumerate() {
             let epoch = self.first + e;
-            assert!(
-                epoch < self.epochs && record.len() >= 16 * gone.len(),
-                "records"
-            );
+            kept[epoch * sums_len..][..sums_len].copy_from_slice(&record[..sums_len]);
             for (g, gone) in gone.iter_mut().enumerate() {
                 let sums: &[f64; 8] = record[16 * g..][..8].try_into().expect("eight");
                 let maxes: &[f64; 8] = record[16 * g + 8..][..8].try_into().expect("eight");
                 extremes.fold8(8 * g, sums, maxes);
-                // SAFETY: loads of eight doubles from arrays and a slice of eight, and
-                // stores of two to `by_lane`'s row of each lane, at `epoch` (in bounds:
-                // asserted above).
-                unsafe {
-                    let s = _mm512_loadu_pd(sums.as_ptr());
-                    let m = _mm512_loadu_pd(maxes.as_ptr());
-                    let limit = _mm512_loadu_pd(limits[8 * g..][..8].as_ptr());
-                    // `record_within`: a finite sum (|sum| < ∞, false for NaN), and the
-                    // largest error at most the limit (false for NaN).
-                    let within = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), inf)
-                        & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(m, limit);
-                    let new = !within & !*gone;
-                    if new != 0 {
-                        *gone |= new;
-                        newly.extend(
-                            (0..8)
-                                .filter(|k| new >> k & 1 == 1)
-                                .map(|k| (8 * g + k, epoch)),
-                        );
-                    }
-                    // Each lane's (sum, largest) pair, lanes 0, 2, 4, 6 then 1, 3, 5, 7, as
-                    // the two halves of a 128-bit part (the bits moved, not converted).
-                    let even = _mm512_unpacklo_pd(s, m);
-                    let odd = _mm512_unpackhi_pd(s, m);
-                    let (even, odd) = (_mm512_castpd_ps(even), _mm512_castpd_ps(odd));
-                    let at = by_lane.as_mut_ptr().add(8 * g * self.epochs + epoch);
-                    let row = |k: usize| at.add(k * self.epochs).cast::<f32>();
-                    _mm_storeu_ps(row(0), _mm512_extractf32x4_ps::<0>(even));
-                    _mm_storeu_ps(row(1), _mm512_extractf32x4_ps::<0>(odd));
-                    _mm_storeu_ps(row(2), _mm512_extractf32x4_ps::<1>(even));
-                    _mm_storeu_ps(row(3), _mm512_extractf32x4_ps::<1>(odd));
-                    _mm_storeu_ps(row(4), _mm512_extractf32x4_ps::<2>(even));
-                    _mm_storeu_ps(row(5), _mm512_extractf32x4_ps::<2>(odd));
-                    _mm_storeu_ps(row(6), _mm512_extractf32x4_ps::<3>(even));
-                    _mm_storeu_ps(row(7), _mm512_extractf32x4_ps::<3>(odd));
+                // SAFETY: loads of eight doubles from arrays and a slice of eight.
+                let (s, m, limit) = unsafe {
+                    (
+                        _mm512_loadu_pd(sums.as_ptr()),
+                        _mm512_loadu_pd(maxes.as_ptr()),
+                        _mm512_loadu_pd(limits[8 * g..][..8].as_ptr()),
+                    )
+                };
+                // `record_within`: a finite sum (|sum| < ∞, false for NaN), and the
+                // largest error at most the limit (false for NaN).
+                let within = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), inf)
+                    & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(m, limit);
+                let new = !within & !*gone;
+                if new != 0 {
+                    *gone |= new;
+                    newly.extend(
+                        (0..8)
+                            .filter(|k| new >> k & 1 == 1)
+                            .map(|k| (8 * g + k, epoch)),
+                    );
                 }
             }
         }
@@ -524,7 +507,7 @@ impl SideKernel {
         // register of eight lanes its eight sums, then its eight largest errors; then
         // every lane's parameters and state at the epoch's end, laid out as `block`.
         let mut records = vec![0.0; CALL_EPOCHS * per_epoch];
-        let mut by_lane = vec![(0.0, 0.0); w * epochs];
+        let mut kept = vec![0.0; sums_len * epochs];
         let mut extremes = LaneExtremes::new(w);
         // Each lane's first limit, the loop's for the run's first span, and its first
         // epoch beyond it (where the run will take up its training alone).
@@ -576,19 +559,18 @@ impl SideKernel {
                     j => &out[(j - 2) * per_epoch + sums_len..][..block.len()],
                 }
             };
-            // Each lane's records into its extremes and its own row of `by_lane`,
-            // and the lanes that went beyond their first limit.
+            // The call's records kept, each lane's into its extremes, and the lanes
+            // that went beyond their first limit.
             let rows = Rows {
                 out,
                 per_epoch,
                 first: done,
-                epochs,
             };
             newly.clear();
             // SAFETY: a kernel exists only where the processor has AVX-512F (`compile`).
             #[cfg(target_arch = "x86_64")]
             unsafe {
-                rows.scan(&mut by_lane, &mut extremes, &limits, &mut gone, &mut newly)
+                rows.scan(&mut kept, &mut extremes, &limits, &mut gone, &mut newly)
             };
             for &(lane, epoch) in &newly {
                 bad_at[lane] = epoch;
@@ -627,7 +609,7 @@ impl SideKernel {
             done,
             width: w,
             n_params: np,
-            records: by_lane,
+            records: kept,
             extremes,
             runs: block,
             resume_at,
@@ -697,47 +679,57 @@ mod tests {
         /// epoch of each lane beyond its limit (`record_within`), once.
         #[test]
         fn a_calls_records_scanned_are_each_lanes(
-            numbers in prop::collection::vec(number(), 2 * 16 * 5),
+            numbers in prop::collection::vec(number(), 2 * 16 * 8),
             limits in prop::collection::vec(prop_oneof![Just(0.0), Just(f64::INFINITY), 0.0f64..10.0], 16),
             extra in 0usize..3,
             first in 0usize..3,
+            // (Eight, a call's usual, are transposed in registers; fewer epoch by epoch.)
+            epochs_in_call in prop_oneof![Just(8usize), 1usize..8],
         ) {
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {
-                let (groups, epochs_in_call) = (2, 5);
+                let groups = 2;
                 // Each epoch's record: the groups' sums and largest errors, then
                 // `extra` numbers (the runs' values, which the scan passes over).
                 let per_epoch = 16 * groups + extra;
                 let mut out = vec![0.0; per_epoch * epochs_in_call];
-                for (e, chunk) in numbers.chunks(16 * groups).enumerate() {
+                for (e, chunk) in numbers.chunks(16 * groups).take(epochs_in_call).enumerate() {
                     out[e * per_epoch..][..16 * groups].copy_from_slice(chunk);
                 }
                 let epochs = first + epochs_in_call + 1;
-                let rows = Rows { out: &out, per_epoch, first, epochs };
+                let rows = Rows { out: &out, per_epoch, first };
                 let lanes = 8 * groups;
-                let mut by_lane = vec![(7.0, 7.0); lanes * epochs];
+                let mut kept = vec![7.0; 16 * groups * epochs];
                 let mut extremes = LaneExtremes::new(lanes);
                 let mut gone = vec![0u8; groups];
                 gone[1] = 0b0000_0101; // lanes 8 and 10 went beyond before
                 let mut newly = Vec::new();
                 // SAFETY: the processor has AVX-512F (just checked).
-                unsafe { rows.scan(&mut by_lane, &mut extremes, &limits, &mut gone, &mut newly) };
-                for lane in 0..lanes {
+                unsafe { rows.scan(&mut kept, &mut extremes, &limits, &mut gone, &mut newly) };
+                // Each epoch's records kept in place, the rest untouched.
+                let span = 16 * groups * first..16 * groups * (first + epochs_in_call);
+                for (k, v) in kept.iter().enumerate() {
+                    if !span.contains(&k) {
+                        prop_assert_eq!(*v, 7.0);
+                    }
+                }
+                for (lane, &limit) in limits.iter().enumerate().take(lanes) {
                     let (g, k) = (lane / 8, lane % 8);
                     let own: Vec<(f64, f64)> = (0..epochs_in_call)
                         .map(|e| (out[e * per_epoch + 16 * g + k], out[e * per_epoch + 16 * g + 8 + k]))
                         .collect();
-                    let row = &by_lane[lane * epochs..][..epochs];
-                    let key = |r: &(f64, f64)| (r.0.to_bits(), r.1.to_bits());
-                    prop_assert!(row[first..first + epochs_in_call].iter().map(key).eq(own.iter().map(key)));
-                    prop_assert!(row[..first].iter().chain(&row[first + epochs_in_call..]).all(|r| *r == (7.0, 7.0)));
+                    // Read in place as a run reads its own.
+                    let at = 16 * g + k;
+                    let read = Records::strided(&kept[at + 16 * groups * first..], epochs_in_call, 16 * groups, 8);
+                    let key = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
+                    prop_assert!(read.iter().map(key).eq(own.iter().copied().map(key)));
                     let (a, b) = (extremes.lane(lane), Extremes::of(&own));
                     prop_assert_eq!(
                         (a.least().to_bits(), a.largest().to_bits(), a.finite()),
                         (b.least().to_bits(), b.largest().to_bits(), b.finite())
                     );
                     let before = lane == 8 || lane == 10;
-                    let beyond = own.iter().position(|r| !record_within(r, limits[lane]));
+                    let beyond = own.iter().position(|r| !record_within(r, limit));
                     let heard: Vec<usize> = newly.iter().filter(|n| n.0 == lane).map(|n| n.1).collect();
                     let want: Vec<usize> = beyond.filter(|_| !before).map(|e| first + e).into_iter().collect();
                     prop_assert_eq!(heard, want, "lane {}", lane);

@@ -32,7 +32,7 @@ pub use backend::{Backend, Epoch, EpochEnd, Interpreter};
 pub use gen::{GenError, Generator};
 pub use optim::{Convention, HyperValues, Optimizer, State};
 pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
-pub use sink::{EpochSums, Extremes, Fanout, LaneExtremes, Plan, RunEnd, Sink};
+pub use sink::{EpochSums, Extremes, Fanout, LaneExtremes, Plan, Records, RunEnd, Sink};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};
 pub use train::{
     divergence, first_limit, Gradient, Hooks, Reason, TrainConfig, TrainError, Trained, Trainer,

@@ -88,12 +88,13 @@ pub trait Sink {
         // (A few hundred at a time, on the stack: a map's runs hear a hundred each.)
         const ROOM: usize = 256;
         let mut room = [0.0; ROOM];
-        for (c, part) in sums.records.chunks(ROOM).enumerate() {
-            let means = &mut room[..part.len()];
-            for (m, &(sum, _)) in means.iter_mut().zip(part) {
-                *m = sums.mean_of(sum);
+        let records = sums.records;
+        for start in (0..records.len()).step_by(ROOM) {
+            let means = &mut room[..ROOM.min(records.len() - start)];
+            for (k, m) in means.iter_mut().enumerate() {
+                *m = sums.mean_of(records.get(start + k).0);
             }
-            self.epoch_means(first + c * ROOM, means);
+            self.epoch_means(first + start, means);
         }
     }
     /// After the last step, once.
@@ -118,9 +119,124 @@ pub trait Sink {
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct EpochSums<'a> {
-    records: &'a [(f64, f64)],
+    records: Records<'a>,
     steps: f64,
     extremes: Extremes,
+}
+
+/// Epochs' records — each epoch's sum of errors and its largest error — where a backend
+/// holds them: pairs in a slice (the loop's spans), or read in place out of the block of
+/// a backend that trains many runs at once and writes every run's sums and largest
+/// errors side by side, epoch after epoch (`gradsheet_jit`'s runs side by side), so that
+/// a run's records are not copied out for a reader that looks at a few.
+///
+/// # Examples
+///
+/// ```
+/// use gradsheet_train::sink::Records;
+/// // Two runs' records, epoch after epoch: both sums, then both largest errors.
+/// let block = [3.0, 30.0, 2.0, 20.0, 1.5, 15.0, 1.0, 10.0];
+/// let second = Records::strided(&block[1..], 2, 4, 2);
+/// assert_eq!(second.get(1), (15.0, 10.0));
+/// assert!(second.iter().eq([(30.0, 20.0), (15.0, 10.0)]));
+/// assert!(Records::pairs(&[(30.0, 20.0), (15.0, 10.0)]).iter().eq(second.iter()));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Records<'a>(Held<'a>);
+
+#[derive(Clone, Copy, Debug)]
+enum Held<'a> {
+    Pairs(&'a [(f64, f64)]),
+    Strided {
+        values: &'a [f64],
+        len: usize,
+        stride: usize,
+        largest_at: usize,
+    },
+}
+
+impl<'a> Records<'a> {
+    /// The records in `pairs`.
+    pub fn pairs(pairs: &'a [(f64, f64)]) -> Records<'a> {
+        Records(Held::Pairs(pairs))
+    }
+
+    /// `len` records read out of `values`: record `k`'s sum at `k · stride`, and its
+    /// largest error `largest_at` after that.
+    ///
+    /// # Panics
+    ///
+    /// If `values` is too short for them.
+    pub fn strided(values: &'a [f64], len: usize, stride: usize, largest_at: usize) -> Records<'a> {
+        if len > 0 {
+            let last = (len - 1) * stride + largest_at;
+            assert!(last < values.len(), "records past the values");
+        }
+        Records(Held::Strided {
+            values,
+            len,
+            stride,
+            largest_at,
+        })
+    }
+
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Held::Pairs(p) => p.len(),
+            Held::Strided { len, .. } => len,
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Record `k`: its sum of errors and its largest error.
+    ///
+    /// # Panics
+    ///
+    /// If there is no record `k`.
+    #[inline]
+    pub fn get(&self, k: usize) -> (f64, f64) {
+        match self.0 {
+            Held::Pairs(p) => p[k],
+            Held::Strided {
+                values,
+                len,
+                stride,
+                largest_at,
+            } => {
+                assert!(k < len, "no record {k} of {len}");
+                (values[k * stride], values[k * stride + largest_at])
+            }
+        }
+    }
+
+    /// Every record, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (f64, f64)> + 'a {
+        let r = *self;
+        (0..r.len()).map(move |k| r.get(k))
+    }
+
+    /// The first `n` records (all of them if there are fewer).
+    pub fn first(&self, n: usize) -> Records<'a> {
+        match self.0 {
+            Held::Pairs(p) => Records::pairs(&p[..n.min(p.len())]),
+            Held::Strided {
+                values,
+                len,
+                stride,
+                largest_at,
+            } => Records(Held::Strided {
+                values,
+                len: n.min(len),
+                stride,
+                largest_at,
+            }),
+        }
+    }
 }
 
 /// What the loop reads of a span's records at once (see [`EpochSums`]): the least sum
@@ -339,17 +455,25 @@ impl<'a> EpochSums<'a> {
     /// The epochs of `records` (sum of errors, largest error), each of
     /// `steps_per_epoch` steps.
     pub fn new(records: &'a [(f64, f64)], steps_per_epoch: usize) -> EpochSums<'a> {
-        EpochSums::with_extremes(records, steps_per_epoch, Extremes::of(records))
+        let extremes = Extremes::of(records);
+        EpochSums::with_extremes(Records::pairs(records), steps_per_epoch, extremes)
     }
 
-    /// [`EpochSums::new`] with the records' extremes found already (`Extremes::of(records)`,
-    /// or the same folded as they were written).
+    /// [`EpochSums::new`] for records wherever they are, with their extremes found
+    /// already (`Extremes::of` them, or the same folded as they were written).
     pub fn with_extremes(
-        records: &'a [(f64, f64)],
+        records: Records<'a>,
         steps_per_epoch: usize,
         extremes: Extremes,
     ) -> EpochSums<'a> {
-        debug_assert_eq!(extremes, Extremes::of(records), "the records' extremes");
+        debug_assert_eq!(
+            extremes,
+            records.iter().fold(Extremes::NONE, |mut e, r| {
+                e.fold(&r);
+                e
+            }),
+            "the records' extremes"
+        );
         EpochSums {
             records,
             steps: steps_per_epoch as f64,
@@ -373,7 +497,7 @@ impl<'a> EpochSums<'a> {
     }
 
     /// Each epoch's sum of errors and largest error.
-    pub fn records(&self) -> &'a [(f64, f64)] {
+    pub fn records(&self) -> Records<'a> {
         self.records
     }
 
@@ -390,13 +514,13 @@ impl<'a> EpochSums<'a> {
     ///
     /// If there is no epoch `k`.
     pub fn mean(&self, k: usize) -> f64 {
-        self.mean_of(self.records[k].0)
+        self.mean_of(self.records.get(k).0)
     }
 
     /// Every epoch's mean error, in order.
     pub fn means(&self) -> impl Iterator<Item = f64> + 'a {
         let steps = self.steps;
-        self.records.iter().map(move |&(sum, _)| sum / steps)
+        self.records.iter().map(move |(sum, _)| sum / steps)
     }
 
     /// The least mean (passing over NaNs, as `f64::min` does; infinity if there is
@@ -611,6 +735,11 @@ mod tests {
                     self.0.push((epoch, mean.to_bits()));
                 }
             }
+            fn heard_again(records: &[(f64, f64)], steps: usize) -> Vec<(usize, u64)> {
+                let mut heard = Heard::default();
+                heard.epoch_sums(5, EpochSums::new(records, steps));
+                heard.0
+            }
             let mut heard = Heard::default();
             heard.epoch_sums(5, EpochSums::new(&records, steps));
             let want: Vec<(usize, u64)> = records
@@ -619,6 +748,22 @@ mod tests {
                 .map(|(k, r)| (5 + k, (r.0 / steps as f64).to_bits()))
                 .collect();
             prop_assert_eq!(heard.0, want);
+            // The same records read in place out of a block of three runs' (this one's
+            // the second: the sums, then the largest errors, epoch after epoch).
+            let mut block = vec![f64::NAN; 6 * records.len()];
+            for (k, &(sum, largest)) in records.iter().enumerate() {
+                block[6 * k + 1] = sum;
+                block[6 * k + 4] = largest;
+            }
+            let held = Records::strided(&block[1..], records.len(), 6, 3);
+            prop_assert_eq!(held.len(), records.len());
+            let key = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
+            prop_assert!(held.iter().map(key).eq(records.iter().copied().map(key)));
+            let cut = records.len() / 3;
+            prop_assert!(held.first(cut).iter().map(key).eq(records[..cut].iter().copied().map(key)));
+            let mut in_place = Heard::default();
+            in_place.epoch_sums(5, EpochSums::with_extremes(held, steps, Extremes::of(&records)));
+            prop_assert_eq!(in_place.0, heard_again(&records, steps));
         }
     }
 }

@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use crate::backend::{Backend, Epoch, EpochEnd, Interpreter};
 use crate::optim::{Optimizer, State};
 use crate::orders::Orders;
-use crate::sink::{EpochSums, Extremes, Plan, RunEnd, Sink};
+use crate::sink::{EpochSums, Extremes, Plan, Records, RunEnd, Sink};
 use crate::trace::{EpochSummary, Layout, Record, Stop, Trace};
 
 /// Which derivative drives the updates.
@@ -803,8 +803,8 @@ fn describe(v: f64) -> &'static str {
 pub struct Trained<'a> {
     /// The mean error at the initial values.
     pub initial_error: f64,
-    /// Each epoch's sum of errors and largest error.
-    pub records: &'a [(f64, f64)],
+    /// Each epoch's sum of errors and largest error, where the backend holds them.
+    pub records: Records<'a>,
     /// Their extremes ([`Extremes::of`] the records, or the same folded as the backend
     /// wrote them).
     pub extremes: Extremes,
@@ -865,7 +865,7 @@ fn span_within(sums: EpochSums<'_>, best: f64, limit: impl Fn(f64) -> f64) -> (b
     }
     let mut b = best;
     let mut exact = true;
-    for &(sum, largest) in sums.records() {
+    for (sum, largest) in sums.records().iter() {
         // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
         exact &= largest <= limit(b);
         let mean = sums.mean_of(sum);
