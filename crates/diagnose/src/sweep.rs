@@ -120,23 +120,36 @@ fn judge_hooked(
     let mut cfg = cfg.clone();
     cfg.record = Record::Final;
     let mut means = EpochMeans::default();
-    let kept = ahead.clone();
     // A run that is its span side by side, and sound, is judged there and then (as the
-    // loop judges a span); any other goes through the loop.
-    let whole = ahead
-        .as_ref()
-        .and_then(|a| a.whole_run(trainer, &cfg, &mut means));
-    let end = match (whole, kernel, ahead) {
-        (Some(end), _, _) => end,
-        (None, Some(k), Some(a)) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
-        _ => gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?,
+    // loop judges a span); any other goes through the loop. The final error is known
+    // already where the run ended where its span side by side did.
+    let (end, known) = match ahead {
+        Some(a) => match a.whole_run(trainer, &cfg, &mut means) {
+            Some(end) => {
+                let known = a.final_error_at(&end.final_params);
+                (end, known)
+            }
+            None => {
+                let end = match kernel {
+                    // (The loop keeps its own share of the group while it runs.)
+                    Some(k) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a.clone())?,
+                    None => {
+                        gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?
+                    }
+                };
+                let known = a.final_error_at(&end.final_params);
+                (end, known)
+            }
+        },
+        None => {
+            let end = gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?;
+            (end, None)
+        }
     };
     // The initial error as the run's backend computed it; the final one on the
     // kernel's native code where there is one (the same bits: see
     // `EpochKernel::mean_error`).
     let initial_error = end.initial_error;
-    // (Known already where the run ended where its span side by side did.)
-    let known = kept.and_then(|a| a.final_error_at(&end.final_params));
     let final_error = match (known, kernel) {
         (Some(e), _) => e,
         (None, Some(k)) => k.mean_error(trainer, &end.final_params),
@@ -571,6 +584,9 @@ pub fn sweep_until(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Map, String> {
     let setup = |i: usize, j: usize| cell_config(base, init, (x, i), (y, j));
+    // A cell's settings alone: an initial scale scales no values (none are given), and
+    // no cell's values are copied to be dropped.
+    let settings = |i: usize, j: usize| cell_config(base, &[], (x, i), (y, j)).map(|(cfg, _)| cfg);
     let nx = x.values.len();
     let n = nx.saturating_mul(y.values.len());
     if n > MAX_MAP_CELLS {
@@ -596,13 +612,13 @@ pub fn sweep_until(
     // on one thread, then again for each run, they were a few percent of a map.
     // The first cell's kernel compiles (half a millisecond with Cranelift) while the
     // cells' settings are made: on two threads the two take about as long.
-    let first = setup(0, 0).ok().map(|(cfg, _)| cfg);
+    let first = settings(0, 0).ok();
     let (mut kernels, cfgs) = rayon::join(
         || Kernels::for_configs(trainer, first.iter()),
         || {
             (0..n)
                 .into_par_iter()
-                .map(|k| setup(k % nx, k / nx).map(|(cfg, _)| cfg))
+                .map(|k| settings(k % nx, k / nx))
                 .collect::<Vec<_>>()
         },
     );

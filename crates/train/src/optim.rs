@@ -373,8 +373,10 @@ impl Optimizer {
     /// [`OptimizerError::Invalid`] naming the value at fault.
     pub fn validate(&self) -> Result<(), OptimizerError> {
         let rule = self.rule();
-        for (key, v) in self.hyper_values() {
-            let Some(h) = rule.hyper(key) else { continue };
+        // (The values are in the table's order, key for key: tested in `rules`. A map
+        // checks each of its thousands of cells' settings.)
+        for (h, (key, v)) in rule.hypers.iter().zip(self.hyper_values()) {
+            debug_assert_eq!(h.key, key, "the table's order");
             if !h.range.contains(v) {
                 return Err(OptimizerError::Invalid {
                     key: h.key,

@@ -415,30 +415,61 @@ impl LaneExtremes {
     #[target_feature(enable = "avx512f")]
     #[inline]
     pub fn fold8(&mut self, first: usize, sums: &[f64; 8], largest: &[f64; 8]) {
+        self.fold8_each(first, [(sums, largest)]);
+    }
+
+    /// [`LaneExtremes::fold8`] of several epochs' records in turn, the extremes kept in
+    /// registers between them.
+    ///
+    /// # Safety
+    ///
+    /// As [`LaneExtremes::fold8`].
+    ///
+    /// # Panics
+    ///
+    /// As [`LaneExtremes::fold8`].
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub fn fold8_each<'r>(
+        &mut self,
+        first: usize,
+        records: impl IntoIterator<Item = (&'r [f64; 8], &'r [f64; 8])>,
+    ) {
         use std::arch::x86_64::*;
         assert_eq!(first % 8, 0, "eight lanes from a multiple of eight");
         let least = &mut self.least[first..first + 8];
         let top = &mut self.top[first..first + 8];
-        // SAFETY: loads and stores of eight doubles, each from an array or a slice of
-        // eight (no alignment needed).
-        let (s, l) = unsafe {
+        let inf = _mm512_set1_pd(f64::INFINITY);
+        // SAFETY: loads of eight doubles from slices of eight.
+        let (mut low, mut high) = unsafe {
             (
-                _mm512_loadu_pd(sums.as_ptr()),
-                _mm512_loadu_pd(largest.as_ptr()),
+                _mm512_loadu_pd(least.as_ptr()),
+                _mm512_loadu_pd(top.as_ptr()),
             )
         };
-        // SAFETY: as above: `least` and `top` are slices of eight.
+        let mut finite = self.finite[first / 8];
+        for (sums, largest) in records {
+            // SAFETY: loads of eight doubles from arrays of eight.
+            let (s, l) = unsafe {
+                (
+                    _mm512_loadu_pd(sums.as_ptr()),
+                    _mm512_loadu_pd(largest.as_ptr()),
+                )
+            };
+            low = _mm512_min_pd(s, low);
+            high = _mm512_max_pd(l, high);
+            // `finite_record`: |sum| below infinity (false for NaN), and the largest
+            // ordered.
+            finite &= _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), inf)
+                & _mm512_cmp_pd_mask::<_CMP_ORD_Q>(l, l);
+        }
+        // SAFETY: stores of eight doubles to slices of eight.
         unsafe {
-            let low = _mm512_min_pd(s, _mm512_loadu_pd(least.as_ptr()));
             _mm512_storeu_pd(least.as_mut_ptr(), low);
-            let high = _mm512_max_pd(l, _mm512_loadu_pd(top.as_ptr()));
             _mm512_storeu_pd(top.as_mut_ptr(), high);
         }
-        // `finite_record`: |sum| below infinity (false for NaN), and the largest ordered.
-        let inf = _mm512_set1_pd(f64::INFINITY);
-        let ok = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), inf)
-            & _mm512_cmp_pd_mask::<_CMP_ORD_Q>(l, l);
-        self.finite[first / 8] &= ok;
+        self.finite[first / 8] = finite;
     }
 
     /// Lane `lane`'s extremes.
