@@ -112,7 +112,7 @@ fn judge_hooked(
     init: &[f64],
     cfg: &TrainConfig,
     kernel: Option<&EpochKernel>,
-    ahead: Option<Ahead>,
+    ahead: Option<Ahead<'_>>,
     hooks: &mut Hooks<'_>,
 ) -> Result<Verdict, TrainError> {
     // Only the epochs' mean errors are read: the run keeps nothing else of an epoch, so
@@ -131,8 +131,7 @@ fn judge_hooked(
             }
             None => {
                 let end = match kernel {
-                    // (The loop keeps its own share of the group while it runs.)
-                    Some(k) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a.clone())?,
+                    Some(k) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
                     None => {
                         gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?
                     }
@@ -647,21 +646,15 @@ pub fn sweep_until(
             if stop() {
                 return Err(STOPPED.to_string());
             }
-            let mut aheads: Vec<Option<Ahead>> = match side {
-                Some(s) => {
-                    let runs: Vec<(&TrainConfig, &[f64])> =
-                        ks.clone().map(|k| (&cfgs[k], init_of(k))).collect();
-                    sides.kernels[s]
-                        .train(trainer, &runs)
-                        .into_iter()
-                        .map(Some)
-                        .collect()
-                }
-                None => vec![None; ks.len()],
-            };
+            let group = side.map(|s| {
+                let runs: Vec<(&TrainConfig, &[f64])> =
+                    ks.clone().map(|k| (&cfgs[k], init_of(k))).collect();
+                sides.kernels[s].train(trainer, &runs)
+            });
             ks.clone()
-                .zip(aheads.iter_mut())
-                .map(|(k, ahead)| {
+                .enumerate()
+                .map(|(lane, k)| {
+                    let ahead = group.as_ref().map(|g| g.ahead(lane));
                     let (i, j) = (k % nx, k / nx);
                     let cfg = &cfgs[k];
                     // (A group's runs are its kernel's: no need to look.)
@@ -673,9 +666,8 @@ pub fn sweep_until(
                         should_stop: stop,
                         progress: &mut |_, _| {},
                     };
-                    let v =
-                        judge_hooked(trainer, init_of(k), cfg, kernel, ahead.take(), &mut hooks)
-                            .map_err(|e| e.to_string())?;
+                    let v = judge_hooked(trainer, init_of(k), cfg, kernel, ahead, &mut hooks)
+                        .map_err(|e| e.to_string())?;
                     Ok(Cell {
                         x: x.values[i],
                         y: y.values[j],

@@ -46,7 +46,7 @@ pub use epoch::{EpochKernel, OptKind};
 pub use grad::GradKernel;
 pub use lanes::{LaneKernel, LaneRows, Width};
 pub use run::{train, train_into, unsupported};
-pub use side::{Ahead, SideKernel, MOST_EPOCHS};
+pub use side::{Ahead, SideKernel, SideRuns, MOST_EPOCHS};
 
 /// The rayon this crate runs its parallel workloads on (for callers that build their own
 /// thread pools, such as `gradsheet bench`'s 1-versus-2-threads measurement).

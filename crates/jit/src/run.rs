@@ -128,7 +128,7 @@ impl EpochKernel {
         cfg: &TrainConfig,
         hooks: &mut Hooks<'_>,
         sink: &mut dyn Sink,
-        ahead: Option<Ahead>,
+        ahead: Option<Ahead<'_>>,
     ) -> Result<RunEnd, TrainError> {
         // (The loop checks the settings themselves first: `Trainer::validate`.)
         // A rate of 0 on a kernel whose products are fused (`Row::times`, which may give
@@ -547,7 +547,7 @@ impl EpochKernel {
         cfg: &TrainConfig,
         hooks: &mut Hooks<'_>,
         sink: &mut dyn Sink,
-        ahead: Ahead,
+        ahead: Ahead<'_>,
     ) -> Result<RunEnd, TrainError> {
         // (The runs `run_into` leaves to the interpreter, or refuses, go there as ever.)
         self.run_from(trainer, init, cfg, hooks, sink, Some(ahead))
@@ -560,7 +560,7 @@ struct Primed<'a> {
     native: Native<'a>,
     /// The mean error at the initial values, until the loop asks for it.
     initial: Option<f64>,
-    ahead: Option<Ahead>,
+    ahead: Option<Ahead<'a>>,
     /// Whether the lanes handed the loop only their span's part before an epoch in
     /// which the run went beyond its first limit (or the one before it), until the loop
     /// takes its next epoch: that epoch is better taken alone than in a span that stops

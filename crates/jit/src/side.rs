@@ -66,17 +66,19 @@ impl std::fmt::Debug for SideKernel {
 
 /// One run's first span of epochs (see [`SideKernel::span`]), trained side by side
 /// with others ([`SideKernel::train`]), for its pass through the training loop
-/// ([`EpochKernel::run_ahead`]).
-#[derive(Clone, Debug)]
-pub struct Ahead {
-    group: Arc<Group>,
+/// ([`EpochKernel::run_ahead`]): a view of its lane of the group's [`SideRuns`].
+#[derive(Clone, Copy, Debug)]
+pub struct Ahead<'g> {
+    group: &'g SideRuns,
     lane: usize,
 }
 
-/// What a group's call of [`SideKernel::train`] left, shared by its runs' [`Ahead`]s
-/// (a run reads its lane of it, so nothing is copied out per run).
+/// What a group's call of [`SideKernel::train`] left: each run's span, which each run
+/// reads in its lane ([`SideRuns::ahead`]), so that nothing is copied out per run.
 #[derive(Debug)]
-struct Group {
+pub struct SideRuns {
+    /// The runs trained (the lanes past them repeat the last).
+    count: usize,
     /// The epochs of the span.
     epochs: usize,
     /// The epochs recorded: fewer than `epochs` when the group stopped early, every
@@ -108,7 +110,37 @@ struct Group {
     finals: Vec<f64>,
 }
 
-impl Ahead {
+impl SideRuns {
+    /// The number of runs.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Run `k`'s span.
+    ///
+    /// # Panics
+    ///
+    /// If there is no run `k`.
+    pub fn ahead(&self, k: usize) -> Ahead<'_> {
+        assert!(k < self.count, "no run {k} of {}", self.count);
+        Ahead {
+            group: self,
+            lane: k,
+        }
+    }
+
+    /// Each run's span, in order.
+    pub fn aheads(&self) -> impl Iterator<Item = Ahead<'_>> + '_ {
+        (0..self.count).map(|k| self.ahead(k))
+    }
+}
+
+impl<'g> Ahead<'g> {
     /// The span's length.
     pub(crate) fn epochs(&self) -> usize {
         self.group.epochs
@@ -120,15 +152,15 @@ impl Ahead {
     }
 
     /// Each recorded epoch's sum of errors and largest error.
-    fn records(&self) -> Records<'_> {
-        let g = &*self.group;
+    fn records(&self) -> Records<'g> {
+        let g = self.group;
         let (stride, at) = (2 * g.width, 16 * (self.lane / 8) + self.lane % 8);
         Records::strided(&g.records[at..], g.done, stride, 8)
     }
 
     /// The run's parameters (then its state values) at the end of the records.
-    fn values(&self) -> impl Iterator<Item = f64> + '_ {
-        let g = &*self.group;
+    fn values(&self) -> impl Iterator<Item = f64> + 'g {
+        let g = self.group;
         g.runs.iter().skip(self.lane).step_by(g.width).copied()
     }
 
@@ -149,7 +181,7 @@ impl Ahead {
         state: &mut [f64],
         out: &mut Vec<(f64, f64)>,
     ) -> usize {
-        let g = &*self.group;
+        let g = self.group;
         let records = self.records();
         let sound = g.extremes.lane(self.lane).within(limit);
         let np = g.n_params;
@@ -196,7 +228,7 @@ impl Ahead {
         cfg: &TrainConfig,
         sink: &mut dyn Sink,
     ) -> Option<RunEnd> {
-        let g = &*self.group;
+        let g = self.group;
         if g.done != g.epochs || g.epochs != cfg.epochs {
             return None;
         }
@@ -274,15 +306,8 @@ impl Rows<'_> {
         }
         // Group by group, each's extremes and lanes gone in registers across the epochs.
         for (g, gone) in gone.iter_mut().enumerate() {
-            extremes.fold8_each(
-                8 * g,
-                calls().map(|r| -> (&[f64; 8], &[f64; 8]) {
-                    (
-                        r[16 * g..][..8].try_into().expect("eight"),
-                        r[16 * g + 8..][..8].try_into().expect("eight"),
-                    )
-                }),
-            );
+            let epochs = self.out.len() / self.per_epoch;
+            extremes.fold8_block(8 * g, &self.out[16 * g..], epochs, self.per_epoch);
             // SAFETY: a load of eight doubles from a slice of eight.
             let limit = unsafe { _mm512_loadu_pd(limits[8 * g..][..8].as_ptr()) };
             let mut was = *gone;
@@ -455,7 +480,8 @@ impl SideKernel {
 
     /// Trains `runs` (each a configuration [`SideKernel::fits`] and its initial values;
     /// at most [`SideKernel::width`] of them, all of one [`SideKernel::span`]) side by
-    /// side for that span, and returns each run's [`Ahead`] in order. Stops early when
+    /// side for that span, and returns what the group left, each run's [`Ahead`] in
+    /// order ([`SideRuns::ahead`]). Stops early when
     /// every run has gone bad.
     ///
     /// # Panics
@@ -463,10 +489,23 @@ impl SideKernel {
     /// If there are more runs than lanes, if their spans differ, if a run does not fit
     /// (its initial values of another length), or if its settings are out of their
     /// rule's range (a β of 1; [`gradsheet_train::Optimizer::validate`] refuses them).
-    pub fn train(&self, trainer: &Trainer, runs: &[(&TrainConfig, &[f64])]) -> Vec<Ahead> {
+    pub fn train(&self, trainer: &Trainer, runs: &[(&TrainConfig, &[f64])]) -> SideRuns {
         assert!(runs.len() <= self.width, "more runs than lanes");
         let Some(&(first, _)) = runs.first() else {
-            return Vec::new();
+            return SideRuns {
+                count: 0,
+                epochs: 0,
+                done: 0,
+                width: self.width,
+                n_params: self.n_params,
+                records: Vec::new(),
+                extremes: LaneExtremes::new(0),
+                runs: Vec::new(),
+                resume_at: Vec::new(),
+                resume: Vec::new(),
+                initial: Vec::new(),
+                finals: Vec::new(),
+            };
         };
         let epochs = self.span(trainer, first);
         assert!(self.kernel.matches(&trainer.compiled), "the kernel's model");
@@ -618,7 +657,8 @@ impl SideKernel {
             }
         }
         let finals = self.final_errors(trainer, &block);
-        let group = Arc::new(Group {
+        SideRuns {
+            count: runs.len(),
             finals,
             epochs,
             done,
@@ -630,13 +670,7 @@ impl SideKernel {
             resume_at,
             resume,
             initial,
-        });
-        (0..runs.len())
-            .map(|lane| Ahead {
-                group: Arc::clone(&group),
-                lane,
-            })
-            .collect()
+        }
     }
 
     /// Each lane's mean error over the rows at its parameters in `block` (laid out as

@@ -399,10 +399,14 @@ impl LaneExtremes {
         }
     }
 
-    /// [`LaneExtremes::fold`] of the eight lanes from `first`, compiled for AVX-512:
-    /// eight lanes a register, with the folds' own comparisons (`vminpd` and `vmaxpd`
-    /// keep their second operand, the lane's extreme so far, where the first is NaN or
-    /// the two are equal, as `x < least` and `x > top` do).
+    /// [`LaneExtremes::fold`] of the eight lanes from `first`, epoch after epoch, out of
+    /// a block as a backend that trains runs side by side writes it: `epochs` records of
+    /// the eight lanes, `stride` doubles apart from the block's start, each their eight
+    /// sums of errors and then their eight largest errors. Compiled for AVX-512: eight
+    /// lanes a register, the extremes kept in registers from epoch to epoch, with the
+    /// folds' own comparisons (`vminpd` and `vmaxpd` keep their second operand, the
+    /// lane's extreme so far, where the first is NaN or the two are equal, as
+    /// `x < least` and `x > top` do).
     ///
     /// # Safety
     ///
@@ -410,34 +414,21 @@ impl LaneExtremes {
     ///
     /// # Panics
     ///
-    /// If `first` is not a multiple of eight, or there are fewer than eight lanes from it.
+    /// If `first` is not a multiple of eight, there are fewer than eight lanes from it,
+    /// or the block is too short.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     #[inline]
-    pub fn fold8(&mut self, first: usize, sums: &[f64; 8], largest: &[f64; 8]) {
-        self.fold8_each(first, [(sums, largest)]);
-    }
-
-    /// [`LaneExtremes::fold8`] of several epochs' records in turn, the extremes kept in
-    /// registers between them.
-    ///
-    /// # Safety
-    ///
-    /// As [`LaneExtremes::fold8`].
-    ///
-    /// # Panics
-    ///
-    /// As [`LaneExtremes::fold8`].
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    pub fn fold8_each<'r>(
-        &mut self,
-        first: usize,
-        records: impl IntoIterator<Item = (&'r [f64; 8], &'r [f64; 8])>,
-    ) {
+    pub fn fold8_block(&mut self, first: usize, block: &[f64], epochs: usize, stride: usize) {
         use std::arch::x86_64::*;
         assert_eq!(first % 8, 0, "eight lanes from a multiple of eight");
+        if epochs == 0 {
+            return;
+        }
+        assert!(
+            (epochs - 1) * stride + 16 <= block.len(),
+            "records past the block"
+        );
         let least = &mut self.least[first..first + 8];
         let top = &mut self.top[first..first + 8];
         let inf = _mm512_set1_pd(f64::INFINITY);
@@ -449,13 +440,12 @@ impl LaneExtremes {
             )
         };
         let mut finite = self.finite[first / 8];
-        for (sums, largest) in records {
-            // SAFETY: loads of eight doubles from arrays of eight.
+        for e in 0..epochs {
+            // SAFETY: loads of sixteen doubles at `e · stride`, within the block
+            // (asserted above).
             let (s, l) = unsafe {
-                (
-                    _mm512_loadu_pd(sums.as_ptr()),
-                    _mm512_loadu_pd(largest.as_ptr()),
-                )
+                let at = block.as_ptr().add(e * stride);
+                (_mm512_loadu_pd(at), _mm512_loadu_pd(at.add(8)))
             };
             low = _mm512_min_pd(s, low);
             high = _mm512_max_pd(l, high);
@@ -735,13 +725,16 @@ mod tests {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 let mut one = LaneExtremes::new(20);
                 let mut eight = LaneExtremes::new(20);
+                // Eight runs' records, epoch after epoch, as the lanes write them: the
+                // sums, the largest errors, and three numbers more.
+                let mut block = Vec::new();
                 for chunk in records.chunks_exact(8) {
                     let (s, l): (Vec<f64>, Vec<f64>) = chunk.iter().copied().unzip();
                     one.fold(8, &s, &l);
-                    let (s, l) = (s.try_into().unwrap(), l.try_into().unwrap());
-                    // SAFETY: the processor has AVX-512F (just checked).
-                    unsafe { eight.fold8(8, &s, &l) };
+                    block.extend(s.iter().chain(&l).chain(&[7.0; 3]));
                 }
+                // SAFETY: the processor has AVX-512F (just checked).
+                unsafe { eight.fold8_block(8, &block, records.len() / 8, 19) };
                 for lane in 0..20 {
                     let (a, b) = (one.lane(lane), eight.lane(lane));
                     prop_assert_eq!(

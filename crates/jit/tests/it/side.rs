@@ -75,10 +75,10 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
     for group in runs.chunks(side.width()) {
         let pairs: Vec<(&TrainConfig, &[f64])> =
             group.iter().map(|(c, p)| (c, p.as_slice())).collect();
-        let aheads = side.train(trainer, &pairs);
-        assert_eq!(aheads.len(), group.len());
-        for ((cfg, init), ahead) in group.iter().zip(aheads) {
-            let kept = ahead.clone();
+        let trained = side.train(trainer, &pairs);
+        assert_eq!(trained.len(), group.len());
+        for ((cfg, init), ahead) in group.iter().zip(trained.aheads()) {
+            let kept = ahead;
             // The run judged there and then, where it is its span and sound.
             let mut whole = Heard::default();
             let ended = ahead.whole_run(trainer, cfg, &mut whole);
