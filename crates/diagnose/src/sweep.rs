@@ -615,13 +615,18 @@ pub fn sweep_until(
     let (mut kernels, cfgs) = rayon::join(
         || Kernels::for_configs(trainer, first.iter()),
         || {
+            // (Straight into one vector: a vector of results copied into another was
+            // a few percent of a map. A bad cell, rare, is then found in order.)
             (0..n)
                 .into_par_iter()
                 .map(|k| settings(k % nx, k / nx))
-                .collect::<Vec<_>>()
+                .collect::<Result<Vec<_>, String>>()
         },
     );
-    let cfgs = cfgs.into_iter().collect::<Result<Vec<_>, String>>()?;
+    let Ok(cfgs) = cfgs else {
+        let bad = (0..n).find_map(|k| settings(k % nx, k / nx).err());
+        return Err(bad.expect("a cell's settings failed"));
+    };
     kernels.add_for(trainer, &cfgs);
     // Only an initial scale changes the initial values: otherwise every cell starts
     // from `init` itself.
