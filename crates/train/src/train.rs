@@ -357,8 +357,21 @@ impl Trainer {
         let mut stop = Stop::Completed;
         let mut step_no = 0usize;
         let mut epoch = 0usize;
+        // Where a span's records showed an epoch above its limit: the span's epochs
+        // before it (within theirs), to be redone in one span, then that epoch alone.
+        let mut closer: Option<usize> = None;
         'epochs: while epoch < cfg.epochs {
-            let many = span(backend).min(cfg.epochs - epoch);
+            let many = match closer.take() {
+                None => span(backend),
+                Some(0) => 1,
+                Some(good) => {
+                    // (No more than the backend's span, which its room is made for.)
+                    let part = span(backend).min(good);
+                    closer = Some(good - part);
+                    part
+                }
+            }
+            .min(cfg.epochs - epoch);
             if many > 1 {
                 saved.clear();
                 saved.extend_from_slice(&params);
@@ -371,10 +384,13 @@ impl Trainer {
                     .epochs(&mut params, &mut st, many, limit(best), &mut records)
                     .min(many)
                     .min(records.len());
+                let mut good = None;
                 if taken > 0 {
                     let sums = EpochSums::new(&records[..taken], spe);
-                    let (exact, b) = span_within(sums, best, limit);
-                    if exact {
+                    let (within, b) = span_within(sums, best, limit);
+                    if within < taken {
+                        good = Some(within);
+                    } else {
                         best = b;
                         step_no += taken * spe;
                         // To the sinks in one call, not one per epoch.
@@ -394,6 +410,12 @@ impl Trainer {
                 params.copy_from_slice(&saved[..np]);
                 st.values.copy_from_slice(&saved[np..]);
                 st.t = saved_t;
+                // The epochs before the first above its limit are redone in one span,
+                // then that one alone (a stability map's runs that go bad late).
+                if good.is_some() {
+                    closer = good;
+                    continue;
+                }
             }
             for _ in 0..many {
                 epoch += 1;
@@ -530,8 +552,8 @@ impl Trainer {
         let plan = self.plan_only(cfg);
         let spe = plan.steps_per_epoch;
         let sums = EpochSums::with_extremes(records, spe, extremes);
-        let (exact, _) = span_within(sums, best, limit);
-        exact.then(|| {
+        let (within, _) = span_within(sums, best, limit);
+        (within == sums.len()).then(|| {
             let mut st = State {
                 vars: cfg.optimizer.state_vars(),
                 values: state,
@@ -849,31 +871,33 @@ pub fn first_limit(factor: f64, initial: f64) -> f64 {
     limit(initial.abs())
 }
 
-/// Whether no epoch of a span (`sums`: each epoch's sum of errors and largest error)
-/// had an error above its limit — `limit` of the best epoch mean before it, starting
-/// from `best` — and the best mean after the span. Apart from the loop, so that the
-/// chain of bests stays in a register (a map's runs read a hundred epochs each).
+/// How many of a span's first epochs (`sums`: each epoch's sum of errors and largest
+/// error) had no error above its limit — `limit` of the best epoch mean before it,
+/// starting from `best` — all of them where none had, and the best mean after the span.
+/// Apart from the loop, so that the chain of bests stays in a register (a map's runs
+/// read a hundred epochs each).
 #[inline(never)]
-fn span_within(sums: EpochSums<'_>, best: f64, limit: impl Fn(f64) -> f64) -> (bool, f64) {
+fn span_within(sums: EpochSums<'_>, best: f64, limit: impl Fn(f64) -> f64) -> (usize, f64) {
     // The best mean after the span and the span's largest error (never NaN: a NaN error
     // stops the backend): if that error is within the limit of that best, the lowest of
     // the limits, every epoch was within its own (the usual case, and two short chains
     // instead of one long one).
     let b = best.min(sums.least_finite_size());
     if sums.largest() <= limit(b) {
-        return (true, b);
+        return (sums.len(), b);
     }
     let mut b = best;
-    let mut exact = true;
-    for (sum, largest) in sums.records().iter() {
+    for (k, (sum, largest)) in sums.records().iter().enumerate() {
         // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
-        exact &= largest <= limit(b);
+        if largest > limit(b) {
+            return (k, b);
+        }
         let mean = sums.mean_of(sum);
         if mean.is_finite() && mean.abs() < b {
             b = mean.abs();
         }
     }
-    (exact, b)
+    (sums.len(), b)
 }
 
 thread_local! {

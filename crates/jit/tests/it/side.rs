@@ -60,6 +60,9 @@ struct Tally {
     /// Of those, the runs whose part ended at the start of the epoch in which they
     /// diverged, or of the one before: where the lanes kept their values.
     close: usize,
+    /// Runs that diverged after two epochs or more, none of which the loop heard in a
+    /// span: taken epoch by epoch from the start.
+    alone: usize,
     /// Runs judged whole from their span ([`gradsheet_jit::Ahead::whole_run`]).
     whole: usize,
     /// Runs that did not diverge whose pass through the loop heard the lanes' span
@@ -141,6 +144,7 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
                 .first()
                 .is_some_and(|&s| s == before || s + 1 == before);
             tally.close += usize::from(part && diverged && close);
+            tally.alone += usize::from(diverged && before >= 2 && fast.spans.is_empty());
             tally.heard += usize::from(fast.spans.first() == Some(&span) && !diverged);
         }
     }
@@ -266,6 +270,9 @@ fn runs_that_go_bad_late_go_on_alone_from_where_they_did() {
     // Each of them within an epoch of where it diverged (these runs diverge where an
     // error crosses the first limit, which the lanes test).
     assert_eq!(tally.close, tally.part, "{tally:?}");
+    // And a run whose span crossed a lower limit than its first, later in the span,
+    // redid the epochs before in one span, not epoch by epoch.
+    assert_eq!(tally.alone, 0, "{tally:?}");
 }
 
 /// Runs longer than the loop's own span (136 epochs of the graddesc data's 30 rows)
