@@ -712,14 +712,7 @@ mod tests {
     /// A record's number as the lanes may write one: any size, zeros of both signs,
     /// infinities, NaN.
     fn number() -> impl Strategy<Value = f64> {
-        prop_oneof![
-            6 => 0.0f64..10.0,
-            1 => Just(0.0),
-            1 => Just(-0.0),
-            1 => Just(f64::INFINITY),
-            1 => Just(f64::NEG_INFINITY),
-            1 => Just(f64::NAN),
-        ]
+        gradsheet_testkit::with_ieee_edges(0.0f64..10.0)
     }
 
     proptest! {
@@ -732,7 +725,7 @@ mod tests {
             limits in prop::collection::vec(prop_oneof![Just(0.0), Just(f64::INFINITY), 0.0f64..10.0], 16),
             extra in 0usize..3,
             first in 0usize..3,
-            // (Eight, a call's usual, are transposed in registers; fewer epoch by epoch.)
+            // (Eight, a call's usual, or fewer: the last call of a span.)
             epochs_in_call in prop_oneof![Just(8usize), 1usize..8],
         ) {
             #[cfg(target_arch = "x86_64")]

@@ -12,6 +12,9 @@
 //!   harness's capture of output, so that a run that skipped never looks like one that
 //!   checked.
 //!
+//! Also the strategies more than one crate's property tests draw from
+//! ([`with_ieee_edges`]).
+//!
 //! Dev-dependency only: nothing here is part of gradsheet.
 
 use std::io::Write;
@@ -117,6 +120,23 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
 /// `None` after [`missing`] when it is not there.
 pub fn course22() -> Option<PathBuf> {
     shared("golden/grid")
+}
+
+/// Numbers for a property test of arithmetic that must hold for every double: mostly
+/// `ordinary` ones, and zeros of both signs, both infinities and NaN, each drawn often
+/// enough to meet the others (a run's records, a fold's comparisons).
+pub fn with_ieee_edges(
+    ordinary: impl proptest::strategy::Strategy<Value = f64>,
+) -> impl proptest::strategy::Strategy<Value = f64> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => ordinary,
+        1 => Just(0.0),
+        1 => Just(-0.0),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+        1 => Just(f64::NAN),
+    ]
 }
 
 #[cfg(test)]
