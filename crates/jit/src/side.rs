@@ -170,7 +170,7 @@ impl<'g> Ahead<'g> {
     /// (A step is bad when its error is not finite or above the limit — a NaN error or
     /// an infinite one makes its epoch's sum non-finite — or a parameter is not finite,
     /// which then stays so.) Otherwise the span's part up to where the lane's run takes
-    /// up its training alone (see `Group::resume_at`: for the first limit, the start of
+    /// up its training alone (see `SideRuns::resume_at`: for the first limit, the start of
     /// its first bad epoch or the one before), if that is no later than the first bad
     /// epoch for `limit`. Returns the epochs handed over: 0 when none, and then nothing
     /// is written.
@@ -341,8 +341,9 @@ impl Rows<'_> {
 }
 
 /// Where lane `lane` of `width` takes up its run alone: the first of `from` (an epoch,
-/// and every lane's values at its start) past the first epoch whose lane's values are
-/// all finite, copied into the lane's part of `resume`. `None` if there is none.
+/// and every lane's values at its start) that is not the span's first epoch and whose
+/// values of the lane are all finite, those copied into the lane's part of `resume`.
+/// `None` if there is none.
 fn resume_from(
     lane: usize,
     width: usize,
