@@ -623,9 +623,14 @@ pub fn sweep_until(
                 .collect::<Result<Vec<_>, String>>()
         },
     );
-    let Ok(cfgs) = cfgs else {
-        let bad = (0..n).find_map(|k| settings(k % nx, k / nx).err());
-        return Err(bad.expect("a cell's settings failed"));
+    let cfgs = match cfgs {
+        Ok(cfgs) => cfgs,
+        // (Any cell's error from the parallel pass; the first in order reported.)
+        Err(any) => {
+            return Err((0..n)
+                .find_map(|k| settings(k % nx, k / nx).err())
+                .unwrap_or(any))
+        }
     };
     kernels.add_for(trainer, &cfgs);
     // Only an initial scale changes the initial values: otherwise every cell starts
