@@ -91,8 +91,9 @@ pub trait Sink {
         let records = sums.records;
         for start in (0..records.len()).step_by(ROOM) {
             let means = &mut room[..ROOM.min(records.len() - start)];
-            for (k, m) in means.iter_mut().enumerate() {
-                *m = sums.mean_of(records.get(start + k).0);
+            records.sums_into(start, means);
+            for m in means.iter_mut() {
+                *m = sums.mean_of(*m);
             }
             self.epoch_means(first + start, means);
         }
@@ -144,6 +145,39 @@ pub struct EpochSums<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct Records<'a>(Held<'a>);
 
+/// [`Records::iter`]: a slice's pairs, or two strided walks through a block.
+enum RecordsIter<'a> {
+    Pairs(std::slice::Iter<'a, (f64, f64)>),
+    Strided(Walk<'a>),
+}
+
+/// The sums' walk and the largest errors' walk through a block, side by side.
+type Walk<'a> = std::iter::Take<
+    std::iter::Zip<
+        std::iter::StepBy<std::slice::Iter<'a, f64>>,
+        std::iter::StepBy<std::slice::Iter<'a, f64>>,
+    >,
+>;
+
+impl Iterator for RecordsIter<'_> {
+    type Item = (f64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(f64, f64)> {
+        match self {
+            RecordsIter::Pairs(p) => p.next().copied(),
+            RecordsIter::Strided(w) => w.next().map(|(&sum, &largest)| (sum, largest)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            RecordsIter::Pairs(p) => p.size_hint(),
+            RecordsIter::Strided(w) => w.size_hint(),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Held<'a> {
     Pairs(&'a [(f64, f64)]),
@@ -166,8 +200,9 @@ impl<'a> Records<'a> {
     ///
     /// # Panics
     ///
-    /// If `values` is too short for them.
+    /// If `stride` is 0 or `values` is too short for them.
     pub fn strided(values: &'a [f64], len: usize, stride: usize, largest_at: usize) -> Records<'a> {
+        assert!(stride > 0, "records a stride apart");
         if len > 0 {
             let last = (len - 1) * stride + largest_at;
             assert!(last < values.len(), "records past the values");
@@ -214,10 +249,49 @@ impl<'a> Records<'a> {
         }
     }
 
-    /// Every record, in order.
+    /// The sums of errors of the records from `start` on, into `out` (as many as it
+    /// holds): one pass in the records' own layout.
+    ///
+    /// # Panics
+    ///
+    /// If there are fewer records from `start` than `out` holds.
+    pub fn sums_into(&self, start: usize, out: &mut [f64]) {
+        assert!(start + out.len() <= self.len(), "records past the end");
+        match self.0 {
+            Held::Pairs(p) => {
+                for (o, r) in out.iter_mut().zip(&p[start..]) {
+                    *o = r.0;
+                }
+            }
+            Held::Strided { values, stride, .. } => {
+                for (o, k) in out.iter_mut().zip(start..) {
+                    *o = values[k * stride];
+                }
+            }
+        }
+    }
+
+    /// Every record, in order (in the records' own layout: no test a record).
     pub fn iter(&self) -> impl Iterator<Item = (f64, f64)> + 'a {
-        let r = *self;
-        (0..r.len()).map(move |k| r.get(k))
+        match self.0 {
+            Held::Pairs(p) => RecordsIter::Pairs(p.iter()),
+            Held::Strided {
+                values,
+                len,
+                stride,
+                largest_at,
+            } => RecordsIter::Strided(
+                (values.iter().step_by(stride))
+                    .zip(
+                        values
+                            .get(largest_at..)
+                            .unwrap_or(&[])
+                            .iter()
+                            .step_by(stride),
+                    )
+                    .take(len),
+            ),
+        }
     }
 
     /// The first `n` records (all of them if there are fewer).
@@ -772,7 +846,7 @@ mod tests {
                 block[6 * k + 1] = sum;
                 block[6 * k + 4] = largest;
             }
-            let held = Records::strided(&block[1..], records.len(), 6, 3);
+            let held = Records::strided(block.get(1..).unwrap_or(&[]), records.len(), 6, 3);
             prop_assert_eq!(held.len(), records.len());
             let key = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
             prop_assert!(held.iter().map(key).eq(records.iter().copied().map(key)));
