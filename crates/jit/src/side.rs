@@ -262,9 +262,6 @@ impl<'g> Ahead<'g> {
 /// within this many epochs.
 const CALL_EPOCHS: usize = 8;
 
-/// A lane not gone bad (yet).
-const GOOD: usize = usize::MAX;
-
 /// The records of one call of a training kernel (see [`crate::wide::compile_train`]):
 /// `per_epoch` doubles an epoch, each group's eight sums and eight largest errors first;
 /// epochs `first..` of the span.
@@ -564,17 +561,17 @@ impl SideKernel {
         // (Filled epoch after epoch: not zeroed first.)
         let mut kept = Vec::with_capacity(sums_len * epochs);
         let mut extremes = LaneExtremes::new(w);
-        // Each lane's first limit, the loop's for the run's first span, and its first
-        // epoch beyond it (where the run will take up its training alone).
+        // Each lane's first limit, the loop's for the run's first span: where a run
+        // first goes beyond it, it will take up its training alone.
         let limits: Vec<f64> = (0..w)
             .map(|lane| {
                 let k = lane.min(runs.len() - 1);
                 first_limit(runs[k].0.divergence_factor, initial[k])
             })
             .collect();
-        let mut bad_at = vec![GOOD; w];
-        // (The same, eight lanes a byte, and the lanes that went beyond in a call.)
+        // The lanes that went beyond, eight a byte, and those that did in a call.
         let mut gone = vec![0u8; self.groups];
+        let went = |gone: &[u8], lane: usize| gone[lane / 8] >> (lane % 8) & 1 == 1;
         let mut newly = Vec::new();
         let mut resume_at = vec![None; w];
         let mut resume = vec![0.0; w * n_run];
@@ -628,7 +625,6 @@ impl SideKernel {
                 rows.scan(&mut kept, &mut extremes, &limits, &mut gone, &mut newly)
             };
             for &(lane, epoch) in &newly {
-                bad_at[lane] = epoch;
                 // (The first epoch leaves nothing to take.)
                 resume_at[lane] = match epoch {
                     0 => None,
@@ -646,15 +642,15 @@ impl SideKernel {
             }
             done += c;
             // A run gone bad is taken up alone from where it did: stop when every run has.
-            if bad_at[..runs.len()].iter().all(|&b| b != GOOD) {
+            if (0..runs.len()).all(|lane| went(&gone, lane)) {
                 break;
             }
         }
         // The runs that did not go bad, for a limit lower than their first.
-        for lane in 0..w {
-            if bad_at[lane] == GOOD && done > 0 {
+        for (lane, at) in resume_at.iter_mut().enumerate() {
+            if !went(&gone, lane) && done > 0 {
                 let from = [(done, &block[..]), (done - 1, &start_before[..])];
-                resume_at[lane] = resume_from(lane, w, &from, &mut resume);
+                *at = resume_from(lane, w, &from, &mut resume);
             }
         }
         let finals = self.final_errors(trainer, &block);

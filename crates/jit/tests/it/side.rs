@@ -37,6 +37,12 @@ impl Sink for Heard {
     }
 }
 
+/// `a*x+b` on the graddesc workbook's data (W5's model).
+fn graddesc_line() -> Trainer {
+    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
+    Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap()
+}
+
 /// Whether this processor runs kernels side by side; says so loudly when not.
 fn side_by_side() -> bool {
     let ok = std::arch::is_x86_feature_detected!("avx512f");
@@ -249,8 +255,7 @@ fn runs_that_go_bad_late_go_on_alone_from_where_they_did() {
     if !side_by_side() {
         return;
     }
-    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
-    let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+    let trainer = graddesc_line();
     let mut runs = Vec::new();
     for i in 0..12 {
         for j in 0..10 {
@@ -284,8 +289,7 @@ fn runs_longer_than_the_loops_span_train_side_by_side() {
     if !side_by_side() {
         return;
     }
-    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
-    let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+    let trainer = graddesc_line();
     assert_eq!(gradsheet_jit::MOST_EPOCHS, 512);
     for (epochs, span) in [(300, 300), (600, 512)] {
         let runs: Vec<(TrainConfig, Vec<f64>)> = (0..16)
@@ -445,8 +449,7 @@ proptest! {
 /// 60), whether the span came from the lanes or from the run's own kernel.
 #[test]
 fn a_span_is_judged_epoch_by_epoch_against_the_falling_limit() {
-    let model = Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap();
-    let trainer = Trainer::new(&model, &gradsheet_engine::Dataset::graddesc()).unwrap();
+    let trainer = graddesc_line();
     let runs: Vec<(TrainConfig, Vec<f64>)> = [8e-5, 1e-4, 1.25e-4, 1.6e-4]
         .into_iter()
         .map(|lr| {
