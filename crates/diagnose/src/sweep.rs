@@ -588,6 +588,8 @@ pub fn sweep_until(
     let settings = |i: usize, j: usize| cell_config(base, &[], (x, i), (y, j)).map(|(cfg, _)| cfg);
     let nx = x.values.len();
     let n = nx.saturating_mul(y.values.len());
+    // The same, made in place on a copy of `base`.
+    let settle = |k: usize, cfg: &mut TrainConfig| set_cell(cfg, &mut [], (x, k % nx), (y, k / nx));
     if n > MAX_MAP_CELLS {
         return Err(format!(
             "the map would have {} × {} = {n} cells; a map has at most {MAX_MAP_CELLS} (e.g. 512 × 512)",
@@ -615,12 +617,14 @@ pub fn sweep_until(
     let (mut kernels, cfgs) = rayon::join(
         || Kernels::for_configs(trainer, first.iter()),
         || {
-            // (Straight into one vector: a vector of results copied into another was
-            // a few percent of a map. A bad cell, rare, is then found in order.)
-            (0..n)
-                .into_par_iter()
-                .map(|k| settings(k % nx, k / nx))
-                .collect::<Result<Vec<_>, String>>()
+            // (Made in place in one vector of copies of `base`: collected from results,
+            // through rayon's lists of pieces, they were a few percent of a map.)
+            let mut cfgs = vec![base.clone(); n];
+            let made = cfgs
+                .par_iter_mut()
+                .enumerate()
+                .try_for_each(|(k, cfg)| settle(k, cfg));
+            made.map(|()| cfgs)
         },
     );
     let cfgs = match cfgs {
@@ -650,9 +654,27 @@ pub fn sweep_until(
     let fitting = kernels.fitting_each(trainer, &cfgs);
     let sides = SideKernels::for_cells(trainer, &fitting, &cfgs);
     let groups = sides.groups(trainer, &cfgs);
-    let cells = groups
-        .par_iter()
-        .map(|&(side, ref ks)| {
+    // Each group's cells written in place, in the map's one vector (the groups are the
+    // cells in order): not a vector a group, gathered through rayon's lists of pieces
+    // and then copied.
+    let blank = Cell {
+        x: 0.0,
+        y: 0.0,
+        class: Class::Slow,
+        final_error: f64::NAN,
+        diverged_at: None,
+    };
+    let mut cells = vec![blank; n];
+    let mut parts = Vec::with_capacity(groups.len());
+    let mut rest = &mut cells[..];
+    for group in &groups {
+        let (part, tail) = rest.split_at_mut(group.1.len());
+        parts.push((group, part));
+        rest = tail;
+    }
+    parts
+        .into_par_iter()
+        .try_for_each(|(&(side, ref ks), part)| {
             if stop() {
                 return Err(STOPPED.to_string());
             }
@@ -661,37 +683,31 @@ pub fn sweep_until(
                     ks.clone().map(|k| (&cfgs[k], init_of(k))).collect();
                 sides.kernels[s].train(trainer, &runs)
             });
-            ks.clone()
-                .enumerate()
-                .map(|(lane, k)| {
-                    let ahead = group.as_ref().map(|g| g.ahead(lane));
-                    let (i, j) = (k % nx, k / nx);
-                    let cfg = &cfgs[k];
-                    // (A group's runs are its kernel's: no need to look.)
-                    let kernel = match side {
-                        Some(s) => Some(sides.kernels[s].kernel()),
-                        None => fitting[k],
-                    };
-                    let mut hooks = Hooks {
-                        should_stop: stop,
-                        progress: &mut |_, _| {},
-                    };
-                    let v = judge_hooked(trainer, init_of(k), cfg, kernel, ahead, &mut hooks)
-                        .map_err(|e| e.to_string())?;
-                    Ok(Cell {
-                        x: x.values[i],
-                        y: y.values[j],
-                        class: v.class,
-                        final_error: v.final_error,
-                        diverged_at: v.diverged_at,
-                    })
-                })
-                .collect::<Result<Vec<_>, String>>()
-        })
-        .collect::<Result<Vec<_>, String>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+            for (lane, (k, cell)) in ks.clone().zip(part).enumerate() {
+                let ahead = group.as_ref().map(|g| g.ahead(lane));
+                let (i, j) = (k % nx, k / nx);
+                let cfg = &cfgs[k];
+                // (A group's runs are its kernel's: no need to look.)
+                let kernel = match side {
+                    Some(s) => Some(sides.kernels[s].kernel()),
+                    None => fitting[k],
+                };
+                let mut hooks = Hooks {
+                    should_stop: stop,
+                    progress: &mut |_, _| {},
+                };
+                let v = judge_hooked(trainer, init_of(k), cfg, kernel, ahead, &mut hooks)
+                    .map_err(|e| e.to_string())?;
+                *cell = Cell {
+                    x: x.values[i],
+                    y: y.values[j],
+                    class: v.class,
+                    final_error: v.final_error,
+                    diverged_at: v.diverged_at,
+                };
+            }
+            Ok(())
+        })?;
     // A cell whose run `stop` interrupted holds a verdict on part of the run.
     if stop() {
         return Err(STOPPED.to_string());
@@ -779,12 +795,24 @@ fn cell_config(
 ) -> Result<(TrainConfig, Vec<f64>), String> {
     let mut cfg = base.clone();
     let mut p = init.to_vec();
-    y.setting.apply(y.values[j], &mut cfg, &mut p)?;
-    x.setting.apply(x.values[i], &mut cfg, &mut p)?;
+    set_cell(&mut cfg, &mut p, (x, i), (y, j))?;
+    Ok((cfg, p))
+}
+
+/// [`cell_config`] in place: `cfg` (the map's base configuration) and `p` (its initial
+/// parameters) made the run of the cell at `x.values[i]`, `y.values[j]`.
+fn set_cell(
+    cfg: &mut TrainConfig,
+    p: &mut [f64],
+    (x, i): (&Axis, usize),
+    (y, j): (&Axis, usize),
+) -> Result<(), String> {
+    y.setting.apply(y.values[j], cfg, p)?;
+    x.setting.apply(x.values[i], cfg, p)?;
     cfg.optimizer.validate().map_err(|e| e.to_string())?;
     // What a verdict reads (see `judge`): the kernels are compiled for it.
     cfg.record = Record::Final;
-    Ok((cfg, p))
+    Ok(())
 }
 
 /// [`sweep`] on a pool of `threads` threads (`None`: rayon's default, all cores).

@@ -317,6 +317,24 @@ fn sweep_classifies_a_small_grid() {
     .unwrap_err();
     assert!(e.contains("no beta2"), "{e}");
     assert!(Axis::parse("speed=1..2:3").is_err());
+    // Of many bad cells, the first in the cells' order is named, however the cells'
+    // settings were shared among threads (on two, the later half's bad cells, at its
+    // start, are met before the earlier half's, near its end).
+    let lrs = Axis::parse("lr=1e-5..1e-4:512").unwrap();
+    let mut epochs = Axis::parse("epochs=1..2:40").unwrap();
+    epochs.values = [[1.0; 19].as_slice(), &[2.5], &[3.5; 20]].concat();
+    for threads in [1, 2] {
+        let e = gradsheet_diagnose::sweep::sweep_on(
+            Some(threads),
+            &t,
+            &[1.0, 1.0],
+            &base,
+            &lrs,
+            &epochs,
+        )
+        .unwrap_err();
+        assert_eq!(e, "epochs must be a whole number, not 2.5");
+    }
 }
 
 /// `sweep_until` stops inside a run, not only between cells: a one-cell map of a billion
