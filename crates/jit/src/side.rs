@@ -87,11 +87,13 @@ pub struct SideRuns {
     /// Lanes.
     width: usize,
     n_params: usize,
-    /// The epochs' sums of errors and largest errors as the kernel wrote them, epoch
-    /// after epoch (`epochs` of them, of which `done` are filled): for each register
-    /// of eight lanes its eight sums, then its eight largest errors. A run reads its
-    /// own in place ([`Records::strided`]).
+    /// The epochs' records as the kernel wrote them, `done` epochs of `per_epoch`
+    /// doubles (see [`crate::wide::compile_train`]): for each register of eight lanes
+    /// its eight sums of errors, then its eight largest errors; then every lane's
+    /// parameters and state at the epoch's end. A run reads its own in place
+    /// ([`Records::strided`]).
     records: Vec<f64>,
+    per_epoch: usize,
     /// Each lane's records' extremes, folded as they were put in place.
     extremes: LaneExtremes,
     /// Each lane's parameters and state at the end of the records.
@@ -154,8 +156,8 @@ impl<'g> Ahead<'g> {
     /// Each recorded epoch's sum of errors and largest error.
     fn records(&self) -> Records<'g> {
         let g = self.group;
-        let (stride, at) = (2 * g.width, 16 * (self.lane / 8) + self.lane % 8);
-        Records::strided(&g.records[at..], g.done, stride, 8)
+        let at = 16 * (self.lane / 8) + self.lane % 8;
+        Records::strided(&g.records[at..], g.done, g.per_epoch, 8)
     }
 
     /// The run's parameters (then its state values) at the end of the records.
@@ -272,9 +274,8 @@ struct Rows<'a> {
 }
 
 impl Rows<'_> {
-    /// Each lane's records into its extremes, each epoch's records (each group's sums
-    /// and largest errors) onto the end of `kept` (`16 · groups` doubles an epoch),
-    /// and each lane that went beyond its limit (`limits`: past [`record_within`]) for
+    /// Each lane's records into its extremes, and each lane that went beyond its limit
+    /// (`limits`: past [`record_within`]) for
     /// the first time — not yet in `gone`, eight lanes a byte — into `newly` with the
     /// epoch, and into `gone`. Eight lanes a register, without a branch but for the rare
     /// lane that goes beyond.
@@ -287,20 +288,16 @@ impl Rows<'_> {
     #[target_feature(enable = "avx512f")]
     fn scan(
         &self,
-        kept: &mut Vec<f64>,
         extremes: &mut LaneExtremes,
         limits: &[f64],
         gone: &mut [u8],
         newly: &mut Vec<(usize, usize)>,
     ) {
         use std::arch::x86_64::*;
-        let (lanes, sums_len) = (8 * gone.len(), 16 * gone.len());
+        let lanes = 8 * gone.len();
         assert!(limits.len() >= lanes, "lanes");
         let inf = _mm512_set1_pd(f64::INFINITY);
         let calls = || self.out.chunks_exact(self.per_epoch);
-        for record in calls() {
-            kept.extend_from_slice(&record[..sums_len]);
-        }
         // Group by group, each's extremes and lanes gone in registers across the epochs.
         for (g, gone) in gone.iter_mut().enumerate() {
             let epochs = self.out.len() / self.per_epoch;
@@ -337,6 +334,17 @@ impl Rows<'_> {
     }
 }
 
+/// Every lane's values at the start of epoch `k` of a span whose records (`per_epoch`
+/// doubles an epoch, each ending with every lane's values: see
+/// [`crate::wide::compile_train`]) are `records`, and whose values at its start are
+/// `first`: the end of the epoch before's record.
+fn start_of<'a>(records: &'a [f64], first: &'a [f64], per_epoch: usize, k: usize) -> &'a [f64] {
+    match k {
+        0 => first,
+        k => &records[k * per_epoch - first.len()..][..first.len()],
+    }
+}
+
 /// Where lane `lane` of `width` takes up its run alone: the first of `from` (an epoch,
 /// and every lane's values at its start) that is not the span's first epoch and whose
 /// values of the lane are all finite, those copied into the lane's part of `resume`.
@@ -364,8 +372,10 @@ fn resume_from(
 }
 
 /// The most epochs a group trains side by side where the loop's own span is shorter
-/// (data of more than a few rows): a group keeps each lane's records, 16 bytes a lane
-/// and epoch (256 KB for 32 lanes), so a longer run goes on alone after them.
+/// (data of more than a few rows): a group keeps each lane's records and values after
+/// each epoch, 16 bytes a lane and epoch and 8 more for each parameter and state value
+/// (768 KB for 32 lanes of `a*x+b` with momentum), so a longer run goes on alone after
+/// them.
 pub const MOST_EPOCHS: usize = 512;
 
 impl SideKernel {
@@ -497,6 +507,7 @@ impl SideKernel {
                 width: self.width,
                 n_params: self.n_params,
                 records: Vec::new(),
+                per_epoch: 1,
                 extremes: LaneExtremes::new(0),
                 runs: Vec::new(),
                 resume_at: Vec::new(),
@@ -553,13 +564,13 @@ impl SideKernel {
             });
         }
         let per_epoch = crate::wide::train_record_len(self.groups, n_run);
-        let sums_len = 16 * self.groups;
-        // One call's records as the kernel writes them, epoch after epoch: for each
-        // register of eight lanes its eight sums, then its eight largest errors; then
-        // every lane's parameters and state at the epoch's end, laid out as `block`.
-        let mut records = vec![0.0; CALL_EPOCHS * per_epoch];
-        // (Filled epoch after epoch: not zeroed first.)
-        let mut kept = Vec::with_capacity(sums_len * epochs);
+        // The span's records as the kernel writes them, epoch after epoch, kept where
+        // it wrote them (a run reads its own in place): for each register of eight
+        // lanes its eight sums, then its eight largest errors; then every lane's
+        // parameters and state at the epoch's end, laid out as `block` — where a lane
+        // that goes bad takes up its run alone. (Written by the kernel: not zeroed
+        // first, nor copied out of a smaller room after each call.)
+        let mut records: Vec<f64> = Vec::with_capacity(epochs * per_epoch);
         let mut extremes = LaneExtremes::new(w);
         // Each lane's first limit, the loop's for the run's first span: where a run
         // first goes beyond it, it will take up its training alone.
@@ -575,20 +586,20 @@ impl SideKernel {
         let mut newly = Vec::new();
         let mut resume_at = vec![None; w];
         let mut resume = vec![0.0; w * n_run];
-        // Every lane's values at the start of the call, and of the epoch before.
-        let mut start = block.clone();
-        let mut start_before = block.clone();
+        // Every lane's values at the span's start.
+        let first_values = block.clone();
         let mut done = 0;
         while done < epochs {
             let c = CALL_EPOCHS.min(epochs - done);
-            start.copy_from_slice(&block);
-            let out = &mut records[..c * per_epoch];
+            let out = &mut records.spare_capacity_mut()[..c * per_epoch];
             // SAFETY: `entry` is a `TrainFn` (System V) compiled by `compile_train` for
             // `self.groups` groups and this model, and kept alive by `self.native`; a
             // kernel exists only where the processor has AVX-512F (`compile`). It reads
             // `n · n_cols` values of the rows (checked above), `n_run · width` of
             // `block` and `n_hypers · width` of `settings` (their lengths), and writes
-            // `block` and `c · train_record_len` values of `out` (its length).
+            // `block` and `c · train_record_len` values of `out` (its length: room the
+            // records have, for `epochs` epochs), every one of them: the records' length
+            // then takes them in.
             #[cfg(target_arch = "x86_64")]
             unsafe {
                 let f = std::mem::transmute::<*const u8, crate::wide::TrainFn>(self.native.entry);
@@ -597,24 +608,16 @@ impl SideKernel {
                     n as i64,
                     block.as_mut_ptr(),
                     settings.as_ptr(),
-                    out.as_mut_ptr(),
+                    out.as_mut_ptr().cast::<f64>(),
                     c as i64,
                 );
+                records.set_len((done + c) * per_epoch);
             }
-            let out = &records[..c * per_epoch];
-            // Every lane's values at the start of epoch `k` of the call, or of the one
-            // before it (the epoch after the call's last is `block`).
-            let start_of = |k: usize| -> &[f64] {
-                match k + 1 - done {
-                    0 => &start_before,
-                    1 => &start,
-                    j => &out[(j - 2) * per_epoch + sums_len..][..block.len()],
-                }
-            };
-            // The call's records kept, each lane's into its extremes, and the lanes
-            // that went beyond their first limit.
+            let start_of = |k: usize| start_of(&records, &first_values, per_epoch, k);
+            // The call's records each lane's into its extremes, and the lanes that
+            // went beyond their first limit.
             let rows = Rows {
-                out,
+                out: &records[done * per_epoch..],
                 per_epoch,
                 first: done,
             };
@@ -622,7 +625,7 @@ impl SideKernel {
             // SAFETY: a kernel exists only where the processor has AVX-512F (`compile`).
             #[cfg(target_arch = "x86_64")]
             unsafe {
-                rows.scan(&mut kept, &mut extremes, &limits, &mut gone, &mut newly)
+                rows.scan(&mut extremes, &limits, &mut gone, &mut newly)
             };
             for &(lane, epoch) in &newly {
                 // (The first epoch leaves nothing to take.)
@@ -634,12 +637,6 @@ impl SideKernel {
                     }
                 };
             }
-            // The start of the call's last epoch, for the next call (or the end).
-            if c == 1 {
-                std::mem::swap(&mut start_before, &mut start);
-            } else {
-                start_before.copy_from_slice(&out[(c - 2) * per_epoch + sums_len..][..block.len()]);
-            }
             done += c;
             // A run gone bad is taken up alone from where it did: stop when every run has.
             if (0..runs.len()).all(|lane| went(&gone, lane)) {
@@ -649,7 +646,8 @@ impl SideKernel {
         // The runs that did not go bad, for a limit lower than their first.
         for (lane, at) in resume_at.iter_mut().enumerate() {
             if !went(&gone, lane) && done > 0 {
-                let from = [(done, &block[..]), (done - 1, &start_before[..])];
+                let before = start_of(&records, &first_values, per_epoch, done - 1);
+                let from = [(done, &block[..]), (done - 1, before)];
                 *at = resume_from(lane, w, &from, &mut resume);
             }
         }
@@ -661,7 +659,8 @@ impl SideKernel {
             done,
             width: w,
             n_params: np,
-            records: kept,
+            records,
+            per_epoch,
             extremes,
             runs: block,
             resume_at,
@@ -737,24 +736,19 @@ mod tests {
                 }
                 let rows = Rows { out: &out, per_epoch, first };
                 let lanes = 8 * groups;
-                let mut kept = vec![7.0; 16 * groups * first];
                 let mut extremes = LaneExtremes::new(lanes);
                 let mut gone = vec![0u8; groups];
                 gone[1] = 0b0000_0101; // lanes 8 and 10 went beyond before
                 let mut newly = Vec::new();
                 // SAFETY: the processor has AVX-512F (just checked).
-                unsafe { rows.scan(&mut kept, &mut extremes, &limits, &mut gone, &mut newly) };
-                // Each epoch's records kept after the earlier epochs', which stay.
-                prop_assert_eq!(kept.len(), 16 * groups * (first + epochs_in_call));
-                prop_assert!(kept[..16 * groups * first].iter().all(|&v| v == 7.0));
+                unsafe { rows.scan(&mut extremes, &limits, &mut gone, &mut newly) };
                 for (lane, &limit) in limits.iter().enumerate().take(lanes) {
                     let (g, k) = (lane / 8, lane % 8);
                     let own: Vec<(f64, f64)> = (0..epochs_in_call)
                         .map(|e| (out[e * per_epoch + 16 * g + k], out[e * per_epoch + 16 * g + 8 + k]))
                         .collect();
                     // Read in place as a run reads its own.
-                    let at = 16 * g + k;
-                    let read = Records::strided(&kept[at + 16 * groups * first..], epochs_in_call, 16 * groups, 8);
+                    let read = Records::strided(&out[16 * g + k..], epochs_in_call, per_epoch, 8);
                     let key = |r: (f64, f64)| (r.0.to_bits(), r.1.to_bits());
                     prop_assert!(read.iter().map(key).eq(own.iter().copied().map(key)));
                     let (a, b) = (extremes.lane(lane), Extremes::of(&own));
