@@ -158,23 +158,7 @@ fn judge_hooked(
         Stop::Diverged { step, .. } => Some(step),
         _ => None,
     };
-    let class = if diverged_at.is_some() || !final_error.is_finite() {
-        Class::Diverged
-    } else {
-        let last = means.tail().last().unwrap_or(final_error);
-        let rises = means
-            .tail()
-            .zip(means.tail().skip(1))
-            .filter(|(a, b)| *b > *a * (1.0 + 1e-9))
-            .count();
-        if means.count > 1 && (last > OSCILLATION_RATIO * means.best || rises >= 3) {
-            Class::Oscillating
-        } else if final_error <= CONVERGED_RATIO * initial_error {
-            Class::Converged
-        } else {
-            Class::Slow
-        }
-    };
+    let class = class_of(&means, initial_error, final_error, diverged_at.is_some());
     Ok(Verdict {
         class,
         initial_error,
@@ -183,6 +167,46 @@ fn judge_hooked(
         diverged_at,
         steps: end.steps_taken,
     })
+}
+
+/// A run's class from what its verdict reads: its epochs' means, its mean errors at its
+/// initial and final values, and whether it diverged.
+fn class_of(means: &EpochMeans, initial_error: f64, final_error: f64, diverged: bool) -> Class {
+    if diverged || !final_error.is_finite() {
+        return Class::Diverged;
+    }
+    let last = means.tail().last().unwrap_or(final_error);
+    let rises = means
+        .tail()
+        .zip(means.tail().skip(1))
+        .filter(|(a, b)| *b > *a * (1.0 + 1e-9))
+        .count();
+    if means.count > 1 && (last > OSCILLATION_RATIO * means.best || rises >= 3) {
+        Class::Oscillating
+    } else if final_error <= CONVERGED_RATIO * initial_error {
+        Class::Converged
+    } else {
+        Class::Slow
+    }
+}
+
+/// [`judge_hooked`]'s class and final error of a run whose span side by side is the
+/// whole run, where the loop would take it as it stands ([`Ahead::whole_sums`]):
+/// read off the lanes' records, the run's end not made (its parameters and state not
+/// copied out). `None` for any other run. `cfg` is a map cell's, whose settings were
+/// checked.
+fn whole_class(trainer: &Trainer, cfg: &TrainConfig, ahead: Ahead<'_>) -> Option<(Class, f64)> {
+    // (As `judge_hooked` runs it: final summary only.)
+    if cfg.record != Record::Final {
+        return None;
+    }
+    let (sums, initial_error, final_error) = ahead.whole_sums(trainer, cfg)?;
+    let mut means = EpochMeans::default();
+    means.epoch_sums(1, sums);
+    Some((
+        class_of(&means, initial_error, final_error, false),
+        final_error,
+    ))
 }
 
 /// What a verdict reads of a run's epochs, in constant memory: how many there were, the
@@ -692,18 +716,28 @@ pub fn sweep_until(
                     Some(s) => Some(sides.kernels[s].kernel()),
                     None => fitting[k],
                 };
-                let mut hooks = Hooks {
-                    should_stop: stop,
-                    progress: &mut |_, _| {},
+                // A whole run the loop would take from its lanes is judged there (most
+                // of a map's): the same verdict, without the run's end made.
+                let (class, final_error, diverged_at) = match ahead
+                    .and_then(|a| whole_class(trainer, cfg, a))
+                {
+                    Some((class, final_error)) => (class, final_error, None),
+                    None => {
+                        let mut hooks = Hooks {
+                            should_stop: stop,
+                            progress: &mut |_, _| {},
+                        };
+                        let v = judge_hooked(trainer, init_of(k), cfg, kernel, ahead, &mut hooks)
+                            .map_err(|e| e.to_string())?;
+                        (v.class, v.final_error, v.diverged_at)
+                    }
                 };
-                let v = judge_hooked(trainer, init_of(k), cfg, kernel, ahead, &mut hooks)
-                    .map_err(|e| e.to_string())?;
                 *cell = Cell {
                     x: x.values[i],
                     y: y.values[j],
-                    class: v.class,
-                    final_error: v.final_error,
-                    diverged_at: v.diverged_at,
+                    class,
+                    final_error,
+                    diverged_at,
                 };
             }
             Ok(())

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
 use gradsheet_train::{
-    first_limit, Gradient, LaneExtremes, Record, Records, RunEnd, Sink, State, TrainConfig,
-    Trained, Trainer,
+    first_limit, EpochSums, Gradient, LaneExtremes, Record, Records, RunEnd, Sink, State,
+    TrainConfig, Trained, Trainer,
 };
 
 use crate::epoch::EpochKernel;
@@ -246,6 +246,27 @@ impl<'g> Ahead<'g> {
             state,
         };
         trainer.run_trained(cfg, trained, sink)
+    }
+
+    /// Where the training loop would take the whole run from the lanes as it stands
+    /// (what [`Ahead::whole_run`] would hand it, tested by the loop's own test,
+    /// [`Trainer::takes_whole`]): the epochs' sums the loop's sink would hear, and the
+    /// mean errors at the run's initial and final values. For a verdict that reads no
+    /// more of the run: nothing is handed to the loop, nor allocated. `cfg` is one that
+    /// [`Trainer::validate`] accepts, as the caller vouches.
+    pub fn whole_sums(
+        &self,
+        trainer: &Trainer,
+        cfg: &TrainConfig,
+    ) -> Option<(EpochSums<'g>, f64, f64)> {
+        let g = self.group;
+        if g.done != g.epochs || g.epochs != cfg.epochs {
+            return None;
+        }
+        let extremes = g.extremes.lane(self.lane);
+        let initial = self.initial_error();
+        let sums = trainer.takes_whole(cfg, initial, self.records(), extremes, self.values())?;
+        Some((sums, initial, g.finals[self.lane]))
     }
 
     /// The mean error at `params` if they are the run's values at the end of the span

@@ -530,14 +530,60 @@ impl Trainer {
             params,
             state,
         } = trained;
-        // Runs the loop hands a backend in spans, each epoch trained: its first span.
-        let spanned = cfg.record == Record::Final && cfg.shuffle.is_none();
         let np = self.compiled.n_params;
         let ns = cfg.optimizer.state_vars().len() * np;
-        if !spanned || cfg.epochs == 0 || records.len() != cfg.epochs {
+        if params.len() != np || state.len() != ns || self.validate(&params, cfg).is_err() {
             return None;
         }
-        if params.len() != np || state.len() != ns || self.validate(&params, cfg).is_err() {
+        let values = params.iter().chain(&state).copied();
+        let sums = self.takes_whole(cfg, initial_error, records, extremes, values)?;
+        let plan = self.plan_only(cfg);
+        let spe = plan.steps_per_epoch;
+        let mut st = State {
+            vars: cfg.optimizer.state_vars(),
+            values: state,
+            n: np,
+            t: (cfg.epochs * spe) as u64,
+        };
+        for _ in 0..cfg.epochs {
+            cfg.optimizer.end_epoch(&mut st, self.n_rows);
+        }
+        sink.start(&plan);
+        sink.epoch_sums(1, sums);
+        let end = RunEnd {
+            stop: Stop::Completed,
+            steps_taken: cfg.epochs * spe,
+            epochs_done: cfg.epochs,
+            final_params: params,
+            final_state: st.values,
+            initial_error,
+        };
+        sink.finish(&end);
+        Some(end)
+    }
+
+    /// Whether the loop would take the whole run of `cfg` from a backend that trained
+    /// it in one span (see [`Trainer::run_trained`], whose test this is): `Some` — the
+    /// epochs' sums, as the loop would hand them to its sink — where it would; `None`
+    /// where it would stop or look closer, or the run is not of one span.
+    ///
+    /// `initial_error`, `records` and `extremes` are as in [`Trained`]; `values` are the
+    /// parameters and then the optimizer's state values after the last epoch. `cfg` is
+    /// one that [`Trainer::validate`] accepts, and the values as many as the model's
+    /// parameters and the rule's state, as the caller vouches. For a caller that reads
+    /// no more of the run than its epochs (a stability map's verdict on each of its
+    /// runs): nothing is allocated.
+    pub fn takes_whole<'r>(
+        &self,
+        cfg: &TrainConfig,
+        initial_error: f64,
+        records: Records<'r>,
+        extremes: Extremes,
+        mut values: impl Iterator<Item = f64>,
+    ) -> Option<EpochSums<'r>> {
+        // Runs the loop hands a backend in spans, each epoch trained: its first span.
+        let spanned = cfg.record == Record::Final && cfg.shuffle.is_none();
+        if !spanned || cfg.epochs == 0 || records.len() != cfg.epochs {
             return None;
         }
         let (_, limit) = limits(cfg.divergence_factor, initial_error);
@@ -545,37 +591,14 @@ impl Trainer {
         // A backend's test against the first limit (see `Backend::epochs`), then the
         // loop's own against each epoch's.
         let first = limit(best);
-        let sound = extremes.within(first) && params.iter().chain(&state).all(|v| v.is_finite());
+        let sound = extremes.within(first) && values.all(f64::is_finite);
         if !sound {
             return None;
         }
-        let plan = self.plan_only(cfg);
-        let spe = plan.steps_per_epoch;
+        let spe = self.plan_only(cfg).steps_per_epoch;
         let sums = EpochSums::with_extremes(records, spe, extremes);
         let (within, _) = span_within(sums, best, limit);
-        (within == sums.len()).then(|| {
-            let mut st = State {
-                vars: cfg.optimizer.state_vars(),
-                values: state,
-                n: np,
-                t: (cfg.epochs * spe) as u64,
-            };
-            for _ in 0..cfg.epochs {
-                cfg.optimizer.end_epoch(&mut st, self.n_rows);
-            }
-            sink.start(&plan);
-            sink.epoch_sums(1, sums);
-            let end = RunEnd {
-                stop: Stop::Completed,
-                steps_taken: cfg.epochs * spe,
-                epochs_done: cfg.epochs,
-                final_params: params,
-                final_state: st.values,
-                initial_error,
-            };
-            sink.finish(&end);
-            end
-        })
+        (within == sums.len()).then_some(sums)
     }
 
     /// The batch's mean error and mean gradient (into `grad`), and the first row's
