@@ -607,8 +607,12 @@ impl Backend for Primed<'_> {
             return self.native.epochs(params, state, span, limit, out);
         };
         // The kernel's own test, on the records (see `Ahead::take`): the whole span, or
-        // its part before a run that went bad.
-        let taken = ahead.take(limit, params, &mut state.values, out);
+        // the part the loop would take as it stands (by its own walk through them), up
+        // to where the run goes on alone.
+        let native = &self.native;
+        let spe = native.trainer.n_rows.div_ceil(native.batch);
+        let factor = native.cfg.divergence_factor;
+        let taken = ahead.take(limit, factor, spe, params, &mut state.values, out);
         state.t += (taken * self.native.trainer.n_rows) as u64;
         self.bad_next = taken < span;
         taken

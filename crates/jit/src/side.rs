@@ -23,11 +23,10 @@
 
 use std::sync::Arc;
 
-use gradsheet_train::backend::record_within;
 use gradsheet_train::optim::WORKBOOK_HYPERS;
 use gradsheet_train::{
-    first_limit, EpochSums, Gradient, LaneExtremes, Record, Records, RunEnd, Sink, State,
-    TrainConfig, Trained, Trainer,
+    first_limit, first_span_within, EpochSums, Gradient, LaneExtremes, Record, Records, RunEnd,
+    Sink, State, TrainConfig, Trained, Trainer,
 };
 
 use crate::epoch::EpochKernel;
@@ -98,14 +97,6 @@ pub struct SideRuns {
     extremes: LaneExtremes,
     /// Each lane's parameters and state at the end of the records.
     runs: Vec<f64>,
-    /// Where each lane's run takes up its training alone when the loop will not take
-    /// the whole span: an epoch no later than the lane's first epoch beyond its first
-    /// limit ([`gradsheet_train::first_limit`]; its last epoch where none was), and its
-    /// parameters and state at that epoch's start (`n_run` of them, lane after lane in
-    /// `resume`) — the later of that epoch and the one before whose values are all
-    /// finite. `None` where neither's are, or the epoch is the first.
-    resume_at: Vec<Option<usize>>,
-    resume: Vec<f64>,
     /// Each lane's mean error at its initial values.
     initial: Vec<f64>,
     /// Each lane's mean error at its final values (the end of the records).
@@ -166,55 +157,66 @@ impl<'g> Ahead<'g> {
         g.runs.iter().skip(self.lane).step_by(g.width).copied()
     }
 
-    /// Hands the span's records to `out` and its parameters and state values to
-    /// `params` and `state`, if the span is whole, every number in it finite, and no
-    /// error above `limit`: the span the loop would have taken on the run's own kernel.
-    /// (A step is bad when its error is not finite or above the limit — a NaN error or
-    /// an infinite one makes its epoch's sum non-finite — or a parameter is not finite,
-    /// which then stays so.) Otherwise the span's part up to where the lane's run takes
-    /// up its training alone (see `SideRuns::resume_at`: for the first limit, the start of
-    /// its first bad epoch or the one before), if that is no later than the first bad
-    /// epoch for `limit`. Returns the epochs handed over: 0 when none, and then nothing
-    /// is written.
-    pub(crate) fn take(
+    /// The run's parameters (then its state values) at the start of epoch `k` of the
+    /// span, for `k` from 1 to the epochs recorded: the end of the record of the epoch
+    /// before (see [`crate::wide::compile_train`]).
+    fn values_at(&self, k: usize) -> impl Iterator<Item = f64> + 'g {
+        let g = self.group;
+        let end = k * g.per_epoch;
+        g.records[end - g.runs.len()..end]
+            .iter()
+            .skip(self.lane)
+            .step_by(g.width)
+            .copied()
+    }
+
+    /// Hands to `out` the span's records that the training loop would take as they
+    /// stand, and to `params` and `state` the run's parameters and state values after
+    /// them: where the run takes up its training alone. Those are the epochs before the
+    /// first whose record is not within the loop's limit ([`first_span_within`]: a
+    /// step's error not finite or above the limit, which falls from `limit`, the first,
+    /// as the run's best epoch mean does, for a run of divergence factor `factor` and
+    /// `steps_per_epoch` steps an epoch) — the whole span where there is none — or one
+    /// fewer, where the values after them are not all finite. (A parameter that is not
+    /// finite stays so; the loop then takes the next epoch alone.) Returns the epochs
+    /// handed over: 0 when none (a run that goes bad in its first epoch), and then
+    /// nothing is written. So the loop takes all it is handed, and where the run went bad
+    /// takes that epoch alone: it redoes none of the span on the run's own kernel.
+    pub fn take(
         &self,
         limit: f64,
+        factor: f64,
+        steps_per_epoch: usize,
         params: &mut [f64],
         state: &mut [f64],
         out: &mut Vec<(f64, f64)>,
     ) -> usize {
-        let g = self.group;
         let records = self.records();
-        let sound = g.extremes.lane(self.lane).within(limit);
-        let np = g.n_params;
-        let mut put = |values: &mut dyn Iterator<Item = f64>| {
-            for (k, v) in values.enumerate() {
-                if k < np {
-                    params[k] = v;
-                } else {
-                    state[k - np] = v;
-                }
-            }
+        debug_assert_eq!(
+            limit.to_bits(),
+            first_limit(factor, self.initial_error()).to_bits(),
+            "the first span's limit"
+        );
+        // (The loop's own walk through the records; the lanes stopped no later than the
+        // first beyond the first limit, so the records recorded hold the first beyond
+        // any, or are the whole span.)
+        let good = first_span_within(records, steps_per_epoch, factor, self.initial_error());
+        let Some(at) = [good, good.saturating_sub(1)]
+            .into_iter()
+            .find(|&at| at > 0 && self.values_at(at).all(f64::is_finite))
+        else {
+            return 0;
         };
-        if sound && g.done == g.epochs && self.values().all(f64::is_finite) {
-            out.extend(records.iter());
-            put(&mut self.values());
-            return g.epochs;
-        }
-        // The epochs before the first bad one (every record before is within `limit`).
-        let good = records
-            .iter()
-            .position(|r| !record_within(&r, limit))
-            .unwrap_or(g.done);
-        match g.resume_at[self.lane] {
-            Some(at) if at <= good => {
-                let n_run = g.runs.len() / g.width;
-                out.extend(records.first(at).iter());
-                put(&mut g.resume[self.lane * n_run..][..n_run].iter().copied());
-                at
+        out.extend(records.first(at).iter());
+        let np = self.group.n_params;
+        for (k, v) in self.values_at(at).enumerate() {
+            if k < np {
+                params[k] = v;
+            } else {
+                state[k - np] = v;
             }
-            _ => 0,
         }
+        at
     }
 
     /// The whole run, where it is this span and the training loop would take it from
@@ -286,20 +288,16 @@ impl<'g> Ahead<'g> {
 const CALL_EPOCHS: usize = 8;
 
 /// The records of one call of a training kernel (see [`crate::wide::compile_train`]):
-/// `per_epoch` doubles an epoch, each group's eight sums and eight largest errors first;
-/// epochs `first..` of the span.
+/// `per_epoch` doubles an epoch, each group's eight sums and eight largest errors first.
 struct Rows<'a> {
     out: &'a [f64],
     per_epoch: usize,
-    first: usize,
 }
 
 impl Rows<'_> {
     /// Each lane's records into its extremes, and each lane that went beyond its limit
-    /// (`limits`: past [`record_within`]) for
-    /// the first time — not yet in `gone`, eight lanes a byte — into `newly` with the
-    /// epoch, and into `gone`. Eight lanes a register, without a branch but for the rare
-    /// lane that goes beyond.
+    /// (`limits`: past [`record_within`](gradsheet_train::backend::record_within)) into `gone` (eight lanes a byte). Eight lanes
+    /// a register, without a branch.
     ///
     /// # Panics
     ///
@@ -307,26 +305,19 @@ impl Rows<'_> {
     /// extremes' lanes.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn scan(
-        &self,
-        extremes: &mut LaneExtremes,
-        limits: &[f64],
-        gone: &mut [u8],
-        newly: &mut Vec<(usize, usize)>,
-    ) {
+    fn scan(&self, extremes: &mut LaneExtremes, limits: &[f64], gone: &mut [u8]) {
         use std::arch::x86_64::*;
         let lanes = 8 * gone.len();
         assert!(limits.len() >= lanes, "lanes");
         let inf = _mm512_set1_pd(f64::INFINITY);
-        let calls = || self.out.chunks_exact(self.per_epoch);
+        let epochs = self.out.len() / self.per_epoch;
         // Group by group, each's extremes and lanes gone in registers across the epochs.
         for (g, gone) in gone.iter_mut().enumerate() {
-            let epochs = self.out.len() / self.per_epoch;
             extremes.fold8_block(8 * g, &self.out[16 * g..], epochs, self.per_epoch);
             // SAFETY: a load of eight doubles from a slice of eight.
             let limit = unsafe { _mm512_loadu_pd(limits[8 * g..][..8].as_ptr()) };
             let mut was = *gone;
-            for (e, record) in calls().enumerate() {
+            for record in self.out.chunks_exact(self.per_epoch) {
                 let (sums, maxes) = (&record[16 * g..][..8], &record[16 * g + 8..][..8]);
                 // SAFETY: loads of eight doubles from slices of eight.
                 let (s, m) = unsafe {
@@ -339,57 +330,11 @@ impl Rows<'_> {
                 // largest error at most the limit (false for NaN).
                 let within = _mm512_cmp_pd_mask::<_CMP_LT_OQ>(_mm512_abs_pd(s), inf)
                     & _mm512_cmp_pd_mask::<_CMP_LE_OQ>(m, limit);
-                let new = !within & !was;
-                if new != 0 {
-                    was |= new;
-                    let epoch = self.first + e;
-                    newly.extend(
-                        (0..8)
-                            .filter(|k| new >> k & 1 == 1)
-                            .map(|k| (8 * g + k, epoch)),
-                    );
-                }
+                was |= !within;
             }
             *gone = was;
         }
     }
-}
-
-/// Every lane's values at the start of epoch `k` of a span whose records (`per_epoch`
-/// doubles an epoch, each ending with every lane's values: see
-/// [`crate::wide::compile_train`]) are `records`, and whose values at its start are
-/// `first`: the end of the epoch before's record.
-fn start_of<'a>(records: &'a [f64], first: &'a [f64], per_epoch: usize, k: usize) -> &'a [f64] {
-    match k {
-        0 => first,
-        k => &records[k * per_epoch - first.len()..][..first.len()],
-    }
-}
-
-/// Where lane `lane` of `width` takes up its run alone: the first of `from` (an epoch,
-/// and every lane's values at its start) that is not the span's first epoch and whose
-/// values of the lane are all finite, those copied into the lane's part of `resume`.
-/// `None` if there is none.
-fn resume_from(
-    lane: usize,
-    width: usize,
-    from: &[(usize, &[f64])],
-    resume: &mut [f64],
-) -> Option<usize> {
-    let n_run = resume.len() / width;
-    from.iter().find_map(|&(epoch, values)| {
-        let lane_values = || values.iter().skip(lane).step_by(width);
-        if epoch == 0 || !lane_values().all(|v| v.is_finite()) {
-            return None;
-        }
-        for (r, &v) in resume[lane * n_run..][..n_run]
-            .iter_mut()
-            .zip(lane_values())
-        {
-            *r = v;
-        }
-        Some(epoch)
-    })
 }
 
 /// The most epochs a group trains side by side where the loop's own span is shorter
@@ -531,8 +476,6 @@ impl SideKernel {
                 per_epoch: 1,
                 extremes: LaneExtremes::new(0),
                 runs: Vec::new(),
-                resume_at: Vec::new(),
-                resume: Vec::new(),
                 initial: Vec::new(),
                 finals: Vec::new(),
             };
@@ -601,14 +544,9 @@ impl SideKernel {
                 first_limit(runs[k].0.divergence_factor, initial[k])
             })
             .collect();
-        // The lanes that went beyond, eight a byte, and those that did in a call.
+        // The lanes that went beyond, eight a byte.
         let mut gone = vec![0u8; self.groups];
         let went = |gone: &[u8], lane: usize| gone[lane / 8] >> (lane % 8) & 1 == 1;
-        let mut newly = Vec::new();
-        let mut resume_at = vec![None; w];
-        let mut resume = vec![0.0; w * n_run];
-        // Every lane's values at the span's start.
-        let first_values = block.clone();
         let mut done = 0;
         while done < epochs {
             let c = CALL_EPOCHS.min(epochs - done);
@@ -634,42 +572,22 @@ impl SideKernel {
                 );
                 records.set_len((done + c) * per_epoch);
             }
-            let start_of = |k: usize| start_of(&records, &first_values, per_epoch, k);
             // The call's records each lane's into its extremes, and the lanes that
             // went beyond their first limit.
             let rows = Rows {
                 out: &records[done * per_epoch..],
                 per_epoch,
-                first: done,
             };
-            newly.clear();
             // SAFETY: a kernel exists only where the processor has AVX-512F (`compile`).
             #[cfg(target_arch = "x86_64")]
             unsafe {
-                rows.scan(&mut extremes, &limits, &mut gone, &mut newly)
+                rows.scan(&mut extremes, &limits, &mut gone)
             };
-            for &(lane, epoch) in &newly {
-                // (The first epoch leaves nothing to take.)
-                resume_at[lane] = match epoch {
-                    0 => None,
-                    _ => {
-                        let from = [(epoch, start_of(epoch)), (epoch - 1, start_of(epoch - 1))];
-                        resume_from(lane, w, &from, &mut resume)
-                    }
-                };
-            }
             done += c;
-            // A run gone bad is taken up alone from where it did: stop when every run has.
+            // A run that went beyond its first limit is taken up alone no later than
+            // where it did (see `Ahead::take`): stop when every run has.
             if (0..runs.len()).all(|lane| went(&gone, lane)) {
                 break;
-            }
-        }
-        // The runs that did not go bad, for a limit lower than their first.
-        for (lane, at) in resume_at.iter_mut().enumerate() {
-            if !went(&gone, lane) && done > 0 {
-                let before = start_of(&records, &first_values, per_epoch, done - 1);
-                let from = [(done, &block[..]), (done - 1, before)];
-                *at = resume_from(lane, w, &from, &mut resume);
             }
         }
         let finals = self.final_errors(trainer, &block);
@@ -684,8 +602,6 @@ impl SideKernel {
             per_epoch,
             extremes,
             runs: block,
-            resume_at,
-            resume,
             initial,
         }
     }
@@ -723,6 +639,7 @@ impl SideKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gradsheet_train::backend::record_within;
     use gradsheet_train::Extremes;
     use proptest::prelude::*;
 
@@ -734,14 +651,14 @@ mod tests {
 
     proptest! {
         /// The scan of a call's records, eight lanes a register, is the records read
-        /// lane by lane: each lane's row, its extremes (`Extremes::of`), and the first
-        /// epoch of each lane beyond its limit (`record_within`), once.
+        /// lane by lane: each lane's records read in place, its extremes
+        /// (`Extremes::of`), and whether it went beyond its limit (`record_within`) in
+        /// the call or before.
         #[test]
         fn a_calls_records_scanned_are_each_lanes(
             numbers in prop::collection::vec(number(), 2 * 16 * 8),
             limits in prop::collection::vec(prop_oneof![Just(0.0), Just(f64::INFINITY), 0.0f64..10.0], 16),
             extra in 0usize..3,
-            first in 0usize..3,
             // (Eight, a call's usual, or fewer: the last call of a span.)
             epochs_in_call in prop_oneof![Just(8usize), 1usize..8],
         ) {
@@ -755,14 +672,13 @@ mod tests {
                 for (e, chunk) in numbers.chunks(16 * groups).take(epochs_in_call).enumerate() {
                     out[e * per_epoch..][..16 * groups].copy_from_slice(chunk);
                 }
-                let rows = Rows { out: &out, per_epoch, first };
+                let rows = Rows { out: &out, per_epoch };
                 let lanes = 8 * groups;
                 let mut extremes = LaneExtremes::new(lanes);
                 let mut gone = vec![0u8; groups];
                 gone[1] = 0b0000_0101; // lanes 8 and 10 went beyond before
-                let mut newly = Vec::new();
                 // SAFETY: the processor has AVX-512F (just checked).
-                unsafe { rows.scan(&mut extremes, &limits, &mut gone, &mut newly) };
+                unsafe { rows.scan(&mut extremes, &limits, &mut gone) };
                 for (lane, &limit) in limits.iter().enumerate().take(lanes) {
                     let (g, k) = (lane / 8, lane % 8);
                     let own: Vec<(f64, f64)> = (0..epochs_in_call)
@@ -778,11 +694,8 @@ mod tests {
                         (b.least().to_bits(), b.largest().to_bits(), b.finite())
                     );
                     let before = lane == 8 || lane == 10;
-                    let beyond = own.iter().position(|r| !record_within(r, limit));
-                    let heard: Vec<usize> = newly.iter().filter(|n| n.0 == lane).map(|n| n.1).collect();
-                    let want: Vec<usize> = beyond.filter(|_| !before).map(|e| first + e).into_iter().collect();
-                    prop_assert_eq!(heard, want, "lane {}", lane);
-                    prop_assert_eq!(gone[g] >> k & 1 == 1, before || beyond.is_some());
+                    let beyond = own.iter().any(|r| !record_within(r, limit));
+                    prop_assert_eq!(gone[g] >> k & 1 == 1, before || beyond, "lane {}", lane);
                 }
             }
         }

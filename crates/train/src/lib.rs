@@ -35,8 +35,8 @@ pub use rules::{Hyper, HyperDef, OptimizerError, Range, Rule, Value, RULES};
 pub use sink::{EpochSums, Extremes, Fanout, LaneExtremes, Plan, Records, RunEnd, Sink};
 pub use trace::{EpochSummary, Layout, Record, StepView, Stop, Thinned, Trace};
 pub use train::{
-    divergence, first_limit, Gradient, Hooks, Reason, TrainConfig, TrainError, Trained, Trainer,
-    DIVERGENCE_FACTOR,
+    divergence, first_limit, first_span_within, Gradient, Hooks, Reason, TrainConfig, TrainError,
+    Trained, Trainer, DIVERGENCE_FACTOR,
 };
 
 /// Formats a number for messages: the shortest text that reads back the same.

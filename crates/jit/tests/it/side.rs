@@ -69,6 +69,10 @@ struct Tally {
     /// Runs that diverged after two epochs or more, none of which the loop heard in a
     /// span: taken epoch by epoch from the start.
     alone: usize,
+    /// Runs that diverged after taking their span's first part from the lanes, whose
+    /// loop heard another span than the lanes' part (or more spans): epochs redone on
+    /// the run's own kernel.
+    redone: usize,
     /// Runs judged whole from their span ([`gradsheet_jit::Ahead::whole_run`]).
     whole: usize,
     /// Runs that did not diverge whose pass through the loop heard the lanes' span
@@ -140,7 +144,8 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
             tally.diverged += usize::from(diverged);
             tally.missed += usize::from(!taken && !diverged);
             // A run that went bad within the span took its first part from the lanes
-            // (up to a snapshot), heard as a shorter span.
+            // (up to the start of the epoch it went bad in, or the one before), heard as
+            // a shorter span.
             let part = fast.spans.first().is_some_and(|&s| s < span);
             tally.part += usize::from(part && diverged);
             // (The epochs completed before the one in which the run diverged.)
@@ -151,6 +156,17 @@ fn compare(trainer: &Trainer, runs: &[(TrainConfig, Vec<f64>)], what: &str) -> T
                 .is_some_and(|&s| s == before || s + 1 == before);
             tally.close += usize::from(part && diverged && close);
             tally.alone += usize::from(diverged && before >= 2 && fast.spans.is_empty());
+            if part && diverged {
+                // What the lanes hand the loop: all it heard first, not a part of it
+                // redone on the run's own kernel.
+                let np = init.len();
+                let ns = cfg.optimizer.state_vars().len() * np;
+                let (mut p, mut s, mut out) = (vec![0.0; np], vec![0.0; ns], Vec::new());
+                let factor = cfg.divergence_factor;
+                let limit = gradsheet_train::first_limit(factor, fast_end.initial_error);
+                let handed = kept.take(limit, factor, trainer.n_rows, &mut p, &mut s, &mut out);
+                tally.redone += usize::from(fast.spans.len() != 1 || fast.spans[0] != handed);
+            }
             tally.heard += usize::from(fast.spans.first() == Some(&span) && !diverged);
         }
     }
@@ -272,9 +288,13 @@ fn runs_that_go_bad_late_go_on_alone_from_where_they_did() {
         tally.taken > 0 && tally.part > 10 && tally.whole > 0,
         "{tally:?}"
     );
-    // Each of them within an epoch of where it diverged (these runs diverge where an
-    // error crosses the first limit, which the lanes test).
+    // Each of them within an epoch of where it diverged: where the loop's own walk
+    // through the lanes' records, its limit falling with the best epoch mean, finds
+    // the first epoch beyond (not only where an error crossed the first limit, which
+    // the lanes test as they go).
     assert_eq!(tally.close, tally.part, "{tally:?}");
+    // And the loop took the bad epoch alone from there: no epochs redone in a span.
+    assert_eq!(tally.redone, 0, "{tally:?}");
     // And a run whose span crossed a lower limit than its first, later in the span,
     // redid the epochs before in one span, not epoch by epoch.
     assert_eq!(tally.alone, 0, "{tally:?}");
