@@ -175,12 +175,16 @@ fn class_of(means: &EpochMeans, initial_error: f64, final_error: f64, diverged: 
     if diverged || !final_error.is_finite() {
         return Class::Diverged;
     }
-    let last = means.tail().last().unwrap_or(final_error);
-    let rises = means
-        .tail()
-        .zip(means.tail().skip(1))
-        .filter(|(a, b)| *b > *a * (1.0 + 1e-9))
-        .count();
+    // (The tail in order in one array: a map judges ten thousand runs.)
+    let mut ring = [0.0; TAIL];
+    let mut len = 0;
+    for (slot, mean) in ring.iter_mut().zip(means.tail()) {
+        *slot = mean;
+        len += 1;
+    }
+    let tail = &ring[..len];
+    let last = tail.last().copied().unwrap_or(final_error);
+    let rises = tail.windows(2).filter(|w| w[1] > w[0] * (1.0 + 1e-9)).count();
     if means.count > 1 && (last > OSCILLATION_RATIO * means.best || rises >= 3) {
         Class::Oscillating
     } else if final_error <= CONVERGED_RATIO * initial_error {
