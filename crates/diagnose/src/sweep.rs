@@ -184,7 +184,10 @@ fn class_of(means: &EpochMeans, initial_error: f64, final_error: f64, diverged: 
     }
     let tail = &ring[..len];
     let last = tail.last().copied().unwrap_or(final_error);
-    let rises = tail.windows(2).filter(|w| w[1] > w[0] * (1.0 + 1e-9)).count();
+    let rises = tail
+        .windows(2)
+        .filter(|w| w[1] > w[0] * (1.0 + 1e-9))
+        .count();
     if means.count > 1 && (last > OSCILLATION_RATIO * means.best || rises >= 3) {
         Class::Oscillating
     } else if final_error <= CONVERGED_RATIO * initial_error {
@@ -643,7 +646,7 @@ pub fn sweep_until(
     // cells' settings are made: on two threads the two take about as long.
     let first = settings(0, 0).ok();
     let (mut kernels, cfgs) = rayon::join(
-        || Kernels::for_configs(trainer, first.iter()),
+        || Kernels::for_configs(trainer, first.as_slice()),
         || {
             // (Made in place in one vector of copies of `base`: collected from results,
             // through rayon's lists of pieces, they were a few percent of a map.)

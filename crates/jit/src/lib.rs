@@ -82,10 +82,7 @@ impl Kernels {
     /// with the gradient norms only if a run keeps epoch summaries (a stability map's
     /// keep only their final summaries and epoch means). Runs the compiler leaves to the
     /// interpreter get none. Find a run's kernel with [`Kernels::fitting`].
-    pub fn for_configs<'a>(
-        trainer: &Trainer,
-        cfgs: impl IntoIterator<Item = &'a TrainConfig>,
-    ) -> Kernels {
+    pub fn for_configs(trainer: &Trainer, cfgs: &[TrainConfig]) -> Kernels {
         let mut kernels = Kernels::default();
         kernels.add_for(trainer, cfgs);
         kernels
@@ -94,27 +91,31 @@ impl Kernels {
     /// Compiles a kernel for each shape of run among `cfgs` on `trainer` that none of
     /// these kernels fits (as [`Kernels::for_configs`]): a caller may compile the first
     /// run's kernel while it makes the others' settings, then add the rest.
-    pub fn add_for<'a>(
-        &mut self,
-        trainer: &Trainer,
-        cfgs: impl IntoIterator<Item = &'a TrainConfig>,
-    ) {
+    pub fn add_for(&mut self, trainer: &Trainer, cfgs: &[TrainConfig]) {
         // (The model compared once: every kernel added here is this model's.)
         let mut ours: Vec<bool> = self
             .shaped
             .iter()
             .map(|k| k.matches(&trainer.compiled))
             .collect();
-        for cfg in cfgs {
-            let fits =
-                (self.shaped.iter().zip(&ours)).any(|(k, &o)| o && k.fits_config(trainer, cfg));
-            if unsupported(trainer, cfg).is_some() || fits {
-                continue;
-            }
-            if let Ok(kernel) = EpochKernel::compile_for(trainer, cfg) {
+        // The runs in order, each that no kernel fits given one: the next such run found
+        // in parallel (a map's cells are many, and mostly of one shape or two).
+        let mut from = 0;
+        loop {
+            let (shaped, ours_now) = (&self.shaped, &ours);
+            let next = cfgs[from..].par_iter().position_first(|cfg| {
+                let fits =
+                    (shaped.iter().zip(ours_now)).any(|(k, &o)| o && k.fits_config(trainer, cfg));
+                unsupported(trainer, cfg).is_none() && !fits
+            });
+            let Some(i) = next else {
+                break;
+            };
+            if let Ok(kernel) = EpochKernel::compile_for(trainer, &cfgs[from + i]) {
                 self.shaped.push(kernel);
                 ours.push(true);
             }
+            from += i + 1;
         }
     }
 
