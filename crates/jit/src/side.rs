@@ -182,6 +182,10 @@ impl<'g> Ahead<'g> {
     /// handed over: 0 when none (a run that goes bad in its first epoch), and then
     /// nothing is written. So the loop takes all it is handed, and where the run went bad
     /// takes that epoch alone: it redoes none of the span on the run's own kernel.
+    ///
+    /// # Panics
+    ///
+    /// If `params` or `state` are shorter than the run's parameters and state values.
     pub fn take(
         &self,
         limit: f64,
