@@ -204,7 +204,9 @@ impl<'g> Ahead<'g> {
         // (The loop's own walk through the records; the lanes stopped no later than the
         // first beyond the first limit, so the records recorded hold the first beyond
         // any, or are the whole span.)
-        let good = first_span_within(records, steps_per_epoch, factor, self.initial_error());
+        let extremes = self.group.extremes.lane(self.lane);
+        let sums = EpochSums::with_extremes(records, steps_per_epoch, extremes);
+        let good = first_span_within(sums, factor, self.initial_error());
         let Some(at) = [good, good.saturating_sub(1)]
             .into_iter()
             .find(|&at| at > 0 && self.values_at(at).all(f64::is_finite))
@@ -300,8 +302,10 @@ struct Rows<'a> {
 
 impl Rows<'_> {
     /// Each lane's records into its extremes, and each lane that went beyond its limit
-    /// (`limits`: past [`record_within`](gradsheet_train::backend::record_within)) into `gone` (eight lanes a byte). Eight lanes
-    /// a register, without a branch.
+    /// (`limits`: past [`record_within`]) into `gone` (eight lanes a byte). Eight lanes a
+    /// register, without a branch.
+    ///
+    /// [`record_within`]: gradsheet_train::backend::record_within
     ///
     /// # Panics
     ///

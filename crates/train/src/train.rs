@@ -910,37 +910,30 @@ fn span_within(sums: EpochSums<'_>, best: f64, limit: impl Fn(f64) -> f64) -> (u
         return (sums.len(), b);
     }
     // (Neither is NaN: a NaN error stops the backend, and limits are numbers.)
-    walk_within(
-        sums.records(),
-        |sum| sums.mean_of(sum),
-        best,
-        limit,
-        |(_, largest), l| largest <= l,
-    )
+    walk_within(sums, best, limit, |(_, largest), l| largest <= l)
 }
 
-/// How many of the first `records` passed `within` against their limit — `limit` of
-/// the best epoch mean (`mean` of an epoch's sum) before each, starting from `best` —
-/// and the best mean after them: the loop's walk through a span's epochs.
+/// How many of the first epochs of `sums` passed `within` against their limit —
+/// `limit` of the best epoch mean before each, starting from `best` — and the best mean
+/// after them: the loop's walk through a span's epochs.
 #[inline(always)]
 fn walk_within(
-    records: Records<'_>,
-    mean: impl Fn(f64) -> f64,
+    sums: EpochSums<'_>,
     best: f64,
     limit: impl Fn(f64) -> f64,
     within: impl Fn((f64, f64), f64) -> bool,
 ) -> (usize, f64) {
     let mut b = best;
-    for (k, record) in records.iter().enumerate() {
+    for (k, record) in sums.records().iter().enumerate() {
         if !within(record, limit(b)) {
             return (k, b);
         }
-        let mean = mean(record.0);
+        let mean = sums.mean_of(record.0);
         if mean.is_finite() && mean.abs() < b {
             b = mean.abs();
         }
     }
-    (records.len(), b)
+    (sums.len(), b)
 }
 
 /// How many of a run's first epochs the training loop would take, as they stand, from a
@@ -952,39 +945,23 @@ fn walk_within(
 /// [`first_limit`]). Such a backend hands the loop those epochs and then the run from
 /// the start of that one, which the loop takes on its own ([`Backend::epochs`]).
 ///
-/// `records` are the epochs' sums of errors and largest errors, of `steps_per_epoch`
-/// steps each.
-///
 /// # Examples
 ///
 /// ```
-/// use gradsheet_train::{first_span_within, Records};
+/// use gradsheet_train::{first_span_within, EpochSums};
 /// // From an initial mean error of 1 with a factor of 5, an epoch of 10 steps whose
 /// // mean falls to 0.1 lowers the limit to 0.5: the third epoch's largest error, 0.6,
 /// // is beyond it, though within the first epoch's limit (5).
 /// let records = [(10.0, 2.0), (1.0, 0.3), (3.0, 0.6), (1.0, 0.2)];
-/// assert_eq!(first_span_within(Records::pairs(&records), 10, 5.0, 1.0), 2);
+/// assert_eq!(first_span_within(EpochSums::new(&records, 10), 5.0, 1.0), 2);
 /// // A sum that is not finite is beyond any limit.
 /// let records = [(10.0, 2.0), (f64::INFINITY, 0.3)];
-/// assert_eq!(first_span_within(Records::pairs(&records), 10, 5.0, 1.0), 1);
+/// assert_eq!(first_span_within(EpochSums::new(&records, 10), 5.0, 1.0), 1);
 /// ```
-pub fn first_span_within(
-    records: Records<'_>,
-    steps_per_epoch: usize,
-    factor: f64,
-    initial: f64,
-) -> usize {
+pub fn first_span_within(sums: EpochSums<'_>, factor: f64, initial: f64) -> usize {
     let (_, limit) = limits(factor, initial);
-    // (An epoch's mean as `EpochSums::mean_of` makes it.)
-    let steps = steps_per_epoch as f64;
-    let (within, _) = walk_within(
-        records,
-        |sum| sum / steps,
-        initial.abs(),
-        limit,
-        |r, l| record_within(&r, l),
-    );
-    within
+    let within = |r: (f64, f64), l: f64| record_within(&r, l);
+    walk_within(sums, initial.abs(), limit, within).0
 }
 
 thread_local! {
