@@ -106,7 +106,9 @@ pub fn judge_with(
 }
 
 /// [`judge`], with `kernel` and, where the run's first span was trained side by side
-/// with others, that span ([`gradsheet_jit::SideKernel::train`]).
+/// with others, that span ([`gradsheet_jit::SideKernel::train`]): for a run that the
+/// loop would not take whole from it (see [`whole_class`], which judges those without
+/// the loop; here one would go through the loop, which takes the whole span).
 fn judge_hooked(
     trainer: &Trainer,
     init: &[f64],
@@ -120,26 +122,19 @@ fn judge_hooked(
     let mut cfg = cfg.clone();
     cfg.record = Record::Final;
     let mut means = EpochMeans::default();
-    // A run that is its span side by side, and sound, is judged there and then (as the
-    // loop judges a span); any other goes through the loop. The final error is known
-    // already where the run ended where its span side by side did.
+    // A run whose first span went side by side goes through the loop on a backend that
+    // hands it what it takes of the span (a map judges a whole one before, from its
+    // lanes: `whole_class`). The final error is known already where the run ended where
+    // its span side by side did.
     let (end, known) = match ahead {
-        Some(a) => match a.whole_run(trainer, &cfg, &mut means) {
-            Some(end) => {
-                let known = a.final_error_at(&end.final_params);
-                (end, known)
-            }
-            None => {
-                let end = match kernel {
-                    Some(k) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
-                    None => {
-                        gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?
-                    }
-                };
-                let known = a.final_error_at(&end.final_params);
-                (end, known)
-            }
-        },
+        Some(a) => {
+            let end = match kernel {
+                Some(k) => k.run_ahead(trainer, init, &cfg, hooks, &mut means, a)?,
+                None => gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?,
+            };
+            let known = a.final_error_at(&end.final_params);
+            (end, known)
+        }
         None => {
             let end = gradsheet_jit::train_into(trainer, init, &cfg, hooks, &mut means, kernel)?;
             (end, None)
