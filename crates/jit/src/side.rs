@@ -432,8 +432,8 @@ impl SideKernel {
     /// Whether the lanes would save anything on `cfg`: [`SideKernel::fits`], and it
     /// has an epoch to train. (A run of one epoch, which the loop takes epoch by epoch
     /// rather than in spans, is judged from its lanes as a span of one
-    /// ([`Ahead::whole_sums`], [`Ahead::whole_run`]): the same end, bit for bit, as the loop's test of each
-    /// step against the first epoch's limit is the span's.)
+    /// ([`Ahead::whole_sums`], [`Ahead::whole_run`]): the same end, bit for bit, as the
+    /// loop's test of each step against the first epoch's limit is the span's.)
     pub fn helps(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
         self.serves(trainer) && self.helps_served(trainer, cfg)
     }
