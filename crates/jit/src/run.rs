@@ -562,7 +562,7 @@ struct Primed<'a> {
     initial: Option<f64>,
     ahead: Option<Ahead<'a>>,
     /// Whether the lanes handed the loop only their span's part before an epoch in
-    /// which the run went beyond its first limit (or the one before it), until the loop
+    /// which the run went beyond the loop's limit (or the one before it), until the loop
     /// takes its next epoch: that epoch is better taken alone than in a span that stops
     /// within it and is then redone epoch by epoch.
     bad_next: bool,
@@ -613,7 +613,7 @@ impl Backend for Primed<'_> {
         let spe = native.trainer.n_rows.div_ceil(native.batch);
         let factor = native.cfg.divergence_factor;
         let taken = ahead.take(limit, factor, spe, params, &mut state.values, out);
-        state.t += (taken * self.native.trainer.n_rows) as u64;
+        state.t += (taken * spe) as u64;
         self.bad_next = taken < span;
         taken
     }
