@@ -406,7 +406,13 @@ impl Setting {
             }
             Setting::Hyper(key) => key,
         };
-        // Ranges are checked when the whole map's settings are (see `sweep`).
+        // Ranges are checked when the whole map's settings are (see `sweep`). A number
+        // by the table's key is set in place (a map's cells each set one or two): not the
+        // optimizer rebuilt from its values by key, which cost a few times more.
+        if let Some(at) = cfg.optimizer.hyper_mut(key) {
+            *at = v;
+            return Ok(());
+        }
         let mut values = cfg.optimizer.hyper_values();
         // (The key as the table spells it first: a β slot's, once for each of a map's
         // cells.)

@@ -99,15 +99,25 @@ impl Kernels {
             .map(|k| k.matches(&trainer.compiled))
             .collect();
         // The runs in order, each that no kernel fits given one: the next such run found
-        // in parallel (a map's cells are many, and mostly of one shape or two).
+        // in parallel (a map's cells are many, and mostly of one shape or two), a block of
+        // runs at a time (one at a time, rayon's search cost three times the test).
+        const BLOCK: usize = 256;
         let mut from = 0;
         loop {
             let (shaped, ours_now) = (&self.shaped, &ours);
-            let next = cfgs[from..].par_iter().position_first(|cfg| {
+            let unfit = |cfg: &TrainConfig| {
                 let fits =
                     (shaped.iter().zip(ours_now)).any(|(k, &o)| o && k.fits_config(trainer, cfg));
-                unsupported(trainer, cfg).is_none() && !fits
-            });
+                !fits && unsupported(trainer, cfg).is_none()
+            };
+            let rest = &cfgs[from..];
+            let next = rest
+                .par_chunks(BLOCK)
+                .position_first(|block| block.iter().any(unfit))
+                .and_then(|b| {
+                    let i = rest[b * BLOCK..].iter().position(unfit)?;
+                    Some(b * BLOCK + i)
+                });
             let Some(i) = next else {
                 break;
             };

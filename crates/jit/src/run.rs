@@ -610,7 +610,7 @@ impl Backend for Primed<'_> {
         // the part the loop would take as it stands (by its own walk through them), up
         // to where the run goes on alone.
         let native = &self.native;
-        let spe = native.trainer.n_rows.div_ceil(native.batch);
+        let spe = native.cfg.steps_per_epoch(native.trainer.n_rows);
         let factor = native.cfg.divergence_factor;
         let taken = ahead.take(limit, factor, spe, params, &mut state.values, out);
         state.t += (taken * spe) as u64;

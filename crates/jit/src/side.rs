@@ -404,13 +404,18 @@ impl SideKernel {
     /// The runs a kernel side by side can train: per-sample, in data order, with exact
     /// gradients, keeping no epoch, by a workbook rule.
     fn fits_run(trainer: &Trainer, cfg: &TrainConfig) -> bool {
-        let mut h = [0.0; WORKBOOK_HYPERS];
+        Self::run_settings(trainer, cfg, &mut [0.0; WORKBOOK_HYPERS])
+    }
+
+    /// [`SideKernel::fits_run`], with the run's rule's numbers put in `h` where it fits
+    /// (`Optimizer::workbook_hypers`): a group's lanes are checked and set in one pass.
+    fn run_settings(trainer: &Trainer, cfg: &TrainConfig, h: &mut [f64; WORKBOOK_HYPERS]) -> bool {
         cfg.record == Record::Final
             && cfg.shuffle.is_none()
             && cfg.show_fd.is_none()
             && cfg.gradient == Gradient::Auto
             && cfg.batch_rows(trainer.n_rows) == 1
-            && cfg.optimizer.workbook_hypers(&mut h).is_some()
+            && cfg.optimizer.workbook_hypers(h).is_some()
     }
 
     /// Runs per call of [`SideKernel::train`].
@@ -455,9 +460,12 @@ impl SideKernel {
     /// share): the whole run, up to [`MOST_EPOCHS`] or the training loop's own span,
     /// whichever is more.
     pub fn span(&self, trainer: &Trainer, cfg: &TrainConfig) -> usize {
-        crate::run::span_of(self.kernel.kind(), cfg, trainer.n_rows)
-            .max(MOST_EPOCHS)
-            .min(cfg.epochs)
+        self.longest_span(trainer, cfg).min(cfg.epochs)
+    }
+
+    /// [`SideKernel::span`] before the cut at the run's epochs.
+    fn longest_span(&self, trainer: &Trainer, cfg: &TrainConfig) -> usize {
+        crate::run::span_of(self.kernel.kind(), cfg, trainer.n_rows).max(MOST_EPOCHS)
     }
 
     /// Trains `runs` (each a configuration [`SideKernel::fits`] and its initial values;
@@ -488,7 +496,10 @@ impl SideKernel {
                 finals: Vec::new(),
             };
         };
-        let epochs = self.span(trainer, first);
+        // Every run fits, with one span: `SideKernel::span` is the same for every run that
+        // fits (what `span_of` reads, fitting fixes) but for the cut at its epochs.
+        let longest = self.longest_span(trainer, first);
+        let epochs = longest.min(first.epochs);
         assert!(self.kernel.matches(&trainer.compiled), "the kernel's model");
         let (np, ns, w) = (self.n_params, self.n_state, self.width);
         let n_run = np * (1 + ns);
@@ -498,11 +509,12 @@ impl SideKernel {
         for lane in 0..w {
             // Spare lanes repeat the last run; their results are dropped.
             let (cfg, init) = runs[lane.min(runs.len() - 1)];
+            let mut h = [0.0; WORKBOOK_HYPERS];
             // (The model was checked once, above.)
             assert!(
-                Self::fits_run(trainer, cfg)
+                Self::run_settings(trainer, cfg, &mut h)
                     && self.kernel.fits_config(trainer, cfg)
-                    && self.span(trainer, cfg) == epochs,
+                    && cfg.epochs.min(longest) == epochs,
                 "every run fits, with one span"
             );
             assert_eq!(init.len(), np, "one initial value per parameter");
@@ -510,8 +522,6 @@ impl SideKernel {
             for (j, &v) in init.iter().chain(&state).enumerate() {
                 block[j * w + lane] = v;
             }
-            let mut h = [0.0; WORKBOOK_HYPERS];
-            cfg.optimizer.workbook_hypers(&mut h);
             // The kernel multiplies the exact gradient by these in one multiply-add,
             // exact only for positive factors: what the rule's ranges make them.
             let positive = cfg.optimizer.workbook_positive();

@@ -250,4 +250,25 @@ impl TrainConfig {
             self.batch_size
         }
     }
+
+    /// Steps per epoch over `n` rows: one per batch of [`TrainConfig::batch_rows`], the
+    /// last maybe short.
+    ///
+    /// ```
+    /// use gradsheet_train::{Optimizer, TrainConfig};
+    /// let mut cfg = TrainConfig::new(Optimizer::sgd(0.1), 1);
+    /// assert_eq!(cfg.steps_per_epoch(30), 30);
+    /// cfg.batch_size = 8;
+    /// assert_eq!(cfg.steps_per_epoch(30), 4);
+    /// cfg.batch_size = 0;
+    /// assert_eq!(cfg.steps_per_epoch(30), 1);
+    /// ```
+    #[inline]
+    pub fn steps_per_epoch(&self, n: usize) -> usize {
+        // (Per-sample without a division: a map asks it of each of its thousands of runs.)
+        match self.batch_rows(n) {
+            1 => n,
+            batch => n.div_ceil(batch),
+        }
+    }
 }

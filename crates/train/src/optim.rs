@@ -510,6 +510,79 @@ impl Optimizer {
         }
     }
 
+    /// The number behind the key `key` as the rule's table spells it ([`Rule::hypers`]),
+    /// to set in place; `None` for a switch (`nesterov`, `centered`, `amsgrad`: set those
+    /// through [`Rule::rebuild`]) or a key the rule lacks. Values set here are unchecked
+    /// until [`Optimizer::validate`].
+    ///
+    /// A stability map sets one or two of these in each of its thousands of cells:
+    /// rebuilding the optimizer from its values by key cost a few times more.
+    ///
+    /// ```
+    /// use gradsheet_train::Optimizer;
+    /// let mut opt = Optimizer::Momentum { lr: 0.1, beta: 0.9 };
+    /// *opt.hyper_mut("beta").unwrap() = 0.5;
+    /// assert_eq!(opt, Optimizer::Momentum { lr: 0.1, beta: 0.5 });
+    /// assert!(opt.hyper_mut("beta1").is_none()); // an alias, not the table's key
+    /// ```
+    ///
+    /// [`Rule::hypers`]: crate::rules::Rule::hypers
+    /// [`Rule::rebuild`]: crate::rules::Rule::rebuild
+    pub fn hyper_mut(&mut self, key: &str) -> Option<&mut f64> {
+        match (self, key) {
+            (
+                Optimizer::Sgd { lr }
+                | Optimizer::Momentum { lr, .. }
+                | Optimizer::Rmsprop { lr, .. }
+                | Optimizer::Adam { lr, .. }
+                | Optimizer::Adagrad { lr, .. }
+                | Optimizer::TorchSgd { lr, .. }
+                | Optimizer::TorchAdagrad { lr, .. }
+                | Optimizer::TorchRmsprop { lr, .. }
+                | Optimizer::TorchAdam { lr, .. },
+                "lr",
+            ) => Some(lr),
+            (Optimizer::Momentum { beta, .. } | Optimizer::Rmsprop { beta, .. }, "beta") => {
+                Some(beta)
+            }
+            (Optimizer::Adam { beta1, .. } | Optimizer::TorchAdam { beta1, .. }, "beta1") => {
+                Some(beta1)
+            }
+            (Optimizer::Adam { beta2, .. } | Optimizer::TorchAdam { beta2, .. }, "beta2") => {
+                Some(beta2)
+            }
+            (Optimizer::Adagrad { r0, .. }, "r0") => Some(r0),
+            (
+                Optimizer::TorchSgd { momentum, .. } | Optimizer::TorchRmsprop { momentum, .. },
+                "momentum",
+            ) => Some(momentum),
+            (Optimizer::TorchSgd { dampening, .. }, "dampening") => Some(dampening),
+            (
+                Optimizer::TorchSgd { weight_decay, .. }
+                | Optimizer::TorchAdagrad { weight_decay, .. }
+                | Optimizer::TorchRmsprop { weight_decay, .. }
+                | Optimizer::TorchAdam { weight_decay, .. },
+                "weight_decay",
+            ) => Some(weight_decay),
+            (Optimizer::TorchAdagrad { lr_decay, .. }, "lr_decay") => Some(lr_decay),
+            (
+                Optimizer::TorchAdagrad {
+                    initial_accumulator_value,
+                    ..
+                },
+                "initial_accumulator_value",
+            ) => Some(initial_accumulator_value),
+            (
+                Optimizer::TorchAdagrad { eps, .. }
+                | Optimizer::TorchRmsprop { eps, .. }
+                | Optimizer::TorchAdam { eps, .. },
+                "eps",
+            ) => Some(eps),
+            (Optimizer::TorchRmsprop { alpha, .. }, "alpha") => Some(alpha),
+            _ => None,
+        }
+    }
+
     /// The value of the hyperparameter `name` (a key or an alias), if the rule has it.
     pub fn get(&self, name: &str) -> Option<f64> {
         let key = self.rule().hyper(name)?.key;

@@ -947,6 +947,37 @@ mod tests {
                 assert_eq!(rule.hyper(k).unwrap().default, v, "{} {k}", rule.name);
             }
             assert_eq!(rule.hypers[0].key, "lr");
+            // Every number is set in place by its key, and only it; a switch is not.
+            for (i, d) in rule.hypers.iter().enumerate() {
+                let mut set = opt.clone();
+                match set.hyper_mut(d.key) {
+                    Some(v) => *v = 0.125,
+                    None => {
+                        assert!(d.switch, "{}: {} not set in place", rule.name, d.key);
+                        continue;
+                    }
+                }
+                assert!(
+                    !d.switch,
+                    "{}: the switch {} set as a number",
+                    rule.name, d.key
+                );
+                for (j, ((k, v), (_, was))) in set
+                    .hyper_values()
+                    .into_iter()
+                    .zip(opt.hyper_values())
+                    .enumerate()
+                {
+                    let want = if j == i { 0.125 } else { was };
+                    assert_eq!(
+                        v.to_bits(),
+                        want.to_bits(),
+                        "{}: {} set, {k} read",
+                        rule.name,
+                        d.key
+                    );
+                }
+            }
             // With every switch on and every number at 0.5, the state the rule keeps is
             // among the table's, in the table's order.
             let mut h = Hyper::new();

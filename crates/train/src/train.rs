@@ -235,7 +235,7 @@ impl Trainer {
             layout: Layout::default(),
             record: cfg.record,
             epochs: cfg.epochs,
-            steps_per_epoch: self.n_rows.div_ceil(cfg.batch_rows(self.n_rows)),
+            steps_per_epoch: cfg.steps_per_epoch(self.n_rows),
         }
     }
 
