@@ -453,52 +453,33 @@ fn w3_train<const FUSE: bool>(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
     let parts = rayon::current_num_threads().max(1);
     let chunk = n.div_ceil(parts).next_multiple_of(8).max(8);
     let mut grad = vec![0.0; n];
-    // The entries a batch touched, to divide and clear only those (a bit per entry,
-    // since a sum may come back to exactly zero).
-    let mut touched: Vec<usize> = Vec::new();
-    let mut mark = vec![false; n];
+    // The table rows a batch touched (a user's or an item's factors and bias), to
+    // divide and clear only those.
+    let mut touched = Touched {
+        users: Vec::new(),
+        items: Vec::new(),
+        user_on: vec![false; data.n_users],
+        item_on: vec![false; data.n_items],
+    };
     let (mut m1, mut m2) = (vec![0.0; n], vec![0.0; n]);
     let (beta1, beta2, eps) = (0.9f64, 0.999f64, 1e-8);
     let mut t = 0u64;
     let mut order = Vec::new();
     let mut r = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5eed);
     let mut epoch_errors = Vec::with_capacity(cfg.epochs);
+    let batch_grad = if FUSE {
+        w3_batch_grad
+    } else {
+        w3_batch_grad_same_order
+    };
     for _ in 0..cfg.epochs {
         crate::collab::epoch_order(data.triples.len(), &mut r, &mut order);
         let (mut sum, mut steps) = (0.0, 0usize);
         for batch in order.chunks(cfg.batch) {
-            let mut err_sum = 0.0;
-            for &ti in batch {
-                let (u, i, y) = data.triples[ti as usize];
-                let (pu, pi) = (tables.user(u as usize), tables.item(i as usize));
-                let (bu, bi) = (tables.user_bias(u as usize), tables.item_bias(i as usize));
-                let p = &tables.params;
-                let dot = if FUSE {
-                    dot(&p[pu..pu + k], &p[pi..pi + k])
-                } else {
-                    (1..k).fold(p[pu] * p[pi], |s, f| s + p[pu + f] * p[pi + f])
-                };
-                let e = dot + p[bu] + p[bi] - y;
-                err_sum += e * e;
-                let d = 2.0 * e;
-                for (q, other) in (pu..pu + k)
-                    .zip(pi..pi + k)
-                    .flat_map(|(qu, qi)| [(qu, p[qi]), (qi, p[qu])])
-                    .chain([(bu, 1.0), (bi, 1.0)])
-                {
-                    if !mark[q] {
-                        mark[q] = true;
-                        touched.push(q);
-                    }
-                    // (Unfused in both: this function is not compiled for the host's
-                    // FMA, where `mul_add` would be a call into the C library.)
-                    grad[q] += d * other;
-                }
-            }
             let m = batch.len() as f64;
-            for &q in &touched {
-                grad[q] /= m;
-            }
+            let err_sum = batch_grad(data, &tables, batch, &mut grad, &mut touched);
+            // The batch's mean gradient, on the rows it touched.
+            touched.for_each_entry(&tables, |q| grad[q] /= m);
             t += 1;
             // Python's `1 - beta**step`, a correctly rounded pow.
             let bc1 = 1.0 - beta1.powf(t as f64);
@@ -522,10 +503,7 @@ fn w3_train<const FUSE: bool>(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
                 .zip(grad.par_chunks(chunk))
                 .zip(m1.par_chunks_mut(chunk).zip(m2.par_chunks_mut(chunk)))
                 .for_each(|((p, g), (m, v))| part(&adam, p, g, m, v));
-            for &q in &touched {
-                grad[q] = 0.0;
-                mark[q] = false;
-            }
+            touched.for_each_entry(&tables, |q| grad[q] = 0.0);
             touched.clear();
             sum += err_sum / m;
             steps += 1;
@@ -538,11 +516,110 @@ fn w3_train<const FUSE: bool>(data: &Ratings, cfg: &CollabConfig) -> CollabRun {
     }
 }
 
-best_of! {
-    /// A dot product at the host's width (eight independent fused sums).
-    fn dot(u: &[f64], v: &[f64]) -> f64 = dot_body
+/// The table rows a batch of W3 touched: the users and items, once each.
+struct Touched {
+    users: Vec<u32>,
+    items: Vec<u32>,
+    user_on: Vec<bool>,
+    item_on: Vec<bool>,
 }
 
+impl Touched {
+    /// Calls `f` with each entry of the touched rows: factors and bias.
+    #[inline(always)]
+    fn for_each_entry(&self, tables: &Tables, mut f: impl FnMut(usize)) {
+        let k = tables.k;
+        for &u in &self.users {
+            let (pu, bu) = (tables.user(u as usize), tables.user_bias(u as usize));
+            (pu..pu + k).chain([bu]).for_each(&mut f);
+        }
+        for &i in &self.items {
+            let (pi, bi) = (tables.item(i as usize), tables.item_bias(i as usize));
+            (pi..pi + k).chain([bi]).for_each(&mut f);
+        }
+    }
+
+    fn clear(&mut self) {
+        for &u in &self.users {
+            self.user_on[u as usize] = false;
+        }
+        for &i in &self.items {
+            self.item_on[i as usize] = false;
+        }
+        self.users.clear();
+        self.items.clear();
+    }
+}
+
+best_of! {
+    /// W3's batch: each rating's error, and its gradient summed into `grad` (the rows
+    /// it touched marked in `touched`), fused; returns the sum of squared errors.
+    fn w3_batch_grad(data: &Ratings, tables: &Tables, batch: &[u32], grad: &mut [f64], touched: &mut Touched) -> f64 = w3_batch_body::<true>
+}
+
+best_of! {
+    /// [`w3_batch_grad`] in the engine's order: the dot product left to right, each
+    /// entry's sum `+= (2e)·other` unfused (the engine's bits).
+    fn w3_batch_grad_same_order(data: &Ratings, tables: &Tables, batch: &[u32], grad: &mut [f64], touched: &mut Touched) -> f64 = w3_batch_body::<false>
+}
+
+/// A batch's gradient as a person writes it at the host's width: for each rating, the
+/// user's row of the gradient gains `2e` times the item's factors and the item's row
+/// `2e` times the user's — two contiguous rows, in one pass — and each bias `2e`; the
+/// touched rows noted once each. (An entry's sum takes its ratings in the batch's
+/// order, as the engine's do: the bits of the engine's sums.)
+#[inline(always)]
+fn w3_batch_body<const FUSE: bool>(
+    data: &Ratings,
+    tables: &Tables,
+    batch: &[u32],
+    grad: &mut [f64],
+    touched: &mut Touched,
+) -> f64 {
+    let k = tables.k;
+    let p = &tables.params;
+    let mut err_sum = 0.0;
+    for &ti in batch {
+        let (u, i, y) = data.triples[ti as usize];
+        let (pu, pi) = (tables.user(u as usize), tables.item(i as usize));
+        let (bu, bi) = (tables.user_bias(u as usize), tables.item_bias(i as usize));
+        let (fu, fi) = (&p[pu..pu + k], &p[pi..pi + k]);
+        let dot = if FUSE {
+            dot_body(fu, fi)
+        } else {
+            (1..k).fold(fu[0] * fi[0], |s, f| s + fu[f] * fi[f])
+        };
+        let e = dot + p[bu] + p[bi] - y;
+        err_sum += e * e;
+        let d = 2.0 * e;
+        // (The user's rows and the item's are apart: one table's, then the other's.)
+        let (head, tail) = grad.split_at_mut(pi);
+        let (gu, gi) = (&mut head[pu..pu + k], &mut tail[..k]);
+        for f in 0..k {
+            if FUSE {
+                gu[f] = d.mul_add(fi[f], gu[f]);
+                gi[f] = d.mul_add(fu[f], gi[f]);
+            } else {
+                gu[f] += d * fi[f];
+                gi[f] += d * fu[f];
+            }
+        }
+        // (`d · 1` is `d`.)
+        grad[bu] += d;
+        grad[bi] += d;
+        if !touched.user_on[u as usize] {
+            touched.user_on[u as usize] = true;
+            touched.users.push(u);
+        }
+        if !touched.item_on[i as usize] {
+            touched.item_on[i as usize] = true;
+            touched.items.push(i);
+        }
+    }
+    err_sum
+}
+
+/// A dot product at the host's width (eight independent fused sums).
 #[inline(always)]
 fn dot_body(u: &[f64], v: &[f64]) -> f64 {
     let mut s = [0.0f64; 8];
