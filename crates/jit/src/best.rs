@@ -403,7 +403,16 @@ fn w5_lanes_body<const FUSE: bool, const L: usize>(
             break;
         }
     }
-    std::array::from_fn(|k| if live[k] { mean(a[k], b[k]) } else { f64::NAN })
+    // The runs' final mean errors side by side too, each lane's sum in its own order.
+    let mut sums = [0.0f64; L];
+    for r in rows.chunks_exact(2) {
+        let (x, y) = (r[0], r[1]);
+        for k in 0..L {
+            let e = madd::<FUSE>(a[k], x, b[k]) - y;
+            sums[k] += e * e;
+        }
+    }
+    std::array::from_fn(|k| if live[k] { sums[k] / n } else { f64::NAN })
 }
 
 /// W5's mean squared error of `a*x+b` over `rows` (`x, y` pairs), as the engine's
