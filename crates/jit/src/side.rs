@@ -451,9 +451,9 @@ impl SideKernel {
 
     /// [`SideKernel::helps`] for a trainer the kernel [`SideKernel::serves`].
     pub fn helps_served(&self, trainer: &Trainer, cfg: &TrainConfig) -> bool {
-        Self::fits_run(trainer, cfg)
-            && self.kernel.fits_config(trainer, cfg)
-            && self.span(trainer, cfg) > 0
+        // (A span is at least an epoch where the run has one: `SideKernel::span` cuts
+        // at least `MOST_EPOCHS` at the run's epochs.)
+        Self::fits_run(trainer, cfg) && self.kernel.fits_config(trainer, cfg) && cfg.epochs > 0
     }
 
     /// The epochs [`SideKernel::train`] runs for `cfg` (which runs of a group must
