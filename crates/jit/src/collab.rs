@@ -29,6 +29,16 @@ pub struct Ratings {
 }
 
 impl Ratings {
+    /// Room for about `n` ratings, for a reader to fill: on 2 MB pages where the
+    /// operating system gives them (a large set's ratings are read in a shuffled order,
+    /// and on 4 KB pages each read also missed the processor's page-translation cache).
+    /// Pages are taken only as ratings are written: room past them costs no memory.
+    pub fn room(n: usize) -> Vec<(u32, u32, f64)> {
+        let mut triples = Vec::with_capacity(n);
+        crate::pages::prefer_huge(&mut triples);
+        triples
+    }
+
     /// MovieLens-100k's shape: 943 users, 1,682 items, 100,000 ratings.
     pub fn movielens_100k_shaped(seed: u64) -> Ratings {
         Ratings::synthetic(943, 1682, 100_000, seed)
@@ -48,7 +58,7 @@ impl Ratings {
         let mf = draw(n_items * K, 0.5);
         let ub = draw(n_users, 0.4);
         let mb = draw(n_items, 0.5);
-        let mut triples = Vec::with_capacity(n_ratings);
+        let mut triples = Ratings::room(n_ratings);
         for _ in 0..n_ratings {
             let u = rng::below(&mut r, n_users as u64) as usize;
             let v = rng::unit(&mut r);
@@ -119,7 +129,9 @@ impl Tables {
     pub fn init(data: &Ratings, k: usize, seed: u64) -> Tables {
         let mut r = ChaCha8Rng::seed_from_u64(seed);
         let nf = (data.n_users + data.n_items) * k;
-        let mut params: Vec<f64> = (0..nf).map(|_| rng::normal(&mut r) * 0.1).collect();
+        let mut params = Vec::with_capacity(nf + data.n_users + data.n_items);
+        crate::pages::prefer_huge(&mut params);
+        params.extend((0..nf).map(|_| rng::normal(&mut r) * 0.1));
         params.resize(nf + data.n_users + data.n_items, 0.0);
         Tables {
             k,
@@ -467,6 +479,8 @@ pub fn train_engine_with(
     };
     let sparse = SparseAdam::torch(cfg.lr);
     let mut sparse_state = sparse.state(if cfg.sparse { tables.params.len() } else { 0 });
+    // (Its moments are zeros not yet touched: the advice still counts.)
+    crate::pages::prefer_huge(&mut sparse_state.values);
     if cfg.sparse && cfg.weight_decay != 0.0 {
         return Err(CompileError::Invalid(
             "SparseAdam has no weight decay (torch's neither)".into(),

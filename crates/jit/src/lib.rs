@@ -36,6 +36,7 @@ pub mod epoch;
 pub mod grad;
 pub mod lanes;
 mod native;
+mod pages;
 pub mod run;
 pub mod side;
 pub mod surface;
