@@ -33,9 +33,12 @@ impl Ratings {
     /// operating system gives them (a large set's ratings are read in a shuffled order,
     /// and on 4 KB pages each read also missed the processor's page-translation cache).
     /// Pages are taken only as ratings are written: room past them costs no memory.
+    /// (Room the system refuses is not made: the ratings then grow as they come.)
     pub fn room(n: usize) -> Vec<(u32, u32, f64)> {
-        let mut triples = Vec::with_capacity(n);
-        crate::pages::prefer_huge(&mut triples);
+        let mut triples = Vec::new();
+        if triples.try_reserve_exact(n).is_ok() {
+            crate::pages::prefer_huge(&mut triples);
+        }
         triples
     }
 
@@ -648,6 +651,20 @@ pub fn train_engine_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Room for ratings is made where the system gives it, and is empty; room it cannot
+    /// give (a file that claims more than memory holds) is not made, without a panic.
+    #[test]
+    fn room_for_ratings_is_made_or_not_without_a_panic() {
+        let room = Ratings::room(3_000_000);
+        assert!(room.is_empty() && room.capacity() >= 3_000_000);
+        let none = Ratings::room(usize::MAX / 8);
+        assert!(none.is_empty() && none.capacity() < usize::MAX / 8);
+        // Filled as a reader fills it, it holds what was put.
+        let mut room = Ratings::room(2);
+        room.extend([(0, 1, 5.0), (1, 0, 3.0), (2, 2, 1.0)]);
+        assert_eq!(room, [(0, 1, 5.0), (1, 0, 3.0), (2, 2, 1.0)]);
+    }
 
     /// The straightforward gather and scatter the plan replaces: one indexed entry a
     /// slot.
