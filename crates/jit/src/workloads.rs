@@ -275,7 +275,9 @@ pub fn net_reference(rows: &[f64], params: &[f64], lr: f64, epochs: usize) -> (V
 }
 
 /// [`net_reference`] compiled with AVX2 enabled (no FMA: Rust never fuses on its own,
-/// so the bits are the portable version's).
+/// so the bits are the portable version's). Not AVX-512, where the host has it: built
+/// so, this loop ran slower on the Xeon (2.2–2.5 against 2.5–2.7 M steps/s, three runs of
+/// `gradsheet bench --only W6` each, alternated), and the yardstick is the fastest code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn net_reference_avx2(
