@@ -310,8 +310,8 @@ pub fn train(
     let mut cfg = TrainConfig::new(Optimizer::torch_adam(lr), epochs);
     cfg.batch_size = 0;
     cfg.record = Record::Epochs;
-    let trace = trainer
-        .run(&[0.0, 0.0], &cfg, &mut Hooks::none())
+    // Natively: the same run as the interpreter's, bit for bit.
+    let trace = gradsheet_jit::train(&trainer, &[0.0, 0.0], &cfg, &mut Hooks::none(), None)
         .map_err(|e| LabError::Invalid(e.to_string()))?;
     let (w, b) = (trace.final_params[0], trace.final_params[1]);
     let curve = trace.epochs.iter().map(|e| e.mean_error).collect();
