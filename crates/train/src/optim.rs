@@ -529,19 +529,10 @@ impl Optimizer {
     /// [`Rule::hypers`]: crate::rules::Rule::hypers
     /// [`Rule::rebuild`]: crate::rules::Rule::rebuild
     pub fn hyper_mut(&mut self, key: &str) -> Option<&mut f64> {
+        if key == "lr" {
+            return Some(self.lr_mut());
+        }
         match (self, key) {
-            (
-                Optimizer::Sgd { lr }
-                | Optimizer::Momentum { lr, .. }
-                | Optimizer::Rmsprop { lr, .. }
-                | Optimizer::Adam { lr, .. }
-                | Optimizer::Adagrad { lr, .. }
-                | Optimizer::TorchSgd { lr, .. }
-                | Optimizer::TorchAdagrad { lr, .. }
-                | Optimizer::TorchRmsprop { lr, .. }
-                | Optimizer::TorchAdam { lr, .. },
-                "lr",
-            ) => Some(lr),
             (Optimizer::Momentum { beta, .. } | Optimizer::Rmsprop { beta, .. }, "beta") => {
                 Some(beta)
             }
@@ -633,6 +624,11 @@ impl Optimizer {
 
     /// Sets the learning rate (used by annealing and by sweeps).
     pub fn set_lr(&mut self, new: f64) {
+        *self.lr_mut() = new;
+    }
+
+    /// The learning rate, to set in place (every rule has one).
+    fn lr_mut(&mut self) -> &mut f64 {
         match self {
             Optimizer::Sgd { lr }
             | Optimizer::Momentum { lr, .. }
@@ -642,7 +638,7 @@ impl Optimizer {
             | Optimizer::TorchSgd { lr, .. }
             | Optimizer::TorchAdagrad { lr, .. }
             | Optimizer::TorchRmsprop { lr, .. }
-            | Optimizer::TorchAdam { lr, .. } => *lr = new,
+            | Optimizer::TorchAdam { lr, .. } => lr,
         }
     }
 
