@@ -7,7 +7,7 @@
 //! holds them all. Linux gives 2 MB pages to memory marked for them (`MADV_HUGEPAGE`)
 //! before it is first touched, where transparent huge pages are enabled for such memory
 //! (`/sys/kernel/mm/transparent_hugepage/enabled`: `madvise`, the usual default, or
-//! `always`). Measured on the Xeon: an epoch of 25M ratings 12% quicker
+//! `always`). Measured on the Xeon: an epoch of 25M ratings about a tenth quicker
 //! (BENCHMARKS.md). Elsewhere, or where the kernel declines, nothing changes.
 
 /// Below this, a vector is not worth the advice: its pages fit the translation cache.
