@@ -298,22 +298,23 @@ pub fn fit(model: &str, loss: &str, pts: &[(f64, f64)]) -> Result<(Vec<f64>, f64
     let t = Trainer::new(&m, &ds).map_err(|e| LabError::Invalid(e.to_string()))?;
     let scale = pts.iter().map(|p| p.1.abs()).fold(1.0, f64::max);
     let mut params = vec![0.0; m.params.len()];
-    // One native kernel for the four stages (the rate is read at run time): the same
-    // runs as the interpreter's, bit for bit, several times quicker.
-    let mut first = TrainConfig::new(Optimizer::torch_adam(0.05 * scale), 1);
-    first.batch_size = 0;
-    first.record = Record::Final;
-    let kernel = gradsheet_jit::EpochKernel::compile_for(&t, &first).ok();
-    for (lr, epochs) in [
+    let stages = [
         (0.05 * scale, 1500),
         (0.005 * scale, 1500),
         (0.0005 * scale, 1000),
         (0.00005 * scale, 500),
-    ] {
+    ]
+    .map(|(lr, epochs)| {
         let mut cfg = TrainConfig::new(Optimizer::torch_adam(lr), epochs);
         cfg.batch_size = 0;
         cfg.record = Record::Final;
-        let tr = gradsheet_jit::train(&t, &params, &cfg, &mut Hooks::none(), kernel.as_ref())
+        cfg
+    });
+    // One native kernel for the four stages (the rate is read at run time): the same
+    // runs as the interpreter's, bit for bit, several times quicker.
+    let kernel = gradsheet_jit::EpochKernel::compile_for(&t, &stages[0]).ok();
+    for cfg in &stages {
+        let tr = gradsheet_jit::train(&t, &params, cfg, &mut Hooks::none(), kernel.as_ref())
             .map_err(|e| LabError::Invalid(e.to_string()))?;
         params = tr.final_params;
     }

@@ -513,7 +513,7 @@ impl Backend for Native<'_> {
                 .take(span)
                 .map(|rec| (rec[IO_SUM], rec[IO_MAX])),
         );
-        state.t += (span * n.div_ceil(self.batch)) as u64;
+        state.t += (span * self.cfg.steps_per_epoch(n)) as u64;
         span
     }
 }

@@ -162,7 +162,7 @@ impl Backend for Interpreter<'_> {
         let order = ep.order;
         let n = order.len();
         let batch = cfg.batch_rows(n);
-        let steps = n.div_ceil(batch);
+        let steps = cfg.steps_per_epoch(n);
         let (number, steps_before, best) = (ep.number, ep.steps_before, ep.best);
         let should_stop = ep.should_stop;
         let params = &mut *ep.params;

@@ -10,12 +10,8 @@ use crate::hessian::{symmetric_eigen, HessianModel};
 
 /// The rows of every step of a run, replaying its order (and shuffle).
 pub(super) fn step_rows(n: usize, cfg: &TrainConfig, steps: usize) -> Vec<Vec<u32>> {
-    let batch = if cfg.batch_size == 0 || cfg.batch_size > n {
-        n
-    } else {
-        cfg.batch_size
-    };
-    let per_epoch = n.div_ceil(batch);
+    let batch = cfg.batch_rows(n);
+    let per_epoch = cfg.steps_per_epoch(n);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut rng = cfg.shuffle.map(ChaCha8Rng::seed_from_u64);
     let mut out = Vec::with_capacity(steps);
