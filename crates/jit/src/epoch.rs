@@ -23,7 +23,7 @@ use gradsheet_train::{Gradient, Optimizer};
 use crate::emit::{
     emit_forward, emit_row, emit_row_in_memory, emit_value, exact, Calls, Ir, Row, Var,
 };
-use crate::native::{new_module, Native};
+use crate::native::{new_module, MidEnd, Native};
 use crate::CompileError;
 
 /// The update rules the compiler knows, with the choices that change the code's shape.
@@ -417,7 +417,7 @@ impl EpochKernel {
         let tape = trained_tape(model)?;
         let (nc, np) = (model.n_cols, model.n_params);
         let width = kind.group_width();
-        let mut module = new_module()?;
+        let mut module = new_module(MidEnd::Skip)?;
         let mut ctx = module.make_context();
         let ptr = module.target_config().pointer_type();
         {

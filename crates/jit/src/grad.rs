@@ -12,7 +12,7 @@ use cranelift_module::Module;
 use gradsheet_engine::Tape;
 
 use crate::emit::{emit_row, emit_row_in_memory, exact, Calls, Ir, Var, IN_MEMORY_FROM};
-use crate::native::{new_module, Native};
+use crate::native::{new_module, MidEnd, Native};
 use crate::CompileError;
 
 /// The largest scratch room a kernel keeps on its stack (8,192 slots): a thread's stack
@@ -64,7 +64,7 @@ impl GradKernel {
                 "output or variables out of range".into(),
             ));
         }
-        let mut module = new_module()?;
+        let mut module = new_module(MidEnd::Skip)?;
         let mut ctx = module.make_context();
         let ptr = module.target_config().pointer_type();
         ctx.func.signature.params.push(AbiParam::new(ptr));

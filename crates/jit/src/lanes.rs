@@ -18,7 +18,7 @@ use gradsheet_engine::op::{self, Binary, Cmp, Native1, Native2, Unary};
 use gradsheet_engine::{Code, Tape};
 
 use crate::emit::{float_cc, scalar_op, Calls, Ir};
-use crate::native::{new_module, Native};
+use crate::native::{new_module, MidEnd, Native};
 use crate::CompileError;
 
 /// Lanes per vector (SSE2's two doubles, which every x86-64 has).
@@ -154,7 +154,7 @@ impl LaneKernel {
     ) -> Result<Native, CompileError> {
         // (The slots were checked by `compile_at`, the one caller.)
         let nv = tape.n_vars();
-        let mut module = new_module()?;
+        let mut module = new_module(MidEnd::Run)?;
         let mut ctx = module.make_context();
         let ptr = module.target_config().pointer_type();
         for t in [ptr, types::I64, ptr, ptr, ptr] {
