@@ -49,6 +49,15 @@ fn formula_gives_parameters_and_derivatives() {
     assert_eq!(r.status, 200);
     let v = r.json();
     assert_eq!(v["params"], json!(["c", "a", "b", "d"]));
+    // One derivative for each parameter, in the parameters' order (they are made in
+    // parallel).
+    let order: Vec<_> = v["derivatives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["param"].clone())
+        .collect();
+    assert_eq!(json!(order), v["params"]);
     assert_eq!(
         v["derivatives"][1]["excel"],
         "=2*(c*MAX(a*x+b,0)+d-y)*c*IF(a*x+b>=0,x,0)"
