@@ -376,6 +376,8 @@ fn w5_lanes_body<const FUSE: bool, const L: usize>(
                 // `max`, which never is one (it starts at 0 and takes only errors above
                 // it): three vector operations of the row's 20 were one.
                 max[k] = if err > max[k] { err } else { max[k] };
+                // (Written out in each of W5's bodies: a step shared as a function
+                // changed this loop's machine code — more spills.)
                 let g = 2.0 * e;
                 if FUSE {
                     ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
@@ -413,6 +415,279 @@ fn w5_lanes_body<const FUSE: bool, const L: usize>(
         }
     }
     std::array::from_fn(|k| if live[k] { sums[k] / n } else { f64::NAN })
+}
+
+/// A run's class on W5's map, as the product's map names it (`gradsheet sweep`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum W5Class {
+    /// The error fell to a tenth of the initial one or less.
+    Converged,
+    /// It fell less.
+    Slow,
+    /// The last epoch's mean is more than 1.5 times the best, or the mean rose in at
+    /// least three of the last ten epochs.
+    Oscillating,
+    /// The run stopped at a step whose error, gradient or parameters were not finite,
+    /// or whose error passed the divergence factor times the best epoch mean.
+    Diverged,
+}
+
+/// One cell of W5's map as the product's map reports it: its class, the mean error at
+/// its final parameters (where a run stopped, those after the bad step if they are
+/// finite, else those before it), and the step (1-based, counted from the run's start)
+/// where it diverged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct W5Cell {
+    /// The run's class.
+    pub class: W5Class,
+    /// The mean error at the run's final parameters.
+    pub final_error: f64,
+    /// The diverging step, if the run diverged.
+    pub diverged_at: Option<usize>,
+}
+
+/// W5 computing what the product's map shows of each run, fused: [`w5_lanes`] keeping
+/// in each lane, epoch by epoch, the means a class reads (the least, and the last ten
+/// in a ring) and the values at the epoch's start; a run whose epoch went bad has that
+/// epoch replayed step by step from them, alone, to its exact diverging step. So its
+/// result is the engine's map cell for cell, where [`w5_lanes`] returns final errors
+/// only.
+pub fn w5_cells(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<W5Cell> {
+    w5_cells_map(rows, n, epochs, factor, w5_cells_fused)
+}
+
+/// [`w5_cells`] in the engine's order: the engine's map, bit for bit.
+pub fn w5_cells_same_order(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<W5Cell> {
+    w5_cells_map(rows, n, epochs, factor, w5_cells_same)
+}
+
+type W5Cells = fn(&[f64], &[f64; W5_LANES], &[f64; W5_LANES], usize, f64) -> [W5Cell; W5_LANES];
+
+fn w5_cells_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Cells) -> Vec<W5Cell> {
+    let cells = n * n;
+    let groups: Vec<[W5Cell; W5_LANES]> = (0..cells.div_ceil(W5_LANES))
+        .into_par_iter()
+        .map(|g| {
+            // (As `w5_lanes_map`: spare lanes repeat the last run.)
+            let set: [(f64, f64); W5_LANES] =
+                std::array::from_fn(|k| w5_setting(n, (g * W5_LANES + k).min(cells - 1)));
+            run(rows, &set.map(|s| s.0), &set.map(|s| s.1), epochs, factor)
+        })
+        .collect();
+    groups.into_iter().flatten().take(cells).collect()
+}
+
+best_of! {
+    /// One group of [`w5_cells`].
+    fn w5_cells_fused(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [W5Cell; W5_LANES] = w5_cells_body::<true, W5_LANES>
+}
+
+best_of! {
+    /// One group of [`w5_cells_same_order`].
+    fn w5_cells_same(rows: &[f64], lr: &[f64; W5_LANES], beta: &[f64; W5_LANES], epochs: usize, factor: f64) -> [W5Cell; W5_LANES] = w5_cells_body::<false, W5_LANES>
+}
+
+/// The epoch means a class reads at the end of a run: the last ten rises.
+const W5_TAIL: usize = 11;
+
+/// `L` runs of [`w5_cells`] side by side. What an epoch keeps beside the steps is
+/// kept lane by lane in arrays of lanes, by selects rather than branches, so that it
+/// goes in a few vector operations an epoch (kept by branches and per lane, it cost more
+/// than a third of the map: an epoch is only 29 rows).
+#[inline(always)]
+fn w5_cells_body<const FUSE: bool, const L: usize>(
+    rows: &[f64],
+    lr: &[f64; L],
+    beta: &[f64; L],
+    epochs: usize,
+    factor: f64,
+) -> [W5Cell; L] {
+    let n = (rows.len() / 2) as f64;
+    let (mut a, mut b) = ([1.0f64; L], [1.0f64; L]);
+    let (mut ma, mut mb) = ([0.0f64; L], [0.0f64; L]);
+    let one_minus: [f64; L] = std::array::from_fn(|k| 1.0 - beta[k]);
+    let init = w5_mean::<FUSE>(rows, 1.0, 1.0);
+    let floor = 1e-3 * init;
+    // The loop's best (from the initial error: the limit's), kept as it was before the
+    // bad epoch once a run went bad; the least epoch mean and the last means (the
+    // class's).
+    let mut best = [init; L];
+    let mut least = [f64::INFINITY; L];
+    let mut tail = [[0.0f64; L]; W5_TAIL];
+    let mut live = [true; L];
+    // Each run's values at the start of its latest epoch while it is live — of its bad
+    // epoch once it went bad — and that epoch.
+    let (mut sa, mut sb, mut sma, mut smb) = (a, b, ma, mb);
+    let mut bad_epoch = [0usize; L];
+    let mut done = 0;
+    for epoch in 0..epochs {
+        // (Copies where every run is live, most epochs of most groups; lane by lane
+        // otherwise, which the compiler does not vectorise.)
+        if !live.contains(&false) {
+            (sa, sb, sma, smb) = (a, b, ma, mb);
+            bad_epoch = [epoch; L];
+        } else {
+            for k in (0..L).filter(|&k| live[k]) {
+                (sa[k], sb[k], sma[k], smb[k]) = (a[k], b[k], ma[k], mb[k]);
+                bad_epoch[k] = epoch;
+            }
+        }
+        let (mut sum, mut max) = ([0.0f64; L], [0.0f64; L]);
+        // (`w5_lanes_body`'s loop, as it is written there.)
+        for r in rows.chunks_exact(2) {
+            let (x, y) = (r[0], r[1]);
+            for k in 0..L {
+                let e = madd::<FUSE>(a[k], x, b[k]) - y;
+                let err = e * e;
+                sum[k] += err;
+                max[k] = if err > max[k] { err } else { max[k] };
+                let g = 2.0 * e;
+                if FUSE {
+                    ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
+                    mb[k] = mb[k].mul_add(beta[k], one_minus[k] * g);
+                    a[k] = (-ma[k]).mul_add(lr[k], a[k]);
+                    b[k] = (-mb[k]).mul_add(lr[k], b[k]);
+                } else {
+                    ma[k] = ma[k] * beta[k] + one_minus[k] * (g * x);
+                    mb[k] = mb[k] * beta[k] + one_minus[k] * g;
+                    a[k] -= ma[k] * lr[k];
+                    b[k] -= mb[k] * lr[k];
+                }
+            }
+        }
+        let slot = &mut tail[epoch % W5_TAIL];
+        for k in 0..L {
+            let ok = live[k]
+                && max[k] <= factor * best[k].max(floor)
+                && sum[k].abs() < f64::INFINITY
+                && a[k].abs() < f64::INFINITY
+                && b[k].abs() < f64::INFINITY;
+            let mean = sum[k] / n;
+            best[k] = if ok { best[k].min(mean) } else { best[k] };
+            least[k] = least[k].min(mean);
+            slot[k] = mean;
+            live[k] = ok;
+        }
+        done = epoch + 1;
+        if !live.contains(&true) {
+            break;
+        }
+    }
+    let mut sums = [0.0f64; L];
+    for r in rows.chunks_exact(2) {
+        let (x, y) = (r[0], r[1]);
+        for k in 0..L {
+            let e = madd::<FUSE>(a[k], x, b[k]) - y;
+            sums[k] += e * e;
+        }
+    }
+    // The runs that went bad, their bad epochs replayed side by side from their starts.
+    // (Loops rather than closures here: a closure is compiled apart from this function's
+    // instruction set, and its `mul_add` became a call.)
+    let mut limit = [0.0f64; L];
+    for k in 0..L {
+        limit[k] = factor * best[k].max(floor);
+    }
+    let replayed = live
+        .contains(&false)
+        .then(|| w5_replay::<FUSE, L>(rows, (lr, beta, &one_minus), [sa, sb, sma, smb], &limit));
+    let mut cells = [W5Cell {
+        class: W5Class::Diverged,
+        final_error: f64::NAN,
+        diverged_at: None,
+    }; L];
+    for (k, cell) in cells.iter_mut().enumerate() {
+        if let (false, Some((steps, finals))) = (live[k], &replayed) {
+            // (A step of 0 never: the epoch's test is its steps'.)
+            let at = bad_epoch[k] * rows.len() / 2 + steps[k];
+            cell.final_error = finals[k];
+            cell.diverged_at = (steps[k] > 0).then_some(at);
+            continue;
+        }
+        let final_error = sums[k] / n;
+        let len = done.min(W5_TAIL);
+        let mut rises = 0;
+        for i in 1..len {
+            let (was, now) = (
+                tail[(done - len + i - 1) % W5_TAIL][k],
+                tail[(done - len + i) % W5_TAIL][k],
+            );
+            rises += usize::from(now > was * (1.0 + 1e-9));
+        }
+        let last = if len > 0 {
+            tail[(done - 1) % W5_TAIL][k]
+        } else {
+            final_error
+        };
+        cell.final_error = final_error;
+        cell.class = if !final_error.is_finite() {
+            W5Class::Diverged
+        } else if done > 1 && (last > 1.5 * least[k] || rises >= 3) {
+            W5Class::Oscillating
+        } else if final_error <= 0.1 * init {
+            W5Class::Converged
+        } else {
+            W5Class::Slow
+        };
+    }
+    cells
+}
+
+/// `L` runs' bad epochs replayed side by side from their values at the epoch's start
+/// (`a, b, ma, mb`), each step tested as the training loop tests it (its error, its
+/// gradient and the parameters after it finite, and the error at most the run's `limit`
+/// or not above 0): each run's bad step (1-based within the epoch; 0 if none) and its
+/// mean error at its final parameters — those after the bad step where they are finite,
+/// else those before it. A run goes on computing after its bad step, unread.
+#[inline(always)]
+fn w5_replay<const FUSE: bool, const L: usize>(
+    rows: &[f64],
+    (lr, beta, one_minus): (&[f64; L], &[f64; L], &[f64; L]),
+    [mut a, mut b, mut ma, mut mb]: [[f64; L]; 4],
+    limit: &[f64; L],
+) -> ([usize; L], [f64; L]) {
+    let mut step = [0usize; L];
+    let (mut fa, mut fb) = (a, b);
+    for (i, r) in rows.chunks_exact(2).enumerate() {
+        let (x, y) = (r[0], r[1]);
+        for k in 0..L {
+            let before = (a[k], b[k]);
+            let e = madd::<FUSE>(a[k], x, b[k]) - y;
+            let err = e * e;
+            let g = 2.0 * e;
+            let gx = g * x;
+            if FUSE {
+                ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
+                mb[k] = mb[k].mul_add(beta[k], one_minus[k] * g);
+                a[k] = (-ma[k]).mul_add(lr[k], a[k]);
+                b[k] = (-mb[k]).mul_add(lr[k], b[k]);
+            } else {
+                ma[k] = ma[k] * beta[k] + one_minus[k] * gx;
+                mb[k] = mb[k] * beta[k] + one_minus[k] * g;
+                a[k] -= ma[k] * lr[k];
+                b[k] -= mb[k] * lr[k];
+            }
+            let finite = |v: f64| v.abs() < f64::INFINITY;
+            let params = finite(a[k]) && finite(b[k]);
+            // (The loop's order: the error, the gradient, the parameters, the limit.)
+            let sound = finite(err) && finite(gx) && finite(g) && params;
+            let bad = !sound || (err > limit[k] && err > 0.0);
+            if bad && step[k] == 0 {
+                step[k] = i + 1;
+                (fa[k], fb[k]) = if params { (a[k], b[k]) } else { before };
+            }
+        }
+    }
+    let n = (rows.len() / 2) as f64;
+    let mut sums = [0.0f64; L];
+    for r in rows.chunks_exact(2) {
+        let (x, y) = (r[0], r[1]);
+        for k in 0..L {
+            let e = madd::<FUSE>(fa[k], x, fb[k]) - y;
+            sums[k] += e * e;
+        }
+    }
+    (step, sums.map(|s| s / n))
 }
 
 /// W5's mean squared error of `a*x+b` over `rows` (`x, y` pairs), as the engine's

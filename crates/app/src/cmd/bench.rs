@@ -705,8 +705,23 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
     );
     let (t2b, m2b, t1, m1, _, ()) =
         interleaved3(reps, || p2.install(map), || p1.install(map), || ());
+    // The same map against yardsticks that compute every cell as the map shows it (its
+    // class, its final error, its diverging step), not only the final errors.
+    let cells = || -> Result<Vec<best::W5Cell>> {
+        let m = sweep::sweep(&trainer, &[1.0, 1.0], &base, &betas, &lrs)
+            .map_err(|e| anyhow::anyhow!("W5: {e}"))?;
+        Ok(m.cells.iter().map(w5_cell).collect())
+    };
+    let (t2c, m2c, tsc, msc, tbc, mbc) = interleaved3(
+        reps,
+        || p2.install(cells),
+        || p2.install(|| best::w5_cells_same_order(&data.values, n, epochs, factor)),
+        || p2.install(|| best::w5_cells(&data.values, n, epochs, factor)),
+    );
+    let m2c = m2c?;
     let (m1, m2, m2a, m2b) = (m1?, m2?, m2a?, m2b?);
-    let t2 = t2.min(t2a).min(t2b);
+    // (Each ratio from the engine's and the reference's times of one interleaved run:
+    // the engine's best of all three runs held against one run's reference favoured it.)
     let diverged = m1.iter().filter(|v| v.is_nan()).count();
     let runs = (n * n) as f64;
     let what = format!("stability map {n}x{n}, {epochs} epochs ({diverged} diverged)");
@@ -727,14 +742,29 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
             equal: agreement(&m2, &ms),
         },
         Line {
+            name: "W5 cells",
+            what: format!("{what}, every cell's class and diverging step"),
+            engine: format!("{} runs", rate(runs, t2c)),
+            reference: format!("{} runs", rate(runs, tsc)),
+            ratio: tsc.as_secs_f64() / t2c.as_secs_f64(),
+            best: Some(Best {
+                rate: format!("{} runs", rate(runs, tbc)),
+                ratio: tbc.as_secs_f64() / t2c.as_secs_f64(),
+                agree: cells_agreement(&m2c, &mbc, false),
+            }),
+            target: 0.9,
+            judge_same_order: false,
+            equal: cells_agreement(&m2c, &msc, true),
+        },
+        Line {
             name: "W5 apart",
             what: format!("{what}, the references' runs one at a time"),
-            engine: format!("{} runs", rate(runs, t2)),
+            engine: format!("{} runs", rate(runs, t2a)),
             reference: format!("{} runs", rate(runs, tsa)),
-            ratio: tsa.as_secs_f64() / t2.as_secs_f64(),
+            ratio: tsa.as_secs_f64() / t2a.as_secs_f64(),
             best: Some(Best {
                 rate: format!("{} runs", rate(runs, tba)),
-                ratio: tba.as_secs_f64() / t2.as_secs_f64(),
+                ratio: tba.as_secs_f64() / t2a.as_secs_f64(),
                 agree: agreement(&m2a, &mba),
             }),
             target: 0.9,
@@ -744,9 +774,9 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
         Line {
             name: "W5 1→2",
             what,
-            engine: format!("{} runs (2 threads)", rate(runs, t2)),
+            engine: format!("{} runs (2 threads)", rate(runs, t2b)),
             reference: format!("{} runs (1 thread)", rate(runs, t1)),
-            ratio: t1.as_secs_f64() / t2.as_secs_f64(),
+            ratio: t1.as_secs_f64() / t2b.as_secs_f64(),
             best: None,
             target: 1.7,
             judge_same_order: false,
@@ -757,6 +787,42 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
             },
         },
     ])
+}
+
+/// A cell of the product's stability map in the yardstick's terms.
+fn w5_cell(c: &gradsheet_diagnose::sweep::Cell) -> best::W5Cell {
+    use gradsheet_diagnose::sweep::Class;
+    best::W5Cell {
+        class: match c.class {
+            Class::Converged => best::W5Class::Converged,
+            Class::Slow => best::W5Class::Slow,
+            Class::Oscillating => best::W5Class::Oscillating,
+            Class::Diverged => best::W5Class::Diverged,
+        },
+        final_error: c.final_error,
+        diverged_at: c.diverged_at,
+    }
+}
+
+/// How two maps' cells compare: every cell the same (its class, its diverging step and
+/// its final error, to the bit where `exact`), or how many classes or steps differ.
+fn cells_agreement(a: &[best::W5Cell], b: &[best::W5Cell], exact: bool) -> String {
+    if a.len() != b.len() {
+        return "DIFFER (cells)".into();
+    }
+    let verdicts = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| x.class != y.class || x.diverged_at != y.diverged_at)
+        .count();
+    let errors = |m: &[best::W5Cell]| m.iter().map(|c| c.final_error).collect::<Vec<f64>>();
+    let finals = agreement(&errors(a), &errors(b));
+    match (verdicts, exact) {
+        (0, true) if finals == "bit-identical" => "the same cells, bit-identical".into(),
+        (0, _) => format!("the same classes and steps; final errors {finals}"),
+        (k, true) => format!("DIFFER ({k} cells)"),
+        (k, false) => format!("{k} classes or steps differ; final errors {finals}"),
+    }
 }
 
 /// Collaborative filtering at MovieLens scales (users, items, ratings; synthetic,

@@ -683,3 +683,72 @@ fn native_maps_are_the_interpreters_cell_by_cell() {
         }
     }
 }
+
+/// W5's map as `gradsheet bench` times it, against the hand-written yardstick that
+/// computes every cell as the map shows it (`gradsheet_jit::best::w5_cells_same_order`:
+/// runs side by side in vectors, each class read off means kept in the lanes, each
+/// diverging run's bad epoch replayed): the same cells, bit for bit. An independent
+/// check of the map's verdicts — the class rule, the diverging step, the final error
+/// of a run that stopped — written apart from the training loop and `class_of`.
+#[test]
+fn w5_map_is_the_hand_written_yardsticks_cell_for_cell() {
+    use gradsheet_jit::best::{self, W5Class};
+    let (n, epochs) = (100, 100);
+    let data = Dataset::graddesc();
+    let t = Trainer::new(
+        &Model::new("a*x+b", "squared", &Roles::with_columns(&["x", "y"])).unwrap(),
+        &data,
+    )
+    .unwrap();
+    let denom = (n - 1) as f64;
+    let betas = Axis {
+        setting: Setting::Beta1,
+        values: (0..n).map(|j| 0.99 * j as f64 / denom).collect(),
+    };
+    let lrs = Axis {
+        setting: Setting::Lr,
+        values: (0..n)
+            .map(|i| 10f64.powf(-6.0 + 3.0 * i as f64 / denom))
+            .collect(),
+    };
+    let base = TrainConfig::new(
+        Optimizer::Momentum {
+            lr: 1e-4,
+            beta: 0.9,
+        },
+        epochs,
+    );
+    let map = sweep(&t, &[1.0, 1.0], &base, &betas, &lrs).unwrap();
+    let factor = gradsheet_train::DIVERGENCE_FACTOR;
+    let yardstick = best::w5_cells_same_order(&data.values, n, epochs, factor);
+    let class = |c: W5Class| match c {
+        W5Class::Converged => Class::Converged,
+        W5Class::Slow => Class::Slow,
+        W5Class::Oscillating => Class::Oscillating,
+        W5Class::Diverged => Class::Diverged,
+    };
+    // Every class is on this map, so each branch of the rule is compared.
+    assert!(map.counts().iter().all(|&c| c > 0), "{:?}", map.counts());
+    assert_eq!(map.cells.len(), yardstick.len());
+    for (k, (cell, y)) in map.cells.iter().zip(&yardstick).enumerate() {
+        assert_eq!(cell.class, class(y.class), "cell {k}");
+        assert_eq!(cell.diverged_at, y.diverged_at, "cell {k}");
+        assert_eq!(
+            cell.final_error.to_bits(),
+            y.final_error.to_bits(),
+            "cell {k}: {} against {}",
+            cell.final_error,
+            y.final_error
+        );
+    }
+    // The fused yardstick (its last bits differ) gives nearly every cell the same
+    // verdict: a class may flip where a run sits on a threshold.
+    let fused = best::w5_cells(&data.values, n, epochs, factor);
+    let differ = map
+        .cells
+        .iter()
+        .zip(&fused)
+        .filter(|(c, y)| c.class != class(y.class) || c.diverged_at != y.diverged_at)
+        .count();
+    assert!(differ * 100 <= map.cells.len(), "{differ} cells differ");
+}
