@@ -304,30 +304,38 @@ best_of! {
 /// runs by hand (or `jax.vmap` over the settings) would write it. A lane whose run
 /// diverges keeps computing, unread, until every lane of its group has stopped.
 pub fn w5_lanes(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
-    w5_lanes_map(rows, n, epochs, factor, w5_lanes_fused)
+    w5_groups(rows, n, epochs, factor, w5_lanes_fused)
 }
 
 /// [`w5_lanes`] in the engine's order (the engine's bits, lane by lane).
 pub fn w5_lanes_same_order(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<f64> {
-    w5_lanes_map(rows, n, epochs, factor, w5_lanes_same)
+    w5_groups(rows, n, epochs, factor, w5_lanes_same)
 }
 
 /// How many of W5's runs [`w5_lanes`] advances together: four AVX-512 vectors.
 pub const W5_LANES: usize = 32;
 
-type W5Lanes = fn(&[f64], &[f64; W5_LANES], &[f64; W5_LANES], usize, f64) -> [f64; W5_LANES];
+/// A group of W5's runs side by side: its rows, learning rates, βs, epochs and
+/// divergence factor, and a result for each run.
+type W5Group<T> = fn(&[f64], &[f64; W5_LANES], &[f64; W5_LANES], usize, f64) -> [T; W5_LANES];
 
-fn w5_lanes_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Lanes) -> Vec<f64> {
+/// W5's map of `n × n` runs in groups of [`W5_LANES`], each group by `run` (the groups
+/// on rayon's threads): each run's result, in the cells' order.
+fn w5_groups<T: Send>(
+    rows: &[f64],
+    n: usize,
+    epochs: usize,
+    factor: f64,
+    run: W5Group<T>,
+) -> Vec<T> {
     let cells = n * n;
-    let groups: Vec<[f64; W5_LANES]> = (0..cells.div_ceil(W5_LANES))
+    let groups: Vec<[T; W5_LANES]> = (0..cells.div_ceil(W5_LANES))
         .into_par_iter()
         .map(|g| {
             // The last group's spare lanes repeat its last run; their results are dropped.
             let set: [(f64, f64); W5_LANES] =
                 std::array::from_fn(|k| w5_setting(n, (g * W5_LANES + k).min(cells - 1)));
-            let lr = set.map(|s| s.0);
-            let beta = set.map(|s| s.1);
-            run(rows, &lr, &beta, epochs, factor)
+            run(rows, &set.map(|s| s.0), &set.map(|s| s.1), epochs, factor)
         })
         .collect();
     groups.into_iter().flatten().take(cells).collect()
@@ -364,34 +372,11 @@ fn w5_lanes_body<const FUSE: bool, const L: usize>(
     let mut best = [init; L];
     let mut live = [true; L];
     for _ in 0..epochs {
-        let (mut sum, mut max) = ([0.0f64; L], [0.0f64; L]);
-        for r in rows.chunks_exact(2) {
-            let (x, y) = (r[0], r[1]);
-            for k in 0..L {
-                let e = madd::<FUSE>(a[k], x, b[k]) - y;
-                let err = e * e;
-                sum[k] += err;
-                // The largest error as one `vmaxpd`: a NaN error is passed over, as
-                // `f64::max` passes it, but without the NaN test `f64::max` adds for a NaN
-                // `max`, which never is one (it starts at 0 and takes only errors above
-                // it): three vector operations of the row's 20 were one.
-                max[k] = if err > max[k] { err } else { max[k] };
-                // (Written out in each of W5's bodies: a step shared as a function
-                // changed this loop's machine code — more spills.)
-                let g = 2.0 * e;
-                if FUSE {
-                    ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
-                    mb[k] = mb[k].mul_add(beta[k], one_minus[k] * g);
-                    a[k] = (-ma[k]).mul_add(lr[k], a[k]);
-                    b[k] = (-mb[k]).mul_add(lr[k], b[k]);
-                } else {
-                    ma[k] = ma[k] * beta[k] + one_minus[k] * (g * x);
-                    mb[k] = mb[k] * beta[k] + one_minus[k] * g;
-                    a[k] -= ma[k] * lr[k];
-                    b[k] -= mb[k] * lr[k];
-                }
-            }
-        }
+        let (sum, max) = w5_epoch::<FUSE, L>(
+            rows,
+            (lr, beta, &one_minus),
+            [&mut a, &mut b, &mut ma, &mut mb],
+        );
         // (`max` skips a NaN error, but the sum and the parameters keep it.)
         for k in 0..L {
             let ok = max[k] <= factor * best[k].max(floor)
@@ -406,14 +391,7 @@ fn w5_lanes_body<const FUSE: bool, const L: usize>(
         }
     }
     // The runs' final mean errors side by side too, each lane's sum in its own order.
-    let mut sums = [0.0f64; L];
-    for r in rows.chunks_exact(2) {
-        let (x, y) = (r[0], r[1]);
-        for k in 0..L {
-            let e = madd::<FUSE>(a[k], x, b[k]) - y;
-            sums[k] += e * e;
-        }
-    }
+    let sums = w5_sums::<FUSE, L>(rows, &a, &b);
     std::array::from_fn(|k| if live[k] { sums[k] / n } else { f64::NAN })
 }
 
@@ -453,28 +431,12 @@ pub struct W5Cell {
 /// result is the engine's map cell for cell, where [`w5_lanes`] returns final errors
 /// only.
 pub fn w5_cells(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<W5Cell> {
-    w5_cells_map(rows, n, epochs, factor, w5_cells_fused)
+    w5_groups(rows, n, epochs, factor, w5_cells_fused)
 }
 
 /// [`w5_cells`] in the engine's order: the engine's map, bit for bit.
 pub fn w5_cells_same_order(rows: &[f64], n: usize, epochs: usize, factor: f64) -> Vec<W5Cell> {
-    w5_cells_map(rows, n, epochs, factor, w5_cells_same)
-}
-
-type W5Cells = fn(&[f64], &[f64; W5_LANES], &[f64; W5_LANES], usize, f64) -> [W5Cell; W5_LANES];
-
-fn w5_cells_map(rows: &[f64], n: usize, epochs: usize, factor: f64, run: W5Cells) -> Vec<W5Cell> {
-    let cells = n * n;
-    let groups: Vec<[W5Cell; W5_LANES]> = (0..cells.div_ceil(W5_LANES))
-        .into_par_iter()
-        .map(|g| {
-            // (As `w5_lanes_map`: spare lanes repeat the last run.)
-            let set: [(f64, f64); W5_LANES] =
-                std::array::from_fn(|k| w5_setting(n, (g * W5_LANES + k).min(cells - 1)));
-            run(rows, &set.map(|s| s.0), &set.map(|s| s.1), epochs, factor)
-        })
-        .collect();
-    groups.into_iter().flatten().take(cells).collect()
+    w5_groups(rows, n, epochs, factor, w5_cells_same)
 }
 
 best_of! {
@@ -532,29 +494,11 @@ fn w5_cells_body<const FUSE: bool, const L: usize>(
                 bad_epoch[k] = epoch;
             }
         }
-        let (mut sum, mut max) = ([0.0f64; L], [0.0f64; L]);
-        // (`w5_lanes_body`'s loop, as it is written there.)
-        for r in rows.chunks_exact(2) {
-            let (x, y) = (r[0], r[1]);
-            for k in 0..L {
-                let e = madd::<FUSE>(a[k], x, b[k]) - y;
-                let err = e * e;
-                sum[k] += err;
-                max[k] = if err > max[k] { err } else { max[k] };
-                let g = 2.0 * e;
-                if FUSE {
-                    ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
-                    mb[k] = mb[k].mul_add(beta[k], one_minus[k] * g);
-                    a[k] = (-ma[k]).mul_add(lr[k], a[k]);
-                    b[k] = (-mb[k]).mul_add(lr[k], b[k]);
-                } else {
-                    ma[k] = ma[k] * beta[k] + one_minus[k] * (g * x);
-                    mb[k] = mb[k] * beta[k] + one_minus[k] * g;
-                    a[k] -= ma[k] * lr[k];
-                    b[k] -= mb[k] * lr[k];
-                }
-            }
-        }
+        let (sum, max) = w5_epoch::<FUSE, L>(
+            rows,
+            (lr, beta, &one_minus),
+            [&mut a, &mut b, &mut ma, &mut mb],
+        );
         let slot = &mut tail[epoch % W5_TAIL];
         for k in 0..L {
             let ok = live[k]
@@ -573,14 +517,7 @@ fn w5_cells_body<const FUSE: bool, const L: usize>(
             break;
         }
     }
-    let mut sums = [0.0f64; L];
-    for r in rows.chunks_exact(2) {
-        let (x, y) = (r[0], r[1]);
-        for k in 0..L {
-            let e = madd::<FUSE>(a[k], x, b[k]) - y;
-            sums[k] += e * e;
-        }
-    }
+    let sums = w5_sums::<FUSE, L>(rows, &a, &b);
     // The runs that went bad, their bad epochs replayed side by side from their starts.
     // (Loops rather than closures here: a closure is compiled apart from this function's
     // instruction set, and its `mul_add` became a call.)
@@ -679,15 +616,61 @@ fn w5_replay<const FUSE: bool, const L: usize>(
         }
     }
     let n = (rows.len() / 2) as f64;
+    (step, w5_sums::<FUSE, L>(rows, &fa, &fb).map(|s| s / n))
+}
+
+/// One epoch of `L` W5 runs side by side from `a, b, ma, mb` (moved in place) with
+/// their `(lr, β, 1 − β)`: each run's sum of errors and largest error. (Both W5 bodies
+/// call it; the yardstick's map took the same time, in one process alternated, as with
+/// the loop written out in its body.)
+#[inline(always)]
+fn w5_epoch<const FUSE: bool, const L: usize>(
+    rows: &[f64],
+    (lr, beta, one_minus): (&[f64; L], &[f64; L], &[f64; L]),
+    [a, b, ma, mb]: [&mut [f64; L]; 4],
+) -> ([f64; L], [f64; L]) {
+    let (mut sum, mut max) = ([0.0f64; L], [0.0f64; L]);
+    for r in rows.chunks_exact(2) {
+        let (x, y) = (r[0], r[1]);
+        for k in 0..L {
+            let e = madd::<FUSE>(a[k], x, b[k]) - y;
+            let err = e * e;
+            sum[k] += err;
+            // The largest error as one `vmaxpd`: a NaN error is passed over, as
+            // `f64::max` passes it, but without the NaN test `f64::max` adds for a NaN
+            // `max`, which never is one (it starts at 0 and takes only errors above
+            // it): three vector operations of the row's 20 were one.
+            max[k] = if err > max[k] { err } else { max[k] };
+            let g = 2.0 * e;
+            if FUSE {
+                ma[k] = ma[k].mul_add(beta[k], one_minus[k] * g * x);
+                mb[k] = mb[k].mul_add(beta[k], one_minus[k] * g);
+                a[k] = (-ma[k]).mul_add(lr[k], a[k]);
+                b[k] = (-mb[k]).mul_add(lr[k], b[k]);
+            } else {
+                ma[k] = ma[k] * beta[k] + one_minus[k] * (g * x);
+                mb[k] = mb[k] * beta[k] + one_minus[k] * g;
+                a[k] -= ma[k] * lr[k];
+                b[k] -= mb[k] * lr[k];
+            }
+        }
+    }
+    (sum, max)
+}
+
+/// `L` runs' sums of squared errors over `rows` at their parameters `a`, `b`, side by
+/// side, each lane's sum in its own order (the engine's, row by row).
+#[inline(always)]
+fn w5_sums<const FUSE: bool, const L: usize>(rows: &[f64], a: &[f64; L], b: &[f64; L]) -> [f64; L] {
     let mut sums = [0.0f64; L];
     for r in rows.chunks_exact(2) {
         let (x, y) = (r[0], r[1]);
         for k in 0..L {
-            let e = madd::<FUSE>(fa[k], x, fb[k]) - y;
+            let e = madd::<FUSE>(a[k], x, b[k]) - y;
             sums[k] += e * e;
         }
     }
-    (step, sums.map(|s| s / n))
+    sums
 }
 
 /// W5's mean squared error of `a*x+b` over `rows` (`x, y` pairs), as the engine's
