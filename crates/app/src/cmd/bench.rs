@@ -664,7 +664,7 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
         epochs,
     );
     let denom = (n.max(2) - 1) as f64;
-    use gradsheet_diagnose::sweep::{self, Axis, Class, Setting};
+    use gradsheet_diagnose::sweep::{self, Axis, Setting};
     let betas = Axis {
         setting: Setting::Beta1,
         values: (0..n).map(|j| 0.99 * j as f64 / denom).collect(),
@@ -675,19 +675,14 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
             .map(|i| 10f64.powf(-6.0 + 3.0 * i as f64 / denom))
             .collect(),
     };
+    let sweep_map = || {
+        sweep::sweep(&trainer, &[1.0, 1.0], &base, &betas, &lrs)
+            .map_err(|e| anyhow::anyhow!("W5: {e}"))
+    };
+    // Each run's final error, NaN where it diverged (what `W5`'s yardsticks return).
     let map = || -> Result<Vec<f64>> {
-        let m = sweep::sweep(&trainer, &[1.0, 1.0], &base, &betas, &lrs)
-            .map_err(|e| anyhow::anyhow!("W5: {e}"))?;
-        Ok(m.cells
-            .iter()
-            .map(|c| {
-                if c.class == Class::Diverged {
-                    f64::NAN
-                } else {
-                    c.final_error
-                }
-            })
-            .collect())
+        let errors = sweep_map()?.drawn_errors();
+        Ok(errors.into_iter().map(|e| e.unwrap_or(f64::NAN)).collect())
     };
     // The best hand-written map advances its runs side by side in vectors (`w5_lanes`);
     // the map of runs one at a time (`w5`) shows what the engine's own run costs.
@@ -707,11 +702,8 @@ fn w5(n: usize, epochs: usize, reps: usize) -> Result<Vec<Line>> {
         interleaved3(reps, || p2.install(map), || p1.install(map), || ());
     // The same map against yardsticks that compute every cell as the map shows it (its
     // class, its final error, its diverging step), not only the final errors.
-    let cells = || -> Result<Vec<best::W5Cell>> {
-        let m = sweep::sweep(&trainer, &[1.0, 1.0], &base, &betas, &lrs)
-            .map_err(|e| anyhow::anyhow!("W5: {e}"))?;
-        Ok(m.cells.iter().map(w5_cell).collect())
-    };
+    let cells =
+        || -> Result<Vec<best::W5Cell>> { Ok(sweep_map()?.cells.iter().map(w5_cell).collect()) };
     let (t2c, m2c, tsc, msc, tbc, mbc) = interleaved3(
         reps,
         || p2.install(cells),
